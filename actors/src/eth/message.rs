@@ -1,0 +1,341 @@
+//! The one [`EthMessage`] enum for every eth version, its message ids, and the single place
+//! where a payload is decoded according to the negotiated version.
+
+use alloy_rlp::{Decodable, Encodable};
+
+use super::{
+    BlockBodies, BlockHeaders, BlockRangeUpdate, EthVersion, EthWireError, GetBlockBodies,
+    GetBlockHeaders, GetNodeData, GetPooledTransactions, GetReceipts, GetReceipts70,
+    NewBlock, NewBlockHashes, NewPooledTransactionHashes66, NewPooledTransactionHashes68,
+    NodeData, PooledTransactions, Receipts, Receipts69, Receipts70, RequestPair, Status,
+    Status69, Transactions,
+};
+
+/// Largest eth message accepted, in bytes (geth `maxMessageSize`, 10 MiB; `caps/eth.md`
+/// says larger messages warrant a disconnect).
+pub const MAX_MESSAGE_SIZE: usize = 10 * 1024 * 1024;
+
+/// eth message ids, relative to the eth capability's offset (`caps/eth.md`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[repr(u8)]
+pub enum EthMessageId {
+    /// 0x00 Status.
+    Status = 0x00,
+    /// 0x01 NewBlockHashes (eth <= 68).
+    NewBlockHashes = 0x01,
+    /// 0x02 Transactions.
+    Transactions = 0x02,
+    /// 0x03 GetBlockHeaders.
+    GetBlockHeaders = 0x03,
+    /// 0x04 BlockHeaders.
+    BlockHeaders = 0x04,
+    /// 0x05 GetBlockBodies.
+    GetBlockBodies = 0x05,
+    /// 0x06 BlockBodies.
+    BlockBodies = 0x06,
+    /// 0x07 NewBlock (eth <= 68).
+    NewBlock = 0x07,
+    /// 0x08 NewPooledTransactionHashes.
+    NewPooledTransactionHashes = 0x08,
+    /// 0x09 GetPooledTransactions.
+    GetPooledTransactions = 0x09,
+    /// 0x0a PooledTransactions.
+    PooledTransactions = 0x0a,
+    /// 0x0d GetNodeData (eth/66 only).
+    GetNodeData = 0x0d,
+    /// 0x0e NodeData (eth/66 only).
+    NodeData = 0x0e,
+    /// 0x0f GetReceipts.
+    GetReceipts = 0x0f,
+    /// 0x10 Receipts.
+    Receipts = 0x10,
+    /// 0x11 BlockRangeUpdate (eth >= 69).
+    BlockRangeUpdate = 0x11,
+}
+
+impl EthMessageId {
+    /// Every id, in code order.
+    pub const ALL: [Self; 16] = [
+        Self::Status,
+        Self::NewBlockHashes,
+        Self::Transactions,
+        Self::GetBlockHeaders,
+        Self::BlockHeaders,
+        Self::GetBlockBodies,
+        Self::BlockBodies,
+        Self::NewBlock,
+        Self::NewPooledTransactionHashes,
+        Self::GetPooledTransactions,
+        Self::PooledTransactions,
+        Self::GetNodeData,
+        Self::NodeData,
+        Self::GetReceipts,
+        Self::Receipts,
+        Self::BlockRangeUpdate,
+    ];
+
+    /// Looks up an id; `None` for codes no eth version defines (0x0b, 0x0c, > 0x11).
+    pub fn from_u8(id: u8) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| *m as u8 == id)
+    }
+
+    /// Whether the message exists in `version`: GetNodeData/NodeData only in eth/66
+    /// (EIP-4938), NewBlock/NewBlockHashes only up to eth/68 (geth's eth/69 handler table
+    /// has no entry for them), BlockRangeUpdate from eth/69 (EIP-7642).
+    pub fn is_valid_in(self, version: EthVersion) -> bool {
+        match self {
+            Self::GetNodeData | Self::NodeData => version == EthVersion::Eth66,
+            Self::NewBlock | Self::NewBlockHashes => version <= EthVersion::Eth68,
+            Self::BlockRangeUpdate => version >= EthVersion::Eth69,
+            _ => true,
+        }
+    }
+
+    /// Whether the message answers a request (and so must match one we sent).
+    pub fn is_response(self) -> bool {
+        matches!(
+            self,
+            Self::BlockHeaders
+                | Self::BlockBodies
+                | Self::PooledTransactions
+                | Self::NodeData
+                | Self::Receipts
+        )
+    }
+}
+
+/// Every eth message of every supported version.
+///
+/// A variant carries a version suffix only where its encoding changed: `Status` (66-68)
+/// vs `Status69` (69+), `NewPooledTransactionHashes66` (66/67) vs `...68` (68+), and the
+/// receipt messages of eth/69 and eth/70. Request/response messages carry their EIP-2481
+/// request id; eth/70's receipt messages have it inline because their envelope has three
+/// elements.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EthMessage {
+    /// Status for eth/66-68.
+    Status(Status),
+    /// Status for eth/69+.
+    Status69(Status69),
+    /// NewBlockHashes (eth <= 68).
+    NewBlockHashes(NewBlockHashes),
+    /// Transactions.
+    Transactions(Transactions),
+    /// GetBlockHeaders.
+    GetBlockHeaders(RequestPair<GetBlockHeaders>),
+    /// BlockHeaders.
+    BlockHeaders(RequestPair<BlockHeaders>),
+    /// GetBlockBodies.
+    GetBlockBodies(RequestPair<GetBlockBodies>),
+    /// BlockBodies.
+    BlockBodies(RequestPair<BlockBodies>),
+    /// NewBlock (eth <= 68). Boxed: a block is large next to the other variants.
+    NewBlock(Box<NewBlock>),
+    /// NewPooledTransactionHashes for eth/66-67.
+    NewPooledTransactionHashes66(NewPooledTransactionHashes66),
+    /// NewPooledTransactionHashes for eth/68+.
+    NewPooledTransactionHashes68(NewPooledTransactionHashes68),
+    /// GetPooledTransactions.
+    GetPooledTransactions(RequestPair<GetPooledTransactions>),
+    /// PooledTransactions.
+    PooledTransactions(RequestPair<PooledTransactions>),
+    /// GetNodeData (eth/66).
+    GetNodeData(RequestPair<GetNodeData>),
+    /// NodeData (eth/66).
+    NodeData(RequestPair<NodeData>),
+    /// GetReceipts for eth/66-69.
+    GetReceipts(RequestPair<GetReceipts>),
+    /// GetReceipts for eth/70.
+    GetReceipts70(GetReceipts70),
+    /// Receipts for eth/66-68 (with bloom).
+    Receipts(RequestPair<Receipts>),
+    /// Receipts for eth/69 (without bloom).
+    Receipts69(RequestPair<Receipts69>),
+    /// Receipts for eth/70 (without bloom, paged).
+    Receipts70(Receipts70),
+    /// BlockRangeUpdate (eth >= 69).
+    BlockRangeUpdate(BlockRangeUpdate),
+}
+
+impl EthMessage {
+    /// Decodes the payload of message `id` as sent on a connection that negotiated `version`.
+    ///
+    /// This is the one place where versions gate decoding: an id unknown to every version,
+    /// an id illegal in `version`, a payload that is not exactly one well-formed RLP item of
+    /// the right shape, an oversized payload, and the shape rules the spec adds (equal eth/68
+    /// announcement lists, a sane block range) are all typed [`EthWireError`]s.
+    pub fn decode(version: EthVersion, id: u8, mut payload: &[u8]) -> Result<Self, EthWireError> {
+        let message_id = EthMessageId::from_u8(id).ok_or(EthWireError::UnknownMessageId { id })?;
+        if !message_id.is_valid_in(version) {
+            return Err(EthWireError::IllegalInVersion { id: message_id, version });
+        }
+        if payload.len() > MAX_MESSAGE_SIZE {
+            return Err(EthWireError::MessageTooLarge {
+                size: payload.len(),
+                limit: MAX_MESSAGE_SIZE,
+            });
+        }
+        let buf = &mut payload;
+        let rlp = |source| EthWireError::Rlp { id: message_id, source };
+        let eth69 = version >= EthVersion::Eth69;
+        let message = match message_id {
+            EthMessageId::Status if eth69 => Self::Status69(Decodable::decode(buf).map_err(rlp)?),
+            EthMessageId::Status => Self::Status(Decodable::decode(buf).map_err(rlp)?),
+            EthMessageId::NewBlockHashes => {
+                Self::NewBlockHashes(Decodable::decode(buf).map_err(rlp)?)
+            }
+            EthMessageId::Transactions => Self::Transactions(Decodable::decode(buf).map_err(rlp)?),
+            EthMessageId::GetBlockHeaders => {
+                Self::GetBlockHeaders(Decodable::decode(buf).map_err(rlp)?)
+            }
+            EthMessageId::BlockHeaders => Self::BlockHeaders(Decodable::decode(buf).map_err(rlp)?),
+            EthMessageId::GetBlockBodies => {
+                Self::GetBlockBodies(Decodable::decode(buf).map_err(rlp)?)
+            }
+            EthMessageId::BlockBodies => Self::BlockBodies(Decodable::decode(buf).map_err(rlp)?),
+            EthMessageId::NewBlock => Self::NewBlock(Box::new(NewBlock::decode(buf).map_err(rlp)?)),
+            EthMessageId::NewPooledTransactionHashes if version >= EthVersion::Eth68 => {
+                let announcement = NewPooledTransactionHashes68::decode(buf).map_err(rlp)?;
+                announcement.validate()?;
+                Self::NewPooledTransactionHashes68(announcement)
+            }
+            EthMessageId::NewPooledTransactionHashes => {
+                Self::NewPooledTransactionHashes66(Decodable::decode(buf).map_err(rlp)?)
+            }
+            EthMessageId::GetPooledTransactions => {
+                Self::GetPooledTransactions(Decodable::decode(buf).map_err(rlp)?)
+            }
+            EthMessageId::PooledTransactions => {
+                Self::PooledTransactions(Decodable::decode(buf).map_err(rlp)?)
+            }
+            EthMessageId::GetNodeData => Self::GetNodeData(Decodable::decode(buf).map_err(rlp)?),
+            EthMessageId::NodeData => Self::NodeData(Decodable::decode(buf).map_err(rlp)?),
+            EthMessageId::GetReceipts if version >= EthVersion::Eth70 => {
+                Self::GetReceipts70(Decodable::decode(buf).map_err(rlp)?)
+            }
+            EthMessageId::GetReceipts => Self::GetReceipts(Decodable::decode(buf).map_err(rlp)?),
+            EthMessageId::Receipts if version >= EthVersion::Eth70 => {
+                Self::Receipts70(Decodable::decode(buf).map_err(rlp)?)
+            }
+            EthMessageId::Receipts if eth69 => Self::Receipts69(Decodable::decode(buf).map_err(rlp)?),
+            EthMessageId::Receipts => Self::Receipts(Decodable::decode(buf).map_err(rlp)?),
+            EthMessageId::BlockRangeUpdate => {
+                let update = BlockRangeUpdate::decode(buf).map_err(rlp)?;
+                update.validate()?;
+                Self::BlockRangeUpdate(update)
+            }
+        };
+        if !buf.is_empty() {
+            return Err(EthWireError::TrailingBytes { id: message_id, trailing: buf.len() });
+        }
+        Ok(message)
+    }
+
+    /// The message's id.
+    pub fn message_id(&self) -> EthMessageId {
+        match self {
+            Self::Status(_) | Self::Status69(_) => EthMessageId::Status,
+            Self::NewBlockHashes(_) => EthMessageId::NewBlockHashes,
+            Self::Transactions(_) => EthMessageId::Transactions,
+            Self::GetBlockHeaders(_) => EthMessageId::GetBlockHeaders,
+            Self::BlockHeaders(_) => EthMessageId::BlockHeaders,
+            Self::GetBlockBodies(_) => EthMessageId::GetBlockBodies,
+            Self::BlockBodies(_) => EthMessageId::BlockBodies,
+            Self::NewBlock(_) => EthMessageId::NewBlock,
+            Self::NewPooledTransactionHashes66(_) | Self::NewPooledTransactionHashes68(_) => {
+                EthMessageId::NewPooledTransactionHashes
+            }
+            Self::GetPooledTransactions(_) => EthMessageId::GetPooledTransactions,
+            Self::PooledTransactions(_) => EthMessageId::PooledTransactions,
+            Self::GetNodeData(_) => EthMessageId::GetNodeData,
+            Self::NodeData(_) => EthMessageId::NodeData,
+            Self::GetReceipts(_) | Self::GetReceipts70(_) => EthMessageId::GetReceipts,
+            Self::Receipts(_) | Self::Receipts69(_) | Self::Receipts70(_) => EthMessageId::Receipts,
+            Self::BlockRangeUpdate(_) => EthMessageId::BlockRangeUpdate,
+        }
+    }
+
+    /// Whether this variant is the right shape for `version` (what [`Self::decode`] would
+    /// produce there). Senders check this before encoding.
+    pub fn is_valid_for(&self, version: EthVersion) -> bool {
+        let eth68 = version >= EthVersion::Eth68;
+        let eth69 = version >= EthVersion::Eth69;
+        let eth70 = version >= EthVersion::Eth70;
+        self.message_id().is_valid_in(version)
+            && match self {
+                Self::Status(_) => !eth69,
+                Self::Status69(_) => eth69,
+                Self::NewPooledTransactionHashes66(_) => !eth68,
+                Self::NewPooledTransactionHashes68(_) => eth68,
+                Self::GetReceipts(_) => !eth70,
+                Self::GetReceipts70(_) => eth70,
+                Self::Receipts(_) => !eth69,
+                Self::Receipts69(_) => eth69 && !eth70,
+                Self::Receipts70(_) => eth70,
+                _ => true,
+            }
+    }
+
+    /// The request id, for request and response messages.
+    pub fn request_id(&self) -> Option<u64> {
+        match self {
+            Self::GetBlockHeaders(m) => Some(m.request_id),
+            Self::BlockHeaders(m) => Some(m.request_id),
+            Self::GetBlockBodies(m) => Some(m.request_id),
+            Self::BlockBodies(m) => Some(m.request_id),
+            Self::GetPooledTransactions(m) => Some(m.request_id),
+            Self::PooledTransactions(m) => Some(m.request_id),
+            Self::GetNodeData(m) => Some(m.request_id),
+            Self::NodeData(m) => Some(m.request_id),
+            Self::GetReceipts(m) => Some(m.request_id),
+            Self::GetReceipts70(m) => Some(m.request_id),
+            Self::Receipts(m) => Some(m.request_id),
+            Self::Receipts69(m) => Some(m.request_id),
+            Self::Receipts70(m) => Some(m.request_id),
+            _ => None,
+        }
+    }
+
+    /// Encodes the payload (without the message id) into `out`.
+    pub fn encode(&self, out: &mut dyn alloy_rlp::BufMut) {
+        self.inner().encode(out)
+    }
+
+    /// The encoded payload length in bytes.
+    pub fn length(&self) -> usize {
+        self.inner().length()
+    }
+
+    /// The encoded payload (without the message id).
+    pub fn encoded(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.length());
+        self.encode(&mut out);
+        out
+    }
+
+    fn inner(&self) -> &dyn Encodable {
+        match self {
+            Self::Status(m) => m,
+            Self::Status69(m) => m,
+            Self::NewBlockHashes(m) => m,
+            Self::Transactions(m) => m,
+            Self::GetBlockHeaders(m) => m,
+            Self::BlockHeaders(m) => m,
+            Self::GetBlockBodies(m) => m,
+            Self::BlockBodies(m) => m,
+            Self::NewBlock(m) => m.as_ref(),
+            Self::NewPooledTransactionHashes66(m) => m,
+            Self::NewPooledTransactionHashes68(m) => m,
+            Self::GetPooledTransactions(m) => m,
+            Self::PooledTransactions(m) => m,
+            Self::GetNodeData(m) => m,
+            Self::NodeData(m) => m,
+            Self::GetReceipts(m) => m,
+            Self::GetReceipts70(m) => m,
+            Self::Receipts(m) => m,
+            Self::Receipts69(m) => m,
+            Self::Receipts70(m) => m,
+            Self::BlockRangeUpdate(m) => m,
+        }
+    }
+}

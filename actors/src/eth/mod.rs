@@ -1,0 +1,32 @@
+//! The eth wire protocol, eth/66 to eth/70: versions, message types and their codecs, fork
+//! ids and genesis. Pure data: no actix, no I/O.
+//!
+//! Types from the alloy stack (headers, transaction envelopes, receipts) are used as they
+//! are; this module adds the message envelopes and the version rules.
+
+mod blocks;
+mod error;
+pub mod forkid;
+pub mod genesis;
+mod message;
+mod receipts;
+mod request;
+mod status;
+mod transactions;
+mod version;
+
+pub use blocks::{
+    BlockBodies, BlockHashNumber, BlockHeaders, BlockRangeUpdate, EthBlock, EthBlockBody,
+    GetBlockBodies, GetBlockHeaders, NewBlock, NewBlockHashes,
+};
+pub use error::EthWireError;
+pub use forkid::{ForkId, ForkSchedule};
+pub use message::{EthMessage, EthMessageId, MAX_MESSAGE_SIZE};
+pub use receipts::{GetReceipts, GetReceipts70, Receipt69, Receipts, Receipts69, Receipts70};
+pub use request::RequestPair;
+pub use status::{Status, Status69};
+pub use transactions::{
+    GetNodeData, GetPooledTransactions, NewPooledTransactionHashes66,
+    NewPooledTransactionHashes68, NodeData, PooledTransactions, PooledTx, Transactions,
+};
+pub use version::{EthVersion, UnsupportedEthVersion};
