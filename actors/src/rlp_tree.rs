@@ -47,7 +47,9 @@ impl RlpItem {
         let mut buf = input;
         let item = Self::decode_one(&mut buf, input.len(), 0)?;
         if !buf.is_empty() {
-            return Err(RlpTreeError::TrailingBytes { trailing: buf.len() });
+            return Err(RlpTreeError::TrailingBytes {
+                trailing: buf.len(),
+            });
         }
         Ok(item)
     }
@@ -80,8 +82,12 @@ impl RlpItem {
     /// A JSON view: byte strings as `0x`-prefixed hex, lists as arrays.
     pub fn to_json(&self) -> serde_json::Value {
         match self {
-            Self::Bytes(bytes) => serde_json::Value::String(format!("0x{}", alloy_primitives::hex::encode(bytes))),
-            Self::List(items) => serde_json::Value::Array(items.iter().map(Self::to_json).collect()),
+            Self::Bytes(bytes) => {
+                serde_json::Value::String(format!("0x{}", alloy_primitives::hex::encode(bytes)))
+            }
+            Self::List(items) => {
+                serde_json::Value::Array(items.iter().map(Self::to_json).collect())
+            }
         }
     }
 
@@ -98,7 +104,11 @@ impl Encodable for RlpItem {
         match self {
             Self::Bytes(bytes) => bytes.as_slice().encode(out),
             Self::List(items) => {
-                Header { list: true, payload_length: self.payload_length() }.encode(out);
+                Header {
+                    list: true,
+                    payload_length: self.payload_length(),
+                }
+                .encode(out);
                 for item in items {
                     item.encode(out);
                 }

@@ -1,6 +1,8 @@
-//! Chain data outside the wire protocol: reading RLP chain files (geth `export` format) and
-//! checking what can be checked without executing blocks.
+//! Chain data outside the wire protocol: reading RLP chain files (geth `export` format),
+//! checking what can be checked without executing blocks, and summarising a chain.
 
+mod info;
 mod rlp_file;
 
+pub use info::{chain_info, ChainInfo, ChainInfoError, ForkIdJson};
 pub use rlp_file::{read_chain_file, verify_block, verify_chain, ChainFileError};

@@ -61,7 +61,8 @@ pub fn read_chain_file(mut bytes: &[u8]) -> Result<Vec<EthBlock>, ChainFileError
     let mut blocks = Vec::new();
     while !bytes.is_empty() {
         let offset = total - bytes.len();
-        let block = EthBlock::decode(&mut bytes).map_err(|source| ChainFileError::Decode { offset, source })?;
+        let block = EthBlock::decode(&mut bytes)
+            .map_err(|source| ChainFileError::Decode { offset, source })?;
         blocks.push(block);
     }
     Ok(blocks)
@@ -78,7 +79,11 @@ pub fn verify_block(block: &EthBlock) -> Result<(), ChainFileError> {
             header: block.header.transactions_root,
         });
     }
-    let withdrawals_root = block.body.withdrawals.as_ref().map(|w| calculate_withdrawals_root(w));
+    let withdrawals_root = block
+        .body
+        .withdrawals
+        .as_ref()
+        .map(|w| calculate_withdrawals_root(w));
     if withdrawals_root != block.header.withdrawals_root {
         return Err(ChainFileError::WithdrawalsRoot { number });
     }
@@ -100,7 +105,10 @@ pub fn verify_chain(parent: &Header, blocks: &[EthBlock]) -> Result<(), ChainFil
             });
         }
         if header.number != parent_number + 1 {
-            return Err(ChainFileError::BadNumber { number: header.number, parent: parent_number });
+            return Err(ChainFileError::BadNumber {
+                number: header.number,
+                parent: parent_number,
+            });
         }
         verify_block(block)?;
         expected = header.hash_slow();

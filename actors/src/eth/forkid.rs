@@ -26,7 +26,11 @@ impl ForkSchedule {
     /// The schedule of a geth-style chain config: every `*Block` fork (the DAO block
     /// included whenever it is set) and every `*Time` fork, as geth's `gatherForks`
     /// collects them.
-    pub fn from_chain_config(genesis_hash: B256, genesis_timestamp: u64, config: &ChainConfig) -> Self {
+    pub fn from_chain_config(
+        genesis_hash: B256,
+        genesis_timestamp: u64,
+        config: &ChainConfig,
+    ) -> Self {
         let block_forks = [
             config.homestead_block,
             config.dao_fork_block,
@@ -62,7 +66,12 @@ impl ForkSchedule {
         .into_iter()
         .flatten()
         .collect();
-        Self { genesis_hash, genesis_timestamp, block_forks, time_forks }
+        Self {
+            genesis_hash,
+            genesis_timestamp,
+            block_forks,
+            time_forks,
+        }
     }
 
     /// All forks as filter keys.
@@ -73,7 +82,11 @@ impl ForkSchedule {
 
     /// The validation filter for a local head at block `number` and `timestamp`.
     pub fn filter(&self, number: u64, timestamp: u64) -> ForkFilter {
-        let head = Head { number, timestamp, ..Head::default() };
+        let head = Head {
+            number,
+            timestamp,
+            ..Head::default()
+        };
         ForkFilter::new(head, self.genesis_hash, self.genesis_timestamp, self.keys())
     }
 
@@ -152,18 +165,24 @@ impl Network {
             Self::Mainnet => (
                 0,
                 MAINNET_BLOCK_FORKS.to_vec(),
-                vec![1681338455, 1710338135, 1746612311, 1764798551, 1765290071, 1767747671],
+                vec![
+                    1681338455, 1710338135, 1746612311, 1764798551, 1765290071, 1767747671,
+                ],
             ),
             // Every pre-merge block fork at 0; the merge netsplit block is a fork-id fork.
             Self::Sepolia => (
                 1633267481,
                 vec![1_735_371],
-                vec![1677557088, 1706655072, 1741159776, 1760427360, 1761017184, 1761607008],
+                vec![
+                    1677557088, 1706655072, 1741159776, 1760427360, 1761017184, 1761607008,
+                ],
             ),
             Self::Holesky => (
                 1695902100,
                 vec![],
-                vec![1696000704, 1707305664, 1740434112, 1759308480, 1759800000, 1760389824],
+                vec![
+                    1696000704, 1707305664, 1740434112, 1759308480, 1759800000, 1760389824,
+                ],
             ),
             // Shanghai and Cancun are active at genesis and so not part of the fork id.
             Self::Hoodi => (
@@ -172,7 +191,12 @@ impl Network {
                 vec![0, 0, 1742999832, 1761677592, 1762365720, 1762955544],
             ),
         };
-        ForkSchedule { genesis_hash: self.genesis_hash(), genesis_timestamp, block_forks, time_forks }
+        ForkSchedule {
+            genesis_hash: self.genesis_hash(),
+            genesis_timestamp,
+            block_forks,
+            time_forks,
+        }
     }
 }
 
@@ -183,6 +207,8 @@ impl std::str::FromStr for Network {
         Self::ALL
             .into_iter()
             .find(|n| n.name() == s)
-            .ok_or_else(|| format!("unknown network {s:?} (expected mainnet, sepolia, holesky or hoodi)"))
+            .ok_or_else(|| {
+                format!("unknown network {s:?} (expected mainnet, sepolia, holesky or hoodi)")
+            })
     }
 }

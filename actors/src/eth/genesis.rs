@@ -35,6 +35,12 @@ pub enum GenesisError {
         /// The parse error.
         source: serde_json::Error,
     },
+    /// The JSON has no chain configuration (geth: "genesis has no chain configuration").
+    #[error("genesis file {path} has no config.chainId")]
+    MissingConfig {
+        /// The file.
+        path: String,
+    },
     /// The base fee does not fit a header's u64 field.
     #[error("genesis base fee {base_fee} does not fit in 64 bits")]
     BaseFeeTooLarge {
@@ -46,8 +52,24 @@ pub enum GenesisError {
 /// Reads and parses a geth-style `genesis.json`.
 pub fn load_genesis(path: &Path) -> Result<Genesis, GenesisError> {
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| GenesisError::Io { path: shown.clone(), source })?;
-    serde_json::from_str(&text).map_err(|source| GenesisError::Json { path: shown, source })
+    let text = std::fs::read_to_string(path).map_err(|source| GenesisError::Io {
+        path: shown.clone(),
+        source,
+    })?;
+    let json: serde_json::Value =
+        serde_json::from_str(&text).map_err(|source| GenesisError::Json {
+            path: shown.clone(),
+            source,
+        })?;
+    // alloy's Genesis defaults every field, so any JSON object would parse: insist on the
+    // chain configuration that every real genesis file has.
+    if json.get("config").and_then(|c| c.get("chainId")).is_none() {
+        return Err(GenesisError::MissingConfig { path: shown });
+    }
+    serde_json::from_value(json).map_err(|source| GenesisError::Json {
+        path: shown,
+        source,
+    })
 }
 
 /// Builds the genesis header: the state root of the alloc, empty roots for transactions,

@@ -5,10 +5,10 @@ use alloy_rlp::{Decodable, Encodable};
 
 use super::{
     BlockBodies, BlockHeaders, BlockRangeUpdate, EthVersion, EthWireError, GetBlockBodies,
-    GetBlockHeaders, GetNodeData, GetPooledTransactions, GetReceipts, GetReceipts70,
-    NewBlock, NewBlockHashes, NewPooledTransactionHashes66, NewPooledTransactionHashes68,
-    NodeData, PooledTransactions, Receipts, Receipts69, Receipts70, RequestPair, Status,
-    Status69, Transactions,
+    GetBlockHeaders, GetNodeData, GetPooledTransactions, GetReceipts, GetReceipts70, NewBlock,
+    NewBlockHashes, NewPooledTransactionHashes66, NewPooledTransactionHashes68, NodeData,
+    PooledTransactions, Receipts, Receipts69, Receipts70, RequestPair, Status, Status69,
+    Transactions,
 };
 
 /// Largest eth message accepted, in bytes (geth `maxMessageSize`, 10 MiB; `caps/eth.md`
@@ -167,7 +167,10 @@ impl EthMessage {
     pub fn decode(version: EthVersion, id: u8, mut payload: &[u8]) -> Result<Self, EthWireError> {
         let message_id = EthMessageId::from_u8(id).ok_or(EthWireError::UnknownMessageId { id })?;
         if !message_id.is_valid_in(version) {
-            return Err(EthWireError::IllegalInVersion { id: message_id, version });
+            return Err(EthWireError::IllegalInVersion {
+                id: message_id,
+                version,
+            });
         }
         if payload.len() > MAX_MESSAGE_SIZE {
             return Err(EthWireError::MessageTooLarge {
@@ -176,7 +179,10 @@ impl EthMessage {
             });
         }
         let buf = &mut payload;
-        let rlp = |source| EthWireError::Rlp { id: message_id, source };
+        let rlp = |source| EthWireError::Rlp {
+            id: message_id,
+            source,
+        };
         let eth69 = version >= EthVersion::Eth69;
         let message = match message_id {
             EthMessageId::Status if eth69 => Self::Status69(Decodable::decode(buf).map_err(rlp)?),
@@ -217,7 +223,9 @@ impl EthMessage {
             EthMessageId::Receipts if version >= EthVersion::Eth70 => {
                 Self::Receipts70(Decodable::decode(buf).map_err(rlp)?)
             }
-            EthMessageId::Receipts if eth69 => Self::Receipts69(Decodable::decode(buf).map_err(rlp)?),
+            EthMessageId::Receipts if eth69 => {
+                Self::Receipts69(Decodable::decode(buf).map_err(rlp)?)
+            }
             EthMessageId::Receipts => Self::Receipts(Decodable::decode(buf).map_err(rlp)?),
             EthMessageId::BlockRangeUpdate => {
                 let update = BlockRangeUpdate::decode(buf).map_err(rlp)?;
@@ -226,7 +234,10 @@ impl EthMessage {
             }
         };
         if !buf.is_empty() {
-            return Err(EthWireError::TrailingBytes { id: message_id, trailing: buf.len() });
+            return Err(EthWireError::TrailingBytes {
+                id: message_id,
+                trailing: buf.len(),
+            });
         }
         Ok(message)
     }

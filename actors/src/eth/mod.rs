@@ -26,7 +26,7 @@ pub use receipts::{GetReceipts, GetReceipts70, Receipt69, Receipts, Receipts69, 
 pub use request::RequestPair;
 pub use status::{Status, Status69};
 pub use transactions::{
-    GetNodeData, GetPooledTransactions, NewPooledTransactionHashes66,
-    NewPooledTransactionHashes68, NodeData, PooledTransactions, PooledTx, Transactions,
+    GetNodeData, GetPooledTransactions, NewPooledTransactionHashes66, NewPooledTransactionHashes68,
+    NodeData, PooledTransactions, PooledTx, Transactions,
 };
 pub use version::{EthVersion, UnsupportedEthVersion};

@@ -3,9 +3,7 @@
 
 use alloy_consensus::{Eip658Value, Receipt, ReceiptEnvelope, ReceiptWithBloom, TxType};
 use alloy_primitives::{Log, B256};
-use alloy_rlp::{
-    Decodable, RlpDecodable, RlpDecodableWrapper, RlpEncodable, RlpEncodableWrapper,
-};
+use alloy_rlp::{Decodable, RlpDecodable, RlpDecodableWrapper, RlpEncodable, RlpEncodableWrapper};
 
 use super::request::decode_list;
 
@@ -49,7 +47,9 @@ impl Decodable for Receipt69 {
         decode_list(buf, |payload| {
             let tx_type = u8::decode(payload)?;
             if TxType::try_from(tx_type).is_err() {
-                return Err(alloy_rlp::Error::Custom("unknown transaction type in receipt"));
+                return Err(alloy_rlp::Error::Custom(
+                    "unknown transaction type in receipt",
+                ));
             }
             Ok(Self {
                 tx_type,

@@ -18,19 +18,29 @@ pub struct RequestPair<T> {
 impl<T> RequestPair<T> {
     /// Pairs `message` with `request_id`.
     pub const fn new(request_id: u64, message: T) -> Self {
-        Self { request_id, message }
+        Self {
+            request_id,
+            message,
+        }
     }
 
     /// Builds the response to this request: same id, new body.
     pub fn answer<R>(&self, message: R) -> RequestPair<R> {
-        RequestPair { request_id: self.request_id, message }
+        RequestPair {
+            request_id: self.request_id,
+            message,
+        }
     }
 }
 
 impl<T: Encodable> Encodable for RequestPair<T> {
     fn encode(&self, out: &mut dyn BufMut) {
         let payload_length = self.request_id.length() + self.message.length();
-        Header { list: true, payload_length }.encode(out);
+        Header {
+            list: true,
+            payload_length,
+        }
+        .encode(out);
         self.request_id.encode(out);
         self.message.encode(out);
     }
@@ -44,7 +54,10 @@ impl<T: Encodable> Encodable for RequestPair<T> {
 impl<T: Decodable> Decodable for RequestPair<T> {
     fn decode(buf: &mut &[u8]) -> alloy_rlp::Result<Self> {
         decode_list(buf, |payload| {
-            Ok(Self { request_id: u64::decode(payload)?, message: T::decode(payload)? })
+            Ok(Self {
+                request_id: u64::decode(payload)?,
+                message: T::decode(payload)?,
+            })
         })
     }
 }

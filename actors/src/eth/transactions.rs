@@ -41,14 +41,22 @@ impl NewPooledTransactionHashes68 {
     pub fn validate(&self) -> Result<(), EthWireError> {
         let (types, sizes, hashes) = (self.types.len(), self.sizes.len(), self.hashes.len());
         if types != sizes || sizes != hashes {
-            return Err(EthWireError::AnnouncementLengthMismatch { types, sizes, hashes });
+            return Err(EthWireError::AnnouncementLengthMismatch {
+                types,
+                sizes,
+                hashes,
+            });
         }
         Ok(())
     }
 
     /// Iterates over `(type, size, hash)` triples.
     pub fn iter(&self) -> impl Iterator<Item = (u8, u64, &B256)> {
-        self.types.iter().zip(&self.sizes).zip(&self.hashes).map(|((t, s), h)| (*t, *s, h))
+        self.types
+            .iter()
+            .zip(&self.sizes)
+            .zip(&self.hashes)
+            .map(|((t, s), h)| (*t, *s, h))
     }
 }
 

@@ -31,7 +31,13 @@ pub struct UnsupportedEthVersion {
 
 impl EthVersion {
     /// Every supported version, oldest first.
-    pub const ALL: [Self; 5] = [Self::Eth66, Self::Eth67, Self::Eth68, Self::Eth69, Self::Eth70];
+    pub const ALL: [Self; 5] = [
+        Self::Eth66,
+        Self::Eth67,
+        Self::Eth68,
+        Self::Eth69,
+        Self::Eth70,
+    ];
 
     /// The newest version we speak.
     pub const LATEST: Self = Self::Eth70;
@@ -79,7 +85,9 @@ impl std::str::FromStr for EthVersion {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let digits = s.trim().trim_start_matches("eth/");
-        let version = digits.parse::<u64>().map_err(|_| UnsupportedEthVersion { version: 0 })?;
+        let version = digits
+            .parse::<u64>()
+            .map_err(|_| UnsupportedEthVersion { version: 0 })?;
         Self::try_from(version)
     }
 }

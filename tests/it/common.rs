@@ -1,0 +1,55 @@
+//! Shared helpers: locating the conformance data in `../shared/testdata`.
+
+use std::path::{Path, PathBuf};
+
+/// The conformance data folder: `$ETHPEER_TESTDATA`, else `shared/testdata` in the parent
+/// folder of the workspace root (independent of the working directory).
+///
+/// When it is missing the test is skipped with a notice, unless
+/// `ETHPEER_REQUIRE_TESTDATA=1` (as in CI), which makes it fail.
+pub fn testdata() -> Option<PathBuf> {
+    let dir = std::env::var_os("ETHPEER_TESTDATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("..")
+                .join("shared")
+                .join("testdata")
+        });
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    if std::env::var("ETHPEER_REQUIRE_TESTDATA").as_deref() == Ok("1") {
+        panic!(
+            "test data folder {} is missing and ETHPEER_REQUIRE_TESTDATA=1",
+            dir.display()
+        );
+    }
+    eprintln!(
+        "notice: skipping, test data folder {} not found (set ETHPEER_TESTDATA)",
+        dir.display()
+    );
+    None
+}
+
+/// Reads a JSON file from the test data folder.
+pub fn json(dir: &Path, rel: &str) -> serde_json::Value {
+    let text = std::fs::read_to_string(dir.join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+/// Decodes hex with or without `0x`, any case.
+pub fn unhex(s: &str) -> Vec<u8> {
+    hex::decode(s.trim_start_matches("0x")).unwrap_or_else(|e| panic!("bad hex {s}: {e}"))
+}
+
+/// Evaluates to the test data folder, or returns from the test when it is absent.
+macro_rules! testdata_or_skip {
+    () => {
+        match crate::common::testdata() {
+            Some(dir) => dir,
+            None => return,
+        }
+    };
+}
+pub(crate) use testdata_or_skip;

@@ -1,0 +1,14 @@
+//! Integration tests of ethpeer, in one test binary (one link, one process start).
+
+// A failed expectation in a test should panic with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+mod cli;
+mod eip2481;
+mod ethtest_chain;
+mod forkid_vectors;
+mod malformed;
+mod rlp_vectors;
+mod roundtrip;
