@@ -10,6 +10,16 @@
 //! - [`chain`]: RLP chain files and the checks that need no execution.
 //! - [`rlp_tree`]: schema-free RLP, for tools and conformance tests.
 //!
+//! Actors (actix), each holding only `Recipient`s and traits of the others:
+//!
+//! - [`peer::PeerActor`]: one per connection; bounded queues for txs, tx announcements,
+//!   block propagations and block announcements; one write in flight, blocks first.
+//! - [`peer_set::PeerSetActor`]: registration, known-tx/known-block sets, lookups.
+//! - [`tx_broadcast::TxBroadcaster`]: routes pool batches (full to ⌈√n⌉ per sender,
+//!   announced to the rest).
+//! - [`block_propagation::BlockPropagator`]: NewBlock / NewBlockHashes for eth <= 68.
+//! - [`tx_pool`]: the [`tx_pool::TxPool`] trait the actors read, and an in-memory pool.
+//!
 //! Types for headers, transactions, receipts and RLP come from the alloy stack
 //! (`alloy-consensus`, `alloy-eips`, `alloy-primitives`, `alloy-rlp`) and are re-exported
 //! where our API exposes them.
@@ -28,10 +38,15 @@
 //! assert!(EthMessage::decode(EthVersion::Eth69, 0x07, &bytes).is_err());
 //! ```
 
+pub mod block_propagation;
 pub mod chain;
 pub mod eth;
 pub mod p2p;
+pub mod peer;
+pub mod peer_set;
 pub mod rlp_tree;
+pub mod tx_broadcast;
+pub mod tx_pool;
 
 pub use alloy_consensus;
 pub use alloy_eips;

@@ -1,0 +1,234 @@
+//! [`PeerActor`]: one per connected peer. Its mailbox receives queue commands; it keeps
+//! one bounded queue per kind and writes at most one message at a time to its connection,
+//! blocks before transactions (go-ethereum's per-peer broadcast loop, as an actor).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use futures::SinkExt;
+
+use super::{
+    ConnectionError, Disconnect, Outbound, OutboundSink, PeerHandle, PeerId, PeerMetrics,
+    PeerQueues, PeerStopped, QueueAnn, QueueProp, QueueTxAnns, QueueTxs, QueuedProp, StopReason,
+};
+use crate::eth::{BlockHashNumber, EthVersion};
+use crate::p2p::DisconnectReason;
+use crate::tx_pool::TxPool;
+
+/// Mailbox capacity of a peer actor, in messages. Senders use `try_send`, so a peer whose
+/// actor falls this far behind loses the excess (counted in `dropped_mailbox`) instead of
+/// holding up the sender. Queue commands carry whole batches, so 1024 messages is far more
+/// than a healthy peer ever has waiting.
+pub const PEER_MAILBOX_CAPACITY: usize = 1024;
+
+/// How long one write may take before the peer is dropped (geth `frameWriteTimeout`, 20 s).
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// How long a disconnecting peer may take to write its Disconnect before the actor stops
+/// anyway (geth waits up to 2 s for the remote to close, `rlpx.md` suggests the same).
+pub const DISCONNECT_GRACE: Duration = Duration::from_secs(2);
+
+/// One connected peer: queues what the node wants sent and writes it.
+pub struct PeerActor {
+    /// The remote's node id.
+    id: PeerId,
+    /// The negotiated eth version (decides announcement shape and which messages exist).
+    version: EthVersion,
+    /// Where transaction bodies and announcement metadata are read at send time.
+    pool: Arc<dyn TxPool>,
+    /// The four outbound queues.
+    queues: PeerQueues,
+    /// The connection's write half; `None` while a write is in flight (it travels with
+    /// the write future), which is what limits us to one write at a time.
+    sink: Option<OutboundSink>,
+    /// Set once a disconnect was asked for; nothing but the Disconnect is written after.
+    disconnecting: Option<DisconnectReason>,
+    /// Whether the Disconnect message still has to be written.
+    disconnect_pending: bool,
+    /// Why the actor stops, reported in [`PeerStopped`].
+    stop_reason: StopReason,
+    /// Told when this actor stops (the peer set, to unregister it).
+    on_stop: Option<Recipient<PeerStopped>>,
+    /// Shared counters.
+    metrics: Arc<PeerMetrics>,
+}
+
+impl PeerActor {
+    /// A peer actor writing to `sink`.
+    pub fn new(id: PeerId, version: EthVersion, pool: Arc<dyn TxPool>, sink: OutboundSink) -> Self {
+        Self {
+            id,
+            version,
+            pool,
+            queues: PeerQueues::default(),
+            sink: Some(sink),
+            disconnecting: None,
+            disconnect_pending: false,
+            stop_reason: StopReason::Dropped,
+            on_stop: None,
+            metrics: Arc::default(),
+        }
+    }
+
+    /// Reports the actor's stop to `recipient` (normally the peer set).
+    pub fn on_stop(mut self, recipient: Recipient<PeerStopped>) -> Self {
+        self.on_stop = Some(recipient);
+        self
+    }
+
+    /// Starts the actor on the current arbiter and returns its handle.
+    pub fn spawn(self) -> PeerHandle {
+        let (id, version, metrics) = (self.id, self.version, self.metrics.clone());
+        let addr = self.start();
+        PeerHandle::new(id, version, &addr, metrics)
+    }
+}
+
+impl Actor for PeerActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(PEER_MAILBOX_CAPACITY);
+        log::debug!("peer {} started ({})", short(&self.id), self.version);
+    }
+
+    fn stopped(&mut self, _ctx: &mut Self::Context) {
+        log::debug!("peer {} stopped: {:?}", short(&self.id), self.stop_reason);
+        if let Some(on_stop) = self.on_stop.take() {
+            on_stop.do_send(PeerStopped { id: self.id, reason: self.stop_reason.clone() });
+        }
+    }
+}
+
+impl Handler<QueueTxs> for PeerActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: QueueTxs, ctx: &mut Self::Context) {
+        if self.disconnecting.is_some() {
+            return;
+        }
+        let dropped = self.queues.push_txs(msg.0, &self.metrics);
+        if dropped > 0 {
+            log::debug!("peer {}: tx queue full, dropped {dropped} oldest", short(&self.id));
+        }
+        self.pump(ctx);
+    }
+}
+
+impl Handler<QueueTxAnns> for PeerActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: QueueTxAnns, ctx: &mut Self::Context) {
+        if self.disconnecting.is_some() {
+            return;
+        }
+        let dropped = self.queues.push_tx_anns(msg.0, &self.metrics);
+        if dropped > 0 {
+            log::debug!("peer {}: announcement queue full, dropped {dropped} oldest", short(&self.id));
+        }
+        self.pump(ctx);
+    }
+}
+
+impl Handler<QueueProp> for PeerActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: QueueProp, ctx: &mut Self::Context) {
+        if self.disconnecting.is_some() || !self.version.has_total_difficulty() {
+            // eth/69+ has no NewBlock; the propagator should not have asked.
+            return;
+        }
+        let number = msg.block.header.number;
+        if !self.queues.push_prop(QueuedProp { block: msg.block, td: msg.td }, &self.metrics) {
+            log::debug!("peer {}: block propagation queue full, dropped block {number}", short(&self.id));
+        }
+        self.pump(ctx);
+    }
+}
+
+impl Handler<QueueAnn> for PeerActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: QueueAnn, ctx: &mut Self::Context) {
+        if self.disconnecting.is_some() || !self.version.has_total_difficulty() {
+            return;
+        }
+        let ann = BlockHashNumber { hash: msg.hash, number: msg.number };
+        if !self.queues.push_block_ann(ann, &self.metrics) {
+            log::debug!("peer {}: block announcement queue full, dropped block {}", short(&self.id), msg.number);
+        }
+        self.pump(ctx);
+    }
+}
+
+impl Handler<Disconnect> for PeerActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Disconnect, ctx: &mut Self::Context) {
+        if self.disconnecting.is_some() {
+            return;
+        }
+        log::debug!("peer {}: disconnecting: {}", short(&self.id), msg.reason);
+        self.disconnecting = Some(msg.reason);
+        self.disconnect_pending = true;
+        self.stop_reason = StopReason::Disconnected(msg.reason);
+        self.queues.clear();
+        self.queues.publish_depths(&self.metrics);
+        // A connection that never drains cannot take the Disconnect: stop anyway.
+        ctx.run_later(DISCONNECT_GRACE, |_, ctx| ctx.stop());
+        self.pump(ctx);
+    }
+}
+
+impl PeerActor {
+    /// Starts the next write if none is in flight and something is queued.
+    fn pump(&mut self, ctx: &mut Context<Self>) {
+        if self.sink.is_none() {
+            return; // a write is in flight; its completion pumps again
+        }
+        let item = if self.disconnect_pending {
+            self.disconnect_pending = false;
+            self.disconnecting.map(Outbound::Disconnect)
+        } else if self.disconnecting.is_some() {
+            None
+        } else {
+            self.queues.next_message(self.pool.as_ref(), self.version, &self.metrics).map(Outbound::Eth)
+        };
+        let (Some(item), Some(mut sink)) = (item, self.sink.take()) else { return };
+        let last = matches!(item, Outbound::Disconnect(_));
+        let write = async move {
+            let result = match actix_rt::time::timeout(WRITE_TIMEOUT, sink.send(item)).await {
+                Ok(result) => result,
+                Err(_) => Err(ConnectionError::Timeout { seconds: WRITE_TIMEOUT.as_secs() }),
+            };
+            if last {
+                // Flush and close so the Disconnect is not lost when the actor drops.
+                let _ = sink.close().await;
+            }
+            (sink, result)
+        };
+        ctx.spawn(write.into_actor(self).map(move |(sink, result), act, ctx| {
+            act.sink = Some(sink);
+            match result {
+                Ok(()) if last => ctx.stop(),
+                Ok(()) => {
+                    PeerMetrics::add(&act.metrics.messages_sent, 1);
+                    act.pump(ctx);
+                }
+                Err(err) => {
+                    log::debug!("peer {}: {err}", short(&act.id));
+                    if !last {
+                        act.stop_reason = StopReason::WriteFailed(err.to_string());
+                    }
+                    ctx.stop();
+                }
+            }
+        }));
+    }
+}
+
+/// The first 8 hex digits of a node id, for logs.
+pub(crate) fn short(id: &PeerId) -> String {
+    alloy_primitives::hex::encode(&id[..4])
+}

@@ -1,0 +1,71 @@
+//! Messages a peer actor handles (commands) and emits (events).
+
+use std::sync::Arc;
+
+use actix::Message;
+use alloy_primitives::{B256, U256};
+
+use super::PeerId;
+use crate::eth::EthBlock;
+use crate::p2p::DisconnectReason;
+
+/// Command: send these transactions in full (bodies are looked up at send time).
+#[derive(Clone, Debug, Message)]
+#[rtype(result = "()")]
+pub struct QueueTxs(pub Vec<B256>);
+
+/// Command: announce these transaction hashes (NewPooledTransactionHashes).
+#[derive(Clone, Debug, Message)]
+#[rtype(result = "()")]
+pub struct QueueTxAnns(pub Vec<B256>);
+
+/// Command: propagate a block in full (NewBlock, eth <= 68).
+#[derive(Clone, Debug, Message)]
+#[rtype(result = "()")]
+pub struct QueueProp {
+    /// The block.
+    pub block: Arc<EthBlock>,
+    /// Total difficulty including the block.
+    pub td: U256,
+}
+
+/// Command: announce a block (NewBlockHashes, eth <= 68).
+#[derive(Clone, Copy, Debug, Message)]
+#[rtype(result = "()")]
+pub struct QueueAnn {
+    /// The block hash.
+    pub hash: B256,
+    /// The block number.
+    pub number: u64,
+}
+
+/// Command: drop queued work, send Disconnect with `reason`, close and stop.
+#[derive(Clone, Copy, Debug, Message)]
+#[rtype(result = "()")]
+pub struct Disconnect {
+    /// The reason sent to the peer.
+    pub reason: DisconnectReason,
+}
+
+/// Why a peer actor stopped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StopReason {
+    /// We disconnected it with this reason.
+    Disconnected(DisconnectReason),
+    /// A write failed (or timed out); the text says how.
+    WriteFailed(String),
+    /// The remote disconnected us with this reason.
+    RemoteDisconnected(DisconnectReason),
+    /// The actor was stopped without a disconnect (e.g. its system shut down).
+    Dropped,
+}
+
+/// Event: a peer actor stopped. The peer set unregisters the peer on it.
+#[derive(Clone, Debug, Message)]
+#[rtype(result = "()")]
+pub struct PeerStopped {
+    /// The peer.
+    pub id: PeerId,
+    /// Why it stopped.
+    pub reason: StopReason,
+}

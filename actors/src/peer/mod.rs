@@ -1,0 +1,81 @@
+//! The per-peer actor and what talks to it: queue commands, the handle other actors hold,
+//! the outbound connection abstraction and per-peer metrics.
+
+mod actor;
+mod connection;
+mod messages;
+mod metrics;
+mod queues;
+
+use std::sync::Arc;
+
+use actix::{Actor, Addr, Handler, Recipient};
+use alloy_primitives::B512;
+
+pub use actor::{PeerActor, DISCONNECT_GRACE, PEER_MAILBOX_CAPACITY, WRITE_TIMEOUT};
+pub(crate) use actor::short;
+pub use connection::{memory_connection, ConnectionError, Outbound, OutboundSink};
+pub use messages::{Disconnect, PeerStopped, QueueAnn, QueueProp, QueueTxAnns, QueueTxs, StopReason};
+pub use metrics::PeerMetrics;
+pub use queues::{
+    PeerQueues, QueuedProp, MAX_QUEUED_BLOCK_ANNS, MAX_QUEUED_PROPS, MAX_QUEUED_TXS,
+    MAX_QUEUED_TX_ANNS, MAX_TX_PACKET_SIZE,
+};
+
+use crate::eth::EthVersion;
+
+/// A peer's node id: its 64-byte uncompressed secp256k1 public key (without the 0x04).
+pub type PeerId = B512;
+
+/// What other actors hold to talk to one peer: its id and version, a recipient per
+/// command, and its metrics. Cheap to clone; holds no concrete actor type, so any actor
+/// (or a test double) that handles the commands can stand behind it.
+#[derive(Clone)]
+pub struct PeerHandle {
+    /// The peer's node id.
+    pub id: PeerId,
+    /// The negotiated eth version.
+    pub version: EthVersion,
+    /// Full-transaction queue.
+    pub txs: Recipient<QueueTxs>,
+    /// Transaction announcement queue.
+    pub tx_anns: Recipient<QueueTxAnns>,
+    /// Block propagation queue.
+    pub props: Recipient<QueueProp>,
+    /// Block announcement queue.
+    pub block_anns: Recipient<QueueAnn>,
+    /// Disconnect command.
+    pub disconnect: Recipient<Disconnect>,
+    /// Shared counters.
+    pub metrics: Arc<PeerMetrics>,
+}
+
+impl PeerHandle {
+    /// A handle for an actor that handles every peer command.
+    pub fn new<A>(id: PeerId, version: EthVersion, addr: &Addr<A>, metrics: Arc<PeerMetrics>) -> Self
+    where
+        A: Actor<Context = actix::Context<A>>
+            + Handler<QueueTxs>
+            + Handler<QueueTxAnns>
+            + Handler<QueueProp>
+            + Handler<QueueAnn>
+            + Handler<Disconnect>,
+    {
+        Self {
+            id,
+            version,
+            txs: addr.clone().recipient(),
+            tx_anns: addr.clone().recipient(),
+            props: addr.clone().recipient(),
+            block_anns: addr.clone().recipient(),
+            disconnect: addr.clone().recipient(),
+            metrics,
+        }
+    }
+}
+
+impl std::fmt::Debug for PeerHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PeerHandle").field("id", &short(&self.id)).field("version", &self.version).finish()
+    }
+}

@@ -1,0 +1,11 @@
+//! Transaction broadcast: the actor that routes pool batches to peers, and the per-sender
+//! choice of which peers get transactions in full.
+
+mod actor;
+mod selection;
+
+pub use actor::{BroadcastMetrics, PeerSetLink, TxBroadcaster, MAX_SYNC_ANNOUNCEMENTS, TX_MAX_BROADCAST_SIZE};
+pub use selection::{direct_count, DirectPeerChoice};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,70 @@
+//! Which peers get a sender's transactions in full: geth's rule (PR #29034) of sorting
+//! peers by a keyed SipHash of (our id, peer id, sender) and taking the first ⌈√n⌉, so that
+//! one account's transactions always take the same paths and arrive without nonce gaps.
+
+use alloy_primitives::Address;
+use siphasher::sip::SipHasher13;
+use std::hash::Hasher;
+
+use crate::peer::{PeerHandle, PeerId};
+
+/// Number of peers that get a transaction in full out of `n`: ⌈√n⌉ (geth
+/// `BroadcastTransactions`).
+pub fn direct_count(n: usize) -> usize {
+    let root = n.isqrt();
+    if root * root == n {
+        root
+    } else {
+        root + 1
+    }
+}
+
+/// The keyed choice of direct peers.
+#[derive(Clone, Debug)]
+pub struct DirectPeerChoice {
+    self_id: PeerId,
+    key: (u64, u64),
+}
+
+impl DirectPeerChoice {
+    /// A choice for node `self_id` with the secret SipHash `key` (random per node, so other
+    /// nodes cannot predict our paths; fixed in tests).
+    pub fn new(self_id: PeerId, key: (u64, u64)) -> Self {
+        Self { self_id, key }
+    }
+
+    /// For each of `peers`, whether it is one of the ⌈√n⌉ direct peers for `sender`.
+    pub fn direct_mask(&self, sender: &Address, peers: &[PeerHandle]) -> Vec<bool> {
+        let mut ranked: Vec<(u64, usize)> = peers.iter().enumerate().map(|(i, p)| (self.rank(&p.id, sender), i)).collect();
+        let k = direct_count(peers.len());
+        if k < ranked.len() {
+            ranked.select_nth_unstable(k);
+        }
+        let mut mask = vec![false; peers.len()];
+        for (_, i) in ranked.into_iter().take(k) {
+            mask[i] = true;
+        }
+        mask
+    }
+
+    fn rank(&self, peer: &PeerId, sender: &Address) -> u64 {
+        let mut hasher = SipHasher13::new_with_keys(self.key.0, self.key.1);
+        hasher.write(self.self_id.as_slice());
+        hasher.write(peer.as_slice());
+        hasher.write(sender.as_slice());
+        hasher.finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn direct_count_is_the_ceiling_of_the_square_root() {
+        let expected = [(0, 0), (1, 1), (2, 2), (3, 2), (4, 2), (5, 3), (9, 3), (10, 4), (50, 8), (100, 10)];
+        for (n, k) in expected {
+            assert_eq!(direct_count(n), k, "n = {n}");
+        }
+    }
+}

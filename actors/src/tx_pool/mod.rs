@@ -1,0 +1,88 @@
+//! What the actors need from a transaction pool: the [`TxPool`] trait (body lookups at send
+//! time, pending hashes for new peers, new-tx subscriptions), the [`PoolTx`] entry, the
+//! [`NewTxs`] event, and [`InMemoryTxPool`], a non-validating implementation for tests and
+//! embedders that validate elsewhere.
+
+mod memory;
+
+use std::sync::Arc;
+
+use actix::{Message, Recipient};
+use alloy_consensus::TxEnvelope;
+use alloy_eips::eip2718::{Encodable2718, Typed2718};
+use alloy_primitives::{Address, B256};
+
+use crate::eth::PooledTx;
+
+pub use memory::InMemoryTxPool;
+
+/// A transaction in the pool, with what routing and announcing need precomputed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PoolTx {
+    /// The transaction hash.
+    pub hash: B256,
+    /// The recovered sender (the pool checked the signature).
+    pub sender: Address,
+    /// EIP-2718 type.
+    pub tx_type: u8,
+    /// The size announced in eth/68 NewPooledTransactionHashes: the length of the
+    /// network encoding (for blob txs with the sidecar, as geth announces it).
+    pub size: usize,
+    /// The transaction in its network form (blob txs carry the sidecar).
+    pub tx: PooledTx,
+}
+
+impl PoolTx {
+    /// Wraps a transaction whose sender is already recovered.
+    pub fn new(tx: PooledTx, sender: Address) -> Self {
+        Self { hash: *tx.hash(), sender, tx_type: tx.ty(), size: tx.encode_2718_len(), tx }
+    }
+
+    /// Whether this is an EIP-4844 blob transaction (never broadcast in full, EIP-4844).
+    pub fn is_blob(&self) -> bool {
+        self.tx.is_eip4844()
+    }
+
+    /// The transaction in its consensus form for a Transactions message, or `None` for blob
+    /// transactions, which may only be announced.
+    pub fn broadcast_form(&self) -> Option<TxEnvelope> {
+        match &self.tx {
+            PooledTx::Legacy(tx) => Some(TxEnvelope::Legacy(tx.clone())),
+            PooledTx::Eip2930(tx) => Some(TxEnvelope::Eip2930(tx.clone())),
+            PooledTx::Eip1559(tx) => Some(TxEnvelope::Eip1559(tx.clone())),
+            PooledTx::Eip7702(tx) => Some(TxEnvelope::Eip7702(tx.clone())),
+            PooledTx::Eip4844(_) => None,
+        }
+    }
+}
+
+/// Event: transactions were accepted into the pool (only accepted ones), in insertion order.
+#[derive(Clone, Debug, Message)]
+#[rtype(result = "()")]
+pub struct NewTxs {
+    /// The new transactions.
+    pub txs: Arc<[Arc<PoolTx>]>,
+}
+
+/// The pool as the networking actors see it. Lookups are synchronous (a shared read view),
+/// so a peer actor can resolve hashes to bodies at send time without waiting on another
+/// actor; whoever owns the pool's writes emits [`NewTxs`] to the subscribers.
+pub trait TxPool: Send + Sync + 'static {
+    /// The transaction with `hash`, if the pool still has it.
+    fn get(&self, hash: &B256) -> Option<Arc<PoolTx>>;
+
+    /// Up to `limit` hashes of pending non-blob transactions, oldest first: what a newly
+    /// connected peer is sent as announcements (geth `syncTransactions`).
+    fn pending_hashes(&self, limit: usize) -> Vec<B256>;
+
+    /// Number of transactions in the pool.
+    fn len(&self) -> usize;
+
+    /// Whether the pool is empty.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Registers `subscriber` for every later [`NewTxs`] event.
+    fn subscribe(&self, subscriber: Recipient<NewTxs>);
+}
