@@ -48,6 +48,9 @@ pub mod rlp_tree;
 pub mod tx_broadcast;
 pub mod tx_pool;
 
+#[cfg(test)]
+mod testing;
+
 pub use alloy_consensus;
 pub use alloy_eips;
 pub use alloy_primitives;

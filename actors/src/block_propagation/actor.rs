@@ -44,7 +44,10 @@ pub struct BlockPropagator {
 impl BlockPropagator {
     /// A propagator asking `peers_without_block` (the peer set) for recipients.
     pub fn new(peers_without_block: Recipient<PeersWithoutBlock>, key: (u64, u64)) -> Self {
-        Self { peers_without_block, key }
+        Self {
+            peers_without_block,
+            key,
+        }
     }
 
     fn rank(&self, block: &B256, peer: &PeerHandle) -> u64 {
@@ -64,7 +67,11 @@ impl Handler<PropagateBlock> for BlockPropagator {
 
     fn handle(&mut self, msg: PropagateBlock, ctx: &mut Self::Context) {
         let hash = msg.block.header.hash_slow();
-        let query = self.peers_without_block.send(PeersWithoutBlock { hash, max_version: Some(EthVersion::Eth68), mark: true });
+        let query = self.peers_without_block.send(PeersWithoutBlock {
+            hash,
+            max_version: Some(EthVersion::Eth68),
+            mark: true,
+        });
         ctx.wait(query.into_actor(self).map(move |result, act, _| {
             let Ok(mut peers) = result else { return };
             // A keyed shuffle: which peers get the block in full is unpredictable to others.
@@ -73,7 +80,12 @@ impl Handler<PropagateBlock> for BlockPropagator {
             let number = msg.block.header.number;
             for (i, peer) in peers.iter().enumerate() {
                 let sent = if i < full {
-                    peer.props.try_send(QueueProp { block: msg.block.clone(), td: msg.td }).is_ok()
+                    peer.props
+                        .try_send(QueueProp {
+                            block: msg.block.clone(),
+                            td: msg.td,
+                        })
+                        .is_ok()
                 } else {
                     peer.block_anns.try_send(QueueAnn { hash, number }).is_ok()
                 };
@@ -81,7 +93,10 @@ impl Handler<PropagateBlock> for BlockPropagator {
                     crate::peer::PeerMetrics::add(&peer.metrics.dropped_mailbox, 1);
                 }
             }
-            log::debug!("block {number} propagated to {full}, announced to {}", peers.len().saturating_sub(full));
+            log::debug!(
+                "block {number} propagated to {full}, announced to {}",
+                peers.len().saturating_sub(full)
+            );
         }));
     }
 }
@@ -90,10 +105,21 @@ impl Handler<AnnounceBlock> for BlockPropagator {
     type Result = ();
 
     fn handle(&mut self, msg: AnnounceBlock, ctx: &mut Self::Context) {
-        let query = self.peers_without_block.send(PeersWithoutBlock { hash: msg.hash, max_version: Some(EthVersion::Eth68), mark: true });
+        let query = self.peers_without_block.send(PeersWithoutBlock {
+            hash: msg.hash,
+            max_version: Some(EthVersion::Eth68),
+            mark: true,
+        });
         ctx.wait(query.into_actor(self).map(move |result, _, _| {
             for peer in result.unwrap_or_default() {
-                if peer.block_anns.try_send(QueueAnn { hash: msg.hash, number: msg.number }).is_err() {
+                if peer
+                    .block_anns
+                    .try_send(QueueAnn {
+                        hash: msg.hash,
+                        number: msg.number,
+                    })
+                    .is_err()
+                {
                     crate::peer::PeerMetrics::add(&peer.metrics.dropped_mailbox, 1);
                 }
             }

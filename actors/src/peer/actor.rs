@@ -52,6 +52,8 @@ pub struct PeerActor {
     on_stop: Option<Recipient<PeerStopped>>,
     /// Shared counters.
     metrics: Arc<PeerMetrics>,
+    /// How long one write may take before the peer is dropped.
+    write_timeout: Duration,
 }
 
 impl PeerActor {
@@ -68,7 +70,14 @@ impl PeerActor {
             stop_reason: StopReason::Dropped,
             on_stop: None,
             metrics: Arc::default(),
+            write_timeout: WRITE_TIMEOUT,
         }
+    }
+
+    /// Overrides [`WRITE_TIMEOUT`] (e.g. for a transport with its own deadline).
+    pub fn write_timeout(mut self, timeout: Duration) -> Self {
+        self.write_timeout = timeout;
+        self
     }
 
     /// Reports the actor's stop to `recipient` (normally the peer set).
@@ -80,7 +89,12 @@ impl PeerActor {
     /// Starts the actor on the current arbiter and returns its handle.
     pub fn spawn(self) -> PeerHandle {
         let (id, version, metrics) = (self.id, self.version, self.metrics.clone());
-        let addr = self.start();
+        // The capacity must be set in `create`: messages sent before `started` runs would
+        // meet actix's default of 16.
+        let addr = Self::create(|ctx| {
+            ctx.set_mailbox_capacity(PEER_MAILBOX_CAPACITY);
+            self
+        });
         PeerHandle::new(id, version, &addr, metrics)
     }
 }
@@ -88,15 +102,17 @@ impl PeerActor {
 impl Actor for PeerActor {
     type Context = Context<Self>;
 
-    fn started(&mut self, ctx: &mut Self::Context) {
-        ctx.set_mailbox_capacity(PEER_MAILBOX_CAPACITY);
+    fn started(&mut self, _ctx: &mut Self::Context) {
         log::debug!("peer {} started ({})", short(&self.id), self.version);
     }
 
     fn stopped(&mut self, _ctx: &mut Self::Context) {
         log::debug!("peer {} stopped: {:?}", short(&self.id), self.stop_reason);
         if let Some(on_stop) = self.on_stop.take() {
-            on_stop.do_send(PeerStopped { id: self.id, reason: self.stop_reason.clone() });
+            on_stop.do_send(PeerStopped {
+                id: self.id,
+                reason: self.stop_reason.clone(),
+            });
         }
     }
 }
@@ -110,7 +126,10 @@ impl Handler<QueueTxs> for PeerActor {
         }
         let dropped = self.queues.push_txs(msg.0, &self.metrics);
         if dropped > 0 {
-            log::debug!("peer {}: tx queue full, dropped {dropped} oldest", short(&self.id));
+            log::debug!(
+                "peer {}: tx queue full, dropped {dropped} oldest",
+                short(&self.id)
+            );
         }
         self.pump(ctx);
     }
@@ -125,7 +144,10 @@ impl Handler<QueueTxAnns> for PeerActor {
         }
         let dropped = self.queues.push_tx_anns(msg.0, &self.metrics);
         if dropped > 0 {
-            log::debug!("peer {}: announcement queue full, dropped {dropped} oldest", short(&self.id));
+            log::debug!(
+                "peer {}: announcement queue full, dropped {dropped} oldest",
+                short(&self.id)
+            );
         }
         self.pump(ctx);
     }
@@ -140,8 +162,17 @@ impl Handler<QueueProp> for PeerActor {
             return;
         }
         let number = msg.block.header.number;
-        if !self.queues.push_prop(QueuedProp { block: msg.block, td: msg.td }, &self.metrics) {
-            log::debug!("peer {}: block propagation queue full, dropped block {number}", short(&self.id));
+        if !self.queues.push_prop(
+            QueuedProp {
+                block: msg.block,
+                td: msg.td,
+            },
+            &self.metrics,
+        ) {
+            log::debug!(
+                "peer {}: block propagation queue full, dropped block {number}",
+                short(&self.id)
+            );
         }
         self.pump(ctx);
     }
@@ -154,9 +185,16 @@ impl Handler<QueueAnn> for PeerActor {
         if self.disconnecting.is_some() || !self.version.has_total_difficulty() {
             return;
         }
-        let ann = BlockHashNumber { hash: msg.hash, number: msg.number };
+        let ann = BlockHashNumber {
+            hash: msg.hash,
+            number: msg.number,
+        };
         if !self.queues.push_block_ann(ann, &self.metrics) {
-            log::debug!("peer {}: block announcement queue full, dropped block {}", short(&self.id), msg.number);
+            log::debug!(
+                "peer {}: block announcement queue full, dropped block {}",
+                short(&self.id),
+                msg.number
+            );
         }
         self.pump(ctx);
     }
@@ -193,14 +231,20 @@ impl PeerActor {
         } else if self.disconnecting.is_some() {
             None
         } else {
-            self.queues.next_message(self.pool.as_ref(), self.version, &self.metrics).map(Outbound::Eth)
+            self.queues
+                .next_message(self.pool.as_ref(), self.version, &self.metrics)
+                .map(Outbound::Eth)
         };
-        let (Some(item), Some(mut sink)) = (item, self.sink.take()) else { return };
+        let Some(item) = item else { return };
+        let Some(mut sink) = self.sink.take() else {
+            return;
+        };
         let last = matches!(item, Outbound::Disconnect(_));
+        let timeout = self.write_timeout;
         let write = async move {
-            let result = match actix_rt::time::timeout(WRITE_TIMEOUT, sink.send(item)).await {
+            let result = match actix_rt::time::timeout(timeout, sink.send(item)).await {
                 Ok(result) => result,
-                Err(_) => Err(ConnectionError::Timeout { seconds: WRITE_TIMEOUT.as_secs() }),
+                Err(_) => Err(ConnectionError::Timeout { after: timeout }),
             };
             if last {
                 // Flush and close so the Disconnect is not lost when the actor drops.

@@ -33,10 +33,10 @@ pub enum ConnectionError {
         source: std::io::Error,
     },
     /// A write did not complete within the write timeout.
-    #[error("write timed out after {seconds} s")]
+    #[error("write timed out after {after:?}")]
     Timeout {
         /// The timeout that expired.
-        seconds: u64,
+        after: std::time::Duration,
     },
 }
 

@@ -48,9 +48,15 @@ impl PeerMetrics {
 
     /// Total items dropped, of every kind.
     pub fn total_dropped(&self) -> u64 {
-        [&self.dropped_txs, &self.dropped_tx_anns, &self.dropped_props, &self.dropped_block_anns, &self.dropped_mailbox]
-            .into_iter()
-            .map(Self::get)
-            .sum()
+        [
+            &self.dropped_txs,
+            &self.dropped_tx_anns,
+            &self.dropped_props,
+            &self.dropped_block_anns,
+            &self.dropped_mailbox,
+        ]
+        .into_iter()
+        .map(Self::get)
+        .sum()
     }
 }

@@ -12,10 +12,12 @@ use std::sync::Arc;
 use actix::{Actor, Addr, Handler, Recipient};
 use alloy_primitives::B512;
 
-pub use actor::{PeerActor, DISCONNECT_GRACE, PEER_MAILBOX_CAPACITY, WRITE_TIMEOUT};
 pub(crate) use actor::short;
+pub use actor::{PeerActor, DISCONNECT_GRACE, PEER_MAILBOX_CAPACITY, WRITE_TIMEOUT};
 pub use connection::{memory_connection, ConnectionError, Outbound, OutboundSink};
-pub use messages::{Disconnect, PeerStopped, QueueAnn, QueueProp, QueueTxAnns, QueueTxs, StopReason};
+pub use messages::{
+    Disconnect, PeerStopped, QueueAnn, QueueProp, QueueTxAnns, QueueTxs, StopReason,
+};
 pub use metrics::PeerMetrics;
 pub use queues::{
     PeerQueues, QueuedProp, MAX_QUEUED_BLOCK_ANNS, MAX_QUEUED_PROPS, MAX_QUEUED_TXS,
@@ -23,6 +25,9 @@ pub use queues::{
 };
 
 use crate::eth::EthVersion;
+
+#[cfg(test)]
+mod tests;
 
 /// A peer's node id: its 64-byte uncompressed secp256k1 public key (without the 0x04).
 pub type PeerId = B512;
@@ -52,7 +57,12 @@ pub struct PeerHandle {
 
 impl PeerHandle {
     /// A handle for an actor that handles every peer command.
-    pub fn new<A>(id: PeerId, version: EthVersion, addr: &Addr<A>, metrics: Arc<PeerMetrics>) -> Self
+    pub fn new<A>(
+        id: PeerId,
+        version: EthVersion,
+        addr: &Addr<A>,
+        metrics: Arc<PeerMetrics>,
+    ) -> Self
     where
         A: Actor<Context = actix::Context<A>>
             + Handler<QueueTxs>
@@ -76,6 +86,9 @@ impl PeerHandle {
 
 impl std::fmt::Debug for PeerHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PeerHandle").field("id", &short(&self.id)).field("version", &self.version).finish()
+        f.debug_struct("PeerHandle")
+            .field("id", &short(&self.id))
+            .field("version", &self.version)
+            .finish()
     }
 }

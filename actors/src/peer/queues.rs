@@ -58,6 +58,7 @@ impl PeerQueues {
     pub fn push_txs(&mut self, hashes: Vec<B256>, metrics: &PeerMetrics) -> usize {
         let dropped = push_bounded(&mut self.txs, hashes, MAX_QUEUED_TXS);
         PeerMetrics::add(&metrics.dropped_txs, dropped as u64);
+        self.publish_depths(metrics);
         dropped
     }
 
@@ -65,6 +66,7 @@ impl PeerQueues {
     pub fn push_tx_anns(&mut self, hashes: Vec<B256>, metrics: &PeerMetrics) -> usize {
         let dropped = push_bounded(&mut self.tx_anns, hashes, MAX_QUEUED_TX_ANNS);
         PeerMetrics::add(&metrics.dropped_tx_anns, dropped as u64);
+        self.publish_depths(metrics);
         dropped
     }
 
@@ -107,23 +109,37 @@ impl PeerQueues {
     /// announcements, full transactions, transaction announcements. Transaction bodies and
     /// announcement metadata are read from `pool` now; hashes the pool no longer has are
     /// skipped. `None` when nothing sendable is queued.
-    pub fn next_message(&mut self, pool: &dyn TxPool, version: EthVersion, metrics: &PeerMetrics) -> Option<EthMessage> {
-        let message = self.next_block_message(metrics).or_else(|| self.next_tx_message(pool, version, metrics));
+    pub fn next_message(
+        &mut self,
+        pool: &dyn TxPool,
+        version: EthVersion,
+        metrics: &PeerMetrics,
+    ) -> Option<EthMessage> {
+        let message = self
+            .next_block_message(metrics)
+            .or_else(|| self.next_tx_message(pool, version, metrics));
         self.publish_depths(metrics);
         message
     }
 
     /// Updates the queue-depth gauges.
     pub fn publish_depths(&self, metrics: &PeerMetrics) {
-        metrics.queued_txs.store(self.txs.len() as u64, Ordering::Relaxed);
-        metrics.queued_tx_anns.store(self.tx_anns.len() as u64, Ordering::Relaxed);
+        metrics
+            .queued_txs
+            .store(self.txs.len() as u64, Ordering::Relaxed);
+        metrics
+            .queued_tx_anns
+            .store(self.tx_anns.len() as u64, Ordering::Relaxed);
     }
 
     fn next_block_message(&mut self, metrics: &PeerMetrics) -> Option<EthMessage> {
         if let Some(prop) = self.props.pop_front() {
             PeerMetrics::add(&metrics.sent_props, 1);
             let block = Arc::unwrap_or_clone(prop.block);
-            return Some(EthMessage::NewBlock(Box::new(NewBlock { block, td: prop.td })));
+            return Some(EthMessage::NewBlock(Box::new(NewBlock {
+                block,
+                td: prop.td,
+            })));
         }
         if !self.block_anns.is_empty() {
             let anns: Vec<BlockHashNumber> = self.block_anns.drain(..).collect();
@@ -133,12 +149,22 @@ impl PeerQueues {
         None
     }
 
-    fn next_tx_message(&mut self, pool: &dyn TxPool, version: EthVersion, metrics: &PeerMetrics) -> Option<EthMessage> {
+    fn next_tx_message(
+        &mut self,
+        pool: &dyn TxPool,
+        version: EthVersion,
+        metrics: &PeerMetrics,
+    ) -> Option<EthMessage> {
         let mut txs = Vec::new();
         let mut size = 0;
         while size < MAX_TX_PACKET_SIZE {
-            let Some(hash) = self.txs.pop_front() else { break };
-            match pool.get(&hash).and_then(|tx| tx.broadcast_form().map(|b| (tx.size, b))) {
+            let Some(hash) = self.txs.pop_front() else {
+                break;
+            };
+            match pool
+                .get(&hash)
+                .and_then(|tx| tx.broadcast_form().map(|b| (tx.size, b)))
+            {
                 Some((tx_size, tx)) => {
                     size += tx_size;
                     txs.push(tx);
@@ -153,7 +179,9 @@ impl PeerQueues {
 
         let (mut types, mut sizes, mut hashes) = (Vec::new(), Vec::new(), Vec::new());
         while hashes.len() * ANNOUNCED_HASH_COST < MAX_TX_PACKET_SIZE {
-            let Some(hash) = self.tx_anns.pop_front() else { break };
+            let Some(hash) = self.tx_anns.pop_front() else {
+                break;
+            };
             match pool.get(&hash) {
                 Some(tx) => {
                     types.push(tx.tx_type);
@@ -168,7 +196,11 @@ impl PeerQueues {
         }
         PeerMetrics::add(&metrics.sent_tx_anns, hashes.len() as u64);
         Some(if version >= EthVersion::Eth68 {
-            EthMessage::NewPooledTransactionHashes68(NewPooledTransactionHashes68 { types: types.into(), sizes, hashes })
+            EthMessage::NewPooledTransactionHashes68(NewPooledTransactionHashes68 {
+                types: types.into(),
+                sizes,
+                hashes,
+            })
         } else {
             EthMessage::NewPooledTransactionHashes66(NewPooledTransactionHashes66(hashes))
         })

@@ -43,7 +43,13 @@ pub struct PeerSetActor {
 
 impl Default for PeerSetActor {
     fn default() -> Self {
-        Self { entries: Vec::new(), index: HashMap::new(), snapshot: Arc::from([]), closed: false, subscribers: Vec::new() }
+        Self {
+            entries: Vec::new(),
+            index: HashMap::new(),
+            snapshot: Arc::from([]),
+            closed: false,
+            subscribers: Vec::new(),
+        }
     }
 }
 
@@ -83,7 +89,12 @@ impl Handler<Register> for PeerSetActor {
             known_blocks: LruCache::new(nonzero(MAX_KNOWN_BLOCKS)),
         });
         self.rebuild_snapshot();
-        log::debug!("peer {} registered ({}), {} peers", short(&id), msg.peer.version, self.entries.len());
+        log::debug!(
+            "peer {} registered ({}), {} peers",
+            short(&id),
+            msg.peer.version,
+            self.entries.len()
+        );
         self.publish(PeerEvent::Registered(msg.peer));
         Ok(())
     }
@@ -104,7 +115,9 @@ impl Handler<Close> for PeerSetActor {
         self.closed = true;
         for entry in &self.entries {
             // do_send: a disconnect must not be lost to a full mailbox.
-            entry.handle.disconnect.do_send(Disconnect { reason: DisconnectReason::ClientQuitting });
+            entry.handle.disconnect.do_send(Disconnect {
+                reason: DisconnectReason::ClientQuitting,
+            });
         }
     }
 }
@@ -139,7 +152,10 @@ impl Handler<BestPeer> for PeerSetActor {
             })
             .max_by_key(|(latest, _)| *latest)
             .map(|(_, id)| id);
-        MessageResult(BestPeers { by_total_difficulty, by_latest_block })
+        MessageResult(BestPeers {
+            by_total_difficulty,
+            by_latest_block,
+        })
     }
 }
 
@@ -150,7 +166,11 @@ impl Handler<Peers> for PeerSetActor {
         MessageResult(
             self.entries
                 .iter()
-                .map(|e| PeerInfo { handle: e.handle.clone(), head: e.head, known_txs: e.known_txs.len() })
+                .map(|e| PeerInfo {
+                    handle: e.handle.clone(),
+                    head: e.head,
+                    known_txs: e.known_txs.len(),
+                })
                 .collect(),
         )
     }
@@ -205,7 +225,10 @@ impl Handler<PeersWithoutTx> for PeerSetActor {
             }
             lacking.push(peers);
         }
-        MessageResult(TxRecipients { peers: self.snapshot.clone(), lacking })
+        MessageResult(TxRecipients {
+            peers: self.snapshot.clone(),
+            lacking,
+        })
     }
 }
 
@@ -213,7 +236,9 @@ impl Handler<FilterUnknownTxs> for PeerSetActor {
     type Result = MessageResult<FilterUnknownTxs>;
 
     fn handle(&mut self, msg: FilterUnknownTxs, _ctx: &mut Self::Context) -> Self::Result {
-        let Some(entry) = self.entry_mut(&msg.peer) else { return MessageResult(Vec::new()) };
+        let Some(entry) = self.entry_mut(&msg.peer) else {
+            return MessageResult(Vec::new());
+        };
         let unknown = msg
             .hashes
             .into_iter()
@@ -235,7 +260,11 @@ impl Handler<PeersWithoutBlock> for PeerSetActor {
     fn handle(&mut self, msg: PeersWithoutBlock, _ctx: &mut Self::Context) -> Self::Result {
         let mut peers = Vec::new();
         for entry in &mut self.entries {
-            if msg.max_version.is_some_and(|max| entry.handle.version > max) || entry.known_blocks.contains(&msg.hash) {
+            if msg
+                .max_version
+                .is_some_and(|max| entry.handle.version > max)
+                || entry.known_blocks.contains(&msg.hash)
+            {
                 continue;
             }
             if msg.mark {
@@ -270,13 +299,19 @@ impl PeerSetActor {
     }
 
     fn remove(&mut self, id: PeerId, reason: Option<crate::peer::StopReason>) -> bool {
-        let Some(i) = self.index.remove(&id) else { return false };
+        let Some(i) = self.index.remove(&id) else {
+            return false;
+        };
         self.entries.swap_remove(i);
         if let Some(moved) = self.entries.get(i) {
             self.index.insert(moved.handle.id, i);
         }
         self.rebuild_snapshot();
-        log::debug!("peer {} unregistered ({reason:?}), {} peers", short(&id), self.entries.len());
+        log::debug!(
+            "peer {} unregistered ({reason:?}), {} peers",
+            short(&id),
+            self.entries.len()
+        );
         self.publish(PeerEvent::Unregistered { id, reason });
         true
     }

@@ -10,7 +10,9 @@ use alloy_primitives::{Address, B256};
 
 use super::DirectPeerChoice;
 use crate::peer::{PeerHandle, PeerId, QueueTxAnns, QueueTxs};
-use crate::peer_set::{FilterUnknownTxs, PeerEvent, PeersWithoutTx, SubscribePeerEvents, TxRecipients};
+use crate::peer_set::{
+    FilterUnknownTxs, PeerEvent, PeersWithoutTx, SubscribePeerEvents, TxRecipients,
+};
 use crate::tx_pool::{NewTxs, PoolTx, TxPool};
 
 /// Transactions larger than this are only announced, never broadcast in full (geth
@@ -36,7 +38,10 @@ impl PeerSetLink {
     /// The link to an actor that handles the three messages (the [`crate::peer_set::PeerSetActor`]).
     pub fn new<A>(addr: &Addr<A>) -> Self
     where
-        A: Actor<Context = Context<A>> + Handler<PeersWithoutTx> + Handler<FilterUnknownTxs> + Handler<SubscribePeerEvents>,
+        A: Actor<Context = Context<A>>
+            + Handler<PeersWithoutTx>
+            + Handler<FilterUnknownTxs>
+            + Handler<SubscribePeerEvents>,
     {
         Self {
             peers_without_tx: addr.clone().recipient(),
@@ -44,6 +49,27 @@ impl PeerSetLink {
             subscribe: addr.clone().recipient(),
         }
     }
+}
+
+/// Query: the broadcaster's counters. Answered after every batch received before it has
+/// been routed (batches are routed in order), so it also serves as a barrier.
+#[derive(Debug, Message)]
+#[rtype(result = "BroadcastStats")]
+pub struct GetBroadcastStats;
+
+/// Answer to [`GetBroadcastStats`]: a snapshot of [`BroadcastMetrics`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BroadcastStats {
+    /// Pool batches routed.
+    pub batches: u64,
+    /// (transaction, peer) pairs routed.
+    pub pairs: u64,
+    /// Transactions queued in full, summed over peers.
+    pub full: u64,
+    /// Transactions queued as announcements, summed over peers.
+    pub announced: u64,
+    /// Queue commands refused by a full peer mailbox.
+    pub mailbox_full: u64,
 }
 
 /// Counters of the broadcaster's work.
@@ -78,8 +104,18 @@ pub struct TxBroadcaster {
 impl TxBroadcaster {
     /// A broadcaster for node `self_id`; `key` is the secret SipHash key of the per-sender
     /// peer choice (random per node in production).
-    pub fn new(self_id: PeerId, key: (u64, u64), pool: Arc<dyn TxPool>, peer_set: PeerSetLink) -> Self {
-        Self { pool, peer_set, choice: DirectPeerChoice::new(self_id, key), metrics: Arc::default() }
+    pub fn new(
+        self_id: PeerId,
+        key: (u64, u64),
+        pool: Arc<dyn TxPool>,
+        peer_set: PeerSetLink,
+    ) -> Self {
+        Self {
+            pool,
+            peer_set,
+            choice: DirectPeerChoice::new(self_id, key),
+            metrics: Arc::default(),
+        }
     }
 
     /// The broadcaster's counters.
@@ -95,7 +131,9 @@ impl Actor for TxBroadcaster {
         // Pool events can arrive in bursts while a batch is being routed.
         ctx.set_mailbox_capacity(0);
         self.pool.subscribe(ctx.address().recipient());
-        self.peer_set.subscribe.do_send(SubscribePeerEvents(ctx.address().recipient()));
+        self.peer_set
+            .subscribe
+            .do_send(SubscribePeerEvents(ctx.address().recipient()));
     }
 }
 
@@ -104,13 +142,20 @@ impl Handler<NewTxs> for TxBroadcaster {
 
     fn handle(&mut self, msg: NewTxs, ctx: &mut Self::Context) {
         let hashes = msg.txs.iter().map(|tx| tx.hash).collect();
-        let query = self.peer_set.peers_without_tx.send(PeersWithoutTx { hashes, mark: true });
+        let query = self
+            .peer_set
+            .peers_without_tx
+            .send(PeersWithoutTx { hashes, mark: true });
         // `wait`: batches are routed one at a time, in pool order. We wait on the peer set
         // (local, quick), never on a peer.
-        ctx.wait(query.into_actor(self).map(move |result, act, _| match result {
-            Ok(recipients) => act.route(&msg.txs, recipients),
-            Err(err) => log::warn!("tx broadcast: peer set unavailable: {err}"),
-        }));
+        ctx.wait(
+            query
+                .into_actor(self)
+                .map(move |result, act, _| match result {
+                    Ok(recipients) => act.route(&msg.txs, recipients),
+                    Err(err) => log::warn!("tx broadcast: peer set unavailable: {err}"),
+                }),
+        );
     }
 }
 
@@ -118,12 +163,17 @@ impl Handler<PeerEvent> for TxBroadcaster {
     type Result = ();
 
     fn handle(&mut self, msg: PeerEvent, ctx: &mut Self::Context) {
-        let PeerEvent::Registered(peer) = msg else { return };
+        let PeerEvent::Registered(peer) = msg else {
+            return;
+        };
         let hashes = self.pool.pending_hashes(MAX_SYNC_ANNOUNCEMENTS);
         if hashes.is_empty() {
             return;
         }
-        let query = self.peer_set.filter_unknown.send(FilterUnknownTxs { peer: peer.id, hashes });
+        let query = self.peer_set.filter_unknown.send(FilterUnknownTxs {
+            peer: peer.id,
+            hashes,
+        });
         ctx.wait(query.into_actor(self).map(move |result, act, _| {
             if let Ok(unknown) = result {
                 if !unknown.is_empty() {
@@ -131,6 +181,22 @@ impl Handler<PeerEvent> for TxBroadcaster {
                 }
             }
         }));
+    }
+}
+
+impl Handler<GetBroadcastStats> for TxBroadcaster {
+    type Result = MessageResult<GetBroadcastStats>;
+
+    fn handle(&mut self, _msg: GetBroadcastStats, _ctx: &mut Self::Context) -> Self::Result {
+        let m = &self.metrics;
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        MessageResult(BroadcastStats {
+            batches: get(&m.batches),
+            pairs: get(&m.pairs),
+            full: get(&m.full),
+            announced: get(&m.announced),
+            mailbox_full: get(&m.mailbox_full),
+        })
     }
 }
 
@@ -146,7 +212,9 @@ impl TxBroadcaster {
             pairs += lacking.len() as u64;
             let announce_only = tx.is_blob() || tx.size > TX_MAX_BROADCAST_SIZE;
             let direct = (!announce_only).then(|| {
-                &*direct_by_sender.entry(tx.sender).or_insert_with(|| self.choice.direct_mask(&tx.sender, &peers))
+                &*direct_by_sender
+                    .entry(tx.sender)
+                    .or_insert_with(|| self.choice.direct_mask(&tx.sender, &peers))
             });
             for &i in lacking {
                 let i = i as usize;
@@ -162,10 +230,11 @@ impl TxBroadcaster {
         for ((peer, full), anns) in peers.iter().zip(full).zip(anns) {
             if !full.is_empty() {
                 let n = full.len() as u64;
-                if peer.txs.try_send(QueueTxs(full)).is_ok() {
-                    self.metrics.full.fetch_add(n, Ordering::Relaxed);
-                } else {
-                    self.count_refused(peer, n);
+                match peer.txs.try_send(QueueTxs(full)) {
+                    Ok(()) => {
+                        self.metrics.full.fetch_add(n, Ordering::Relaxed);
+                    }
+                    Err(err) => self.count_refused(peer, n, &err),
                 }
             }
             if !anns.is_empty() {
@@ -176,17 +245,24 @@ impl TxBroadcaster {
 
     fn send_anns(&self, peer: &PeerHandle, hashes: Vec<B256>) {
         let n = hashes.len() as u64;
-        if peer.tx_anns.try_send(QueueTxAnns(hashes)).is_ok() {
-            self.metrics.announced.fetch_add(n, Ordering::Relaxed);
-        } else {
-            self.count_refused(peer, n);
+        match peer.tx_anns.try_send(QueueTxAnns(hashes)) {
+            Ok(()) => {
+                self.metrics.announced.fetch_add(n, Ordering::Relaxed);
+            }
+            Err(err) => self.count_refused(peer, n, &err),
         }
     }
 
-    /// A full (or closed) mailbox: the items are that peer's loss; nobody waits.
-    fn count_refused(&self, peer: &PeerHandle, items: u64) {
-        self.metrics.mailbox_full.fetch_add(1, Ordering::Relaxed);
-        crate::peer::PeerMetrics::add(&peer.metrics.dropped_mailbox, items);
-        log::debug!("tx broadcast: peer {} mailbox full, dropped {items} hashes", crate::peer::short(&peer.id));
+    /// A full mailbox: the items are that peer's loss; nobody waits. A closed one: the
+    /// peer is gone and about to be unregistered.
+    fn count_refused<M>(&self, peer: &PeerHandle, items: u64, err: &SendError<M>) {
+        if let SendError::Full(_) = err {
+            self.metrics.mailbox_full.fetch_add(1, Ordering::Relaxed);
+            crate::peer::PeerMetrics::add(&peer.metrics.dropped_mailbox, items);
+            log::debug!(
+                "tx broadcast: peer {} mailbox full, dropped {items} hashes",
+                crate::peer::short(&peer.id)
+            );
+        }
     }
 }

@@ -4,7 +4,10 @@
 mod actor;
 mod selection;
 
-pub use actor::{BroadcastMetrics, PeerSetLink, TxBroadcaster, MAX_SYNC_ANNOUNCEMENTS, TX_MAX_BROADCAST_SIZE};
+pub use actor::{
+    BroadcastMetrics, BroadcastStats, GetBroadcastStats, PeerSetLink, TxBroadcaster,
+    MAX_SYNC_ANNOUNCEMENTS, TX_MAX_BROADCAST_SIZE,
+};
 pub use selection::{direct_count, DirectPeerChoice};
 
 #[cfg(test)]

@@ -35,7 +35,11 @@ impl DirectPeerChoice {
 
     /// For each of `peers`, whether it is one of the ⌈√n⌉ direct peers for `sender`.
     pub fn direct_mask(&self, sender: &Address, peers: &[PeerHandle]) -> Vec<bool> {
-        let mut ranked: Vec<(u64, usize)> = peers.iter().enumerate().map(|(i, p)| (self.rank(&p.id, sender), i)).collect();
+        let mut ranked: Vec<(u64, usize)> = peers
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (self.rank(&p.id, sender), i))
+            .collect();
         let k = direct_count(peers.len());
         if k < ranked.len() {
             ranked.select_nth_unstable(k);
@@ -62,7 +66,18 @@ mod tests {
 
     #[test]
     fn direct_count_is_the_ceiling_of_the_square_root() {
-        let expected = [(0, 0), (1, 1), (2, 2), (3, 2), (4, 2), (5, 3), (9, 3), (10, 4), (50, 8), (100, 10)];
+        let expected = [
+            (0, 0),
+            (1, 1),
+            (2, 2),
+            (3, 2),
+            (4, 2),
+            (5, 3),
+            (9, 3),
+            (10, 4),
+            (50, 8),
+            (100, 10),
+        ];
         for (n, k) in expected {
             assert_eq!(direct_count(n), k, "n = {n}");
         }

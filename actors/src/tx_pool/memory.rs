@@ -49,7 +49,10 @@ impl InMemoryTxPool {
         let count = added.len();
         if count > 0 {
             let event = NewTxs { txs: added.into() };
-            let subscribers = self.subscribers.lock().unwrap_or_else(PoisonError::into_inner);
+            let subscribers = self
+                .subscribers
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
             for subscriber in subscribers.iter() {
                 subscriber.do_send(event.clone());
             }
@@ -60,7 +63,10 @@ impl InMemoryTxPool {
     /// Removes transactions (e.g. included in a block). Returns how many were present.
     pub fn remove(&self, hashes: &[B256]) -> usize {
         let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
-        let removed = hashes.iter().filter(|h| state.by_hash.remove(*h).is_some()).count();
+        let removed = hashes
+            .iter()
+            .filter(|h| state.by_hash.remove(*h).is_some())
+            .count();
         if state.order.len() > 2 * state.by_hash.len() + 64 {
             // Compact the order list so removed hashes do not accumulate.
             let State { by_hash, order } = &mut *state;
@@ -72,7 +78,12 @@ impl InMemoryTxPool {
 
 impl TxPool for InMemoryTxPool {
     fn get(&self, hash: &B256) -> Option<Arc<PoolTx>> {
-        self.state.read().unwrap_or_else(PoisonError::into_inner).by_hash.get(hash).cloned()
+        self.state
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .by_hash
+            .get(hash)
+            .cloned()
     }
 
     fn pending_hashes(&self, limit: usize) -> Vec<B256> {
@@ -87,10 +98,17 @@ impl TxPool for InMemoryTxPool {
     }
 
     fn len(&self) -> usize {
-        self.state.read().unwrap_or_else(PoisonError::into_inner).by_hash.len()
+        self.state
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .by_hash
+            .len()
     }
 
     fn subscribe(&self, subscriber: Recipient<NewTxs>) {
-        self.subscribers.lock().unwrap_or_else(PoisonError::into_inner).push(subscriber);
+        self.subscribers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(subscriber);
     }
 }

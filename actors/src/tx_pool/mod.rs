@@ -35,7 +35,13 @@ pub struct PoolTx {
 impl PoolTx {
     /// Wraps a transaction whose sender is already recovered.
     pub fn new(tx: PooledTx, sender: Address) -> Self {
-        Self { hash: *tx.hash(), sender, tx_type: tx.ty(), size: tx.encode_2718_len(), tx }
+        Self {
+            hash: *tx.hash(),
+            sender,
+            tx_type: tx.ty(),
+            size: tx.encode_2718_len(),
+            tx,
+        }
     }
 
     /// Whether this is an EIP-4844 blob transaction (never broadcast in full, EIP-4844).
