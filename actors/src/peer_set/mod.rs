@@ -4,7 +4,7 @@
 mod actor;
 mod messages;
 
-pub use actor::{PeerSetActor, MAX_KNOWN_BLOCKS, MAX_KNOWN_TXS};
+pub use actor::{known_set, KnownSet, PeerSetActor, MAX_KNOWN_BLOCKS, MAX_KNOWN_TXS};
 pub use messages::{
     BestPeer, BestPeers, Close, FilterUnknownTxs, Len, MarkBlock, MarkTxs, PeerEvent, PeerHead,
     PeerInfo, Peers, PeersWithoutBlock, PeersWithoutTx, Register, RegisterError,
