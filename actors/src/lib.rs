@@ -45,6 +45,7 @@ pub mod p2p;
 pub mod peer;
 pub mod peer_set;
 pub mod rlp_tree;
+pub mod rlpx;
 pub mod tx_broadcast;
 pub mod tx_pool;
 

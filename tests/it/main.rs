@@ -11,4 +11,5 @@ mod ethtest_chain;
 mod forkid_vectors;
 mod malformed;
 mod rlp_vectors;
+mod rlpx_vectors;
 mod roundtrip;
