@@ -1,8 +1,13 @@
-//! The devp2p base protocol ("p2p" capability): what the RLPx layer carries before and
-//! beside the eth subprotocol. Pure data, no actix, no I/O.
-//!
-//! For now this holds [`DisconnectReason`], the reason codes every other layer's errors map to.
+//! The devp2p base protocol ("p2p" capability): Hello with capability negotiation,
+//! Disconnect (and its reason codes), Ping and Pong. Pure data, no actix, no I/O.
 
 mod disconnect;
+mod hello;
+mod message;
 
 pub use disconnect::{DisconnectReason, UnknownDisconnectReason};
+pub use hello::{
+    negotiate, Capability, Hello, SharedCapability, BASE_PROTOCOL_LENGTH, MAX_HELLO_SIZE,
+    P2P_VERSION,
+};
+pub use message::{ids, P2pError, P2pMessage};
