@@ -46,6 +46,7 @@ pub mod peer;
 pub mod peer_set;
 pub mod rlp_tree;
 pub mod rlpx;
+pub mod session;
 pub mod tx_broadcast;
 pub mod tx_pool;
 

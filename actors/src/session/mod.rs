@@ -1,0 +1,15 @@
+//! Sessions: the handshakes that turn a byte stream into a keyed, negotiated eth
+//! connection (reth's `UnauthedP2PStream::handshake` is the model), as plain async
+//! functions over any `AsyncRead + AsyncWrite`. No actix here; the peer actor is created
+//! from the [`Established`] result.
+
+mod error;
+mod handshake;
+mod status;
+
+pub use error::{SessionError, Stage};
+pub use handshake::{accept, dial, Established, SessionConfig, HANDSHAKE_STEP_TIMEOUT};
+pub use status::{ChainStatus, StatusExchange, StatusRejection};
+
+#[cfg(test)]
+mod tests;

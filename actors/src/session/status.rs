@@ -1,0 +1,162 @@
+//! The eth Status step of a session: what we announce and how a remote's Status is checked
+//! (geth's order: network id, version, genesis, fork id filter, then for eth/69+ the block
+//! range and a nonzero latest hash).
+
+use alloy_primitives::{B256, U256};
+
+use crate::eth::forkid::{ForkFilter, ForkSchedule};
+use crate::eth::{EthMessage, EthVersion, Status, Status69};
+use crate::p2p::DisconnectReason;
+use crate::peer_set::PeerHead;
+
+/// Why a remote Status was refused, and the reason to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusRejection {
+    /// What was wrong.
+    pub reason: String,
+    /// The disconnect reason (geth: 0x10 for every Status check).
+    pub disconnect: DisconnectReason,
+}
+
+/// What the session needs from the eth layer for the Status step.
+pub trait StatusExchange: Send + Sync {
+    /// Our Status for `version`.
+    fn local_status(&self, version: EthVersion) -> EthMessage;
+
+    /// Checks the remote's Status on a connection that negotiated `version`; on success,
+    /// the head it announced.
+    fn check_remote(
+        &self,
+        version: EthVersion,
+        remote: &EthMessage,
+    ) -> Result<PeerHead, StatusRejection>;
+}
+
+/// Our chain as the Status step sees it: network, genesis, fork schedule and head.
+#[derive(Clone, Debug)]
+pub struct ChainStatus {
+    /// The network id.
+    pub network_id: u64,
+    /// The genesis hash.
+    pub genesis: B256,
+    /// The fork schedule (for our fork id and the remote's validation).
+    pub forks: ForkSchedule,
+    /// Our head block number.
+    pub head_number: u64,
+    /// Our head block timestamp.
+    pub head_timestamp: u64,
+    /// Our head block hash.
+    pub head_hash: B256,
+    /// Our total difficulty (eth <= 68).
+    pub total_difficulty: U256,
+    /// The earliest block we serve (eth >= 69).
+    pub earliest: u64,
+}
+
+impl ChainStatus {
+    fn filter(&self) -> ForkFilter {
+        self.forks.filter(self.head_number, self.head_timestamp)
+    }
+}
+
+fn reject(reason: String) -> StatusRejection {
+    StatusRejection {
+        reason,
+        disconnect: DisconnectReason::SubprotocolSpecific,
+    }
+}
+
+impl StatusExchange for ChainStatus {
+    fn local_status(&self, version: EthVersion) -> EthMessage {
+        let fork_id = self.filter().current();
+        if version >= EthVersion::Eth69 {
+            EthMessage::Status69(Status69 {
+                version: version.as_u8(),
+                network_id: self.network_id,
+                genesis: self.genesis,
+                fork_id,
+                earliest: self.earliest,
+                latest: self.head_number,
+                latest_hash: self.head_hash,
+            })
+        } else {
+            EthMessage::Status(Status {
+                version: version.as_u8(),
+                network_id: self.network_id,
+                total_difficulty: self.total_difficulty,
+                best_hash: self.head_hash,
+                genesis: self.genesis,
+                fork_id,
+            })
+        }
+    }
+
+    fn check_remote(
+        &self,
+        version: EthVersion,
+        remote: &EthMessage,
+    ) -> Result<PeerHead, StatusRejection> {
+        let (remote_version, network_id, genesis, fork_id, head) = match remote {
+            EthMessage::Status(s) => (
+                s.version,
+                s.network_id,
+                s.genesis,
+                s.fork_id,
+                PeerHead::TotalDifficulty {
+                    td: s.total_difficulty,
+                    best_hash: s.best_hash,
+                },
+            ),
+            EthMessage::Status69(s) => (
+                s.version,
+                s.network_id,
+                s.genesis,
+                s.fork_id,
+                PeerHead::Range {
+                    earliest: s.earliest,
+                    latest: s.latest,
+                    latest_hash: s.latest_hash,
+                },
+            ),
+            other => {
+                return Err(reject(format!(
+                    "first message was {:?}, not Status",
+                    other.message_id()
+                )))
+            }
+        };
+        if network_id != self.network_id {
+            return Err(reject(format!(
+                "network id {network_id}, ours {}",
+                self.network_id
+            )));
+        }
+        if remote_version != version.as_u8() {
+            return Err(reject(format!(
+                "status version {remote_version}, negotiated {version}"
+            )));
+        }
+        if genesis != self.genesis {
+            return Err(reject(format!("genesis {genesis}, ours {}", self.genesis)));
+        }
+        self.filter()
+            .validate(fork_id)
+            .map_err(|e| reject(format!("fork id {fork_id:?}: {e}")))?;
+        if let PeerHead::Range {
+            earliest,
+            latest,
+            latest_hash,
+        } = head
+        {
+            if earliest > latest {
+                return Err(reject(format!(
+                    "block range earliest {earliest} > latest {latest}"
+                )));
+            }
+            if latest_hash.is_zero() {
+                return Err(reject("zero latest block hash".into()));
+            }
+        }
+        Ok(head)
+    }
+}

@@ -1,0 +1,261 @@
+//! Two ethpeer endpoints handshaking over `tokio::io::duplex` and over loopback TCP.
+
+use std::time::Duration;
+
+use alloy_primitives::{B256, U256};
+use futures::{SinkExt, StreamExt};
+use secp256k1::SecretKey;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use super::*;
+use crate::eth::forkid::ForkSchedule;
+use crate::eth::{EthMessage, EthVersion};
+use crate::p2p::DisconnectReason;
+use crate::rlpx::RlpxMessage;
+
+fn config(byte: u8, versions: &[EthVersion]) -> SessionConfig {
+    let mut config = SessionConfig::new(
+        SecretKey::from_byte_array([byte; 32]).expect("key"),
+        format!("ethpeer-test/{byte}"),
+    );
+    config.eth_versions = versions.to_vec();
+    config.step_timeout = Duration::from_secs(2);
+    config
+}
+
+fn chain(genesis: u8, network_id: u64) -> ChainStatus {
+    let genesis = B256::repeat_byte(genesis);
+    ChainStatus {
+        network_id,
+        genesis,
+        forks: ForkSchedule {
+            genesis_hash: genesis,
+            genesis_timestamp: 0,
+            block_forks: vec![],
+            time_forks: vec![60, 120],
+        },
+        head_number: 600,
+        head_timestamp: 6000,
+        head_hash: B256::repeat_byte(0xaa),
+        total_difficulty: U256::from(0x20000),
+        earliest: 0,
+    }
+}
+
+type Pair<S> = (
+    Result<Established<S>, SessionError>,
+    Result<Established<S>, SessionError>,
+);
+
+async fn handshake<S>(
+    a: S,
+    b: S,
+    ca: &SessionConfig,
+    cb: &SessionConfig,
+    sa: &ChainStatus,
+    sb: &ChainStatus,
+) -> Pair<S>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    tokio::join!(dial(a, ca, cb.node_id(), sa), accept(b, cb, sb))
+}
+
+#[tokio::test]
+async fn duplex_endpoints_handshake_and_exchange_messages_both_ways() {
+    let (a, b) = tokio::io::duplex(64 * 1024);
+    let (ca, cb) = (config(1, &EthVersion::ALL), config(2, &EthVersion::ALL));
+    let (da, db) = handshake(a, b, &ca, &cb, &chain(1, 7), &chain(1, 7)).await;
+    let (mut da, mut db) = (
+        da.expect("dialer established"),
+        db.expect("acceptor established"),
+    );
+    assert_eq!(
+        (da.eth_version, db.eth_version),
+        (EthVersion::Eth70, EthVersion::Eth70)
+    );
+    assert_eq!((da.remote_id, db.remote_id), (cb.node_id(), ca.node_id()));
+    assert_eq!(da.eth_offset, 0x10);
+    assert!(matches!(da.remote_status, EthMessage::Status69(_)));
+
+    // Both directions, small and 10 MiB, concurrently (the duplex buffer is 64 KiB).
+    let big = RlpxMessage {
+        id: 0x12,
+        payload: vec![7u8; 10 * 1024 * 1024].into(),
+    };
+    let small = RlpxMessage {
+        id: 0x13,
+        payload: vec![0xc0].into(),
+    };
+    let (sent_a, sent_b, got_b, got_a) = tokio::join!(
+        async {
+            da.writer
+                .send(big.clone())
+                .await
+                .and(da.writer.send(small.clone()).await)
+        },
+        async {
+            db.writer
+                .send(small.clone())
+                .await
+                .and(db.writer.send(big.clone()).await)
+        },
+        async { (db.reader.next().await, db.reader.next().await) },
+        async { (da.reader.next().await, da.reader.next().await) },
+    );
+    sent_a.expect("a sent");
+    sent_b.expect("b sent");
+    assert_eq!(got_b.0.expect("frame").expect("valid"), big);
+    assert_eq!(got_b.1.expect("frame").expect("valid"), small);
+    assert_eq!(got_a.0.expect("frame").expect("valid"), small);
+    assert_eq!(got_a.1.expect("frame").expect("valid"), big);
+}
+
+#[tokio::test]
+async fn loopback_tcp_endpoints_handshake_at_the_highest_shared_version() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (ca, cb) = (
+        config(3, &[EthVersion::Eth68, EthVersion::Eth69]),
+        config(
+            4,
+            &[EthVersion::Eth66, EthVersion::Eth67, EthVersion::Eth68],
+        ),
+    );
+    let (sa, sb) = (chain(1, 7), chain(1, 7));
+    let (da, db) = tokio::join!(
+        async {
+            dial(
+                tokio::net::TcpStream::connect(addr).await.expect("connect"),
+                &ca,
+                cb.node_id(),
+                &sa,
+            )
+            .await
+        },
+        async { accept(listener.accept().await.expect("accept").0, &cb, &sb).await },
+    );
+    let (mut da, mut db) = (da.expect("dialer"), db.expect("acceptor"));
+    assert_eq!(da.eth_version, EthVersion::Eth68);
+    assert!(matches!(db.remote_status, EthMessage::Status(_)));
+    da.writer
+        .send(RlpxMessage {
+            id: 0x12,
+            payload: vec![0xc0].into(),
+        })
+        .await
+        .expect("send");
+    assert_eq!(
+        db.reader.next().await.expect("frame").expect("valid").id,
+        0x12
+    );
+    db.writer
+        .send(RlpxMessage {
+            id: 0x02,
+            payload: vec![0xc0].into(),
+        })
+        .await
+        .expect("send");
+    assert_eq!(
+        da.reader.next().await.expect("frame").expect("valid").id,
+        0x02
+    );
+}
+
+#[tokio::test]
+async fn status_mismatches_end_in_subprotocol_error() {
+    for (remote, what) in [(chain(9, 7), "genesis"), (chain(1, 8), "network id")] {
+        let (a, b) = tokio::io::duplex(64 * 1024);
+        let (ca, cb) = (
+            config(5, &[EthVersion::Eth68]),
+            config(6, &[EthVersion::Eth68]),
+        );
+        let (da, db) = handshake(a, b, &ca, &cb, &remote, &chain(1, 7)).await;
+        let error = db
+            .err()
+            .unwrap_or_else(|| panic!("{what}: acceptor accepted"));
+        assert!(
+            matches!(error, SessionError::StatusRejected { .. }),
+            "{what}: {error}"
+        );
+        assert_eq!(
+            error.disconnect_reason(),
+            DisconnectReason::SubprotocolSpecific,
+            "{what}"
+        );
+        assert!(da.is_err(), "{what}: dialer accepted");
+    }
+}
+
+#[tokio::test]
+async fn an_incompatible_fork_id_is_rejected() {
+    let (a, b) = tokio::io::duplex(64 * 1024);
+    let (ca, cb) = (
+        config(5, &[EthVersion::Eth69]),
+        config(6, &[EthVersion::Eth69]),
+    );
+    let mut other = chain(1, 7);
+    other.forks.time_forks = vec![60, 100];
+    let (_, db) = handshake(a, b, &ca, &cb, &other, &chain(1, 7)).await;
+    assert!(matches!(db, Err(SessionError::StatusRejected { .. })));
+}
+
+#[tokio::test]
+async fn no_shared_eth_version_is_useless_peer() {
+    let (a, b) = tokio::io::duplex(64 * 1024);
+    let (ca, cb) = (
+        config(5, &[EthVersion::Eth66]),
+        config(6, &[EthVersion::Eth69, EthVersion::Eth70]),
+    );
+    let (da, db) = handshake(a, b, &ca, &cb, &chain(1, 7), &chain(1, 7)).await;
+    let error = da.err().expect("no shared version");
+    assert_eq!(
+        error.disconnect_reason(),
+        DisconnectReason::UselessPeer,
+        "{error}"
+    );
+    assert!(db.is_err());
+}
+
+#[tokio::test]
+async fn dialing_the_wrong_identity_fails_the_rlpx_step() {
+    let (a, b) = tokio::io::duplex(64 * 1024);
+    let (ca, cb) = (
+        config(5, &[EthVersion::Eth68]),
+        config(6, &[EthVersion::Eth68]),
+    );
+    let wrong = config(7, &[]).node_id();
+    let status = chain(1, 7);
+    let (da, db) = tokio::join!(dial(a, &ca, wrong, &status), accept(b, &cb, &status));
+    assert!(
+        matches!(db, Err(SessionError::Rlpx { .. })),
+        "acceptor: {:?}",
+        db.err()
+    );
+    assert!(da.is_err());
+}
+
+#[tokio::test]
+async fn a_silent_remote_times_out() {
+    let (_a, b) = tokio::io::duplex(64 * 1024);
+    let mut cb = config(6, &[EthVersion::Eth68]);
+    cb.step_timeout = Duration::from_millis(50);
+    let error = accept(b, &cb, &chain(1, 7)).await.err().expect("timed out");
+    assert!(
+        matches!(error, SessionError::Timeout { stage: Stage::Rlpx }),
+        "{error}"
+    );
+    assert_eq!(error.disconnect_reason(), DisconnectReason::PingTimeout);
+}
+
+#[tokio::test]
+async fn dialing_ourselves_is_refused() {
+    let (a, _b) = tokio::io::duplex(1024);
+    let ca = config(5, &[EthVersion::Eth68]);
+    assert!(matches!(
+        dial(a, &ca, ca.node_id(), &chain(1, 7)).await,
+        Err(SessionError::ConnectedToSelf)
+    ));
+}
