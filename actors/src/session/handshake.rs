@@ -209,12 +209,13 @@ async fn respond<S: AsyncRead + AsyncWrite + Unpin>(
         Ok(parsed) => parsed,
         Err(_) => {
             let size = usize::from(u16::from_be_bytes([auth[0], auth[1]])) + 2;
-            if size > MAX_HANDSHAKE_PACKET_SIZE || size < LEGACY_AUTH_SIZE {
-                return Err(RlpxError::HandshakeTooLarge {
-                    size,
-                    limit: MAX_HANDSHAKE_PACKET_SIZE,
-                }
-                .into());
+            if size > MAX_HANDSHAKE_PACKET_SIZE {
+                let limit = MAX_HANDSHAKE_PACKET_SIZE;
+                return Err(RlpxError::HandshakeTooLarge { size, limit }.into());
+            }
+            if size < LEGACY_AUTH_SIZE {
+                // Neither a legacy auth nor an EIP-8 one with the minimum padding.
+                return Err(RlpxError::EciesTooShort { len: size }.into());
             }
             auth.resize(size, 0);
             stream
