@@ -2,18 +2,21 @@
 //! one bounded queue per kind and writes at most one message at a time to its connection,
 //! blocks before transactions (go-ethereum's per-peer broadcast loop, as an actor).
 
+use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use futures::SinkExt;
 
 use super::{
-    ConnectionError, Disconnect, Outbound, OutboundSink, PeerHandle, PeerId, PeerMetrics,
-    PeerQueues, PeerStopped, QueueAnn, QueueProp, QueueTxAnns, QueueTxs, QueuedProp, StopReason,
+    ConnectionError, Disconnect, InboundEth, Outbound, OutboundSink, PeerHandle, PeerId,
+    PeerMetrics, PeerQueues, PeerStopped, QueueAnn, QueueProp, QueueTxAnns, QueueTxs, QueuedProp,
+    StopReason,
 };
 use crate::eth::{BlockHashNumber, EthVersion};
 use crate::p2p::DisconnectReason;
+use crate::rlpx::{RlpxError, RlpxMessage};
 use crate::tx_pool::TxPool;
 
 /// Mailbox capacity of a peer actor, in messages. Senders use `try_send`, so a peer whose
@@ -28,6 +31,20 @@ pub const WRITE_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long a disconnecting peer may take to write its Disconnect before the actor stops
 /// anyway (geth waits up to 2 s for the remote to close, `rlpx.md` suggests the same).
 pub const DISCONNECT_GRACE: Duration = Duration::from_secs(2);
+
+/// How often we ping (geth `pingInterval`, 15 s).
+pub const PING_INTERVAL: Duration = Duration::from_secs(15);
+
+/// How long a Pong may take before the peer is dropped with ping-timeout (20 s).
+pub const PONG_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Control messages (Ping/Pong) queued at most; a remote flooding Pings loses the excess
+/// Pongs.
+pub const MAX_QUEUED_CONTROL: usize = 8;
+
+/// The inbound half of a connection: decoded frames or transport errors.
+pub type InboundStream =
+    std::pin::Pin<Box<dyn futures::Stream<Item = Result<RlpxMessage, RlpxError>>>>;
 
 /// One connected peer: queues what the node wants sent and writes it.
 pub struct PeerActor {
@@ -54,6 +71,16 @@ pub struct PeerActor {
     metrics: Arc<PeerMetrics>,
     /// How long one write may take before the peer is dropped.
     write_timeout: Duration,
+    /// Ping/Pong waiting to be written; they go before everything else.
+    pub(super) control: VecDeque<Outbound>,
+    /// The inbound half and the eth offset, until `started` attaches it.
+    inbound: Option<(InboundStream, u64)>,
+    /// First message id of eth on this connection.
+    pub(super) eth_offset: u64,
+    /// Who hears about decoded inbound eth messages.
+    pub(super) on_message: Option<Recipient<InboundEth>>,
+    /// When our outstanding Ping was sent, if one is.
+    pub(super) ping_sent: Option<Instant>,
 }
 
 impl PeerActor {
@@ -71,7 +98,27 @@ impl PeerActor {
             on_stop: None,
             metrics: Arc::default(),
             write_timeout: WRITE_TIMEOUT,
+            control: VecDeque::new(),
+            inbound: None,
+            eth_offset: 0,
+            on_message: None,
+            ping_sent: None,
         }
+    }
+
+    /// Reads `inbound` (frames from the remote; eth starts at `eth_offset`): the actor then
+    /// answers Pings, pings every [`PING_INTERVAL`], stops on the remote's Disconnect,
+    /// disconnects on protocol violations, and hands decoded eth messages to `on_message`.
+    pub fn inbound(
+        mut self,
+        inbound: InboundStream,
+        eth_offset: u64,
+        on_message: Option<Recipient<InboundEth>>,
+    ) -> Self {
+        self.inbound = Some((inbound, eth_offset));
+        self.eth_offset = eth_offset;
+        self.on_message = on_message;
+        self
     }
 
     /// Overrides [`WRITE_TIMEOUT`] (e.g. for a transport with its own deadline).
@@ -102,8 +149,12 @@ impl PeerActor {
 impl Actor for PeerActor {
     type Context = Context<Self>;
 
-    fn started(&mut self, _ctx: &mut Self::Context) {
+    fn started(&mut self, ctx: &mut Self::Context) {
         log::debug!("peer {} started ({})", short(&self.id), self.version);
+        if let Some((stream, _)) = self.inbound.take() {
+            ctx.add_stream(stream);
+            ctx.run_interval(PING_INTERVAL, |act, ctx| act.ping(ctx));
+        }
     }
 
     fn stopped(&mut self, _ctx: &mut Self::Context) {
@@ -230,6 +281,8 @@ impl PeerActor {
             self.disconnecting.map(Outbound::Disconnect)
         } else if self.disconnecting.is_some() {
             None
+        } else if let Some(control) = self.control.pop_front() {
+            Some(control)
         } else {
             self.queues
                 .next_message(self.pool.as_ref(), self.version, &self.metrics)
@@ -269,6 +322,62 @@ impl PeerActor {
                 }
             }
         }));
+    }
+}
+
+impl PeerActor {
+    /// Queues a control message (Ping/Pong) unless too many are waiting.
+    pub(super) fn queue_control(&mut self, item: Outbound, ctx: &mut Context<Self>) {
+        if self.control.len() < MAX_QUEUED_CONTROL {
+            self.control.push_back(item);
+            self.pump(ctx);
+        }
+    }
+
+    /// Keepalive tick: ping, and drop the peer if the last Ping went unanswered.
+    fn ping(&mut self, ctx: &mut Context<Self>) {
+        if self.disconnecting.is_some() {
+            return;
+        }
+        if let Some(sent) = self.ping_sent {
+            if sent.elapsed() >= PONG_TIMEOUT {
+                log::debug!("peer {}: no pong for {:?}", short(&self.id), sent.elapsed());
+                ctx.notify(Disconnect {
+                    reason: DisconnectReason::PingTimeout,
+                });
+            }
+            return;
+        }
+        self.ping_sent = Some(Instant::now());
+        self.queue_control(Outbound::Ping, ctx);
+        ctx.run_later(PONG_TIMEOUT, |act, ctx| {
+            if act
+                .ping_sent
+                .is_some_and(|sent| sent.elapsed() >= PONG_TIMEOUT)
+            {
+                log::debug!("peer {}: ping timeout", short(&act.id));
+                ctx.notify(Disconnect {
+                    reason: DisconnectReason::PingTimeout,
+                });
+            }
+        });
+    }
+
+    /// Records why the actor stops (the first reason wins).
+    pub(super) fn set_stop_reason(&mut self, reason: StopReason) {
+        if self.stop_reason == StopReason::Dropped {
+            self.stop_reason = reason;
+        }
+    }
+
+    /// The peer's id.
+    pub(super) fn id(&self) -> PeerId {
+        self.id
+    }
+
+    /// The negotiated version.
+    pub(super) fn version(&self) -> EthVersion {
+        self.version
     }
 }
 

@@ -17,6 +17,10 @@ pub enum Outbound {
     Eth(EthMessage),
     /// A p2p Disconnect with its reason; the last thing written.
     Disconnect(DisconnectReason),
+    /// A p2p Ping (keepalive).
+    Ping,
+    /// A p2p Pong (answer to the remote's Ping).
+    Pong,
 }
 
 /// Why a write failed. The peer actor stops on any of them.
@@ -31,6 +35,13 @@ pub enum ConnectionError {
         /// The I/O error.
         #[from]
         source: std::io::Error,
+    },
+    /// The RLPx transport failed (encoding a frame, or the socket under it).
+    #[error("transport: {source}")]
+    Transport {
+        /// The transport error.
+        #[from]
+        source: crate::rlpx::RlpxError,
     },
     /// A write did not complete within the write timeout.
     #[error("write timed out after {after:?}")]

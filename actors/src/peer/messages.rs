@@ -69,3 +69,14 @@ pub struct PeerStopped {
     /// Why it stopped.
     pub reason: StopReason,
 }
+
+/// Event: a peer sent an eth message (decoded for its negotiated version). Status never
+/// arrives here: it belongs to the handshake, and a second one is a violation.
+#[derive(Clone, Debug, Message)]
+#[rtype(result = "()")]
+pub struct InboundEth {
+    /// The sender.
+    pub peer: PeerId,
+    /// The message.
+    pub message: crate::eth::EthMessage,
+}

@@ -3,9 +3,11 @@
 
 mod actor;
 mod connection;
+mod inbound;
 mod messages;
 mod metrics;
 mod queues;
+mod transport;
 
 use std::sync::Arc;
 
@@ -13,19 +15,25 @@ use actix::{Actor, Addr, Handler, Recipient};
 use alloy_primitives::B512;
 
 pub(crate) use actor::short;
-pub use actor::{PeerActor, DISCONNECT_GRACE, PEER_MAILBOX_CAPACITY, WRITE_TIMEOUT};
+pub use actor::{
+    InboundStream, PeerActor, DISCONNECT_GRACE, MAX_QUEUED_CONTROL, PEER_MAILBOX_CAPACITY,
+    PING_INTERVAL, PONG_TIMEOUT, WRITE_TIMEOUT,
+};
 pub use connection::{memory_connection, ConnectionError, Outbound, OutboundSink};
 pub use messages::{
-    Disconnect, PeerStopped, QueueAnn, QueueProp, QueueTxAnns, QueueTxs, StopReason,
+    Disconnect, InboundEth, PeerStopped, QueueAnn, QueueProp, QueueTxAnns, QueueTxs, StopReason,
 };
 pub use metrics::PeerMetrics;
 pub use queues::{
     PeerQueues, QueuedProp, MAX_QUEUED_BLOCK_ANNS, MAX_QUEUED_PROPS, MAX_QUEUED_TXS,
     MAX_QUEUED_TX_ANNS, MAX_TX_PACKET_SIZE,
 };
+pub use transport::{start_session_peer, SessionPeerLinks};
 
 use crate::eth::EthVersion;
 
+#[cfg(test)]
+mod session_tests;
 #[cfg(test)]
 mod tests;
 

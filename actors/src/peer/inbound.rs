@@ -1,0 +1,93 @@
+//! What a peer actor does with frames from the remote: p2p keepalive and Disconnect, eth
+//! decoding with violations turned into disconnects, and decoded messages handed on.
+
+use actix::prelude::*;
+
+use super::{short, Disconnect, InboundEth, Outbound, PeerActor, StopReason};
+use crate::eth::{EthMessage, EthMessageId};
+use crate::p2p::{self, DisconnectReason, P2pMessage};
+use crate::rlpx::{RlpxError, RlpxMessage};
+
+impl StreamHandler<Result<RlpxMessage, RlpxError>> for PeerActor {
+    fn handle(&mut self, item: Result<RlpxMessage, RlpxError>, ctx: &mut Self::Context) {
+        let message = match item {
+            Ok(message) => message,
+            Err(error) => {
+                // A bad MAC or frame: the stream cannot be trusted any further.
+                log::debug!("peer {}: inbound: {error}", short(&self.id()));
+                self.set_stop_reason(StopReason::WriteFailed(format!("inbound: {error}")));
+                ctx.notify(Disconnect {
+                    reason: error.disconnect_reason(),
+                });
+                return;
+            }
+        };
+        if message.id < p2p::BASE_PROTOCOL_LENGTH {
+            self.handle_p2p(message, ctx);
+        } else {
+            self.handle_eth(message, ctx);
+        }
+    }
+
+    fn finished(&mut self, ctx: &mut Self::Context) {
+        log::debug!("peer {}: remote closed the connection", short(&self.id()));
+        self.set_stop_reason(StopReason::RemoteDisconnected(DisconnectReason::TcpError));
+        ctx.stop();
+    }
+}
+
+impl PeerActor {
+    fn handle_p2p(&mut self, message: RlpxMessage, ctx: &mut Context<Self>) {
+        match P2pMessage::decode(message.id, &message.payload) {
+            Ok(P2pMessage::Ping) => self.queue_control(Outbound::Pong, ctx),
+            Ok(P2pMessage::Pong) => self.ping_sent = None,
+            Ok(P2pMessage::Disconnect(reason)) => {
+                let reason = reason.unwrap_or(DisconnectReason::DisconnectRequested);
+                log::debug!("peer {}: remote disconnected: {reason}", short(&self.id()));
+                self.set_stop_reason(StopReason::RemoteDisconnected(reason));
+                ctx.stop();
+            }
+            Ok(P2pMessage::Hello(_)) => {
+                log::debug!("peer {}: second Hello", short(&self.id()));
+                ctx.notify(Disconnect {
+                    reason: DisconnectReason::ProtocolBreach,
+                });
+            }
+            Err(error) => {
+                log::debug!("peer {}: {error}", short(&self.id()));
+                ctx.notify(Disconnect {
+                    reason: error.disconnect_reason(),
+                });
+            }
+        }
+    }
+
+    fn handle_eth(&mut self, message: RlpxMessage, ctx: &mut Context<Self>) {
+        let id = message.id - self.eth_offset;
+        let decoded = u8::try_from(id)
+            .map_err(|_| crate::eth::EthWireError::UnknownMessageId { id: u8::MAX })
+            .and_then(|id| EthMessage::decode(self.version(), id, &message.payload));
+        match decoded {
+            Ok(message) if message.message_id() == EthMessageId::Status => {
+                log::debug!("peer {}: second Status", short(&self.id()));
+                ctx.notify(Disconnect {
+                    reason: DisconnectReason::SubprotocolSpecific,
+                });
+            }
+            Ok(message) => {
+                if let Some(on_message) = &self.on_message {
+                    on_message.do_send(InboundEth {
+                        peer: self.id(),
+                        message,
+                    });
+                }
+            }
+            Err(error) => {
+                log::debug!("peer {}: eth violation: {error}", short(&self.id()));
+                ctx.notify(Disconnect {
+                    reason: error.disconnect_reason(),
+                });
+            }
+        }
+    }
+}

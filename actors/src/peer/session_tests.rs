@@ -1,0 +1,181 @@
+//! Peer actors on real RLPx sessions (over `tokio::io::duplex`): messages both ways,
+//! keepalive answers, remote disconnects and violations.
+
+use std::time::Duration;
+
+use actix::prelude::*;
+use alloy_primitives::{B256, U256};
+use futures::channel::mpsc;
+use futures::{SinkExt, StreamExt};
+use secp256k1::SecretKey;
+use tokio::io::DuplexStream;
+
+use super::*;
+use crate::eth::forkid::ForkSchedule;
+use crate::eth::{EthMessage, EthVersion};
+use crate::p2p::{self, DisconnectReason, P2pMessage};
+use crate::peer_set::{Len, PeerSetActor};
+use crate::rlpx::RlpxMessage;
+use crate::session::{accept, dial, ChainStatus, Established, SessionConfig};
+use crate::testing::{pool, sender, tx};
+
+fn status() -> ChainStatus {
+    let genesis = B256::repeat_byte(1);
+    ChainStatus {
+        network_id: 7,
+        genesis,
+        forks: ForkSchedule {
+            genesis_hash: genesis,
+            genesis_timestamp: 0,
+            block_forks: vec![],
+            time_forks: vec![],
+        },
+        head_number: 10,
+        head_timestamp: 100,
+        head_hash: B256::repeat_byte(2),
+        total_difficulty: U256::from(1),
+        earliest: 0,
+    }
+}
+
+async fn sessions(version: EthVersion) -> (Established<DuplexStream>, Established<DuplexStream>) {
+    let (a, b) = tokio::io::duplex(256 * 1024);
+    let mut ca = SessionConfig::new(SecretKey::from_byte_array([1; 32]).expect("key"), "a");
+    let mut cb = SessionConfig::new(SecretKey::from_byte_array([2; 32]).expect("key"), "b");
+    ca.eth_versions = vec![version];
+    cb.eth_versions = vec![version];
+    let status = status();
+    let (da, db) = tokio::join!(dial(a, &ca, cb.node_id(), &status), accept(b, &cb, &status));
+    (da.expect("dialer"), db.expect("acceptor"))
+}
+
+/// Collects inbound eth messages.
+struct Inbox(mpsc::UnboundedSender<InboundEth>);
+impl Actor for Inbox {
+    type Context = Context<Self>;
+}
+impl Handler<InboundEth> for Inbox {
+    type Result = ();
+    fn handle(&mut self, msg: InboundEth, _: &mut Self::Context) {
+        let _ = self.0.unbounded_send(msg);
+    }
+}
+
+fn links(set: &Addr<PeerSetActor>) -> (SessionPeerLinks, mpsc::UnboundedReceiver<InboundEth>) {
+    let (tx, rx) = mpsc::unbounded();
+    let inbox = Inbox(tx).start();
+    (
+        SessionPeerLinks {
+            register: set.clone().recipient(),
+            stopped: set.clone().recipient(),
+            on_message: Some(inbox.recipient()),
+        },
+        rx,
+    )
+}
+
+#[actix_rt::test]
+async fn two_session_peers_exchange_transactions_both_ways() {
+    let (sa, sb) = sessions(EthVersion::Eth68).await;
+    let (mem, pool) = pool();
+    let txs: Vec<_> = (0..20).map(|n| tx(sender(1), n, 100)).collect();
+    let hashes: Vec<B256> = txs.iter().map(|t| t.hash).collect();
+    mem.insert(txs);
+    let (set_a, set_b) = (PeerSetActor::new().start(), PeerSetActor::new().start());
+    let (links_a, mut inbox_a) = links(&set_a);
+    let (links_b, mut inbox_b) = links(&set_b);
+    let a = start_session_peer(sa, pool.clone(), links_a)
+        .await
+        .expect("registered at A");
+    let b = start_session_peer(sb, pool, links_b)
+        .await
+        .expect("registered at B");
+    assert_eq!(set_a.send(Len).await.expect("alive"), 1);
+
+    a.txs.try_send(QueueTxs(hashes.clone())).expect("queued");
+    b.tx_anns
+        .try_send(QueueTxAnns(hashes.clone()))
+        .expect("queued");
+    let at_b = inbox_b.next().await.expect("message at B");
+    let EthMessage::Transactions(got) = at_b.message else {
+        panic!("expected Transactions, got {:?}", at_b.message)
+    };
+    assert_eq!(
+        got.0.iter().map(|t| *t.tx_hash()).collect::<Vec<_>>(),
+        hashes
+    );
+    let at_a = inbox_a.next().await.expect("message at A");
+    let EthMessage::NewPooledTransactionHashes68(ann) = at_a.message else {
+        panic!("expected an announcement")
+    };
+    assert_eq!(ann.hashes, hashes);
+}
+
+#[actix_rt::test]
+async fn pings_are_answered_and_a_remote_disconnect_unregisters_the_peer() {
+    let (sa, mut raw) = sessions(EthVersion::Eth69).await;
+    let (_, pool) = pool();
+    let set = PeerSetActor::new().start();
+    let (links, _inbox) = links(&set);
+    start_session_peer(sa, pool, links)
+        .await
+        .expect("registered");
+    raw.writer
+        .send(RlpxMessage {
+            id: p2p::ids::PING,
+            payload: P2pMessage::Ping.encoded().into(),
+        })
+        .await
+        .expect("ping");
+    let pong = raw.reader.next().await.expect("frame").expect("valid");
+    assert_eq!(
+        pong.id,
+        p2p::ids::PONG,
+        "{:?}",
+        P2pMessage::decode(pong.id, &pong.payload)
+    );
+    let bye = P2pMessage::Disconnect(Some(DisconnectReason::TooManyPeers)).encoded();
+    raw.writer
+        .send(RlpxMessage {
+            id: p2p::ids::DISCONNECT,
+            payload: bye.into(),
+        })
+        .await
+        .expect("disconnect");
+    // The peer set hears of the stop; wait for it through a query, not a sleep.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while set.send(Len).await.expect("alive") != 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "peer not unregistered"
+        );
+        tokio::task::yield_now().await;
+    }
+}
+
+#[actix_rt::test]
+async fn an_illegal_message_is_answered_with_a_subprotocol_disconnect() {
+    let (sa, mut raw) = sessions(EthVersion::Eth69).await;
+    let (_, pool) = pool();
+    let set = PeerSetActor::new().start();
+    let (links, _inbox) = links(&set);
+    start_session_peer(sa, pool, links)
+        .await
+        .expect("registered");
+    // NewBlockHashes (0x01) does not exist on eth/69.
+    raw.writer
+        .send(RlpxMessage {
+            id: raw.eth_offset + 1,
+            payload: vec![0xc0].into(),
+        })
+        .await
+        .expect("send");
+    let frame = raw.reader.next().await.expect("frame").expect("valid");
+    assert_eq!(frame.id, p2p::ids::DISCONNECT);
+    assert_eq!(
+        P2pMessage::decode(frame.id, &frame.payload),
+        Ok(P2pMessage::Disconnect(Some(
+            DisconnectReason::SubprotocolSpecific
+        )))
+    );
+}

@@ -1,0 +1,101 @@
+//! Plugs an established RLPx session into a peer actor: the write half becomes the actor's
+//! outbound sink, the read half its inbound stream, and the peer is registered.
+
+use std::sync::Arc;
+
+use actix::prelude::*;
+use futures::{SinkExt, StreamExt};
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use super::{
+    ConnectionError, Disconnect, InboundEth, Outbound, OutboundSink, PeerActor, PeerHandle,
+    PeerStopped,
+};
+use crate::p2p::{self, P2pMessage};
+use crate::peer_set::{Register, RegisterError};
+use crate::rlpx::RlpxMessage;
+use crate::session::Established;
+use crate::tx_pool::TxPool;
+
+/// Where a new session peer reports.
+#[derive(Clone)]
+pub struct SessionPeerLinks {
+    /// The peer set (registration).
+    pub register: Recipient<Register>,
+    /// The peer set (unregistration when the actor stops).
+    pub stopped: Recipient<PeerStopped>,
+    /// Who gets the peer's inbound eth messages.
+    pub on_message: Option<Recipient<InboundEth>>,
+}
+
+/// Creates the peer actor for an established session and registers it. A refused
+/// registration (already registered, set closed) disconnects the peer with the matching
+/// reason and is returned.
+pub async fn start_session_peer<S>(
+    session: Established<S>,
+    pool: Arc<dyn TxPool>,
+    links: SessionPeerLinks,
+) -> Result<PeerHandle, RegisterError>
+where
+    S: AsyncRead + AsyncWrite + 'static,
+{
+    let Established {
+        remote_id,
+        eth_version,
+        eth_offset,
+        head,
+        reader,
+        writer,
+        ..
+    } = session;
+    let sink: OutboundSink = Box::pin(writer.sink_map_err(ConnectionError::from).with(
+        move |item: Outbound| {
+            futures::future::ready(Ok::<_, ConnectionError>(frame(item, eth_offset)))
+        },
+    ));
+    let inbound = Box::pin(reader.map(|item| item));
+    let handle = PeerActor::new(remote_id, eth_version, pool, sink)
+        .inbound(inbound, eth_offset, links.on_message)
+        .on_stop(links.stopped)
+        .spawn();
+    match links
+        .register
+        .send(Register {
+            peer: handle.clone(),
+            head,
+        })
+        .await
+    {
+        Ok(Ok(())) => Ok(handle),
+        Ok(Err(error)) => {
+            handle.disconnect.do_send(Disconnect {
+                reason: error.disconnect_reason(),
+            });
+            Err(error)
+        }
+        Err(_) => {
+            let error = RegisterError::Closed;
+            handle.disconnect.do_send(Disconnect {
+                reason: error.disconnect_reason(),
+            });
+            Err(error)
+        }
+    }
+}
+
+/// The frame for one outbound item: eth ids shifted by the capability offset, p2p ids as is.
+fn frame(item: Outbound, eth_offset: u64) -> RlpxMessage {
+    let (id, payload) = match item {
+        Outbound::Eth(message) => (eth_offset + message.message_id() as u64, message.encoded()),
+        Outbound::Disconnect(reason) => (
+            p2p::ids::DISCONNECT,
+            P2pMessage::Disconnect(Some(reason)).encoded(),
+        ),
+        Outbound::Ping => (p2p::ids::PING, P2pMessage::Ping.encoded()),
+        Outbound::Pong => (p2p::ids::PONG, P2pMessage::Pong.encoded()),
+    };
+    RlpxMessage {
+        id,
+        payload: payload.into(),
+    }
+}
