@@ -1,0 +1,266 @@
+//! Interop with an independent implementation: the Node.js peer in `tests/interop/`
+//! (`@ethereumjs/devp2p` 10.0.0). In both directions (it dials us; we dial it) RLPx, Hello
+//! and the eth/68 Status complete and eth messages flow both ways.
+//!
+//! Needs `npm ci` in `tests/interop` (CI runs it). Without `node_modules` the tests skip
+//! with a notice, unless `ETHPEER_REQUIRE_INTEROP=1`, which makes them fail instead.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use alloy_consensus::{Signed, TxEnvelope, TxLegacy};
+use alloy_primitives::{Address, Signature, TxKind, B256, B512, U256};
+use ethpeer_actors::eth::forkid::ForkSchedule;
+use ethpeer_actors::eth::{EthMessage, EthVersion, Transactions};
+use ethpeer_actors::rlpx::RlpxMessage;
+use ethpeer_actors::session::{self, ChainStatus, Established, SessionConfig};
+use futures::{SinkExt, StreamExt};
+use secp256k1::SecretKey;
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+
+const NETWORK_ID: u64 = 7;
+
+fn interop_dir() -> Option<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("interop");
+    if dir
+        .join("node_modules")
+        .join("@ethereumjs")
+        .join("devp2p")
+        .is_dir()
+    {
+        return Some(dir);
+    }
+    if std::env::var("ETHPEER_REQUIRE_INTEROP").as_deref() == Ok("1") {
+        panic!(
+            "tests/interop/node_modules missing and ETHPEER_REQUIRE_INTEROP=1 (run npm ci there)"
+        );
+    }
+    eprintln!("notice: skipping interop test, run `npm ci` in tests/interop");
+    None
+}
+
+fn chain() -> ChainStatus {
+    let genesis = B256::repeat_byte(0x42);
+    ChainStatus {
+        network_id: NETWORK_ID,
+        genesis,
+        forks: ForkSchedule {
+            genesis_hash: genesis,
+            genesis_timestamp: 0,
+            block_forks: vec![],
+            time_forks: vec![],
+        },
+        head_number: 1,
+        head_timestamp: 12,
+        head_hash: B256::repeat_byte(0x43),
+        total_difficulty: U256::from(0x20000),
+        earliest: 0,
+    }
+}
+
+/// The Node peer as a child process speaking JSON lines.
+struct NodePeer {
+    _child: Child,
+    stdin: ChildStdin,
+    lines: Lines<BufReader<ChildStdout>>,
+}
+
+impl NodePeer {
+    async fn start(dir: &PathBuf, dial: Option<String>) -> Self {
+        let chain = chain();
+        let fork = chain.forks.fork_id(chain.head_number, chain.head_timestamp);
+        let mut cmd = Command::new("node");
+        cmd.current_dir(dir)
+            .arg("peer.mjs")
+            .args([
+                "--key",
+                &"11".repeat(32),
+                "--listen",
+                "0",
+                "--network-id",
+                &NETWORK_ID.to_string(),
+            ])
+            .args([
+                "--genesis",
+                &hex::encode(chain.genesis),
+                "--best",
+                &hex::encode(chain.head_hash),
+            ])
+            .args([
+                "--td",
+                &chain.total_difficulty.to_string(),
+                "--fork-hash",
+                &hex::encode(fork.hash.0),
+                "--fork-next",
+                &fork.next.to_string(),
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .kill_on_drop(true);
+        if let Some(enode) = dial {
+            cmd.args(["--dial", &enode]);
+        }
+        let mut child = cmd.spawn().expect("node starts");
+        let stdin = child.stdin.take().expect("stdin");
+        let lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        Self {
+            _child: child,
+            stdin,
+            lines,
+        }
+    }
+
+    /// The next event named `name` (others are skipped; an error event fails the test).
+    async fn event(&mut self, name: &str) -> Value {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let line = tokio::time::timeout_at(deadline, self.lines.next_line())
+                .await
+                .unwrap_or_else(|_| panic!("no {name} event within 15 s"))
+                .expect("read stdout")
+                .unwrap_or_else(|| panic!("node peer exited before {name}"));
+            let event: Value =
+                serde_json::from_str(&line).unwrap_or_else(|e| panic!("bad line {line}: {e}"));
+            match event["event"].as_str() {
+                Some(n) if n == name => return event,
+                Some("error") => panic!("node peer error: {event}"),
+                Some("disconnect") => {
+                    panic!("node peer disconnected while waiting for {name}: {event}")
+                }
+                _ => {}
+            }
+        }
+    }
+
+    async fn send(&mut self, code: u8, payload: &[u8]) {
+        let command = format!(
+            "{}\n",
+            serde_json::json!({"cmd": "send", "code": code, "payload": hex::encode(payload)})
+        );
+        self.stdin
+            .write_all(command.as_bytes())
+            .await
+            .expect("stdin");
+    }
+}
+
+fn config() -> SessionConfig {
+    SessionConfig::new(
+        SecretKey::from_byte_array([0x22; 32]).expect("key"),
+        "ethpeer/interop-test",
+    )
+}
+
+fn a_transaction() -> EthMessage {
+    let tx = TxLegacy {
+        chain_id: Some(NETWORK_ID),
+        nonce: 3,
+        gas_price: 7,
+        gas_limit: 21_000,
+        to: TxKind::Call(Address::repeat_byte(5)),
+        value: U256::from(9),
+        input: Default::default(),
+    };
+    EthMessage::Transactions(Transactions(vec![TxEnvelope::Legacy(
+        Signed::new_unhashed(tx, Signature::test_signature()),
+    )]))
+}
+
+/// eth/68 established; a Transactions message each way arrives intact.
+async fn exchange<S>(node: &mut NodePeer, mut ours: Established<S>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite,
+{
+    assert_eq!(
+        ours.eth_version,
+        EthVersion::Eth68,
+        "ethereumjs speaks eth up to 68"
+    );
+    let peer = node.event("peer").await;
+    assert_eq!(peer["eth"], 68);
+    assert_eq!(peer["client"], "ethpeer/interop-test");
+    let status = node.event("status").await;
+    assert_eq!(status["status"]["networkId"], NETWORK_ID);
+    assert_eq!(
+        status["status"]["genesisHash"],
+        hex::encode(chain().genesis)
+    );
+    node.event("ready").await;
+
+    let message = a_transaction();
+    ours.writer
+        .send(RlpxMessage {
+            id: ours.eth_offset + 2,
+            payload: message.encoded().into(),
+        })
+        .await
+        .expect("send");
+    let received = node.event("message").await;
+    assert_eq!(received["code"], 2);
+    assert_eq!(received["payload"], hex::encode(message.encoded()));
+
+    node.send(2, &message.encoded()).await;
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(15), ours.reader.next())
+            .await
+            .expect("a frame in time")
+            .expect("open")
+            .expect("valid frame");
+        if frame.id == ours.eth_offset + 2 {
+            assert_eq!(
+                EthMessage::decode(EthVersion::Eth68, 2, &frame.payload).expect("decodes"),
+                message
+            );
+            break;
+        }
+        // Pings and the like may come first.
+        assert!(frame.id < 0x10, "unexpected message {:#x}", frame.id);
+    }
+}
+
+#[tokio::test]
+async fn we_dial_the_ethereumjs_peer() {
+    let Some(dir) = interop_dir() else { return };
+    let mut node = NodePeer::start(&dir, None).await;
+    let listening = node.event("listening").await;
+    let port = listening["port"].as_u64().expect("port");
+    let id: B512 = format!("0x{}", listening["id"].as_str().expect("id"))
+        .parse()
+        .expect("node id");
+    let stream = tokio::net::TcpStream::connect(("127.0.0.1", port as u16))
+        .await
+        .expect("connect");
+    stream.set_nodelay(true).expect("nodelay");
+    let established = session::dial(stream, &config(), id, &chain())
+        .await
+        .expect("handshake with ethereumjs");
+    exchange(&mut node, established).await;
+}
+
+#[tokio::test]
+async fn the_ethereumjs_peer_dials_us() {
+    let Some(dir) = interop_dir() else { return };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let enode = format!(
+        "enode://{}@127.0.0.1:{port}",
+        hex::encode(config().node_id())
+    );
+    let mut node = NodePeer::start(&dir, Some(enode)).await;
+    let (stream, _) = tokio::time::timeout(Duration::from_secs(15), listener.accept())
+        .await
+        .expect("dialed in time")
+        .expect("accept");
+    stream.set_nodelay(true).expect("nodelay");
+    let established = session::accept(stream, &config(), &chain())
+        .await
+        .expect("handshake with ethereumjs");
+    exchange(&mut node, established).await;
+}
