@@ -5,10 +5,12 @@
 
 mod error;
 mod handshake;
+mod listener;
 mod status;
 
 pub use error::{SessionError, Stage};
 pub use handshake::{accept, dial, Established, SessionConfig, HANDSHAKE_STEP_TIMEOUT};
+pub use listener::{accept_loop, ListenerMetrics, MAX_PENDING_HANDSHAKES};
 pub use status::{ChainStatus, StatusExchange, StatusRejection};
 
 #[cfg(test)]

@@ -259,3 +259,73 @@ async fn dialing_ourselves_is_refused() {
         Err(SessionError::ConnectedToSelf)
     ));
 }
+
+#[tokio::test]
+async fn the_accept_loop_bounds_pending_handshakes_and_frees_slots_on_timeout() {
+    use std::sync::atomic::Ordering;
+    use std::sync::Arc;
+    use tokio::io::AsyncReadExt;
+
+    let local = tokio::task::LocalSet::new();
+    local
+        .run_until(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            let addr = listener.local_addr().expect("addr");
+            let mut cb = config(6, &[EthVersion::Eth68]);
+            cb.step_timeout = Duration::from_millis(300);
+            let metrics = Arc::new(ListenerMetrics::default());
+            let (tx, mut established) = futures::channel::mpsc::unbounded();
+            let on_session = move |session: Established<tokio::net::TcpStream>, _| {
+                let tx = tx.clone();
+                async move {
+                    let _ = tx.unbounded_send(session.remote_id);
+                }
+            };
+            tokio::task::spawn_local(accept_loop(
+                listener,
+                Arc::new(cb.clone()),
+                Arc::new(chain(1, 7)),
+                2,
+                metrics.clone(),
+                on_session,
+            ));
+
+            // Two silent connections take both slots; the third is closed at once.
+            let _silent1 = tokio::net::TcpStream::connect(addr).await.expect("connect");
+            let _silent2 = tokio::net::TcpStream::connect(addr).await.expect("connect");
+            let mut third = tokio::net::TcpStream::connect(addr).await.expect("connect");
+            let mut buf = [0u8; 1];
+            assert_eq!(
+                third.read(&mut buf).await.expect("closed, not reset"),
+                0,
+                "third connection closed"
+            );
+            assert_eq!(metrics.refused_busy.load(Ordering::Relaxed), 1);
+
+            // Once the silent ones time out (300 ms), a real peer gets through. Until then
+            // each attempt is closed at once, as a redialing client would see.
+            let ca = config(5, &[EthVersion::Eth68]);
+            let status = chain(1, 7);
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+            let session = loop {
+                let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+                match dial(stream, &ca, cb.node_id(), &status).await {
+                    Ok(session) => break session,
+                    Err(error) => assert!(
+                        tokio::time::Instant::now() < deadline,
+                        "never admitted: {error}"
+                    ),
+                }
+            };
+            assert_eq!(session.eth_version, EthVersion::Eth68);
+            assert_eq!(established.next().await, Some(ca.node_id()));
+            assert_eq!(
+                metrics.failed.load(Ordering::Relaxed),
+                2,
+                "the two silent handshakes timed out"
+            );
+        })
+        .await;
+}
