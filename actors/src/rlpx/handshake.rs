@@ -114,13 +114,54 @@ impl HandshakeRandomness {
     }
 }
 
-/// Builds an EIP-8 auth packet (size prefix included) from `static_key` to `remote`.
-pub fn auth_packet(
-    static_key: &SecretKey,
-    remote: &PublicKey,
-    random: &HandshakeRandomness,
-) -> Vec<u8> {
-    let shared = B256::from(ecdh_x(remote, static_key));
+/// A node's static key with its public key and id computed once (they are needed in every
+/// handshake, and deriving them costs an elliptic-curve multiplication).
+#[derive(Clone)]
+pub struct NodeKey {
+    secret: SecretKey,
+    public: PublicKey,
+    id: B512,
+}
+
+impl NodeKey {
+    /// Wraps a secret key.
+    pub fn new(secret: SecretKey) -> Self {
+        let public = PublicKey::from_secret_key(SECP256K1, &secret);
+        Self {
+            secret,
+            public,
+            id: node_id(&public),
+        }
+    }
+
+    /// The secret key.
+    pub fn secret(&self) -> &SecretKey {
+        &self.secret
+    }
+
+    /// The public key.
+    pub fn public(&self) -> &PublicKey {
+        &self.public
+    }
+
+    /// The node id (public key without the 0x04 prefix).
+    pub fn id(&self) -> B512 {
+        self.id
+    }
+}
+
+impl std::fmt::Debug for NodeKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the secret.
+        f.debug_struct("NodeKey")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds an EIP-8 auth packet (size prefix included) from `key` to `remote`.
+pub fn auth_packet(key: &NodeKey, remote: &PublicKey, random: &HandshakeRandomness) -> Vec<u8> {
+    let shared = B256::from(ecdh_x(remote, &key.secret));
     let message = Message::from_digest((shared ^ random.nonce).0);
     let (recovery_id, compact) = SECP256K1
         .sign_ecdsa_recoverable(message, &random.ephemeral)
@@ -128,8 +169,7 @@ pub fn auth_packet(
     let mut signature = [0u8; 65];
     signature[..64].copy_from_slice(&compact);
     signature[64] = i32::from(recovery_id) as u8;
-    let our_id = node_id(&PublicKey::from_secret_key(SECP256K1, static_key));
-    let fields: [&dyn Encodable; 4] = [&&signature[..], &our_id, &random.nonce, &HANDSHAKE_VERSION];
+    let fields: [&dyn Encodable; 4] = [&&signature[..], &key.id, &random.nonce, &HANDSHAKE_VERSION];
     seal_eip8(remote, &encode_list(&fields), random.padding)
 }
 

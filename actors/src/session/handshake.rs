@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use alloy_primitives::B512;
 use bytes::{Bytes, BytesMut};
-use secp256k1::{PublicKey, SecretKey, SECP256K1};
+use secp256k1::SecretKey;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio_util::codec::{Decoder, Encoder, FramedRead, FramedWrite};
 
@@ -15,7 +15,7 @@ use crate::eth::{EthMessage, EthVersion};
 use crate::p2p::{self, Capability, Hello, P2pMessage, MAX_HELLO_SIZE, P2P_VERSION};
 use crate::peer_set::PeerHead;
 use crate::rlpx::handshake::{
-    self as rlpx_handshake, Exchange, HandshakeRandomness, LEGACY_AUTH_SIZE,
+    self as rlpx_handshake, Exchange, HandshakeRandomness, NodeKey, LEGACY_AUTH_SIZE,
 };
 use crate::rlpx::{
     codecs, RlpxDecoder, RlpxEncoder, RlpxError, RlpxMessage, MAX_HANDSHAKE_PACKET_SIZE,
@@ -29,7 +29,7 @@ pub const HANDSHAKE_STEP_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Clone, Debug)]
 pub struct SessionConfig {
     /// Our static node key.
-    pub secret_key: SecretKey,
+    pub key: NodeKey,
     /// Client id sent in Hello.
     pub client_id: String,
     /// Listen port sent in Hello (legacy field).
@@ -44,7 +44,7 @@ impl SessionConfig {
     /// A configuration offering eth/66-70 with the default deadline.
     pub fn new(secret_key: SecretKey, client_id: impl Into<String>) -> Self {
         Self {
-            secret_key,
+            key: NodeKey::new(secret_key),
             client_id: client_id.into(),
             listen_port: 0,
             eth_versions: EthVersion::ALL.to_vec(),
@@ -54,7 +54,7 @@ impl SessionConfig {
 
     /// Our node id.
     pub fn node_id(&self) -> B512 {
-        rlpx_handshake::node_id(&PublicKey::from_secret_key(SECP256K1, &self.secret_key))
+        self.key.id()
     }
 
     fn hello(&self) -> Hello {
@@ -149,7 +149,7 @@ async fn initiate<S: AsyncRead + AsyncWrite + Unpin>(
 ) -> Result<Conn<S>, SessionError> {
     let remote = rlpx_handshake::public_key(&remote_id)?;
     let random = HandshakeRandomness::random();
-    let auth = rlpx_handshake::auth_packet(&config.secret_key, &remote, &random);
+    let auth = rlpx_handshake::auth_packet(&config.key, &remote, &random);
     stream.write_all(&auth).await.map_err(RlpxError::from)?;
     stream.flush().await.map_err(RlpxError::from)?;
     // EIP-8 ack: a two-byte size, then that many bytes.
@@ -172,7 +172,7 @@ async fn initiate<S: AsyncRead + AsyncWrite + Unpin>(
         .read_exact(&mut ack[2..])
         .await
         .map_err(RlpxError::from)?;
-    let parsed = rlpx_handshake::read_ack(&config.secret_key, &ack)?;
+    let parsed = rlpx_handshake::read_ack(config.key.secret(), &ack)?;
     let secrets = Exchange {
         initiator: true,
         our_ephemeral: &random.ephemeral,
@@ -205,7 +205,7 @@ async fn respond<S: AsyncRead + AsyncWrite + Unpin>(
         .read_exact(&mut auth)
         .await
         .map_err(RlpxError::from)?;
-    let parsed = match rlpx_handshake::read_auth(&config.secret_key, &auth) {
+    let parsed = match rlpx_handshake::read_auth(config.key.secret(), &auth) {
         Ok(parsed) => parsed,
         Err(_) => {
             let size = usize::from(u16::from_be_bytes([auth[0], auth[1]])) + 2;
@@ -222,7 +222,7 @@ async fn respond<S: AsyncRead + AsyncWrite + Unpin>(
                 .read_exact(&mut auth[LEGACY_AUTH_SIZE..])
                 .await
                 .map_err(RlpxError::from)?;
-            rlpx_handshake::read_auth(&config.secret_key, &auth)?
+            rlpx_handshake::read_auth(config.key.secret(), &auth)?
         }
     };
     let remote = rlpx_handshake::public_key(&parsed.initiator_id)?;

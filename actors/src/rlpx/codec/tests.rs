@@ -14,7 +14,7 @@ pub(crate) fn pair() -> ((RlpxEncoder, RlpxDecoder), (RlpxEncoder, RlpxDecoder))
     let b = SecretKey::from_byte_array([2; 32]).expect("key");
     let b_pub = PublicKey::from_secret_key(SECP256K1, &b);
     let (ra, rb) = (HandshakeRandomness::random(), HandshakeRandomness::random());
-    let auth = handshake::auth_packet(&a, &b_pub, &ra);
+    let auth = handshake::auth_packet(&handshake::NodeKey::new(a), &b_pub, &ra);
     let received = handshake::read_auth(&b, &auth).expect("auth");
     let ack = handshake::ack_packet(
         &handshake::public_key(&received.initiator_id).expect("id"),

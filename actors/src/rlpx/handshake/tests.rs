@@ -25,7 +25,7 @@ fn exchange(legacy_auth: bool) {
         plain.push(0);
         ecies::encrypt(&b_pub, &plain, &[])
     } else {
-        auth_packet(&a, &b_pub, &ra)
+        auth_packet(&NodeKey::new(a), &b_pub, &ra)
     };
     let received = read_auth(&b, &auth).expect("auth reads");
     assert_eq!(
@@ -99,7 +99,7 @@ fn eip8_packets_carry_100_to_300_bytes_of_padding_and_stay_under_2048() {
     for _ in 0..20 {
         let random = HandshakeRandomness::random();
         assert!((100..=300).contains(&random.padding));
-        let packet = auth_packet(&key(1), &b_pub, &random);
+        let packet = auth_packet(&NodeKey::new(key(1)), &b_pub, &random);
         assert!(packet.len() <= MAX_HANDSHAKE_PACKET_SIZE);
         assert_eq!(
             usize::from(u16::from_be_bytes([packet[0], packet[1]])) + 2,
@@ -116,7 +116,7 @@ fn oversized_or_truncated_packets_are_refused() {
         Err(RlpxError::HandshakeTooLarge { .. })
     ));
     let packet = auth_packet(
-        &key(1),
+        &NodeKey::new(key(1)),
         &PublicKey::from_secret_key(SECP256K1, &b),
         &HandshakeRandomness::random(),
     );
