@@ -60,7 +60,7 @@ pub struct PeerActor {
     /// the write future), which is what limits us to one write at a time.
     sink: Option<OutboundSink>,
     /// Set once a disconnect was asked for; nothing but the Disconnect is written after.
-    disconnecting: Option<DisconnectReason>,
+    pub(super) disconnecting: Option<DisconnectReason>,
     /// Whether the Disconnect message still has to be written.
     disconnect_pending: bool,
     /// Why the actor stops, reported in [`PeerStopped`].
@@ -81,6 +81,11 @@ pub struct PeerActor {
     pub(super) on_message: Option<Recipient<InboundEth>>,
     /// When our outstanding Ping was sent, if one is.
     pub(super) ping_sent: Option<Instant>,
+    /// Ping interval and Pong deadline.
+    keepalive: (Duration, Duration),
+    /// Whether an inbound stream is attached (then a Disconnect waits for the remote to
+    /// close, up to [`DISCONNECT_GRACE`], so it is not lost to a TCP reset).
+    pub(super) has_inbound: bool,
 }
 
 impl PeerActor {
@@ -103,7 +108,16 @@ impl PeerActor {
             eth_offset: 0,
             on_message: None,
             ping_sent: None,
+            keepalive: (PING_INTERVAL, PONG_TIMEOUT),
+            has_inbound: false,
         }
+    }
+
+    /// Overrides the keepalive: ping every `interval`, disconnect with ping-timeout when a
+    /// Pong takes longer than `timeout` (defaults [`PING_INTERVAL`], [`PONG_TIMEOUT`]).
+    pub fn keepalive(mut self, interval: Duration, timeout: Duration) -> Self {
+        self.keepalive = (interval, timeout);
+        self
     }
 
     /// Reads `inbound` (frames from the remote; eth starts at `eth_offset`): the actor then
@@ -153,7 +167,8 @@ impl Actor for PeerActor {
         log::debug!("peer {} started ({})", short(&self.id), self.version);
         if let Some((stream, _)) = self.inbound.take() {
             ctx.add_stream(stream);
-            ctx.run_interval(PING_INTERVAL, |act, ctx| act.ping(ctx));
+            self.has_inbound = true;
+            ctx.run_interval(self.keepalive.0, |act, ctx| act.ping(ctx));
         }
     }
 
@@ -308,6 +323,9 @@ impl PeerActor {
         ctx.spawn(write.into_actor(self).map(move |(sink, result), act, ctx| {
             act.sink = Some(sink);
             match result {
+                // With a reader attached, wait for the remote to close (or the grace
+                // timer) so the Disconnect is read before our socket goes away.
+                Ok(()) if last && act.has_inbound => {}
                 Ok(()) if last => ctx.stop(),
                 Ok(()) => {
                     PeerMetrics::add(&act.metrics.messages_sent, 1);
@@ -340,7 +358,7 @@ impl PeerActor {
             return;
         }
         if let Some(sent) = self.ping_sent {
-            if sent.elapsed() >= PONG_TIMEOUT {
+            if sent.elapsed() >= self.keepalive.1 {
                 log::debug!("peer {}: no pong for {:?}", short(&self.id), sent.elapsed());
                 ctx.notify(Disconnect {
                     reason: DisconnectReason::PingTimeout,
@@ -350,11 +368,9 @@ impl PeerActor {
         }
         self.ping_sent = Some(Instant::now());
         self.queue_control(Outbound::Ping, ctx);
-        ctx.run_later(PONG_TIMEOUT, |act, ctx| {
-            if act
-                .ping_sent
-                .is_some_and(|sent| sent.elapsed() >= PONG_TIMEOUT)
-            {
+        let timeout = self.keepalive.1;
+        ctx.run_later(timeout, move |act, ctx| {
+            if act.ping_sent.is_some_and(|sent| sent.elapsed() >= timeout) {
                 log::debug!("peer {}: ping timeout", short(&act.id));
                 ctx.notify(Disconnect {
                     reason: DisconnectReason::PingTimeout,

@@ -10,6 +10,10 @@ use crate::rlpx::{RlpxError, RlpxMessage};
 
 impl StreamHandler<Result<RlpxMessage, RlpxError>> for PeerActor {
     fn handle(&mut self, item: Result<RlpxMessage, RlpxError>, ctx: &mut Self::Context) {
+        if self.disconnecting.is_some() {
+            // Draining until the remote closes; nothing it says matters any more.
+            return;
+        }
         let message = match item {
             Ok(message) => message,
             Err(error) => {

@@ -69,6 +69,7 @@ fn links(set: &Addr<PeerSetActor>) -> (SessionPeerLinks, mpsc::UnboundedReceiver
             register: set.clone().recipient(),
             stopped: set.clone().recipient(),
             on_message: Some(inbox.recipient()),
+            keepalive: None,
         },
         rx,
     )
@@ -178,4 +179,36 @@ async fn an_illegal_message_is_answered_with_a_subprotocol_disconnect() {
             DisconnectReason::SubprotocolSpecific
         )))
     );
+}
+
+#[actix_rt::test]
+async fn an_unanswered_ping_ends_in_ping_timeout_and_the_close_waits_for_the_remote() {
+    let (sa, mut raw) = sessions(EthVersion::Eth68).await;
+    let (_, pool) = pool();
+    let set = PeerSetActor::new().start();
+    let (mut links, _inbox) = links(&set);
+    links.keepalive = Some((Duration::from_millis(20), Duration::from_millis(60)));
+    start_session_peer(sa, pool, links)
+        .await
+        .expect("registered");
+    let ping = raw.reader.next().await.expect("frame").expect("valid");
+    assert_eq!(ping.id, p2p::ids::PING);
+    // We never answer: the next frame is the Disconnect.
+    let frame = raw.reader.next().await.expect("frame").expect("valid");
+    assert_eq!(
+        P2pMessage::decode(frame.id, &frame.payload),
+        Ok(P2pMessage::Disconnect(Some(DisconnectReason::PingTimeout)))
+    );
+    // The peer is still registered while it waits for us to close...
+    assert_eq!(set.send(Len).await.expect("alive"), 1);
+    // ...and goes once we do.
+    drop(raw);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while set.send(Len).await.expect("alive") != 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "peer not unregistered"
+        );
+        tokio::task::yield_now().await;
+    }
 }

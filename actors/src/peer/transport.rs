@@ -26,6 +26,8 @@ pub struct SessionPeerLinks {
     pub stopped: Recipient<PeerStopped>,
     /// Who gets the peer's inbound eth messages.
     pub on_message: Option<Recipient<InboundEth>>,
+    /// Ping interval and Pong deadline; `None` for geth's 15 s / 20 s.
+    pub keepalive: Option<(std::time::Duration, std::time::Duration)>,
 }
 
 /// Creates the peer actor for an established session and registers it. A refused
@@ -54,10 +56,13 @@ where
         },
     ));
     let inbound = Box::pin(reader.map(|item| item));
-    let handle = PeerActor::new(remote_id, eth_version, pool, sink)
+    let mut actor = PeerActor::new(remote_id, eth_version, pool, sink)
         .inbound(inbound, eth_offset, links.on_message)
-        .on_stop(links.stopped)
-        .spawn();
+        .on_stop(links.stopped);
+    if let Some((interval, timeout)) = links.keepalive {
+        actor = actor.keepalive(interval, timeout);
+    }
+    let handle = actor.spawn();
     match links
         .register
         .send(Register {
