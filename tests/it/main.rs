@@ -14,3 +14,4 @@ mod malformed;
 mod rlp_vectors;
 mod rlpx_vectors;
 mod roundtrip;
+mod serve;

@@ -1,8 +1,12 @@
-//! Chain data outside the wire protocol: reading RLP chain files (geth `export` format),
-//! checking what can be checked without executing blocks, and summarising a chain.
+//! Chain data outside the wire protocol: the chain store, serving requests from it,
+//! reading RLP chain files (geth `export` format), checking what can be checked without
+//! executing blocks, and summarising a chain.
 
 mod info;
 mod rlp_file;
+pub mod serve;
+mod store;
 
 pub use info::{chain_info, ChainInfo, ChainInfoError, ForkIdJson};
 pub use rlp_file::{read_chain_file, verify_block, verify_chain, ChainFileError};
+pub use store::{ChainStore, MemoryChainStore, StoreError};

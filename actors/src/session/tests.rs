@@ -140,28 +140,37 @@ async fn loopback_tcp_endpoints_handshake_at_the_highest_shared_version() {
     let (mut da, mut db) = (da.expect("dialer"), db.expect("acceptor"));
     assert_eq!(da.eth_version, EthVersion::Eth68);
     assert!(matches!(db.remote_status, EthMessage::Status(_)));
-    da.writer
-        .send(RlpxMessage {
-            id: 0x12,
-            payload: vec![0xc0].into(),
-        })
-        .await
-        .expect("send");
-    assert_eq!(
-        db.reader.next().await.expect("frame").expect("valid").id,
-        0x12
+    // A 10 MiB message each way, concurrently, over the real socket.
+    let big = RlpxMessage {
+        id: 0x12,
+        payload: vec![9u8; 10 * 1024 * 1024].into(),
+    };
+    let small = RlpxMessage {
+        id: 0x02,
+        payload: vec![0xc0].into(),
+    };
+    let (sent_a, sent_b, got_b, got_a) = tokio::join!(
+        async {
+            da.writer
+                .send(big.clone())
+                .await
+                .and(da.writer.send(small.clone()).await)
+        },
+        async {
+            db.writer
+                .send(small.clone())
+                .await
+                .and(db.writer.send(big.clone()).await)
+        },
+        async { (db.reader.next().await, db.reader.next().await) },
+        async { (da.reader.next().await, da.reader.next().await) },
     );
-    db.writer
-        .send(RlpxMessage {
-            id: 0x02,
-            payload: vec![0xc0].into(),
-        })
-        .await
-        .expect("send");
-    assert_eq!(
-        da.reader.next().await.expect("frame").expect("valid").id,
-        0x02
-    );
+    sent_a.expect("a sent");
+    sent_b.expect("b sent");
+    assert_eq!(got_b.0.expect("frame").expect("valid"), big);
+    assert_eq!(got_b.1.expect("frame").expect("valid"), small);
+    assert_eq!(got_a.0.expect("frame").expect("valid"), small);
+    assert_eq!(got_a.1.expect("frame").expect("valid"), big);
 }
 
 #[tokio::test]

@@ -1,0 +1,136 @@
+//! Answering eth requests from a [`ChainStore`]: which headers, bodies and receipts a
+//! request gets, within geth's limits. Pure functions; the request handler actor calls them.
+
+use alloy_consensus::{Header, ReceiptEnvelope};
+use alloy_eips::BlockHashOrNumber;
+use alloy_primitives::B256;
+use alloy_rlp::Encodable;
+
+use super::ChainStore;
+use crate::eth::{EthBlockBody, GetBlockHeaders, Receipt69};
+
+/// Most headers served per request (geth `maxHeadersServe`, 1024).
+pub const MAX_HEADERS_SERVE: usize = 1024;
+/// Most bodies served per request (geth `maxBodiesServe`, 1024).
+pub const MAX_BODIES_SERVE: usize = 1024;
+/// Most blocks' receipts served per request (geth `maxReceiptsServe`, 1024).
+pub const MAX_RECEIPTS_SERVE: usize = 1024;
+/// Size after which a reply stops growing (geth `softResponseLimit`, 2 MiB).
+pub const SOFT_RESPONSE_LIMIT: usize = 2 * 1024 * 1024;
+/// Largest eth/70 Receipts reply before it is cut with `lastBlockIncomplete` (geth
+/// `maxPacketSize`, 10 MiB).
+pub const MAX_RECEIPTS_PACKET: usize = 10 * 1024 * 1024;
+
+/// The headers a GetBlockHeaders asks for: from the origin (by number or hash), `skip`
+/// blocks apart, towards the head or (reverse) towards genesis, at most `limit`,
+/// [`MAX_HEADERS_SERVE`] and about [`SOFT_RESPONSE_LIMIT`] bytes. An unknown origin or a
+/// walk past either end gives what was found so far (possibly nothing), never an error.
+pub fn headers(store: &dyn ChainStore, request: &GetBlockHeaders) -> Vec<Header> {
+    let limit = usize::try_from(request.limit)
+        .unwrap_or(usize::MAX)
+        .min(MAX_HEADERS_SERVE);
+    // skip + 1 may overflow (skip = 2^64-1): then only the origin is served.
+    let step = request.skip.checked_add(1);
+    let mut next = match request.start_block {
+        BlockHashOrNumber::Number(number) => store.header_by_number(number),
+        BlockHashOrNumber::Hash(hash) => store.header_by_hash(&hash),
+    };
+    let mut out = Vec::new();
+    let mut bytes = 0;
+    while let Some(header) = next.take() {
+        if out.len() >= limit || bytes >= SOFT_RESPONSE_LIMIT {
+            break;
+        }
+        let number = header.number;
+        bytes += header.length();
+        out.push(header);
+        if out.len() >= limit {
+            break;
+        }
+        let following = step.and_then(|step| {
+            if request.reverse {
+                number.checked_sub(step)
+            } else {
+                number.checked_add(step)
+            }
+        });
+        next = following.and_then(|n| store.header_by_number(n));
+    }
+    out
+}
+
+/// The bodies of the requested blocks, in order, skipping unknown hashes, at most
+/// [`MAX_BODIES_SERVE`] and about [`SOFT_RESPONSE_LIMIT`] bytes.
+pub fn bodies(store: &dyn ChainStore, hashes: &[B256]) -> Vec<EthBlockBody> {
+    let mut out = Vec::new();
+    let mut bytes = 0;
+    for hash in hashes.iter().take(MAX_BODIES_SERVE) {
+        if bytes >= SOFT_RESPONSE_LIMIT {
+            break;
+        }
+        if let Some(body) = store.body(hash) {
+            bytes += body.length();
+            out.push(body);
+        }
+    }
+    out
+}
+
+/// Receipts in the eth/66-68 shape (with bloom) for the requested blocks the store has
+/// receipts for, within the serving limits.
+pub fn receipts(store: &dyn ChainStore, hashes: &[B256]) -> Vec<Vec<ReceiptEnvelope>> {
+    let mut out = Vec::new();
+    let mut bytes = 0;
+    for hash in hashes.iter().take(MAX_RECEIPTS_SERVE) {
+        if bytes >= SOFT_RESPONSE_LIMIT {
+            break;
+        }
+        if let Some(receipts) = store.receipts(hash) {
+            bytes += receipts.length();
+            out.push(receipts);
+        }
+    }
+    out
+}
+
+/// Receipts in the eth/69+ shape (without bloom).
+pub fn receipts69(store: &dyn ChainStore, hashes: &[B256]) -> Vec<Vec<Receipt69>> {
+    receipts(store, hashes)
+        .iter()
+        .map(|block| block.iter().map(Receipt69::from_envelope).collect())
+        .collect()
+}
+
+/// An eth/70 page of receipts: starting at receipt `first_index` of the first block, as
+/// many as fit in [`MAX_RECEIPTS_PACKET`]; `true` when the last block was cut short.
+pub fn receipts70(
+    store: &dyn ChainStore,
+    hashes: &[B256],
+    first_index: u64,
+) -> (Vec<Vec<Receipt69>>, bool) {
+    let mut out = Vec::new();
+    let mut bytes = 0;
+    for (i, hash) in hashes.iter().take(MAX_RECEIPTS_SERVE).enumerate() {
+        let Some(block) = store.receipts(hash) else {
+            continue;
+        };
+        let skip = if i == 0 {
+            usize::try_from(first_index).unwrap_or(usize::MAX)
+        } else {
+            0
+        };
+        let mut page = Vec::new();
+        for receipt in block.iter().skip(skip) {
+            let receipt = Receipt69::from_envelope(receipt);
+            let size = receipt.length();
+            if bytes + size > MAX_RECEIPTS_PACKET {
+                out.push(page);
+                return (out, true);
+            }
+            bytes += size;
+            page.push(receipt);
+        }
+        out.push(page);
+    }
+    (out, false)
+}
