@@ -44,6 +44,7 @@ pub mod eth;
 pub mod p2p;
 pub mod peer;
 pub mod peer_set;
+pub mod requests;
 pub mod rlp_tree;
 pub mod rlpx;
 pub mod session;

@@ -12,9 +12,9 @@ use futures::SinkExt;
 use super::{
     ConnectionError, Disconnect, InboundEth, Outbound, OutboundSink, PeerHandle, PeerId,
     PeerMetrics, PeerQueues, PeerStopped, QueueAnn, QueueProp, QueueTxAnns, QueueTxs, QueuedProp,
-    StopReason,
+    SendResponse, StopReason,
 };
-use crate::eth::{BlockHashNumber, EthVersion};
+use crate::eth::{BlockHashNumber, EthMessage, EthVersion};
 use crate::p2p::DisconnectReason;
 use crate::rlpx::{RlpxError, RlpxMessage};
 use crate::tx_pool::TxPool;
@@ -37,6 +37,11 @@ pub const PING_INTERVAL: Duration = Duration::from_secs(15);
 
 /// How long a Pong may take before the peer is dropped with ping-timeout (20 s).
 pub const PONG_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Responses waiting to be written at most. A peer that keeps this many requests
+/// unanswered in its own receive path loses further answers (and times them out) rather
+/// than growing our memory; reth pauses reading at 4 queued responses.
+pub const MAX_QUEUED_RESPONSES: usize = 16;
 
 /// Control messages (Ping/Pong) queued at most; a remote flooding Pings loses the excess
 /// Pongs.
@@ -73,6 +78,8 @@ pub struct PeerActor {
     write_timeout: Duration,
     /// Ping/Pong waiting to be written; they go before everything else.
     pub(super) control: VecDeque<Outbound>,
+    /// Responses waiting to be written; after control, before broadcasts.
+    responses: VecDeque<EthMessage>,
     /// The inbound half and the eth offset, until `started` attaches it.
     inbound: Option<(InboundStream, u64)>,
     /// First message id of eth on this connection.
@@ -104,6 +111,7 @@ impl PeerActor {
             metrics: Arc::default(),
             write_timeout: WRITE_TIMEOUT,
             control: VecDeque::new(),
+            responses: VecDeque::new(),
             inbound: None,
             eth_offset: 0,
             on_message: None,
@@ -298,6 +306,8 @@ impl PeerActor {
             None
         } else if let Some(control) = self.control.pop_front() {
             Some(control)
+        } else if let Some(response) = self.responses.pop_front() {
+            Some(Outbound::Eth(response))
         } else {
             self.queues
                 .next_message(self.pool.as_ref(), self.version, &self.metrics)
@@ -340,6 +350,27 @@ impl PeerActor {
                 }
             }
         }));
+    }
+}
+
+impl Handler<SendResponse> for PeerActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: SendResponse, ctx: &mut Self::Context) {
+        if self.disconnecting.is_some() {
+            return;
+        }
+        if self.responses.len() >= MAX_QUEUED_RESPONSES {
+            PeerMetrics::add(&self.metrics.dropped_responses, 1);
+            log::debug!(
+                "peer {}: response queue full, dropped {:?}",
+                short(&self.id),
+                msg.0.message_id()
+            );
+            return;
+        }
+        self.responses.push_back(msg.0);
+        self.pump(ctx);
     }
 }
 

@@ -81,6 +81,8 @@ impl PeerActor {
             Ok(message) => {
                 if let Some(on_message) = &self.on_message {
                     on_message.do_send(InboundEth {
+                        version: self.version(),
+                        reply: ctx.address().recipient(),
                         peer: self.id(),
                         message,
                     });

@@ -77,6 +77,16 @@ pub struct PeerStopped {
 pub struct InboundEth {
     /// The sender.
     pub peer: PeerId,
+    /// The version negotiated with it.
+    pub version: crate::eth::EthVersion,
     /// The message.
     pub message: crate::eth::EthMessage,
+    /// Where to send an answer (a response to a request).
+    pub reply: actix::Recipient<SendResponse>,
 }
+
+/// Command: write this response (its request id already mirrored), ahead of queued
+/// broadcasts.
+#[derive(Clone, Debug, Message)]
+#[rtype(result = "()")]
+pub struct SendResponse(pub crate::eth::EthMessage);

@@ -15,6 +15,8 @@ pub struct PeerMetrics {
     pub dropped_props: AtomicU64,
     /// Block announcements dropped because the queue was full (the new one).
     pub dropped_block_anns: AtomicU64,
+    /// Responses dropped because too many were waiting to be written.
+    pub dropped_responses: AtomicU64,
     /// Queue messages refused because the peer's mailbox was full.
     pub dropped_mailbox: AtomicU64,
     /// Transactions written in full.

@@ -16,12 +16,13 @@ use alloy_primitives::B512;
 
 pub(crate) use actor::short;
 pub use actor::{
-    InboundStream, PeerActor, DISCONNECT_GRACE, MAX_QUEUED_CONTROL, PEER_MAILBOX_CAPACITY,
-    PING_INTERVAL, PONG_TIMEOUT, WRITE_TIMEOUT,
+    InboundStream, PeerActor, DISCONNECT_GRACE, MAX_QUEUED_CONTROL, MAX_QUEUED_RESPONSES,
+    PEER_MAILBOX_CAPACITY, PING_INTERVAL, PONG_TIMEOUT, WRITE_TIMEOUT,
 };
 pub use connection::{memory_connection, ConnectionError, Outbound, OutboundSink};
 pub use messages::{
-    Disconnect, InboundEth, PeerStopped, QueueAnn, QueueProp, QueueTxAnns, QueueTxs, StopReason,
+    Disconnect, InboundEth, PeerStopped, QueueAnn, QueueProp, QueueTxAnns, QueueTxs, SendResponse,
+    StopReason,
 };
 pub use metrics::PeerMetrics;
 pub use queues::{

@@ -1,0 +1,112 @@
+//! [`RequestHandler`]: one actor for every peer's requests, reading the chain store and the
+//! pool synchronously and answering through the requesting peer's response queue.
+
+use std::sync::Arc;
+
+use actix::prelude::*;
+use alloy_eips::eip2718::Encodable2718;
+use alloy_primitives::B256;
+
+use crate::chain::{serve, ChainStore};
+use crate::eth::{
+    BlockBodies, BlockHeaders, EthMessage, EthVersion, NodeData, PooledTransactions, PooledTx,
+    Receipts, Receipts69, Receipts70,
+};
+use crate::peer::{short, InboundEth, SendResponse};
+use crate::tx_pool::TxPool;
+
+/// Most transactions served per GetPooledTransactions (geth serves up to the 2 MiB soft
+/// limit; reth caps at 4096 items as well).
+pub const MAX_POOLED_TXS_SERVE: usize = 4096;
+
+/// Answers eth requests. Messages that are not requests are ignored here (other actors
+/// handle them).
+pub struct RequestHandler {
+    /// The chain.
+    store: Arc<dyn ChainStore>,
+    /// The transaction pool.
+    pool: Arc<dyn TxPool>,
+}
+
+impl RequestHandler {
+    /// A handler serving from `store` and `pool`.
+    pub fn new(store: Arc<dyn ChainStore>, pool: Arc<dyn TxPool>) -> Self {
+        Self { store, pool }
+    }
+}
+
+impl Actor for RequestHandler {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        // Every peer's requests come here; each is answered synchronously and quickly.
+        ctx.set_mailbox_capacity(0);
+    }
+}
+
+impl Handler<InboundEth> for RequestHandler {
+    type Result = ();
+
+    fn handle(&mut self, msg: InboundEth, _ctx: &mut Self::Context) {
+        let Some(response) = self.answer(msg.version, &msg.message) else {
+            return;
+        };
+        if let Err(error) = msg.reply.try_send(SendResponse(response)) {
+            log::debug!("peer {}: response not queued: {error}", short(&msg.peer));
+        }
+    }
+}
+
+impl RequestHandler {
+    /// The response to `request`, or `None` if it is not a request.
+    fn answer(&self, version: EthVersion, request: &EthMessage) -> Option<EthMessage> {
+        let store = self.store.as_ref();
+        Some(match request {
+            EthMessage::GetBlockHeaders(r) => {
+                EthMessage::BlockHeaders(r.answer(BlockHeaders(serve::headers(store, &r.message))))
+            }
+            EthMessage::GetBlockBodies(r) => {
+                EthMessage::BlockBodies(r.answer(BlockBodies(serve::bodies(store, &r.message.0))))
+            }
+            EthMessage::GetReceipts(r) if version >= EthVersion::Eth69 => {
+                EthMessage::Receipts69(r.answer(Receipts69(serve::receipts69(store, &r.message.0))))
+            }
+            EthMessage::GetReceipts(r) => {
+                EthMessage::Receipts(r.answer(Receipts(serve::receipts(store, &r.message.0))))
+            }
+            EthMessage::GetReceipts70(r) => {
+                let (receipts, last_block_incomplete) =
+                    serve::receipts70(store, &r.block_hashes, r.first_block_receipt_index);
+                EthMessage::Receipts70(Receipts70 {
+                    request_id: r.request_id,
+                    last_block_incomplete,
+                    receipts,
+                })
+            }
+            EthMessage::GetPooledTransactions(r) => EthMessage::PooledTransactions(r.answer(
+                PooledTransactions(pooled_transactions(self.pool.as_ref(), &r.message.0)),
+            )),
+            // We keep no state trie to serve from: an empty answer, as geth's snap-synced
+            // nodes give.
+            EthMessage::GetNodeData(r) => EthMessage::NodeData(r.answer(NodeData(Vec::new()))),
+            _ => return None,
+        })
+    }
+}
+
+/// The pool's transactions for `hashes`, in request order, unknown ones skipped, blob txs
+/// with their sidecars, up to [`MAX_POOLED_TXS_SERVE`] and about 2 MiB.
+pub fn pooled_transactions(pool: &dyn TxPool, hashes: &[B256]) -> Vec<PooledTx> {
+    let mut out = Vec::new();
+    let mut bytes = 0;
+    for hash in hashes.iter().take(MAX_POOLED_TXS_SERVE) {
+        if bytes >= serve::SOFT_RESPONSE_LIMIT {
+            break;
+        }
+        if let Some(tx) = pool.get(hash) {
+            bytes += tx.tx.encode_2718_len();
+            out.push(tx.tx.clone());
+        }
+    }
+    out
+}
