@@ -71,8 +71,7 @@ struct NodePeer {
 }
 
 impl NodePeer {
-    async fn start(dir: &PathBuf, dial: Option<String>) -> Self {
-        let chain = chain();
+    async fn start(dir: &PathBuf, dial: Option<String>, chain: &ChainStatus) -> Self {
         let fork = chain.forks.fork_id(chain.head_number, chain.head_timestamp);
         let mut cmd = Command::new("node");
         cmd.current_dir(dir)
@@ -83,7 +82,7 @@ impl NodePeer {
                 "--listen",
                 "0",
                 "--network-id",
-                &NETWORK_ID.to_string(),
+                &chain.network_id.to_string(),
             ])
             .args([
                 "--genesis",
@@ -226,7 +225,7 @@ where
 #[tokio::test]
 async fn we_dial_the_ethereumjs_peer() {
     let Some(dir) = interop_dir() else { return };
-    let mut node = NodePeer::start(&dir, None).await;
+    let mut node = NodePeer::start(&dir, None, &chain()).await;
     let listening = node.event("listening").await;
     let port = listening["port"].as_u64().expect("port");
     let id: B512 = format!("0x{}", listening["id"].as_str().expect("id"))
@@ -253,7 +252,7 @@ async fn the_ethereumjs_peer_dials_us() {
         "enode://{}@127.0.0.1:{port}",
         hex::encode(config().node_id())
     );
-    let mut node = NodePeer::start(&dir, Some(enode)).await;
+    let mut node = NodePeer::start(&dir, Some(enode), &chain()).await;
     let (stream, _) = tokio::time::timeout(Duration::from_secs(15), listener.accept())
         .await
         .expect("dialed in time")
@@ -263,4 +262,117 @@ async fn the_ethereumjs_peer_dials_us() {
         .await
         .expect("handshake with ethereumjs");
     exchange(&mut node, established).await;
+}
+
+/// Our node serving the ethtest chain (`ETHPEER_TESTDATA`) to the ethereumjs peer, which
+/// requests headers at eth/68 and must get the chain's hashes.
+#[actix_rt::test]
+async fn the_ethereumjs_peer_gets_ethtest_headers_from_us() {
+    use actix::Actor;
+    use alloy_eips::BlockHashOrNumber;
+    use ethpeer_actors::chain::{self, ChainStore, MemoryChainStore};
+    use ethpeer_actors::eth::{genesis, BlockHeaders, GetBlockHeaders, RequestPair};
+    use ethpeer_actors::peer::{start_session_peer, SessionPeerLinks};
+    use ethpeer_actors::peer_set::PeerSetActor;
+    use ethpeer_actors::requests::RequestHandler;
+    use ethpeer_actors::tx_pool::InMemoryTxPool;
+    use std::sync::Arc;
+
+    let Some(dir) = interop_dir() else { return };
+    let data = crate::common::testdata_or_skip!();
+    let spec = genesis::load_genesis(&data.join("ethtest/genesis.json")).expect("genesis");
+    let genesis_header = genesis::genesis_header(&spec).expect("header");
+    let genesis_hash = genesis_header.hash_slow();
+    let store = Arc::new(MemoryChainStore::new(genesis_header));
+    let blocks =
+        chain::read_chain_file(&std::fs::read(data.join("ethtest/chain.rlp")).expect("chain"))
+            .expect("decodes");
+    for block in &blocks {
+        store.insert_block(block.clone(), None).expect("links");
+    }
+    let head = store.head();
+    let status = ChainStatus {
+        network_id: spec.config.chain_id,
+        genesis: genesis_hash,
+        forks: genesis::fork_schedule(&spec, genesis_hash),
+        head_number: head.number,
+        head_timestamp: head.timestamp,
+        head_hash: head.hash_slow(),
+        total_difficulty: store.total_difficulty(&head.hash_slow()).expect("td"),
+        earliest: 0,
+    };
+
+    let pool = Arc::new(InMemoryTxPool::new());
+    let handler = RequestHandler::new(store.clone(), pool.clone()).start();
+    let set = PeerSetActor::new().start();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let enode = format!(
+        "enode://{}@127.0.0.1:{port}",
+        hex::encode(config().node_id())
+    );
+    let mut node = NodePeer::start(&dir, Some(enode), &status).await;
+    let (stream, _) = tokio::time::timeout(Duration::from_secs(15), listener.accept())
+        .await
+        .expect("dialed in time")
+        .expect("accept");
+    stream.set_nodelay(true).expect("nodelay");
+    let session = session::accept(stream, &config(), &status)
+        .await
+        .expect("handshake with ethereumjs");
+    assert_eq!(session.eth_version, EthVersion::Eth68);
+    let links = SessionPeerLinks {
+        register: set.clone().recipient(),
+        stopped: set.recipient(),
+        on_message: Some(handler.recipient()),
+        keepalive: None,
+    };
+    start_session_peer(session, pool, links)
+        .await
+        .expect("registered");
+    node.event("ready").await;
+
+    let cases: [(u64, BlockHashOrNumber, u64, u64, bool, Vec<u64>); 3] = [
+        (
+            1,
+            blocks[0].header.hash_slow().into(),
+            2,
+            1,
+            false,
+            vec![1, 3],
+        ),
+        (2, 600u64.into(), 3, 0, true, vec![600, 599, 598]),
+        (3, u64::MAX.into(), 1, 0, false, vec![]),
+    ];
+    for (id, start_block, limit, skip, reverse, expected) in cases {
+        let request = EthMessage::GetBlockHeaders(RequestPair::new(
+            id,
+            GetBlockHeaders {
+                start_block,
+                limit,
+                skip,
+                reverse,
+            },
+        ));
+        node.send(3, &request.encoded()).await;
+        let reply = node.event("message").await;
+        assert_eq!(reply["code"], 4, "BlockHeaders");
+        let bytes = hex::decode(reply["payload"].as_str().expect("payload")).expect("hex");
+        let EthMessage::BlockHeaders(RequestPair {
+            request_id,
+            message: BlockHeaders(headers),
+        }) = EthMessage::decode(EthVersion::Eth68, 4, &bytes).expect("decodes")
+        else {
+            panic!("not BlockHeaders")
+        };
+        assert_eq!(request_id, id);
+        let hashes: Vec<B256> = headers.iter().map(|h| h.hash_slow()).collect();
+        let want: Vec<B256> = expected
+            .iter()
+            .map(|n| blocks[*n as usize - 1].header.hash_slow())
+            .collect();
+        assert_eq!(hashes, want, "request {id}");
+    }
 }
