@@ -18,7 +18,8 @@ use alloy_primitives::{Address, Signature, TxKind, B256, B512, U256};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ethpeer_actors::eth::{EthVersion, PooledTx};
 use ethpeer_actors::peer::{
-    Disconnect, PeerHandle, PeerMetrics, QueueAnn, QueueProp, QueueTxAnns, QueueTxs,
+    Disconnect, PeerHandle, PeerMetrics, QueueAnn, QueueProp, QueueTxAnns, QueueTxs, RequestError,
+    SendRequest,
 };
 use ethpeer_actors::peer_set::{
     known_set, KnownSet, PeerHead, PeerSetActor, Register, MAX_KNOWN_TXS,
@@ -59,6 +60,12 @@ impl Handler<QueueProp> for CountingPeer {
 impl Handler<QueueAnn> for CountingPeer {
     type Result = ();
     fn handle(&mut self, _: QueueAnn, _: &mut Self::Context) {}
+}
+impl Handler<SendRequest> for CountingPeer {
+    type Result = Result<ethpeer_actors::eth::EthMessage, RequestError>;
+    fn handle(&mut self, _: SendRequest, _: &mut Self::Context) -> Self::Result {
+        Err(RequestError::PeerGone)
+    }
 }
 impl Handler<Disconnect> for CountingPeer {
     type Result = ();

@@ -328,6 +328,7 @@ async fn the_ethereumjs_peer_gets_ethtest_headers_from_us() {
         stopped: set.recipient(),
         on_message: Some(handler.recipient()),
         keepalive: None,
+        request_timeout: None,
     };
     start_session_peer(session, pool, links)
         .await

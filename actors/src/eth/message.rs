@@ -157,6 +157,29 @@ pub enum EthMessage {
     BlockRangeUpdate(BlockRangeUpdate),
 }
 
+/// Applies `$e` to the request id field of every message that has one (the one list of
+/// such messages), `None` for the others.
+macro_rules! request_id_field {
+    ($message:expr, $m:ident => $e:expr) => {
+        match $message {
+            Self::GetBlockHeaders($m) => Some($e),
+            Self::BlockHeaders($m) => Some($e),
+            Self::GetBlockBodies($m) => Some($e),
+            Self::BlockBodies($m) => Some($e),
+            Self::GetPooledTransactions($m) => Some($e),
+            Self::PooledTransactions($m) => Some($e),
+            Self::GetNodeData($m) => Some($e),
+            Self::NodeData($m) => Some($e),
+            Self::GetReceipts($m) => Some($e),
+            Self::GetReceipts70($m) => Some($e),
+            Self::Receipts($m) => Some($e),
+            Self::Receipts69($m) => Some($e),
+            Self::Receipts70($m) => Some($e),
+            _ => None,
+        }
+    };
+}
+
 impl EthMessage {
     /// Decodes the payload of message `id` as sent on a connection that negotiated `version`.
     ///
@@ -289,20 +312,43 @@ impl EthMessage {
 
     /// The request id, for request and response messages.
     pub fn request_id(&self) -> Option<u64> {
+        request_id_field!(self, m => m.request_id)
+    }
+
+    /// The request id, mutable (to assign one when sending a request).
+    pub fn request_id_mut(&mut self) -> Option<&mut u64> {
+        request_id_field!(self, m => &mut m.request_id)
+    }
+
+    /// For a request: the id of the response it expects and how many items it asks for at
+    /// most (headers: the limit; otherwise the number of hashes). `None` for other messages.
+    pub fn expected_response(&self) -> Option<(EthMessageId, u64)> {
+        let len = |n: usize| n as u64;
+        Some(match self {
+            Self::GetBlockHeaders(m) => (EthMessageId::BlockHeaders, m.message.limit),
+            Self::GetBlockBodies(m) => (EthMessageId::BlockBodies, len(m.message.0.len())),
+            Self::GetPooledTransactions(m) => {
+                (EthMessageId::PooledTransactions, len(m.message.0.len()))
+            }
+            Self::GetNodeData(m) => (EthMessageId::NodeData, len(m.message.0.len())),
+            Self::GetReceipts(m) => (EthMessageId::Receipts, len(m.message.0.len())),
+            Self::GetReceipts70(m) => (EthMessageId::Receipts, len(m.block_hashes.len())),
+            _ => return None,
+        })
+    }
+
+    /// For a response: how many items it carries (headers, bodies, transactions, nodes, or
+    /// blocks' receipt lists). `None` for other messages.
+    pub fn response_items(&self) -> Option<u64> {
+        let len = |n: usize| Some(n as u64);
         match self {
-            Self::GetBlockHeaders(m) => Some(m.request_id),
-            Self::BlockHeaders(m) => Some(m.request_id),
-            Self::GetBlockBodies(m) => Some(m.request_id),
-            Self::BlockBodies(m) => Some(m.request_id),
-            Self::GetPooledTransactions(m) => Some(m.request_id),
-            Self::PooledTransactions(m) => Some(m.request_id),
-            Self::GetNodeData(m) => Some(m.request_id),
-            Self::NodeData(m) => Some(m.request_id),
-            Self::GetReceipts(m) => Some(m.request_id),
-            Self::GetReceipts70(m) => Some(m.request_id),
-            Self::Receipts(m) => Some(m.request_id),
-            Self::Receipts69(m) => Some(m.request_id),
-            Self::Receipts70(m) => Some(m.request_id),
+            Self::BlockHeaders(m) => len(m.message.0.len()),
+            Self::BlockBodies(m) => len(m.message.0.len()),
+            Self::PooledTransactions(m) => len(m.message.0.len()),
+            Self::NodeData(m) => len(m.message.0.len()),
+            Self::Receipts(m) => len(m.message.0.len()),
+            Self::Receipts69(m) => len(m.message.0.len()),
+            Self::Receipts70(m) => len(m.receipts.len()),
             _ => None,
         }
     }

@@ -78,8 +78,12 @@ pub struct PeerActor {
     write_timeout: Duration,
     /// Ping/Pong waiting to be written; they go before everything else.
     pub(super) control: VecDeque<Outbound>,
-    /// Responses waiting to be written; after control, before broadcasts.
+    /// Responses and our requests waiting to be written; after control, before broadcasts.
     responses: VecDeque<EthMessage>,
+    /// Requests we sent that await a response.
+    pub(super) requests: super::requests::RequestTracker,
+    /// How long a request may wait for its response.
+    request_timeout: Duration,
     /// The inbound half and the eth offset, until `started` attaches it.
     inbound: Option<(InboundStream, u64)>,
     /// First message id of eth on this connection.
@@ -112,6 +116,8 @@ impl PeerActor {
             write_timeout: WRITE_TIMEOUT,
             control: VecDeque::new(),
             responses: VecDeque::new(),
+            requests: Default::default(),
+            request_timeout: super::REQUEST_TIMEOUT,
             inbound: None,
             eth_offset: 0,
             on_message: None,
@@ -374,7 +380,43 @@ impl Handler<SendResponse> for PeerActor {
     }
 }
 
+impl Handler<super::SendRequest> for PeerActor {
+    type Result = ResponseFuture<Result<EthMessage, super::RequestError>>;
+
+    fn handle(&mut self, msg: super::SendRequest, ctx: &mut Self::Context) -> Self::Result {
+        use super::RequestError;
+        let (tx, rx) = futures::channel::oneshot::channel();
+        let mut request = msg.0;
+        if self.disconnecting.is_some() {
+            return Box::pin(async { Err(RequestError::PeerGone) });
+        }
+        if self.responses.len() >= MAX_QUEUED_RESPONSES {
+            return Box::pin(async {
+                Err(RequestError::TooManyPending {
+                    limit: MAX_QUEUED_RESPONSES,
+                })
+            });
+        }
+        match self.requests.start(&mut request, tx) {
+            Ok(id) => {
+                self.responses.push_back(request);
+                let timeout = self.request_timeout;
+                ctx.run_later(timeout, move |act, _| act.requests.expire(id, timeout));
+                self.pump(ctx);
+                Box::pin(async move { rx.await.unwrap_or(Err(RequestError::PeerGone)) })
+            }
+            Err((error, _)) => Box::pin(async move { Err(error) }),
+        }
+    }
+}
+
 impl PeerActor {
+    /// Overrides [`super::REQUEST_TIMEOUT`].
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
     /// Queues a control message (Ping/Pong) unless too many are waiting.
     pub(super) fn queue_control(&mut self, item: Outbound, ctx: &mut Context<Self>) {
         if self.control.len() < MAX_QUEUED_CONTROL {

@@ -78,7 +78,22 @@ impl PeerActor {
                     reason: DisconnectReason::SubprotocolSpecific,
                 });
             }
+            Ok(message) if message.message_id().is_response() => {
+                if let Err(violation) = self.requests.resolve(message) {
+                    log::debug!("peer {}: {violation}", short(&self.id()));
+                    ctx.notify(Disconnect {
+                        reason: DisconnectReason::SubprotocolSpecific,
+                    });
+                }
+            }
             Ok(message) => {
+                if let Some(violation) = broadcast_violation(&message) {
+                    log::debug!("peer {}: {violation}", short(&self.id()));
+                    ctx.notify(Disconnect {
+                        reason: DisconnectReason::SubprotocolSpecific,
+                    });
+                    return;
+                }
                 if let Some(on_message) = &self.on_message {
                     on_message.do_send(InboundEth {
                         version: self.version(),
@@ -95,5 +110,26 @@ impl PeerActor {
                 });
             }
         }
+    }
+}
+
+/// Rules on broadcasts that geth enforces with a disconnect: no blob transaction inside
+/// Transactions (EIP-4844: blob txs are only announced), no hash twice in one announcement.
+fn broadcast_violation(message: &EthMessage) -> Option<&'static str> {
+    let duplicates = |hashes: &[alloy_primitives::B256]| {
+        let mut seen = std::collections::HashSet::with_capacity(hashes.len());
+        !hashes.iter().all(|h| seen.insert(h))
+    };
+    match message {
+        EthMessage::Transactions(txs) if txs.0.iter().any(|tx| tx.is_eip4844()) => {
+            Some("blob transaction in a Transactions broadcast")
+        }
+        EthMessage::NewPooledTransactionHashes66(ann) if duplicates(&ann.0) => {
+            Some("duplicate hashes in one announcement")
+        }
+        EthMessage::NewPooledTransactionHashes68(ann) if duplicates(&ann.hashes) => {
+            Some("duplicate hashes in one announcement")
+        }
+        _ => None,
     }
 }

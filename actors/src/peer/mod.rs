@@ -7,6 +7,7 @@ mod inbound;
 mod messages;
 mod metrics;
 mod queues;
+mod requests;
 mod transport;
 
 use std::sync::Arc;
@@ -28,6 +29,9 @@ pub use metrics::PeerMetrics;
 pub use queues::{
     PeerQueues, QueuedProp, MAX_QUEUED_BLOCK_ANNS, MAX_QUEUED_PROPS, MAX_QUEUED_TXS,
     MAX_QUEUED_TX_ANNS, MAX_TX_PACKET_SIZE,
+};
+pub use requests::{
+    RequestError, ResponseViolation, SendRequest, MAX_PENDING_REQUESTS, REQUEST_TIMEOUT,
 };
 pub use transport::{start_session_peer, SessionPeerLinks};
 
@@ -60,6 +64,8 @@ pub struct PeerHandle {
     pub block_anns: Recipient<QueueAnn>,
     /// Disconnect command.
     pub disconnect: Recipient<Disconnect>,
+    /// Requests to this peer, answered with its response.
+    pub requests: Recipient<SendRequest>,
     /// Shared counters.
     pub metrics: Arc<PeerMetrics>,
 }
@@ -78,7 +84,8 @@ impl PeerHandle {
             + Handler<QueueTxAnns>
             + Handler<QueueProp>
             + Handler<QueueAnn>
-            + Handler<Disconnect>,
+            + Handler<Disconnect>
+            + Handler<SendRequest>,
     {
         Self {
             id,
@@ -88,6 +95,7 @@ impl PeerHandle {
             props: addr.clone().recipient(),
             block_anns: addr.clone().recipient(),
             disconnect: addr.clone().recipient(),
+            requests: addr.clone().recipient(),
             metrics,
         }
     }

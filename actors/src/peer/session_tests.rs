@@ -70,6 +70,7 @@ fn links(set: &Addr<PeerSetActor>) -> (SessionPeerLinks, mpsc::UnboundedReceiver
             stopped: set.clone().recipient(),
             on_message: Some(inbox.recipient()),
             keepalive: None,
+            request_timeout: None,
         },
         rx,
     )
@@ -210,5 +211,203 @@ async fn an_unanswered_ping_ends_in_ping_timeout_and_the_close_waits_for_the_rem
             "peer not unregistered"
         );
         tokio::task::yield_now().await;
+    }
+}
+
+fn get_headers(limit: u64) -> EthMessage {
+    use crate::eth::{GetBlockHeaders, RequestPair};
+    // The id is a placeholder: the peer actor assigns its own.
+    EthMessage::GetBlockHeaders(RequestPair::new(
+        999,
+        GetBlockHeaders {
+            start_block: 1u64.into(),
+            limit,
+            skip: 0,
+            reverse: false,
+        },
+    ))
+}
+
+async fn next_eth(raw: &mut Established<DuplexStream>) -> RlpxMessage {
+    loop {
+        let frame = raw.reader.next().await.expect("frame").expect("valid");
+        if frame.id >= raw.eth_offset || frame.id == p2p::ids::DISCONNECT {
+            return frame;
+        }
+    }
+}
+
+async fn expect_subprotocol_disconnect(raw: &mut Established<DuplexStream>) {
+    let frame = next_eth(raw).await;
+    assert_eq!(frame.id, p2p::ids::DISCONNECT);
+    assert_eq!(
+        P2pMessage::decode(frame.id, &frame.payload),
+        Ok(P2pMessage::Disconnect(Some(
+            DisconnectReason::SubprotocolSpecific
+        )))
+    );
+}
+
+async fn session_peer(
+    version: EthVersion,
+    request_timeout: Option<Duration>,
+) -> (PeerHandle, Established<DuplexStream>) {
+    let (sa, raw) = sessions(version).await;
+    let (_, pool) = pool();
+    let set = PeerSetActor::new().start();
+    let (mut links, _inbox) = links(&set);
+    links.request_timeout = request_timeout;
+    (
+        start_session_peer(sa, pool, links)
+            .await
+            .expect("registered"),
+        raw,
+    )
+}
+
+#[actix_rt::test]
+async fn a_request_gets_its_matching_response_and_ids_are_assigned() {
+    use crate::eth::{BlockHeaders, RequestPair};
+    let (peer, mut raw) = session_peer(EthVersion::Eth68, None).await;
+    let pending = peer.requests.send(SendRequest(get_headers(2)));
+    let answer = async {
+        let frame = next_eth(&mut raw).await;
+        let EthMessage::GetBlockHeaders(request) = EthMessage::decode(
+            EthVersion::Eth68,
+            (frame.id - raw.eth_offset) as u8,
+            &frame.payload,
+        )
+        .expect("decodes") else {
+            panic!("expected GetBlockHeaders")
+        };
+        assert_ne!(request.request_id, 999, "the actor assigns ids");
+        let reply =
+            EthMessage::BlockHeaders(request.answer(BlockHeaders(vec![Default::default()])));
+        raw.writer
+            .send(RlpxMessage {
+                id: raw.eth_offset + 4,
+                payload: reply.encoded().into(),
+            })
+            .await
+            .expect("reply");
+        request.request_id
+    };
+    let (response, id) = tokio::join!(pending, answer);
+    let response = response.expect("actor alive").expect("answered");
+    assert!(
+        matches!(response, EthMessage::BlockHeaders(RequestPair { request_id, .. }) if request_id == id)
+    );
+}
+
+#[actix_rt::test]
+async fn an_unanswered_request_times_out_without_a_disconnect() {
+    let (peer, _raw) = session_peer(EthVersion::Eth68, Some(Duration::from_millis(50))).await;
+    let result = peer
+        .requests
+        .send(SendRequest(get_headers(1)))
+        .await
+        .expect("actor alive");
+    assert_eq!(
+        result,
+        Err(RequestError::Timeout {
+            after: Duration::from_millis(50)
+        })
+    );
+    assert!(peer.requests.connected(), "still connected");
+}
+
+#[actix_rt::test]
+async fn unsolicited_wrong_type_and_oversized_responses_disconnect() {
+    use crate::eth::{BlockBodies, BlockHeaders, RequestPair};
+    // Unsolicited: a BlockHeaders nobody asked for.
+    let (_peer, mut raw) = session_peer(EthVersion::Eth68, None).await;
+    let stray = EthMessage::BlockHeaders(RequestPair::new(5, BlockHeaders(vec![])));
+    raw.writer
+        .send(RlpxMessage {
+            id: raw.eth_offset + 4,
+            payload: stray.encoded().into(),
+        })
+        .await
+        .expect("send");
+    expect_subprotocol_disconnect(&mut raw).await;
+
+    // Wrong type, then more items than asked for.
+    for wrong_type in [true, false] {
+        let (peer, mut raw) = session_peer(EthVersion::Eth68, None).await;
+        let pending = peer.requests.send(SendRequest(get_headers(1)));
+        let misbehave = async {
+            let frame = next_eth(&mut raw).await;
+            let request =
+                EthMessage::decode(EthVersion::Eth68, 3, &frame.payload).expect("decodes");
+            let id = request.request_id().expect("id");
+            let (code, reply) = if wrong_type {
+                (
+                    6,
+                    EthMessage::BlockBodies(RequestPair::new(id, BlockBodies(vec![]))),
+                )
+            } else {
+                (
+                    4,
+                    EthMessage::BlockHeaders(RequestPair::new(
+                        id,
+                        BlockHeaders(vec![Default::default(), Default::default()]),
+                    )),
+                )
+            };
+            raw.writer
+                .send(RlpxMessage {
+                    id: raw.eth_offset + code,
+                    payload: reply.encoded().into(),
+                })
+                .await
+                .expect("send");
+            expect_subprotocol_disconnect(&mut raw).await;
+        };
+        let (result, ()) = tokio::join!(pending, misbehave);
+        assert_eq!(
+            result.expect("actor alive"),
+            Err(RequestError::PeerGone),
+            "wrong type: {wrong_type}"
+        );
+    }
+}
+
+#[actix_rt::test]
+async fn blob_transactions_in_broadcasts_and_duplicate_announcements_disconnect() {
+    use crate::eth::{NewPooledTransactionHashes68, Transactions};
+    let blob = crate::testing::blob_tx(sender(1), 0);
+    let crate::eth::PooledTx::Eip4844(signed) = blob.tx.clone() else {
+        panic!("blob")
+    };
+    let (tx, signature, hash) = (signed.tx().tx.clone(), *signed.signature(), *signed.hash());
+    let consensus = alloy_consensus::TxEnvelope::Eip4844(alloy_consensus::Signed::new_unchecked(
+        tx.into(),
+        signature,
+        hash,
+    ));
+    let bad = [
+        (
+            2u64,
+            EthMessage::Transactions(Transactions(vec![consensus])),
+        ),
+        (
+            8,
+            EthMessage::NewPooledTransactionHashes68(NewPooledTransactionHashes68 {
+                types: vec![2, 2].into(),
+                sizes: vec![100, 100],
+                hashes: vec![B256::ZERO, B256::ZERO],
+            }),
+        ),
+    ];
+    for (code, message) in bad {
+        let (_peer, mut raw) = session_peer(EthVersion::Eth68, None).await;
+        raw.writer
+            .send(RlpxMessage {
+                id: raw.eth_offset + code,
+                payload: message.encoded().into(),
+            })
+            .await
+            .expect("send");
+        expect_subprotocol_disconnect(&mut raw).await;
     }
 }

@@ -28,6 +28,8 @@ pub struct SessionPeerLinks {
     pub on_message: Option<Recipient<InboundEth>>,
     /// Ping interval and Pong deadline; `None` for geth's 15 s / 20 s.
     pub keepalive: Option<(std::time::Duration, std::time::Duration)>,
+    /// Deadline of our requests to the peer; `None` for [`super::REQUEST_TIMEOUT`].
+    pub request_timeout: Option<std::time::Duration>,
 }
 
 /// Creates the peer actor for an established session and registers it. A refused
@@ -61,6 +63,9 @@ where
         .on_stop(links.stopped);
     if let Some((interval, timeout)) = links.keepalive {
         actor = actor.keepalive(interval, timeout);
+    }
+    if let Some(timeout) = links.request_timeout {
+        actor = actor.request_timeout(timeout);
     }
     let handle = actor.spawn();
     match links

@@ -85,6 +85,7 @@ async fn serving_peer() -> (
         stopped: set.recipient(),
         on_message: Some(handler.recipient()),
         keepalive: None,
+        request_timeout: None,
     };
     start_session_peer(server.expect("server"), pool, links)
         .await
