@@ -53,6 +53,8 @@ pub struct PeerSetActor {
     closed: bool,
     /// Who hears about registrations and removals.
     subscribers: Vec<Recipient<PeerEvent>>,
+    /// Most peers registered at once.
+    max_peers: usize,
 }
 
 impl Default for PeerSetActor {
@@ -63,14 +65,22 @@ impl Default for PeerSetActor {
             snapshot: Arc::from([]),
             closed: false,
             subscribers: Vec::new(),
+            max_peers: usize::MAX,
         }
     }
 }
 
 impl PeerSetActor {
-    /// An empty, open peer set.
+    /// An empty, open peer set without a peer limit.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Refuses registrations beyond `max_peers` with [`RegisterError::TooManyPeers`]
+    /// (geth's default is 50).
+    pub fn with_max_peers(mut self, max_peers: usize) -> Self {
+        self.max_peers = max_peers;
+        self
     }
 }
 
@@ -94,6 +104,11 @@ impl Handler<Register> for PeerSetActor {
         let id = msg.peer.id;
         if self.index.contains_key(&id) {
             return Err(RegisterError::AlreadyRegistered);
+        }
+        if self.entries.len() >= self.max_peers {
+            return Err(RegisterError::TooManyPeers {
+                limit: self.max_peers,
+            });
         }
         self.index.insert(id, self.entries.len());
         self.entries.push(Entry {

@@ -40,6 +40,12 @@ pub enum RegisterError {
     /// The set is closed (geth `errClosed`): the node is shutting down.
     #[error("peer set closed")]
     Closed,
+    /// The peer limit is reached (geth `DiscTooManyPeers`).
+    #[error("too many peers ({limit})")]
+    TooManyPeers {
+        /// The limit.
+        limit: usize,
+    },
 }
 
 impl RegisterError {
@@ -48,6 +54,7 @@ impl RegisterError {
         match self {
             Self::AlreadyRegistered => DisconnectReason::AlreadyConnected,
             Self::Closed => DisconnectReason::ClientQuitting,
+            Self::TooManyPeers { .. } => DisconnectReason::TooManyPeers,
         }
     }
 }

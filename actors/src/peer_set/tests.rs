@@ -294,3 +294,24 @@ async fn best_peer_by_total_difficulty_and_by_latest_block() {
     let best = set.send(BestPeer).await.expect("alive");
     assert_eq!(best.by_latest_block, Some(peer_id(3)));
 }
+
+#[actix_rt::test]
+async fn registrations_beyond_the_peer_limit_are_too_many_peers() {
+    let (_, pool) = pool();
+    let set = PeerSetActor::new().with_max_peers(2).start();
+    let mut keep = Vec::new();
+    for n in 1..=3 {
+        let (peer, rx) = spawn_peer(n, EthVersion::Eth68, pool.clone(), 4);
+        let result = register(&set, &peer, td_head(1)).await;
+        if n <= 2 {
+            assert_eq!(result, Ok(()));
+        } else {
+            assert_eq!(result, Err(RegisterError::TooManyPeers { limit: 2 }));
+            assert_eq!(
+                RegisterError::TooManyPeers { limit: 2 }.disconnect_reason(),
+                DisconnectReason::TooManyPeers
+            );
+        }
+        keep.push(rx);
+    }
+}

@@ -338,3 +338,39 @@ async fn the_accept_loop_bounds_pending_handshakes_and_frees_slots_on_timeout() 
         })
         .await;
 }
+
+#[tokio::test]
+async fn status_succeeds_at_eth68_69_and_70() {
+    for version in [EthVersion::Eth68, EthVersion::Eth69, EthVersion::Eth70] {
+        let (a, b) = tokio::io::duplex(64 * 1024);
+        let (ca, cb) = (config(5, &[version]), config(6, &EthVersion::ALL));
+        let (da, db) = handshake(a, b, &ca, &cb, &chain(1, 7), &chain(1, 7)).await;
+        let (da, db) = (da.expect("dialer"), db.expect("acceptor"));
+        assert_eq!((da.eth_version, db.eth_version), (version, version));
+        let shape_ok = match (&da.remote_status, version >= EthVersion::Eth69) {
+            (EthMessage::Status69(s), true) => s.version == version.as_u8(),
+            (EthMessage::Status(s), false) => s.version == version.as_u8(),
+            _ => false,
+        };
+        assert!(shape_ok, "{version}: {:?}", da.remote_status);
+    }
+}
+
+#[tokio::test]
+async fn a_block_range_with_earliest_above_latest_is_rejected() {
+    let (a, b) = tokio::io::duplex(64 * 1024);
+    let (ca, cb) = (
+        config(5, &[EthVersion::Eth69]),
+        config(6, &[EthVersion::Eth69]),
+    );
+    let mut broken = chain(1, 7);
+    broken.earliest = broken.head_number + 1;
+    let (_, db) = handshake(a, b, &ca, &cb, &broken, &chain(1, 7)).await;
+    match db {
+        Err(SessionError::StatusRejected { reason, disconnect }) => {
+            assert!(reason.contains("earliest"), "{reason}");
+            assert_eq!(disconnect, DisconnectReason::SubprotocolSpecific);
+        }
+        other => panic!("expected a rejection, got {:?}", other.err()),
+    }
+}
