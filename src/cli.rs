@@ -22,6 +22,17 @@ pub enum Command {
     /// Inspect RLP.
     #[command(subcommand)]
     Rlp(RlpCommand),
+    /// Import an RLP chain file (geth export format) into the data directory's chain store.
+    Import {
+        /// The data directory (created if absent); the store is `chain.redb` inside it.
+        #[arg(long)]
+        datadir: PathBuf,
+        /// A geth-style genesis.json.
+        #[arg(long)]
+        genesis: PathBuf,
+        /// The chain file.
+        chain: PathBuf,
+    },
 }
 
 /// `ethpeer chain ...`

@@ -30,6 +30,11 @@ fn run(command: Command) -> anyhow::Result<()> {
             chain_info(&genesis, chain.as_deref())
         }
         Command::Rlp(RlpCommand::Decode { hex }) => rlp_decode(&hex),
+        Command::Import {
+            datadir,
+            genesis,
+            chain,
+        } => import(&datadir, &genesis, &chain),
     }
 }
 
@@ -46,6 +51,49 @@ fn chain_info(genesis_path: &Path, chain_path: Option<&Path>) -> anyhow::Result<
     };
     let info = chain::chain_info(&spec, &blocks)?;
     println!("{}", serde_json::to_string(&info)?);
+    Ok(())
+}
+
+/// Blocks written per store transaction while importing.
+const IMPORT_BATCH: usize = 256;
+
+fn import(datadir: &Path, genesis_path: &Path, chain_path: &Path) -> anyhow::Result<()> {
+    use ethpeer_actors::chain::{ChainStore, RedbChainStore, CHAIN_DB_FILE};
+
+    let spec = genesis::load_genesis(genesis_path)?;
+    let genesis_header = genesis::genesis_header(&spec)?;
+    let bytes = std::fs::read(chain_path)
+        .with_context(|| format!("cannot read chain file {}", chain_path.display()))?;
+    let blocks = chain::read_chain_file(&bytes)
+        .with_context(|| format!("invalid chain file {}", chain_path.display()))?;
+    std::fs::create_dir_all(datadir)
+        .with_context(|| format!("cannot create data directory {}", datadir.display()))?;
+    let store = RedbChainStore::open(&datadir.join(CHAIN_DB_FILE), &genesis_header)?;
+    let Some(first) = blocks.first() else {
+        anyhow::bail!("chain file {} holds no blocks", chain_path.display())
+    };
+    let parent = store
+        .header_by_hash(&first.header.parent_hash)
+        .with_context(|| {
+            format!(
+                "block {} does not extend this chain (unknown parent)",
+                first.header.number
+            )
+        })?;
+    // Parent links, numbers and body roots, before anything is written.
+    chain::verify_chain(&parent, &blocks)?;
+    let progress = indicatif::ProgressBar::new(blocks.len() as u64);
+    let mut new = 0;
+    for batch in blocks.chunks(IMPORT_BATCH) {
+        new += store.import(batch)?;
+        progress.inc(batch.len() as u64);
+    }
+    progress.finish_and_clear();
+    let head = store.head();
+    println!(
+        "{}",
+        serde_json::json!({"imported": new, "skipped": blocks.len() - new, "head_number": head.number, "head_hash": head.hash_slow()})
+    );
     Ok(())
 }
 

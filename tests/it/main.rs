@@ -9,6 +9,7 @@ mod cli;
 mod eip2481;
 mod ethtest_chain;
 mod forkid_vectors;
+mod import;
 mod interop;
 mod malformed;
 mod rlp_vectors;

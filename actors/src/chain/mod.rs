@@ -3,10 +3,12 @@
 //! executing blocks, and summarising a chain.
 
 mod info;
+mod redb_store;
 mod rlp_file;
 pub mod serve;
 mod store;
 
 pub use info::{chain_info, ChainInfo, ChainInfoError, ForkIdJson};
+pub use redb_store::{RedbChainStore, CHAIN_DB_FILE};
 pub use rlp_file::{read_chain_file, verify_block, verify_chain, ChainFileError};
 pub use store::{ChainStore, MemoryChainStore, StoreError};

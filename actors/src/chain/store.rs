@@ -20,6 +20,14 @@ pub enum StoreError {
         /// The parent hash it names.
         parent: B256,
     },
+    /// The database belongs to another chain.
+    #[error("store holds genesis {stored}, expected {expected}")]
+    GenesisMismatch {
+        /// The stored genesis hash.
+        stored: B256,
+        /// The configured genesis hash.
+        expected: B256,
+    },
     /// The backing database failed.
     #[error("store failure: {reason}")]
     Backend {
