@@ -38,6 +38,7 @@
 //! assert!(EthMessage::decode(EthVersion::Eth69, 0x07, &bytes).is_err());
 //! ```
 
+pub mod block_import;
 pub mod block_propagation;
 pub mod chain;
 pub mod eth;

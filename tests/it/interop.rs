@@ -326,7 +326,7 @@ async fn the_ethereumjs_peer_gets_ethtest_headers_from_us() {
     let links = SessionPeerLinks {
         register: set.clone().recipient(),
         stopped: set.recipient(),
-        on_message: Some(handler.recipient()),
+        on_message: ethpeer_actors::peer::InboundRoutes::all(handler.recipient()),
         keepalive: None,
         request_timeout: None,
     };

@@ -7,8 +7,10 @@ mod redb_store;
 mod rlp_file;
 pub mod serve;
 mod store;
+mod validate;
 
 pub use info::{chain_info, ChainInfo, ChainInfoError, ForkIdJson};
 pub use redb_store::{RedbChainStore, CHAIN_DB_FILE};
 pub use rlp_file::{read_chain_file, verify_block, verify_chain, ChainFileError};
 pub use store::{ChainStore, MemoryChainStore, StoreError};
+pub use validate::{validate_block, BlockError, GAS_LIMIT_BOUND_DIVISOR, MIN_GAS_LIMIT};

@@ -10,7 +10,7 @@ use actix::prelude::*;
 use futures::SinkExt;
 
 use super::{
-    ConnectionError, Disconnect, InboundEth, Outbound, OutboundSink, PeerHandle, PeerId,
+    ConnectionError, Disconnect, InboundRoutes, Outbound, OutboundSink, PeerHandle, PeerId,
     PeerMetrics, PeerQueues, PeerStopped, QueueAnn, QueueProp, QueueTxAnns, QueueTxs, QueuedProp,
     SendResponse, StopReason,
 };
@@ -89,7 +89,7 @@ pub struct PeerActor {
     /// First message id of eth on this connection.
     pub(super) eth_offset: u64,
     /// Who hears about decoded inbound eth messages.
-    pub(super) on_message: Option<Recipient<InboundEth>>,
+    pub(super) on_message: InboundRoutes,
     /// When our outstanding Ping was sent, if one is.
     pub(super) ping_sent: Option<Instant>,
     /// Ping interval and Pong deadline.
@@ -120,7 +120,7 @@ impl PeerActor {
             request_timeout: super::REQUEST_TIMEOUT,
             inbound: None,
             eth_offset: 0,
-            on_message: None,
+            on_message: InboundRoutes::default(),
             ping_sent: None,
             keepalive: (PING_INTERVAL, PONG_TIMEOUT),
             has_inbound: false,
@@ -141,7 +141,7 @@ impl PeerActor {
         mut self,
         inbound: InboundStream,
         eth_offset: u64,
-        on_message: Option<Recipient<InboundEth>>,
+        on_message: InboundRoutes,
     ) -> Self {
         self.inbound = Some((inbound, eth_offset));
         self.eth_offset = eth_offset;

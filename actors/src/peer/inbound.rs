@@ -94,8 +94,9 @@ impl PeerActor {
                     });
                     return;
                 }
-                if let Some(on_message) = &self.on_message {
-                    on_message.do_send(InboundEth {
+                if let Some(route) = self.on_message.route(&message) {
+                    route.do_send(InboundEth {
+                        requests: ctx.address().recipient(),
                         version: self.version(),
                         reply: ctx.address().recipient(),
                         peer: self.id(),

@@ -83,6 +83,48 @@ pub struct InboundEth {
     pub message: crate::eth::EthMessage,
     /// Where to send an answer (a response to a request).
     pub reply: actix::Recipient<SendResponse>,
+    /// Where to send requests to this peer (e.g. to fetch an announced block).
+    pub requests: actix::Recipient<super::SendRequest>,
+}
+
+/// Where a peer's inbound eth messages go, by kind.
+#[derive(Clone, Debug, Default)]
+pub struct InboundRoutes {
+    /// Requests (Get*).
+    pub requests: Option<actix::Recipient<InboundEth>>,
+    /// Block announcements and ranges (NewBlock, NewBlockHashes, BlockRangeUpdate).
+    pub blocks: Option<actix::Recipient<InboundEth>>,
+    /// Transactions and their announcements.
+    pub transactions: Option<actix::Recipient<InboundEth>>,
+}
+
+impl InboundRoutes {
+    /// Every kind to one recipient.
+    pub fn all(recipient: actix::Recipient<InboundEth>) -> Self {
+        Self {
+            requests: Some(recipient.clone()),
+            blocks: Some(recipient.clone()),
+            transactions: Some(recipient),
+        }
+    }
+
+    /// The recipient for `message`, if any.
+    pub fn route(&self, message: &crate::eth::EthMessage) -> Option<&actix::Recipient<InboundEth>> {
+        use crate::eth::EthMessage as M;
+        match message {
+            M::GetBlockHeaders(_)
+            | M::GetBlockBodies(_)
+            | M::GetPooledTransactions(_)
+            | M::GetNodeData(_)
+            | M::GetReceipts(_)
+            | M::GetReceipts70(_) => self.requests.as_ref(),
+            M::NewBlock(_) | M::NewBlockHashes(_) | M::BlockRangeUpdate(_) => self.blocks.as_ref(),
+            M::Transactions(_)
+            | M::NewPooledTransactionHashes66(_)
+            | M::NewPooledTransactionHashes68(_) => self.transactions.as_ref(),
+            _ => None,
+        }
+    }
 }
 
 /// Command: write this response (its request id already mirrored), ahead of queued

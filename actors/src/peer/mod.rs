@@ -22,8 +22,8 @@ pub use actor::{
 };
 pub use connection::{memory_connection, ConnectionError, Outbound, OutboundSink};
 pub use messages::{
-    Disconnect, InboundEth, PeerStopped, QueueAnn, QueueProp, QueueTxAnns, QueueTxs, SendResponse,
-    StopReason,
+    Disconnect, InboundEth, InboundRoutes, PeerStopped, QueueAnn, QueueProp, QueueTxAnns, QueueTxs,
+    SendResponse, StopReason,
 };
 pub use metrics::PeerMetrics;
 pub use queues::{

@@ -68,7 +68,7 @@ fn links(set: &Addr<PeerSetActor>) -> (SessionPeerLinks, mpsc::UnboundedReceiver
         SessionPeerLinks {
             register: set.clone().recipient(),
             stopped: set.clone().recipient(),
-            on_message: Some(inbox.recipient()),
+            on_message: InboundRoutes::all(inbox.recipient()),
             keepalive: None,
             request_timeout: None,
         },

@@ -8,7 +8,7 @@ use futures::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::{
-    ConnectionError, Disconnect, InboundEth, Outbound, OutboundSink, PeerActor, PeerHandle,
+    ConnectionError, Disconnect, InboundRoutes, Outbound, OutboundSink, PeerActor, PeerHandle,
     PeerStopped,
 };
 use crate::p2p::{self, P2pMessage};
@@ -25,7 +25,7 @@ pub struct SessionPeerLinks {
     /// The peer set (unregistration when the actor stops).
     pub stopped: Recipient<PeerStopped>,
     /// Who gets the peer's inbound eth messages.
-    pub on_message: Option<Recipient<InboundEth>>,
+    pub on_message: InboundRoutes,
     /// Ping interval and Pong deadline; `None` for geth's 15 s / 20 s.
     pub keepalive: Option<(std::time::Duration, std::time::Duration)>,
     /// Deadline of our requests to the peer; `None` for [`super::REQUEST_TIMEOUT`].

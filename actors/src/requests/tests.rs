@@ -83,7 +83,7 @@ async fn serving_peer() -> (
     let links = SessionPeerLinks {
         register: set.clone().recipient(),
         stopped: set.recipient(),
-        on_message: Some(handler.recipient()),
+        on_message: crate::peer::InboundRoutes::all(handler.recipient()),
         keepalive: None,
         request_timeout: None,
     };

@@ -1,0 +1,217 @@
+//! [`BlockHandler`]: receives block messages from every peer.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use actix::prelude::*;
+use alloy_primitives::{B256, U256};
+
+use crate::block_propagation::{AnnounceBlock, PropagateBlock};
+use crate::chain::{validate_block, ChainStore};
+use crate::eth::{
+    BlockHashNumber, EthBlock, EthMessage, GetBlockBodies, GetBlockHeaders, RequestPair,
+};
+use crate::peer::{short, InboundEth, PeerId, SendRequest};
+use crate::peer_set::{MarkBlock, PeerHead, UpdatePeerHead};
+
+/// Announced blocks fetched at once at most; further announcements wait for a later one
+/// (geth's block fetcher `hashLimit` is 256 per peer).
+pub const MAX_CONCURRENT_FETCHES: usize = 64;
+
+/// Where the handler reports.
+#[derive(Clone)]
+pub struct BlockHandlerLinks {
+    /// Mark blocks known for the peer that sent them.
+    pub mark: Recipient<MarkBlock>,
+    /// Update the sender's head.
+    pub head: Recipient<UpdatePeerHead>,
+    /// Propagate blocks that arrived in full (NewBlock).
+    pub propagate: Recipient<PropagateBlock>,
+    /// Announce blocks after import.
+    pub announce: Recipient<AnnounceBlock>,
+}
+
+/// Checks, stores and forwards blocks from peers.
+pub struct BlockHandler {
+    /// The chain.
+    store: Arc<dyn ChainStore>,
+    /// Peer set and propagator.
+    links: BlockHandlerLinks,
+    /// Hashes being fetched now.
+    fetching: HashSet<B256>,
+}
+
+impl BlockHandler {
+    /// A handler importing into `store`.
+    pub fn new(store: Arc<dyn ChainStore>, links: BlockHandlerLinks) -> Self {
+        Self {
+            store,
+            links,
+            fetching: HashSet::new(),
+        }
+    }
+}
+
+impl Actor for BlockHandler {
+    type Context = Context<Self>;
+}
+
+impl Handler<InboundEth> for BlockHandler {
+    type Result = ();
+
+    fn handle(&mut self, msg: InboundEth, ctx: &mut Self::Context) {
+        match msg.message {
+            EthMessage::NewBlock(new_block) => {
+                let hash = new_block.block.header.hash_slow();
+                self.links.mark.do_send(MarkBlock {
+                    peer: msg.peer,
+                    hash,
+                });
+                let head = PeerHead::TotalDifficulty {
+                    td: new_block.td,
+                    best_hash: hash,
+                };
+                self.links.head.do_send(UpdatePeerHead {
+                    peer: msg.peer,
+                    head,
+                });
+                if let Some(td) = self.import(msg.peer, new_block.block.clone()) {
+                    // Arrived in full: pass it on in full to sqrt(n), then announce.
+                    let number = new_block.block.header.number;
+                    self.links.propagate.do_send(PropagateBlock {
+                        block: Arc::new(new_block.block),
+                        td,
+                    });
+                    self.links.announce.do_send(AnnounceBlock { hash, number });
+                }
+            }
+            EthMessage::NewBlockHashes(announced) => {
+                for BlockHashNumber { hash, number } in announced.0 {
+                    self.links.mark.do_send(MarkBlock {
+                        peer: msg.peer,
+                        hash,
+                    });
+                    if self.store.header_by_hash(&hash).is_some()
+                        || self.fetching.contains(&hash)
+                        || self.fetching.len() >= MAX_CONCURRENT_FETCHES
+                    {
+                        continue;
+                    }
+                    self.fetching.insert(hash);
+                    let fetch = fetch(msg.requests.clone(), hash);
+                    let peer = msg.peer;
+                    ctx.spawn(fetch.into_actor(self).map(move |result, act, _| {
+                        act.fetching.remove(&hash);
+                        match result {
+                            Ok(block) => {
+                                if act.import(peer, block).is_some() {
+                                    act.links.announce.do_send(AnnounceBlock { hash, number });
+                                }
+                            }
+                            Err(reason) => log::debug!(
+                                "peer {}: fetching announced block {number} failed: {reason}",
+                                short(&peer)
+                            ),
+                        }
+                    }));
+                }
+            }
+            EthMessage::BlockRangeUpdate(range) => {
+                let head = PeerHead::Range {
+                    earliest: range.earliest,
+                    latest: range.latest,
+                    latest_hash: range.latest_hash,
+                };
+                self.links.head.do_send(UpdatePeerHead {
+                    peer: msg.peer,
+                    head,
+                });
+            }
+            _ => {}
+        }
+    }
+}
+
+impl BlockHandler {
+    /// Checks `block` against its stored parent and stores it; its total difficulty, or
+    /// `None` if it is known, its parent is unknown, or it is invalid.
+    fn import(&mut self, peer: PeerId, block: EthBlock) -> Option<U256> {
+        let hash = block.header.hash_slow();
+        if self.store.header_by_hash(&hash).is_some() {
+            return None;
+        }
+        let Some(parent) = self.store.header_by_hash(&block.header.parent_hash) else {
+            log::debug!(
+                "peer {}: block {} has an unknown parent",
+                short(&peer),
+                block.header.number
+            );
+            return None;
+        };
+        if let Err(error) = validate_block(&parent, &block) {
+            log::debug!(
+                "peer {}: invalid block {}: {error}",
+                short(&peer),
+                block.header.number
+            );
+            return None;
+        }
+        let number = block.header.number;
+        match self.store.insert_block(block, None) {
+            Ok(hash) => {
+                log::debug!("imported block {number} from peer {}", short(&peer));
+                self.store.total_difficulty(&hash)
+            }
+            Err(error) => {
+                log::warn!("storing block {number} failed: {error}");
+                None
+            }
+        }
+    }
+}
+
+/// Fetches an announced block from its announcer: its header by hash, then its body.
+async fn fetch(requests: Recipient<SendRequest>, hash: B256) -> Result<EthBlock, String> {
+    let headers = EthMessage::GetBlockHeaders(RequestPair::new(
+        0,
+        GetBlockHeaders {
+            start_block: hash.into(),
+            limit: 1,
+            skip: 0,
+            reverse: false,
+        },
+    ));
+    let header = match requests
+        .send(SendRequest(headers))
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        Ok(EthMessage::BlockHeaders(reply)) => reply
+            .message
+            .0
+            .into_iter()
+            .next()
+            .ok_or("empty header reply")?,
+        Ok(other) => return Err(format!("unexpected {:?}", other.message_id())),
+        Err(error) => return Err(error.to_string()),
+    };
+    if header.hash_slow() != hash {
+        return Err("header does not hash to the announced hash".into());
+    }
+    let bodies = EthMessage::GetBlockBodies(RequestPair::new(0, GetBlockBodies(vec![hash])));
+    let body = match requests
+        .send(SendRequest(bodies))
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        Ok(EthMessage::BlockBodies(reply)) => reply
+            .message
+            .0
+            .into_iter()
+            .next()
+            .ok_or("empty body reply")?,
+        Ok(other) => return Err(format!("unexpected {:?}", other.message_id())),
+        Err(error) => return Err(error.to_string()),
+    };
+    Ok(EthBlock { header, body })
+}

@@ -1,0 +1,10 @@
+//! Blocks from peers (eth <= 68): NewBlock is checked, stored and propagated; announced
+//! blocks are fetched (header, then body) from the announcer; BlockRangeUpdate (eth/69+)
+//! updates the peer's range.
+
+mod actor;
+
+pub use actor::{BlockHandler, BlockHandlerLinks, MAX_CONCURRENT_FETCHES};
+
+#[cfg(test)]
+mod tests;

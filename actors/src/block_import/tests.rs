@@ -1,0 +1,221 @@
+//! Three nodes in a line, A - B - C (A and C not connected), each with a store, peer set,
+//! propagator, request handler and block handler, over RLPx sessions on in-memory pipes:
+//! a block propagated or only announced at A reaches C.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use alloy_consensus::constants::EMPTY_OMMER_ROOT_HASH;
+use alloy_consensus::{Header, EMPTY_ROOT_HASH};
+use alloy_primitives::B256;
+use secp256k1::SecretKey;
+
+use super::*;
+use crate::block_propagation::{AnnounceBlock, BlockPropagator, PropagateBlock};
+use crate::chain::{ChainStore, MemoryChainStore};
+use crate::eth::forkid::ForkSchedule;
+use crate::eth::{EthBlock, EthVersion};
+use crate::peer::{start_session_peer, InboundRoutes, SessionPeerLinks};
+use crate::peer_set::PeerSetActor;
+use crate::requests::RequestHandler;
+use crate::session::{accept, dial, ChainStatus, SessionConfig};
+use crate::tx_pool::{InMemoryTxPool, TxPool};
+
+fn child(parent: &Header) -> EthBlock {
+    let header = Header {
+        parent_hash: parent.hash_slow(),
+        ommers_hash: EMPTY_OMMER_ROOT_HASH,
+        number: parent.number + 1,
+        timestamp: parent.timestamp + 12,
+        gas_limit: parent.gas_limit,
+        transactions_root: EMPTY_ROOT_HASH,
+        receipts_root: EMPTY_ROOT_HASH,
+        ..Default::default()
+    };
+    EthBlock {
+        header,
+        body: Default::default(),
+    }
+}
+
+struct Node {
+    store: Arc<MemoryChainStore>,
+    set: Addr<PeerSetActor>,
+    propagator: Addr<BlockPropagator>,
+    routes: InboundRoutes,
+    config: SessionConfig,
+    pool: Arc<dyn TxPool>,
+}
+
+fn node(n: u8) -> Node {
+    let store = Arc::new(MemoryChainStore::new(Header {
+        gas_limit: 30_000_000,
+        ..Default::default()
+    }));
+    for _ in 0..20 {
+        store
+            .insert_block(child(&store.head()), None)
+            .expect("links");
+    }
+    let pool: Arc<dyn TxPool> = Arc::new(InMemoryTxPool::new());
+    let set = PeerSetActor::new().start();
+    let propagator = BlockPropagator::new(set.clone().recipient(), (u64::from(n), 1)).start();
+    let links = BlockHandlerLinks {
+        mark: set.clone().recipient(),
+        head: set.clone().recipient(),
+        propagate: propagator.clone().recipient(),
+        announce: propagator.clone().recipient(),
+    };
+    let blocks = BlockHandler::new(store.clone(), links).start();
+    let requests = RequestHandler::new(store.clone(), pool.clone()).start();
+    let routes = InboundRoutes {
+        requests: Some(requests.recipient()),
+        blocks: Some(blocks.recipient()),
+        transactions: None,
+    };
+    let mut config = SessionConfig::new(
+        SecretKey::from_byte_array([n; 32]).expect("key"),
+        format!("node-{n}"),
+    );
+    config.eth_versions = vec![EthVersion::Eth68];
+    Node {
+        store,
+        set,
+        propagator,
+        routes,
+        config,
+        pool,
+    }
+}
+
+fn status(node: &Node) -> ChainStatus {
+    let store = &node.store;
+    let genesis = store.canonical_hash(0).expect("genesis");
+    let head = store.head();
+    ChainStatus {
+        network_id: 1,
+        genesis,
+        forks: ForkSchedule {
+            genesis_hash: genesis,
+            genesis_timestamp: 0,
+            block_forks: vec![],
+            time_forks: vec![],
+        },
+        head_number: head.number,
+        head_timestamp: head.timestamp,
+        head_hash: head.hash_slow(),
+        total_difficulty: store.total_difficulty(&head.hash_slow()).expect("td"),
+        earliest: 0,
+    }
+}
+
+async fn connect(a: &Node, b: &Node) {
+    let (x, y) = tokio::io::duplex(1024 * 1024);
+    let (sa, sb) = (status(a), status(b));
+    let (da, db) = tokio::join!(
+        dial(x, &a.config, b.config.node_id(), &sa),
+        accept(y, &b.config, &sb)
+    );
+    for (session, node) in [(da.expect("dial"), a), (db.expect("accept"), b)] {
+        let links = SessionPeerLinks {
+            register: node.set.clone().recipient(),
+            stopped: node.set.clone().recipient(),
+            on_message: node.routes.clone(),
+            keepalive: None,
+            request_timeout: None,
+        };
+        start_session_peer(session, node.pool.clone(), links)
+            .await
+            .expect("registered");
+    }
+}
+
+/// Waits (yielding, no sleep) until `node` has block `number`, for at most 5 s.
+async fn until_head(node: &Node, number: u64) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while node.store.head().number < number {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "head stuck at {}",
+            node.store.head().number
+        );
+        tokio::task::yield_now().await;
+    }
+}
+
+async fn line() -> (Node, Node, Node) {
+    let (a, b, c) = (node(1), node(2), node(3));
+    connect(&a, &b).await;
+    connect(&b, &c).await;
+    (a, b, c)
+}
+
+#[actix_rt::test]
+async fn a_block_propagated_at_a_reaches_c_through_b() {
+    let (a, b, c) = line().await;
+    let block = child(&a.store.head());
+    let hash = a
+        .store
+        .insert_block(block.clone(), None)
+        .expect("A stores it");
+    let td = a.store.total_difficulty(&hash).expect("td");
+    a.propagator
+        .send(PropagateBlock {
+            block: Arc::new(block),
+            td,
+        })
+        .await
+        .expect("alive");
+    until_head(&b, 21).await;
+    until_head(&c, 21).await;
+    assert_eq!(c.store.head().hash_slow(), hash);
+}
+
+#[actix_rt::test]
+async fn a_block_only_announced_at_a_is_fetched_by_b_and_then_by_c() {
+    let (a, b, c) = line().await;
+    let block = child(&a.store.head());
+    let hash = a.store.insert_block(block, None).expect("A stores it");
+    a.propagator
+        .send(AnnounceBlock { hash, number: 21 })
+        .await
+        .expect("alive");
+    until_head(&b, 21).await;
+    until_head(&c, 21).await;
+    assert_eq!(c.store.head().hash_slow(), hash);
+    assert_ne!(B256::ZERO, hash);
+}
+
+#[actix_rt::test]
+async fn an_invalid_block_is_not_stored_or_passed_on() {
+    let (a, b, _c) = line().await;
+    let mut block = child(&a.store.head());
+    block.header.gas_limit *= 2; // beyond the 1/1024 bound
+    let hash = a
+        .store
+        .insert_block(block.clone(), None)
+        .expect("A's store does not validate");
+    let td = a.store.total_difficulty(&hash).expect("td");
+    a.propagator
+        .send(PropagateBlock {
+            block: Arc::new(block),
+            td,
+        })
+        .await
+        .expect("alive");
+    // A valid sibling sent afterwards arrives, so the invalid one was processed first.
+    let mut sibling = child(&b.store.head());
+    sibling.header.timestamp += 1;
+    let sibling_hash = a.store.insert_block(sibling.clone(), None).expect("stored");
+    a.propagator
+        .send(PropagateBlock {
+            block: Arc::new(sibling),
+            td,
+        })
+        .await
+        .expect("alive");
+    until_head(&b, 21).await;
+    assert_eq!(b.store.head().hash_slow(), sibling_hash);
+    assert!(b.store.header_by_hash(&hash).is_none());
+}
