@@ -19,7 +19,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ethpeer_actors::eth::{EthVersion, PooledTx};
 use ethpeer_actors::peer::{
     Disconnect, PeerHandle, PeerMetrics, QueueAnn, QueueProp, QueueTxAnns, QueueTxs, RequestError,
-    SendRequest,
+    SendEth, SendRequest,
 };
 use ethpeer_actors::peer_set::{
     known_set, KnownSet, PeerHead, PeerSetActor, Register, MAX_KNOWN_TXS,
@@ -66,6 +66,10 @@ impl Handler<SendRequest> for CountingPeer {
     fn handle(&mut self, _: SendRequest, _: &mut Self::Context) -> Self::Result {
         Err(RequestError::PeerGone)
     }
+}
+impl Handler<SendEth> for CountingPeer {
+    type Result = ();
+    fn handle(&mut self, _: SendEth, _: &mut Self::Context) {}
 }
 impl Handler<Disconnect> for CountingPeer {
     type Result = ();

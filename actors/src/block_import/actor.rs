@@ -9,14 +9,26 @@ use alloy_primitives::{B256, U256};
 use crate::block_propagation::{AnnounceBlock, PropagateBlock};
 use crate::chain::{validate_block, ChainStore};
 use crate::eth::{
-    BlockHashNumber, EthBlock, EthMessage, GetBlockBodies, GetBlockHeaders, RequestPair,
+    BlockHashNumber, BlockRangeUpdate, EthBlock, EthMessage, GetBlockBodies, GetBlockHeaders,
+    RequestPair,
 };
 use crate::peer::{short, InboundEth, PeerId, SendRequest};
-use crate::peer_set::{MarkBlock, PeerHead, UpdatePeerHead};
+use crate::peer_set::{BroadcastBlockRange, MarkBlock, PeerHead, UpdatePeerHead};
 
 /// Announced blocks fetched at once at most; further announcements wait for a later one
 /// (geth's block fetcher `hashLimit` is 256 per peer).
 pub const MAX_CONCURRENT_FETCHES: usize = 64;
+
+/// Blocks the head must advance before eth/69+ peers get a BlockRangeUpdate (EIP-7642:
+/// at most once per 32-block epoch; geth sends it every 32 blocks, or at once if the head
+/// goes back).
+pub const BLOCK_RANGE_UPDATE_INTERVAL: u64 = 32;
+
+/// Command: import a block produced or received locally (not from a peer); it is announced
+/// like any imported block. Answers its total difficulty, or `None` if it was not stored.
+#[derive(Debug, Message)]
+#[rtype(result = "Option<U256>")]
+pub struct ImportBlock(pub EthBlock);
 
 /// Where the handler reports.
 #[derive(Clone)]
@@ -29,6 +41,8 @@ pub struct BlockHandlerLinks {
     pub propagate: Recipient<PropagateBlock>,
     /// Announce blocks after import.
     pub announce: Recipient<AnnounceBlock>,
+    /// Tell eth/69+ peers our new block range.
+    pub range: Recipient<BroadcastBlockRange>,
 }
 
 /// Checks, stores and forwards blocks from peers.
@@ -39,15 +53,19 @@ pub struct BlockHandler {
     links: BlockHandlerLinks,
     /// Hashes being fetched now.
     fetching: HashSet<B256>,
+    /// The head number last sent in a BlockRangeUpdate.
+    range_sent: u64,
 }
 
 impl BlockHandler {
     /// A handler importing into `store`.
     pub fn new(store: Arc<dyn ChainStore>, links: BlockHandlerLinks) -> Self {
+        let range_sent = store.head().number;
         Self {
             store,
             links,
             fetching: HashSet::new(),
+            range_sent,
         }
     }
 }
@@ -132,7 +150,36 @@ impl Handler<InboundEth> for BlockHandler {
     }
 }
 
+impl Handler<ImportBlock> for BlockHandler {
+    type Result = Option<U256>;
+
+    fn handle(&mut self, msg: ImportBlock, _ctx: &mut Self::Context) -> Option<U256> {
+        let hash = msg.0.header.hash_slow();
+        let number = msg.0.header.number;
+        let td = self.import(PeerId::ZERO, msg.0)?;
+        self.links.announce.do_send(AnnounceBlock { hash, number });
+        Some(td)
+    }
+}
+
 impl BlockHandler {
+    /// Sends eth/69+ peers our range when the head moved a whole interval (or went back).
+    fn head_moved(&mut self) {
+        let head = self.store.head();
+        if head.number >= self.range_sent.saturating_add(BLOCK_RANGE_UPDATE_INTERVAL)
+            || head.number < self.range_sent
+        {
+            self.range_sent = head.number;
+            // Our stores keep every block from genesis.
+            let update = BlockRangeUpdate {
+                earliest: 0,
+                latest: head.number,
+                latest_hash: head.hash_slow(),
+            };
+            self.links.range.do_send(BroadcastBlockRange(update));
+        }
+    }
+
     /// Checks `block` against its stored parent and stores it; its total difficulty, or
     /// `None` if it is known, its parent is unknown, or it is invalid.
     fn import(&mut self, peer: PeerId, block: EthBlock) -> Option<U256> {
@@ -160,6 +207,7 @@ impl BlockHandler {
         match self.store.insert_block(block, None) {
             Ok(hash) => {
                 log::debug!("imported block {number} from peer {}", short(&peer));
+                self.head_moved();
                 self.store.total_difficulty(&hash)
             }
             Err(error) => {

@@ -4,7 +4,10 @@
 
 mod actor;
 
-pub use actor::{BlockHandler, BlockHandlerLinks, MAX_CONCURRENT_FETCHES};
+pub use actor::{
+    BlockHandler, BlockHandlerLinks, ImportBlock, BLOCK_RANGE_UPDATE_INTERVAL,
+    MAX_CONCURRENT_FETCHES,
+};
 
 #[cfg(test)]
 mod tests;

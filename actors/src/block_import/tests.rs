@@ -49,6 +49,10 @@ struct Node {
 }
 
 fn node(n: u8) -> Node {
+    node_at(n, EthVersion::Eth68).0
+}
+
+fn node_at(n: u8, version: EthVersion) -> (Node, Addr<BlockHandler>) {
     let store = Arc::new(MemoryChainStore::new(Header {
         gas_limit: 30_000_000,
         ..Default::default()
@@ -66,8 +70,10 @@ fn node(n: u8) -> Node {
         head: set.clone().recipient(),
         propagate: propagator.clone().recipient(),
         announce: propagator.clone().recipient(),
+        range: set.clone().recipient(),
     };
     let blocks = BlockHandler::new(store.clone(), links).start();
+    let handler = blocks.clone();
     let requests = RequestHandler::new(store.clone(), pool.clone()).start();
     let routes = InboundRoutes {
         requests: Some(requests.recipient()),
@@ -78,15 +84,18 @@ fn node(n: u8) -> Node {
         SecretKey::from_byte_array([n; 32]).expect("key"),
         format!("node-{n}"),
     );
-    config.eth_versions = vec![EthVersion::Eth68];
-    Node {
-        store,
-        set,
-        propagator,
-        routes,
-        config,
-        pool,
-    }
+    config.eth_versions = vec![version];
+    (
+        Node {
+            store,
+            set,
+            propagator,
+            routes,
+            config,
+            pool,
+        },
+        handler,
+    )
 }
 
 fn status(node: &Node) -> ChainStatus {
@@ -218,4 +227,56 @@ async fn an_invalid_block_is_not_stored_or_passed_on() {
     until_head(&b, 21).await;
     assert_eq!(b.store.head().hash_slow(), sibling_hash);
     assert!(b.store.header_by_hash(&hash).is_none());
+}
+
+#[actix_rt::test]
+async fn eth69_peers_get_a_block_range_update_every_32_blocks() {
+    use crate::eth::EthMessage;
+    use futures::StreamExt;
+
+    let (b, handler) = node_at(2, EthVersion::Eth69);
+    let mut config = SessionConfig::new(SecretKey::from_byte_array([9; 32]).expect("key"), "raw");
+    config.eth_versions = vec![EthVersion::Eth69];
+    let (x, y) = tokio::io::duplex(1024 * 1024);
+    let status = status(&b);
+    let (raw, session) = tokio::join!(
+        dial(x, &config, b.config.node_id(), &status),
+        accept(y, &b.config, &status)
+    );
+    let mut raw = raw.expect("raw side");
+    let links = SessionPeerLinks {
+        register: b.set.clone().recipient(),
+        stopped: b.set.clone().recipient(),
+        on_message: b.routes.clone(),
+        keepalive: None,
+        request_timeout: None,
+    };
+    start_session_peer(session.expect("B side"), b.pool.clone(), links)
+        .await
+        .expect("registered");
+
+    // 32 blocks on top of head 20: one update, for block 52, and none before it.
+    for _ in 0..32 {
+        assert!(handler
+            .send(ImportBlock(child(&b.store.head())))
+            .await
+            .expect("alive")
+            .is_some());
+    }
+    let frame = loop {
+        let frame = raw.reader.next().await.expect("open").expect("valid");
+        if frame.id >= raw.eth_offset {
+            break frame;
+        }
+    };
+    let EthMessage::BlockRangeUpdate(update) = EthMessage::decode(
+        EthVersion::Eth69,
+        (frame.id - raw.eth_offset) as u8,
+        &frame.payload,
+    )
+    .expect("decodes") else {
+        panic!("expected BlockRangeUpdate")
+    };
+    assert_eq!((update.earliest, update.latest), (0, 52));
+    assert_eq!(update.latest_hash, b.store.head().hash_slow());
 }

@@ -12,7 +12,7 @@ use futures::SinkExt;
 use super::{
     ConnectionError, Disconnect, InboundRoutes, Outbound, OutboundSink, PeerHandle, PeerId,
     PeerMetrics, PeerQueues, PeerStopped, QueueAnn, QueueProp, QueueTxAnns, QueueTxs, QueuedProp,
-    SendResponse, StopReason,
+    SendEth, StopReason,
 };
 use crate::eth::{BlockHashNumber, EthMessage, EthVersion};
 use crate::p2p::DisconnectReason;
@@ -359,10 +359,10 @@ impl PeerActor {
     }
 }
 
-impl Handler<SendResponse> for PeerActor {
+impl Handler<SendEth> for PeerActor {
     type Result = ();
 
-    fn handle(&mut self, msg: SendResponse, ctx: &mut Self::Context) {
+    fn handle(&mut self, msg: SendEth, ctx: &mut Self::Context) {
         if self.disconnecting.is_some() {
             return;
         }

@@ -82,7 +82,7 @@ pub struct InboundEth {
     /// The message.
     pub message: crate::eth::EthMessage,
     /// Where to send an answer (a response to a request).
-    pub reply: actix::Recipient<SendResponse>,
+    pub reply: actix::Recipient<SendEth>,
     /// Where to send requests to this peer (e.g. to fetch an announced block).
     pub requests: actix::Recipient<super::SendRequest>,
 }
@@ -127,8 +127,8 @@ impl InboundRoutes {
     }
 }
 
-/// Command: write this response (its request id already mirrored), ahead of queued
-/// broadcasts.
+/// Command: write this message (a response with its request id mirrored, or a
+/// BlockRangeUpdate) ahead of queued broadcasts.
 #[derive(Clone, Debug, Message)]
 #[rtype(result = "()")]
-pub struct SendResponse(pub crate::eth::EthMessage);
+pub struct SendEth(pub crate::eth::EthMessage);

@@ -23,7 +23,7 @@ pub use actor::{
 pub use connection::{memory_connection, ConnectionError, Outbound, OutboundSink};
 pub use messages::{
     Disconnect, InboundEth, InboundRoutes, PeerStopped, QueueAnn, QueueProp, QueueTxAnns, QueueTxs,
-    SendResponse, StopReason,
+    SendEth, StopReason,
 };
 pub use metrics::PeerMetrics;
 pub use queues::{
@@ -66,6 +66,8 @@ pub struct PeerHandle {
     pub disconnect: Recipient<Disconnect>,
     /// Requests to this peer, answered with its response.
     pub requests: Recipient<SendRequest>,
+    /// Messages written ahead of broadcasts (responses, BlockRangeUpdate).
+    pub send: Recipient<SendEth>,
     /// Shared counters.
     pub metrics: Arc<PeerMetrics>,
 }
@@ -85,7 +87,8 @@ impl PeerHandle {
             + Handler<QueueProp>
             + Handler<QueueAnn>
             + Handler<Disconnect>
-            + Handler<SendRequest>,
+            + Handler<SendRequest>
+            + Handler<SendEth>,
     {
         Self {
             id,
@@ -96,6 +99,7 @@ impl PeerHandle {
             block_anns: addr.clone().recipient(),
             disconnect: addr.clone().recipient(),
             requests: addr.clone().recipient(),
+            send: addr.clone().recipient(),
             metrics,
         }
     }

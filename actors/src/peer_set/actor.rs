@@ -305,6 +305,31 @@ impl Handler<PeersWithoutBlock> for PeerSetActor {
     }
 }
 
+impl Handler<BroadcastBlockRange> for PeerSetActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: BroadcastBlockRange, _ctx: &mut Self::Context) {
+        for entry in self
+            .entries
+            .iter()
+            .filter(|e| e.handle.version >= crate::eth::EthVersion::Eth69)
+        {
+            let message = crate::eth::EthMessage::BlockRangeUpdate(msg.0);
+            if entry
+                .handle
+                .send
+                .try_send(crate::peer::SendEth(message))
+                .is_err()
+            {
+                log::debug!(
+                    "peer {}: block range update not queued",
+                    short(&entry.handle.id)
+                );
+            }
+        }
+    }
+}
+
 impl Handler<SubscribePeerEvents> for PeerSetActor {
     type Result = ();
 

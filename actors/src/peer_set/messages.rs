@@ -194,6 +194,11 @@ pub struct PeersWithoutBlock {
     pub mark: bool,
 }
 
+/// Command: send this BlockRangeUpdate to every eth/69+ peer.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct BroadcastBlockRange(pub crate::eth::BlockRangeUpdate);
+
 /// Event published by the peer set.
 #[derive(Debug, Clone, Message)]
 #[rtype(result = "()")]

@@ -6,9 +6,9 @@ mod messages;
 
 pub use actor::{known_set, KnownSet, PeerSetActor, MAX_KNOWN_BLOCKS, MAX_KNOWN_TXS};
 pub use messages::{
-    BestPeer, BestPeers, Close, FilterUnknownTxs, Len, MarkBlock, MarkTxs, PeerEvent, PeerHead,
-    PeerInfo, Peers, PeersWithoutBlock, PeersWithoutTx, Register, RegisterError,
-    SubscribePeerEvents, TxRecipients, Unregister, UpdatePeerHead,
+    BestPeer, BestPeers, BroadcastBlockRange, Close, FilterUnknownTxs, Len, MarkBlock, MarkTxs,
+    PeerEvent, PeerHead, PeerInfo, Peers, PeersWithoutBlock, PeersWithoutTx, Register,
+    RegisterError, SubscribePeerEvents, TxRecipients, Unregister, UpdatePeerHead,
 };
 
 #[cfg(test)]

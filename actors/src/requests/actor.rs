@@ -12,7 +12,7 @@ use crate::eth::{
     BlockBodies, BlockHeaders, EthMessage, EthVersion, NodeData, PooledTransactions, PooledTx,
     Receipts, Receipts69, Receipts70,
 };
-use crate::peer::{short, InboundEth, SendResponse};
+use crate::peer::{short, InboundEth, SendEth};
 use crate::tx_pool::TxPool;
 
 /// Most transactions served per GetPooledTransactions (geth serves up to the 2 MiB soft
@@ -51,7 +51,7 @@ impl Handler<InboundEth> for RequestHandler {
         let Some(response) = self.answer(msg.version, &msg.message) else {
             return;
         };
-        if let Err(error) = msg.reply.try_send(SendResponse(response)) {
+        if let Err(error) = msg.reply.try_send(SendEth(response)) {
             log::debug!("peer {}: response not queued: {error}", short(&msg.peer));
         }
     }
