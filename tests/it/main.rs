@@ -7,6 +7,7 @@ mod common;
 
 mod cli;
 mod eip2481;
+mod eth_protocol;
 mod ethtest_chain;
 mod forkid_vectors;
 mod import;
