@@ -1,5 +1,5 @@
 //! Three nodes in a line, A - B - C (A and C not connected), each with a store, peer set,
-//! propagator, request handler and block handler, over RLPx sessions on in-memory pipes:
+//! propagator, request handler and block handler, over RLPx sessions on loopback TCP:
 //! a block propagated or only announced at A reaches C.
 
 use std::sync::Arc;
@@ -119,8 +119,14 @@ fn status(node: &Node) -> ChainStatus {
     }
 }
 
+/// Connects two nodes over loopback TCP (`127.0.0.1:0`).
 async fn connect(a: &Node, b: &Node) {
-    let (x, y) = tokio::io::duplex(1024 * 1024);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (x, y) = tokio::join!(tokio::net::TcpStream::connect(addr), listener.accept());
+    let (x, y) = (x.expect("connect"), y.expect("accept").0);
     let (sa, sb) = (status(a), status(b));
     let (da, db) = tokio::join!(
         dial(x, &a.config, b.config.node_id(), &sa),

@@ -134,3 +134,85 @@ pub fn receipts70(
     }
     (out, false)
 }
+
+#[cfg(test)]
+mod tests {
+    use alloy_consensus::{Eip658Value, Header, Receipt, ReceiptEnvelope, ReceiptWithBloom};
+    use alloy_primitives::{Address, Bytes, Log, LogData};
+
+    use super::*;
+    use crate::chain::MemoryChainStore;
+    use crate::eth::EthBlock;
+
+    /// A receipt whose one log carries `data` bytes.
+    fn receipt(data: usize, cumulative: u64) -> ReceiptEnvelope {
+        let log = Log {
+            address: Address::ZERO,
+            data: LogData::new_unchecked(vec![], Bytes::from(vec![7u8; data])),
+        };
+        let receipt = Receipt {
+            status: Eip658Value::Eip658(true),
+            cumulative_gas_used: cumulative,
+            logs: vec![log],
+        };
+        ReceiptEnvelope::Eip1559(ReceiptWithBloom::from(receipt))
+    }
+
+    /// Blocks 1-3, each with `per_block` receipts of `size` bytes.
+    fn store(per_block: usize, size: usize) -> (MemoryChainStore, Vec<B256>) {
+        let store = MemoryChainStore::new(Header::default());
+        let mut hashes = Vec::new();
+        for number in 1..=3 {
+            let header = Header {
+                parent_hash: store.head().hash_slow(),
+                number,
+                ..Default::default()
+            };
+            let receipts = (0..per_block).map(|i| receipt(size, i as u64)).collect();
+            hashes.push(
+                store
+                    .insert_block(
+                        EthBlock {
+                            header,
+                            body: Default::default(),
+                        },
+                        Some(receipts),
+                    )
+                    .expect("links"),
+            );
+        }
+        (store, hashes)
+    }
+
+    #[test]
+    fn receipts_come_in_each_versions_shape_and_unknown_blocks_are_skipped() {
+        let (store, hashes) = store(2, 10);
+        let request = [hashes[0], B256::repeat_byte(9), hashes[2]];
+        let with_bloom = receipts(&store, &request);
+        assert_eq!(with_bloom.len(), 2);
+        assert_eq!(with_bloom[0], store.receipts(&hashes[0]).expect("stored"));
+        let without_bloom = receipts69(&store, &request);
+        assert_eq!(
+            without_bloom[1][1],
+            Receipt69::from_envelope(&with_bloom[1][1])
+        );
+        // eth/70: continue the first block at its second receipt.
+        let (page, incomplete) = receipts70(&store, &request, 1);
+        assert!(!incomplete);
+        assert_eq!(page.iter().map(Vec::len).collect::<Vec<_>>(), vec![1, 2]);
+        assert_eq!(page[0][0].cumulative_gas_used, 1);
+    }
+
+    #[test]
+    fn eth70_receipts_are_cut_at_10_mib_with_last_block_incomplete() {
+        // 3 blocks x 2 receipts x ~2 MiB: the 10 MiB page ends inside block 3.
+        let (store, hashes) = store(2, 2 * 1024 * 1024);
+        let (page, incomplete) = receipts70(&store, &hashes, 0);
+        assert!(incomplete);
+        assert_eq!(page.iter().map(Vec::len).collect::<Vec<_>>(), vec![2, 2, 0]);
+        // The requester continues with block 3 from receipt 0.
+        let (rest, incomplete) = receipts70(&store, &hashes[2..], 0);
+        assert!(!incomplete);
+        assert_eq!(rest[0].len(), 2);
+    }
+}
