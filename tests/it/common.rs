@@ -53,3 +53,41 @@ macro_rules! testdata_or_skip {
     };
 }
 pub(crate) use testdata_or_skip;
+
+/// The ethtest chain loaded into a memory store, with its Status.
+pub struct Ethtest {
+    /// The 600 blocks.
+    pub blocks: Vec<ethpeer_actors::eth::EthBlock>,
+    /// Genesis plus all blocks.
+    pub store: std::sync::Arc<ethpeer_actors::chain::MemoryChainStore>,
+    /// The chain's Status (network 3503995874084926, fork id 0x377aaa78 at the head).
+    pub status: ethpeer_actors::session::ChainStatus,
+}
+
+/// Loads `ethtest/` from the test data folder.
+pub fn ethtest(dir: &Path) -> Ethtest {
+    use ethpeer_actors::chain::{self, ChainStore, MemoryChainStore};
+    use ethpeer_actors::eth::genesis;
+    let spec = genesis::load_genesis(&dir.join("ethtest/genesis.json")).expect("genesis");
+    let header = genesis::genesis_header(&spec).expect("genesis header");
+    let genesis_hash = header.hash_slow();
+    let store = std::sync::Arc::new(MemoryChainStore::new(header));
+    let bytes = std::fs::read(dir.join("ethtest/chain.rlp")).expect("chain.rlp");
+    let blocks = chain::read_chain_file(&bytes).expect("chain decodes");
+    for block in &blocks {
+        store
+            .insert_block(block.clone(), None)
+            .expect("blocks link");
+    }
+    let forks = genesis::fork_schedule(&spec, genesis_hash);
+    let status = ethpeer_actors::session::ChainStatus::from_store(
+        spec.config.chain_id,
+        forks,
+        store.as_ref(),
+    );
+    Ethtest {
+        blocks,
+        store,
+        status,
+    }
+}

@@ -9,9 +9,8 @@ use actix::Actor;
 use alloy_primitives::B256;
 use ethpeer_actors::block_import::{BlockHandler, BlockHandlerLinks};
 use ethpeer_actors::block_propagation::BlockPropagator;
-use ethpeer_actors::chain::{self, ChainStore, MemoryChainStore};
 use ethpeer_actors::eth::{
-    genesis, EthBlock, EthMessage, EthVersion, GetBlockBodies, GetBlockHeaders, RequestPair,
+    EthBlock, EthMessage, EthVersion, GetBlockBodies, GetBlockHeaders, RequestPair,
 };
 use ethpeer_actors::p2p::{self, DisconnectReason, P2pMessage};
 use ethpeer_actors::peer::{start_session_peer, InboundRoutes, SessionPeerLinks};
@@ -37,27 +36,11 @@ struct Server {
 
 /// Starts a node serving the ethtest chain on 127.0.0.1:0.
 async fn server(dir: &std::path::Path) -> Server {
-    let spec = genesis::load_genesis(&dir.join("ethtest/genesis.json")).expect("genesis");
-    let genesis_header = genesis::genesis_header(&spec).expect("header");
-    let genesis_hash = genesis_header.hash_slow();
-    let store = Arc::new(MemoryChainStore::new(genesis_header));
-    let blocks =
-        chain::read_chain_file(&std::fs::read(dir.join("ethtest/chain.rlp")).expect("chain"))
-            .expect("decodes");
-    for block in &blocks {
-        store.insert_block(block.clone(), None).expect("links");
-    }
-    let head = store.head();
-    let status = ChainStatus {
-        network_id: spec.config.chain_id,
-        genesis: genesis_hash,
-        forks: genesis::fork_schedule(&spec, genesis_hash),
-        head_number: head.number,
-        head_timestamp: head.timestamp,
-        head_hash: head.hash_slow(),
-        total_difficulty: store.total_difficulty(&head.hash_slow()).expect("td"),
-        earliest: 0,
-    };
+    let crate::common::Ethtest {
+        blocks,
+        store,
+        status,
+    } = crate::common::ethtest(dir);
     let pool: Arc<dyn TxPool> = Arc::new(InMemoryTxPool::new());
     let set = PeerSetActor::new().start();
     let propagator = BlockPropagator::new(set.clone().recipient(), (1, 2)).start();

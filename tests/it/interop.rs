@@ -270,8 +270,7 @@ async fn the_ethereumjs_peer_dials_us() {
 async fn the_ethereumjs_peer_gets_ethtest_headers_from_us() {
     use actix::Actor;
     use alloy_eips::BlockHashOrNumber;
-    use ethpeer_actors::chain::{self, ChainStore, MemoryChainStore};
-    use ethpeer_actors::eth::{genesis, BlockHeaders, GetBlockHeaders, RequestPair};
+    use ethpeer_actors::eth::{BlockHeaders, GetBlockHeaders, RequestPair};
     use ethpeer_actors::peer::{start_session_peer, SessionPeerLinks};
     use ethpeer_actors::peer_set::PeerSetActor;
     use ethpeer_actors::requests::RequestHandler;
@@ -280,27 +279,11 @@ async fn the_ethereumjs_peer_gets_ethtest_headers_from_us() {
 
     let Some(dir) = interop_dir() else { return };
     let data = crate::common::testdata_or_skip!();
-    let spec = genesis::load_genesis(&data.join("ethtest/genesis.json")).expect("genesis");
-    let genesis_header = genesis::genesis_header(&spec).expect("header");
-    let genesis_hash = genesis_header.hash_slow();
-    let store = Arc::new(MemoryChainStore::new(genesis_header));
-    let blocks =
-        chain::read_chain_file(&std::fs::read(data.join("ethtest/chain.rlp")).expect("chain"))
-            .expect("decodes");
-    for block in &blocks {
-        store.insert_block(block.clone(), None).expect("links");
-    }
-    let head = store.head();
-    let status = ChainStatus {
-        network_id: spec.config.chain_id,
-        genesis: genesis_hash,
-        forks: genesis::fork_schedule(&spec, genesis_hash),
-        head_number: head.number,
-        head_timestamp: head.timestamp,
-        head_hash: head.hash_slow(),
-        total_difficulty: store.total_difficulty(&head.hash_slow()).expect("td"),
-        earliest: 0,
-    };
+    let crate::common::Ethtest {
+        blocks,
+        store,
+        status,
+    } = crate::common::ethtest(&data);
 
     let pool = Arc::new(InMemoryTxPool::new());
     let handler = RequestHandler::new(store.clone(), pool.clone()).start();

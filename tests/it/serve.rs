@@ -1,21 +1,14 @@
 //! Serving GetBlockHeaders and GetBlockBodies from the ethtest chain in a memory store.
 
 use alloy_eips::BlockHashOrNumber;
-use ethpeer_actors::chain::{self, serve, ChainStore, MemoryChainStore};
-use ethpeer_actors::eth::{genesis, EthBlock, GetBlockHeaders};
+use ethpeer_actors::chain::{serve, ChainStore, MemoryChainStore};
+use ethpeer_actors::eth::{EthBlock, GetBlockHeaders};
 
 use crate::common::testdata_or_skip;
 
-fn store(dir: &std::path::Path) -> (MemoryChainStore, Vec<EthBlock>) {
-    let spec = genesis::load_genesis(&dir.join("ethtest/genesis.json")).expect("genesis");
-    let store = MemoryChainStore::new(genesis::genesis_header(&spec).expect("header"));
-    let blocks =
-        chain::read_chain_file(&std::fs::read(dir.join("ethtest/chain.rlp")).expect("chain"))
-            .expect("decodes");
-    for block in &blocks {
-        store.insert_block(block.clone(), None).expect("links");
-    }
-    (store, blocks)
+fn store(dir: &std::path::Path) -> (std::sync::Arc<MemoryChainStore>, Vec<EthBlock>) {
+    let ethtest = crate::common::ethtest(dir);
+    (ethtest.store, ethtest.blocks)
 }
 
 fn numbers(
@@ -90,7 +83,7 @@ fn header_requests_walk_the_canonical_chain() {
         "the whole chain fits under 1024"
     );
     let served = serve::headers(
-        &store,
+        store.as_ref(),
         &GetBlockHeaders {
             start_block: 54u64.into(),
             limit: 1,
@@ -109,7 +102,7 @@ fn body_requests_return_known_bodies_in_order() {
     assert_eq!((b54.header.number, b75.header.number), (54, 75));
     let unknown = alloy_primitives::B256::repeat_byte(7);
     let bodies = serve::bodies(
-        &store,
+        store.as_ref(),
         &[b54.header.hash_slow(), unknown, b75.header.hash_slow()],
     );
     assert_eq!(bodies, vec![b54.body.clone(), b75.body.clone()]);

@@ -99,24 +99,14 @@ fn node_at(n: u8, version: EthVersion) -> (Node, Addr<BlockHandler>) {
 }
 
 fn status(node: &Node) -> ChainStatus {
-    let store = &node.store;
-    let genesis = store.canonical_hash(0).expect("genesis");
-    let head = store.head();
-    ChainStatus {
-        network_id: 1,
-        genesis,
-        forks: ForkSchedule {
-            genesis_hash: genesis,
-            genesis_timestamp: 0,
-            block_forks: vec![],
-            time_forks: vec![],
-        },
-        head_number: head.number,
-        head_timestamp: head.timestamp,
-        head_hash: head.hash_slow(),
-        total_difficulty: store.total_difficulty(&head.hash_slow()).expect("td"),
-        earliest: 0,
-    }
+    let genesis = node.store.canonical_hash(0).expect("genesis");
+    let forks = ForkSchedule {
+        genesis_hash: genesis,
+        genesis_timestamp: 0,
+        block_forks: vec![],
+        time_forks: vec![],
+    };
+    ChainStatus::from_store(1, forks, node.store.as_ref())
 }
 
 /// Connects two nodes over loopback TCP (`127.0.0.1:0`).

@@ -4,6 +4,7 @@
 
 use alloy_primitives::{B256, U256};
 
+use crate::chain::ChainStore;
 use crate::eth::forkid::{ForkFilter, ForkSchedule};
 use crate::eth::{EthMessage, EthVersion, Status, Status69};
 use crate::p2p::DisconnectReason;
@@ -54,6 +55,23 @@ pub struct ChainStatus {
 }
 
 impl ChainStatus {
+    /// The Status of the chain in `store` (genesis, head, TD; the stores keep every block
+    /// from genesis, so `earliest` is 0) on network `network_id` with fork schedule `forks`.
+    pub fn from_store(network_id: u64, forks: ForkSchedule, store: &dyn ChainStore) -> Self {
+        let head = store.head();
+        let head_hash = head.hash_slow();
+        Self {
+            network_id,
+            genesis: store.canonical_hash(0).unwrap_or(head_hash),
+            forks,
+            head_number: head.number,
+            head_timestamp: head.timestamp,
+            head_hash,
+            total_difficulty: store.total_difficulty(&head_hash).unwrap_or_default(),
+            earliest: 0,
+        }
+    }
+
     fn filter(&self) -> ForkFilter {
         self.forks.filter(self.head_number, self.head_timestamp)
     }
