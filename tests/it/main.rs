@@ -17,3 +17,4 @@ mod rlp_vectors;
 mod rlpx_vectors;
 mod roundtrip;
 mod serve;
+mod tx_validation;

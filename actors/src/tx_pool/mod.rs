@@ -4,6 +4,8 @@
 //! embedders that validate elsewhere.
 
 mod memory;
+mod state;
+pub mod validate;
 
 use std::sync::Arc;
 
@@ -15,6 +17,7 @@ use alloy_primitives::{Address, B256};
 use crate::eth::PooledTx;
 
 pub use memory::InMemoryTxPool;
+pub use state::{AccountState, MemoryState, StateError, StateProvider};
 
 /// A transaction in the pool, with what routing and announcing need precomputed.
 #[derive(Clone, Debug, PartialEq, Eq)]
