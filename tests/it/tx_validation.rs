@@ -166,3 +166,114 @@ fn intrinsic_gas_counts_calldata_access_lists_and_the_prague_floor() {
     assert_eq!(intrinsic_gas(&tx(vec![1; 1000]), false), 21_000 + 16_000);
     assert_eq!(intrinsic_gas(&tx(vec![1; 1000]), true), 21_000 + 40_000);
 }
+
+mod pool {
+    use std::sync::Arc;
+
+    use alloy_primitives::{Address, Bytes, TxKind, U256};
+    use ethpeer_actors::tx_pool::{MemoryState, PoolError, TxPool, ValidatingTxPool};
+
+    use super::{rules, sender, signed, transfer};
+    use crate::common::testdata_or_skip;
+
+    fn pool(dir: &std::path::Path) -> ValidatingTxPool {
+        let state = MemoryState::from_dump(&dir.join("ethtest/headstate.json")).expect("state");
+        ValidatingTxPool::new(rules(), Arc::new(state))
+    }
+
+    fn tx(
+        key: alloy_primitives::B256,
+        nonce: u64,
+        tip: u128,
+        fee: u128,
+    ) -> ethpeer_actors::eth::PooledTx {
+        let mut t = transfer(
+            nonce,
+            U256::from(1),
+            21_000,
+            TxKind::Call(Address::repeat_byte(1)),
+            Bytes::new(),
+        );
+        t.max_priority_fee_per_gas = tip;
+        t.max_fee_per_gas = fee;
+        signed(key, t)
+    }
+
+    #[test]
+    fn replacements_need_a_ten_percent_bump_on_both_fees() {
+        let dir = testdata_or_skip!();
+        let (_, key) = sender(&dir);
+        let pool = pool(&dir);
+        let first = pool
+            .add(vec![tx(key, 603, 100, 1_000)], None)
+            .remove(0)
+            .expect("accepted");
+        assert_eq!(
+            pool.add(vec![tx(key, 603, 105, 1_100)], None).remove(0),
+            Err(PoolError::ReplacementUnderpriced)
+        );
+        assert_eq!(
+            pool.add(vec![tx(key, 603, 110, 1_050)], None).remove(0),
+            Err(PoolError::ReplacementUnderpriced)
+        );
+        let second = pool
+            .add(vec![tx(key, 603, 110, 1_100)], None)
+            .remove(0)
+            .expect("replaces");
+        assert_eq!(pool.len(), 1);
+        assert!(pool.get(&first).is_none() && pool.get(&second).is_some());
+    }
+
+    #[test]
+    fn future_transactions_are_capped_per_sender_and_rejections_counted_per_peer() {
+        let dir = testdata_or_skip!();
+        let (_, key) = sender(&dir);
+        let pool = pool(&dir);
+        let peer = alloy_primitives::B512::repeat_byte(3);
+        assert!(pool.add(vec![tx(key, 603, 1, 10_000_000_000)], Some(peer))[0].is_ok());
+        // 604 is missing: 605.. are future; 64 of them are kept.
+        let future: Vec<_> = (605..605 + 64)
+            .map(|n| tx(key, n, 1, 10_000_000_000))
+            .collect();
+        assert!(pool.add(future, Some(peer)).iter().all(Result::is_ok));
+        assert_eq!(
+            pool.add(vec![tx(key, 700, 1, 10_000_000_000)], Some(peer))[0],
+            Err(PoolError::TooManyFuture)
+        );
+        assert!(pool.add(vec![tx(key, 500, 1, 10_000_000_000)], Some(peer))[0].is_err());
+        let counts = pool.rejections(&peer);
+        assert_eq!(
+            (counts.get("too_many_future"), counts.get("nonce_too_low")),
+            (Some(&1), Some(&1))
+        );
+        // Filling the gap is not future.
+        assert!(pool.add(vec![tx(key, 604, 1, 10_000_000_000)], None)[0].is_ok());
+    }
+
+    #[test]
+    fn a_full_pool_evicts_its_cheapest_transaction_for_a_better_paying_one() {
+        let dir = testdata_or_skip!();
+        let (_, key) = sender(&dir);
+        let pool = pool(&dir).with_capacity(3, usize::MAX);
+        let hashes: Vec<_> = [(603, 5), (604, 3), (605, 7)]
+            .iter()
+            .map(|(n, tip)| {
+                pool.add(vec![tx(key, *n, *tip, 10_000_000_000)], None)
+                    .remove(0)
+                    .expect("fits")
+            })
+            .collect();
+        assert_eq!(
+            pool.add(vec![tx(key, 606, 2, 10_000_000_000)], None)
+                .remove(0),
+            Err(PoolError::Underpriced)
+        );
+        let better = pool
+            .add(vec![tx(key, 606, 9, 10_000_000_000)], None)
+            .remove(0)
+            .expect("evicts");
+        assert_eq!(pool.len(), 3);
+        assert!(pool.get(&hashes[1]).is_none(), "the tip-3 tx was evicted");
+        assert!(pool.get(&better).is_some());
+    }
+}

@@ -6,6 +6,7 @@
 mod memory;
 mod state;
 pub mod validate;
+mod validating;
 
 use std::sync::Arc;
 
@@ -18,6 +19,10 @@ use crate::eth::PooledTx;
 
 pub use memory::InMemoryTxPool;
 pub use state::{AccountState, MemoryState, StateError, StateProvider};
+pub use validating::{
+    PoolError, ValidatingTxPool, MAX_FUTURE_PER_SENDER, MAX_POOL_BYTES, MAX_POOL_TXS,
+    PRICE_BUMP_PERCENT,
+};
 
 /// A transaction in the pool, with what routing and announcing need precomputed.
 #[derive(Clone, Debug, PartialEq, Eq)]

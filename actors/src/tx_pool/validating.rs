@@ -1,0 +1,302 @@
+//! [`ValidatingTxPool`]: the pool the node runs. Every transaction is validated (stateless
+//! and against state) before it is kept; capacity is bounded in count and bytes with the
+//! cheapest evicted first; per sender, nonces are ordered, gapped ("future") transactions
+//! are capped, and a replacement must raise both fees by 10%. Only accepted transactions
+//! are announced to subscribers.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+
+use actix::Recipient;
+use alloy_consensus::Transaction;
+use alloy_primitives::{Address, B256};
+
+use super::validate::{validate_state, validate_stateless, TxValidationError, ValidationRules};
+use super::{NewTxs, PoolTx, StateProvider, TxPool};
+use crate::eth::PooledTx;
+use crate::peer::PeerId;
+
+/// Most transactions kept (geth's default slots: 4096 pending + 1024 queued).
+pub const MAX_POOL_TXS: usize = 5120;
+/// Most bytes of transactions kept (bounds blob-heavy pools; geth's blob pool is 2.5 GiB on
+/// disk, this in-memory pool keeps less).
+pub const MAX_POOL_BYTES: usize = 256 * 1024 * 1024;
+/// Gapped transactions kept per sender (geth `AccountQueue`, 64).
+pub const MAX_FUTURE_PER_SENDER: usize = 64;
+/// Fee increase a replacement needs, in percent (geth `PriceBump`, 10).
+pub const PRICE_BUMP_PERCENT: u128 = 10;
+
+/// Why a valid-looking transaction was not kept.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PoolError {
+    /// It failed validation.
+    #[error(transparent)]
+    Invalid(#[from] TxValidationError),
+    /// Already in the pool.
+    #[error("already known")]
+    AlreadyKnown,
+    /// Same sender and nonce as a pooled tx, without a 10% fee bump.
+    #[error("replacement underpriced")]
+    ReplacementUnderpriced,
+    /// The pool is full and this tx pays no more than the cheapest one.
+    #[error("pool full and transaction underpriced")]
+    Underpriced,
+    /// The sender has too many gapped transactions.
+    #[error("too many future transactions for the sender")]
+    TooManyFuture,
+}
+
+#[derive(Default)]
+struct State {
+    by_hash: HashMap<B256, Arc<PoolTx>>,
+    by_sender: HashMap<Address, BTreeMap<u64, B256>>,
+    order: VecDeque<B256>,
+    bytes: usize,
+}
+
+/// A validating, bounded transaction pool (see the module doc).
+pub struct ValidatingTxPool {
+    rules: ValidationRules,
+    state_provider: Arc<dyn StateProvider>,
+    state: RwLock<State>,
+    subscribers: Mutex<Vec<Recipient<NewTxs>>>,
+    rejections: Mutex<HashMap<PeerId, HashMap<&'static str, u64>>>,
+    /// Capacity in transactions and bytes.
+    capacity: (usize, usize),
+}
+
+/// The fee a tx competes on for eviction: its tip cap (legacy: gas price).
+fn fee(tx: &PoolTx) -> u128 {
+    tx.tx
+        .max_priority_fee_per_gas()
+        .unwrap_or_else(|| tx.tx.max_fee_per_gas())
+}
+
+impl ValidatingTxPool {
+    /// An empty pool validating with `rules` against `state`.
+    pub fn new(rules: ValidationRules, state: Arc<dyn StateProvider>) -> Self {
+        Self {
+            rules,
+            state_provider: state,
+            state: RwLock::default(),
+            subscribers: Mutex::default(),
+            rejections: Mutex::default(),
+            capacity: (MAX_POOL_TXS, MAX_POOL_BYTES),
+        }
+    }
+
+    /// Overrides the capacity ([`MAX_POOL_TXS`], [`MAX_POOL_BYTES`]).
+    pub fn with_capacity(mut self, txs: usize, bytes: usize) -> Self {
+        self.capacity = (txs, bytes);
+        self
+    }
+
+    /// Validates and adds `txs` (from `origin`, if a peer sent them); emits one [`NewTxs`]
+    /// with the accepted ones. Returns each tx's outcome in order. Rejections from a peer
+    /// are counted per reason ([`Self::rejections`]); the peer is not disconnected (the
+    /// spec says to drop invalid transactions).
+    pub fn add(&self, txs: Vec<PooledTx>, origin: Option<PeerId>) -> Vec<Result<B256, PoolError>> {
+        let mut accepted = Vec::new();
+        let results: Vec<_> = txs
+            .into_iter()
+            .map(|tx| {
+                let result = validate_stateless(tx, &self.rules)
+                    .map_err(PoolError::from)
+                    .and_then(|tx| {
+                        validate_state(&tx, self.state_provider.as_ref())
+                            .map(|()| tx)
+                            .map_err(PoolError::from)
+                    })
+                    .and_then(|tx| self.insert(tx));
+                match &result {
+                    Ok(tx) => accepted.push(tx.clone()),
+                    Err(error) => self.count_rejection(origin, error),
+                }
+                result.map(|tx| tx.hash)
+            })
+            .collect();
+        if !accepted.is_empty() {
+            let event = NewTxs {
+                txs: accepted.into(),
+            };
+            for subscriber in self
+                .subscribers
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .iter()
+            {
+                subscriber.do_send(event.clone());
+            }
+        }
+        results
+    }
+
+    /// Rejections per reason for transactions from `peer`.
+    pub fn rejections(&self, peer: &PeerId) -> HashMap<&'static str, u64> {
+        self.rejections
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(peer)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Removes transactions (e.g. included in a block).
+    pub fn remove(&self, hashes: &[B256]) {
+        let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
+        for hash in hashes {
+            Self::remove_locked(&mut state, hash);
+        }
+    }
+
+    fn count_rejection(&self, origin: Option<PeerId>, error: &PoolError) {
+        let Some(peer) = origin else { return };
+        let reason = match error {
+            PoolError::Invalid(TxValidationError::NonceTooLow { .. }) => "nonce_too_low",
+            PoolError::Invalid(TxValidationError::InsufficientFunds { .. }) => "insufficient_funds",
+            PoolError::Invalid(TxValidationError::IntrinsicGas { .. }) => "intrinsic_gas",
+            PoolError::Invalid(_) => "invalid",
+            PoolError::AlreadyKnown => "already_known",
+            PoolError::ReplacementUnderpriced | PoolError::Underpriced => "underpriced",
+            PoolError::TooManyFuture => "too_many_future",
+        };
+        *self
+            .rejections
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(peer)
+            .or_default()
+            .entry(reason)
+            .or_default() += 1;
+    }
+
+    fn insert(&self, tx: PoolTx) -> Result<Arc<PoolTx>, PoolError> {
+        let account_nonce = self
+            .state_provider
+            .account(&tx.sender)
+            .unwrap_or_default()
+            .nonce;
+        let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
+        if state.by_hash.contains_key(&tx.hash) {
+            return Err(PoolError::AlreadyKnown);
+        }
+        let nonce = tx.tx.nonce();
+        // Replacement: same sender and nonce.
+        let replaced = state
+            .by_sender
+            .get(&tx.sender)
+            .and_then(|n| n.get(&nonce))
+            .copied();
+        if let Some(old_hash) = replaced {
+            let old = state.by_hash.get(&old_hash).cloned();
+            let bumped = |new: u128, old: u128| new * 100 >= old * (100 + PRICE_BUMP_PERCENT);
+            if let Some(old) = old {
+                if !(bumped(tx.tx.max_fee_per_gas(), old.tx.max_fee_per_gas())
+                    && bumped(fee(&tx), fee(&old)))
+                {
+                    return Err(PoolError::ReplacementUnderpriced);
+                }
+            }
+        } else {
+            // A gap before this nonce makes it "future": cap those per sender.
+            let sender_txs = state.by_sender.get(&tx.sender);
+            let mut expected = account_nonce;
+            if let Some(txs) = sender_txs {
+                for n in txs.keys() {
+                    if *n == expected {
+                        expected += 1;
+                    }
+                }
+            }
+            if nonce > expected {
+                let future =
+                    sender_txs.map_or(0, |txs| txs.keys().filter(|n| **n > expected).count());
+                if future >= MAX_FUTURE_PER_SENDER {
+                    return Err(PoolError::TooManyFuture);
+                }
+            }
+            // Capacity: evict the cheapest if this one pays more.
+            let (max_txs, max_bytes) = self.capacity;
+            while state.by_hash.len() >= max_txs || state.bytes + tx.size > max_bytes {
+                let cheapest = state
+                    .by_hash
+                    .values()
+                    .min_by_key(|t| fee(t))
+                    .map(|t| (t.hash, fee(t)));
+                match cheapest {
+                    Some((hash, cheapest_fee)) if fee(&tx) > cheapest_fee => {
+                        Self::remove_locked(&mut state, &hash)
+                    }
+                    _ => return Err(PoolError::Underpriced),
+                }
+            }
+        }
+        if let Some(old_hash) = replaced {
+            Self::remove_locked(&mut state, &old_hash);
+        }
+        let tx = Arc::new(tx);
+        state.bytes += tx.size;
+        state
+            .by_sender
+            .entry(tx.sender)
+            .or_default()
+            .insert(nonce, tx.hash);
+        state.order.push_back(tx.hash);
+        state.by_hash.insert(tx.hash, tx.clone());
+        Ok(tx)
+    }
+
+    fn remove_locked(state: &mut State, hash: &B256) {
+        let Some(tx) = state.by_hash.remove(hash) else {
+            return;
+        };
+        state.bytes -= tx.size;
+        if let Some(nonces) = state.by_sender.get_mut(&tx.sender) {
+            nonces.remove(&tx.tx.nonce());
+            if nonces.is_empty() {
+                state.by_sender.remove(&tx.sender);
+            }
+        }
+        if state.order.len() > 2 * state.by_hash.len() + 64 {
+            let State { by_hash, order, .. } = state;
+            order.retain(|h| by_hash.contains_key(h));
+        }
+    }
+}
+
+impl TxPool for ValidatingTxPool {
+    fn get(&self, hash: &B256) -> Option<Arc<PoolTx>> {
+        self.state
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .by_hash
+            .get(hash)
+            .cloned()
+    }
+
+    fn pending_hashes(&self, limit: usize) -> Vec<B256> {
+        let state = self.state.read().unwrap_or_else(PoisonError::into_inner);
+        state
+            .order
+            .iter()
+            .filter(|h| state.by_hash.get(*h).is_some_and(|tx| !tx.is_blob()))
+            .take(limit)
+            .copied()
+            .collect()
+    }
+
+    fn len(&self) -> usize {
+        self.state
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .by_hash
+            .len()
+    }
+
+    fn subscribe(&self, subscriber: Recipient<NewTxs>) {
+        self.subscribers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(subscriber);
+    }
+}
