@@ -50,6 +50,7 @@ pub mod rlp_tree;
 pub mod rlpx;
 pub mod session;
 pub mod tx_broadcast;
+pub mod tx_fetcher;
 pub mod tx_pool;
 
 #[cfg(test)]

@@ -17,4 +17,5 @@ mod rlp_vectors;
 mod rlpx_vectors;
 mod roundtrip;
 mod serve;
+mod tx_fetch;
 mod tx_validation;

@@ -14,7 +14,7 @@ use ethpeer_actors::tx_pool::{MemoryState, StateProvider};
 use crate::common::{json, testdata_or_skip};
 
 /// The ethtest chain: Prague active, 300M gas limit, 9 blobs per tx.
-fn rules() -> ValidationRules {
+pub(crate) fn rules() -> ValidationRules {
     ValidationRules {
         chain_id: 3_503_995_874_084_926,
         block_gas_limit: 300_000_000,
@@ -24,7 +24,7 @@ fn rules() -> ValidationRules {
 }
 
 /// The account `0x7435…865f` (nonce 603 at the head) and its key.
-fn sender(dir: &std::path::Path) -> (Address, B256) {
+pub(crate) fn sender(dir: &std::path::Path) -> (Address, B256) {
     let accounts = json(dir, "ethtest/accounts.json");
     let address: Address = "0x7435ed30a8b4aeb0877cef0c6e8cffe834eb865f"
         .parse()
@@ -37,13 +37,19 @@ fn sender(dir: &std::path::Path) -> (Address, B256) {
     (address, key)
 }
 
-fn signed(key: B256, tx: TxEip1559) -> PooledTx {
+pub(crate) fn signed(key: B256, tx: TxEip1559) -> PooledTx {
     let signature =
         alloy_consensus::crypto::secp256k1::sign_message(key, tx.signature_hash()).expect("signs");
     PooledTx::Eip1559(Signed::new_unhashed(tx, signature))
 }
 
-fn transfer(nonce: u64, value: U256, gas_limit: u64, to: TxKind, input: Bytes) -> TxEip1559 {
+pub(crate) fn transfer(
+    nonce: u64,
+    value: U256,
+    gas_limit: u64,
+    to: TxKind,
+    input: Bytes,
+) -> TxEip1559 {
     TxEip1559 {
         chain_id: rules().chain_id,
         nonce,

@@ -99,6 +99,7 @@ impl PeerActor {
                         requests: ctx.address().recipient(),
                         version: self.version(),
                         reply: ctx.address().recipient(),
+                        disconnect: ctx.address().recipient(),
                         peer: self.id(),
                         message,
                     });

@@ -85,6 +85,8 @@ pub struct InboundEth {
     pub reply: actix::Recipient<SendEth>,
     /// Where to send requests to this peer (e.g. to fetch an announced block).
     pub requests: actix::Recipient<super::SendRequest>,
+    /// Disconnects this peer (for violations found after decoding, e.g. by the fetcher).
+    pub disconnect: actix::Recipient<Disconnect>,
 }
 
 /// Where a peer's inbound eth messages go, by kind.

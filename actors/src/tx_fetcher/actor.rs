@@ -1,0 +1,310 @@
+//! [`TxFetcher`]: geth's `eth/fetcher/tx_fetcher.go` reduced to its rules, as an actor.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use alloy_eips::eip2718::{Encodable2718, Typed2718};
+use alloy_primitives::B256;
+
+use crate::eth::{EthMessage, GetPooledTransactions, PooledTx, RequestPair};
+use crate::p2p::DisconnectReason;
+use crate::peer::{short, Disconnect, InboundEth, PeerId, SendRequest};
+use crate::peer_set::MarkTxs;
+use crate::tx_pool::validate::TxValidationError;
+use crate::tx_pool::{PoolError, TxPool, ValidatingTxPool};
+
+/// How long an announced hash waits before it is fetched (geth `txArriveTimeout`, 500 ms).
+pub const DEFAULT_ARRIVAL_WAIT: Duration = Duration::from_millis(500);
+/// Most hashes per GetPooledTransactions (geth `maxTxRetrievals`, 256).
+pub const MAX_TX_RETRIEVALS: usize = 256;
+/// Most announced bytes per GetPooledTransactions (geth `maxTxRetrievalSize`, 128 KiB).
+pub const MAX_TX_RETRIEVAL_SIZE: u64 = 128 * 1024;
+/// Announced hashes a peer may have outstanding (geth `maxTxAnnounces`, 4096); more are
+/// ignored and counted.
+pub const MAX_TX_ANNOUNCES: usize = 4096;
+/// How far a delivered tx's size may be from the announced one (geth: 8 bytes).
+pub const MAX_SIZE_DEVIATION: u64 = 8;
+
+/// Where the fetcher reaches out.
+#[derive(Clone)]
+pub struct TxFetcherLinks {
+    /// Mark txs known for the peer that sent or announced them.
+    pub mark: Recipient<MarkTxs>,
+}
+
+/// One announcer of a hash.
+#[derive(Clone)]
+struct Announcer {
+    peer: PeerId,
+    requests: Recipient<SendRequest>,
+    disconnect: Recipient<Disconnect>,
+    /// eth/68 metadata: (type, size).
+    meta: Option<(u8, u64)>,
+}
+
+/// Fetches announced transactions.
+pub struct TxFetcher {
+    pool: Arc<ValidatingTxPool>,
+    links: TxFetcherLinks,
+    arrival_wait: Duration,
+    /// Announcers per hash still wanted.
+    wanted: HashMap<B256, Vec<Announcer>>,
+    /// Hashes ready to fetch (their wait is over).
+    ready: HashSet<B256>,
+    /// The same hashes in announcement order (may hold stale entries), so that one
+    /// sender's txs are requested, and handed to the pool, in nonce order.
+    ready_order: Vec<B256>,
+    /// Peers with a request in flight.
+    busy: HashSet<PeerId>,
+    /// Outstanding announced hashes per peer.
+    outstanding: HashMap<PeerId, usize>,
+    /// Announcements ignored because a peer had too many outstanding.
+    pub(crate) ignored: u64,
+}
+
+impl TxFetcher {
+    /// A fetcher adding to `pool`, waiting `arrival_wait` after announcements (0 allowed).
+    pub fn new(pool: Arc<ValidatingTxPool>, links: TxFetcherLinks, arrival_wait: Duration) -> Self {
+        Self {
+            pool,
+            links,
+            arrival_wait,
+            wanted: HashMap::new(),
+            ready: HashSet::new(),
+            ready_order: Vec::new(),
+            busy: HashSet::new(),
+            outstanding: HashMap::new(),
+            ignored: 0,
+        }
+    }
+}
+
+impl Actor for TxFetcher {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(0);
+    }
+}
+
+impl Handler<InboundEth> for TxFetcher {
+    type Result = ();
+
+    fn handle(&mut self, msg: InboundEth, ctx: &mut Self::Context) {
+        let announcer = |meta| Announcer {
+            peer: msg.peer,
+            requests: msg.requests.clone(),
+            disconnect: msg.disconnect.clone(),
+            meta,
+        };
+        let announced: Vec<(B256, Announcer)> = match &msg.message {
+            EthMessage::NewPooledTransactionHashes66(ann) => {
+                ann.0.iter().map(|h| (*h, announcer(None))).collect()
+            }
+            EthMessage::NewPooledTransactionHashes68(ann) => ann
+                .iter()
+                .map(|(t, s, h)| (*h, announcer(Some((t, s)))))
+                .collect(),
+            EthMessage::Transactions(txs) => {
+                let pooled: Vec<PooledTx> = txs
+                    .0
+                    .iter()
+                    .filter_map(|tx| PooledTx::try_from(tx.clone()).ok())
+                    .collect();
+                self.deliver(msg.peer, &msg.disconnect, pooled);
+                return;
+            }
+            _ => return,
+        };
+        self.links.mark.do_send(MarkTxs {
+            peer: msg.peer,
+            hashes: announced.iter().map(|(h, _)| *h).collect(),
+        });
+        let mut fresh = Vec::new();
+        for (hash, who) in announced {
+            if self.pool.get(&hash).is_some() {
+                continue;
+            }
+            let count = self.outstanding.entry(who.peer).or_default();
+            if *count >= MAX_TX_ANNOUNCES {
+                self.ignored += 1;
+                continue;
+            }
+            *count += 1;
+            let entry = self.wanted.entry(hash).or_default();
+            if entry.is_empty() {
+                fresh.push(hash);
+            }
+            entry.push(who);
+        }
+        if fresh.is_empty() {
+            return;
+        }
+        ctx.run_later(self.arrival_wait, move |act, ctx| {
+            for hash in fresh {
+                act.mark_ready(hash);
+            }
+            act.schedule(ctx);
+        });
+    }
+}
+
+impl TxFetcher {
+    /// Starts one request per idle announcer for the ready hashes it announced.
+    fn schedule(&mut self, ctx: &mut Context<Self>) {
+        let mut batches: HashMap<PeerId, (Announcer, Vec<B256>, u64)> = HashMap::new();
+        let mut seen = HashSet::new();
+        let ready = &self.ready;
+        self.ready_order
+            .retain(|h| ready.contains(h) && seen.insert(*h));
+        for hash in self.ready_order.iter() {
+            let Some(announcers) = self.wanted.get(hash) else {
+                continue;
+            };
+            // The first announcer that is idle and has room in its batch.
+            for who in announcers {
+                if self.busy.contains(&who.peer) {
+                    continue;
+                }
+                let size = who.meta.map_or(0, |(_, s)| s);
+                let batch = batches
+                    .entry(who.peer)
+                    .or_insert_with(|| (who.clone(), Vec::new(), 0));
+                if batch.1.len() < MAX_TX_RETRIEVALS
+                    && (batch.1.is_empty() || batch.2 + size <= MAX_TX_RETRIEVAL_SIZE)
+                {
+                    batch.1.push(*hash);
+                    batch.2 += size;
+                    break;
+                }
+            }
+        }
+        for (peer, (who, hashes, _)) in batches {
+            for hash in &hashes {
+                self.ready.remove(hash);
+            }
+            self.busy.insert(peer);
+            let request = EthMessage::GetPooledTransactions(RequestPair::new(
+                0,
+                GetPooledTransactions(hashes.clone()),
+            ));
+            let fut = who.requests.send(SendRequest(request));
+            ctx.spawn(fut.into_actor(self).map(move |result, act, ctx| {
+                act.busy.remove(&peer);
+                let delivered = match result {
+                    Ok(Ok(EthMessage::PooledTransactions(reply))) => reply.message.0,
+                    _ => Vec::new(), // timeout or gone: try the others
+                };
+                let got: HashSet<B256> = delivered.iter().map(|tx| *tx.hash()).collect();
+                act.check_and_deliver(&who, delivered);
+                // Hashes this peer did not deliver: drop it as their announcer, retry elsewhere.
+                for hash in hashes {
+                    act.forget_announcer(&hash, &peer);
+                    if !got.contains(&hash) {
+                        act.mark_ready(hash);
+                    }
+                }
+                act.schedule(ctx);
+            }));
+        }
+    }
+
+    /// Checks deliveries against what `who` announced (eth/68: type equal, size within 8
+    /// bytes; geth drops the peer otherwise), then adds them to the pool.
+    fn check_and_deliver(&mut self, who: &Announcer, txs: Vec<PooledTx>) {
+        for tx in &txs {
+            let Some(announcers) = self.wanted.get(tx.hash()) else {
+                continue;
+            };
+            let Some(meta) = announcers
+                .iter()
+                .find(|a| a.peer == who.peer)
+                .and_then(|a| a.meta)
+            else {
+                continue;
+            };
+            let size = tx.encode_2718_len() as u64;
+            if meta.0 != tx.ty() || meta.1.abs_diff(size) > MAX_SIZE_DEVIATION {
+                log::debug!(
+                    "peer {}: delivered tx {} differs from its announcement",
+                    short(&who.peer),
+                    tx.hash()
+                );
+                who.disconnect.do_send(Disconnect {
+                    reason: DisconnectReason::SubprotocolSpecific,
+                });
+                return;
+            }
+        }
+        self.deliver(who.peer, &who.disconnect, txs);
+    }
+
+    /// Adds txs from `peer` to the pool. A blob tx with a bad sidecar gets its sender
+    /// disconnected; the hash stays wanted so another announcer is asked.
+    fn deliver(&mut self, peer: PeerId, disconnect: &Recipient<Disconnect>, txs: Vec<PooledTx>) {
+        if txs.is_empty() {
+            return;
+        }
+        let hashes: Vec<B256> = txs.iter().map(|tx| *tx.hash()).collect();
+        self.links.mark.do_send(MarkTxs {
+            peer,
+            hashes: hashes.clone(),
+        });
+        for (hash, result) in hashes.iter().zip(self.pool.add(txs, Some(peer))) {
+            match result {
+                Err(PoolError::Invalid(
+                    TxValidationError::CommitmentMismatch { .. }
+                    | TxValidationError::SidecarShape { .. }
+                    | TxValidationError::BlobCount { .. },
+                )) => {
+                    log::debug!("peer {}: blob tx {hash} with a bad sidecar", short(&peer));
+                    disconnect.do_send(Disconnect {
+                        reason: DisconnectReason::SubprotocolSpecific,
+                    });
+                    self.forget_announcer(hash, &peer);
+                    self.mark_ready(*hash);
+                }
+                _ => {
+                    // Accepted or refused for good: nobody needs to fetch it again.
+                    if let Some(announcers) = self.wanted.remove(hash) {
+                        for a in announcers {
+                            self.release(&a.peer);
+                        }
+                    }
+                    self.ready.remove(hash);
+                }
+            }
+        }
+    }
+
+    /// Queues `hash` for fetching if it is still wanted.
+    fn mark_ready(&mut self, hash: B256) {
+        if self.wanted.contains_key(&hash) && self.ready.insert(hash) {
+            self.ready_order.push(hash);
+        }
+    }
+
+    fn forget_announcer(&mut self, hash: &B256, peer: &PeerId) {
+        let Some(announcers) = self.wanted.get_mut(hash) else {
+            return;
+        };
+        let before = announcers.len();
+        announcers.retain(|a| a.peer != *peer);
+        let (removed, empty) = (announcers.len() < before, announcers.is_empty());
+        if removed {
+            self.release(peer);
+        }
+        if empty {
+            self.wanted.remove(hash);
+            self.ready.remove(hash);
+        }
+    }
+
+    fn release(&mut self, peer: &PeerId) {
+        if let Some(count) = self.outstanding.get_mut(peer) {
+            *count = count.saturating_sub(1);
+        }
+    }
+}
