@@ -196,3 +196,220 @@ async fn a_delivery_that_contradicts_its_announcement_disconnects() {
     );
     assert_eq!(pool.len(), 0);
 }
+
+mod spread {
+    use std::collections::HashSet;
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use actix::Actor;
+    use alloy_primitives::{Address, Bytes, TxKind, B256, U256};
+    use ethpeer_actors::eth::{
+        EthMessage, EthVersion, GetPooledTransactions, PooledTx, RequestPair, Transactions,
+    };
+    use ethpeer_actors::peer::{start_session_peer, InboundRoutes, SessionPeerLinks};
+    use ethpeer_actors::peer_set::PeerSetActor;
+    use ethpeer_actors::requests::RequestHandler;
+    use ethpeer_actors::session::{self, Established, SessionConfig};
+    use ethpeer_actors::tx_broadcast::{PeerSetLink, TxBroadcaster};
+    use ethpeer_actors::tx_fetcher::{TxFetcher, TxFetcherLinks};
+    use ethpeer_actors::tx_pool::{MemoryState, TxPool, ValidatingTxPool};
+    use secp256k1::SecretKey;
+    use tokio::io::DuplexStream;
+
+    use super::{next, send};
+    use crate::common::testdata_or_skip;
+    use crate::tx_validation::{rules, sender, signed, transfer};
+
+    /// Node B with pool, fetcher, broadcaster and request handler; remote peers A and C.
+    async fn line(dir: &std::path::Path) -> (Established<DuplexStream>, Established<DuplexStream>) {
+        let state = MemoryState::from_dump(&dir.join("ethtest/headstate.json")).expect("state");
+        let pool = Arc::new(ValidatingTxPool::new(rules(), Arc::new(state)));
+        let shared: Arc<dyn TxPool> = pool.clone();
+        let set = PeerSetActor::new().start();
+        TxBroadcaster::new(
+            alloy_primitives::B512::repeat_byte(0x70),
+            (3, 4),
+            shared.clone(),
+            PeerSetLink::new(&set),
+        )
+        .start();
+        let fetcher = TxFetcher::new(
+            pool.clone(),
+            TxFetcherLinks {
+                mark: set.clone().recipient(),
+            },
+            Duration::ZERO,
+        )
+        .start();
+        let requests =
+            RequestHandler::new(crate::common::ethtest(dir).store, shared.clone()).start();
+        let routes = InboundRoutes {
+            requests: Some(requests.recipient()),
+            blocks: None,
+            transactions: Some(fetcher.recipient()),
+        };
+        let status = crate::common::ethtest(dir).status;
+        let node = SessionConfig::new(SecretKey::from_byte_array([0x71; 32]).expect("key"), "b");
+        let mut remotes = Vec::new();
+        for key in [0x72u8, 0x73] {
+            let (x, y) = tokio::io::duplex(4 * 1024 * 1024);
+            let mut remote = SessionConfig::new(
+                SecretKey::from_byte_array([key; 32]).expect("key"),
+                "remote",
+            );
+            remote.eth_versions = vec![EthVersion::Eth68];
+            let (r, local) = tokio::join!(
+                session::dial(x, &remote, node.node_id(), &status),
+                session::accept(y, &node, &status)
+            );
+            let links = SessionPeerLinks {
+                register: set.clone().recipient(),
+                stopped: set.clone().recipient(),
+                on_message: routes.clone(),
+                keepalive: None,
+                request_timeout: None,
+            };
+            start_session_peer(local.expect("local"), shared.clone(), links)
+                .await
+                .expect("registered");
+            remotes.push(r.expect("remote"));
+        }
+        let c = remotes.pop().expect("c");
+        (remotes.pop().expect("a"), c)
+    }
+
+    /// Reads C until it has seen `want` (in full or announced); returns those only announced.
+    async fn collect(c: &mut Established<DuplexStream>, want: &HashSet<B256>) -> Vec<B256> {
+        let (mut full, mut announced) = (HashSet::new(), Vec::new());
+        while want
+            .iter()
+            .any(|h| !full.contains(h) && !announced.contains(h))
+        {
+            let frame = next(c).await;
+            match EthMessage::decode(
+                EthVersion::Eth68,
+                (frame.id - c.eth_offset) as u8,
+                &frame.payload,
+            )
+            .expect("decodes")
+            {
+                EthMessage::Transactions(txs) => full.extend(txs.0.iter().map(|t| *t.tx_hash())),
+                EthMessage::NewPooledTransactionHashes68(ann) => announced.extend(ann.hashes),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert!(
+            full.iter().chain(&announced).all(|h| want.contains(h)),
+            "C got something it should not have"
+        );
+        announced
+    }
+
+    #[actix_rt::test]
+    async fn two_thousand_valid_txs_from_a_reach_c_within_2_s_and_can_be_fetched() {
+        let dir = testdata_or_skip!();
+        let (_, key) = sender(&dir);
+        let (mut a, mut c) = line(&dir).await;
+        let to = TxKind::Call(Address::repeat_byte(5));
+        let txs: Vec<PooledTx> = (0..2000)
+            .map(|i| {
+                signed(
+                    key,
+                    transfer(603 + i, U256::from(1), 21_000, to, Bytes::new()),
+                )
+            })
+            .collect();
+        let want: HashSet<B256> = txs.iter().map(|t| *t.hash()).collect();
+        let start = Instant::now();
+        for chunk in txs.chunks(250) {
+            let consensus = chunk
+                .iter()
+                .map(|t| t.clone().try_into().expect("not a blob tx"))
+                .collect();
+            send(&mut a, &EthMessage::Transactions(Transactions(consensus))).await;
+        }
+        let announced = collect(&mut c, &want).await;
+        let elapsed = start.elapsed();
+        assert!(elapsed < Duration::from_secs(2), "took {elapsed:?}");
+        // Everything is fetchable from B.
+        let all: Vec<B256> = txs.iter().map(|t| *t.hash()).collect();
+        let mut fetched = 0;
+        for (i, batch) in all.chunks(256).enumerate() {
+            send(
+                &mut c,
+                &EthMessage::GetPooledTransactions(RequestPair::new(
+                    i as u64,
+                    GetPooledTransactions(batch.to_vec()),
+                )),
+            )
+            .await;
+            loop {
+                let frame = next(&mut c).await;
+                if let EthMessage::PooledTransactions(reply) = EthMessage::decode(
+                    EthVersion::Eth68,
+                    (frame.id - c.eth_offset) as u8,
+                    &frame.payload,
+                )
+                .expect("decodes")
+                {
+                    assert_eq!(reply.request_id, i as u64);
+                    fetched += reply.message.0.len();
+                    break;
+                }
+            }
+        }
+        assert_eq!(fetched, 2000);
+        eprintln!(
+            "2000 txs A -> B -> C in {elapsed:?} ({} announced, the rest in full)",
+            announced.len()
+        );
+    }
+
+    #[actix_rt::test]
+    async fn invalid_transactions_do_not_spread() {
+        let dir = testdata_or_skip!();
+        let (address, key) = sender(&dir);
+        let (mut a, mut c) = line(&dir).await;
+        let state = MemoryState::from_dump(&dir.join("ethtest/headstate.json")).expect("state");
+        let balance = ethpeer_actors::tx_pool::StateProvider::account(&state, &address)
+            .expect("account")
+            .balance;
+        let to = TxKind::Call(Address::repeat_byte(5));
+        let invalid = vec![
+            signed(key, transfer(602, U256::from(1), 21_000, to, Bytes::new())),
+            signed(key, transfer(603, balance, 21_000, to, Bytes::new())),
+            signed(key, transfer(603, U256::from(1), 1_337, to, Bytes::new())),
+            signed(
+                key,
+                transfer(
+                    603,
+                    U256::ZERO,
+                    10_000_000,
+                    TxKind::Create,
+                    Bytes::from(vec![0x60; 50 * 1024]),
+                ),
+            ),
+            signed(
+                key,
+                transfer(
+                    603,
+                    U256::ZERO,
+                    20_000_000,
+                    to,
+                    Bytes::from(vec![1; 128 * 1024]),
+                ),
+            ),
+        ];
+        let valid = signed(key, transfer(603, U256::from(1), 21_000, to, Bytes::new()));
+        let mut batch: Vec<_> = invalid
+            .iter()
+            .map(|t| t.clone().try_into().expect("not blob"))
+            .collect();
+        // A valid one last: once it arrives, everything before it was processed.
+        batch.push(valid.clone().try_into().expect("not blob"));
+        send(&mut a, &EthMessage::Transactions(Transactions(batch))).await;
+        let want: HashSet<B256> = [*valid.hash()].into();
+        collect(&mut c, &want).await;
+    }
+}
