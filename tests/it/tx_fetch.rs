@@ -323,10 +323,7 @@ mod spread {
         let want: HashSet<B256> = txs.iter().map(|t| *t.hash()).collect();
         let start = Instant::now();
         for chunk in txs.chunks(250) {
-            let consensus = chunk
-                .iter()
-                .map(|t| t.clone().try_into().expect("not a blob tx"))
-                .collect();
+            let consensus = chunk.iter().map(|t| t.clone().into()).collect();
             send(&mut a, &EthMessage::Transactions(Transactions(consensus))).await;
         }
         let announced = collect(&mut c, &want).await;
@@ -402,12 +399,9 @@ mod spread {
             ),
         ];
         let valid = signed(key, transfer(603, U256::from(1), 21_000, to, Bytes::new()));
-        let mut batch: Vec<_> = invalid
-            .iter()
-            .map(|t| t.clone().try_into().expect("not blob"))
-            .collect();
+        let mut batch: Vec<_> = invalid.iter().map(|t| t.clone().into()).collect();
         // A valid one last: once it arrives, everything before it was processed.
-        batch.push(valid.clone().try_into().expect("not blob"));
+        batch.push(valid.clone().into());
         send(&mut a, &EthMessage::Transactions(Transactions(batch))).await;
         let want: HashSet<B256> = [*valid.hash()].into();
         collect(&mut c, &want).await;
