@@ -373,7 +373,7 @@ mod spread {
             .expect("account")
             .balance;
         let to = TxKind::Call(Address::repeat_byte(5));
-        let invalid = vec![
+        let invalid = [
             signed(key, transfer(602, U256::from(1), 21_000, to, Bytes::new())),
             signed(key, transfer(603, balance, 21_000, to, Bytes::new())),
             signed(key, transfer(603, U256::from(1), 1_337, to, Bytes::new())),
