@@ -407,3 +407,180 @@ mod spread {
         collect(&mut c, &want).await;
     }
 }
+
+mod blobs {
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use actix::Actor;
+    use alloy_consensus::{SignableTransaction, Signed, TxEip4844, TxEip4844WithSidecar};
+    use alloy_eips::eip2718::{Encodable2718, Typed2718};
+    use alloy_eips::eip4844::{kzg_to_versioned_hash, Blob, BlobTransactionSidecar, Bytes48};
+    use alloy_eips::eip7594::BlobTransactionSidecarVariant;
+    use alloy_primitives::{Address, B256, U256};
+    use ethpeer_actors::eth::{
+        EthMessage, EthVersion, NewPooledTransactionHashes68, PooledTransactions, PooledTx,
+    };
+    use ethpeer_actors::p2p::{self, DisconnectReason, P2pMessage};
+    use ethpeer_actors::peer::{start_session_peer, InboundRoutes, SessionPeerLinks};
+    use ethpeer_actors::peer_set::PeerSetActor;
+    use ethpeer_actors::session::{self, Established, SessionConfig};
+    use ethpeer_actors::tx_fetcher::{TxFetcher, TxFetcherLinks};
+    use ethpeer_actors::tx_pool::{MemoryState, TxPool, ValidatingTxPool};
+    use secp256k1::SecretKey;
+    use tokio::io::DuplexStream;
+
+    use super::{next, send};
+    use crate::common::testdata_or_skip;
+    use crate::tx_validation::{rules, sender};
+
+    /// The ethtest sender's blob tx (nonce 603) with a one-blob sidecar whose commitment is
+    /// `commitment`; its versioned hash always commits to 0xaa..aa.
+    fn blob_tx(key: B256, commitment: u8) -> PooledTx {
+        let good = Bytes48::repeat_byte(0xaa);
+        let tx = TxEip4844 {
+            chain_id: rules().chain_id,
+            nonce: 603,
+            gas_limit: 21_000,
+            max_fee_per_gas: 10_000_000_000,
+            max_priority_fee_per_gas: 1_000_000_000,
+            to: Address::repeat_byte(7),
+            value: U256::ZERO,
+            access_list: Default::default(),
+            blob_versioned_hashes: vec![kzg_to_versioned_hash(good.as_slice())],
+            max_fee_per_blob_gas: 1_000_000_000,
+            input: Default::default(),
+        };
+        let signature = alloy_consensus::crypto::secp256k1::sign_message(key, tx.signature_hash())
+            .expect("signs");
+        let sidecar = BlobTransactionSidecarVariant::Eip4844(BlobTransactionSidecar {
+            blobs: vec![Blob::repeat_byte(1)],
+            commitments: vec![Bytes48::repeat_byte(commitment)],
+            proofs: vec![Bytes48::ZERO],
+        });
+        PooledTx::Eip4844(Signed::new_unhashed(
+            TxEip4844WithSidecar { tx, sidecar },
+            signature,
+        ))
+    }
+
+    async fn node(
+        dir: &std::path::Path,
+    ) -> (Arc<ValidatingTxPool>, Vec<Established<DuplexStream>>) {
+        let state = MemoryState::from_dump(&dir.join("ethtest/headstate.json")).expect("state");
+        let pool = Arc::new(ValidatingTxPool::new(rules(), Arc::new(state)));
+        let set = PeerSetActor::new().start();
+        let fetcher = TxFetcher::new(
+            pool.clone(),
+            TxFetcherLinks {
+                mark: set.clone().recipient(),
+            },
+            Duration::ZERO,
+        )
+        .start();
+        let routes = InboundRoutes {
+            requests: None,
+            blocks: None,
+            transactions: Some(fetcher.recipient()),
+        };
+        let status = crate::common::ethtest(dir).status;
+        let node = SessionConfig::new(SecretKey::from_byte_array([0x81; 32]).expect("key"), "b");
+        let mut remotes = Vec::new();
+        for key in [0x82u8, 0x83] {
+            let (x, y) = tokio::io::duplex(4 * 1024 * 1024);
+            let mut remote = SessionConfig::new(
+                SecretKey::from_byte_array([key; 32]).expect("key"),
+                "remote",
+            );
+            remote.eth_versions = vec![EthVersion::Eth68];
+            let (r, local) = tokio::join!(
+                session::dial(x, &remote, node.node_id(), &status),
+                session::accept(y, &node, &status)
+            );
+            let links = SessionPeerLinks {
+                register: set.clone().recipient(),
+                stopped: set.clone().recipient(),
+                on_message: routes.clone(),
+                keepalive: None,
+                request_timeout: None,
+            };
+            start_session_peer(
+                local.expect("local"),
+                pool.clone() as Arc<dyn TxPool>,
+                links,
+            )
+            .await
+            .expect("registered");
+            remotes.push(r.expect("remote"));
+        }
+        (pool, remotes)
+    }
+
+    fn announce(tx: &PooledTx) -> EthMessage {
+        EthMessage::NewPooledTransactionHashes68(NewPooledTransactionHashes68 {
+            types: vec![tx.ty()].into(),
+            sizes: vec![tx.encode_2718_len() as u64],
+            hashes: vec![*tx.hash()],
+        })
+    }
+
+    async fn answer(remote: &mut Established<DuplexStream>, tx: PooledTx) {
+        let frame = next(remote).await;
+        let EthMessage::GetPooledTransactions(request) = EthMessage::decode(
+            EthVersion::Eth68,
+            (frame.id - remote.eth_offset) as u8,
+            &frame.payload,
+        )
+        .expect("decodes") else {
+            panic!("expected GetPooledTransactions")
+        };
+        assert_eq!(request.message.0, vec![*tx.hash()]);
+        send(
+            remote,
+            &EthMessage::PooledTransactions(request.answer(PooledTransactions(vec![tx]))),
+        )
+        .await;
+    }
+
+    #[actix_rt::test]
+    async fn a_mismatched_blob_sidecar_disconnects_its_sender_and_the_tx_comes_from_another_announcer(
+    ) {
+        let dir = testdata_or_skip!();
+        let (_, key) = sender(&dir);
+        let (good, bad) = (blob_tx(key, 0xaa), blob_tx(key, 0xbb));
+        assert_eq!(
+            good.hash(),
+            bad.hash(),
+            "the sidecar is not part of the tx hash"
+        );
+        let (pool, mut remotes) = node(&dir).await;
+        let mut honest = remotes.pop().expect("honest");
+        let mut liar = remotes.pop().expect("liar");
+        send(&mut liar, &announce(&bad)).await;
+        send(&mut honest, &announce(&good)).await;
+        answer(&mut liar, bad).await;
+        let sent = Instant::now();
+        let frame = next(&mut liar).await;
+        assert_eq!(
+            P2pMessage::decode(frame.id, &frame.payload),
+            Ok(P2pMessage::Disconnect(Some(
+                DisconnectReason::SubprotocolSpecific
+            )))
+        );
+        assert_eq!(frame.id, p2p::ids::DISCONNECT);
+        let elapsed = sent.elapsed();
+        assert!(
+            elapsed < Duration::from_millis(100),
+            "disconnected after {elapsed:?}"
+        );
+        answer(&mut honest, good.clone()).await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while pool.get(good.hash()).is_none() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "never fetched from the honest announcer"
+            );
+            tokio::task::yield_now().await;
+        }
+    }
+}
