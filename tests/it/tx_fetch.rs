@@ -415,7 +415,7 @@ mod blobs {
     use actix::Actor;
     use alloy_consensus::{SignableTransaction, Signed, TxEip4844, TxEip4844WithSidecar};
     use alloy_eips::eip2718::{Encodable2718, Typed2718};
-    use alloy_eips::eip4844::{kzg_to_versioned_hash, Blob, BlobTransactionSidecar, Bytes48};
+    use alloy_eips::eip4844::{Blob, BlobTransactionSidecar};
     use alloy_eips::eip7594::BlobTransactionSidecarVariant;
     use alloy_primitives::{Address, B256, U256};
     use ethpeer_actors::eth::{
@@ -434,10 +434,14 @@ mod blobs {
     use crate::common::testdata_or_skip;
     use crate::tx_validation::{rules, sender};
 
-    /// The ethtest sender's blob tx (nonce 603) with a one-blob sidecar whose commitment is
-    /// `commitment`; its versioned hash always commits to 0xaa..aa.
-    fn blob_tx(key: B256, commitment: u8) -> PooledTx {
-        let good = Bytes48::repeat_byte(0xaa);
+    /// The ethtest sender's blob tx (nonce 603) carrying one blob, with a real KZG
+    /// commitment and proof; with `lie`, the sidecar's commitment is another blob's.
+    fn blob_tx(key: B256, lie: bool) -> PooledTx {
+        let sidecar = BlobTransactionSidecar::try_from_blobs_with_settings(
+            vec![Blob::repeat_byte(1)],
+            alloy_eips::eip4844::env_settings::EnvKzgSettings::Default.get(),
+        )
+        .expect("kzg");
         let tx = TxEip4844 {
             chain_id: rules().chain_id,
             nonce: 603,
@@ -447,17 +451,22 @@ mod blobs {
             to: Address::repeat_byte(7),
             value: U256::ZERO,
             access_list: Default::default(),
-            blob_versioned_hashes: vec![kzg_to_versioned_hash(good.as_slice())],
+            blob_versioned_hashes: sidecar.versioned_hashes().collect(),
             max_fee_per_blob_gas: 1_000_000_000,
             input: Default::default(),
         };
         let signature = alloy_consensus::crypto::secp256k1::sign_message(key, tx.signature_hash())
             .expect("signs");
-        let sidecar = BlobTransactionSidecarVariant::Eip4844(BlobTransactionSidecar {
-            blobs: vec![Blob::repeat_byte(1)],
-            commitments: vec![Bytes48::repeat_byte(commitment)],
-            proofs: vec![Bytes48::ZERO],
-        });
+        let mut sidecar = sidecar;
+        if lie {
+            let other = BlobTransactionSidecar::try_from_blobs_with_settings(
+                vec![Blob::repeat_byte(2)],
+                alloy_eips::eip4844::env_settings::EnvKzgSettings::Default.get(),
+            )
+            .expect("kzg");
+            sidecar.commitments = other.commitments;
+        }
+        let sidecar = BlobTransactionSidecarVariant::Eip4844(sidecar);
         PooledTx::Eip4844(Signed::new_unhashed(
             TxEip4844WithSidecar { tx, sidecar },
             signature,
@@ -547,7 +556,7 @@ mod blobs {
     ) {
         let dir = testdata_or_skip!();
         let (_, key) = sender(&dir);
-        let (good, bad) = (blob_tx(key, 0xaa), blob_tx(key, 0xbb));
+        let (good, bad) = (blob_tx(key, false), blob_tx(key, true));
         assert_eq!(
             good.hash(),
             bad.hash(),

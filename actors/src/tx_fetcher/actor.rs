@@ -257,7 +257,8 @@ impl TxFetcher {
                 Err(PoolError::Invalid(
                     TxValidationError::CommitmentMismatch { .. }
                     | TxValidationError::SidecarShape { .. }
-                    | TxValidationError::BlobCount { .. },
+                    | TxValidationError::BlobCount { .. }
+                    | TxValidationError::InvalidKzgProof { .. },
                 )) => {
                     log::debug!("peer {}: blob tx {hash} with a bad sidecar", short(&peer));
                     disconnect.do_send(Disconnect {

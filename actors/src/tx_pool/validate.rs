@@ -5,6 +5,7 @@
 use alloy_consensus::transaction::SignerRecoverable;
 use alloy_consensus::Transaction;
 use alloy_eips::eip2718::Encodable2718;
+use alloy_eips::eip4844::env_settings::EnvKzgSettings;
 use alloy_eips::eip4844::kzg_to_versioned_hash;
 use alloy_eips::eip7594::BlobTransactionSidecarVariant;
 use alloy_primitives::U256;
@@ -131,6 +132,12 @@ pub enum TxValidationError {
         /// Which.
         index: usize,
     },
+    /// A blob's KZG proof does not verify against its commitment.
+    #[error("invalid KZG proof: {reason}")]
+    InvalidKzgProof {
+        /// The verifier's message.
+        reason: String,
+    },
     /// Nonce below the account's.
     #[error("nonce {nonce} below account nonce {account}")]
     NonceTooLow {
@@ -243,8 +250,8 @@ pub fn validate_stateless(
 }
 
 /// Blob count within the fork's limit, sidecar lengths equal to the versioned hashes,
-/// each commitment hashing to its versioned hash. Returns the sidecar's encoded size.
-/// (KZG proof verification needs the trusted setup through `c-kzg`; see the README.)
+/// each commitment hashing to its versioned hash, and the KZG proofs verifying (c-kzg with
+/// the embedded Ethereum trusted setup). Returns the sidecar's encoded size.
 fn check_sidecar(
     hashes: &[alloy_primitives::B256],
     sidecar: &BlobTransactionSidecarVariant,
@@ -280,6 +287,14 @@ fn check_sidecar(
             return Err(TxValidationError::CommitmentMismatch { index });
         }
     }
+    let settings = EnvKzgSettings::Default.get();
+    let verified = match sidecar {
+        BlobTransactionSidecarVariant::Eip4844(s) => s.validate(hashes, settings),
+        BlobTransactionSidecarVariant::Eip7594(s) => s.validate(hashes, settings),
+    };
+    verified.map_err(|e| TxValidationError::InvalidKzgProof {
+        reason: e.to_string(),
+    })?;
     Ok(size)
 }
 
@@ -336,5 +351,28 @@ mod tests {
             validate_stateless(tx, &rules(0)).err(),
             Some(TxValidationError::BlobCount { count: 1, max: 0 })
         );
+    }
+
+    #[test]
+    fn a_kzg_proof_that_does_not_verify_is_refused() {
+        use alloy_eips::eip4844::{Blob, BlobTransactionSidecar, Bytes48};
+        let PooledTx::Eip4844(signed) = blob_tx(sender(1), 0).tx else {
+            panic!("blob")
+        };
+        let (mut inner, signature) = (signed.tx().clone(), *signed.signature());
+        let settings = EnvKzgSettings::Default.get();
+        let mut sidecar = BlobTransactionSidecar::try_from_blobs_with_settings(
+            vec![Blob::repeat_byte(1)],
+            settings,
+        )
+        .expect("kzg");
+        inner.tx.blob_versioned_hashes = sidecar.versioned_hashes().collect();
+        sidecar.proofs = vec![Bytes48::ZERO];
+        inner.sidecar = BlobTransactionSidecarVariant::Eip4844(sidecar);
+        let tx = PooledTx::Eip4844(alloy_consensus::Signed::new_unhashed(inner, signature));
+        assert!(matches!(
+            validate_stateless(tx, &rules(6)),
+            Err(TxValidationError::InvalidKzgProof { .. })
+        ));
     }
 }
