@@ -420,13 +420,16 @@ mod blobs {
     use alloy_primitives::{Address, B256, U256};
     use ethpeer_actors::eth::{
         EthMessage, EthVersion, NewPooledTransactionHashes68, PooledTransactions, PooledTx,
+        RequestPair, Transactions,
     };
     use ethpeer_actors::p2p::{self, DisconnectReason, P2pMessage};
     use ethpeer_actors::peer::{start_session_peer, InboundRoutes, SessionPeerLinks};
     use ethpeer_actors::peer_set::PeerSetActor;
+    use ethpeer_actors::rlpx::RlpxMessage;
     use ethpeer_actors::session::{self, Established, SessionConfig};
     use ethpeer_actors::tx_fetcher::{TxFetcher, TxFetcherLinks};
     use ethpeer_actors::tx_pool::{MemoryState, TxPool, ValidatingTxPool};
+    use futures::SinkExt;
     use secp256k1::SecretKey;
     use tokio::io::DuplexStream;
 
@@ -533,22 +536,99 @@ mod blobs {
         })
     }
 
-    async fn answer(remote: &mut Established<DuplexStream>, tx: PooledTx) {
+    /// Answers the GetPooledTransactions for `tx`'s hash with `payload(request_id)`.
+    async fn answer_with(
+        remote: &mut Established<DuplexStream>,
+        tx: &PooledTx,
+        payload: impl Fn(u64) -> Vec<u8>,
+    ) {
         let frame = next(remote).await;
-        let EthMessage::GetPooledTransactions(request) = EthMessage::decode(
+        let request = EthMessage::decode(
             EthVersion::Eth68,
             (frame.id - remote.eth_offset) as u8,
             &frame.payload,
         )
-        .expect("decodes") else {
+        .expect("decodes");
+        let EthMessage::GetPooledTransactions(request) = request else {
             panic!("expected GetPooledTransactions")
         };
         assert_eq!(request.message.0, vec![*tx.hash()]);
-        send(
-            remote,
-            &EthMessage::PooledTransactions(request.answer(PooledTransactions(vec![tx]))),
-        )
+        let id = remote.eth_offset + 0x0a;
+        remote
+            .writer
+            .send(RlpxMessage {
+                id,
+                payload: payload(request.request_id).into(),
+            })
+            .await
+            .expect("send");
+    }
+
+    async fn answer(remote: &mut Established<DuplexStream>, tx: PooledTx) {
+        let reply = |id| {
+            EthMessage::PooledTransactions(RequestPair::new(
+                id,
+                PooledTransactions(vec![tx.clone()]),
+            ))
+            .encoded()
+        };
+        answer_with(remote, &tx, reply).await;
+    }
+
+    #[actix_rt::test]
+    async fn a_blob_tx_without_its_sidecar_disconnects_its_sender_and_the_tx_comes_from_another_announcer(
+    ) {
+        let dir = testdata_or_skip!();
+        let (_, key) = sender(&dir);
+        let good = blob_tx(key, false);
+        let (pool, mut remotes) = node(&dir).await;
+        let mut honest = remotes.pop().expect("honest");
+        let mut liar = remotes.pop().expect("liar");
+        send(&mut liar, &announce(&good)).await;
+        send(&mut honest, &announce(&good)).await;
+        // The consensus form: the blob tx without its sidecar, in a PooledTransactions.
+        let bare: alloy_consensus::TxEnvelope = good.clone().into();
+        let stripped = match bare {
+            alloy_consensus::TxEnvelope::Eip4844(signed) => {
+                let (tx, signature, hash) = (
+                    signed.tx().tx().clone(),
+                    *signed.signature(),
+                    *signed.hash(),
+                );
+                alloy_consensus::TxEnvelope::Eip4844(Signed::new_unchecked(
+                    tx.into(),
+                    signature,
+                    hash,
+                ))
+            }
+            _ => unreachable!("a blob tx"),
+        };
+        answer_with(&mut liar, &good, |id| {
+            alloy_rlp::encode(RequestPair::new(id, Transactions(vec![stripped.clone()])))
+        })
         .await;
+        let sent = Instant::now();
+        let frame = next(&mut liar).await;
+        assert_eq!(
+            P2pMessage::decode(frame.id, &frame.payload),
+            Ok(P2pMessage::Disconnect(Some(
+                DisconnectReason::SubprotocolSpecific
+            )))
+        );
+        assert!(
+            sent.elapsed() < Duration::from_millis(100),
+            "disconnected after {:?}",
+            sent.elapsed()
+        );
+        answer(&mut honest, good.clone()).await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while pool.get(good.hash()).is_none() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "never fetched from the honest announcer"
+            );
+            tokio::task::yield_now().await;
+        }
     }
 
     #[actix_rt::test]
@@ -592,4 +672,41 @@ mod blobs {
             tokio::task::yield_now().await;
         }
     }
+}
+
+#[actix_rt::test]
+async fn a_delivery_more_than_8_bytes_off_its_announced_size_disconnects() {
+    let dir = testdata_or_skip!();
+    let (_, key) = sender(&dir);
+    let (pool, mut remote) = setup(&dir).await;
+    let batch = txs(key, 1);
+    let tx = &batch[0];
+    let announcement = EthMessage::NewPooledTransactionHashes68(NewPooledTransactionHashes68 {
+        types: vec![tx.ty()].into(),
+        sizes: vec![tx.encode_2718_len() as u64 + 9],
+        hashes: vec![*tx.hash()],
+    });
+    send(&mut remote, &announcement).await;
+    let frame = next(&mut remote).await;
+    let EthMessage::GetPooledTransactions(request) = EthMessage::decode(
+        EthVersion::Eth68,
+        (frame.id - remote.eth_offset) as u8,
+        &frame.payload,
+    )
+    .expect("decodes") else {
+        panic!("expected a request")
+    };
+    send(
+        &mut remote,
+        &EthMessage::PooledTransactions(request.answer(PooledTransactions(batch))),
+    )
+    .await;
+    let frame = next(&mut remote).await;
+    assert_eq!(
+        P2pMessage::decode(frame.id, &frame.payload),
+        Ok(P2pMessage::Disconnect(Some(
+            DisconnectReason::SubprotocolSpecific
+        )))
+    );
+    assert_eq!(pool.len(), 0);
 }
