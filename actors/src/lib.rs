@@ -42,6 +42,7 @@ pub mod block_import;
 pub mod block_propagation;
 pub mod chain;
 pub mod eth;
+pub mod node;
 pub mod p2p;
 pub mod peer;
 pub mod peer_set;

@@ -13,6 +13,7 @@ mod forkid_vectors;
 mod import;
 mod interop;
 mod malformed;
+mod node;
 mod rlp_vectors;
 mod rlpx_vectors;
 mod roundtrip;

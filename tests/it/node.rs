@@ -1,0 +1,94 @@
+//! The whole subsystem (`node::Node`) twice over loopback: B dials A, a transaction added
+//! to A's pool reaches B's pool, and both serve the ethtest chain.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use alloy_primitives::{Address, Bytes, TxKind, U256};
+use ethpeer_actors::chain::ChainStore;
+use ethpeer_actors::eth::genesis;
+use ethpeer_actors::node::{DialError, Node, NodeConfig};
+use ethpeer_actors::peer_set::Len;
+use ethpeer_actors::session::SessionError;
+use ethpeer_actors::tx_pool::{MemoryState, TxPool};
+use secp256k1::SecretKey;
+
+use crate::common::testdata_or_skip;
+use crate::tx_validation::{rules, sender, signed, transfer};
+
+async fn node(dir: &std::path::Path, key: u8) -> Node {
+    let spec = genesis::load_genesis(&dir.join("ethtest/genesis.json")).expect("genesis");
+    let ethtest = crate::common::ethtest(dir);
+    let genesis_hash = ethtest.store.canonical_hash(0).expect("genesis");
+    let config = NodeConfig::new(
+        SecretKey::from_byte_array([key; 32]).expect("key"),
+        "127.0.0.1:0".parse().expect("addr"),
+        spec.config.chain_id,
+        genesis::fork_schedule(&spec, genesis_hash),
+        rules(),
+    );
+    let state =
+        Arc::new(MemoryState::from_dump(&dir.join("ethtest/headstate.json")).expect("state"));
+    Node::start(
+        NodeConfig {
+            arrival_wait: Duration::ZERO,
+            ..config
+        },
+        ethtest.store,
+        state,
+    )
+    .await
+    .expect("starts")
+}
+
+#[actix_rt::test]
+async fn a_transaction_added_at_a_reaches_b() {
+    let dir = testdata_or_skip!();
+    let (a, b) = (node(&dir, 0x91).await, node(&dir, 0x92).await);
+    assert!(a.enode().starts_with("enode://") && a.enode().ends_with(&a.local_addr.to_string()));
+    b.dial(a.local_addr, a.node_id()).await.expect("B dials A");
+    assert_eq!(b.peer_set.send(Len).await.expect("alive"), 1);
+    // A registers the inbound peer on its own schedule; wait for it through queries.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while a.peer_set.send(Len).await.expect("alive") != 1 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "A never registered B"
+        );
+        tokio::task::yield_now().await;
+    }
+    let (_, key) = sender(&dir);
+    let tx = signed(
+        key,
+        transfer(
+            603,
+            U256::from(1),
+            21_000,
+            TxKind::Call(Address::repeat_byte(3)),
+            Bytes::new(),
+        ),
+    );
+    let hash = *tx.hash();
+    assert!(a.pool.add(vec![tx], None)[0].is_ok());
+    while b.pool.get(&hash).is_none() {
+        assert!(
+            tokio::time::Instant::now() < deadline + Duration::from_secs(5),
+            "B never got the tx"
+        );
+        tokio::task::yield_now().await;
+    }
+}
+
+#[actix_rt::test]
+async fn dialing_ourselves_is_refused() {
+    let dir = testdata_or_skip!();
+    let a = node(&dir, 0x93).await;
+    let error = a
+        .dial(a.local_addr, a.node_id())
+        .await
+        .expect_err("refused");
+    assert!(
+        matches!(error, DialError::Session(SessionError::ConnectedToSelf)),
+        "{error}"
+    );
+}
