@@ -3,6 +3,7 @@
 //! [`NewTxs`] event, and [`InMemoryTxPool`], a non-validating implementation for tests and
 //! embedders that validate elsewhere.
 
+mod index;
 mod memory;
 mod state;
 pub mod validate;

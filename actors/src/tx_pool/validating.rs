@@ -4,15 +4,15 @@
 //! are capped, and a replacement must raise both fees by 10%. Only accepted transactions
 //! are announced to subscribers.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
-use actix::Recipient;
 use alloy_consensus::Transaction;
-use alloy_primitives::{Address, B256};
+use alloy_primitives::B256;
 
+use super::index::{impl_tx_pool_reads, SharedIndex};
 use super::validate::{validate_state, validate_stateless, TxValidationError, ValidationRules};
-use super::{NewTxs, PoolTx, StateProvider, TxPool};
+use super::{PoolTx, StateProvider};
 use crate::eth::PooledTx;
 use crate::peer::PeerId;
 
@@ -46,20 +46,11 @@ pub enum PoolError {
     TooManyFuture,
 }
 
-#[derive(Default)]
-struct State {
-    by_hash: HashMap<B256, Arc<PoolTx>>,
-    by_sender: HashMap<Address, BTreeMap<u64, B256>>,
-    order: VecDeque<B256>,
-    bytes: usize,
-}
-
 /// A validating, bounded transaction pool (see the module doc).
 pub struct ValidatingTxPool {
     rules: ValidationRules,
     state_provider: Arc<dyn StateProvider>,
-    state: RwLock<State>,
-    subscribers: Mutex<Vec<Recipient<NewTxs>>>,
+    shared: SharedIndex,
     rejections: Mutex<HashMap<PeerId, HashMap<&'static str, u64>>>,
     /// Capacity in transactions and bytes.
     capacity: (usize, usize),
@@ -78,8 +69,7 @@ impl ValidatingTxPool {
         Self {
             rules,
             state_provider: state,
-            state: RwLock::default(),
-            subscribers: Mutex::default(),
+            shared: SharedIndex::default(),
             rejections: Mutex::default(),
             capacity: (MAX_POOL_TXS, MAX_POOL_BYTES),
         }
@@ -115,19 +105,7 @@ impl ValidatingTxPool {
                 result.map(|tx| tx.hash)
             })
             .collect();
-        if !accepted.is_empty() {
-            let event = NewTxs {
-                txs: accepted.into(),
-            };
-            for subscriber in self
-                .subscribers
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .iter()
-            {
-                subscriber.do_send(event.clone());
-            }
-        }
+        self.shared.publish(accepted);
         results
     }
 
@@ -143,9 +121,9 @@ impl ValidatingTxPool {
 
     /// Removes transactions (e.g. included in a block).
     pub fn remove(&self, hashes: &[B256]) {
-        let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
+        let mut index = self.shared.write();
         for hash in hashes {
-            Self::remove_locked(&mut state, hash);
+            index.remove(hash);
         }
     }
 
@@ -176,19 +154,18 @@ impl ValidatingTxPool {
             .account(&tx.sender)
             .unwrap_or_default()
             .nonce;
-        let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
-        if state.by_hash.contains_key(&tx.hash) {
+        let mut index = self.shared.write();
+        if index.contains(&tx.hash) {
             return Err(PoolError::AlreadyKnown);
         }
         let nonce = tx.tx.nonce();
         // Replacement: same sender and nonce.
-        let replaced = state
-            .by_sender
-            .get(&tx.sender)
+        let replaced = index
+            .sender_nonces(&tx.sender)
             .and_then(|n| n.get(&nonce))
             .copied();
         if let Some(old_hash) = replaced {
-            let old = state.by_hash.get(&old_hash).cloned();
+            let old = index.get(&old_hash).cloned();
             let bumped = |new: u128, old: u128| new * 100 >= old * (100 + PRICE_BUMP_PERCENT);
             if let Some(old) = old {
                 if !(bumped(tx.tx.max_fee_per_gas(), old.tx.max_fee_per_gas())
@@ -199,7 +176,7 @@ impl ValidatingTxPool {
             }
         } else {
             // A gap before this nonce makes it "future": cap those per sender.
-            let sender_txs = state.by_sender.get(&tx.sender);
+            let sender_txs = index.sender_nonces(&tx.sender);
             let mut expected = account_nonce;
             if let Some(txs) = sender_txs {
                 for n in txs.keys() {
@@ -217,86 +194,26 @@ impl ValidatingTxPool {
             }
             // Capacity: evict the cheapest if this one pays more.
             let (max_txs, max_bytes) = self.capacity;
-            while state.by_hash.len() >= max_txs || state.bytes + tx.size > max_bytes {
-                let cheapest = state
-                    .by_hash
+            while index.len() >= max_txs || index.bytes() + tx.size > max_bytes {
+                let cheapest = index
                     .values()
                     .min_by_key(|t| fee(t))
                     .map(|t| (t.hash, fee(t)));
                 match cheapest {
                     Some((hash, cheapest_fee)) if fee(&tx) > cheapest_fee => {
-                        Self::remove_locked(&mut state, &hash)
+                        index.remove(&hash);
                     }
                     _ => return Err(PoolError::Underpriced),
                 }
             }
         }
         if let Some(old_hash) = replaced {
-            Self::remove_locked(&mut state, &old_hash);
+            index.remove(&old_hash);
         }
         let tx = Arc::new(tx);
-        state.bytes += tx.size;
-        state
-            .by_sender
-            .entry(tx.sender)
-            .or_default()
-            .insert(nonce, tx.hash);
-        state.order.push_back(tx.hash);
-        state.by_hash.insert(tx.hash, tx.clone());
+        index.insert(tx.clone());
         Ok(tx)
     }
-
-    fn remove_locked(state: &mut State, hash: &B256) {
-        let Some(tx) = state.by_hash.remove(hash) else {
-            return;
-        };
-        state.bytes -= tx.size;
-        if let Some(nonces) = state.by_sender.get_mut(&tx.sender) {
-            nonces.remove(&tx.tx.nonce());
-            if nonces.is_empty() {
-                state.by_sender.remove(&tx.sender);
-            }
-        }
-        if state.order.len() > 2 * state.by_hash.len() + 64 {
-            let State { by_hash, order, .. } = state;
-            order.retain(|h| by_hash.contains_key(h));
-        }
-    }
 }
 
-impl TxPool for ValidatingTxPool {
-    fn get(&self, hash: &B256) -> Option<Arc<PoolTx>> {
-        self.state
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .by_hash
-            .get(hash)
-            .cloned()
-    }
-
-    fn pending_hashes(&self, limit: usize) -> Vec<B256> {
-        let state = self.state.read().unwrap_or_else(PoisonError::into_inner);
-        state
-            .order
-            .iter()
-            .filter(|h| state.by_hash.get(*h).is_some_and(|tx| !tx.is_blob()))
-            .take(limit)
-            .copied()
-            .collect()
-    }
-
-    fn len(&self) -> usize {
-        self.state
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .by_hash
-            .len()
-    }
-
-    fn subscribe(&self, subscriber: Recipient<NewTxs>) {
-        self.subscribers
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(subscriber);
-    }
-}
+impl_tx_pool_reads!(ValidatingTxPool);
