@@ -26,10 +26,18 @@ use tokio::io::DuplexStream;
 use crate::common::testdata_or_skip;
 use crate::tx_validation::{rules, sender, signed, transfer};
 
-/// Our node (fetcher + validating pool) and the remote side of a session to it.
-async fn setup(dir: &std::path::Path) -> (Arc<ValidatingTxPool>, Established<DuplexStream>) {
+/// Our node B (validating pool with the ethtest state, tx fetcher with no arrival wait;
+/// with `serve`, also the tx broadcaster and the request handler) and the remote ends of
+/// `remotes` eth/68 sessions to it.
+pub(crate) async fn node_with_remotes(
+    dir: &std::path::Path,
+    remotes: u8,
+    serve: bool,
+) -> (Arc<ValidatingTxPool>, Vec<Established<DuplexStream>>) {
+    let ethtest = crate::common::ethtest(dir);
     let state = MemoryState::from_dump(&dir.join("ethtest/headstate.json")).expect("state");
     let pool = Arc::new(ValidatingTxPool::new(rules(), Arc::new(state)));
+    let shared: Arc<dyn TxPool> = pool.clone();
     let set = PeerSetActor::new().start();
     let fetcher = TxFetcher::new(
         pool.clone(),
@@ -39,38 +47,59 @@ async fn setup(dir: &std::path::Path) -> (Arc<ValidatingTxPool>, Established<Dup
         Duration::ZERO,
     )
     .start();
-    let status = crate::common::ethtest(dir).status;
-    let (x, y) = tokio::io::duplex(1024 * 1024);
-    let ours = SessionConfig::new(SecretKey::from_byte_array([0x61; 32]).expect("key"), "node");
-    let mut theirs = SessionConfig::new(
-        SecretKey::from_byte_array([0x62; 32]).expect("key"),
-        "remote",
-    );
-    theirs.eth_versions = vec![EthVersion::Eth68];
-    let (remote, local) = tokio::join!(
-        session::dial(x, &theirs, ours.node_id(), &status),
-        session::accept(y, &ours, &status)
-    );
-    let routes = InboundRoutes {
+    let mut routes = InboundRoutes {
         requests: None,
         blocks: None,
         transactions: Some(fetcher.recipient()),
     };
-    let links = SessionPeerLinks {
-        register: set.clone().recipient(),
-        stopped: set.recipient(),
-        on_message: routes,
-        keepalive: None,
-        request_timeout: None,
-    };
-    start_session_peer(
-        local.expect("local"),
-        pool.clone() as Arc<dyn TxPool>,
-        links,
-    )
-    .await
-    .expect("registered");
-    (pool, remote.expect("remote"))
+    if serve {
+        use ethpeer_actors::requests::RequestHandler;
+        use ethpeer_actors::tx_broadcast::{PeerSetLink, TxBroadcaster};
+        TxBroadcaster::new(
+            alloy_primitives::B512::repeat_byte(0x70),
+            (3, 4),
+            shared.clone(),
+            PeerSetLink::new(&set),
+        )
+        .start();
+        routes.requests = Some(
+            RequestHandler::new(ethtest.store.clone(), shared.clone())
+                .start()
+                .recipient(),
+        );
+    }
+    let node = SessionConfig::new(SecretKey::from_byte_array([0x61; 32]).expect("key"), "node");
+    let mut ends = Vec::new();
+    for n in 0..remotes {
+        let (x, y) = tokio::io::duplex(4 * 1024 * 1024);
+        let mut remote = SessionConfig::new(
+            SecretKey::from_byte_array([0x62 + n; 32]).expect("key"),
+            "remote",
+        );
+        remote.eth_versions = vec![EthVersion::Eth68];
+        let (end, local) = tokio::join!(
+            session::dial(x, &remote, node.node_id(), &ethtest.status),
+            session::accept(y, &node, &ethtest.status)
+        );
+        let links = SessionPeerLinks {
+            register: set.clone().recipient(),
+            stopped: set.clone().recipient(),
+            on_message: routes.clone(),
+            keepalive: None,
+            request_timeout: None,
+        };
+        start_session_peer(local.expect("local"), shared.clone(), links)
+            .await
+            .expect("registered");
+        ends.push(end.expect("remote"));
+    }
+    (pool, ends)
+}
+
+/// Node B and the remote end of one session to it.
+async fn setup(dir: &std::path::Path) -> (Arc<ValidatingTxPool>, Established<DuplexStream>) {
+    let (pool, mut ends) = node_with_remotes(dir, 1, false).await;
+    (pool, ends.pop().expect("one remote"))
 }
 
 fn txs(key: B256, count: u64) -> Vec<PooledTx> {
@@ -199,84 +228,29 @@ async fn a_delivery_that_contradicts_its_announcement_disconnects() {
 
 mod spread {
     use std::collections::HashSet;
-    use std::sync::Arc;
+
     use std::time::{Duration, Instant};
 
-    use actix::Actor;
     use alloy_primitives::{Address, Bytes, TxKind, B256, U256};
     use ethpeer_actors::eth::{
         EthMessage, EthVersion, GetPooledTransactions, PooledTx, RequestPair, Transactions,
     };
-    use ethpeer_actors::peer::{start_session_peer, InboundRoutes, SessionPeerLinks};
-    use ethpeer_actors::peer_set::PeerSetActor;
-    use ethpeer_actors::requests::RequestHandler;
-    use ethpeer_actors::session::{self, Established, SessionConfig};
-    use ethpeer_actors::tx_broadcast::{PeerSetLink, TxBroadcaster};
-    use ethpeer_actors::tx_fetcher::{TxFetcher, TxFetcherLinks};
-    use ethpeer_actors::tx_pool::{MemoryState, TxPool, ValidatingTxPool};
-    use secp256k1::SecretKey;
+
+    use ethpeer_actors::session::Established;
+
+    use ethpeer_actors::tx_pool::MemoryState;
+
     use tokio::io::DuplexStream;
 
     use super::{next, send};
     use crate::common::testdata_or_skip;
-    use crate::tx_validation::{rules, sender, signed, transfer};
+    use crate::tx_validation::{sender, signed, transfer};
 
     /// Node B with pool, fetcher, broadcaster and request handler; remote peers A and C.
     async fn line(dir: &std::path::Path) -> (Established<DuplexStream>, Established<DuplexStream>) {
-        let state = MemoryState::from_dump(&dir.join("ethtest/headstate.json")).expect("state");
-        let pool = Arc::new(ValidatingTxPool::new(rules(), Arc::new(state)));
-        let shared: Arc<dyn TxPool> = pool.clone();
-        let set = PeerSetActor::new().start();
-        TxBroadcaster::new(
-            alloy_primitives::B512::repeat_byte(0x70),
-            (3, 4),
-            shared.clone(),
-            PeerSetLink::new(&set),
-        )
-        .start();
-        let fetcher = TxFetcher::new(
-            pool.clone(),
-            TxFetcherLinks {
-                mark: set.clone().recipient(),
-            },
-            Duration::ZERO,
-        )
-        .start();
-        let requests =
-            RequestHandler::new(crate::common::ethtest(dir).store, shared.clone()).start();
-        let routes = InboundRoutes {
-            requests: Some(requests.recipient()),
-            blocks: None,
-            transactions: Some(fetcher.recipient()),
-        };
-        let status = crate::common::ethtest(dir).status;
-        let node = SessionConfig::new(SecretKey::from_byte_array([0x71; 32]).expect("key"), "b");
-        let mut remotes = Vec::new();
-        for key in [0x72u8, 0x73] {
-            let (x, y) = tokio::io::duplex(4 * 1024 * 1024);
-            let mut remote = SessionConfig::new(
-                SecretKey::from_byte_array([key; 32]).expect("key"),
-                "remote",
-            );
-            remote.eth_versions = vec![EthVersion::Eth68];
-            let (r, local) = tokio::join!(
-                session::dial(x, &remote, node.node_id(), &status),
-                session::accept(y, &node, &status)
-            );
-            let links = SessionPeerLinks {
-                register: set.clone().recipient(),
-                stopped: set.clone().recipient(),
-                on_message: routes.clone(),
-                keepalive: None,
-                request_timeout: None,
-            };
-            start_session_peer(local.expect("local"), shared.clone(), links)
-                .await
-                .expect("registered");
-            remotes.push(r.expect("remote"));
-        }
-        let c = remotes.pop().expect("c");
-        (remotes.pop().expect("a"), c)
+        let (_, mut ends) = super::node_with_remotes(dir, 2, true).await;
+        let c = ends.pop().expect("c");
+        (ends.pop().expect("a"), c)
     }
 
     /// Reads C until it has seen `want` (in full or announced); returns those only announced.
@@ -412,7 +386,6 @@ mod blobs {
     use std::sync::Arc;
     use std::time::{Duration, Instant};
 
-    use actix::Actor;
     use alloy_consensus::{SignableTransaction, Signed, TxEip4844, TxEip4844WithSidecar};
     use alloy_eips::eip2718::{Encodable2718, Typed2718};
     use alloy_eips::eip4844::{Blob, BlobTransactionSidecar};
@@ -423,14 +396,13 @@ mod blobs {
         RequestPair, Transactions,
     };
     use ethpeer_actors::p2p::{self, DisconnectReason, P2pMessage};
-    use ethpeer_actors::peer::{start_session_peer, InboundRoutes, SessionPeerLinks};
-    use ethpeer_actors::peer_set::PeerSetActor;
+
     use ethpeer_actors::rlpx::RlpxMessage;
-    use ethpeer_actors::session::{self, Established, SessionConfig};
-    use ethpeer_actors::tx_fetcher::{TxFetcher, TxFetcherLinks};
-    use ethpeer_actors::tx_pool::{MemoryState, TxPool, ValidatingTxPool};
+    use ethpeer_actors::session::Established;
+
+    use ethpeer_actors::tx_pool::{TxPool, ValidatingTxPool};
     use futures::SinkExt;
-    use secp256k1::SecretKey;
+
     use tokio::io::DuplexStream;
 
     use super::{next, send};
@@ -479,53 +451,7 @@ mod blobs {
     async fn node(
         dir: &std::path::Path,
     ) -> (Arc<ValidatingTxPool>, Vec<Established<DuplexStream>>) {
-        let state = MemoryState::from_dump(&dir.join("ethtest/headstate.json")).expect("state");
-        let pool = Arc::new(ValidatingTxPool::new(rules(), Arc::new(state)));
-        let set = PeerSetActor::new().start();
-        let fetcher = TxFetcher::new(
-            pool.clone(),
-            TxFetcherLinks {
-                mark: set.clone().recipient(),
-            },
-            Duration::ZERO,
-        )
-        .start();
-        let routes = InboundRoutes {
-            requests: None,
-            blocks: None,
-            transactions: Some(fetcher.recipient()),
-        };
-        let status = crate::common::ethtest(dir).status;
-        let node = SessionConfig::new(SecretKey::from_byte_array([0x81; 32]).expect("key"), "b");
-        let mut remotes = Vec::new();
-        for key in [0x82u8, 0x83] {
-            let (x, y) = tokio::io::duplex(4 * 1024 * 1024);
-            let mut remote = SessionConfig::new(
-                SecretKey::from_byte_array([key; 32]).expect("key"),
-                "remote",
-            );
-            remote.eth_versions = vec![EthVersion::Eth68];
-            let (r, local) = tokio::join!(
-                session::dial(x, &remote, node.node_id(), &status),
-                session::accept(y, &node, &status)
-            );
-            let links = SessionPeerLinks {
-                register: set.clone().recipient(),
-                stopped: set.clone().recipient(),
-                on_message: routes.clone(),
-                keepalive: None,
-                request_timeout: None,
-            };
-            start_session_peer(
-                local.expect("local"),
-                pool.clone() as Arc<dyn TxPool>,
-                links,
-            )
-            .await
-            .expect("registered");
-            remotes.push(r.expect("remote"));
-        }
-        (pool, remotes)
+        super::node_with_remotes(dir, 2, false).await
     }
 
     fn announce(tx: &PooledTx) -> EthMessage {
