@@ -56,8 +56,33 @@ pub fn load_genesis(path: &Path) -> Result<Genesis, GenesisError> {
         path: shown.clone(),
         source,
     })?;
+    parse_genesis(&text, shown)
+}
+
+/// The built-in dev network's genesis (chain id 1337 like geth `--dev`, every fork up to
+/// Prague active at genesis, [`DEV_ACCOUNT_KEYS`]' accounts funded with 10,000 ETH each).
+pub fn dev_genesis() -> Genesis {
+    // The JSON ships inside the binary and a unit test parses it, so this cannot fail at
+    // run time; an empty genesis would only be the result of a broken build.
+    parse_genesis(DEV_GENESIS_JSON, "dev genesis".into()).unwrap_or_default()
+}
+
+/// The dev genesis as shipped (`eth/dev_genesis.json`).
+pub const DEV_GENESIS_JSON: &str = include_str!("dev_genesis.json");
+
+/// The funded dev accounts' private keys, the well-known keys of the "test test ... junk"
+/// mnemonic that Hardhat and Anvil also fund, so wallets and scripts already know them.
+/// Public knowledge: never use them outside a dev network.
+pub const DEV_ACCOUNT_KEYS: [&str; 4] = [
+    "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
+    "59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
+    "5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
+    "7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6",
+];
+
+fn parse_genesis(text: &str, shown: String) -> Result<Genesis, GenesisError> {
     let json: serde_json::Value =
-        serde_json::from_str(&text).map_err(|source| GenesisError::Json {
+        serde_json::from_str(text).map_err(|source| GenesisError::Json {
             path: shown.clone(),
             source,
         })?;
@@ -117,7 +142,108 @@ pub fn genesis_header(genesis: &Genesis) -> Result<Header, GenesisError> {
     })
 }
 
+/// The genesis header of a built-in public network (fields from geth's `core/genesis.go`
+/// `Default*GenesisBlock`, state roots from ethereumjs's genesis table); a unit test checks
+/// each hashes to [`Network::genesis_hash`]. The allocs themselves are not shipped: a node
+/// that only relays needs the header, not the genesis state.
+pub fn network_genesis_header(network: super::forkid::Network) -> Header {
+    use super::forkid::Network;
+    use alloy_primitives::{b256, bytes, Bytes, U256};
+    let base = Header {
+        ommers_hash: EMPTY_OMMER_ROOT_HASH,
+        transactions_root: EMPTY_ROOT_HASH,
+        receipts_root: EMPTY_ROOT_HASH,
+        ..Default::default()
+    };
+    match network {
+        Network::Mainnet => Header {
+            state_root: b256!("d7f8974fb5ac78d9ac099b9ad5018bedc2ce0a72dad1827a1709da30580f0544"),
+            difficulty: U256::from(0x4_0000_0000u64),
+            gas_limit: 5000,
+            extra_data: bytes!("11bbe8db4e347b4e8c937c1c8370e4b5ed33adb3db69cbdb7a38e1e50b1b82fa"),
+            nonce: B64::from(0x42u64),
+            ..base
+        },
+        Network::Sepolia => Header {
+            state_root: b256!("5eb6e371a698b8d68f665192350ffcecbbbf322916f4b51bd79bb6887da3f494"),
+            difficulty: U256::from(0x20000u64),
+            gas_limit: 30_000_000,
+            timestamp: 1_633_267_481,
+            extra_data: Bytes::from_static(b"Sepolia, Athens, Attica, Greece!"),
+            base_fee_per_gas: Some(INITIAL_BASE_FEE),
+            ..base
+        },
+        Network::Holesky => Header {
+            state_root: b256!("69d8c9d72f6fa4ad42d4702b433707212f90db395eb54dc20bc85de253788783"),
+            difficulty: U256::from(1u64),
+            gas_limit: 25_000_000,
+            timestamp: 1_695_902_100,
+            nonce: B64::from(0x1234u64),
+            base_fee_per_gas: Some(INITIAL_BASE_FEE),
+            ..base
+        },
+        Network::Hoodi => Header {
+            state_root: b256!("da87d7f5f91c51508791bbcbd4aa5baf04917830b86985eeb9ad3d5bfb657576"),
+            difficulty: U256::from(1u64),
+            gas_limit: 36_000_000,
+            timestamp: 1_742_212_800,
+            nonce: B64::from(0x1234u64),
+            base_fee_per_gas: Some(INITIAL_BASE_FEE),
+            withdrawals_root: Some(EMPTY_ROOT_HASH),
+            blob_gas_used: Some(0),
+            excess_blob_gas: Some(0),
+            parent_beacon_block_root: Some(B256::ZERO),
+            ..base
+        },
+    }
+}
+
 /// The fork schedule of a genesis file, anchored at its genesis hash.
 pub fn fork_schedule(genesis: &Genesis, genesis_hash: B256) -> ForkSchedule {
     ForkSchedule::from_chain_config(genesis_hash, genesis.timestamp, &genesis.config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_primitives::{keccak256, Address, U256};
+
+    fn address_of(key_hex: &str) -> Address {
+        let bytes = alloy_primitives::hex::decode(key_hex).unwrap();
+        let key = secp256k1::SecretKey::from_byte_array(bytes.try_into().unwrap()).unwrap();
+        let public = key
+            .public_key(secp256k1::SECP256K1)
+            .serialize_uncompressed();
+        Address::from_slice(&keccak256(&public[1..])[12..])
+    }
+
+    #[test]
+    fn built_in_genesis_headers_hash_to_the_known_genesis_hashes() {
+        for network in crate::eth::forkid::Network::ALL {
+            let header = network_genesis_header(network);
+            assert_eq!(
+                header.hash_slow(),
+                network.genesis_hash(),
+                "{}",
+                network.name()
+            );
+        }
+    }
+
+    #[test]
+    fn dev_genesis_funds_every_listed_key() {
+        let genesis = parse_genesis(DEV_GENESIS_JSON, "dev".into()).unwrap();
+        assert_eq!(genesis.config.chain_id, 1337);
+        assert_eq!(genesis.alloc.len(), DEV_ACCOUNT_KEYS.len());
+        for key in DEV_ACCOUNT_KEYS {
+            let account = &genesis.alloc[&address_of(key)];
+            assert_eq!(
+                account.balance,
+                U256::from(10_000u64) * U256::from(10u64).pow(U256::from(18))
+            );
+        }
+        // Every fork up to Prague at genesis: the header carries all their fields.
+        let header = genesis_header(&genesis).unwrap();
+        assert!(header.requests_hash.is_some() && header.parent_beacon_block_root.is_some());
+    }
 }

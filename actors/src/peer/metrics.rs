@@ -62,3 +62,83 @@ impl PeerMetrics {
         .sum()
     }
 }
+
+/// Slots of [`WireMetrics`]: one per eth message code 0x00..=0x11, then one for every p2p
+/// message (Hello, Disconnect, Ping, Pong) together.
+pub const WIRE_SLOTS: usize = 0x12 + 1;
+
+/// The slot of p2p messages in [`WireMetrics`].
+pub const P2P_SLOT: usize = 0x12;
+
+/// Messages and payload bytes in and out by message type, summed over every peer of a
+/// node (counters survive the peers, as Prometheus counters must).
+#[derive(Debug)]
+pub struct WireMetrics {
+    /// Messages received, by slot.
+    pub messages_in: [AtomicU64; WIRE_SLOTS],
+    /// Payload bytes received (as on the wire: snappy-compressed size), by slot.
+    pub bytes_in: [AtomicU64; WIRE_SLOTS],
+    /// Messages sent, by slot.
+    pub messages_out: [AtomicU64; WIRE_SLOTS],
+    /// Payload bytes sent (before compression), by slot.
+    pub bytes_out: [AtomicU64; WIRE_SLOTS],
+}
+
+impl Default for WireMetrics {
+    fn default() -> Self {
+        Self {
+            messages_in: std::array::from_fn(|_| AtomicU64::new(0)),
+            bytes_in: std::array::from_fn(|_| AtomicU64::new(0)),
+            messages_out: std::array::from_fn(|_| AtomicU64::new(0)),
+            bytes_out: std::array::from_fn(|_| AtomicU64::new(0)),
+        }
+    }
+}
+
+impl WireMetrics {
+    /// Counts one message of eth code `code` (`None`: a p2p message) in or out.
+    pub fn count(&self, inbound: bool, code: Option<u64>, bytes: usize) {
+        let slot = code
+            .and_then(|c| usize::try_from(c).ok())
+            .filter(|c| *c < P2P_SLOT)
+            .unwrap_or(P2P_SLOT);
+        let (messages, total) = if inbound {
+            (&self.messages_in, &self.bytes_in)
+        } else {
+            (&self.messages_out, &self.bytes_out)
+        };
+        messages[slot].fetch_add(1, Ordering::Relaxed);
+        total[slot].fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    /// The Prometheus label of a slot: the eth message name, or `p2p`.
+    pub fn slot_name(slot: usize) -> &'static str {
+        use crate::eth::EthMessageId as Id;
+        let name = u8::try_from(slot)
+            .ok()
+            .and_then(Id::from_u8)
+            .map(|id| match id {
+                Id::Status => "Status",
+                Id::NewBlockHashes => "NewBlockHashes",
+                Id::Transactions => "Transactions",
+                Id::GetBlockHeaders => "GetBlockHeaders",
+                Id::BlockHeaders => "BlockHeaders",
+                Id::GetBlockBodies => "GetBlockBodies",
+                Id::BlockBodies => "BlockBodies",
+                Id::NewBlock => "NewBlock",
+                Id::NewPooledTransactionHashes => "NewPooledTransactionHashes",
+                Id::GetPooledTransactions => "GetPooledTransactions",
+                Id::PooledTransactions => "PooledTransactions",
+                Id::GetNodeData => "GetNodeData",
+                Id::NodeData => "NodeData",
+                Id::GetReceipts => "GetReceipts",
+                Id::Receipts => "Receipts",
+                Id::BlockRangeUpdate => "BlockRangeUpdate",
+            });
+        match (slot, name) {
+            (P2P_SLOT, _) => "p2p",
+            (_, Some(name)) => name,
+            _ => "unknown",
+        }
+    }
+}
