@@ -63,6 +63,7 @@ async fn server(dir: &std::path::Path) -> Server {
                 .recipient(),
         ),
         transactions: None,
+        seen: None,
     };
     let config = SessionConfig::new(
         SecretKey::from_byte_array([0x51; 32]).expect("key"),
@@ -80,6 +81,7 @@ async fn server(dir: &std::path::Path) -> Server {
             on_message: routes.clone(),
             keepalive: None,
             request_timeout: None,
+            wire: None,
         };
         let pool = pool.clone();
         async move {
@@ -93,6 +95,7 @@ async fn server(dir: &std::path::Path) -> Server {
         Arc::new(status.clone()),
         50,
         metrics,
+        |_| true,
         on_session,
     ));
     Server {

@@ -312,6 +312,7 @@ async fn the_ethereumjs_peer_gets_ethtest_headers_from_us() {
         on_message: ethpeer_actors::peer::InboundRoutes::all(handler.recipient()),
         keepalive: None,
         request_timeout: None,
+        wire: None,
     };
     start_session_peer(session, pool, links)
         .await

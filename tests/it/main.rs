@@ -14,6 +14,7 @@ mod import;
 mod interop;
 mod malformed;
 mod node;
+mod node_dev;
 mod rlp_vectors;
 mod rlpx_vectors;
 mod roundtrip;

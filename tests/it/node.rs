@@ -45,7 +45,8 @@ async fn node(dir: &std::path::Path, key: u8) -> Node {
 async fn a_transaction_added_at_a_reaches_b() {
     let dir = testdata_or_skip!();
     let (a, b) = (node(&dir, 0x91).await, node(&dir, 0x92).await);
-    assert!(a.enode().starts_with("enode://") && a.enode().ends_with(&a.local_addr.to_string()));
+    let url = a.enode().to_string();
+    assert!(url.starts_with("enode://") && url.ends_with(&a.local_addr.to_string()));
     b.dial(a.local_addr, a.node_id()).await.expect("B dials A");
     assert_eq!(b.peer_set.send(Len).await.expect("alive"), 1);
     // A registers the inbound peer on its own schedule; wait for it through queries.

@@ -51,6 +51,7 @@ pub(crate) async fn node_with_remotes(
         requests: None,
         blocks: None,
         transactions: Some(fetcher.recipient()),
+        seen: None,
     };
     if serve {
         use ethpeer_actors::requests::RequestHandler;
@@ -87,6 +88,7 @@ pub(crate) async fn node_with_remotes(
             on_message: routes.clone(),
             keepalive: None,
             request_timeout: None,
+            wire: None,
         };
         start_session_peer(local.expect("local"), shared.clone(), links)
             .await

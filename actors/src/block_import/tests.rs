@@ -79,6 +79,7 @@ fn node_at(n: u8, version: EthVersion) -> (Node, Addr<BlockHandler>) {
         requests: Some(requests.recipient()),
         blocks: Some(blocks.recipient()),
         transactions: None,
+        seen: None,
     };
     let mut config = SessionConfig::new(
         SecretKey::from_byte_array([n; 32]).expect("key"),
@@ -129,6 +130,7 @@ async fn connect(a: &Node, b: &Node) {
             on_message: node.routes.clone(),
             keepalive: None,
             request_timeout: None,
+            wire: None,
         };
         start_session_peer(session, node.pool.clone(), links)
             .await
@@ -246,6 +248,7 @@ async fn eth69_peers_get_a_block_range_update_every_32_blocks() {
         on_message: b.routes.clone(),
         keepalive: None,
         request_timeout: None,
+        wire: None,
     };
     start_session_peer(session.expect("B side"), b.pool.clone(), links)
         .await

@@ -61,10 +61,10 @@ pub fn load_genesis(path: &Path) -> Result<Genesis, GenesisError> {
 
 /// The built-in dev network's genesis (chain id 1337 like geth `--dev`, every fork up to
 /// Prague active at genesis, [`DEV_ACCOUNT_KEYS`]' accounts funded with 10,000 ETH each).
+#[allow(clippy::expect_used)]
 pub fn dev_genesis() -> Genesis {
-    // The JSON ships inside the binary and a unit test parses it, so this cannot fail at
-    // run time; an empty genesis would only be the result of a broken build.
-    parse_genesis(DEV_GENESIS_JSON, "dev genesis".into()).unwrap_or_default()
+    // A constant built into the crate (not remote data), parsed by a unit test.
+    parse_genesis(DEV_GENESIS_JSON, "dev genesis".into()).expect("the built-in dev genesis parses")
 }
 
 /// The dev genesis as shipped (`eth/dev_genesis.json`).

@@ -191,7 +191,10 @@ mod tests {
             assert_eq!(mode & 0o777, 0o600);
         }
         std::fs::write(&path, "zz").unwrap();
-        assert!(matches!(read_node_key(&path), Err(NodeKeyError::Invalid { .. })));
+        assert!(matches!(
+            read_node_key(&path),
+            Err(NodeKeyError::Invalid { .. })
+        ));
     }
 
     #[test]

@@ -1,9 +1,21 @@
-//! The subsystem as one piece: [`Node::start`] wires the chain store, validating pool,
-//! peer set, broadcaster, propagator, request/block handlers and tx fetcher, listens for
-//! peers (bounded handshakes), and dials on request. It runs inside an existing actix
-//! `System`, so an actix app can embed it and talk to the returned handles.
+//! The subsystem as one piece: [`Node::start`] (or the friendlier [`NodeBuilder`]) wires
+//! the chain store, validating pool, peer set, broadcaster, propagator, request/block
+//! handlers, tx fetcher, the [`PeerManager`] (admission, static-peer dialing) and the
+//! [`PropagationObserver`]; it listens (per-IP throttle, bounded handshakes) and dials. It
+//! runs inside an existing actix `System`, so an actix app embeds it and talks to the
+//! returned handles; [`rpc`] and [`metrics`] serve the admin JSON-RPC and Prometheus text.
+
+mod builder;
+pub mod enode;
+pub mod events;
+pub mod manager;
+pub mod metrics;
+pub mod observe;
+pub mod rpc;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,22 +24,36 @@ use alloy_primitives::B512;
 use secp256k1::SecretKey;
 use tokio::net::{TcpListener, TcpStream};
 
+pub use builder::{rules_for_genesis, NodeBuilder};
+pub use enode::Enode;
+pub use events::{Direction, NodeEvent, SubscribeEvents};
+pub use manager::PeerManager;
+pub use observe::PropagationObserver;
+
 use crate::block_import::{BlockHandler, BlockHandlerLinks};
 use crate::block_propagation::BlockPropagator;
 use crate::chain::ChainStore;
 use crate::eth::forkid::ForkSchedule;
 use crate::eth::EthVersion;
-use crate::peer::{start_session_peer, InboundRoutes, PeerHandle, SessionPeerLinks};
-use crate::peer_set::{PeerSetActor, RegisterError};
+use crate::p2p::DisconnectReason;
+use crate::peer::{start_session_peer, InboundRoutes, PeerHandle, SessionPeerLinks, WireMetrics};
+use crate::peer_set::{Close, PeerSetActor, Peers, RegisterError, SubscribePeerEvents};
 use crate::requests::RequestHandler;
 use crate::session::{
-    self, accept_loop, ChainStatus, ListenerMetrics, SessionConfig, SessionError,
+    self, accept_loop, ChainStatus, Established, ListenerMetrics, SessionConfig, SessionError,
     MAX_PENDING_HANDSHAKES,
 };
 use crate::tx_broadcast::{PeerSetLink, TxBroadcaster};
 use crate::tx_fetcher::{TxFetcher, TxFetcherLinks, DEFAULT_ARRIVAL_WAIT};
 use crate::tx_pool::validate::ValidationRules;
 use crate::tx_pool::{StateProvider, TxPool, ValidatingTxPool};
+use manager::{Admission, Admit, AdmitFailed, InboundThrottle};
+
+/// geth's `defaultDialTimeout`: TCP connect to a peer.
+pub const DIAL_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// geth's default `MaxPeers`.
+pub const DEFAULT_MAX_PEERS: usize = 50;
 
 /// What a node needs to start.
 #[derive(Clone, Debug)]
@@ -42,18 +68,26 @@ pub struct NodeConfig {
     pub eth_versions: Vec<EthVersion>,
     /// Network id.
     pub network_id: u64,
+    /// Chain id (for RPC `eth_chainId`; the pool's rules carry it too).
+    pub chain_id: u64,
     /// Fork schedule of the chain in the store.
     pub forks: ForkSchedule,
-    /// Peer limit.
+    /// Peer limit (a third of it for peers we dial; trusted peers exempt).
     pub max_peers: usize,
     /// Wait between an announcement and its fetch.
     pub arrival_wait: Duration,
     /// Pool validation rules.
     pub rules: ValidationRules,
+    /// Peers dialed at start and redialed with backoff.
+    pub static_peers: Vec<Enode>,
+    /// Peers exempt from the peer limits (also dialed, like static peers).
+    pub trusted_peers: Vec<Enode>,
+    /// Where to write the propagation trace (JSON lines), if anywhere.
+    pub trace_propagation: Option<PathBuf>,
 }
 
 impl NodeConfig {
-    /// Defaults: eth/66-70, 50 peers (geth), 500 ms arrival wait.
+    /// Defaults: eth/66-70, 50 peers (geth), 500 ms arrival wait, no static peers.
     pub fn new(
         key: SecretKey,
         listen: SocketAddr,
@@ -67,10 +101,14 @@ impl NodeConfig {
             listen,
             eth_versions: EthVersion::ALL.to_vec(),
             network_id,
+            chain_id: rules.chain_id,
             forks,
-            max_peers: 50,
+            max_peers: DEFAULT_MAX_PEERS,
             arrival_wait: DEFAULT_ARRIVAL_WAIT,
             rules,
+            static_peers: Vec::new(),
+            trusted_peers: Vec::new(),
+            trace_propagation: None,
         }
     }
 }
@@ -78,18 +116,22 @@ impl NodeConfig {
 /// Why dialing a peer failed.
 #[derive(Debug, thiserror::Error)]
 pub enum DialError {
-    /// TCP connect failed.
+    /// TCP connect failed or timed out.
     #[error("connect: {0}")]
     Connect(#[from] std::io::Error),
     /// The handshake failed.
     #[error("handshake: {0}")]
     Session(#[from] SessionError),
+    /// Our peer manager refused it (limit, duplicate).
+    #[error("refused: {0}")]
+    Refused(DisconnectReason),
     /// The peer set refused it.
     #[error("register: {0}")]
     Register(#[from] RegisterError),
 }
 
-/// A running node: handles to its parts.
+/// A running node: handles to its parts. Cheap to clone.
+#[derive(Clone)]
 pub struct Node {
     /// The peer registry.
     pub peer_set: Addr<PeerSetActor>,
@@ -101,13 +143,24 @@ pub struct Node {
     pub broadcaster: Addr<TxBroadcaster>,
     /// The block propagator.
     pub propagator: Addr<BlockPropagator>,
+    /// Admission and dialing.
+    pub manager: Addr<PeerManager>,
+    /// Propagation trace and seen events.
+    pub observer: Addr<PropagationObserver>,
     /// Where it listens.
     pub local_addr: SocketAddr,
     /// Inbound handshake counters.
     pub listener: Arc<ListenerMetrics>,
+    /// Messages and bytes by type, all peers.
+    pub wire: Arc<WireMetrics>,
+    /// Client id sent in Hello.
+    pub client_id: String,
+    /// Chain id.
+    pub chain_id: u64,
+    /// Network id.
+    pub network_id: u64,
     session: Arc<SessionConfig>,
     routes: InboundRoutes,
-    network_id: u64,
     forks: ForkSchedule,
 }
 
@@ -118,11 +171,27 @@ impl Node {
         store: Arc<dyn ChainStore>,
         state: Arc<dyn StateProvider>,
     ) -> std::io::Result<Self> {
+        let trace = match &config.trace_propagation {
+            Some(path) => Some(std::fs::File::create(path).map_err(|error| {
+                std::io::Error::new(
+                    error.kind(),
+                    format!("propagation trace {}: {error}", path.display()),
+                )
+            })?),
+            None => None,
+        };
+        let listener = TcpListener::bind(config.listen).await?;
+        let local_addr = listener.local_addr()?;
         let pool = Arc::new(ValidatingTxPool::new(config.rules.clone(), state));
         let shared_pool: Arc<dyn TxPool> = pool.clone();
-        let peer_set = PeerSetActor::new().with_max_peers(config.max_peers).start();
+        // The manager enforces the limits (with trusted peers exempt and the dial split);
+        // the peer set's own cap is only a backstop above that.
+        let hard_cap = config.max_peers + config.trusted_peers.len();
+        let peer_set = PeerSetActor::new().with_max_peers(hard_cap).start();
         let mut session = SessionConfig::new(config.key, config.client_id.clone());
         session.eth_versions = config.eth_versions.clone();
+        session.listen_port = local_addr.port();
+        let session = Arc::new(session);
         // A deterministic secret per node key: the broadcast choice must be stable for a
         // node and unpredictable for others; our key is both.
         let secret = config.key.secret_bytes();
@@ -138,75 +207,81 @@ impl Node {
         )
         .start();
         let propagator = BlockPropagator::new(peer_set.clone().recipient(), key).start();
-        let block_links = BlockHandlerLinks {
-            mark: peer_set.clone().recipient(),
-            head: peer_set.clone().recipient(),
-            propagate: propagator.clone().recipient(),
-            announce: propagator.clone().recipient(),
-            range: peer_set.clone().recipient(),
+        let observer = PropagationObserver::new(trace).start();
+        let routes = routes(&config, &store, &pool, &peer_set, &propagator, &observer);
+        let wire = Arc::new(WireMetrics::default());
+        let status = Arc::new(StoreStatus {
+            network_id: config.network_id,
+            forks: config.forks.clone(),
+            store: store.clone(),
+        });
+        let links = SessionPeerLinks {
+            register: peer_set.clone().recipient(),
+            stopped: peer_set.clone().recipient(),
+            on_message: routes.clone(),
+            keepalive: None,
+            request_timeout: None,
+            wire: Some(wire.clone()),
         };
-        let routes = InboundRoutes {
-            requests: Some(
-                RequestHandler::new(store.clone(), shared_pool.clone())
-                    .start()
-                    .recipient(),
-            ),
-            blocks: Some(
-                BlockHandler::new(store.clone(), block_links)
-                    .start()
-                    .recipient(),
-            ),
-            transactions: Some(
-                TxFetcher::new(
-                    pool.clone(),
-                    TxFetcherLinks {
-                        mark: peer_set.clone().recipient(),
-                    },
-                    config.arrival_wait,
-                )
-                .start()
-                .recipient(),
-            ),
-        };
-        let listener = TcpListener::bind(config.listen).await?;
-        let local_addr = listener.local_addr()?;
-        session.listen_port = local_addr.port();
-        let session = Arc::new(session);
+        let dial = dial_fn(
+            session.clone(),
+            status.clone(),
+            shared_pool.clone(),
+            links.clone(),
+        );
+        let mut manager = PeerManager::new(session.node_id(), config.max_peers, dial)
+            .trusted(config.trusted_peers.iter().map(|e| e.id))
+            .static_peers(config.static_peers.iter().copied());
+        manager = manager.static_peers(config.trusted_peers.iter().copied());
+        let manager = manager.start();
+        peer_set.do_send(SubscribePeerEvents(manager.clone().recipient()));
         let node = Self {
             peer_set,
             pool,
             store,
             broadcaster,
             propagator,
+            manager: manager.clone(),
+            observer,
             local_addr,
             listener: Arc::default(),
+            wire,
+            client_id: config.client_id,
+            chain_id: config.chain_id,
+            network_id: config.network_id,
             session,
             routes,
-            network_id: config.network_id,
             forks: config.forks,
         };
-        let (links, pool) = (node.links(), shared_pool);
+        let throttle = Arc::new(InboundThrottle::default());
+        let gate = move |addr: SocketAddr| throttle.allow(addr.ip(), std::time::Instant::now());
         let on_session = move |established, addr: SocketAddr| {
-            let (links, pool) = (links.clone(), pool.clone());
+            let (links, pool, manager) = (links.clone(), shared_pool.clone(), manager.clone());
             async move {
-                if let Err(error) = start_session_peer(established, pool, links).await {
-                    log::debug!("{addr}: not registered: {error}");
+                let started = admit_and_start(
+                    established,
+                    addr,
+                    Direction::Inbound,
+                    Admission::of(&manager),
+                    pool,
+                    links,
+                )
+                .await;
+                if let Err(error) = started {
+                    log::debug!("{addr}: inbound session not started: {error}");
                 }
             }
         };
-        let status: Arc<dyn session::StatusExchange> = Arc::new(StoreStatus {
-            network_id: node.network_id,
-            forks: node.forks.clone(),
-            store: node.store.clone(),
-        });
         tokio::task::spawn_local(accept_loop(
             listener,
             node.session.clone(),
             status,
             MAX_PENDING_HANDSHAKES,
             node.listener.clone(),
+            gate,
             on_session,
         ));
+        log::info!("listening on {} as {}", node.local_addr, node.enode());
         Ok(node)
     }
 
@@ -216,12 +291,11 @@ impl Node {
     }
 
     /// Our enode URL.
-    pub fn enode(&self) -> String {
-        format!(
-            "enode://{}@{}",
-            alloy_primitives::hex::encode(self.node_id()),
-            self.local_addr
-        )
+    pub fn enode(&self) -> Enode {
+        Enode {
+            id: self.node_id(),
+            addr: self.local_addr,
+        }
     }
 
     /// Our Status as of the store's current head.
@@ -229,13 +303,67 @@ impl Node {
         ChainStatus::from_store(self.network_id, self.forks.clone(), self.store.as_ref())
     }
 
-    /// Dials `addr`, expecting node `id`; on success the peer is registered.
+    /// The fork schedule.
+    pub fn forks(&self) -> &ForkSchedule {
+        &self.forks
+    }
+
+    /// The eth versions we offer.
+    pub fn eth_versions(&self) -> &[EthVersion] {
+        &self.session.eth_versions
+    }
+
+    /// Dials `addr`, expecting node `id`, once (no redial: see [`Node::add_peer`]); on
+    /// success the peer passed admission and is registered.
     pub async fn dial(&self, addr: SocketAddr, id: B512) -> Result<PeerHandle, DialError> {
-        let stream = TcpStream::connect(addr).await?;
-        stream.set_nodelay(true)?;
-        let established = session::dial(stream, &self.session, id, &self.status()).await?;
-        let pool: Arc<dyn TxPool> = self.pool.clone();
-        Ok(start_session_peer(established, pool, self.links()).await?)
+        let status = StoreStatus {
+            network_id: self.network_id,
+            forks: self.forks.clone(),
+            store: self.store.clone(),
+        };
+        dial_once(
+            Enode { id, addr },
+            &self.session,
+            &status,
+            Admission::of(&self.manager),
+            self.pool.clone(),
+            self.links(),
+        )
+        .await
+    }
+
+    /// Adds a static peer: dialed now and redialed with backoff whenever it is not
+    /// connected. Answers whether it was new.
+    pub async fn add_peer(&self, enode: Enode) -> bool {
+        self.manager
+            .send(manager::AddPeer {
+                enode,
+                trusted: false,
+            })
+            .await
+            .unwrap_or(false)
+    }
+
+    /// Sends every later [`NodeEvent`] to `recipient`.
+    pub fn subscribe(&self, recipient: Recipient<NodeEvent>) {
+        self.manager.do_send(SubscribeEvents(recipient.clone()));
+        self.observer.do_send(SubscribeEvents(recipient));
+    }
+
+    /// Stops taking peers and disconnects every peer with "client quitting"; resolves
+    /// once all are gone or after `grace`.
+    pub async fn shutdown(&self, grace: Duration) {
+        let _ = self.peer_set.send(Close).await;
+        let deadline = tokio::time::Instant::now() + grace;
+        while tokio::time::Instant::now() < deadline {
+            match self.peer_set.send(Peers).await {
+                Ok(peers) if !peers.is_empty() => {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                _ => break,
+            }
+        }
+        self.observer.do_send(StopObserver);
     }
 
     fn links(&self) -> SessionPeerLinks {
@@ -245,6 +373,147 @@ impl Node {
             on_message: self.routes.clone(),
             keepalive: None,
             request_timeout: None,
+            wire: Some(self.wire.clone()),
+        }
+    }
+}
+
+/// Internal: flush and stop the observer at shutdown.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct StopObserver;
+
+impl Handler<StopObserver> for PropagationObserver {
+    type Result = ();
+
+    fn handle(&mut self, _msg: StopObserver, ctx: &mut Self::Context) {
+        ctx.stop();
+    }
+}
+
+/// Where each kind of inbound message goes.
+fn routes(
+    config: &NodeConfig,
+    store: &Arc<dyn ChainStore>,
+    pool: &Arc<ValidatingTxPool>,
+    peer_set: &Addr<PeerSetActor>,
+    propagator: &Addr<BlockPropagator>,
+    observer: &Addr<PropagationObserver>,
+) -> InboundRoutes {
+    let shared_pool: Arc<dyn TxPool> = pool.clone();
+    let block_links = BlockHandlerLinks {
+        mark: peer_set.clone().recipient(),
+        head: peer_set.clone().recipient(),
+        propagate: propagator.clone().recipient(),
+        announce: propagator.clone().recipient(),
+        range: peer_set.clone().recipient(),
+    };
+    InboundRoutes {
+        requests: Some(
+            RequestHandler::new(store.clone(), shared_pool)
+                .start()
+                .recipient(),
+        ),
+        blocks: Some(
+            BlockHandler::new(store.clone(), block_links)
+                .start()
+                .recipient(),
+        ),
+        transactions: Some(
+            TxFetcher::new(
+                pool.clone(),
+                TxFetcherLinks {
+                    mark: peer_set.clone().recipient(),
+                },
+                config.arrival_wait,
+            )
+            .start()
+            .recipient(),
+        ),
+        seen: Some(observer.clone().recipient()),
+    }
+}
+
+/// The manager's way to dial: connect under [`DIAL_TIMEOUT`], handshake, admit, start.
+fn dial_fn(
+    session: Arc<SessionConfig>,
+    status: Arc<StoreStatus>,
+    pool: Arc<dyn TxPool>,
+    links: SessionPeerLinks,
+) -> manager::DialFn {
+    Rc::new(move |enode: Enode, admission: Admission| {
+        let (session, status, pool, links) =
+            (session.clone(), status.clone(), pool.clone(), links.clone());
+        Box::pin(async move {
+            dial_once(enode, &session, &status, admission, pool, links)
+                .await
+                .map(|_| ())
+                .map_err(|error| error.to_string())
+        })
+    })
+}
+
+/// Connect, handshake, admit, start: one attempt.
+async fn dial_once(
+    enode: Enode,
+    session: &SessionConfig,
+    status: &StoreStatus,
+    admission: Admission,
+    pool: Arc<dyn TxPool>,
+    links: SessionPeerLinks,
+) -> Result<PeerHandle, DialError> {
+    let stream = tokio::time::timeout(DIAL_TIMEOUT, TcpStream::connect(enode.addr))
+        .await
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "dial timeout"))??;
+    stream.set_nodelay(true)?;
+    let established = session::dial(stream, session, enode.id, &status.now()).await?;
+    admit_and_start(
+        established,
+        enode.addr,
+        Direction::Outbound,
+        admission,
+        pool,
+        links,
+    )
+    .await
+}
+
+/// Asks the manager; refused sessions get Disconnect(reason), admitted ones a peer actor.
+async fn admit_and_start(
+    established: Established<TcpStream>,
+    addr: SocketAddr,
+    direction: Direction,
+    admission: Admission,
+    pool: Arc<dyn TxPool>,
+    links: SessionPeerLinks,
+) -> Result<PeerHandle, DialError> {
+    let id = established.remote_id;
+    let hello = &established.remote_hello;
+    let request = Admit {
+        enode: Enode { id, addr },
+        direction,
+        version: established.eth_version,
+        client: hello.client_id.clone(),
+        caps: hello
+            .capabilities
+            .iter()
+            .map(|c| format!("{}/{}", c.name, c.version))
+            .collect(),
+    };
+    let verdict = admission
+        .admit
+        .send(request)
+        .await
+        .unwrap_or(Err(DisconnectReason::ClientQuitting));
+    if let Err(reason) = verdict {
+        established.disconnect(reason).await;
+        return Err(DialError::Refused(reason));
+    }
+    match start_session_peer(established, pool, links).await {
+        Ok(handle) => Ok(handle),
+        Err(error) => {
+            admission.failed.do_send(AdmitFailed(id));
+            Err(error.into())
         }
     }
 }

@@ -73,7 +73,7 @@ pub struct PeerActor {
     /// Told when this actor stops (the peer set, to unregister it).
     on_stop: Option<Recipient<PeerStopped>>,
     /// Shared counters.
-    metrics: Arc<PeerMetrics>,
+    pub(super) metrics: Arc<PeerMetrics>,
     /// How long one write may take before the peer is dropped.
     write_timeout: Duration,
     /// Ping/Pong waiting to be written; they go before everything else.

@@ -3,7 +3,7 @@
 
 use actix::prelude::*;
 
-use super::{short, Disconnect, InboundEth, Outbound, PeerActor, StopReason};
+use super::{short, Disconnect, InboundEth, Outbound, PeerActor, PeerMetrics, Seen, StopReason};
 use crate::eth::{EthMessage, EthMessageId};
 use crate::p2p::{self, DisconnectReason, P2pMessage};
 use crate::rlpx::{RlpxError, RlpxMessage};
@@ -71,6 +71,20 @@ impl PeerActor {
         let decoded = u8::try_from(id)
             .map_err(|_| crate::eth::EthWireError::UnknownMessageId { id: u8::MAX })
             .and_then(|id| EthMessage::decode(self.version(), id, &message.payload));
+        if let (Ok(message), Some(observer)) = (&decoded, &self.on_message.seen) {
+            if let Some((delivery, items)) = Seen::items_of(message) {
+                let report = Seen {
+                    peer: self.id(),
+                    at: std::time::SystemTime::now(),
+                    delivery,
+                    items,
+                };
+                // Bounded: an observer that falls behind loses reports, counted per peer.
+                if observer.try_send(report).is_err() {
+                    PeerMetrics::add(&self.metrics.dropped_seen, 1);
+                }
+            }
+        }
         match decoded {
             Ok(message) if message.message_id() == EthMessageId::Status => {
                 log::debug!("peer {}: second Status", short(&self.id()));

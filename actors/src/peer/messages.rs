@@ -98,6 +98,9 @@ pub struct InboundRoutes {
     pub blocks: Option<actix::Recipient<InboundEth>>,
     /// Transactions and their announcements.
     pub transactions: Option<actix::Recipient<InboundEth>>,
+    /// Observer of every tx and block the peer delivers or announces (propagation traces,
+    /// embedders' "seen" events); `None` skips computing them.
+    pub seen: Option<actix::Recipient<Seen>>,
 }
 
 impl InboundRoutes {
@@ -107,6 +110,7 @@ impl InboundRoutes {
             requests: Some(recipient.clone()),
             blocks: Some(recipient.clone()),
             transactions: Some(recipient),
+            seen: None,
         }
     }
 
@@ -134,3 +138,86 @@ impl InboundRoutes {
 #[derive(Clone, Debug, Message)]
 #[rtype(result = "()")]
 pub struct SendEth(pub crate::eth::EthMessage);
+
+/// How a peer passed something on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Delivery {
+    /// The whole tx or block (Transactions, PooledTransactions, NewBlock).
+    Full,
+    /// Only its hash (NewPooledTransactionHashes, NewBlockHashes).
+    Announced,
+}
+
+/// One thing a peer delivered or announced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SeenItem {
+    /// A transaction, by hash.
+    Tx(alloy_primitives::B256),
+    /// A block, by hash and number.
+    Block {
+        /// The block hash.
+        hash: alloy_primitives::B256,
+        /// Its number.
+        number: u64,
+    },
+}
+
+/// Event: a peer delivered or announced txs or blocks. Sent for every such message, before
+/// any validation, stamped with the time the frame was decoded.
+#[derive(Clone, Debug, Message)]
+#[rtype(result = "()")]
+pub struct Seen {
+    /// The peer.
+    pub peer: PeerId,
+    /// When the message was decoded.
+    pub at: std::time::SystemTime,
+    /// Full or announced.
+    pub delivery: Delivery,
+    /// What it carried.
+    pub items: Vec<SeenItem>,
+}
+
+impl Seen {
+    /// What `message` carries, if it delivers or announces txs or blocks.
+    pub fn items_of(message: &crate::eth::EthMessage) -> Option<(Delivery, Vec<SeenItem>)> {
+        use crate::eth::EthMessage as M;
+        let txs = |hashes: &mut dyn Iterator<Item = alloy_primitives::B256>| -> Vec<SeenItem> {
+            hashes.map(SeenItem::Tx).collect()
+        };
+        Some(match message {
+            M::Transactions(list) => (
+                Delivery::Full,
+                txs(&mut list.0.iter().map(|tx| *tx.tx_hash())),
+            ),
+            M::PooledTransactions(pair) => (
+                Delivery::Full,
+                txs(&mut pair.message.0.iter().map(|tx| *tx.tx_hash())),
+            ),
+            M::NewPooledTransactionHashes66(ann) => {
+                (Delivery::Announced, txs(&mut ann.0.iter().copied()))
+            }
+            M::NewPooledTransactionHashes68(ann) => {
+                (Delivery::Announced, txs(&mut ann.hashes.iter().copied()))
+            }
+            M::NewBlock(new) => (
+                Delivery::Full,
+                vec![SeenItem::Block {
+                    hash: new.block.header.hash_slow(),
+                    number: new.block.header.number,
+                }],
+            ),
+            M::NewBlockHashes(ann) => (
+                Delivery::Announced,
+                ann.0
+                    .iter()
+                    .map(|b| SeenItem::Block {
+                        hash: b.hash,
+                        number: b.number,
+                    })
+                    .collect(),
+            ),
+            _ => return None,
+        })
+    }
+}

@@ -35,6 +35,8 @@ pub struct PeerMetrics {
     pub queued_txs: AtomicU64,
     /// Hashes currently queued for announcement (gauge).
     pub queued_tx_anns: AtomicU64,
+    /// Seen reports the propagation observer had no room for.
+    pub dropped_seen: AtomicU64,
 }
 
 impl PeerMetrics {
@@ -76,11 +78,11 @@ pub const P2P_SLOT: usize = 0x12;
 pub struct WireMetrics {
     /// Messages received, by slot.
     pub messages_in: [AtomicU64; WIRE_SLOTS],
-    /// Payload bytes received (as on the wire: snappy-compressed size), by slot.
+    /// Payload bytes received (uncompressed RLP), by slot.
     pub bytes_in: [AtomicU64; WIRE_SLOTS],
     /// Messages sent, by slot.
     pub messages_out: [AtomicU64; WIRE_SLOTS],
-    /// Payload bytes sent (before compression), by slot.
+    /// Payload bytes sent (uncompressed RLP), by slot.
     pub bytes_out: [AtomicU64; WIRE_SLOTS],
 }
 

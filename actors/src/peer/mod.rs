@@ -22,10 +22,10 @@ pub use actor::{
 };
 pub use connection::{memory_connection, ConnectionError, Outbound, OutboundSink};
 pub use messages::{
-    Disconnect, InboundEth, InboundRoutes, PeerStopped, QueueAnn, QueueProp, QueueTxAnns, QueueTxs,
-    SendEth, StopReason,
+    Delivery, Disconnect, InboundEth, InboundRoutes, PeerStopped, QueueAnn, QueueProp, QueueTxAnns,
+    QueueTxs, Seen, SeenItem, SendEth, StopReason,
 };
-pub use metrics::PeerMetrics;
+pub use metrics::{PeerMetrics, WireMetrics, P2P_SLOT, WIRE_SLOTS};
 pub use queues::{
     PeerQueues, QueuedProp, MAX_QUEUED_BLOCK_ANNS, MAX_QUEUED_PROPS, MAX_QUEUED_TXS,
     MAX_QUEUED_TX_ANNS, MAX_TX_PACKET_SIZE,

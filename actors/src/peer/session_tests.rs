@@ -71,6 +71,7 @@ fn links(set: &Addr<PeerSetActor>) -> (SessionPeerLinks, mpsc::UnboundedReceiver
             on_message: InboundRoutes::all(inbox.recipient()),
             keepalive: None,
             request_timeout: None,
+            wire: None,
         },
         rx,
     )

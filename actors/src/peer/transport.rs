@@ -30,6 +30,8 @@ pub struct SessionPeerLinks {
     pub keepalive: Option<(std::time::Duration, std::time::Duration)>,
     /// Deadline of our requests to the peer; `None` for [`super::REQUEST_TIMEOUT`].
     pub request_timeout: Option<std::time::Duration>,
+    /// Node-wide message counters by type, if kept.
+    pub wire: Option<Arc<super::WireMetrics>>,
 }
 
 /// Creates the peer actor for an established session and registers it. A refused
@@ -52,12 +54,26 @@ where
         writer,
         ..
     } = session;
+    let (wire_out, wire_in) = (links.wire.clone(), links.wire.clone());
     let sink: OutboundSink = Box::pin(writer.sink_map_err(ConnectionError::from).with(
         move |item: Outbound| {
-            futures::future::ready(Ok::<_, ConnectionError>(frame(item, eth_offset)))
+            let frame = frame(item, eth_offset);
+            if let Some(wire) = &wire_out {
+                wire.count(false, eth_code(frame.id, eth_offset), frame.payload.len());
+            }
+            futures::future::ready(Ok::<_, ConnectionError>(frame))
         },
     ));
-    let inbound = Box::pin(reader.map(|item| item));
+    let inbound = Box::pin(reader.map(move |item| {
+        if let (Some(wire), Ok(message)) = (&wire_in, &item) {
+            wire.count(
+                true,
+                eth_code(message.id, eth_offset),
+                message.payload.len(),
+            );
+        }
+        item
+    }));
     let mut actor = PeerActor::new(remote_id, eth_version, pool, sink)
         .inbound(inbound, eth_offset, links.on_message)
         .on_stop(links.stopped);
@@ -108,4 +124,9 @@ fn frame(item: Outbound, eth_offset: u64) -> RlpxMessage {
         id,
         payload: payload.into(),
     }
+}
+
+/// The eth code of a frame id, `None` for p2p messages.
+fn eth_code(id: u64, eth_offset: u64) -> Option<u64> {
+    id.checked_sub(eth_offset)
 }

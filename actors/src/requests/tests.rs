@@ -86,6 +86,7 @@ async fn serving_peer() -> (
         on_message: crate::peer::InboundRoutes::all(handler.recipient()),
         keepalive: None,
         request_timeout: None,
+        wire: None,
     };
     start_session_peer(server.expect("server"), pool, links)
         .await

@@ -92,6 +92,23 @@ pub struct Established<S> {
     pub writer: FramedWrite<WriteHalf<S>, RlpxEncoder>,
 }
 
+impl<S: AsyncRead + AsyncWrite> Established<S> {
+    /// Refuses the session after the handshakes: writes Disconnect(`reason`) and closes,
+    /// for a peer that may not become a peer (limits, duplicates).
+    pub async fn disconnect(mut self, reason: crate::p2p::DisconnectReason) {
+        use futures::SinkExt;
+        let message = crate::rlpx::RlpxMessage {
+            id: crate::p2p::ids::DISCONNECT,
+            payload: crate::p2p::P2pMessage::Disconnect(Some(reason))
+                .encoded()
+                .into(),
+        };
+        // Best effort: the remote may already be gone.
+        let _ = self.writer.send(message).await;
+        let _ = self.writer.close().await;
+    }
+}
+
 /// Dials: we know the remote's node id and send the auth.
 pub async fn dial<S>(
     stream: S,

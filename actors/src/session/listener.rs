@@ -22,14 +22,17 @@ pub struct ListenerMetrics {
     pub accepted: AtomicU64,
     /// Connections closed at once because every handshake slot was taken.
     pub refused_busy: AtomicU64,
+    /// Connections the gate refused (inbound throttle).
+    pub refused_gate: AtomicU64,
     /// Handshakes that failed or timed out.
     pub failed: AtomicU64,
     /// Sessions established.
     pub established: AtomicU64,
 }
 
-/// Accepts connections from `listener` forever: each gets a handshake slot (at most
-/// `max_pending` at once, else it is closed), `TCP_NODELAY`, and the session handshake
+/// Accepts connections from `listener` forever: each passes `gate` (e.g. a per-IP
+/// throttle; refused connections are closed before any handshake), gets a handshake slot
+/// (at most `max_pending` at once, else it is closed), `TCP_NODELAY`, and the session handshake
 /// (every step under `config.step_timeout`); established sessions go to `on_session`.
 /// Runs handshakes as local tasks, so call it from within a Tokio `LocalSet` (an actix
 /// `System` is one).
@@ -39,6 +42,7 @@ pub async fn accept_loop<F, Fut>(
     status: Arc<dyn StatusExchange>,
     max_pending: usize,
     metrics: Arc<ListenerMetrics>,
+    gate: impl Fn(SocketAddr) -> bool,
     on_session: F,
 ) where
     F: Fn(Established<TcpStream>, SocketAddr) -> Fut + Clone + 'static,
@@ -56,6 +60,12 @@ pub async fn accept_loop<F, Fut>(
             }
         };
         metrics.accepted.fetch_add(1, Ordering::Relaxed);
+        if !gate(addr) {
+            metrics.refused_gate.fetch_add(1, Ordering::Relaxed);
+            log::debug!("{addr}: refused before the handshake (throttled)");
+            drop(stream);
+            continue;
+        }
         let Ok(permit) = slots.clone().try_acquire_owned() else {
             metrics.refused_busy.fetch_add(1, Ordering::Relaxed);
             log::debug!("{addr}: {max_pending} handshakes in progress, closing");

@@ -72,6 +72,11 @@ impl ChainStatus {
         }
     }
 
+    /// Our current fork id (EIP-2124) at the head.
+    pub fn fork_id(&self) -> alloy_eips::eip2124::ForkId {
+        self.filter().current()
+    }
+
     fn filter(&self) -> ForkFilter {
         self.forks.filter(self.head_number, self.head_timestamp)
     }

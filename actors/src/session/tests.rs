@@ -298,6 +298,7 @@ async fn the_accept_loop_bounds_pending_handshakes_and_frees_slots_on_timeout() 
                 Arc::new(chain(1, 7)),
                 2,
                 metrics.clone(),
+                |_| true,
                 on_session,
             ));
 

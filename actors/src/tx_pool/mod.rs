@@ -19,7 +19,7 @@ use alloy_primitives::{Address, B256};
 use crate::eth::PooledTx;
 
 pub use memory::InMemoryTxPool;
-pub use state::{AccountState, MemoryState, StateError, StateProvider};
+pub use state::{AccountState, MemoryState, NoState, StateError, StateProvider};
 pub use validating::{
     PoolError, ValidatingTxPool, MAX_FUTURE_PER_SENDER, MAX_POOL_BYTES, MAX_POOL_TXS,
     PRICE_BUMP_PERCENT,

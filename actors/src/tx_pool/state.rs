@@ -20,6 +20,26 @@ pub struct AccountState {
 pub trait StateProvider: Send + Sync + 'static {
     /// The account, if it exists.
     fn account(&self, address: &Address) -> Option<AccountState>;
+
+    /// Whether this provider knows the state at all. A relay on a public network without
+    /// an execution client has none ([`NoState`]); the pool then runs only stateless checks.
+    fn is_available(&self) -> bool {
+        true
+    }
+}
+
+/// No state: a relay without execution. Nonce and balance checks are skipped.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoState;
+
+impl StateProvider for NoState {
+    fn account(&self, _address: &Address) -> Option<AccountState> {
+        None
+    }
+
+    fn is_available(&self) -> bool {
+        false
+    }
 }
 
 /// State held in memory (from a genesis alloc or a state dump).

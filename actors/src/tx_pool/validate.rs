@@ -300,8 +300,11 @@ fn check_sidecar(
 
 /// The state-backed checks: nonce not below the account's, balance covering value + gas *
 /// max fee (+ blob gas * max blob fee). An account the state does not know has nonce 0 and
-/// balance 0.
+/// balance 0. A provider without state ([`super::NoState`]) passes every tx.
 pub fn validate_state(tx: &PoolTx, state: &dyn StateProvider) -> Result<(), TxValidationError> {
+    if !state.is_available() {
+        return Ok(());
+    }
     let account = state.account(&tx.sender).unwrap_or_default();
     if tx.tx.nonce() < account.nonce {
         return Err(TxValidationError::NonceTooLow {

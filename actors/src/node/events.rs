@@ -1,0 +1,121 @@
+//! What an embedder can subscribe to: [`NodeEvent`]s about peers (connected, disconnected
+//! with the reason) and about transactions and blocks (first seen, from whom, how).
+
+use std::net::SocketAddr;
+
+use actix::prelude::*;
+use alloy_primitives::B256;
+
+use crate::eth::EthVersion;
+use crate::peer::{Delivery, PeerId, StopReason};
+
+/// Which side opened a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// The remote dialed us.
+    Inbound,
+    /// We dialed the remote.
+    Outbound,
+}
+
+impl Direction {
+    /// `inbound` / `outbound`, for logs and metric labels.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Inbound => "inbound",
+            Self::Outbound => "outbound",
+        }
+    }
+}
+
+/// An event of a running node.
+#[derive(Clone, Debug, Message)]
+#[rtype(result = "()")]
+pub enum NodeEvent {
+    /// A peer finished its handshakes and was registered.
+    PeerConnected {
+        /// Its node id.
+        id: PeerId,
+        /// Its TCP address.
+        addr: SocketAddr,
+        /// Who dialed.
+        direction: Direction,
+        /// The negotiated eth version.
+        version: EthVersion,
+        /// The client id from its Hello (e.g. `Geth/v1.16.0-stable/linux-amd64/go1.24`).
+        client: String,
+    },
+    /// A registered peer went away.
+    PeerDisconnected {
+        /// Its node id.
+        id: PeerId,
+        /// Why (`None`: removed without its actor reporting a reason).
+        reason: Option<StopReason>,
+    },
+    /// A transaction was seen for the first time (since the node started, within the last
+    /// [`super::observe::SEEN_WINDOW`] hashes).
+    TxSeen {
+        /// Its hash.
+        hash: B256,
+        /// Who delivered or announced it first.
+        peer: PeerId,
+        /// Full or announced.
+        delivery: Delivery,
+    },
+    /// A block was seen for the first time.
+    BlockSeen {
+        /// Its hash.
+        hash: B256,
+        /// Its number.
+        number: u64,
+        /// Who delivered or announced it first.
+        peer: PeerId,
+        /// Full or announced.
+        delivery: Delivery,
+    },
+}
+
+/// Command: send every later [`NodeEvent`] to this recipient. Events are offered with
+/// `try_send`: a subscriber whose mailbox is full loses events (counted in the metrics as
+/// `ethpeer_events_dropped_total`), it never slows the node.
+#[derive(Clone, Debug, Message)]
+#[rtype(result = "()")]
+pub struct SubscribeEvents(pub Recipient<NodeEvent>);
+
+/// The subscribers of one event source, with the count of events they missed.
+#[derive(Debug, Default)]
+pub(crate) struct Subscribers {
+    list: Vec<Recipient<NodeEvent>>,
+    pub(crate) dropped: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Subscribers {
+    pub(crate) fn add(&mut self, recipient: Recipient<NodeEvent>) {
+        self.list.push(recipient);
+    }
+
+    pub(crate) fn publish(&mut self, event: NodeEvent) {
+        self.list.retain(|s| s.connected());
+        for subscriber in &self.list {
+            if subscriber.try_send(event.clone()).is_err() {
+                self.dropped
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+}
+
+/// How a stop reason reads in logs and as a metric label.
+pub fn stop_reason_label(reason: Option<&StopReason>) -> String {
+    match reason {
+        Some(StopReason::Disconnected(r)) => format!("local_{}", r.as_str()),
+        Some(StopReason::RemoteDisconnected(r)) => format!("remote_{}", r.as_str()),
+        Some(StopReason::WriteFailed(_)) => "write_failed".into(),
+        Some(StopReason::Dropped) | None => "dropped".into(),
+    }
+}

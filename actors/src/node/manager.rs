@@ -1,0 +1,569 @@
+//! The dialer/listener policy: which connections become peers. [`PeerManager`] admits
+//! every established session (self, duplicates, the inbound/outbound split of the peer
+//! limit, trusted peers exempt), dials static peers with backoff, and keeps what the admin
+//! RPC and the metrics report about connected peers. The per-IP inbound throttle runs
+//! before any handshake, in the accept loop, through [`InboundThrottle`].
+
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+#[cfg(test)]
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+
+use actix::prelude::*;
+use futures::future::LocalBoxFuture;
+// Tokio's clock, so that tests can pause it.
+use tokio::time::Instant;
+
+use super::enode::{is_lan, Enode};
+use super::events::{stop_reason_label, Direction, NodeEvent, SubscribeEvents, Subscribers};
+use crate::eth::EthVersion;
+use crate::p2p::DisconnectReason;
+use crate::peer::{short, Disconnect, PeerHandle, PeerId};
+use crate::peer_set::PeerEvent;
+
+/// geth's `defaultDialRatio`: at most a third of the peer limit is dialed by us; the rest
+/// is left to inbound connections, so that a node cannot fill itself with its own choices.
+pub const DIAL_RATIO: usize = 3;
+
+/// geth's `inboundThrottleTime`: a non-LAN IP may not connect again within 30 s.
+pub const INBOUND_THROTTLE: Duration = Duration::from_secs(30);
+
+/// Addresses the throttle remembers at most; older ones are forgotten first (bounds memory
+/// under a flood of distinct addresses; each entry lives at most [`INBOUND_THROTTLE`]).
+pub const MAX_THROTTLED_IPS: usize = 4096;
+
+/// geth's `maxActiveDialTasks`: dials in progress at once.
+pub const MAX_ACTIVE_DIALS: usize = 16;
+
+/// First wait before redialing a static peer that failed or left (ours; doubled per
+/// consecutive failure).
+pub const DIAL_BACKOFF_MIN: Duration = Duration::from_secs(1);
+
+/// Longest wait between dials of a static peer: geth's `dialHistoryExpiration`
+/// (inbound throttle + 5 s = 35 s), the interval at which geth retries static peers.
+pub const DIAL_BACKOFF_MAX: Duration = Duration::from_secs(35);
+
+/// How often due dials are started.
+pub const DIAL_TICK: Duration = Duration::from_millis(250);
+
+/// Remembers when each non-LAN IP last connected; shared with the accept loop, which asks
+/// it before spending a handshake on a connection.
+#[derive(Debug, Default)]
+pub struct InboundThrottle {
+    seen: Mutex<HashMap<IpAddr, std::time::Instant>>,
+}
+
+impl InboundThrottle {
+    /// Whether a connection from `ip` at `now` may proceed; records it if so. LAN and
+    /// loopback addresses always may (several local nodes share one address).
+    pub fn allow(&self, ip: IpAddr, now: std::time::Instant) -> bool {
+        if is_lan(ip) {
+            return true;
+        }
+        let Ok(mut seen) = self.seen.lock() else {
+            return true;
+        };
+        if let Some(last) = seen.get(&ip) {
+            if now.saturating_duration_since(*last) < INBOUND_THROTTLE {
+                return false;
+            }
+        }
+        if seen.len() >= MAX_THROTTLED_IPS {
+            seen.retain(|_, last| now.saturating_duration_since(*last) < INBOUND_THROTTLE);
+            if seen.len() >= MAX_THROTTLED_IPS {
+                // Every entry is recent: forget the oldest rather than grow.
+                if let Some(oldest) = seen.iter().min_by_key(|(_, t)| **t).map(|(ip, _)| *ip) {
+                    seen.remove(&oldest);
+                }
+            }
+        }
+        seen.insert(ip, now);
+        true
+    }
+}
+
+/// How the manager dials: connect, handshake, then ask the manager ([`Admission`]) and
+/// start the peer. Injected so that the manager is testable without sockets.
+pub type DialFn = Rc<dyn Fn(Enode, Admission) -> LocalBoxFuture<'static, Result<(), String>>>;
+
+/// The manager's admission entry points, as given to whoever establishes sessions.
+#[derive(Clone)]
+pub struct Admission {
+    /// Ask before starting a peer.
+    pub admit: Recipient<Admit>,
+    /// Report an admitted session that did not become a peer.
+    pub failed: Recipient<AdmitFailed>,
+}
+
+impl Admission {
+    /// Both entry points of `manager`.
+    pub fn of(manager: &Addr<PeerManager>) -> Self {
+        Self {
+            admit: manager.clone().recipient(),
+            failed: manager.clone().recipient(),
+        }
+    }
+}
+
+/// One connected (or admitted and registering) peer.
+#[derive(Clone, Debug)]
+pub struct ConnectedPeer {
+    /// Id and address.
+    pub enode: Enode,
+    /// Who dialed.
+    pub direction: Direction,
+    /// Negotiated eth version.
+    pub version: EthVersion,
+    /// Client id from Hello.
+    pub client: String,
+    /// Capabilities from Hello (`eth/68`, `snap/1`, ...).
+    pub caps: Vec<String>,
+    /// Whether it is trusted (exempt from the limits).
+    pub trusted: bool,
+    /// Whether it is a static peer (redialed when it leaves).
+    pub is_static: bool,
+    /// When it was admitted.
+    pub since: SystemTime,
+    /// Its handle, once registered in the peer set.
+    pub handle: Option<PeerHandle>,
+}
+
+/// Query: may this established session become a peer? On `Ok` a slot is reserved for it.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<(), DisconnectReason>")]
+pub struct Admit {
+    /// The remote's id and address.
+    pub enode: Enode,
+    /// Who dialed.
+    pub direction: Direction,
+    /// Negotiated eth version.
+    pub version: EthVersion,
+    /// Client id from Hello.
+    pub client: String,
+    /// Capabilities from Hello.
+    pub caps: Vec<String>,
+}
+
+/// Event: an admitted session did not become a peer (registration refused); frees its slot.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct AdmitFailed(pub PeerId);
+
+/// Command: add a static peer (dialed now and redialed with backoff whenever it is not
+/// connected). Answers whether it was new.
+#[derive(Debug, Message)]
+#[rtype(result = "bool")]
+pub struct AddPeer {
+    /// The peer.
+    pub enode: Enode,
+    /// Whether it is also trusted.
+    pub trusted: bool,
+}
+
+/// Command: forget a static peer and disconnect it (reason: disconnect requested). Answers
+/// whether it was known (static or connected).
+#[derive(Debug, Message)]
+#[rtype(result = "bool")]
+pub struct RemovePeer(pub PeerId);
+
+/// Query: every connected peer.
+#[derive(Debug, Message)]
+#[rtype(result = "Vec<ConnectedPeer>")]
+pub struct ConnectedPeers;
+
+/// Query: counters for metrics.
+#[derive(Debug, Message)]
+#[rtype(result = "ManagerStats")]
+pub struct GetManagerStats;
+
+/// Counters of the manager.
+#[derive(Debug, Clone, Default)]
+pub struct ManagerStats {
+    /// Disconnects by [`stop_reason_label`].
+    pub disconnects: HashMap<String, u64>,
+    /// Sessions refused at admission, by reason.
+    pub refused: HashMap<&'static str, u64>,
+    /// Dials started.
+    pub dials: u64,
+    /// Dials that failed.
+    pub dial_failures: u64,
+    /// Drops of peers that have left (so that drop counters never go down).
+    pub departed_drops: u64,
+    /// Events subscribers missed.
+    pub events_dropped: u64,
+}
+
+/// Internal: a dial finished.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+struct DialDone {
+    id: PeerId,
+    result: Result<(), String>,
+}
+
+#[derive(Debug)]
+struct StaticPeer {
+    enode: Enode,
+    backoff: Duration,
+    next_at: Instant,
+    dialing: bool,
+}
+
+/// The admission and dialing policy of a node.
+pub struct PeerManager {
+    self_id: PeerId,
+    max_peers: usize,
+    trusted: HashSet<PeerId>,
+    statics: HashMap<PeerId, StaticPeer>,
+    peers: HashMap<PeerId, ConnectedPeer>,
+    dial: DialFn,
+    stats: ManagerStats,
+    subscribers: Subscribers,
+}
+
+impl PeerManager {
+    /// A manager for node `self_id` with a peer limit and a way to dial.
+    pub fn new(self_id: PeerId, max_peers: usize, dial: DialFn) -> Self {
+        Self {
+            self_id,
+            max_peers,
+            trusted: HashSet::new(),
+            statics: HashMap::new(),
+            peers: HashMap::new(),
+            dial,
+            stats: ManagerStats::default(),
+            subscribers: Subscribers::default(),
+        }
+    }
+
+    /// Peers exempt from the limits (geth `TrustedNodes`).
+    pub fn trusted(mut self, ids: impl IntoIterator<Item = PeerId>) -> Self {
+        self.trusted.extend(ids);
+        self
+    }
+
+    /// Peers dialed at start and whenever they are not connected.
+    pub fn static_peers(mut self, peers: impl IntoIterator<Item = Enode>) -> Self {
+        let now = Instant::now();
+        for enode in peers {
+            self.statics.insert(enode.id, static_peer(enode, now));
+        }
+        self
+    }
+
+    /// Most peers we dial ourselves: a third of the limit, at least one (geth
+    /// `maxDialedConns`).
+    pub fn max_dialed(&self) -> usize {
+        (self.max_peers / DIAL_RATIO).max(1).min(self.max_peers)
+    }
+
+    /// Most inbound peers: the rest of the limit.
+    pub fn max_inbound(&self) -> usize {
+        self.max_peers - self.max_dialed()
+    }
+}
+
+impl Actor for PeerManager {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        self.dial_due(ctx);
+        ctx.run_interval(DIAL_TICK, |act, ctx| act.dial_due(ctx));
+    }
+}
+
+impl Handler<Admit> for PeerManager {
+    type Result = Result<(), DisconnectReason>;
+
+    fn handle(&mut self, msg: Admit, _ctx: &mut Self::Context) -> Self::Result {
+        let verdict = self.check(&msg);
+        if let Err(reason) = verdict {
+            *self.stats.refused.entry(reason.as_str()).or_default() += 1;
+            log::debug!("{} {} refused: {reason}", msg.direction.as_str(), msg.enode);
+            return verdict;
+        }
+        let id = msg.enode.id;
+        self.peers.insert(
+            id,
+            ConnectedPeer {
+                enode: msg.enode,
+                direction: msg.direction,
+                version: msg.version,
+                client: msg.client,
+                caps: msg.caps,
+                trusted: self.trusted.contains(&id),
+                is_static: self.statics.contains_key(&id),
+                since: SystemTime::now(),
+                handle: None,
+            },
+        );
+        Ok(())
+    }
+}
+
+impl Handler<AdmitFailed> for PeerManager {
+    type Result = ();
+
+    fn handle(&mut self, msg: AdmitFailed, _ctx: &mut Self::Context) {
+        if self.peers.get(&msg.0).is_some_and(|p| p.handle.is_none()) {
+            self.peers.remove(&msg.0);
+        }
+    }
+}
+
+impl Handler<AddPeer> for PeerManager {
+    type Result = bool;
+
+    fn handle(&mut self, msg: AddPeer, ctx: &mut Self::Context) -> bool {
+        if msg.trusted {
+            self.trusted.insert(msg.enode.id);
+        }
+        if msg.enode.id == self.self_id || self.statics.contains_key(&msg.enode.id) {
+            return false;
+        }
+        self.statics
+            .insert(msg.enode.id, static_peer(msg.enode, Instant::now()));
+        self.dial_due(ctx);
+        true
+    }
+}
+
+impl Handler<RemovePeer> for PeerManager {
+    type Result = bool;
+
+    fn handle(&mut self, msg: RemovePeer, _ctx: &mut Self::Context) -> bool {
+        let was_static = self.statics.remove(&msg.0).is_some();
+        let connected = match self.peers.get(&msg.0).and_then(|p| p.handle.as_ref()) {
+            Some(handle) => {
+                handle.disconnect.do_send(Disconnect {
+                    reason: DisconnectReason::DisconnectRequested,
+                });
+                true
+            }
+            None => false,
+        };
+        was_static || connected
+    }
+}
+
+impl Handler<ConnectedPeers> for PeerManager {
+    type Result = Vec<ConnectedPeer>;
+
+    fn handle(&mut self, _msg: ConnectedPeers, _ctx: &mut Self::Context) -> Self::Result {
+        let mut peers: Vec<_> = self
+            .peers
+            .values()
+            .filter(|p| p.handle.is_some())
+            .cloned()
+            .collect();
+        peers.sort_by_key(|p| p.since);
+        peers
+    }
+}
+
+impl Handler<GetManagerStats> for PeerManager {
+    type Result = MessageResult<GetManagerStats>;
+
+    fn handle(&mut self, _msg: GetManagerStats, _ctx: &mut Self::Context) -> Self::Result {
+        let mut stats = self.stats.clone();
+        stats.events_dropped = self
+            .subscribers
+            .dropped
+            .load(std::sync::atomic::Ordering::Relaxed);
+        MessageResult(stats)
+    }
+}
+
+impl Handler<SubscribeEvents> for PeerManager {
+    type Result = ();
+
+    fn handle(&mut self, msg: SubscribeEvents, _ctx: &mut Self::Context) {
+        self.subscribers.add(msg.0);
+    }
+}
+
+impl Handler<PeerEvent> for PeerManager {
+    type Result = ();
+
+    fn handle(&mut self, msg: PeerEvent, _ctx: &mut Self::Context) {
+        match msg {
+            PeerEvent::Registered(handle) => {
+                let Some(peer) = self.peers.get_mut(&handle.id) else {
+                    // Registered without admission (a test or an embedder's own dial).
+                    return;
+                };
+                log::info!(
+                    "peer connected: {} {} eth/{} {:?} {}",
+                    short(&handle.id),
+                    peer.direction.as_str(),
+                    peer.version as u8,
+                    peer.client,
+                    peer.enode.addr
+                );
+                if let Some(entry) = self.statics.get_mut(&handle.id) {
+                    entry.backoff = DIAL_BACKOFF_MIN;
+                }
+                self.subscribers.publish(NodeEvent::PeerConnected {
+                    id: handle.id,
+                    addr: peer.enode.addr,
+                    direction: peer.direction,
+                    version: peer.version,
+                    client: peer.client.clone(),
+                });
+                peer.handle = Some(handle);
+            }
+            PeerEvent::Unregistered { id, reason } => {
+                let Some(peer) = self.peers.remove(&id) else {
+                    return;
+                };
+                let label = stop_reason_label(reason.as_ref());
+                log::info!(
+                    "peer disconnected: {} {} {}: {}",
+                    short(&id),
+                    peer.direction.as_str(),
+                    peer.enode.addr,
+                    describe(reason.as_ref())
+                );
+                *self.stats.disconnects.entry(label).or_default() += 1;
+                if let Some(handle) = &peer.handle {
+                    self.stats.departed_drops += handle.metrics.total_dropped();
+                }
+                if let Some(entry) = self.statics.get_mut(&id) {
+                    entry.next_at = Instant::now() + entry.backoff;
+                }
+                self.subscribers
+                    .publish(NodeEvent::PeerDisconnected { id, reason });
+            }
+        }
+    }
+}
+
+impl Handler<DialDone> for PeerManager {
+    type Result = ();
+
+    fn handle(&mut self, msg: DialDone, _ctx: &mut Self::Context) {
+        let Some(entry) = self.statics.get_mut(&msg.id) else {
+            return;
+        };
+        entry.dialing = false;
+        if let Err(error) = msg.result {
+            self.stats.dial_failures += 1;
+            entry.next_at = Instant::now() + entry.backoff;
+            log::debug!(
+                "dial {} failed: {error}; next try in {:?}",
+                entry.enode,
+                entry.backoff
+            );
+            entry.backoff = (entry.backoff * 2).min(DIAL_BACKOFF_MAX);
+        }
+    }
+}
+
+impl PeerManager {
+    /// The admission rules, in geth's order: self, duplicate, then the limits.
+    fn check(&self, msg: &Admit) -> Result<(), DisconnectReason> {
+        let id = msg.enode.id;
+        if id == self.self_id {
+            return Err(DisconnectReason::ConnectedToSelf);
+        }
+        if self.peers.contains_key(&id) {
+            return Err(DisconnectReason::AlreadyConnected);
+        }
+        if self.trusted.contains(&id) {
+            return Ok(());
+        }
+        let count = |direction| {
+            self.peers
+                .values()
+                .filter(|p| !p.trusted && p.direction == direction)
+                .count()
+        };
+        let (used, limit) = match msg.direction {
+            Direction::Inbound => (count(Direction::Inbound), self.max_inbound()),
+            Direction::Outbound => (count(Direction::Outbound), self.max_dialed()),
+        };
+        if used >= limit {
+            return Err(DisconnectReason::TooManyPeers);
+        }
+        Ok(())
+    }
+
+    /// Starts the dials that are due, within [`MAX_ACTIVE_DIALS`] and the dialed limit.
+    fn dial_due(&mut self, ctx: &mut Context<Self>) {
+        let now = Instant::now();
+        let mut active = self.statics.values().filter(|s| s.dialing).count();
+        let dialed = self
+            .peers
+            .values()
+            .filter(|p| !p.trusted && p.direction == Direction::Outbound)
+            .count();
+        // Dials in progress hold a slot until they are admitted (then they count above).
+        let pending = self
+            .statics
+            .values()
+            .filter(|s| {
+                s.dialing
+                    && !self.trusted.contains(&s.enode.id)
+                    && !self.peers.contains_key(&s.enode.id)
+            })
+            .count();
+        let mut free = self.max_dialed().saturating_sub(dialed + pending);
+        let due: Vec<PeerId> = self
+            .statics
+            .values()
+            .filter(|s| !s.dialing && s.next_at <= now && !self.peers.contains_key(&s.enode.id))
+            .map(|s| s.enode.id)
+            .collect();
+        for id in due {
+            let trusted = self.trusted.contains(&id);
+            if active >= MAX_ACTIVE_DIALS {
+                break;
+            }
+            if !trusted && free == 0 {
+                continue;
+            }
+            let Some(entry) = self.statics.get_mut(&id) else {
+                continue;
+            };
+            entry.dialing = true;
+            active += 1;
+            if !trusted {
+                free -= 1;
+            }
+            self.stats.dials += 1;
+            let dial = (self.dial)(entry.enode, Admission::of(&ctx.address()));
+            ctx.spawn(
+                actix::fut::wrap_future::<_, Self>(dial).map(move |result, _act, ctx| {
+                    ctx.notify(DialDone { id, result });
+                }),
+            );
+        }
+    }
+}
+
+fn static_peer(enode: Enode, now: Instant) -> StaticPeer {
+    StaticPeer {
+        enode,
+        backoff: DIAL_BACKOFF_MIN,
+        next_at: now,
+        dialing: false,
+    }
+}
+
+/// A stop reason as a log line says it.
+fn describe(reason: Option<&crate::peer::StopReason>) -> String {
+    use crate::peer::StopReason as R;
+    match reason {
+        Some(R::Disconnected(r)) => format!("we disconnected: {r}"),
+        Some(R::RemoteDisconnected(r)) => format!("remote disconnected: {r}"),
+        Some(R::WriteFailed(why)) => format!("write failed: {why}"),
+        Some(R::Dropped) | None => "dropped".into(),
+    }
+}
+
+#[cfg(test)]
+#[path = "manager_tests.rs"]
+mod tests;

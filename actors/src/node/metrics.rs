@@ -1,0 +1,280 @@
+//! Prometheus metrics of a [`Node`] in the text exposition format (version 0.0.4), and an
+//! actix-web server for `GET /metrics`. Everything is read at scrape time from counters
+//! the actors keep anyway; scraping never blocks a peer.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+
+use actix_web::{web, App, HttpResponse, HttpServer};
+
+use super::manager::{ConnectedPeers, GetManagerStats};
+use super::observe::GetObserverStats;
+use super::Node;
+use crate::peer::{PeerMetrics, WireMetrics};
+use crate::peer_set::Peers;
+use crate::tx_pool::TxPool;
+
+/// Picks one counter of a peer's metrics.
+type Field = fn(&PeerMetrics) -> &std::sync::atomic::AtomicU64;
+
+/// Builds the exposition text.
+struct Exposition(String);
+
+impl Exposition {
+    fn family(&mut self, name: &str, kind: &str, help: &str) {
+        let _ = writeln!(self.0, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    }
+
+    fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: u64) {
+        self.0.push_str(name);
+        if !labels.is_empty() {
+            self.0.push('{');
+            for (i, (key, val)) in labels.iter().enumerate() {
+                if i > 0 {
+                    self.0.push(',');
+                }
+                let _ = write!(self.0, "{key}=\"{}\"", escape(val));
+            }
+            self.0.push('}');
+        }
+        let _ = writeln!(self.0, " {value}");
+    }
+}
+
+fn escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// The node's metrics as Prometheus text.
+pub async fn render(node: &Node) -> String {
+    let connected = node.manager.send(ConnectedPeers).await.unwrap_or_default();
+    let stats = node.manager.send(GetManagerStats).await.unwrap_or_default();
+    let peers = node.peer_set.send(Peers).await.unwrap_or_default();
+    let (trace_lines, observer_dropped) = node
+        .observer
+        .send(GetObserverStats)
+        .await
+        .unwrap_or_default();
+    let mut out = Exposition(String::with_capacity(8192));
+
+    out.family(
+        "ethpeer_peers",
+        "gauge",
+        "Connected peers by direction and eth version.",
+    );
+    let mut by_kind: BTreeMap<(&str, u8), u64> = BTreeMap::new();
+    for peer in &connected {
+        *by_kind
+            .entry((peer.direction.as_str(), peer.version as u8))
+            .or_default() += 1;
+    }
+    for ((direction, version), n) in by_kind {
+        out.sample(
+            "ethpeer_peers",
+            &[("direction", direction), ("version", &version.to_string())],
+            n,
+        );
+    }
+
+    wire(&mut out, &node.wire);
+
+    out.family(
+        "ethpeer_peer_queue_depth",
+        "gauge",
+        "Hashes queued to peers, by queue.",
+    );
+    let sum = |f: Field| -> u64 {
+        peers
+            .iter()
+            .map(|p| PeerMetrics::get(f(&p.handle.metrics)))
+            .sum()
+    };
+    out.sample(
+        "ethpeer_peer_queue_depth",
+        &[("queue", "txs")],
+        sum(|m| &m.queued_txs),
+    );
+    out.sample(
+        "ethpeer_peer_queue_depth",
+        &[("queue", "tx_anns")],
+        sum(|m| &m.queued_tx_anns),
+    );
+
+    out.family(
+        "ethpeer_peer_dropped_total",
+        "counter",
+        "Items dropped because a peer's queue or mailbox was full, by kind.",
+    );
+    let drops: [(&str, Field); 7] = [
+        ("txs", |m| &m.dropped_txs),
+        ("tx_anns", |m| &m.dropped_tx_anns),
+        ("props", |m| &m.dropped_props),
+        ("block_anns", |m| &m.dropped_block_anns),
+        ("responses", |m| &m.dropped_responses),
+        ("mailbox", |m| &m.dropped_mailbox),
+        ("seen_reports", |m| &m.dropped_seen),
+    ];
+    for (kind, field) in drops {
+        out.sample("ethpeer_peer_dropped_total", &[("kind", kind)], sum(field));
+    }
+    out.family(
+        "ethpeer_departed_peer_dropped_total",
+        "counter",
+        "Queue drops of peers that have since disconnected.",
+    );
+    out.sample(
+        "ethpeer_departed_peer_dropped_total",
+        &[],
+        stats.departed_drops,
+    );
+
+    out.family(
+        "ethpeer_txpool_transactions",
+        "gauge",
+        "Transactions in the pool.",
+    );
+    out.sample("ethpeer_txpool_transactions", &[], node.pool.len() as u64);
+
+    out.family(
+        "ethpeer_disconnects_total",
+        "counter",
+        "Peer disconnects by reason.",
+    );
+    let mut reasons: Vec<_> = stats.disconnects.iter().collect();
+    reasons.sort();
+    for (reason, n) in reasons {
+        out.sample("ethpeer_disconnects_total", &[("reason", reason)], *n);
+    }
+    out.family(
+        "ethpeer_sessions_refused_total",
+        "counter",
+        "Established sessions refused by the peer manager, by reason.",
+    );
+    let mut refused: Vec<_> = stats.refused.iter().collect();
+    refused.sort();
+    for (reason, n) in refused {
+        out.sample("ethpeer_sessions_refused_total", &[("reason", reason)], *n);
+    }
+
+    out.family(
+        "ethpeer_dials_total",
+        "counter",
+        "Dials of static peers, by result.",
+    );
+    out.sample("ethpeer_dials_total", &[("result", "started")], stats.dials);
+    out.sample(
+        "ethpeer_dials_total",
+        &[("result", "failed")],
+        stats.dial_failures,
+    );
+
+    out.family(
+        "ethpeer_inbound_connections_total",
+        "counter",
+        "Inbound TCP connections.",
+    );
+    let listener = &node.listener;
+    for (result, counter) in [
+        ("accepted", &listener.accepted),
+        ("throttled", &listener.refused_gate),
+        ("busy", &listener.refused_busy),
+        ("handshake_failed", &listener.failed),
+        ("established", &listener.established),
+    ] {
+        out.sample(
+            "ethpeer_inbound_connections_total",
+            &[("result", result)],
+            counter.load(Ordering::Relaxed),
+        );
+    }
+
+    out.family(
+        "ethpeer_trace_lines_total",
+        "counter",
+        "Propagation trace lines written.",
+    );
+    out.sample("ethpeer_trace_lines_total", &[], trace_lines);
+    out.family(
+        "ethpeer_events_dropped_total",
+        "counter",
+        "Events subscribers had no room for.",
+    );
+    out.sample(
+        "ethpeer_events_dropped_total",
+        &[],
+        observer_dropped + stats.events_dropped,
+    );
+
+    out.family(
+        "ethpeer_chain_head",
+        "gauge",
+        "Number of the chain store's head block.",
+    );
+    out.sample("ethpeer_chain_head", &[], node.store.head().number);
+    out.0
+}
+
+fn wire(out: &mut Exposition, wire: &WireMetrics) {
+    let families = [
+        (
+            "ethpeer_messages_in_total",
+            "Messages received, by type.",
+            &wire.messages_in,
+        ),
+        (
+            "ethpeer_messages_out_total",
+            "Messages sent, by type.",
+            &wire.messages_out,
+        ),
+        (
+            "ethpeer_bytes_in_total",
+            "Payload bytes received (uncompressed), by type.",
+            &wire.bytes_in,
+        ),
+        (
+            "ethpeer_bytes_out_total",
+            "Payload bytes sent (uncompressed), by type.",
+            &wire.bytes_out,
+        ),
+    ];
+    for (name, help, counters) in families {
+        out.family(name, "counter", help);
+        for (slot, counter) in counters.iter().enumerate() {
+            let value = counter.load(Ordering::Relaxed);
+            let label = WireMetrics::slot_name(slot);
+            // Unused codes (0x0b, 0x0c) stay out of the output.
+            if label != "unknown" {
+                out.sample(name, &[("type", label)], value);
+            }
+        }
+    }
+}
+
+/// Serves `GET /metrics` on `addr` (one worker: scrapes are rare). Returns the server (to
+/// await or stop) and the bound address.
+pub fn server(
+    node: Node,
+    addr: SocketAddr,
+) -> std::io::Result<(actix_web::dev::Server, SocketAddr)> {
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(web::Data::new(node.clone()))
+            .route("/metrics", web::get().to(metrics_endpoint))
+    })
+    .workers(1)
+    .disable_signals()
+    .bind(addr)?;
+    let bound = server.addrs().first().copied().unwrap_or(addr);
+    Ok((server.run(), bound))
+}
+
+async fn metrics_endpoint(node: web::Data<Node>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(render(&node).await)
+}

@@ -1,0 +1,280 @@
+//! JSON-RPC 2.0 over HTTP (actix-web) with the methods people expect of a geth node's
+//! `admin`, `eth` and `net` namespaces, as far as a node without execution can answer
+//! them: `admin_nodeInfo`, `admin_peers`, `admin_addPeer`, `admin_removePeer`,
+//! `eth_sendRawTransaction`, `eth_blockNumber`, `eth_chainId`, `net_peerCount`,
+//! `net_version`, `web3_clientVersion`. Batches are supported; malformed requests get the
+//! JSON-RPC error codes (-32700 parse, -32600 invalid request, -32601 unknown method,
+//! -32602 invalid params, -32000 refused by the node).
+
+use std::net::SocketAddr;
+
+use actix_web::{web, App, HttpResponse, HttpServer};
+use alloy_eips::eip2718::Decodable2718;
+use alloy_primitives::{hex, keccak256};
+use serde_json::{json, Value};
+
+use super::enode::Enode;
+use super::manager::{ConnectedPeers, RemovePeer};
+use super::Node;
+use crate::eth::PooledTx;
+
+/// Largest request body accepted: geth's `maxRequestContentLength` (5 MiB).
+pub const MAX_REQUEST_SIZE: usize = 5 * 1024 * 1024;
+
+/// Most calls in one batch: geth's `BatchRequestLimit` default (1000).
+pub const MAX_BATCH: usize = 1000;
+
+/// A JSON-RPC error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RpcError {
+    /// The code.
+    pub code: i64,
+    /// The message.
+    pub message: String,
+}
+
+impl RpcError {
+    fn new(code: i64, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn params(message: impl Into<String>) -> Self {
+        Self::new(-32602, message)
+    }
+}
+
+/// Answers one HTTP body: a call or a batch. `None` when nothing is to be sent back (a
+/// batch of notifications only).
+pub async fn handle_body(node: &Node, body: &[u8]) -> Option<Value> {
+    let request: Value = match serde_json::from_slice(body) {
+        Ok(value) => value,
+        Err(error) => {
+            return Some(error_response(
+                Value::Null,
+                RpcError::new(-32700, format!("parse error: {error}")),
+            ))
+        }
+    };
+    match request {
+        Value::Array(calls) if calls.is_empty() => Some(error_response(
+            Value::Null,
+            RpcError::new(-32600, "empty batch"),
+        )),
+        Value::Array(calls) if calls.len() > MAX_BATCH => Some(error_response(
+            Value::Null,
+            RpcError::new(
+                -32600,
+                format!("batch of {} exceeds {MAX_BATCH}", calls.len()),
+            ),
+        )),
+        Value::Array(calls) => {
+            let mut answers = Vec::with_capacity(calls.len());
+            for call in calls {
+                if let Some(answer) = handle_call(node, call).await {
+                    answers.push(answer);
+                }
+            }
+            (!answers.is_empty()).then_some(Value::Array(answers))
+        }
+        call => handle_call(node, call).await,
+    }
+}
+
+/// Answers one call object; `None` for a notification (no `id`).
+async fn handle_call(node: &Node, call: Value) -> Option<Value> {
+    let Value::Object(call) = call else {
+        return Some(error_response(
+            Value::Null,
+            RpcError::new(-32600, "request must be an object"),
+        ));
+    };
+    let id = call.get("id").cloned();
+    let method = call.get("method").and_then(Value::as_str);
+    let version_ok = call.get("jsonrpc").and_then(Value::as_str) == Some("2.0");
+    let (Some(method), true) = (method, version_ok) else {
+        return Some(error_response(
+            id.unwrap_or(Value::Null),
+            RpcError::new(
+                -32600,
+                "invalid request: needs jsonrpc \"2.0\" and a method",
+            ),
+        ));
+    };
+    let params = match call.get("params") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(params)) => params.clone(),
+        Some(_) => {
+            return Some(error_response(
+                id.unwrap_or(Value::Null),
+                RpcError::params("params must be an array"),
+            ))
+        }
+    };
+    let result = dispatch(node, method, &params).await;
+    let id = id?;
+    Some(match result {
+        Ok(result) => json!({"jsonrpc": "2.0", "id": id, "result": result}),
+        Err(error) => error_response(id, error),
+    })
+}
+
+fn error_response(id: Value, error: RpcError) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "error": {"code": error.code, "message": error.message}})
+}
+
+fn quantity(n: u64) -> Value {
+    Value::String(format!("{n:#x}"))
+}
+
+fn string_param<'a>(params: &'a [Value], index: usize, name: &str) -> Result<&'a str, RpcError> {
+    params
+        .get(index)
+        .and_then(Value::as_str)
+        .ok_or_else(|| RpcError::params(format!("missing {name} (string parameter {index})")))
+}
+
+fn enode_param(params: &[Value]) -> Result<Enode, RpcError> {
+    string_param(params, 0, "enode URL")?
+        .parse()
+        .map_err(|error: super::enode::EnodeError| RpcError::params(error.to_string()))
+}
+
+async fn dispatch(node: &Node, method: &str, params: &[Value]) -> Result<Value, RpcError> {
+    match method {
+        "admin_nodeInfo" => Ok(node_info(node)),
+        "admin_peers" => peers(node).await,
+        "admin_addPeer" => {
+            let enode = enode_param(params)?;
+            Ok(Value::Bool(node.add_peer(enode).await))
+        }
+        "admin_removePeer" => {
+            let enode = enode_param(params)?;
+            let known = node
+                .manager
+                .send(RemovePeer(enode.id))
+                .await
+                .unwrap_or(false);
+            Ok(Value::Bool(known))
+        }
+        "eth_sendRawTransaction" => send_raw_transaction(node, params),
+        "eth_blockNumber" => Ok(quantity(node.store.head().number)),
+        "eth_chainId" => Ok(quantity(node.chain_id)),
+        "net_peerCount" => {
+            let peers = node.manager.send(ConnectedPeers).await.unwrap_or_default();
+            Ok(quantity(peers.len() as u64))
+        }
+        "net_version" => Ok(Value::String(node.network_id.to_string())),
+        "web3_clientVersion" => Ok(Value::String(node.client_id.clone())),
+        other => Err(RpcError::new(
+            -32601,
+            format!("the method {other} does not exist/is not available"),
+        )),
+    }
+}
+
+/// geth's shape: `id` is the node's v4 id (keccak of the public key), `enode` the URL.
+fn node_info(node: &Node) -> Value {
+    let enode = node.enode();
+    let head = node.store.head();
+    let genesis = node
+        .store
+        .header_by_number(0)
+        .map(|h| h.hash_slow())
+        .unwrap_or_default();
+    json!({
+        "id": hex::encode(keccak256(enode.id)),
+        "name": node.client_id,
+        "enode": enode.to_string(),
+        "ip": enode.addr.ip().to_string(),
+        "ports": {"discovery": 0, "listener": enode.addr.port()},
+        "listenAddr": enode.addr.to_string(),
+        "protocols": {"eth": {
+            "network": node.network_id,
+            "genesis": genesis,
+            "head": head.hash_slow(),
+            "headNumber": head.number,
+            "versions": node.eth_versions().iter().map(|v| *v as u8).collect::<Vec<_>>(),
+            "forkId": format!("{:#010x}", u32::from_be_bytes(node.status().fork_id().hash.0)),
+        }},
+    })
+}
+
+async fn peers(node: &Node) -> Result<Value, RpcError> {
+    let peers = node
+        .manager
+        .send(ConnectedPeers)
+        .await
+        .map_err(|_| RpcError::new(-32000, "node is shutting down"))?;
+    Ok(Value::Array(
+        peers
+            .into_iter()
+            .map(|peer| {
+                json!({
+                    "id": hex::encode(keccak256(peer.enode.id)),
+                    "enode": peer.enode.to_string(),
+                    "name": peer.client,
+                    "caps": peer.caps,
+                    "network": {
+                        "remoteAddress": peer.enode.addr.to_string(),
+                        "localAddress": node.local_addr.to_string(),
+                        "inbound": peer.direction == super::Direction::Inbound,
+                        "trusted": peer.trusted,
+                        "static": peer.is_static,
+                    },
+                    "protocols": {"eth": {"version": peer.version as u8}},
+                })
+            })
+            .collect(),
+    ))
+}
+
+fn send_raw_transaction(node: &Node, params: &[Value]) -> Result<Value, RpcError> {
+    let raw = string_param(params, 0, "raw transaction")?;
+    let bytes = hex::decode(raw).map_err(|_| RpcError::params("raw transaction is not hex"))?;
+    // The RPC form is the network form: blob txs come with their sidecar.
+    let mut slice = bytes.as_slice();
+    let tx = PooledTx::decode_2718(&mut slice)
+        .map_err(|error| RpcError::new(-32000, format!("invalid transaction: {error}")))?;
+    if !slice.is_empty() {
+        return Err(RpcError::new(-32000, "invalid transaction: trailing bytes"));
+    }
+    match node.pool.add(vec![tx], None).pop() {
+        Some(Ok(hash)) => Ok(Value::String(hash.to_string())),
+        Some(Err(error)) => Err(RpcError::new(-32000, error.to_string())),
+        None => Err(RpcError::new(-32000, "transaction not processed")),
+    }
+}
+
+/// Serves JSON-RPC at `POST /` on `addr` (one worker). Returns the server and the bound
+/// address.
+pub fn server(
+    node: Node,
+    addr: SocketAddr,
+) -> std::io::Result<(actix_web::dev::Server, SocketAddr)> {
+    let server = HttpServer::new(move || App::new().configure(configure(node.clone())))
+        .workers(1)
+        .disable_signals()
+        .bind(addr)?;
+    let bound = server.addrs().first().copied().unwrap_or(addr);
+    Ok((server.run(), bound))
+}
+
+/// Mounts the JSON-RPC endpoint (`POST /`) in an embedder's actix-web app.
+pub fn configure(node: Node) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |config| {
+        config
+            .app_data(web::Data::new(node))
+            .app_data(web::PayloadConfig::new(MAX_REQUEST_SIZE))
+            .route("/", web::post().to(endpoint));
+    }
+}
+
+async fn endpoint(node: web::Data<Node>, body: web::Bytes) -> HttpResponse {
+    match handle_body(&node, &body).await {
+        Some(answer) => HttpResponse::Ok().json(answer),
+        None => HttpResponse::NoContent().finish(),
+    }
+}

@@ -1,0 +1,277 @@
+//! Two or three dev-network nodes in one process (no test data needed): static dialing,
+//! events for embedders, the propagation trace, JSON-RPC calls and errors, metrics text,
+//! duplicate refusal and a clean shutdown that peers see as "client quitting".
+
+use std::time::Duration;
+
+use actix::prelude::*;
+use alloy_consensus::{SignableTransaction, Signed, TxEip1559};
+use alloy_eips::eip2718::Encodable2718;
+use alloy_primitives::{hex, Address, TxKind, B256, U256};
+use ethpeer_actors::eth::genesis::DEV_ACCOUNT_KEYS;
+use ethpeer_actors::eth::PooledTx;
+use ethpeer_actors::node::{metrics, rpc, DialError, Node, NodeBuilder, NodeEvent};
+use ethpeer_actors::p2p::DisconnectReason;
+use ethpeer_actors::peer::{Delivery, StopReason};
+use ethpeer_actors::tx_pool::TxPool;
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+
+/// Forwards node events into a channel the test awaits.
+struct Events(mpsc::UnboundedSender<NodeEvent>);
+
+impl Actor for Events {
+    type Context = Context<Self>;
+}
+
+impl Handler<NodeEvent> for Events {
+    type Result = ();
+
+    fn handle(&mut self, msg: NodeEvent, _ctx: &mut Self::Context) {
+        let _ = self.0.send(msg);
+    }
+}
+
+fn subscribe(node: &Node) -> mpsc::UnboundedReceiver<NodeEvent> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    node.subscribe(Events(tx).start().recipient());
+    rx
+}
+
+/// The next event matching `pick`, within 10 s.
+async fn wait_for<T>(
+    events: &mut mpsc::UnboundedReceiver<NodeEvent>,
+    mut pick: impl FnMut(&NodeEvent) -> Option<T>,
+) -> T {
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let event = events.recv().await.expect("node alive");
+            if let Some(found) = pick(&event) {
+                return found;
+            }
+        }
+    })
+    .await
+    .expect("event within 10 s")
+}
+
+async fn dev_node(trace: Option<std::path::PathBuf>) -> Node {
+    let mut builder = NodeBuilder::dev()
+        .listen("127.0.0.1:0".parse().unwrap())
+        .arrival_wait(Duration::ZERO);
+    if let Some(path) = trace {
+        builder = builder.trace_propagation(path);
+    }
+    builder.start().await.expect("starts")
+}
+
+/// A transfer from dev account `index`, signed for chain 1337, as raw RLP hex.
+pub(crate) fn dev_transfer(index: usize, nonce: u64) -> (B256, String) {
+    let key: B256 = DEV_ACCOUNT_KEYS[index].parse().unwrap();
+    let tx = TxEip1559 {
+        chain_id: 1337,
+        nonce,
+        gas_limit: 21_000,
+        max_fee_per_gas: 2_000_000_000,
+        max_priority_fee_per_gas: 1_000_000_000,
+        to: TxKind::Call(Address::repeat_byte(0x42)),
+        value: U256::from(1),
+        access_list: Default::default(),
+        input: Default::default(),
+    };
+    let signature =
+        alloy_consensus::crypto::secp256k1::sign_message(key, tx.signature_hash()).unwrap();
+    let tx = PooledTx::Eip1559(Signed::new_unhashed(tx, signature));
+    (*tx.hash(), hex::encode_prefixed(tx.encoded_2718()))
+}
+
+async fn call(node: &Node, method: &str, params: Value) -> Value {
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+    rpc::handle_body(node, body.to_string().as_bytes())
+        .await
+        .expect("an answer")
+}
+
+#[actix_rt::test]
+async fn a_static_peer_gets_an_rpc_transaction_with_events_trace_and_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("trace.jsonl");
+    let a = dev_node(None).await;
+    let b = dev_node(Some(trace.clone())).await;
+    let mut b_events = subscribe(&b);
+    assert!(b.add_peer(a.enode()).await, "a new static peer");
+    assert!(!b.add_peer(a.enode()).await, "already known");
+    let (id, version) = wait_for(&mut b_events, |e| match e {
+        NodeEvent::PeerConnected { id, version, .. } => Some((*id, *version)),
+        _ => None,
+    })
+    .await;
+    assert_eq!(id, a.node_id());
+
+    let (hash, raw) = dev_transfer(0, 0);
+    let answer = call(&a, "eth_sendRawTransaction", json!([raw])).await;
+    assert_eq!(answer["result"], json!(hash.to_string()), "{answer}");
+    let (peer, delivery) = wait_for(&mut b_events, |e| match e {
+        NodeEvent::TxSeen {
+            hash: seen,
+            peer,
+            delivery,
+        } if *seen == hash => Some((*peer, *delivery)),
+        _ => None,
+    })
+    .await;
+    assert_eq!((peer, delivery), (a.node_id(), Delivery::Full));
+    // The fetcher validates and adds it right after the report; the pool notifies.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while b.pool.get(&hash).is_none() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "B's pool never got it"
+        );
+        tokio::task::yield_now().await;
+    }
+
+    // The trace line is on disk once the observer handled the report (events come after).
+    let text = std::fs::read_to_string(&trace).unwrap();
+    let line: Value = serde_json::from_str(text.lines().next().expect("one line")).unwrap();
+    assert_eq!(line["hash"], json!(hash.to_string()));
+    assert_eq!(line["peer"], json!(a.node_id().to_string()));
+    assert_eq!(line["delivery"], "full");
+    assert_eq!(line["kind"], "tx");
+
+    // admin_peers on B: A, outbound, static, with the negotiated version.
+    let peers = call(&b, "admin_peers", json!([])).await;
+    let peers = peers["result"].as_array().expect("array").clone();
+    assert_eq!(peers.len(), 1);
+    assert_eq!(peers[0]["enode"], json!(a.enode().to_string()));
+    assert_eq!(
+        peers[0]["protocols"]["eth"]["version"],
+        json!(version as u8)
+    );
+    assert_eq!(peers[0]["network"]["inbound"], json!(false));
+    assert_eq!(peers[0]["network"]["static"], json!(true));
+    assert_eq!(call(&b, "net_peerCount", json!([])).await["result"], "0x1");
+    assert_eq!(call(&b, "eth_chainId", json!([])).await["result"], "0x539");
+    assert_eq!(
+        call(&b, "eth_blockNumber", json!([])).await["result"],
+        "0x0"
+    );
+    let info = call(&b, "admin_nodeInfo", json!([])).await;
+    assert_eq!(info["result"]["enode"], json!(b.enode().to_string()));
+
+    // Metrics: A sent one Transactions message, B received it; one outbound peer at B.
+    let a_text = metrics::render(&a).await;
+    let b_text = metrics::render(&b).await;
+    assert!(
+        a_text.contains("ethpeer_messages_out_total{type=\"Transactions\"} 1"),
+        "{a_text}"
+    );
+    assert!(
+        b_text.contains("ethpeer_messages_in_total{type=\"Transactions\"} 1"),
+        "{b_text}"
+    );
+    let peers_line = format!(
+        "ethpeer_peers{{direction=\"outbound\",version=\"{}\"}} 1",
+        version as u8
+    );
+    assert!(b_text.contains(&peers_line), "{b_text}");
+    assert!(b_text.contains("ethpeer_txpool_transactions 1"), "{b_text}");
+
+    // A second connection between the same two nodes is refused.
+    let error = b
+        .dial(a.local_addr, a.node_id())
+        .await
+        .expect_err("duplicate");
+    assert!(
+        matches!(
+            error,
+            DialError::Refused(DisconnectReason::AlreadyConnected)
+        ),
+        "{error}"
+    );
+}
+
+#[actix_rt::test]
+async fn rpc_errors_follow_json_rpc() {
+    let node = dev_node(None).await;
+    let raw = |body: &str| {
+        let node = node.clone();
+        let body = body.to_string();
+        async move { rpc::handle_body(&node, body.as_bytes()).await }
+    };
+    let code = |answer: Option<Value>| answer.expect("answer")["error"]["code"].clone();
+    assert_eq!(code(raw("{not json").await), json!(-32700));
+    assert_eq!(code(raw("[]").await), json!(-32600));
+    assert_eq!(
+        code(raw(r#"{"jsonrpc":"1.0","id":1,"method":"eth_chainId"}"#).await),
+        json!(-32600)
+    );
+    assert_eq!(
+        code(raw(r#"{"jsonrpc":"2.0","id":1,"method":"eth_mine"}"#).await),
+        json!(-32601)
+    );
+    assert_eq!(
+        code(
+            raw(r#"{"jsonrpc":"2.0","id":1,"method":"eth_sendRawTransaction","params":["0xzz"]}"#)
+                .await
+        ),
+        json!(-32602)
+    );
+    assert_eq!(
+        code(
+            raw(r#"{"jsonrpc":"2.0","id":1,"method":"admin_addPeer","params":["enode://nope"]}"#)
+                .await
+        ),
+        json!(-32602)
+    );
+    // Decodes, but the pool refuses it: a second tx with the same nonce and no fee bump.
+    let (_, first) = dev_transfer(1, 0);
+    assert!(call(&node, "eth_sendRawTransaction", json!([first])).await["result"].is_string());
+    let answer = call(&node, "eth_sendRawTransaction", json!([first])).await;
+    assert_eq!(answer["error"]["code"], json!(-32000), "{answer}");
+    // Garbage that is hex but no transaction.
+    let answer = call(&node, "eth_sendRawTransaction", json!(["0x02c0"])).await;
+    assert_eq!(answer["error"]["code"], json!(-32000), "{answer}");
+    // A batch answers each call in order; a notification (no id) gets nothing back.
+    let batch = raw(r#"[{"jsonrpc":"2.0","id":7,"method":"eth_chainId"},
+            {"jsonrpc":"2.0","method":"eth_chainId"},
+            {"jsonrpc":"2.0","id":8,"method":"nope"}]"#)
+    .await
+    .expect("answers");
+    assert_eq!(batch.as_array().unwrap().len(), 2);
+    assert_eq!(batch[0]["id"], 7);
+    assert_eq!(batch[0]["result"], "0x539");
+    assert_eq!(batch[1]["error"]["code"], -32601);
+}
+
+#[actix_rt::test]
+async fn shutdown_tells_peers_the_client_is_quitting() {
+    let a = dev_node(None).await;
+    let b = dev_node(None).await;
+    let mut a_events = subscribe(&a);
+    b.dial(a.local_addr, a.node_id()).await.expect("B dials A");
+    wait_for(&mut a_events, |e| {
+        matches!(e, NodeEvent::PeerConnected { .. }).then_some(())
+    })
+    .await;
+    b.shutdown(Duration::from_secs(3)).await;
+    let reason = wait_for(&mut a_events, |e| match e {
+        NodeEvent::PeerDisconnected { reason, .. } => Some(reason.clone()),
+        _ => None,
+    })
+    .await;
+    assert!(
+        matches!(
+            reason,
+            Some(StopReason::RemoteDisconnected(
+                DisconnectReason::ClientQuitting
+            ))
+        ),
+        "{reason:?}"
+    );
+    let text = metrics::render(&a).await;
+    assert!(
+        text.contains("ethpeer_disconnects_total{reason=\"remote_client_quitting\"} 1"),
+        "{text}"
+    );
+}
