@@ -4,18 +4,24 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-/// An Ethereum devp2p peer node built on actix.
+/// An Ethereum devp2p peer node built on actix. Without a command it runs a node on the
+/// built-in dev network (`ethpeer node` with its defaults).
 #[derive(Debug, Parser)]
 #[command(name = "ethpeer", version, about)]
 pub struct Cli {
-    /// What to do.
+    /// What to do (default: `node`).
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 /// Top-level commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run a node (the default command).
+    Node(Box<NodeArgs>),
+    /// Node key files.
+    #[command(subcommand)]
+    Key(KeyCommand),
     /// Inspect chain data.
     #[command(subcommand)]
     Chain(ChainCommand),
@@ -57,4 +63,122 @@ pub enum RlpCommand {
         /// The RLP bytes in hex.
         hex: String,
     },
+}
+
+/// `ethpeer key ...`
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Print the node id and enode URL of a node key file (64 hex characters).
+    Show {
+        /// The key file.
+        file: PathBuf,
+        /// The address to put in the enode URL.
+        #[arg(long, default_value = "127.0.0.1:30303")]
+        addr: std::net::SocketAddr,
+    },
+}
+
+/// The networks `--network` knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum NetworkArg {
+    /// Ethereum mainnet.
+    Mainnet,
+    /// Sepolia testnet.
+    Sepolia,
+    /// Holesky testnet.
+    Holesky,
+    /// Hoodi testnet.
+    Hoodi,
+    /// The built-in dev network (chain id 1337, funded dev accounts).
+    Dev,
+}
+
+impl NetworkArg {
+    /// The name used for the default data directory.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Mainnet => "mainnet",
+            Self::Sepolia => "sepolia",
+            Self::Holesky => "holesky",
+            Self::Hoodi => "hoodi",
+            Self::Dev => "dev",
+        }
+    }
+}
+
+/// `ethpeer node` flags (geth's names where geth has the flag).
+#[derive(Debug, Clone, clap::Args)]
+pub struct NodeArgs {
+    /// Data directory (chain store, node key). Default: ~/.ethpeer/<network>.
+    #[arg(long)]
+    pub datadir: Option<PathBuf>,
+    /// Listening IP address.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub addr: std::net::IpAddr,
+    /// Listening TCP port (0: any free port).
+    #[arg(long, default_value_t = 30303)]
+    pub port: u16,
+    /// Node key file (64 hex characters); created with mode 0600 when absent.
+    /// Default: <datadir>/nodekey.
+    #[arg(long)]
+    pub nodekey: Option<PathBuf>,
+    /// Static peers (enode URLs, comma-separated): dialed at start and redialed with backoff.
+    #[arg(long, value_delimiter = ',')]
+    pub peers: Vec<String>,
+    /// Bootnodes (enode URLs, comma-separated). Without discovery they are dialed like
+    /// static peers.
+    #[arg(long, value_delimiter = ',')]
+    pub bootnodes: Vec<String>,
+    /// Trusted peers (enode URLs, comma-separated): exempt from the peer limit, dialed.
+    #[arg(long, value_delimiter = ',')]
+    pub trusted_peers: Vec<String>,
+    /// Peer limit; at most a third of it are peers we dial.
+    #[arg(long, default_value_t = 50)]
+    pub maxpeers: usize,
+    /// Built-in network.
+    #[arg(long, value_enum, default_value = "dev")]
+    pub network: NetworkArg,
+    /// A geth-style genesis.json (a custom network; overrides --network's chain).
+    #[arg(long)]
+    pub genesis: Option<PathBuf>,
+    /// An RLP chain file to import at start (geth export format).
+    #[arg(long)]
+    pub chain: Option<PathBuf>,
+    /// Account state for the tx pool: a geth state dump (`geth dump` JSON).
+    #[arg(long)]
+    pub state: Option<PathBuf>,
+    /// Network id (default: the chain id).
+    #[arg(long)]
+    pub networkid: Option<u64>,
+    /// Offered eth versions, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "66,67,68,69,70")]
+    pub eth: Vec<u64>,
+    /// Serve JSON-RPC (admin, eth, net) on this address, e.g. 127.0.0.1:8545.
+    #[arg(long)]
+    pub rpc: Option<std::net::SocketAddr>,
+    /// Serve Prometheus metrics at /metrics on this address, e.g. 127.0.0.1:6060.
+    #[arg(long)]
+    pub metrics: Option<std::net::SocketAddr>,
+    /// Milliseconds between a tx announcement and its fetch.
+    #[arg(long, default_value_t = 500)]
+    pub tx_arrival_wait: u64,
+    /// Write, as JSON lines, when each peer first delivered or announced each tx and block.
+    #[arg(long)]
+    pub trace_propagation: Option<PathBuf>,
+}
+
+impl Default for NodeArgs {
+    fn default() -> Self {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Defaults {
+            #[command(flatten)]
+            args: NodeArgs,
+        }
+        // Parsing no arguments applies exactly the defaults declared above.
+        match Defaults::try_parse_from(["ethpeer"]) {
+            Ok(defaults) => defaults.args,
+            Err(error) => error.exit(),
+        }
+    }
 }

@@ -2,6 +2,7 @@
 //! in the `ethpeer-actors` library.
 
 mod cli;
+mod node;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -10,12 +11,25 @@ use anyhow::Context;
 use clap::Parser;
 use ethpeer_actors::{chain, eth::genesis, rlp_tree::RlpItem};
 
-use cli::{ChainCommand, Cli, Command, RlpCommand};
+use cli::{ChainCommand, Cli, Command, KeyCommand, RlpCommand};
 
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    let cli = Cli::parse();
-    match run(cli.command) {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) if !error.use_stderr() => error.exit(),
+        Err(error) => {
+            // clap's message spans several lines (usage, hint); ours is one.
+            let text = error.to_string();
+            let first = text.lines().next().unwrap_or_default();
+            eprintln!("ethpeer: {}", first.trim_start_matches("error: "));
+            return ExitCode::from(2);
+        }
+    };
+    let command = cli
+        .command
+        .unwrap_or_else(|| Command::Node(Box::default()));
+    match run(command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("ethpeer: {}", one_line(&err));
@@ -35,6 +49,8 @@ fn run(command: Command) -> anyhow::Result<()> {
             genesis,
             chain,
         } => import(&datadir, &genesis, &chain),
+        Command::Node(args) => node::run(*args),
+        Command::Key(KeyCommand::Show { file, addr }) => node::key_show(&file, addr),
     }
 }
 
@@ -58,17 +74,29 @@ fn chain_info(genesis_path: &Path, chain_path: Option<&Path>) -> anyhow::Result<
 const IMPORT_BATCH: usize = 256;
 
 fn import(datadir: &Path, genesis_path: &Path, chain_path: &Path) -> anyhow::Result<()> {
-    use ethpeer_actors::chain::{ChainStore, RedbChainStore, CHAIN_DB_FILE};
+    use ethpeer_actors::chain::{RedbChainStore, CHAIN_DB_FILE};
 
     let spec = genesis::load_genesis(genesis_path)?;
     let genesis_header = genesis::genesis_header(&spec)?;
+    std::fs::create_dir_all(datadir)
+        .with_context(|| format!("cannot create data directory {}", datadir.display()))?;
+    let store = RedbChainStore::open(&datadir.join(CHAIN_DB_FILE), &genesis_header)?;
+    println!("{}", import_into(&store, chain_path)?);
+    Ok(())
+}
+
+/// Imports a chain file into `store` after checking parent links and body roots; returns
+/// the JSON summary.
+fn import_into(
+    store: &ethpeer_actors::chain::RedbChainStore,
+    chain_path: &Path,
+) -> anyhow::Result<serde_json::Value> {
+    use ethpeer_actors::chain::ChainStore;
+
     let bytes = std::fs::read(chain_path)
         .with_context(|| format!("cannot read chain file {}", chain_path.display()))?;
     let blocks = chain::read_chain_file(&bytes)
         .with_context(|| format!("invalid chain file {}", chain_path.display()))?;
-    std::fs::create_dir_all(datadir)
-        .with_context(|| format!("cannot create data directory {}", datadir.display()))?;
-    let store = RedbChainStore::open(&datadir.join(CHAIN_DB_FILE), &genesis_header)?;
     let Some(first) = blocks.first() else {
         anyhow::bail!("chain file {} holds no blocks", chain_path.display())
     };
@@ -90,11 +118,9 @@ fn import(datadir: &Path, genesis_path: &Path, chain_path: &Path) -> anyhow::Res
     }
     progress.finish_and_clear();
     let head = store.head();
-    println!(
-        "{}",
-        serde_json::json!({"imported": new, "skipped": blocks.len() - new, "head_number": head.number, "head_hash": head.hash_slow()})
-    );
-    Ok(())
+    Ok(
+        serde_json::json!({"imported": new, "skipped": blocks.len() - new, "head_number": head.number, "head_hash": head.hash_slow()}),
+    )
 }
 
 fn rlp_decode(hex: &str) -> anyhow::Result<()> {

@@ -1,0 +1,243 @@
+//! `ethpeer node`: turns flags into a [`NodeBuilder`], starts the node and its HTTP
+//! endpoints inside an actix `System`, and on Ctrl-C (or SIGTERM) disconnects every peer
+//! with "client quitting" and closes the chain store.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use ethpeer_actors::chain::{ChainStore, RedbChainStore, CHAIN_DB_FILE};
+use ethpeer_actors::eth::forkid::Network;
+use ethpeer_actors::eth::{genesis, EthVersion};
+use ethpeer_actors::node::enode::{load_or_create_node_key, Enode};
+use ethpeer_actors::node::{metrics, rpc, rules_for_genesis, NodeBuilder};
+use ethpeer_actors::tx_pool::{MemoryState, NoState, StateProvider};
+
+use crate::cli::{NetworkArg, NodeArgs};
+
+/// How long peers get to receive our Disconnect and close at shutdown (the peer actor's
+/// own grace is 2 s).
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+
+/// Runs a node until Ctrl-C.
+pub fn run(args: NodeArgs) -> anyhow::Result<()> {
+    // Everything that can fail on bad flags or files fails here, before any socket opens.
+    let plan = Plan::new(&args)?;
+    let store = plan.store.clone();
+    let system = actix_rt::System::new();
+    let result = system.block_on(serve(plan));
+    // Dropping the System drops every actor, and with them their handles on the store.
+    drop(system);
+    match Arc::try_unwrap(store) {
+        Ok(store) => {
+            drop(store);
+            log::info!("chain store closed");
+        }
+        Err(store) => log::warn!(
+            "chain store still referenced {} times at exit; redb recovers on next open",
+            Arc::strong_count(&store)
+        ),
+    }
+    result
+}
+
+/// What the flags resolved to.
+struct Plan {
+    builder: NodeBuilder,
+    store: Arc<RedbChainStore>,
+    rpc: Option<std::net::SocketAddr>,
+    metrics: Option<std::net::SocketAddr>,
+}
+
+impl Plan {
+    fn new(args: &NodeArgs) -> anyhow::Result<Self> {
+        let spec = match (&args.genesis, args.network) {
+            (Some(path), _) => Some(genesis::load_genesis(path)?),
+            (None, NetworkArg::Dev) => Some(genesis::dev_genesis()),
+            (None, _) => None,
+        };
+        let network_name = match (&args.genesis, args.network) {
+            (Some(_), _) => "custom",
+            (None, network) => network.name(),
+        };
+        let datadir = args
+            .datadir
+            .clone()
+            .unwrap_or_else(|| default_datadir(network_name));
+        std::fs::create_dir_all(&datadir)
+            .with_context(|| format!("cannot create data directory {}", datadir.display()))?;
+        let key_path = args
+            .nodekey
+            .clone()
+            .unwrap_or_else(|| datadir.join("nodekey"));
+        let key = load_or_create_node_key(&key_path)?;
+
+        let (mut builder, genesis_header) = match (&spec, args.network) {
+            (Some(spec), _) => (
+                NodeBuilder::from_genesis(spec)?,
+                genesis::genesis_header(spec)?,
+            ),
+            (None, network) => {
+                let Some(network) = public_network(network) else {
+                    anyhow::bail!("network {} needs a genesis", network.name());
+                };
+                (
+                    NodeBuilder::network(network),
+                    genesis::network_genesis_header(network),
+                )
+            }
+        };
+        let store = Arc::new(RedbChainStore::open(&datadir.join(CHAIN_DB_FILE), &genesis_header)?);
+        if let Some(chain) = &args.chain {
+            let summary = crate::import_into(&store, chain)?;
+            log::info!("imported {chain:?}: {summary}");
+        }
+        let state: Arc<dyn StateProvider> = match (&args.state, &spec) {
+            (Some(path), _) => Arc::new(MemoryState::from_dump(path)?),
+            (None, Some(spec)) => Arc::new(MemoryState::from_genesis(spec)),
+            (None, None) => Arc::new(NoState),
+        };
+        if let Some(spec) = &spec {
+            // The pool follows the head's gas limit and fork, not genesis's.
+            builder.config_mut().rules = rules_for_genesis(spec, &store.head());
+        }
+        let eth_versions = args
+            .eth
+            .iter()
+            .map(|v| EthVersion::try_from(*v))
+            .collect::<Result<Vec<_>, _>>()
+            .context("--eth")?;
+        if eth_versions.is_empty() {
+            anyhow::bail!("--eth names no version");
+        }
+        let enodes = |flag: &str, urls: &[String]| -> anyhow::Result<Vec<Enode>> {
+            urls.iter()
+                .filter(|u| !u.trim().is_empty())
+                .map(|u| u.parse::<Enode>().with_context(|| format!("--{flag}")))
+                .collect()
+        };
+        let mut builder = builder
+            .key(key)
+            .listen(std::net::SocketAddr::new(args.addr, args.port))
+            .store(store.clone())
+            .state(state)
+            .eth_versions(eth_versions)
+            .max_peers(args.maxpeers)
+            .arrival_wait(Duration::from_millis(args.tx_arrival_wait));
+        if let Some(id) = args.networkid {
+            builder = builder.network_id(id);
+        }
+        for enode in enodes("peers", &args.peers)?
+            .into_iter()
+            .chain(enodes("bootnodes", &args.bootnodes)?)
+        {
+            builder = builder.static_peer(enode);
+        }
+        for enode in enodes("trusted-peers", &args.trusted_peers)? {
+            builder = builder.trusted_peer(enode);
+        }
+        if let Some(path) = &args.trace_propagation {
+            builder = builder.trace_propagation(path.clone());
+        }
+        log::info!(
+            "network {network_name}, data in {}, head #{}",
+            datadir.display(),
+            store.head().number
+        );
+        Ok(Self {
+            builder,
+            store,
+            rpc: args.rpc,
+            metrics: args.metrics,
+        })
+    }
+}
+
+async fn serve(plan: Plan) -> anyhow::Result<()> {
+    let node = plan.builder.start().await.context("cannot listen")?;
+    // stdout carries the machine-readable facts (one per line); logs go to stderr.
+    println!("{}", node.enode());
+    let mut servers = Vec::new();
+    if let Some(addr) = plan.rpc {
+        let (server, bound) = rpc::server(node.clone(), addr).context("--rpc")?;
+        println!("rpc http://{bound}");
+        log::info!("JSON-RPC on http://{bound}");
+        servers.push(server);
+    }
+    if let Some(addr) = plan.metrics {
+        let (server, bound) = metrics::server(node.clone(), addr).context("--metrics")?;
+        println!("metrics http://{bound}/metrics");
+        log::info!("metrics on http://{bound}/metrics");
+        servers.push(server);
+    }
+    let handles: Vec<_> = servers.iter().map(|s| s.handle()).collect();
+    for server in servers {
+        actix_rt::spawn(server);
+    }
+    wait_for_signal().await;
+    log::info!("shutting down: disconnecting peers (client quitting)");
+    node.shutdown(SHUTDOWN_GRACE).await;
+    for handle in handles {
+        handle.stop(true).await;
+    }
+    drop(node);
+    Ok(())
+}
+
+/// Ctrl-C, or SIGTERM (what service managers and `docker stop` send).
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// The built-in public network of a `--network` value (`None` for dev, which is a genesis).
+fn public_network(arg: NetworkArg) -> Option<Network> {
+    match arg {
+        NetworkArg::Mainnet => Some(Network::Mainnet),
+        NetworkArg::Sepolia => Some(Network::Sepolia),
+        NetworkArg::Holesky => Some(Network::Holesky),
+        NetworkArg::Hoodi => Some(Network::Hoodi),
+        NetworkArg::Dev => None,
+    }
+}
+
+/// `~/.ethpeer/<network>` (geth uses `~/.ethereum`); `./.ethpeer/<network>` without a home.
+fn default_datadir(network: &str) -> PathBuf {
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join(".ethpeer")
+        .join(network)
+}
+
+/// `ethpeer key show FILE`.
+pub fn key_show(file: &Path, addr: std::net::SocketAddr) -> anyhow::Result<()> {
+    let key = ethpeer_actors::node::enode::read_node_key(file)?;
+    let id = ethpeer_actors::rlpx::handshake::NodeKey::new(key).id();
+    println!(
+        "{}",
+        serde_json::json!({
+            "id": id,
+            "enode": Enode { id, addr }.to_string(),
+        })
+    );
+    Ok(())
+}
