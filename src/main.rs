@@ -26,9 +26,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let command = cli
-        .command
-        .unwrap_or_else(|| Command::Node(Box::default()));
+    let command = cli.command.unwrap_or_else(|| Command::Node(Box::default()));
     match run(command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

@@ -88,7 +88,10 @@ impl Plan {
                 )
             }
         };
-        let store = Arc::new(RedbChainStore::open(&datadir.join(CHAIN_DB_FILE), &genesis_header)?);
+        let store = Arc::new(RedbChainStore::open(
+            &datadir.join(CHAIN_DB_FILE),
+            &genesis_header,
+        )?);
         if let Some(chain) = &args.chain {
             let summary = crate::import_into(&store, chain)?;
             log::info!("imported {chain:?}: {summary}");

@@ -90,3 +90,60 @@ fn rlp_decode_prints_structure_and_rejects_bad_input() {
         assert_eq!(stderr.trim().lines().count(), 1, "{bad:?}: {stderr}");
     }
 }
+
+#[test]
+fn node_refuses_bad_flags_and_files_with_one_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let datadir = dir.path().to_str().expect("utf-8").to_string();
+    let bad_key = dir.path().join("badkey");
+    std::fs::write(&bad_key, "not hex").expect("write");
+    let cases: [Vec<&str>; 6] = [
+        vec!["node", "--port", "abc"],
+        vec!["node", "--datadir", &datadir, "--peers", "enode://nope"],
+        vec![
+            "node",
+            "--datadir",
+            &datadir,
+            "--genesis",
+            "/nonexistent/genesis.json",
+        ],
+        vec!["node", "--datadir", &datadir, "--eth", "65"],
+        vec!["node", "--datadir", &datadir, "--network", "ropsten"],
+        vec![
+            "node",
+            "--datadir",
+            &datadir,
+            "--nodekey",
+            bad_key.to_str().expect("utf-8"),
+        ],
+    ];
+    for args in cases {
+        let (ok, stdout, stderr) = ethpeer(&args);
+        assert!(!ok, "{args:?} succeeded");
+        assert!(stdout.is_empty(), "{args:?}: {stdout}");
+        let lines: Vec<&str> = stderr
+            .lines()
+            .filter(|l| l.starts_with("ethpeer: "))
+            .collect();
+        assert_eq!(lines.len(), 1, "{args:?}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn key_show_prints_the_node_id_and_enode() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("nodekey");
+    // secp256k1's generator: key 1 has the well-known public key G.
+    std::fs::write(&file, format!("{:064x}", 1)).expect("write");
+    let (ok, stdout, stderr) = ethpeer(&["key", "show", file.to_str().expect("utf-8")]);
+    assert!(ok, "{stderr}");
+    let json: serde_json::Value = serde_json::from_str(stdout.trim()).expect("JSON");
+    let g = "79be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798\
+             483ada7726a3c4655da4fbfc0e1108a8fd17b448a68554199c47d08ffb10d4b8";
+    assert_eq!(json["id"], format!("0x{g}"));
+    assert_eq!(json["enode"], format!("enode://{g}@127.0.0.1:30303"));
+    let (ok, _, stderr) = ethpeer(&["key", "show", "/nonexistent/key"]);
+    assert!(!ok);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+}

@@ -23,7 +23,7 @@ use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
 const NETWORK_ID: u64 = 7;
 
-fn interop_dir() -> Option<PathBuf> {
+pub(crate) fn interop_dir() -> Option<PathBuf> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests")
         .join("interop");
@@ -64,14 +64,14 @@ fn chain() -> ChainStatus {
 }
 
 /// The Node peer as a child process speaking JSON lines.
-struct NodePeer {
+pub(crate) struct NodePeer {
     _child: Child,
     stdin: ChildStdin,
     lines: Lines<BufReader<ChildStdout>>,
 }
 
 impl NodePeer {
-    async fn start(dir: &PathBuf, dial: Option<String>, chain: &ChainStatus) -> Self {
+    pub(crate) async fn start(dir: &PathBuf, dial: Option<String>, chain: &ChainStatus) -> Self {
         let fork = chain.forks.fork_id(chain.head_number, chain.head_timestamp);
         let mut cmd = Command::new("node");
         cmd.current_dir(dir)
@@ -115,7 +115,7 @@ impl NodePeer {
     }
 
     /// The next event named `name` (others are skipped; an error event fails the test).
-    async fn event(&mut self, name: &str) -> Value {
+    pub(crate) async fn event(&mut self, name: &str) -> Value {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
         loop {
             let line = tokio::time::timeout_at(deadline, self.lines.next_line())

@@ -6,6 +6,7 @@
 mod common;
 
 mod cli;
+mod e2e;
 mod eip2481;
 mod eth_protocol;
 mod ethtest_chain;

@@ -1,7 +1,8 @@
 //! JSON-RPC 2.0 over HTTP (actix-web) with the methods people expect of a geth node's
 //! `admin`, `eth` and `net` namespaces, as far as a node without execution can answer
 //! them: `admin_nodeInfo`, `admin_peers`, `admin_addPeer`, `admin_removePeer`,
-//! `eth_sendRawTransaction`, `eth_blockNumber`, `eth_chainId`, `net_peerCount`,
+//! `eth_sendRawTransaction`, `eth_getTransactionByHash` (pool txs only: we hold no
+//! blocks' txs index), `eth_blockNumber`, `eth_chainId`, `net_peerCount`,
 //! `net_version`, `web3_clientVersion`. Batches are supported; malformed requests get the
 //! JSON-RPC error codes (-32700 parse, -32600 invalid request, -32601 unknown method,
 //! -32602 invalid params, -32000 refused by the node).
@@ -17,6 +18,7 @@ use super::enode::Enode;
 use super::manager::{ConnectedPeers, RemovePeer};
 use super::Node;
 use crate::eth::PooledTx;
+use crate::tx_pool::TxPool;
 
 /// Largest request body accepted: geth's `maxRequestContentLength` (5 MiB).
 pub const MAX_REQUEST_SIZE: usize = 5 * 1024 * 1024;
@@ -160,6 +162,7 @@ async fn dispatch(node: &Node, method: &str, params: &[Value]) -> Result<Value, 
             Ok(Value::Bool(known))
         }
         "eth_sendRawTransaction" => send_raw_transaction(node, params),
+        "eth_getTransactionByHash" => pending_transaction(node, params),
         "eth_blockNumber" => Ok(quantity(node.store.head().number)),
         "eth_chainId" => Ok(quantity(node.chain_id)),
         "net_peerCount" => {
@@ -246,6 +249,35 @@ fn send_raw_transaction(node: &Node, params: &[Value]) -> Result<Value, RpcError
         Some(Err(error)) => Err(RpcError::new(-32000, error.to_string())),
         None => Err(RpcError::new(-32000, "transaction not processed")),
     }
+}
+
+/// A pool transaction in geth's RPC shape (block fields null: it is pending); `null` when
+/// the pool does not hold it.
+fn pending_transaction(node: &Node, params: &[Value]) -> Result<Value, RpcError> {
+    use alloy_consensus::Transaction;
+    use alloy_eips::Typed2718;
+    let hash: alloy_primitives::B256 = string_param(params, 0, "transaction hash")?
+        .parse()
+        .map_err(|_| RpcError::params("transaction hash must be 32 bytes of hex"))?;
+    let Some(pooled) = node.pool.get(&hash) else {
+        return Ok(Value::Null);
+    };
+    let tx = &pooled.tx;
+    Ok(json!({
+        "hash": hash,
+        "type": quantity(u64::from(tx.ty())),
+        "from": pooled.sender,
+        "to": tx.to(),
+        "nonce": quantity(tx.nonce()),
+        "gas": quantity(tx.gas_limit()),
+        "value": tx.value(),
+        "input": tx.input(),
+        "chainId": tx.chain_id().map(quantity),
+        "maxFeePerGas": format!("{:#x}", tx.max_fee_per_gas()),
+        "blockHash": null,
+        "blockNumber": null,
+        "transactionIndex": null,
+    }))
 }
 
 /// Serves JSON-RPC at `POST /` on `addr` (one worker). Returns the server and the bound

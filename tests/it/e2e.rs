@@ -1,0 +1,328 @@
+//! The real `ethpeer` binary, as users run it, over loopback: three dev nodes A–B–C (A and
+//! C only know B), a tx sent to A's JSON-RPC reaches C's pool and C's propagation trace,
+//! `admin_peers` and `/metrics` on B tell the truth, and Ctrl-C on B makes A and C log
+//! "client quitting". Then the independent ethereumjs peer connects to a default node at
+//! eth/68 and receives a tx injected through RPC.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::mpsc;
+
+use crate::node_dev::dev_transfer;
+
+/// One running `ethpeer node`.
+struct Binary {
+    child: Child,
+    enode: String,
+    rpc: String,
+    metrics: String,
+    /// Every stderr (log) line so far, and a channel of new ones.
+    logs: Vec<String>,
+    new_logs: mpsc::UnboundedReceiver<String>,
+}
+
+impl Binary {
+    async fn start(datadir: &Path, extra: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ethpeer"))
+            .arg("node")
+            .arg("--datadir")
+            .arg(datadir)
+            .args([
+                "--port",
+                "0",
+                "--rpc",
+                "127.0.0.1:0",
+                "--metrics",
+                "127.0.0.1:0",
+                "--tx-arrival-wait",
+                "0",
+            ])
+            .args(extra)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("ethpeer starts");
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let mut printed = Vec::new();
+        while printed.len() < 3 {
+            let line = tokio::time::timeout(Duration::from_secs(30), stdout.next_line())
+                .await
+                .expect("ethpeer printed its addresses in time")
+                .expect("stdout")
+                .expect("ethpeer exited early");
+            printed.push(line);
+        }
+        let enode = printed[0].clone();
+        let rpc = printed[1].trim_start_matches("rpc ").to_string();
+        let metrics = printed[2].trim_start_matches("metrics ").to_string();
+        assert!(enode.starts_with("enode://"), "{enode}");
+        let (tx, new_logs) = mpsc::unbounded_channel();
+        let mut stderr = BufReader::new(child.stderr.take().expect("stderr")).lines();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = stderr.next_line().await {
+                let _ = tx.send(line);
+            }
+        });
+        Self {
+            child,
+            enode,
+            rpc,
+            metrics,
+            logs: Vec::new(),
+            new_logs,
+        }
+    }
+
+    /// Waits (up to 20 s) for a log line containing every one of `needles`.
+    async fn log_line(&mut self, needles: &[&str]) -> String {
+        let hit = |line: &String| needles.iter().all(|n| line.contains(n));
+        if let Some(line) = self.logs.iter().find(|l| hit(l)) {
+            return line.clone();
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let line = tokio::time::timeout_at(deadline, self.new_logs.recv())
+                .await
+                .unwrap_or_else(|_| panic!("no log line with {needles:?}; got {:#?}", self.logs))
+                .unwrap_or_else(|| panic!("ethpeer exited; logs {:#?}", self.logs));
+            self.logs.push(line.clone());
+            if hit(&line) {
+                return line;
+            }
+        }
+    }
+
+    async fn call(&self, method: &str, params: Value) -> Value {
+        let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+        let (status, text) = http(&self.rpc, "POST", "/", &body.to_string()).await;
+        assert_eq!(status, 200, "{text}");
+        serde_json::from_str(&text).expect("JSON answer")
+    }
+
+    async fn metrics(&self) -> String {
+        let path = self.metrics.trim_start_matches("http://");
+        let (addr, path) = path.split_once('/').expect("a path");
+        let (status, text) = http(&format!("http://{addr}"), "GET", &format!("/{path}"), "").await;
+        assert_eq!(status, 200);
+        text
+    }
+
+    fn interrupt(&self) {
+        let pid = self.child.id().expect("running");
+        let status = std::process::Command::new("kill")
+            .args(["-INT", &pid.to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+    }
+}
+
+/// A minimal HTTP/1.1 exchange (one request per connection).
+async fn http(base: &str, method: &str, path: &str, body: &str) -> (u16, String) {
+    let addr = base.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.expect("send");
+    let mut response = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut response))
+        .await
+        .expect("answer in time")
+        .expect("read");
+    let text = String::from_utf8_lossy(&response).to_string();
+    let (head, body) = text.split_once("\r\n\r\n").expect("HTTP response");
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status code");
+    // actix-web answers small bodies with Content-Length; chunked only for streams.
+    (status, body.to_string())
+}
+
+/// Polls `check` every 20 ms for up to 20 s: the state lives in another process, which
+/// offers no notification for it.
+async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: not within 20 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn counter(metrics: &str, line_prefix: &str) -> u64 {
+    metrics
+        .lines()
+        .find(|l| l.starts_with(line_prefix))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+#[actix_rt::test]
+async fn three_binaries_relay_an_rpc_transaction_and_shut_down_cleanly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = |name: &str| -> PathBuf { dir.path().join(name) };
+    let trace = path("c-trace.jsonl");
+    let mut b = Binary::start(&path("b"), &[]).await;
+    let mut a = Binary::start(&path("a"), &["--peers", &b.enode, "--eth", "68"]).await;
+    let trace_arg = trace.to_str().expect("utf-8 path").to_string();
+    let mut c = Binary::start(
+        &path("c"),
+        &["--peers", &b.enode, "--trace-propagation", &trace_arg],
+    )
+    .await;
+    // Both dial B; B logs each connection.
+    b.log_line(&["peer connected", "inbound", "eth/68"]).await;
+    b.log_line(&["peer connected", "inbound", "eth/70"]).await;
+    a.log_line(&["peer connected", "outbound"]).await;
+    c.log_line(&["peer connected", "outbound"]).await;
+
+    let peers = b.call("admin_peers", json!([])).await["result"].clone();
+    let mut versions: Vec<u64> = peers
+        .as_array()
+        .expect("peers")
+        .iter()
+        .map(|p| p["protocols"]["eth"]["version"].as_u64().expect("version"))
+        .collect();
+    versions.sort();
+    assert_eq!(versions, [68, 70], "{peers}");
+    // Inbound peers' enodes carry their source port, not their listening port (as geth's).
+    let id_of = |enode: &str| {
+        enode
+            .trim_start_matches("enode://")
+            .split('@')
+            .next()
+            .map(String::from)
+    };
+    let ids: Vec<_> = peers
+        .as_array()
+        .expect("peers")
+        .iter()
+        .map(|p| id_of(p["enode"].as_str().expect("enode")))
+        .collect();
+    assert!(
+        ids.contains(&id_of(&a.enode)) && ids.contains(&id_of(&c.enode)),
+        "{peers}"
+    );
+    assert_eq!(a.call("net_peerCount", json!([])).await["result"], "0x1");
+
+    let (hash, raw) = dev_transfer(2, 0);
+    let sent = a.call("eth_sendRawTransaction", json!([raw])).await;
+    assert_eq!(sent["result"], json!(hash.to_string()), "{sent}");
+    eventually("the tx in C's pool", || async {
+        c.call("eth_getTransactionByHash", json!([hash.to_string()]))
+            .await["result"]["hash"]
+            == json!(hash.to_string())
+    })
+    .await;
+    // C's trace names B (C's only peer) as the first to deliver it.
+    let b_id = b
+        .enode
+        .trim_start_matches("enode://")
+        .split('@')
+        .next()
+        .expect("id")
+        .to_string();
+    let text = std::fs::read_to_string(&trace).expect("trace file");
+    let line: Value = text
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("JSON line"))
+        .find(|l| l["hash"] == json!(hash.to_string()))
+        .expect("the tx in C's trace");
+    assert_eq!(line["peer"], json!(format!("0x{b_id}")));
+    assert_eq!(line["kind"], "tx");
+    assert!(line["delivery"] == "full" || line["delivery"] == "announced");
+
+    // B received the tx from A and passed it on to C: /metrics counts both directions.
+    let metrics = b.metrics().await;
+    let received = counter(&metrics, "ethpeer_messages_in_total{type=\"Transactions\"}");
+    let sent_on = counter(
+        &metrics,
+        "ethpeer_messages_out_total{type=\"Transactions\"}",
+    ) + counter(
+        &metrics,
+        "ethpeer_messages_out_total{type=\"NewPooledTransactionHashes\"}",
+    );
+    assert!(received >= 1 && sent_on >= 1, "{metrics}");
+    assert!(
+        metrics.contains("ethpeer_peers{direction=\"inbound\",version=\"68\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("ethpeer_txpool_transactions 1"),
+        "{metrics}"
+    );
+
+    // Ctrl-C on B: A and C are told why.
+    b.interrupt();
+    a.log_line(&["peer disconnected", "client_quitting"]).await;
+    c.log_line(&["peer disconnected", "client_quitting"]).await;
+    b.log_line(&["chain store closed"]).await;
+    let status = tokio::time::timeout(Duration::from_secs(10), b.child.wait())
+        .await
+        .expect("B exits in time")
+        .expect("wait");
+    assert!(status.success(), "{status}");
+}
+
+#[actix_rt::test]
+async fn the_ethereumjs_peer_gets_an_rpc_transaction_from_a_default_node() {
+    use alloy_eips::eip2718::Decodable2718;
+    use ethpeer_actors::chain::MemoryChainStore;
+    use ethpeer_actors::eth::{genesis, EthMessage, EthVersion};
+    use ethpeer_actors::session::ChainStatus;
+
+    let Some(interop) = crate::interop::interop_dir() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    // The default node: dev network, every eth version offered; only ports and data
+    // directory differ, so tests do not collide with a node on 30303.
+    let node = Binary::start(dir.path(), &[]).await;
+    let spec = genesis::dev_genesis();
+    let header = genesis::genesis_header(&spec).expect("dev genesis");
+    let forks = genesis::fork_schedule(&spec, header.hash_slow());
+    let store = MemoryChainStore::new(header);
+    let status = ChainStatus::from_store(1337, forks, &store);
+    let mut js = crate::interop::NodePeer::start(&interop, Some(node.enode.clone()), &status).await;
+    let peer = js.event("peer").await;
+    assert_eq!(peer["eth"], 68, "{peer}");
+    js.event("ready").await;
+
+    let (hash, raw) = dev_transfer(3, 0);
+    let sent = node.call("eth_sendRawTransaction", json!([raw])).await;
+    assert_eq!(sent["result"], json!(hash.to_string()), "{sent}");
+    let message = js.event("message").await;
+    assert_eq!(message["code"], 2, "Transactions: {message}");
+    let bytes =
+        alloy_primitives::hex::decode(message["payload"].as_str().expect("payload")).expect("hex");
+    let EthMessage::Transactions(txs) =
+        EthMessage::decode(EthVersion::Eth68, 2, &bytes).expect("decodes")
+    else {
+        panic!("not Transactions");
+    };
+    assert_eq!(txs.0.len(), 1);
+    assert_eq!(*txs.0[0].tx_hash(), hash);
+    let raw_bytes = alloy_primitives::hex::decode(&raw).expect("hex");
+    let original =
+        ethpeer_actors::eth::PooledTx::decode_2718(&mut raw_bytes.as_slice()).expect("decodes");
+    assert_eq!(*original.tx_hash(), hash);
+}
