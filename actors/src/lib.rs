@@ -20,6 +20,62 @@
 //! - [`block_propagation::BlockPropagator`]: NewBlock / NewBlockHashes for eth <= 68.
 //! - [`tx_pool`]: the [`tx_pool::TxPool`] trait the actors read, and an in-memory pool.
 //!
+//! - [`node`]: the whole subsystem wired together ([`node::NodeBuilder`]), with the
+//!   [`node::PeerManager`] (admission, peer limits, static-peer dialing with backoff, the
+//!   inbound IP throttle), [`node::NodeEvent`] subscriptions, the propagation trace, and
+//!   the admin JSON-RPC ([`node::rpc`]) and Prometheus ([`node::metrics`]) endpoints.
+//!
+//! ## Embedding
+//!
+//! Inside an actix `System` (an actix-web app has one), [`node::NodeBuilder`] starts the
+//! subsystem and returns a [`node::Node`] with the handles (peer set, tx pool,
+//! broadcaster, ...); any actor can subscribe to [`node::NodeEvent`]s:
+//!
+//! ```
+//! use std::time::Duration;
+//! use actix::prelude::*;
+//! use ethpeer_actors::node::{NodeBuilder, NodeEvent};
+//! use ethpeer_actors::tx_pool::TxPool;
+//!
+//! /// An embedder's actor: forwards the events it cares about.
+//! struct Watch(tokio::sync::mpsc::UnboundedSender<String>);
+//! impl Actor for Watch {
+//!     type Context = Context<Self>;
+//! }
+//! impl Handler<NodeEvent> for Watch {
+//!     type Result = ();
+//!     fn handle(&mut self, event: NodeEvent, _ctx: &mut Context<Self>) {
+//!         match event {
+//!             NodeEvent::PeerConnected { version, client, .. } => {
+//!                 let _ = self.0.send(format!("connected {client} at {version}"));
+//!             }
+//!             NodeEvent::PeerDisconnected { reason, .. } => {
+//!                 let _ = self.0.send(format!("disconnected: {reason:?}"));
+//!             }
+//!             NodeEvent::TxSeen { .. } | NodeEvent::BlockSeen { .. } => {}
+//!         }
+//!     }
+//! }
+//!
+//! actix::System::new().block_on(async {
+//!     let local = "127.0.0.1:0".parse().unwrap();
+//!     // Two nodes on the built-in dev network, each on a free port.
+//!     let a = NodeBuilder::dev().listen(local).start().await.unwrap();
+//!     let b = NodeBuilder::dev().listen(local).start().await.unwrap();
+//!     let (tx, mut events) = tokio::sync::mpsc::unbounded_channel();
+//!     a.subscribe(Watch(tx).start().recipient());
+//!
+//!     b.dial(a.local_addr, a.node_id()).await.unwrap();
+//!     let first = events.recv().await.unwrap();
+//!     assert!(first.starts_with("connected ethpeer/"), "{first}");
+//!     assert!(a.pool.is_empty()); // the handles are plain actix addresses and Arcs
+//!
+//!     b.shutdown(Duration::from_secs(2)).await;
+//!     let second = events.recv().await.unwrap();
+//!     assert!(second.contains("ClientQuitting"), "{second}");
+//! });
+//! ```
+//!
 //! Types for headers, transactions, receipts and RLP come from the alloy stack
 //! (`alloy-consensus`, `alloy-eips`, `alloy-primitives`, `alloy-rlp`) and are re-exported
 //! where our API exposes them.
