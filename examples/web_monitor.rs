@@ -5,6 +5,8 @@
 //! - `GET /api/peers`, `GET /api/txs`: the same as JSON,
 //! - `POST /rpc`: ethpeer's JSON-RPC, mounted from the library.
 //!
+//! Ctrl-C disconnects the node's peers with "client quitting", then stops the server.
+//!
 //! Run: `cargo run --example web_monitor -- [HTTP_ADDR] [P2P_ADDR]` (defaults
 //! 127.0.0.1:8080 and 127.0.0.1:30305), then point another node at the enode it prints.
 
@@ -47,7 +49,16 @@ struct Activity {
 
 impl Actor for Activity {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        // Seen events come in bursts (a Transactions message of 100 txs is 100 events);
+        // past a full mailbox they are dropped, so leave room.
+        ctx.set_mailbox_capacity(ACTIVITY_MAILBOX);
+    }
 }
+
+/// Events the collector can hold unprocessed.
+const ACTIVITY_MAILBOX: usize = 16_384;
 
 impl Handler<NodeEvent> for Activity {
     type Result = ();
@@ -201,6 +212,8 @@ async fn start(
             .service(web::scope("/rpc").configure(rpc::configure(state.node.clone())))
     })
     .workers(1)
+    // Ctrl-C is ours: peers get "client quitting" before the server stops.
+    .disable_signals()
     .bind(http)?;
     let bound = server.addrs().first().copied().unwrap_or(http);
     Ok((server.run(), bound, node))
@@ -221,7 +234,12 @@ fn main() -> std::io::Result<()> {
         let (server, bound, node) = start(http, p2p).await?;
         println!("{}", node.enode());
         println!("monitor on http://{bound}/");
-        server.await
+        let handle = server.handle();
+        actix_rt::spawn(server);
+        tokio::signal::ctrl_c().await?;
+        node.shutdown(std::time::Duration::from_secs(3)).await;
+        handle.stop(true).await;
+        Ok(())
     })
 }
 

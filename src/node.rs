@@ -28,19 +28,32 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
     let system = actix_rt::System::new();
     let result = system.block_on(serve(plan));
     // Dropping the System drops every actor, and with them their handles on the store.
+    // HTTP worker threads report "stopped" slightly before they drop their app state (which
+    // holds the node), so the last references may take a moment to go.
     drop(system);
-    match Arc::try_unwrap(store) {
-        Ok(store) => {
-            drop(store);
-            log::info!("chain store closed");
+    let mut store = store;
+    for _ in 0..STORE_CLOSE_ATTEMPTS {
+        match Arc::try_unwrap(store) {
+            Ok(store) => {
+                drop(store);
+                log::info!("chain store closed");
+                return result;
+            }
+            Err(shared) => {
+                store = shared;
+                std::thread::sleep(Duration::from_millis(20));
+            }
         }
-        Err(store) => log::warn!(
-            "chain store still referenced {} times at exit; redb recovers on next open",
-            Arc::strong_count(&store)
-        ),
     }
+    log::warn!(
+        "chain store still referenced {} times at exit; redb recovers on next open",
+        Arc::strong_count(&store)
+    );
     result
 }
+
+/// Tries (20 ms apart) to become the store's last owner at exit: 2 s in all.
+const STORE_CLOSE_ATTEMPTS: usize = 100;
 
 /// What the flags resolved to.
 struct Plan {
@@ -179,7 +192,13 @@ async fn serve(plan: Plan) -> anyhow::Result<()> {
         actix_rt::spawn(server);
     }
     wait_for_signal().await;
-    log::info!("shutting down: disconnecting peers (client quitting)");
+    log::info!("shutting down: disconnecting peers (client quitting); Ctrl-C again to force");
+    // A second signal ends the process at once, whatever the graceful path is waiting on.
+    actix_rt::spawn(async {
+        wait_for_signal().await;
+        log::warn!("second signal: exiting now");
+        std::process::exit(130);
+    });
     node.shutdown(SHUTDOWN_GRACE).await;
     for handle in handles {
         handle.stop(true).await;

@@ -223,6 +223,21 @@ async fn three_binaries_relay_an_rpc_transaction_and_shut_down_cleanly() {
         "{peers}"
     );
     assert_eq!(a.call("net_peerCount", json!([])).await["result"], "0x1");
+    // Not JSON: refused before parsing (a browser could send text/plain cross-origin).
+    let rpc_addr = a.rpc.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(rpc_addr)
+        .await
+        .expect("connect");
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"admin_peers"}"#;
+    let request = format!(
+        "POST / HTTP/1.1\r\nHost: {rpc_addr}\r\nContent-Type: text/plain\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.expect("send");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.expect("read");
+    assert!(answer.starts_with("HTTP/1.1 415"), "{answer}");
 
     let (hash, raw) = dev_transfer(2, 0);
     let sent = a.call("eth_sendRawTransaction", json!([raw])).await;

@@ -224,6 +224,15 @@ async fn rpc_errors_follow_json_rpc() {
         ),
         json!(-32602)
     );
+    assert_eq!(
+        code(raw(r#"{"jsonrpc":"2.0","id":{"a":1},"method":"eth_chainId"}"#).await),
+        json!(-32600)
+    );
+    // A notification is never answered, even when its params are wrong.
+    assert_eq!(
+        raw(r#"{"jsonrpc":"2.0","method":"eth_chainId","params":{"x":1}}"#).await,
+        None
+    );
     // Decodes, but the pool refuses it: a second tx with the same nonce and no fee bump.
     let (_, first) = dev_transfer(1, 0);
     assert!(call(&node, "eth_sendRawTransaction", json!([first])).await["result"].is_string());

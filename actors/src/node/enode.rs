@@ -85,7 +85,8 @@ impl std::fmt::Display for Enode {
 /// Whether an address is on this machine or a private network, where geth skips its
 /// inbound throttle (`netutil.IsLAN`): several local nodes share one IP.
 pub fn is_lan(ip: IpAddr) -> bool {
-    match ip {
+    // An IPv4 client of a dual-stack listener shows up as ::ffff:a.b.c.d.
+    match ip.to_canonical() {
         IpAddr::V4(v4) => v4.is_loopback() || v4.is_private() || v4.is_link_local(),
         IpAddr::V6(v6) => {
             v6.is_loopback() || (v6.segments()[0] & 0xfe00) == 0xfc00 || v6.is_unicast_link_local()
@@ -202,5 +203,6 @@ mod tests {
         assert!(is_lan("127.0.0.1".parse().unwrap()));
         assert!(is_lan("192.168.1.4".parse().unwrap()));
         assert!(!is_lan("203.0.113.5".parse().unwrap()));
+        assert!(is_lan("::ffff:127.0.0.1".parse().unwrap()));
     }
 }

@@ -76,9 +76,10 @@ pub enum NodeEvent {
     },
 }
 
-/// Command: send every later [`NodeEvent`] to this recipient. Events are offered with
-/// `try_send`: a subscriber whose mailbox is full loses events (counted in the metrics as
-/// `ethpeer_events_dropped_total`), it never slows the node.
+/// Command: send every later [`NodeEvent`] to this recipient. Peer events always arrive;
+/// the high-volume `TxSeen`/`BlockSeen` are offered with `try_send`, so a subscriber whose
+/// mailbox is full loses those (counted as `ethpeer_events_dropped_total`) and never slows
+/// the node.
 #[derive(Clone, Debug, Message)]
 #[rtype(result = "()")]
 pub struct SubscribeEvents(pub Recipient<NodeEvent>);
@@ -102,6 +103,16 @@ impl Subscribers {
                 self.dropped
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
+        }
+    }
+
+    /// For rare events whose loss would leave a subscriber with a wrong picture (peer
+    /// connected/disconnected: at most a few per second): delivered even past a full
+    /// mailbox.
+    pub(crate) fn publish_reliably(&mut self, event: NodeEvent) {
+        self.list.retain(|s| s.connected());
+        for subscriber in &self.list {
+            subscriber.do_send(event.clone());
         }
     }
 

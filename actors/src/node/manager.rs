@@ -46,6 +46,10 @@ pub const DIAL_BACKOFF_MIN: Duration = Duration::from_secs(1);
 /// (inbound throttle + 5 s = 35 s), the interval at which geth retries static peers.
 pub const DIAL_BACKOFF_MAX: Duration = Duration::from_secs(35);
 
+/// A static peer that stayed connected this long is redialed quickly after it leaves;
+/// one that left sooner (e.g. a full peer that accepts and then drops us) keeps backing off.
+pub const STABLE_CONNECTION: Duration = Duration::from_secs(30);
+
 /// How often due dials are started.
 pub const DIAL_TICK: Duration = Duration::from_millis(250);
 
@@ -169,6 +173,12 @@ pub struct AddPeer {
 #[rtype(result = "bool")]
 pub struct RemovePeer(pub PeerId);
 
+/// Command: the node is shutting down: dial nothing more and admit nobody (reason:
+/// client quitting). Connected peers are disconnected by the peer set's `Close`.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct ShutDown;
+
 /// Query: every connected peer.
 #[derive(Debug, Message)]
 #[rtype(result = "Vec<ConnectedPeer>")]
@@ -190,8 +200,8 @@ pub struct ManagerStats {
     pub dials: u64,
     /// Dials that failed.
     pub dial_failures: u64,
-    /// Drops of peers that have left (so that drop counters never go down).
-    pub departed_drops: u64,
+    /// Queue drops of peers that have left, by kind (so that drop counters never go down).
+    pub departed_drops: HashMap<&'static str, u64>,
     /// Events subscribers missed.
     pub events_dropped: u64,
 }
@@ -222,6 +232,8 @@ pub struct PeerManager {
     dial: DialFn,
     stats: ManagerStats,
     subscribers: Subscribers,
+    /// Set by [`ShutDown`].
+    closing: bool,
 }
 
 impl PeerManager {
@@ -236,6 +248,7 @@ impl PeerManager {
             dial,
             stats: ManagerStats::default(),
             subscribers: Subscribers::default(),
+            closing: false,
         }
     }
 
@@ -349,6 +362,14 @@ impl Handler<RemovePeer> for PeerManager {
     }
 }
 
+impl Handler<ShutDown> for PeerManager {
+    type Result = ();
+
+    fn handle(&mut self, _msg: ShutDown, _ctx: &mut Self::Context) {
+        self.closing = true;
+    }
+}
+
 impl Handler<ConnectedPeers> for PeerManager {
     type Result = Vec<ConnectedPeer>;
 
@@ -403,10 +424,7 @@ impl Handler<PeerEvent> for PeerManager {
                     peer.client,
                     peer.enode.addr
                 );
-                if let Some(entry) = self.statics.get_mut(&handle.id) {
-                    entry.backoff = DIAL_BACKOFF_MIN;
-                }
-                self.subscribers.publish(NodeEvent::PeerConnected {
+                self.subscribers.publish_reliably(NodeEvent::PeerConnected {
                     id: handle.id,
                     addr: peer.enode.addr,
                     direction: peer.direction,
@@ -429,13 +447,25 @@ impl Handler<PeerEvent> for PeerManager {
                 );
                 *self.stats.disconnects.entry(label).or_default() += 1;
                 if let Some(handle) = &peer.handle {
-                    self.stats.departed_drops += handle.metrics.total_dropped();
+                    for (kind, n) in handle.metrics.drop_counts() {
+                        *self.stats.departed_drops.entry(kind).or_default() += n;
+                    }
                 }
                 if let Some(entry) = self.statics.get_mut(&id) {
+                    let stable = peer
+                        .since
+                        .elapsed()
+                        .is_ok_and(|lasted| lasted >= STABLE_CONNECTION);
+                    if stable {
+                        entry.backoff = DIAL_BACKOFF_MIN;
+                    }
                     entry.next_at = Instant::now() + entry.backoff;
+                    if !stable {
+                        entry.backoff = (entry.backoff * 2).min(DIAL_BACKOFF_MAX);
+                    }
                 }
                 self.subscribers
-                    .publish(NodeEvent::PeerDisconnected { id, reason });
+                    .publish_reliably(NodeEvent::PeerDisconnected { id, reason });
             }
         }
     }
@@ -466,6 +496,9 @@ impl PeerManager {
     /// The admission rules, in geth's order: self, duplicate, then the limits.
     fn check(&self, msg: &Admit) -> Result<(), DisconnectReason> {
         let id = msg.enode.id;
+        if self.closing {
+            return Err(DisconnectReason::ClientQuitting);
+        }
         if id == self.self_id {
             return Err(DisconnectReason::ConnectedToSelf);
         }
@@ -493,6 +526,9 @@ impl PeerManager {
 
     /// Starts the dials that are due, within [`MAX_ACTIVE_DIALS`] and the dialed limit.
     fn dial_due(&mut self, ctx: &mut Context<Self>) {
+        if self.closing {
+            return;
+        }
         let now = Instant::now();
         let mut active = self.statics.values().filter(|s| s.dialing).count();
         let dialed = self

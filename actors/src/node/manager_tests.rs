@@ -182,3 +182,13 @@ async fn dials_respect_the_dialed_limit_and_trusted_exemption() {
         "one dialed slot for the two untrusted static peers"
     );
 }
+
+#[actix_rt::test]
+async fn a_closing_manager_admits_nobody() {
+    let manager = PeerManager::new(enode(99).id, 50, never_dial()).start();
+    manager.send(ShutDown).await.unwrap();
+    assert_eq!(
+        manager.send(admit(1, Direction::Inbound)).await.unwrap(),
+        Err(DisconnectReason::ClientQuitting)
+    );
+}

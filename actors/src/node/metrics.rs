@@ -108,30 +108,18 @@ pub async fn render(node: &Node) -> String {
     out.family(
         "ethpeer_peer_dropped_total",
         "counter",
-        "Items dropped because a peer's queue or mailbox was full, by kind.",
+        "Items dropped because a peer's queue or mailbox was full, by kind (all peers, \
+         including those that have left).",
     );
-    let drops: [(&str, Field); 7] = [
-        ("txs", |m| &m.dropped_txs),
-        ("tx_anns", |m| &m.dropped_tx_anns),
-        ("props", |m| &m.dropped_props),
-        ("block_anns", |m| &m.dropped_block_anns),
-        ("responses", |m| &m.dropped_responses),
-        ("mailbox", |m| &m.dropped_mailbox),
-        ("seen_reports", |m| &m.dropped_seen),
-    ];
-    for (kind, field) in drops {
-        out.sample("ethpeer_peer_dropped_total", &[("kind", kind)], sum(field));
+    let mut drops: BTreeMap<&str, u64> = stats.departed_drops.clone().into_iter().collect();
+    for peer in &peers {
+        for (kind, n) in peer.handle.metrics.drop_counts() {
+            *drops.entry(kind).or_default() += n;
+        }
     }
-    out.family(
-        "ethpeer_departed_peer_dropped_total",
-        "counter",
-        "Queue drops of peers that have since disconnected.",
-    );
-    out.sample(
-        "ethpeer_departed_peer_dropped_total",
-        &[],
-        stats.departed_drops,
-    );
+    for (kind, n) in drops {
+        out.sample("ethpeer_peer_dropped_total", &[("kind", kind)], n);
+    }
 
     out.family(
         "ethpeer_txpool_transactions",

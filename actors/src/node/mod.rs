@@ -353,6 +353,7 @@ impl Node {
     /// Stops taking peers and disconnects every peer with "client quitting"; resolves
     /// once all are gone or after `grace`.
     pub async fn shutdown(&self, grace: Duration) {
+        let _ = self.manager.send(manager::ShutDown).await;
         let _ = self.peer_set.send(Close).await;
         let deadline = tokio::time::Instant::now() + grace;
         while tokio::time::Instant::now() < deadline {
@@ -509,11 +510,27 @@ async fn admit_and_start(
         established.disconnect(reason).await;
         return Err(DialError::Refused(reason));
     }
-    match start_session_peer(established, pool, links).await {
-        Ok(handle) => Ok(handle),
-        Err(error) => {
-            admission.failed.do_send(AdmitFailed(id));
-            Err(error.into())
+    // From here the manager holds a slot for this peer: whatever ends this future early
+    // (a failed registration, or a caller dropping it) must give the slot back.
+    let mut reservation = Reservation {
+        id,
+        failed: Some(admission.failed),
+    };
+    let handle = start_session_peer(established, pool, links).await?;
+    reservation.failed = None;
+    Ok(handle)
+}
+
+/// Releases an admitted peer's slot in the manager when dropped before the peer started.
+struct Reservation {
+    id: B512,
+    failed: Option<Recipient<AdmitFailed>>,
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        if let Some(failed) = self.failed.take() {
+            failed.do_send(AdmitFailed(self.id));
         }
     }
 }

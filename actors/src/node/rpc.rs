@@ -94,6 +94,18 @@ async fn handle_call(node: &Node, call: Value) -> Option<Value> {
         ));
     };
     let id = call.get("id").cloned();
+    if matches!(
+        id,
+        Some(Value::Object(_) | Value::Array(_) | Value::Bool(_))
+    ) {
+        return Some(error_response(
+            Value::Null,
+            RpcError::new(
+                -32600,
+                "invalid request: id must be a string, number or null",
+            ),
+        ));
+    }
     let method = call.get("method").and_then(Value::as_str);
     let version_ok = call.get("jsonrpc").and_then(Value::as_str) == Some("2.0");
     let (Some(method), true) = (method, version_ok) else {
@@ -106,16 +118,15 @@ async fn handle_call(node: &Node, call: Value) -> Option<Value> {
         ));
     };
     let params = match call.get("params") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(params)) => params.clone(),
-        Some(_) => {
-            return Some(error_response(
-                id.unwrap_or(Value::Null),
-                RpcError::params("params must be an array"),
-            ))
-        }
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(params)) => Ok(params.clone()),
+        Some(_) => Err(RpcError::params("params must be an array")),
     };
-    let result = dispatch(node, method, &params).await;
+    let result = match params {
+        Ok(params) => dispatch(node, method, &params).await,
+        Err(error) => Err(error),
+    };
+    // A notification (no id) is executed but never answered, not even with an error.
     let id = id?;
     Some(match result {
         Ok(result) => json!({"jsonrpc": "2.0", "id": id, "result": result}),
@@ -273,11 +284,30 @@ fn pending_transaction(node: &Node, params: &[Value]) -> Result<Value, RpcError>
         "value": tx.value(),
         "input": tx.input(),
         "chainId": tx.chain_id().map(quantity),
-        "maxFeePerGas": format!("{:#x}", tx.max_fee_per_gas()),
+        // geth reports a pending dynamic-fee tx's gasPrice as its fee cap.
+        "gasPrice": format!("{:#x}", tx.gas_price().unwrap_or(tx.max_fee_per_gas())),
+        "maxFeePerGas": (!tx.is_legacy()).then(|| format!("{:#x}", tx.max_fee_per_gas())),
+        "maxPriorityFeePerGas": tx.max_priority_fee_per_gas().map(|fee| format!("{fee:#x}")),
+        "v": quantity(signature_v(tx)),
+        "yParity": (!tx.is_legacy()).then(|| quantity(u64::from(tx.signature().v()))),
+        "r": tx.signature().r(),
+        "s": tx.signature().s(),
         "blockHash": null,
         "blockNumber": null,
         "transactionIndex": null,
     }))
+}
+
+/// A signature's `v` as RPC shows it: 27/28 or EIP-155 (`35 + 2 * chain id + parity`) for
+/// legacy txs, the y parity for typed ones.
+fn signature_v(tx: &PooledTx) -> u64 {
+    use alloy_consensus::Transaction;
+    let parity = u64::from(tx.signature().v());
+    match (tx.is_legacy(), tx.chain_id()) {
+        (true, Some(chain_id)) => 35 + 2 * chain_id + parity,
+        (true, None) => 27 + parity,
+        (false, _) => parity,
+    }
 }
 
 /// Serves JSON-RPC at `POST /` on `addr` (one worker). Returns the server and the bound
@@ -294,17 +324,38 @@ pub fn server(
     Ok((server.run(), bound))
 }
 
-/// Mounts the JSON-RPC endpoint (`POST /`) in an embedder's actix-web app.
+/// Mounts the JSON-RPC endpoint in an embedder's actix-web app: at `POST /` of the app,
+/// or at the scope's own path (`/rpc` and `/rpc/` for `web::scope("/rpc")`).
 pub fn configure(node: Node) -> impl FnOnce(&mut web::ServiceConfig) {
     move |config| {
         config
             .app_data(web::Data::new(node))
             .app_data(web::PayloadConfig::new(MAX_REQUEST_SIZE))
+            .route("", web::post().to(endpoint))
             .route("/", web::post().to(endpoint));
     }
 }
 
-async fn endpoint(node: web::Data<Node>, body: web::Bytes) -> HttpResponse {
+async fn endpoint(
+    node: web::Data<Node>,
+    request: actix_web::HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    // As geth: only application/json. A web page can POST text/plain to a local port
+    // without a CORS preflight; insisting on JSON makes the browser ask first.
+    let json = request
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(';')
+                .next()
+                .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
+        });
+    if !json {
+        return HttpResponse::UnsupportedMediaType()
+            .body("invalid content type, only application/json is supported");
+    }
     match handle_body(&node, &body).await {
         Some(answer) => HttpResponse::Ok().json(answer),
         None => HttpResponse::NoContent().finish(),

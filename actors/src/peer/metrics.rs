@@ -50,6 +50,19 @@ impl PeerMetrics {
         counter.load(Ordering::Relaxed)
     }
 
+    /// Every drop counter with its metric label.
+    pub fn drop_counts(&self) -> [(&'static str, u64); 7] {
+        [
+            ("txs", Self::get(&self.dropped_txs)),
+            ("tx_anns", Self::get(&self.dropped_tx_anns)),
+            ("props", Self::get(&self.dropped_props)),
+            ("block_anns", Self::get(&self.dropped_block_anns)),
+            ("responses", Self::get(&self.dropped_responses)),
+            ("mailbox", Self::get(&self.dropped_mailbox)),
+            ("seen_reports", Self::get(&self.dropped_seen)),
+        ]
+    }
+
     /// Total items dropped, of every kind.
     pub fn total_dropped(&self) -> u64 {
         [
@@ -65,12 +78,15 @@ impl PeerMetrics {
     }
 }
 
-/// Slots of [`WireMetrics`]: one per eth message code 0x00..=0x11, then one for every p2p
-/// message (Hello, Disconnect, Ping, Pong) together.
-pub const WIRE_SLOTS: usize = 0x12 + 1;
+/// Slots of [`WireMetrics`]: one per eth message code 0x00..=0x11, one for every p2p
+/// message (Hello, Disconnect, Ping, Pong) together, one for codes no eth version defines.
+pub const WIRE_SLOTS: usize = 0x12 + 2;
 
 /// The slot of p2p messages in [`WireMetrics`].
 pub const P2P_SLOT: usize = 0x12;
+
+/// The slot of eth codes that no version defines (sent by a misbehaving peer).
+pub const OTHER_SLOT: usize = 0x13;
 
 /// Messages and payload bytes in and out by message type, summed over every peer of a
 /// node (counters survive the peers, as Prometheus counters must).
@@ -100,10 +116,13 @@ impl Default for WireMetrics {
 impl WireMetrics {
     /// Counts one message of eth code `code` (`None`: a p2p message) in or out.
     pub fn count(&self, inbound: bool, code: Option<u64>, bytes: usize) {
-        let slot = code
-            .and_then(|c| usize::try_from(c).ok())
-            .filter(|c| *c < P2P_SLOT)
-            .unwrap_or(P2P_SLOT);
+        let slot = match code {
+            None => P2P_SLOT,
+            Some(code) => u8::try_from(code)
+                .ok()
+                .and_then(crate::eth::EthMessageId::from_u8)
+                .map_or(OTHER_SLOT, |id| id as usize),
+        };
         let (messages, total) = if inbound {
             (&self.messages_in, &self.bytes_in)
         } else {
@@ -139,6 +158,7 @@ impl WireMetrics {
             });
         match (slot, name) {
             (P2P_SLOT, _) => "p2p",
+            (OTHER_SLOT, _) => "other",
             (_, Some(name)) => name,
             _ => "unknown",
         }
