@@ -246,10 +246,8 @@ fn main() -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use alloy_consensus::{SignableTransaction, Signed, TxEip1559};
-    use alloy_primitives::{Address, TxKind, U256};
-    use ethpeer_actors::eth::genesis::DEV_ACCOUNT_KEYS;
-    use ethpeer_actors::eth::PooledTx;
+    use alloy_primitives::{Address, U256};
+    use ethpeer_actors::eth::genesis;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     async fn get(addr: SocketAddr, path: &str) -> String {
@@ -286,21 +284,7 @@ mod tests {
         let other_id = other.node_id().to_string();
         get_until(http, "/api/peers", |body| body.contains(&other_id)).await;
 
-        let key: B256 = DEV_ACCOUNT_KEYS[0].parse().unwrap();
-        let tx = TxEip1559 {
-            chain_id: 1337,
-            nonce: 0,
-            gas_limit: 21_000,
-            max_fee_per_gas: 2_000_000_000,
-            max_priority_fee_per_gas: 1_000_000_000,
-            to: TxKind::Call(Address::repeat_byte(1)),
-            value: U256::from(1),
-            access_list: Default::default(),
-            input: Default::default(),
-        };
-        let signature =
-            alloy_consensus::crypto::secp256k1::sign_message(key, tx.signature_hash()).unwrap();
-        let tx = PooledTx::Eip1559(Signed::new_unhashed(tx, signature));
+        let tx = genesis::dev_transfer(0, 0, Address::repeat_byte(1), U256::from(1)).unwrap();
         let hash = tx.hash().to_string();
         assert!(other.pool.add(vec![tx], None)[0].is_ok());
 

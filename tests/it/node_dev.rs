@@ -5,11 +5,9 @@
 use std::time::Duration;
 
 use actix::prelude::*;
-use alloy_consensus::{SignableTransaction, Signed, TxEip1559};
 use alloy_eips::eip2718::Encodable2718;
-use alloy_primitives::{hex, Address, TxKind, B256, U256};
-use ethpeer_actors::eth::genesis::DEV_ACCOUNT_KEYS;
-use ethpeer_actors::eth::PooledTx;
+use alloy_primitives::{hex, Address, B256, U256};
+use ethpeer_actors::eth::genesis;
 use ethpeer_actors::node::{metrics, rpc, DialError, Node, NodeBuilder, NodeEvent};
 use ethpeer_actors::p2p::DisconnectReason;
 use ethpeer_actors::peer::{Delivery, StopReason};
@@ -65,23 +63,10 @@ async fn dev_node(trace: Option<std::path::PathBuf>) -> Node {
     builder.start().await.expect("starts")
 }
 
-/// A transfer from dev account `index`, signed for chain 1337, as raw RLP hex.
+/// A transfer from dev account `index` to 0x4242…, as its hash and raw RLP hex.
 pub(crate) fn dev_transfer(index: usize, nonce: u64) -> (B256, String) {
-    let key: B256 = DEV_ACCOUNT_KEYS[index].parse().unwrap();
-    let tx = TxEip1559 {
-        chain_id: 1337,
-        nonce,
-        gas_limit: 21_000,
-        max_fee_per_gas: 2_000_000_000,
-        max_priority_fee_per_gas: 1_000_000_000,
-        to: TxKind::Call(Address::repeat_byte(0x42)),
-        value: U256::from(1),
-        access_list: Default::default(),
-        input: Default::default(),
-    };
-    let signature =
-        alloy_consensus::crypto::secp256k1::sign_message(key, tx.signature_hash()).unwrap();
-    let tx = PooledTx::Eip1559(Signed::new_unhashed(tx, signature));
+    let tx = genesis::dev_transfer(index, nonce, Address::repeat_byte(0x42), U256::from(1))
+        .expect("a dev account");
     (*tx.hash(), hex::encode_prefixed(tx.encoded_2718()))
 }
 
@@ -283,4 +268,34 @@ async fn shutdown_tells_peers_the_client_is_quitting() {
         text.contains("ethpeer_disconnects_total{reason=\"remote_client_quitting\"} 1"),
         "{text}"
     );
+}
+
+#[actix_rt::test]
+async fn nodes_of_each_public_network_agree_on_status_and_connect() {
+    use ethpeer_actors::eth::forkid::Network;
+    for network in Network::ALL {
+        let start = || {
+            NodeBuilder::network(network)
+                .listen("127.0.0.1:0".parse().unwrap())
+                .start()
+        };
+        let (a, b) = (start().await.unwrap(), start().await.unwrap());
+        assert_eq!(a.status().genesis, network.genesis_hash());
+        b.dial(a.local_addr, a.node_id())
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", network.name()));
+        // A node of another network is refused at Status (reason 0x10).
+        if network != Network::Mainnet {
+            let mainnet = NodeBuilder::network(Network::Mainnet)
+                .listen("127.0.0.1:0".parse().unwrap())
+                .start()
+                .await
+                .unwrap();
+            let error = mainnet
+                .dial(a.local_addr, a.node_id())
+                .await
+                .expect_err("other network");
+            assert!(matches!(error, DialError::Session(_)), "{error}");
+        }
+    }
 }

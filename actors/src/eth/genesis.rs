@@ -80,6 +80,35 @@ pub const DEV_ACCOUNT_KEYS: [&str; 4] = [
     "7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6",
 ];
 
+/// A signed EIP-1559 transfer on the dev network (chain 1337) from dev account `index`
+/// ([`DEV_ACCOUNT_KEYS`]): 21,000 gas, 2 gwei fee cap, 1 gwei tip. For examples, demos and
+/// tests; `None` for an index without a key.
+pub fn dev_transfer(
+    index: usize,
+    nonce: u64,
+    to: alloy_primitives::Address,
+    value: alloy_primitives::U256,
+) -> Option<super::PooledTx> {
+    use alloy_consensus::{SignableTransaction, Signed, TxEip1559};
+    let key: B256 = DEV_ACCOUNT_KEYS.get(index)?.parse().ok()?;
+    let tx = TxEip1559 {
+        chain_id: 1337,
+        nonce,
+        gas_limit: 21_000,
+        max_fee_per_gas: 2_000_000_000,
+        max_priority_fee_per_gas: 1_000_000_000,
+        to: alloy_primitives::TxKind::Call(to),
+        value,
+        access_list: Default::default(),
+        input: Default::default(),
+    };
+    let signature =
+        alloy_consensus::crypto::secp256k1::sign_message(key, tx.signature_hash()).ok()?;
+    Some(super::PooledTx::Eip1559(Signed::new_unhashed(
+        tx, signature,
+    )))
+}
+
 fn parse_genesis(text: &str, shown: String) -> Result<Genesis, GenesisError> {
     let json: serde_json::Value =
         serde_json::from_str(text).map_err(|source| GenesisError::Json {
