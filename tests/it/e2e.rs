@@ -240,6 +240,11 @@ async fn three_binaries_relay_an_rpc_transaction_and_shut_down_cleanly() {
     assert!(answer.starts_with("HTTP/1.1 415"), "{answer}");
 
     let (hash, raw) = dev_transfer(2, 0);
+    let sent_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs_f64()
+        * 1000.0;
     let sent = a.call("eth_sendRawTransaction", json!([raw])).await;
     assert_eq!(sent["result"], json!(hash.to_string()), "{sent}");
     eventually("the tx in C's pool", || async {
@@ -263,6 +268,8 @@ async fn three_binaries_relay_an_rpc_transaction_and_shut_down_cleanly() {
         .find(|l| l["hash"] == json!(hash.to_string()))
         .expect("the tx in C's trace");
     assert_eq!(line["peer"], json!(format!("0x{b_id}")));
+    let hops = line["time_ms"].as_f64().expect("time") - sent_at;
+    eprintln!("A's RPC -> C's decoder through B: {hops:.2} ms");
     assert_eq!(line["kind"], "tx");
     assert!(line["delivery"] == "full" || line["delivery"] == "announced");
 
