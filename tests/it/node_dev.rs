@@ -299,3 +299,69 @@ async fn nodes_of_each_public_network_agree_on_status_and_connect() {
         }
     }
 }
+
+#[actix_rt::test]
+async fn the_peer_limit_splits_dialed_and_inbound_and_exempts_trusted_peers() {
+    // Limit 3: one peer we dial, two inbound. D is trusted.
+    let d = dev_node(None).await;
+    // A dials its trusted peer D as soon as it starts.
+    let mut d_events = subscribe(&d);
+    let a = NodeBuilder::dev()
+        .listen("127.0.0.1:0".parse().unwrap())
+        .max_peers(3)
+        .trusted_peer(d.enode())
+        .start()
+        .await
+        .unwrap();
+    let mut inbound = Vec::new();
+    for _ in 0..2 {
+        let node = dev_node(None).await;
+        node.dial(a.local_addr, a.node_id())
+            .await
+            .expect("an inbound slot");
+        inbound.push(node);
+    }
+    // A third inbound peer: A refuses it after the handshakes with too-many-peers.
+    let late = dev_node(None).await;
+    let mut late_events = subscribe(&late);
+    let _ = late.dial(a.local_addr, a.node_id()).await;
+    let reason = wait_for(&mut late_events, |e| match e {
+        NodeEvent::PeerDisconnected { reason, .. } => Some(reason.clone()),
+        _ => None,
+    })
+    .await;
+    assert!(
+        matches!(
+            reason,
+            Some(StopReason::RemoteDisconnected(
+                DisconnectReason::TooManyPeers
+            ))
+        ),
+        "{reason:?}"
+    );
+    // A dials the trusted D itself (it is exempt from the dialed limit too); A's one
+    // dialed slot stays free for others.
+    let id = wait_for(&mut d_events, |e| match e {
+        NodeEvent::PeerConnected { id, .. } => Some(*id),
+        _ => None,
+    })
+    .await;
+    assert_eq!(id, a.node_id());
+    // A registers D on its own schedule (D's event may come first): ask until it has.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let peers = loop {
+        let peers = call(&a, "admin_peers", json!([])).await["result"].clone();
+        if peers.as_array().map(Vec::len) == Some(3) || tokio::time::Instant::now() > deadline {
+            break peers;
+        }
+        tokio::task::yield_now().await;
+    };
+    let trusted: Vec<bool> = peers
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["network"]["trusted"].as_bool().unwrap())
+        .collect();
+    assert_eq!(trusted.len(), 3, "{peers}");
+    assert_eq!(trusted.iter().filter(|t| **t).count(), 1, "{peers}");
+}

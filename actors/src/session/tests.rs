@@ -375,3 +375,55 @@ async fn a_block_range_with_earliest_above_latest_is_rejected() {
         other => panic!("expected a rejection, got {:?}", other.err()),
     }
 }
+
+#[tokio::test]
+async fn the_accept_loop_closes_connections_its_gate_refuses_before_any_handshake() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use tokio::io::AsyncReadExt;
+
+    let local = tokio::task::LocalSet::new();
+    local
+        .run_until(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            let addr = listener.local_addr().expect("addr");
+            let cb = config(6, &[EthVersion::Eth68]);
+            let metrics = Arc::new(ListenerMetrics::default());
+            // The gate lets every other connection through (as a throttle would a new IP).
+            let calls = Arc::new(AtomicUsize::new(0));
+            let gate_calls = calls.clone();
+            let gate = move |_| gate_calls.fetch_add(1, Ordering::Relaxed) % 2 == 0;
+            let (tx, mut established) = futures::channel::mpsc::unbounded();
+            let on_session = move |session: Established<tokio::net::TcpStream>, _| {
+                let tx = tx.clone();
+                async move {
+                    let _ = tx.unbounded_send(session.remote_id);
+                }
+            };
+            tokio::task::spawn_local(accept_loop(
+                listener,
+                Arc::new(cb.clone()),
+                Arc::new(chain(1, 7)),
+                2,
+                metrics.clone(),
+                gate,
+                on_session,
+            ));
+            let ca = config(5, &[EthVersion::Eth68]);
+            let status = chain(1, 7);
+            let first = tokio::net::TcpStream::connect(addr).await.expect("connect");
+            dial(first, &ca, cb.node_id(), &status)
+                .await
+                .expect("the first connection is let through");
+            assert_eq!(established.next().await, Some(ca.node_id()));
+            // The second is closed without a byte: not even the ack of our auth.
+            let mut second = tokio::net::TcpStream::connect(addr).await.expect("connect");
+            let mut buf = [0u8; 1];
+            assert_eq!(second.read(&mut buf).await.expect("closed"), 0);
+            assert_eq!(metrics.refused_gate.load(Ordering::Relaxed), 1);
+            assert_eq!(metrics.established.load(Ordering::Relaxed), 1);
+        })
+        .await;
+}
