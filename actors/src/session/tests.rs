@@ -394,7 +394,7 @@ async fn the_accept_loop_closes_connections_its_gate_refuses_before_any_handshak
             // The gate lets every other connection through (as a throttle would a new IP).
             let calls = Arc::new(AtomicUsize::new(0));
             let gate_calls = calls.clone();
-            let gate = move |_| gate_calls.fetch_add(1, Ordering::Relaxed) % 2 == 0;
+            let gate = move |_| gate_calls.fetch_add(1, Ordering::Relaxed).is_multiple_of(2);
             let (tx, mut established) = futures::channel::mpsc::unbounded();
             let on_session = move |session: Established<tokio::net::TcpStream>, _| {
                 let tx = tx.clone();
