@@ -192,3 +192,71 @@ async fn a_closing_manager_admits_nobody() {
         Err(DisconnectReason::ClientQuitting)
     );
 }
+
+#[actix_rt::test]
+async fn a_static_peer_that_keeps_dropping_us_is_redialed_less_and_less_often() {
+    tokio::time::pause();
+    let start = Instant::now();
+    let attempts = Rc::new(RefCell::new(Vec::new()));
+    let manager_cell: Rc<RefCell<Option<Addr<PeerManager>>>> = Rc::default();
+    let (log, cell) = (attempts.clone(), manager_cell.clone());
+    let id = crate::testing::peer_id(1);
+    let dial: DialFn = Rc::new(move |enode: Enode, admission: Admission| {
+        log.borrow_mut().push(Instant::now() - start);
+        let manager = cell.borrow().clone();
+        Box::pin(async move {
+            // The remote accepts, registers, and drops us at once (a full geth does this).
+            admission
+                .admit
+                .send(Admit {
+                    enode,
+                    direction: Direction::Outbound,
+                    version: EthVersion::Eth68,
+                    client: "full".into(),
+                    caps: vec![],
+                })
+                .await
+                .unwrap()
+                .unwrap();
+            let manager = manager.unwrap();
+            let (pool_impl, pool) = crate::testing::pool();
+            drop(pool_impl);
+            let (handle, _rx) = crate::testing::spawn_peer(1, EthVersion::Eth68, pool, 4);
+            manager.send(PeerEvent::Registered(handle)).await.unwrap();
+            manager
+                .send(PeerEvent::Unregistered {
+                    id: enode.id,
+                    reason: Some(crate::peer::StopReason::RemoteDisconnected(
+                        DisconnectReason::TooManyPeers,
+                    )),
+                })
+                .await
+                .unwrap();
+            Ok(())
+        })
+    });
+    let peer = Enode {
+        id,
+        addr: SocketAddr::from(([127, 0, 0, 1], 30001)),
+    };
+    let manager = PeerManager::new(enode(99).id, 50, dial)
+        .static_peers([peer])
+        .start();
+    *manager_cell.borrow_mut() = Some(manager.clone());
+    tokio::time::sleep(Duration::from_secs(40)).await;
+    let attempts = attempts.borrow().clone();
+    let gaps: Vec<f64> = attempts
+        .windows(2)
+        .map(|w| (w[1] - w[0]).as_secs_f64())
+        .collect();
+    // 1, 2, 4, 8, 16 s: not once a second.
+    assert!(gaps.len() >= 4 && gaps.len() <= 6, "{gaps:?}");
+    for (gap, want) in gaps.iter().zip([1.0, 2.0, 4.0, 8.0, 16.0]) {
+        assert!(*gap >= want && *gap <= want + 0.3, "{gaps:?}");
+    }
+    let stats = manager.send(GetManagerStats).await.unwrap();
+    assert_eq!(
+        stats.disconnects["remote_too_many_peers"] as usize,
+        attempts.len()
+    );
+}
