@@ -160,8 +160,10 @@ async fn dispatch(node: &Node, method: &str, params: &[Value]) -> Result<Value, 
         "admin_nodeInfo" => Ok(node_info(node)),
         "admin_peers" => peers(node).await,
         "admin_addPeer" => {
+            // geth answers true for any valid URL, whether or not the peer was known.
             let enode = enode_param(params)?;
-            Ok(Value::Bool(node.add_peer(enode).await))
+            node.add_peer(enode).await;
+            Ok(Value::Bool(true))
         }
         "admin_removePeer" => {
             let enode = enode_param(params)?;
@@ -310,6 +312,23 @@ fn signature_v(tx: &PooledTx) -> u64 {
     }
 }
 
+/// geth's default `--http.vhosts`: a request naming an IP address or `localhost` in its
+/// Host header passes; any other name is refused, so a page on a rebinding DNS name
+/// cannot reach the node from a victim's browser.
+fn allowed_host(host: &str) -> bool {
+    let name = match host.rsplit_once(':') {
+        // "[::1]:8545", "127.0.0.1:8545", "localhost:8545"; a bare IPv6 has several colons.
+        Some((name, port)) if port.chars().all(|c| c.is_ascii_digit()) && !name.ends_with(':') => {
+            name
+        }
+        _ => host,
+    };
+    let name = name.trim_start_matches('[').trim_end_matches(']');
+    name.is_empty()
+        || name.parse::<std::net::IpAddr>().is_ok()
+        || name.eq_ignore_ascii_case("localhost")
+}
+
 /// Serves JSON-RPC at `POST /` on `addr` (one worker). Returns the server and the bound
 /// address.
 pub fn server(
@@ -356,8 +375,37 @@ async fn endpoint(
         return HttpResponse::UnsupportedMediaType()
             .body("invalid content type, only application/json is supported");
     }
+    if !allowed_host(request.connection_info().host()) {
+        return HttpResponse::Forbidden().body("invalid host specified");
+    }
     match handle_body(&node, &body).await {
         Some(answer) => HttpResponse::Ok().json(answer),
         None => HttpResponse::NoContent().finish(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::allowed_host;
+
+    #[test]
+    fn hosts_pass_as_in_geths_default_vhosts() {
+        for host in [
+            "127.0.0.1:8545",
+            "localhost:8545",
+            "LOCALHOST",
+            "[::1]:8545",
+            "::1",
+            "10.0.0.2",
+        ] {
+            assert!(allowed_host(host), "{host}");
+        }
+        for host in [
+            "evil.example:8545",
+            "evil.example",
+            "localhost.evil.example",
+        ] {
+            assert!(!allowed_host(host), "{host}");
+        }
     }
 }
