@@ -173,7 +173,7 @@ pub fn genesis_header(genesis: &Genesis) -> Result<Header, GenesisError> {
 
 /// The genesis header of a built-in public network (fields from geth's `core/genesis.go`
 /// `Default*GenesisBlock`, state roots from ethereumjs's genesis table); a unit test checks
-/// each hashes to [`Network::genesis_hash`]. The allocs themselves are not shipped: a node
+/// each hashes to [`super::forkid::Network::genesis_hash`]. The allocs themselves are not shipped: a node
 /// that only relays needs the header, not the genesis state.
 pub fn network_genesis_header(network: super::forkid::Network) -> Header {
     use super::forkid::Network;

@@ -81,7 +81,7 @@ impl ValidatingTxPool {
         self
     }
 
-    /// Validates and adds `txs` (from `origin`, if a peer sent them); emits one [`NewTxs`]
+    /// Validates and adds `txs` (from `origin`, if a peer sent them); emits one [`super::NewTxs`]
     /// with the accepted ones. Returns each tx's outcome in order. Rejections from a peer
     /// are counted per reason ([`Self::rejections`]); the peer is not disconnected (the
     /// spec says to drop invalid transactions).
