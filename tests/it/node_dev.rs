@@ -135,6 +135,13 @@ async fn a_static_peer_gets_an_rpc_transaction_with_events_trace_and_metrics() {
     );
     assert_eq!(peers[0]["network"]["inbound"], json!(false));
     assert_eq!(peers[0]["network"]["static"], json!(true));
+    // Our end of an outbound connection is an ephemeral port, not the listening one.
+    let local: std::net::SocketAddr = peers[0]["network"]["localAddress"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_ne!(local.port(), b.local_addr.port());
     assert_eq!(call(&b, "net_peerCount", json!([])).await["result"], "0x1");
     assert_eq!(call(&b, "eth_chainId", json!([])).await["result"], "0x539");
     assert_eq!(

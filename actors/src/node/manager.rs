@@ -117,6 +117,8 @@ impl Admission {
 pub struct ConnectedPeer {
     /// Id and address.
     pub enode: Enode,
+    /// Our end of the connection.
+    pub local: std::net::SocketAddr,
     /// Who dialed.
     pub direction: Direction,
     /// Negotiated eth version.
@@ -141,6 +143,8 @@ pub struct ConnectedPeer {
 pub struct Admit {
     /// The remote's id and address.
     pub enode: Enode,
+    /// Our end of the connection.
+    pub local: std::net::SocketAddr,
     /// Who dialed.
     pub direction: Direction,
     /// Negotiated eth version.
@@ -303,6 +307,7 @@ impl Handler<Admit> for PeerManager {
             id,
             ConnectedPeer {
                 enode: msg.enode,
+                local: msg.local,
                 direction: msg.direction,
                 version: msg.version,
                 client: msg.client,

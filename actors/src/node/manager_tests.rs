@@ -18,6 +18,7 @@ fn enode(n: u8) -> Enode {
 fn admit(n: u8, direction: Direction) -> Admit {
     Admit {
         enode: enode(n),
+        local: SocketAddr::from(([127, 0, 0, 1], 30303)),
         direction,
         version: EthVersion::Eth68,
         client: format!("test/{n}"),
@@ -150,6 +151,7 @@ async fn dials_respect_the_dialed_limit_and_trusted_exemption() {
                 .admit
                 .send(Admit {
                     enode,
+                    local: SocketAddr::from(([127, 0, 0, 1], 40000)),
                     direction: Direction::Outbound,
                     version: EthVersion::Eth68,
                     client: "x".into(),
@@ -210,6 +212,7 @@ async fn a_static_peer_that_keeps_dropping_us_is_redialed_less_and_less_often() 
                 .admit
                 .send(Admit {
                     enode,
+                    local: SocketAddr::from(([127, 0, 0, 1], 40000)),
                     direction: Direction::Outbound,
                     version: EthVersion::Eth68,
                     client: "full".into(),

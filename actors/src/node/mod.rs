@@ -258,9 +258,10 @@ impl Node {
         let on_session = move |established, addr: SocketAddr| {
             let (links, pool, manager) = (links.clone(), shared_pool.clone(), manager.clone());
             async move {
+                // An inbound connection's local end is the listening socket.
                 let started = admit_and_start(
                     established,
-                    addr,
+                    (addr, local_addr),
                     Direction::Inbound,
                     Admission::of(&manager),
                     pool,
@@ -467,10 +468,11 @@ async fn dial_once(
         .await
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "dial timeout"))??;
     stream.set_nodelay(true)?;
+    let local = stream.local_addr()?;
     let established = session::dial(stream, session, enode.id, &status.now()).await?;
     admit_and_start(
         established,
-        enode.addr,
+        (enode.addr, local),
         Direction::Outbound,
         admission,
         pool,
@@ -482,7 +484,7 @@ async fn dial_once(
 /// Asks the manager; refused sessions get Disconnect(reason), admitted ones a peer actor.
 async fn admit_and_start(
     established: Established<TcpStream>,
-    addr: SocketAddr,
+    (addr, local): (SocketAddr, SocketAddr),
     direction: Direction,
     admission: Admission,
     pool: Arc<dyn TxPool>,
@@ -492,6 +494,7 @@ async fn admit_and_start(
     let hello = &established.remote_hello;
     let request = Admit {
         enode: Enode { id, addr },
+        local,
         direction,
         version: established.eth_version,
         client: hello.client_id.clone(),

@@ -235,7 +235,7 @@ async fn peers(node: &Node) -> Result<Value, RpcError> {
                     "caps": peer.caps,
                     "network": {
                         "remoteAddress": peer.enode.addr.to_string(),
-                        "localAddress": node.local_addr.to_string(),
+                        "localAddress": peer.local.to_string(),
                         "inbound": peer.direction == super::Direction::Inbound,
                         "trusted": peer.trusted,
                         "static": peer.is_static,
