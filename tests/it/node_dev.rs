@@ -53,6 +53,15 @@ async fn wait_for<T>(
     .expect("event within 10 s")
 }
 
+/// The reason of the next PeerDisconnected event.
+async fn next_disconnect(events: &mut mpsc::UnboundedReceiver<NodeEvent>) -> Option<StopReason> {
+    wait_for(events, |e| match e {
+        NodeEvent::PeerDisconnected { reason, .. } => Some(reason.clone()),
+        _ => None,
+    })
+    .await
+}
+
 async fn dev_node(trace: Option<std::path::PathBuf>) -> Node {
     let mut builder = NodeBuilder::dev()
         .listen("127.0.0.1:0".parse().unwrap())
@@ -256,11 +265,7 @@ async fn shutdown_tells_peers_the_client_is_quitting() {
     })
     .await;
     b.shutdown(Duration::from_secs(3)).await;
-    let reason = wait_for(&mut a_events, |e| match e {
-        NodeEvent::PeerDisconnected { reason, .. } => Some(reason.clone()),
-        _ => None,
-    })
-    .await;
+    let reason = next_disconnect(&mut a_events).await;
     assert!(
         matches!(
             reason,
@@ -332,11 +337,7 @@ async fn the_peer_limit_splits_dialed_and_inbound_and_exempts_trusted_peers() {
     let late = dev_node(None).await;
     let mut late_events = subscribe(&late);
     let _ = late.dial(a.local_addr, a.node_id()).await;
-    let reason = wait_for(&mut late_events, |e| match e {
-        NodeEvent::PeerDisconnected { reason, .. } => Some(reason.clone()),
-        _ => None,
-    })
-    .await;
+    let reason = next_disconnect(&mut late_events).await;
     assert!(
         matches!(
             reason,

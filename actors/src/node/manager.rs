@@ -112,10 +112,10 @@ impl Admission {
     }
 }
 
-/// One connected (or admitted and registering) peer.
+/// What a session's handshakes told us about the remote.
 #[derive(Clone, Debug)]
-pub struct ConnectedPeer {
-    /// Id and address.
+pub struct SessionInfo {
+    /// The remote's id and address.
     pub enode: Enode,
     /// Our end of the connection.
     pub local: std::net::SocketAddr,
@@ -127,6 +127,13 @@ pub struct ConnectedPeer {
     pub client: String,
     /// Capabilities from Hello (`eth/68`, `snap/1`, ...).
     pub caps: Vec<String>,
+}
+
+/// One connected (or admitted and registering) peer.
+#[derive(Clone, Debug)]
+pub struct ConnectedPeer {
+    /// Its session.
+    pub session: SessionInfo,
     /// Whether it is trusted (exempt from the limits).
     pub trusted: bool,
     /// Whether it is a static peer (redialed when it leaves).
@@ -140,20 +147,7 @@ pub struct ConnectedPeer {
 /// Query: may this established session become a peer? On `Ok` a slot is reserved for it.
 #[derive(Debug, Message)]
 #[rtype(result = "Result<(), DisconnectReason>")]
-pub struct Admit {
-    /// The remote's id and address.
-    pub enode: Enode,
-    /// Our end of the connection.
-    pub local: std::net::SocketAddr,
-    /// Who dialed.
-    pub direction: Direction,
-    /// Negotiated eth version.
-    pub version: EthVersion,
-    /// Client id from Hello.
-    pub client: String,
-    /// Capabilities from Hello.
-    pub caps: Vec<String>,
-}
+pub struct Admit(pub SessionInfo);
 
 /// Event: an admitted session did not become a peer (registration refused); frees its slot.
 #[derive(Debug, Message)]
@@ -296,22 +290,22 @@ impl Handler<Admit> for PeerManager {
     type Result = Result<(), DisconnectReason>;
 
     fn handle(&mut self, msg: Admit, _ctx: &mut Self::Context) -> Self::Result {
-        let verdict = self.check(&msg);
+        let session = msg.0;
+        let verdict = self.check(&session);
         if let Err(reason) = verdict {
             *self.stats.refused.entry(reason.as_str()).or_default() += 1;
-            log::debug!("{} {} refused: {reason}", msg.direction.as_str(), msg.enode);
+            log::debug!(
+                "{} {} refused: {reason}",
+                session.direction.as_str(),
+                session.enode
+            );
             return verdict;
         }
-        let id = msg.enode.id;
+        let id = session.enode.id;
         self.peers.insert(
             id,
             ConnectedPeer {
-                enode: msg.enode,
-                local: msg.local,
-                direction: msg.direction,
-                version: msg.version,
-                client: msg.client,
-                caps: msg.caps,
+                session,
                 trusted: self.trusted.contains(&id),
                 is_static: self.statics.contains_key(&id),
                 since: SystemTime::now(),
@@ -424,17 +418,17 @@ impl Handler<PeerEvent> for PeerManager {
                 log::info!(
                     "peer connected: {} {} eth/{} {:?} {}",
                     short(&handle.id),
-                    peer.direction.as_str(),
-                    peer.version as u8,
-                    peer.client,
-                    peer.enode.addr
+                    peer.session.direction.as_str(),
+                    peer.session.version as u8,
+                    peer.session.client,
+                    peer.session.enode.addr
                 );
                 self.subscribers.publish_reliably(NodeEvent::PeerConnected {
                     id: handle.id,
-                    addr: peer.enode.addr,
-                    direction: peer.direction,
-                    version: peer.version,
-                    client: peer.client.clone(),
+                    addr: peer.session.enode.addr,
+                    direction: peer.session.direction,
+                    version: peer.session.version,
+                    client: peer.session.client.clone(),
                 });
                 peer.handle = Some(handle);
             }
@@ -446,8 +440,8 @@ impl Handler<PeerEvent> for PeerManager {
                 log::info!(
                     "peer disconnected: {} {} {}: {}",
                     short(&id),
-                    peer.direction.as_str(),
-                    peer.enode.addr,
+                    peer.session.direction.as_str(),
+                    peer.session.enode.addr,
                     describe(reason.as_ref())
                 );
                 *self.stats.disconnects.entry(label).or_default() += 1;
@@ -499,8 +493,8 @@ impl Handler<DialDone> for PeerManager {
 
 impl PeerManager {
     /// The admission rules, in geth's order: self, duplicate, then the limits.
-    fn check(&self, msg: &Admit) -> Result<(), DisconnectReason> {
-        let id = msg.enode.id;
+    fn check(&self, session: &SessionInfo) -> Result<(), DisconnectReason> {
+        let id = session.enode.id;
         if self.closing {
             return Err(DisconnectReason::ClientQuitting);
         }
@@ -516,10 +510,10 @@ impl PeerManager {
         let count = |direction| {
             self.peers
                 .values()
-                .filter(|p| !p.trusted && p.direction == direction)
+                .filter(|p| !p.trusted && p.session.direction == direction)
                 .count()
         };
-        let (used, limit) = match msg.direction {
+        let (used, limit) = match session.direction {
             Direction::Inbound => (count(Direction::Inbound), self.max_inbound()),
             Direction::Outbound => (count(Direction::Outbound), self.max_dialed()),
         };
@@ -539,7 +533,7 @@ impl PeerManager {
         let dialed = self
             .peers
             .values()
-            .filter(|p| !p.trusted && p.direction == Direction::Outbound)
+            .filter(|p| !p.trusted && p.session.direction == Direction::Outbound)
             .count();
         // Dials in progress hold a slot until they are admitted (then they count above).
         let pending = self

@@ -16,14 +16,14 @@ fn enode(n: u8) -> Enode {
 }
 
 fn admit(n: u8, direction: Direction) -> Admit {
-    Admit {
+    Admit(SessionInfo {
         enode: enode(n),
         local: SocketAddr::from(([127, 0, 0, 1], 30303)),
         direction,
         version: EthVersion::Eth68,
         client: format!("test/{n}"),
         caps: vec!["eth/68".into()],
-    }
+    })
 }
 
 fn never_dial() -> DialFn {
@@ -149,14 +149,14 @@ async fn dials_respect_the_dialed_limit_and_trusted_exemption() {
         Box::pin(async move {
             let verdict = admission
                 .admit
-                .send(Admit {
+                .send(Admit(SessionInfo {
                     enode,
                     local: SocketAddr::from(([127, 0, 0, 1], 40000)),
                     direction: Direction::Outbound,
                     version: EthVersion::Eth68,
                     client: "x".into(),
                     caps: vec![],
-                })
+                }))
                 .await
                 .map_err(|e| e.to_string())?;
             verdict.map_err(|r| r.to_string())
@@ -210,14 +210,14 @@ async fn a_static_peer_that_keeps_dropping_us_is_redialed_less_and_less_often() 
             // The remote accepts, registers, and drops us at once (a full geth does this).
             admission
                 .admit
-                .send(Admit {
+                .send(Admit(SessionInfo {
                     enode,
                     local: SocketAddr::from(([127, 0, 0, 1], 40000)),
                     direction: Direction::Outbound,
                     version: EthVersion::Eth68,
                     client: "full".into(),
                     caps: vec![],
-                })
+                }))
                 .await
                 .unwrap()
                 .unwrap();

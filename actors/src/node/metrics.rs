@@ -70,7 +70,7 @@ pub async fn render(node: &Node) -> String {
     let mut by_kind: BTreeMap<(&str, u8), u64> = BTreeMap::new();
     for peer in &connected {
         *by_kind
-            .entry((peer.direction.as_str(), peer.version as u8))
+            .entry((peer.session.direction.as_str(), peer.session.version as u8))
             .or_default() += 1;
     }
     for ((direction, version), n) in by_kind {

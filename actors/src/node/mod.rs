@@ -47,7 +47,7 @@ use crate::tx_broadcast::{PeerSetLink, TxBroadcaster};
 use crate::tx_fetcher::{TxFetcher, TxFetcherLinks, DEFAULT_ARRIVAL_WAIT};
 use crate::tx_pool::validate::ValidationRules;
 use crate::tx_pool::{StateProvider, TxPool, ValidatingTxPool};
-use manager::{Admission, Admit, AdmitFailed, InboundThrottle};
+use manager::{Admission, Admit, AdmitFailed, InboundThrottle, SessionInfo};
 
 /// geth's `defaultDialTimeout`: TCP connect to a peer.
 pub const DIAL_TIMEOUT: Duration = Duration::from_secs(15);
@@ -492,7 +492,7 @@ async fn admit_and_start(
 ) -> Result<PeerHandle, DialError> {
     let id = established.remote_id;
     let hello = &established.remote_hello;
-    let request = Admit {
+    let request = Admit(SessionInfo {
         enode: Enode { id, addr },
         local,
         direction,
@@ -503,7 +503,7 @@ async fn admit_and_start(
             .iter()
             .map(|c| format!("{}/{}", c.name, c.version))
             .collect(),
-    };
+    });
     let verdict = admission
         .admit
         .send(request)

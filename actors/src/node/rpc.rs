@@ -228,19 +228,20 @@ async fn peers(node: &Node) -> Result<Value, RpcError> {
         peers
             .into_iter()
             .map(|peer| {
+                let session = &peer.session;
                 json!({
-                    "id": hex::encode(keccak256(peer.enode.id)),
-                    "enode": peer.enode.to_string(),
-                    "name": peer.client,
-                    "caps": peer.caps,
+                    "id": hex::encode(keccak256(session.enode.id)),
+                    "enode": session.enode.to_string(),
+                    "name": session.client,
+                    "caps": session.caps,
                     "network": {
-                        "remoteAddress": peer.enode.addr.to_string(),
-                        "localAddress": peer.local.to_string(),
-                        "inbound": peer.direction == super::Direction::Inbound,
+                        "remoteAddress": session.enode.addr.to_string(),
+                        "localAddress": session.local.to_string(),
+                        "inbound": session.direction == super::Direction::Inbound,
                         "trusted": peer.trusted,
                         "static": peer.is_static,
                     },
-                    "protocols": {"eth": {"version": peer.version as u8}},
+                    "protocols": {"eth": {"version": session.version as u8}},
                 })
             })
             .collect(),
