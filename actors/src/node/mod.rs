@@ -291,11 +291,19 @@ impl Node {
         self.session.node_id()
     }
 
-    /// Our enode URL.
+    /// Our enode URL. Listening on every interface (`0.0.0.0` / `::`), we name loopback,
+    /// as geth does without NAT: there is no single right address to print.
     pub fn enode(&self) -> Enode {
+        let mut addr = self.local_addr;
+        if addr.ip().is_unspecified() {
+            addr.set_ip(match addr.ip() {
+                std::net::IpAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                std::net::IpAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+            });
+        }
         Enode {
             id: self.node_id(),
-            addr: self.local_addr,
+            addr,
         }
     }
 
