@@ -1,14 +1,21 @@
 //! # ethpeer-actors
 //!
-//! An embeddable Ethereum devp2p peer subsystem built on actix. Layers, lowest first (a
-//! lower layer never imports a higher one):
+//! An embeddable Ethereum devp2p peer subsystem built on actix.
 //!
+//! Protocol code, pure data and functions (no actix):
+//!
+//! - [`p2p`]: the devp2p base protocol: Hello, capability negotiation, Disconnect (with
+//!   the reasons every layer's errors map to), Ping/Pong.
 //! - [`eth`]: the eth wire protocol, eth/66 to eth/70. One [`eth::EthMessage`] enum for
 //!   every version, decoded in one place ([`eth::EthMessage::decode`]) with typed errors;
-//!   fork ids (EIP-2124/6122) and genesis headers from geth-style `genesis.json`.
-//! - [`p2p`]: the devp2p base protocol (disconnect reasons).
-//! - [`chain`]: RLP chain files and the checks that need no execution.
+//!   fork ids (EIP-2124/6122), genesis headers (geth `genesis.json`, the built-in dev
+//!   network, the public networks).
+//! - [`rlpx`]: ECIES, the EIP-8 handshake and the frame codecs.
+//! - [`chain`]: the [`chain::ChainStore`] trait with memory and redb stores, serving
+//!   headers/bodies/receipts, RLP chain files and the block checks that need no execution.
 //! - [`rlp_tree`]: schema-free RLP, for tools and conformance tests.
+//! - [`session`]: the handshakes (RLPx, Hello, Status) as async functions over any
+//!   `AsyncRead + AsyncWrite`, and the bounded accept loop.
 //!
 //! Actors (actix), each holding only `Recipient`s and traits of the others:
 //!
@@ -18,8 +25,11 @@
 //! - [`tx_broadcast::TxBroadcaster`]: routes pool batches (full to ⌈√n⌉ per sender,
 //!   announced to the rest).
 //! - [`block_propagation::BlockPropagator`]: NewBlock / NewBlockHashes for eth <= 68.
-//! - [`tx_pool`]: the [`tx_pool::TxPool`] trait the actors read, and an in-memory pool.
-//!
+//! - [`requests::RequestHandler`]: serves Get* requests from the store and pool.
+//! - [`block_import::BlockHandler`]: NewBlock / NewBlockHashes in, validation, import.
+//! - [`tx_fetcher::TxFetcher`]: fetches announced txs into the pool.
+//! - [`tx_pool`]: the [`tx_pool::TxPool`] trait the actors read, the validating pool
+//!   (stateless and [`tx_pool::StateProvider`] checks) and an in-memory pool.
 //! - [`node`]: the whole subsystem wired together ([`node::NodeBuilder`]), with the
 //!   [`node::PeerManager`] (admission, peer limits, static-peer dialing with backoff, the
 //!   inbound IP throttle), [`node::NodeEvent`] subscriptions, the propagation trace, and
