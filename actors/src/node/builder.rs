@@ -36,7 +36,7 @@ pub const PUBLIC_BLOCK_GAS_LIMIT: u64 = 60_000_000;
 ///     .listen("127.0.0.1:0".parse().unwrap())
 ///     .start()
 ///     .await?;
-/// println!("{}", node.enode());
+/// log::info!("listening as {}", node.enode());
 /// # Ok(()) }
 /// ```
 pub struct NodeBuilder {

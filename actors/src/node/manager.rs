@@ -177,6 +177,12 @@ pub struct RemovePeer(pub PeerId);
 #[rtype(result = "()")]
 pub struct ShutDown;
 
+/// Query: resolves once no peer is connected or admitted (at once if none is). Shutdown
+/// waits on it after disconnecting everyone.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct WaitForNoPeers;
+
 /// Query: every connected peer.
 #[derive(Debug, Message)]
 #[rtype(result = "Vec<ConnectedPeer>")]
@@ -232,6 +238,8 @@ pub struct PeerManager {
     subscribers: Subscribers,
     /// Set by [`ShutDown`].
     closing: bool,
+    /// Answered when the last peer is gone ([`WaitForNoPeers`]).
+    waiting_for_none: Vec<futures::channel::oneshot::Sender<()>>,
 }
 
 impl PeerManager {
@@ -247,6 +255,7 @@ impl PeerManager {
             stats: ManagerStats::default(),
             subscribers: Subscribers::default(),
             closing: false,
+            waiting_for_none: Vec::new(),
         }
     }
 
@@ -322,7 +331,21 @@ impl Handler<AdmitFailed> for PeerManager {
     fn handle(&mut self, msg: AdmitFailed, _ctx: &mut Self::Context) {
         if self.peers.get(&msg.0).is_some_and(|p| p.handle.is_none()) {
             self.peers.remove(&msg.0);
+            self.wake_if_empty();
         }
+    }
+}
+
+impl Handler<WaitForNoPeers> for PeerManager {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, _msg: WaitForNoPeers, _ctx: &mut Self::Context) -> Self::Result {
+        let (tx, rx) = futures::channel::oneshot::channel();
+        self.waiting_for_none.push(tx);
+        self.wake_if_empty();
+        Box::pin(async move {
+            let _ = rx.await;
+        })
     }
 }
 
@@ -451,20 +474,15 @@ impl Handler<PeerEvent> for PeerManager {
                     }
                 }
                 if let Some(entry) = self.statics.get_mut(&id) {
-                    let stable = peer
+                    let short = peer
                         .since
                         .elapsed()
-                        .is_ok_and(|lasted| lasted >= STABLE_CONNECTION);
-                    if stable {
-                        entry.backoff = DIAL_BACKOFF_MIN;
-                    }
-                    entry.next_at = Instant::now() + entry.backoff;
-                    if !stable {
-                        entry.backoff = (entry.backoff * 2).min(DIAL_BACKOFF_MAX);
-                    }
+                        .map_or(true, |lasted| lasted < STABLE_CONNECTION);
+                    entry.retry_later(short);
                 }
                 self.subscribers
                     .publish_reliably(NodeEvent::PeerDisconnected { id, reason });
+                self.wake_if_empty();
             }
         }
     }
@@ -480,13 +498,12 @@ impl Handler<DialDone> for PeerManager {
         entry.dialing = false;
         if let Err(error) = msg.result {
             self.stats.dial_failures += 1;
-            entry.next_at = Instant::now() + entry.backoff;
             log::debug!(
                 "dial {} failed: {error}; next try in {:?}",
                 entry.enode,
                 entry.backoff
             );
-            entry.backoff = (entry.backoff * 2).min(DIAL_BACKOFF_MAX);
+            entry.retry_later(true);
         }
     }
 }
@@ -521,6 +538,14 @@ impl PeerManager {
             return Err(DisconnectReason::TooManyPeers);
         }
         Ok(())
+    }
+
+    fn wake_if_empty(&mut self) {
+        if self.peers.is_empty() {
+            for waiter in self.waiting_for_none.drain(..) {
+                let _ = waiter.send(());
+            }
+        }
     }
 
     /// Starts the dials that are due, within [`MAX_ACTIVE_DIALS`] and the dialed limit.
@@ -575,6 +600,21 @@ impl PeerManager {
                     ctx.notify(DialDone { id, result });
                 }),
             );
+        }
+    }
+}
+
+impl StaticPeer {
+    /// Schedules the next dial after the current backoff; after a failure (or a connection
+    /// that did not last) the backoff doubles up to [`DIAL_BACKOFF_MAX`], after a stable
+    /// connection it starts again from [`DIAL_BACKOFF_MIN`].
+    fn retry_later(&mut self, failed: bool) {
+        if !failed {
+            self.backoff = DIAL_BACKOFF_MIN;
+        }
+        self.next_at = Instant::now() + self.backoff;
+        if failed {
+            self.backoff = (self.backoff * 2).min(DIAL_BACKOFF_MAX);
         }
     }
 }

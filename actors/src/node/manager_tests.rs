@@ -222,8 +222,7 @@ async fn a_static_peer_that_keeps_dropping_us_is_redialed_less_and_less_often() 
                 .unwrap()
                 .unwrap();
             let manager = manager.unwrap();
-            let (pool_impl, pool) = crate::testing::pool();
-            drop(pool_impl);
+            let (_, pool) = crate::testing::pool();
             let (handle, _rx) = crate::testing::spawn_peer(1, EthVersion::Eth68, pool, 4);
             manager.send(PeerEvent::Registered(handle)).await.unwrap();
             manager
@@ -262,4 +261,27 @@ async fn a_static_peer_that_keeps_dropping_us_is_redialed_less_and_less_often() 
         stats.disconnects["remote_too_many_peers"] as usize,
         attempts.len()
     );
+}
+
+#[actix_rt::test]
+async fn waiting_for_no_peers_resolves_when_the_last_one_goes() {
+    let manager = PeerManager::new(enode(99).id, 50, never_dial()).start();
+    // Nobody there: at once.
+    manager.send(WaitForNoPeers).await.unwrap();
+    manager
+        .send(admit(1, Direction::Inbound))
+        .await
+        .unwrap()
+        .unwrap();
+    let waiting = manager.send(WaitForNoPeers);
+    futures::pin_mut!(waiting);
+    // Still one admitted peer: the wait is pending after the manager handled it.
+    assert!(futures::poll!(&mut waiting).is_pending());
+    manager.send(GetManagerStats).await.unwrap();
+    assert!(futures::poll!(&mut waiting).is_pending());
+    manager.send(AdmitFailed(enode(1).id)).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(5), waiting)
+        .await
+        .expect("resolved once the peer was released")
+        .unwrap();
 }

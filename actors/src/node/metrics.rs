@@ -7,7 +7,7 @@ use std::fmt::Write;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 
-use actix_web::{web, App, HttpResponse, HttpServer};
+use actix_web::{web, HttpResponse};
 
 use super::manager::{ConnectedPeers, GetManagerStats};
 use super::observe::GetObserverStats;
@@ -249,16 +249,16 @@ pub fn server(
     node: Node,
     addr: SocketAddr,
 ) -> std::io::Result<(actix_web::dev::Server, SocketAddr)> {
-    let server = HttpServer::new(move || {
-        App::new()
-            .app_data(web::Data::new(node.clone()))
-            .route("/metrics", web::get().to(metrics_endpoint))
-    })
-    .workers(1)
-    .disable_signals()
-    .bind(addr)?;
-    let bound = server.addrs().first().copied().unwrap_or(addr);
-    Ok((server.run(), bound))
+    super::http_server(addr, move |config| configure(node.clone())(config))
+}
+
+/// Mounts `GET /metrics` in an embedder's actix-web app.
+pub fn configure(node: Node) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |config| {
+        config
+            .app_data(web::Data::new(node))
+            .route("/metrics", web::get().to(metrics_endpoint));
+    }
 }
 
 async fn metrics_endpoint(node: web::Data<Node>) -> HttpResponse {

@@ -36,8 +36,10 @@ use crate::chain::ChainStore;
 use crate::eth::forkid::ForkSchedule;
 use crate::eth::EthVersion;
 use crate::p2p::DisconnectReason;
-use crate::peer::{start_session_peer, InboundRoutes, PeerHandle, SessionPeerLinks, WireMetrics};
-use crate::peer_set::{Close, PeerSetActor, Peers, RegisterError, SubscribePeerEvents};
+use crate::peer::{
+    start_session_peer, InboundRoutes, PeerHandle, SeenRoute, SessionPeerLinks, WireMetrics,
+};
+use crate::peer_set::{Close, PeerSetActor, RegisterError, SubscribePeerEvents};
 use crate::requests::RequestHandler;
 use crate::session::{
     self, accept_loop, ChainStatus, Established, ListenerMetrics, SessionConfig, SessionError,
@@ -161,7 +163,8 @@ pub struct Node {
     pub network_id: u64,
     session: Arc<SessionConfig>,
     routes: InboundRoutes,
-    forks: ForkSchedule,
+    /// Our Status at the store's head, as handshakes see it.
+    chain: Arc<StoreStatus>,
 }
 
 impl Node {
@@ -207,8 +210,14 @@ impl Node {
         )
         .start();
         let propagator = BlockPropagator::new(peer_set.clone().recipient(), key).start();
-        let observer = PropagationObserver::new(trace).start();
-        let routes = routes(&config, &store, &pool, &peer_set, &propagator, &observer);
+        let observer = PropagationObserver::new(trace);
+        let active = observer.activity();
+        let observer = observer.start();
+        let seen = SeenRoute {
+            active,
+            to: observer.clone().recipient(),
+        };
+        let routes = routes(&config, &store, &pool, &peer_set, &propagator, seen);
         let wire = Arc::new(WireMetrics::default());
         let status = Arc::new(StoreStatus {
             network_id: config.network_id,
@@ -251,7 +260,7 @@ impl Node {
             network_id: config.network_id,
             session,
             routes,
-            forks: config.forks,
+            chain: status.clone(),
         };
         let throttle = Arc::new(InboundThrottle::default());
         let gate = move |addr: SocketAddr| throttle.allow(addr.ip(), std::time::Instant::now());
@@ -309,12 +318,12 @@ impl Node {
 
     /// Our Status as of the store's current head.
     pub fn status(&self) -> ChainStatus {
-        ChainStatus::from_store(self.network_id, self.forks.clone(), self.store.as_ref())
+        self.chain.now()
     }
 
     /// The fork schedule.
     pub fn forks(&self) -> &ForkSchedule {
-        &self.forks
+        &self.chain.forks
     }
 
     /// The eth versions we offer.
@@ -325,15 +334,10 @@ impl Node {
     /// Dials `addr`, expecting node `id`, once (no redial: see [`Node::add_peer`]); on
     /// success the peer passed admission and is registered.
     pub async fn dial(&self, addr: SocketAddr, id: B512) -> Result<PeerHandle, DialError> {
-        let status = StoreStatus {
-            network_id: self.network_id,
-            forks: self.forks.clone(),
-            store: self.store.clone(),
-        };
         dial_once(
             Enode { id, addr },
             &self.session,
-            &status,
+            &self.chain,
             Admission::of(&self.manager),
             self.pool.clone(),
             self.links(),
@@ -364,15 +368,8 @@ impl Node {
     pub async fn shutdown(&self, grace: Duration) {
         let _ = self.manager.send(manager::ShutDown).await;
         let _ = self.peer_set.send(Close).await;
-        let deadline = tokio::time::Instant::now() + grace;
-        while tokio::time::Instant::now() < deadline {
-            match self.peer_set.send(Peers).await {
-                Ok(peers) if !peers.is_empty() => {
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-                _ => break,
-            }
-        }
+        // The manager hears of every peer that leaves; it answers when none is left.
+        let _ = tokio::time::timeout(grace, self.manager.send(manager::WaitForNoPeers)).await;
         self.observer.do_send(StopObserver);
     }
 
@@ -386,6 +383,22 @@ impl Node {
             wire: Some(self.wire.clone()),
         }
     }
+}
+
+/// An HTTP server with one worker (admin RPC and scrapes are light) and no signal handling
+/// of its own (the node's owner decides when to stop), bound to `addr`; returns the server
+/// (to spawn or await) and the bound address.
+fn http_server(
+    addr: SocketAddr,
+    configure: impl Fn(&mut actix_web::web::ServiceConfig) + Clone + Send + 'static,
+) -> std::io::Result<(actix_web::dev::Server, SocketAddr)> {
+    let server =
+        actix_web::HttpServer::new(move || actix_web::App::new().configure(configure.clone()))
+            .workers(1)
+            .disable_signals()
+            .bind(addr)?;
+    let bound = server.addrs().first().copied().unwrap_or(addr);
+    Ok((server.run(), bound))
 }
 
 /// Internal: flush and stop the observer at shutdown.
@@ -408,7 +421,7 @@ fn routes(
     pool: &Arc<ValidatingTxPool>,
     peer_set: &Addr<PeerSetActor>,
     propagator: &Addr<BlockPropagator>,
-    observer: &Addr<PropagationObserver>,
+    seen: SeenRoute,
 ) -> InboundRoutes {
     let shared_pool: Arc<dyn TxPool> = pool.clone();
     let block_links = BlockHandlerLinks {
@@ -440,7 +453,7 @@ fn routes(
             .start()
             .recipient(),
         ),
-        seen: Some(observer.clone().recipient()),
+        seen: Some(seen),
     }
 }
 

@@ -5,6 +5,8 @@
 
 use std::io::Write;
 use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::UNIX_EPOCH;
 
 use actix::prelude::*;
@@ -12,6 +14,8 @@ use alloy_primitives::B256;
 use lru::LruCache;
 
 use super::events::{NodeEvent, SubscribeEvents, Subscribers};
+#[cfg(doc)]
+use crate::peer::SeenRoute;
 use crate::peer::{Delivery, PeerId, Seen, SeenItem};
 
 /// Hashes whose sightings are remembered (LRU). A hash forgotten and seen again is
@@ -50,17 +54,25 @@ pub struct PropagationObserver {
     subscribers: Subscribers,
     /// Trace lines written.
     lines: u64,
+    /// Shared with the peers: whether reports are wanted (a trace or a subscriber).
+    active: Arc<AtomicBool>,
 }
 
 impl PropagationObserver {
     /// An observer; `trace` is where JSON lines go, if anywhere.
     pub fn new(trace: Option<std::fs::File>) -> Self {
         Self {
+            active: Arc::new(AtomicBool::new(trace.is_some())),
             sightings: LruCache::new(NonZeroUsize::new(SEEN_WINDOW).unwrap_or(NonZeroUsize::MIN)),
             trace: trace.map(std::io::BufWriter::new),
             subscribers: Subscribers::default(),
             lines: 0,
         }
+    }
+
+    /// The flag peers check before collecting reports (see [`SeenRoute`]).
+    pub fn activity(&self) -> Arc<AtomicBool> {
+        self.active.clone()
     }
 
     /// Whether anything needs [`Seen`] reports (a trace or a subscriber).
@@ -90,6 +102,8 @@ impl Handler<Seen> for PropagationObserver {
 
     fn handle(&mut self, msg: Seen, _ctx: &mut Self::Context) {
         if !self.wants_reports() {
+            // The trace failed and every subscriber is gone: tell peers to stop reporting.
+            self.active.store(false, Ordering::Relaxed);
             return;
         }
         let time_ms = msg
@@ -163,6 +177,7 @@ impl Handler<SubscribeEvents> for PropagationObserver {
 
     fn handle(&mut self, msg: SubscribeEvents, _ctx: &mut Self::Context) {
         self.subscribers.add(msg.0);
+        self.active.store(true, Ordering::Relaxed);
     }
 }
 

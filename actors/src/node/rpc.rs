@@ -9,7 +9,7 @@
 
 use std::net::SocketAddr;
 
-use actix_web::{web, App, HttpResponse, HttpServer};
+use actix_web::{web, HttpResponse};
 use alloy_eips::eip2718::Decodable2718;
 use alloy_primitives::{hex, keccak256};
 use serde_json::{json, Value};
@@ -336,12 +336,7 @@ pub fn server(
     node: Node,
     addr: SocketAddr,
 ) -> std::io::Result<(actix_web::dev::Server, SocketAddr)> {
-    let server = HttpServer::new(move || App::new().configure(configure(node.clone())))
-        .workers(1)
-        .disable_signals()
-        .bind(addr)?;
-    let bound = server.addrs().first().copied().unwrap_or(addr);
-    Ok((server.run(), bound))
+    super::http_server(addr, move |config| configure(node.clone())(config))
 }
 
 /// Mounts the JSON-RPC endpoint in an embedder's actix-web app: at `POST /` of the app,

@@ -71,7 +71,12 @@ impl PeerActor {
         let decoded = u8::try_from(id)
             .map_err(|_| crate::eth::EthWireError::UnknownMessageId { id: u8::MAX })
             .and_then(|id| EthMessage::decode(self.version(), id, &message.payload));
-        if let (Ok(message), Some(observer)) = (&decoded, &self.on_message.seen) {
+        let observer = self
+            .on_message
+            .seen
+            .as_ref()
+            .filter(|route| route.active.load(std::sync::atomic::Ordering::Relaxed));
+        if let (Ok(message), Some(route)) = (&decoded, observer) {
             if let Some((delivery, items)) = Seen::items_of(message) {
                 let report = Seen {
                     peer: self.id(),
@@ -80,7 +85,7 @@ impl PeerActor {
                     items,
                 };
                 // Bounded: an observer that falls behind loses reports, counted per peer.
-                if observer.try_send(report).is_err() {
+                if route.to.try_send(report).is_err() {
                     PeerMetrics::add(&self.metrics.dropped_seen, 1);
                 }
             }

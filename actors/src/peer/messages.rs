@@ -100,7 +100,17 @@ pub struct InboundRoutes {
     pub transactions: Option<actix::Recipient<InboundEth>>,
     /// Observer of every tx and block the peer delivers or announces (propagation traces,
     /// embedders' "seen" events); `None` skips computing them.
-    pub seen: Option<actix::Recipient<Seen>>,
+    pub seen: Option<SeenRoute>,
+}
+
+/// Where [`Seen`] reports go, and whether anyone wants them right now: while `active` is
+/// false (no trace, no subscriber) peers skip collecting hashes on the inbound path.
+#[derive(Clone, Debug)]
+pub struct SeenRoute {
+    /// The observer.
+    pub to: actix::Recipient<Seen>,
+    /// Set by the observer while it has a use for reports.
+    pub active: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl InboundRoutes {

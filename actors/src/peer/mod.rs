@@ -23,7 +23,7 @@ pub use actor::{
 pub use connection::{memory_connection, ConnectionError, Outbound, OutboundSink};
 pub use messages::{
     Delivery, Disconnect, InboundEth, InboundRoutes, PeerStopped, QueueAnn, QueueProp, QueueTxAnns,
-    QueueTxs, Seen, SeenItem, SendEth, StopReason,
+    QueueTxs, Seen, SeenItem, SeenRoute, SendEth, StopReason,
 };
 pub use metrics::{PeerMetrics, WireMetrics, P2P_SLOT, WIRE_SLOTS};
 pub use queues::{
