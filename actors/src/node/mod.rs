@@ -162,7 +162,8 @@ pub struct Node {
     /// Network id.
     pub network_id: u64,
     session: Arc<SessionConfig>,
-    routes: InboundRoutes,
+    /// What every session peer is started with.
+    links: SessionPeerLinks,
     /// Our Status at the store's head, as handshakes see it.
     chain: Arc<StoreStatus>,
 }
@@ -227,7 +228,7 @@ impl Node {
         let links = SessionPeerLinks {
             register: peer_set.clone().recipient(),
             stopped: peer_set.clone().recipient(),
-            on_message: routes.clone(),
+            on_message: routes,
             keepalive: None,
             request_timeout: None,
             wire: Some(wire.clone()),
@@ -238,11 +239,12 @@ impl Node {
             shared_pool.clone(),
             links.clone(),
         );
-        let mut manager = PeerManager::new(session.node_id(), config.max_peers, dial)
+        // Trusted peers are dialed like static ones.
+        let manager = PeerManager::new(session.node_id(), config.max_peers, dial)
             .trusted(config.trusted_peers.iter().map(|e| e.id))
-            .static_peers(config.static_peers.iter().copied());
-        manager = manager.static_peers(config.trusted_peers.iter().copied());
-        let manager = manager.start();
+            .static_peers(config.static_peers.iter().copied())
+            .static_peers(config.trusted_peers.iter().copied())
+            .start();
         peer_set.do_send(SubscribePeerEvents(manager.clone().recipient()));
         let node = Self {
             peer_set,
@@ -259,7 +261,7 @@ impl Node {
             chain_id: config.chain_id,
             network_id: config.network_id,
             session,
-            routes,
+            links: links.clone(),
             chain: status.clone(),
         };
         let throttle = Arc::new(InboundThrottle::default());
@@ -374,14 +376,7 @@ impl Node {
     }
 
     fn links(&self) -> SessionPeerLinks {
-        SessionPeerLinks {
-            register: self.peer_set.clone().recipient(),
-            stopped: self.peer_set.clone().recipient(),
-            on_message: self.routes.clone(),
-            keepalive: None,
-            request_timeout: None,
-            wire: Some(self.wire.clone()),
-        }
+        self.links.clone()
     }
 }
 
