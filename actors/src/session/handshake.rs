@@ -151,15 +151,15 @@ async fn step<T>(
 }
 
 /// The framed connection during the Hello and Status steps.
-struct Conn<S> {
+pub(super) struct Conn<S> {
     stream: S,
     read_buf: BytesMut,
-    encoder: RlpxEncoder,
-    decoder: RlpxDecoder,
+    pub(super) encoder: RlpxEncoder,
+    pub(super) decoder: RlpxDecoder,
     remote_id: B512,
 }
 
-async fn initiate<S: AsyncRead + AsyncWrite + Unpin>(
+pub(super) async fn initiate<S: AsyncRead + AsyncWrite + Unpin>(
     mut stream: S,
     config: &SessionConfig,
     remote_id: B512,
@@ -269,7 +269,7 @@ async fn respond<S: AsyncRead + AsyncWrite + Unpin>(
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
-    async fn send(&mut self, id: u64, payload: Vec<u8>) -> Result<(), SessionError> {
+    pub(super) async fn send(&mut self, id: u64, payload: Vec<u8>) -> Result<(), SessionError> {
         let mut out = BytesMut::new();
         self.encoder.encode(
             RlpxMessage {
@@ -283,7 +283,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         Ok(())
     }
 
-    async fn recv(&mut self, stage: Stage) -> Result<RlpxMessage, SessionError> {
+    pub(super) async fn recv(&mut self, stage: Stage) -> Result<RlpxMessage, SessionError> {
         loop {
             if let Some(message) = self.decoder.decode(&mut self.read_buf)? {
                 return Ok(message);
@@ -394,6 +394,12 @@ async fn hello<S: AsyncRead + AsyncWrite + Unpin>(
             })
         }
     };
+    // EIP-706: snappy from here on, if the remote speaks p2p v5. It is switched on before
+    // any check of the Hello, as geth does (`doProtoHandshake`), so that the Disconnect a
+    // failed check sends is compressed as the remote expects.
+    let snappy = remote.protocol_version >= 5;
+    conn.encoder.set_snappy(snappy);
+    conn.decoder.set_snappy(snappy);
     if remote.id != conn.remote_id || expected.is_some_and(|id| id != remote.id) {
         return Err(SessionError::UnexpectedIdentity);
     }
@@ -417,10 +423,6 @@ async fn hello<S: AsyncRead + AsyncWrite + Unpin>(
         .ok_or(SessionError::NoSharedCapability)?;
     let version = EthVersion::try_from(u64::from(eth.capability.version))
         .map_err(|_| SessionError::NoSharedCapability)?;
-    // EIP-706: snappy from here on, if the remote speaks p2p v5.
-    let snappy = remote.protocol_version >= 5;
-    conn.encoder.set_snappy(snappy);
-    conn.decoder.set_snappy(snappy);
     conn.decoder.set_max_payload(MAX_UNCOMPRESSED_SIZE);
     Ok((remote, version, eth.offset))
 }

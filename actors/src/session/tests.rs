@@ -228,6 +228,50 @@ async fn no_shared_eth_version_is_useless_peer() {
     assert!(db.is_err());
 }
 
+/// A remote whose Hello offers only an eth version we lack (eth/71, as go-ethereum's suite
+/// sends in its eth/71 tests) gets Disconnect(useless peer) snappy-compressed, as a p2p v5
+/// peer reads every frame after Hello (EIP-706). Before the fix it went out uncompressed and
+/// geth's reader failed with "snappy: corrupt input".
+#[tokio::test]
+async fn the_disconnect_for_no_shared_version_is_compressed_after_hello() {
+    let (a, b) = tokio::io::duplex(64 * 1024);
+    let (ours, remote) = (
+        config(6, &[EthVersion::Eth69, EthVersion::Eth70]),
+        config(5, &[]),
+    );
+    let status = chain(1, 7);
+    let accepting = accept(b, &ours, &status);
+    let remote_side = async {
+        let mut conn = handshake::initiate(a, &remote, ours.node_id())
+            .await
+            .expect("rlpx");
+        let hello = crate::p2p::Hello {
+            protocol_version: 5,
+            client_id: "suite".into(),
+            capabilities: vec![crate::p2p::Capability::new("eth", 71)],
+            port: 0,
+            id: remote.node_id(),
+        };
+        conn.send(crate::p2p::ids::HELLO, hello.encoded())
+            .await
+            .expect("hello");
+        let theirs = conn.recv(Stage::Hello).await.expect("their hello");
+        assert_eq!(theirs.id, crate::p2p::ids::HELLO);
+        conn.encoder.set_snappy(true);
+        conn.decoder.set_snappy(true);
+        conn.recv(Stage::Hello).await
+    };
+    let (accepted, disconnect) = tokio::join!(accepting, remote_side);
+    assert!(matches!(accepted, Err(SessionError::NoSharedCapability)));
+    let disconnect = disconnect.expect("a frame that inflates");
+    assert_eq!(
+        crate::p2p::P2pMessage::decode(disconnect.id, &disconnect.payload),
+        Ok(crate::p2p::P2pMessage::Disconnect(Some(
+            DisconnectReason::UselessPeer
+        )))
+    );
+}
+
 #[tokio::test]
 async fn dialing_the_wrong_identity_fails_the_rlpx_step() {
     let (a, b) = tokio::io::duplex(64 * 1024);
