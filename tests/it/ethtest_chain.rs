@@ -128,3 +128,56 @@ fn real_blocks_round_trip_as_new_block_and_block_bodies() {
         assert_eq!(decoded, message);
     }
 }
+
+/// Executing the chain from the genesis alloc reproduces every header's gas used, receipts
+/// root, logs bloom, requests hash and state root (the checks live in `ChainExecutor`); the
+/// receipts count matches the txs, and the chain's one EIP-7002 request tx (txinfo.json
+/// `tx-request-eip7002`, block 0xd) logs what the withdrawal contract emits.
+#[test]
+fn the_chain_executes_to_every_headers_roots() {
+    let dir = testdata_or_skip!();
+    let spec = genesis::load_genesis(&dir.join("ethtest/genesis.json")).expect("genesis");
+    let header = genesis::genesis_header(&spec).expect("genesis header");
+    let bytes = std::fs::read(dir.join("ethtest/chain.rlp")).expect("chain.rlp");
+    let blocks = chain::read_chain_file(&bytes).expect("chain decodes");
+    let mut executor = chain::ChainExecutor::new(&spec, header);
+    let mut receipts = 0;
+    let mut with_logs = 0;
+    for block in &blocks {
+        let got = executor
+            .execute(block)
+            .unwrap_or_else(|e| panic!("block {}: {e}", block.header.number));
+        assert_eq!(got.len(), block.body.transactions.len());
+        receipts += got.len();
+        with_logs += got.iter().filter(|r| !r.logs().is_empty()).count();
+    }
+    assert_eq!(executor.head().number, 600);
+    assert_eq!(receipts, 603);
+    assert!(with_logs > 0, "the chain's emit txs log something");
+}
+
+/// A block whose header lies about its state root (one byte changed, hash recomputed by
+/// linking) is refused with a state-root mismatch, and no receipts come back for it.
+#[test]
+fn a_header_with_a_wrong_state_root_is_refused() {
+    let dir = testdata_or_skip!();
+    let spec = genesis::load_genesis(&dir.join("ethtest/genesis.json")).expect("genesis");
+    let header = genesis::genesis_header(&spec).expect("genesis header");
+    let bytes = std::fs::read(dir.join("ethtest/chain.rlp")).expect("chain.rlp");
+    let mut blocks = chain::read_chain_file(&bytes).expect("chain decodes");
+    let mut executor = chain::ChainExecutor::new(&spec, header);
+    let mut forged = blocks.swap_remove(0);
+    forged.header.state_root.0[0] ^= 1;
+    let error = executor.execute(&forged).expect_err("forged state root");
+    assert!(
+        matches!(
+            error,
+            chain::ExecutionError::Mismatch {
+                number: 1,
+                field: "state root",
+                ..
+            }
+        ),
+        "{error}"
+    );
+}

@@ -1,7 +1,8 @@
 //! Chain data outside the wire protocol: the chain store, serving requests from it,
 //! reading RLP chain files (geth `export` format), checking what can be checked without
-//! executing blocks, and summarising a chain.
+//! executing blocks, executing imported chains for their receipts, and summarising a chain.
 
+mod execute;
 mod info;
 mod redb_store;
 mod rlp_file;
@@ -9,6 +10,7 @@ pub mod serve;
 mod store;
 mod validate;
 
+pub use execute::{ChainExecutor, ExecutionError};
 pub use info::{chain_info, ChainInfo, ChainInfoError, ForkIdJson};
 pub use redb_store::{RedbChainStore, CHAIN_DB_FILE};
 pub use rlp_file::{read_chain_file, verify_block, verify_chain, ChainFileError};
