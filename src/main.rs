@@ -79,15 +79,19 @@ fn import(datadir: &Path, genesis_path: &Path, chain_path: &Path) -> anyhow::Res
     std::fs::create_dir_all(datadir)
         .with_context(|| format!("cannot create data directory {}", datadir.display()))?;
     let store = RedbChainStore::open(&datadir.join(CHAIN_DB_FILE), &genesis_header)?;
-    println!("{}", import_into(&store, chain_path)?);
+    println!("{}", import_into(&store, chain_path, Some(&spec))?);
     Ok(())
 }
 
 /// Imports a chain file into `store` after checking parent links and body roots; returns
-/// the JSON summary.
+/// the JSON summary. With the genesis alloc (`spec`), every block is executed first and
+/// must reproduce its header's roots (as geth's `import` does); its receipts are stored so
+/// that peers can be served them. Without it (the public networks ship no alloc), blocks
+/// are stored without receipts.
 fn import_into(
     store: &ethpeer_actors::chain::RedbChainStore,
     chain_path: &Path,
+    spec: Option<&alloy_genesis::Genesis>,
 ) -> anyhow::Result<serde_json::Value> {
     use ethpeer_actors::chain::ChainStore;
 
@@ -108,10 +112,22 @@ fn import_into(
         })?;
     // Parent links, numbers and body roots, before anything is written.
     chain::verify_chain(&parent, &blocks)?;
+    let mut executor = spec
+        .map(|spec| chain::ChainExecutor::replayed_to(spec, store, &parent))
+        .transpose()
+        .context("cannot replay the stored chain")?;
     let progress = indicatif::ProgressBar::new(blocks.len() as u64);
     let mut new = 0;
     for batch in blocks.chunks(IMPORT_BATCH) {
-        new += store.import(batch)?;
+        let mut executed = Vec::with_capacity(batch.len());
+        for block in batch {
+            let receipts = match executor.as_mut() {
+                Some(executor) => Some(executor.execute(block)?),
+                None => None,
+            };
+            executed.push((block.clone(), receipts));
+        }
+        new += store.import(&executed)?;
         progress.inc(batch.len() as u64);
     }
     progress.finish_and_clear();

@@ -106,7 +106,7 @@ impl Plan {
             &genesis_header,
         )?);
         if let Some(chain) = &args.chain {
-            let summary = crate::import_into(&store, chain)?;
+            let summary = crate::import_into(&store, chain, spec.as_ref())?;
             log::info!("imported {chain:?}: {summary}");
         }
         let state: Arc<dyn StateProvider> = match (&args.state, &spec) {

@@ -40,6 +40,12 @@ pub enum ExecutionError {
         /// The number of the last block executed.
         head: u64,
     },
+    /// The store lacks a canonical block needed to replay the chain up to an import.
+    #[error("canonical block {number} is missing from the store")]
+    MissingBlock {
+        /// The block's number.
+        number: u64,
+    },
     /// A transaction's signature does not recover.
     #[error("transaction {index} of block {number}: invalid signature")]
     BadSignature {
@@ -147,6 +153,33 @@ impl ChainExecutor {
             db,
             head: genesis_header,
         }
+    }
+
+    /// An executor at `parent`, a canonical block of `store`, reached by executing every
+    /// canonical block from genesis (the state is kept in memory only, so an import that
+    /// extends a stored chain replays it first).
+    pub fn replayed_to(
+        genesis: &Genesis,
+        store: &dyn super::ChainStore,
+        parent: &Header,
+    ) -> Result<Self, ExecutionError> {
+        let genesis_header = store
+            .header_by_number(0)
+            .ok_or(ExecutionError::MissingBlock { number: 0 })?;
+        let mut executor = Self::new(genesis, genesis_header);
+        for number in 1..=parent.number {
+            let missing = || ExecutionError::MissingBlock { number };
+            let header = store.header_by_number(number).ok_or_else(missing)?;
+            let body = store.body(&header.hash_slow()).ok_or_else(missing)?;
+            executor.execute(&EthBlock { header, body })?;
+        }
+        if executor.head.hash_slow() != parent.hash_slow() {
+            return Err(ExecutionError::NotNext {
+                number: parent.number,
+                head: executor.head.number,
+            });
+        }
+        Ok(executor)
     }
 
     /// The last block executed (the genesis block at first).

@@ -66,14 +66,20 @@ impl RedbChainStore {
         }
     }
 
-    /// Imports blocks in one transaction: each must extend a known block; those already
-    /// stored are skipped. Returns how many were new.
-    pub fn import(&self, blocks: &[EthBlock]) -> Result<usize, StoreError> {
+    /// Imports blocks in one transaction, each with its receipts when they are known (from
+    /// executing it): each must extend a known block; those already stored are skipped,
+    /// except that receipts a stored block lacks are added. Returns how many were new.
+    pub fn import(
+        &self,
+        blocks: &[(EthBlock, Option<Vec<ReceiptEnvelope>>)],
+    ) -> Result<usize, StoreError> {
         self.write(|tx| {
             let mut new = 0;
-            for block in blocks {
-                if insert(tx, block, None)? {
+            for (block, receipts) in blocks {
+                if insert(tx, block, receipts.as_ref())? {
                     new += 1;
+                } else if let Some(receipts) = receipts {
+                    add_missing_receipts(tx, &block.header.hash_slow(), receipts)?;
                 }
             }
             Ok(new)
@@ -142,6 +148,21 @@ fn put_block(
         .map_err(backend)?
         .insert(&hash.0, &td.to_be_bytes::<32>())
         .map_err(backend)?;
+    Ok(())
+}
+
+/// Stores `receipts` for the stored block `hash` unless it has some already.
+fn add_missing_receipts(
+    tx: &redb::WriteTransaction,
+    hash: &B256,
+    receipts: &Vec<ReceiptEnvelope>,
+) -> Result<(), StoreError> {
+    let mut table = tx.open_table(RECEIPTS).map_err(backend)?;
+    if table.get(&hash.0).map_err(backend)?.is_none() {
+        let mut out = Vec::new();
+        receipts.encode(&mut out);
+        table.insert(&hash.0, out.as_slice()).map_err(backend)?;
+    }
     Ok(())
 }
 
