@@ -3,6 +3,7 @@
 // A failed expectation in a test should panic with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod binary;
 mod common;
 
 mod cli;
@@ -11,6 +12,7 @@ mod eip2481;
 mod eth_protocol;
 mod ethtest_chain;
 mod forkid_vectors;
+mod geth;
 mod import;
 mod interop;
 mod malformed;

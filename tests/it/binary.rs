@@ -1,0 +1,180 @@
+//! The real `ethpeer` binary as a child process: start it with ephemeral ports, read the
+//! addresses it prints, follow its log, call its JSON-RPC and metrics endpoints.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::mpsc;
+
+/// One running `ethpeer node`.
+pub struct Binary {
+    pub child: Child,
+    /// The enode URL it printed.
+    pub enode: String,
+    /// Its JSON-RPC base URL.
+    pub rpc: String,
+    /// Its metrics URL.
+    pub metrics: String,
+    /// Every stderr (log) line so far, and a channel of new ones.
+    logs: Vec<String>,
+    new_logs: mpsc::UnboundedReceiver<String>,
+}
+
+impl Binary {
+    /// Starts `ethpeer node` with a data folder, ephemeral ports and `extra` flags.
+    pub async fn start(datadir: &Path, extra: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ethpeer"))
+            .arg("node")
+            .arg("--datadir")
+            .arg(datadir)
+            .args([
+                "--port",
+                "0",
+                "--rpc",
+                "127.0.0.1:0",
+                "--metrics",
+                "127.0.0.1:0",
+                "--tx-arrival-wait",
+                "0",
+            ])
+            .args(extra)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("ethpeer starts");
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let mut printed = Vec::new();
+        while printed.len() < 3 {
+            let line = tokio::time::timeout(Duration::from_secs(30), stdout.next_line())
+                .await
+                .expect("ethpeer printed its addresses in time")
+                .expect("stdout")
+                .expect("ethpeer exited early");
+            printed.push(line);
+        }
+        let enode = printed[0].clone();
+        let rpc = printed[1].trim_start_matches("rpc ").to_string();
+        let metrics = printed[2].trim_start_matches("metrics ").to_string();
+        assert!(enode.starts_with("enode://"), "{enode}");
+        let (tx, new_logs) = mpsc::unbounded_channel();
+        let mut stderr = BufReader::new(child.stderr.take().expect("stderr")).lines();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = stderr.next_line().await {
+                let _ = tx.send(line);
+            }
+        });
+        Self {
+            child,
+            enode,
+            rpc,
+            metrics,
+            logs: Vec::new(),
+            new_logs,
+        }
+    }
+
+    /// Waits (up to 20 s) for a log line containing every one of `needles`.
+    pub async fn log_line(&mut self, needles: &[&str]) -> String {
+        let hit = |line: &String| needles.iter().all(|n| line.contains(n));
+        if let Some(line) = self.logs.iter().find(|l| hit(l)) {
+            return line.clone();
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let line = tokio::time::timeout_at(deadline, self.new_logs.recv())
+                .await
+                .unwrap_or_else(|_| panic!("no log line with {needles:?}; got {:#?}", self.logs))
+                .unwrap_or_else(|| panic!("ethpeer exited; logs {:#?}", self.logs));
+            self.logs.push(line.clone());
+            if hit(&line) {
+                return line;
+            }
+        }
+    }
+
+    /// One JSON-RPC call; the whole answer.
+    pub async fn call(&self, method: &str, params: Value) -> Value {
+        let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+        let (status, text) = http(&self.rpc, "POST", "/", &body.to_string()).await;
+        assert_eq!(status, 200, "{text}");
+        serde_json::from_str(&text).expect("JSON answer")
+    }
+
+    /// The Prometheus text.
+    pub async fn metrics(&self) -> String {
+        let path = self.metrics.trim_start_matches("http://");
+        let (addr, path) = path.split_once('/').expect("a path");
+        let (status, text) = http(&format!("http://{addr}"), "GET", &format!("/{path}"), "").await;
+        assert_eq!(status, 200);
+        text
+    }
+
+    /// Sends SIGINT (Ctrl-C).
+    pub fn interrupt(&self) {
+        let pid = self.child.id().expect("running");
+        let status = std::process::Command::new("kill")
+            .args(["-INT", &pid.to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+    }
+}
+
+/// A minimal HTTP/1.1 exchange (one request per connection).
+pub async fn http(base: &str, method: &str, path: &str, body: &str) -> (u16, String) {
+    let addr = base.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.expect("send");
+    let mut response = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut response))
+        .await
+        .expect("answer in time")
+        .expect("read");
+    let text = String::from_utf8_lossy(&response).to_string();
+    let (head, body) = text.split_once("\r\n\r\n").expect("HTTP response");
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status code");
+    // actix-web answers small bodies with Content-Length; chunked only for streams.
+    (status, body.to_string())
+}
+
+/// Polls `check` every 20 ms for up to 20 s: the state lives in another process, which
+/// offers no notification for it.
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: not within 20 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The value of the first metrics line starting with `line_prefix`.
+pub fn counter(metrics: &str, line_prefix: &str) -> u64 {
+    metrics
+        .lines()
+        .find(|l| l.starts_with(line_prefix))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
