@@ -128,11 +128,24 @@ impl Binary {
 
 /// A minimal HTTP/1.1 exchange (one request per connection).
 pub async fn http(base: &str, method: &str, path: &str, body: &str) -> (u16, String) {
+    http_with(base, method, path, &[], body).await
+}
+
+/// [`http`] with extra request headers (`name: value` lines without CRLF); a chunked
+/// answer (Go's net/http for larger bodies) is reassembled.
+pub async fn http_with(
+    base: &str,
+    method: &str,
+    path: &str,
+    headers: &[String],
+    body: &str,
+) -> (u16, String) {
     let addr = base.trim_start_matches("http://").trim_end_matches('/');
     let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let extra: String = headers.iter().map(|h| format!("{h}\r\n")).collect();
     let request = format!(
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+         {extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
     stream.write_all(request.as_bytes()).await.expect("send");
@@ -148,8 +161,29 @@ pub async fn http(base: &str, method: &str, path: &str, body: &str) -> (u16, Str
         .nth(1)
         .and_then(|s| s.parse().ok())
         .expect("status code");
-    // actix-web answers small bodies with Content-Length; chunked only for streams.
-    (status, body.to_string())
+    let chunked = head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked");
+    let body = if chunked {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
+    (status, body)
+}
+
+/// The payload of a chunked HTTP body: hex size lines, each followed by that many bytes.
+fn dechunk(mut rest: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, tail)) = rest.split_once("\r\n") {
+        let size = usize::from_str_radix(size.trim(), 16).expect("chunk size");
+        if size == 0 {
+            break;
+        }
+        out.push_str(&tail[..size]);
+        rest = &tail[size + 2..];
+    }
+    out
 }
 
 /// Polls `check` every 20 ms for up to 20 s: the state lives in another process, which

@@ -13,6 +13,7 @@ mod eth_protocol;
 mod ethtest_chain;
 mod forkid_vectors;
 mod geth;
+mod geth_peer;
 mod import;
 mod interop;
 mod malformed;

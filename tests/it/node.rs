@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use alloy_primitives::{Address, Bytes, TxKind, U256};
 use ethpeer_actors::chain::ChainStore;
-use ethpeer_actors::eth::genesis;
+use ethpeer_actors::eth::{genesis, EthVersion};
 use ethpeer_actors::node::{DialError, Node, NodeConfig};
 use ethpeer_actors::peer_set::Len;
 use ethpeer_actors::session::SessionError;
@@ -17,6 +17,12 @@ use crate::common::testdata_or_skip;
 use crate::tx_validation::{rules, sender, signed, transfer};
 
 async fn node(dir: &std::path::Path, key: u8) -> Node {
+    node_with(dir, key, &EthVersion::ALL).await
+}
+
+/// A node on the ethtest chain (store with the 600 blocks, head state for the pool) with
+/// key bytes `key`, offering `versions`, listening on 127.0.0.1:0.
+pub(crate) async fn node_with(dir: &std::path::Path, key: u8, versions: &[EthVersion]) -> Node {
     let spec = genesis::load_genesis(&dir.join("ethtest/genesis.json")).expect("genesis");
     let ethtest = crate::common::ethtest(dir);
     let genesis_hash = ethtest.store.canonical_hash(0).expect("genesis");
@@ -32,6 +38,7 @@ async fn node(dir: &std::path::Path, key: u8) -> Node {
     Node::start(
         NodeConfig {
             arrival_wait: Duration::ZERO,
+            eth_versions: versions.to_vec(),
             ..config
         },
         ethtest.store,
