@@ -9,6 +9,7 @@ use actix::Actor;
 use alloy_primitives::B256;
 use ethpeer_actors::block_import::{BlockHandler, BlockHandlerLinks};
 use ethpeer_actors::block_propagation::BlockPropagator;
+use ethpeer_actors::chain::BlockPolicy;
 use ethpeer_actors::eth::{
     EthBlock, EthMessage, EthVersion, GetBlockBodies, GetBlockHeaders, RequestPair,
 };
@@ -29,6 +30,7 @@ use crate::common::testdata_or_skip;
 
 struct Server {
     addr: std::net::SocketAddr,
+    store: Arc<ethpeer_actors::chain::MemoryChainStore>,
     id: alloy_primitives::B512,
     status: ChainStatus,
     blocks: Vec<EthBlock>,
@@ -58,7 +60,7 @@ async fn server(dir: &std::path::Path) -> Server {
                 .recipient(),
         ),
         blocks: Some(
-            BlockHandler::new(store.clone(), block_links)
+            BlockHandler::new(store.clone(), block_links, BlockPolicy::PostMerge)
                 .start()
                 .recipient(),
         ),
@@ -100,6 +102,7 @@ async fn server(dir: &std::path::Path) -> Server {
     ));
     Server {
         addr,
+        store: store.clone(),
         id,
         status,
         blocks,
@@ -348,4 +351,81 @@ async fn each_violation_disconnects_the_offender_while_another_peer_keeps_workin
             vec![1]
         );
     }
+}
+
+/// The forged head of issue 14: a well-formed child of the ethtest head (right parent,
+/// number, time +12, same gas limit, empty body with matching roots, no seal; the chain is
+/// post-merge) sent as NewBlock at eth/68 used to become our head. Now it is a violation:
+/// the sender is disconnected with 0x10 and nothing is stored; NewBlockHashes likewise;
+/// another peer keeps being served the real head.
+#[actix_rt::test]
+async fn a_forged_block_on_the_post_merge_chain_disconnects_and_stores_nothing() {
+    use alloy_consensus::{BlockBody, EMPTY_OMMER_ROOT_HASH, EMPTY_ROOT_HASH};
+    use ethpeer_actors::chain::{validate_block, ChainStore};
+    use ethpeer_actors::eth::{BlockHashNumber, NewBlock, NewBlockHashes};
+    let dir = testdata_or_skip!();
+    let server = server(&dir).await;
+    let head = server.store.head();
+    let mut header = head.clone();
+    header.parent_hash = head.hash_slow();
+    header.number = head.number + 1;
+    header.timestamp = head.timestamp + 12;
+    header.transactions_root = EMPTY_ROOT_HASH;
+    header.ommers_hash = EMPTY_OMMER_ROOT_HASH;
+    header.withdrawals_root = Some(EMPTY_ROOT_HASH);
+    let forged = EthBlock {
+        header,
+        body: BlockBody {
+            transactions: vec![],
+            ommers: vec![],
+            withdrawals: Some(Default::default()),
+        },
+    };
+    // Well-formed: every check that needs no consensus client passes.
+    validate_block(&head, &forged).expect("a well-formed child");
+    let hash = forged.header.hash_slow();
+    let mut bystander = client(&server, 6, EthVersion::Eth68, &server.status)
+        .await
+        .expect("session");
+    let broadcasts = [
+        EthMessage::NewBlock(Box::new(NewBlock {
+            block: forged.clone(),
+            td: alloy_primitives::U256::from(0x20000),
+        })),
+        EthMessage::NewBlockHashes(NewBlockHashes(vec![BlockHashNumber {
+            hash,
+            number: forged.header.number,
+        }])),
+    ];
+    for (n, message) in broadcasts.iter().enumerate() {
+        let mut attacker = client(&server, 40 + n as u8, EthVersion::Eth68, &server.status)
+            .await
+            .expect("session");
+        send(&mut attacker, message).await;
+        assert_eq!(
+            next(&mut attacker).await.expect_err("disconnected"),
+            Some(DisconnectReason::SubprotocolSpecific),
+            "{:?}",
+            message.message_id()
+        );
+        send(
+            &mut bystander,
+            &headers(n as u64, 600u64.into(), 1, 0, false),
+        )
+        .await;
+        assert_eq!(
+            header_numbers(next(&mut bystander).await.expect("served"), n as u64),
+            vec![600]
+        );
+    }
+    assert!(server.store.header_by_hash(&hash).is_none(), "stored");
+    assert_eq!(server.store.head().hash_slow(), head.hash_slow());
+    // The next peer's Status still names the real head.
+    let session = client(&server, 50, EthVersion::Eth68, &server.status)
+        .await
+        .expect("session");
+    let EthMessage::Status(status) = session.remote_status else {
+        panic!("eth/68 Status")
+    };
+    assert_eq!(status.best_hash, head.hash_slow());
 }

@@ -7,12 +7,13 @@ use actix::prelude::*;
 use alloy_primitives::{B256, U256};
 
 use crate::block_propagation::{AnnounceBlock, PropagateBlock};
-use crate::chain::{validate_block, ChainStore};
+use crate::chain::{validate_block, BlockPolicy, ChainStore};
 use crate::eth::{
     BlockHashNumber, BlockRangeUpdate, EthBlock, EthMessage, GetBlockBodies, GetBlockHeaders,
     RequestPair,
 };
-use crate::peer::{short, InboundEth, PeerId, SendRequest};
+use crate::p2p::DisconnectReason;
+use crate::peer::{short, Disconnect, InboundEth, PeerId, SendRequest};
 use crate::peer_set::{BroadcastBlockRange, MarkBlock, PeerHead, UpdatePeerHead};
 
 /// Announced blocks fetched at once at most; further announcements wait for a later one
@@ -51,6 +52,8 @@ pub struct BlockHandler {
     store: Arc<dyn ChainStore>,
     /// Peer set and propagator.
     links: BlockHandlerLinks,
+    /// What peers' block broadcasts may do (nothing at all after the merge).
+    policy: BlockPolicy,
     /// Hashes being fetched now.
     fetching: HashSet<B256>,
     /// The head number last sent in a BlockRangeUpdate.
@@ -58,12 +61,13 @@ pub struct BlockHandler {
 }
 
 impl BlockHandler {
-    /// A handler importing into `store`.
-    pub fn new(store: Arc<dyn ChainStore>, links: BlockHandlerLinks) -> Self {
+    /// A handler importing into `store` under `policy`.
+    pub fn new(store: Arc<dyn ChainStore>, links: BlockHandlerLinks, policy: BlockPolicy) -> Self {
         let range_sent = store.head().number;
         Self {
             store,
             links,
+            policy,
             fetching: HashSet::new(),
             range_sent,
         }
@@ -78,6 +82,13 @@ impl Handler<InboundEth> for BlockHandler {
     type Result = ();
 
     fn handle(&mut self, msg: InboundEth, ctx: &mut Self::Context) {
+        let broadcast = matches!(
+            msg.message,
+            EthMessage::NewBlock(_) | EthMessage::NewBlockHashes(_)
+        );
+        if broadcast && !self.takes_broadcasts(&msg) {
+            return;
+        }
         match msg.message {
             EthMessage::NewBlock(new_block) => {
                 let hash = new_block.block.header.hash_slow();
@@ -157,12 +168,46 @@ impl Handler<ImportBlock> for BlockHandler {
         let hash = msg.0.header.hash_slow();
         let number = msg.0.header.number;
         let td = self.import(PeerId::ZERO, msg.0)?;
-        self.links.announce.do_send(AnnounceBlock { hash, number });
+        if self.relays() {
+            self.links.announce.do_send(AnnounceBlock { hash, number });
+        }
         Some(td)
     }
 }
 
 impl BlockHandler {
+    /// Whether blocks are relayed at our head (proof of work before the merge).
+    fn relays(&self) -> bool {
+        let head = self.store.head().hash_slow();
+        let td = self.store.total_difficulty(&head).unwrap_or_default();
+        self.policy.relays(td)
+    }
+
+    /// Whether a NewBlock/NewBlockHashes from this peer is looked at: after the merge it
+    /// is a violation (disconnect 0x10, as geth), under another engine it is ignored.
+    fn takes_broadcasts(&self, msg: &InboundEth) -> bool {
+        if self.relays() {
+            return true;
+        }
+        let head = self.store.head().hash_slow();
+        let td = self.store.total_difficulty(&head).unwrap_or_default();
+        if self.policy.is_post_merge(td) {
+            log::debug!(
+                "peer {}: block broadcast on a post-merge chain",
+                short(&msg.peer)
+            );
+            msg.disconnect.do_send(Disconnect {
+                reason: DisconnectReason::SubprotocolSpecific,
+            });
+        } else {
+            log::debug!(
+                "peer {}: block broadcast ignored (blocks are imported locally only)",
+                short(&msg.peer)
+            );
+        }
+        false
+    }
+
     /// Sends eth/69+ peers our range when the head moved a whole interval (or went back).
     fn head_moved(&mut self) {
         let head = self.store.head();

@@ -13,7 +13,7 @@ use secp256k1::SecretKey;
 
 use super::*;
 use crate::block_propagation::{AnnounceBlock, BlockPropagator, PropagateBlock};
-use crate::chain::{ChainStore, MemoryChainStore};
+use crate::chain::{BlockPolicy, ChainStore, MemoryChainStore};
 use crate::eth::forkid::ForkSchedule;
 use crate::eth::{EthBlock, EthVersion};
 use crate::peer::{start_session_peer, InboundRoutes, SessionPeerLinks};
@@ -72,7 +72,14 @@ fn node_at(n: u8, version: EthVersion) -> (Node, Addr<BlockHandler>) {
         announce: propagator.clone().recipient(),
         range: set.clone().recipient(),
     };
-    let blocks = BlockHandler::new(store.clone(), links).start();
+    let blocks = BlockHandler::new(
+        store.clone(),
+        links,
+        BlockPolicy::ProofOfWork {
+            terminal_total_difficulty: None,
+        },
+    )
+    .start();
     let handler = blocks.clone();
     let requests = RequestHandler::new(store.clone(), pool.clone()).start();
     let routes = InboundRoutes {

@@ -4,6 +4,7 @@
 
 mod execute;
 mod info;
+mod policy;
 mod redb_store;
 mod rlp_file;
 pub mod serve;
@@ -12,6 +13,7 @@ mod validate;
 
 pub use execute::{ChainExecutor, ExecutionError};
 pub use info::{chain_info, ChainInfo, ChainInfoError, ForkIdJson};
+pub use policy::BlockPolicy;
 pub use redb_store::{RedbChainStore, CHAIN_DB_FILE};
 pub use rlp_file::{read_chain_file, verify_block, verify_chain, ChainFileError};
 pub use store::{ChainStore, MemoryChainStore, StoreError};

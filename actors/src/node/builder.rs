@@ -12,7 +12,7 @@ use alloy_genesis::Genesis;
 use secp256k1::SecretKey;
 
 use super::{Enode, Node, NodeConfig};
-use crate::chain::{ChainStore, MemoryChainStore};
+use crate::chain::{BlockPolicy, ChainStore, MemoryChainStore};
 use crate::eth::forkid::Network;
 use crate::eth::genesis::{self, GenesisError};
 use crate::eth::EthVersion;
@@ -61,7 +61,8 @@ impl NodeBuilder {
         let forks = genesis::fork_schedule(spec, header.hash_slow());
         let rules = rules_for_genesis(spec, &header);
         let chain_id = spec.config.chain_id;
-        let config = NodeConfig::new(random_key(), default_listen(), chain_id, forks, rules);
+        let mut config = NodeConfig::new(random_key(), default_listen(), chain_id, forks, rules);
+        config.block_policy = BlockPolicy::from_genesis(spec);
         Ok(Self {
             config,
             store: Arc::new(MemoryChainStore::new(header)),

@@ -32,7 +32,7 @@ pub use observe::PropagationObserver;
 
 use crate::block_import::{BlockHandler, BlockHandlerLinks};
 use crate::block_propagation::BlockPropagator;
-use crate::chain::ChainStore;
+use crate::chain::{BlockPolicy, ChainStore};
 use crate::eth::forkid::ForkSchedule;
 use crate::eth::EthVersion;
 use crate::p2p::DisconnectReason;
@@ -86,6 +86,9 @@ pub struct NodeConfig {
     pub trusted_peers: Vec<Enode>,
     /// Where to write the propagation trace (JSON lines), if anywhere.
     pub trace_propagation: Option<PathBuf>,
+    /// What peers' block broadcasts may do; the default is the safe one for today's
+    /// networks, [`BlockPolicy::PostMerge`].
+    pub block_policy: BlockPolicy,
 }
 
 impl NodeConfig {
@@ -111,6 +114,7 @@ impl NodeConfig {
             static_peers: Vec::new(),
             trusted_peers: Vec::new(),
             trace_propagation: None,
+            block_policy: BlockPolicy::PostMerge,
         }
     }
 }
@@ -433,7 +437,7 @@ fn routes(
                 .recipient(),
         ),
         blocks: Some(
-            BlockHandler::new(store.clone(), block_links)
+            BlockHandler::new(store.clone(), block_links, config.block_policy)
                 .start()
                 .recipient(),
         ),
