@@ -91,6 +91,18 @@ impl EthMessageId {
         }
     }
 
+    /// Whether the message asks the peer for data (answered with a response).
+    pub fn is_request(self) -> bool {
+        matches!(
+            self,
+            Self::GetBlockHeaders
+                | Self::GetBlockBodies
+                | Self::GetPooledTransactions
+                | Self::GetNodeData
+                | Self::GetReceipts
+        )
+    }
+
     /// Whether the message answers a request (and so must match one we sent).
     pub fn is_response(self) -> bool {
         matches!(

@@ -43,6 +43,15 @@ pub const PONG_TIMEOUT: Duration = Duration::from_secs(20);
 /// than growing our memory; reth pauses reading at 4 queued responses.
 pub const MAX_QUEUED_RESPONSES: usize = 16;
 
+/// Requests of a peer being served or waiting to be written at most; while it has this
+/// many, its socket is not read (reth stops reading a session at 4 queued responses).
+pub const MAX_UNANSWERED_REQUESTS: usize = 4;
+
+/// How long a request routed to the request handler counts as unanswered at most (the
+/// handler answers at once; a lost answer frees its slot after this, as our own request
+/// timeout).
+pub const SERVE_DEADLINE: Duration = super::REQUEST_TIMEOUT;
+
 /// Control messages (Ping/Pong) queued at most; a remote flooding Pings loses the excess
 /// Pongs.
 pub const MAX_QUEUED_CONTROL: usize = 8;
@@ -97,6 +106,11 @@ pub struct PeerActor {
     /// Whether an inbound stream is attached (then a Disconnect waits for the remote to
     /// close, up to [`DISCONNECT_GRACE`], so it is not lost to a TCP reset).
     pub(super) has_inbound: bool,
+    /// Stops reading the socket while this peer's work is backed up (see [`ReadGate`]).
+    pub(super) gate: super::ReadGate,
+    /// When each request routed to the request handler arrived, oldest first, until its
+    /// answer is queued.
+    pub(super) serving: VecDeque<tokio::time::Instant>,
 }
 
 impl PeerActor {
@@ -124,6 +138,8 @@ impl PeerActor {
             ping_sent: None,
             keepalive: (PING_INTERVAL, PONG_TIMEOUT),
             has_inbound: false,
+            gate: super::ReadGate::default(),
+            serving: VecDeque::new(),
         }
     }
 
@@ -180,7 +196,7 @@ impl Actor for PeerActor {
     fn started(&mut self, ctx: &mut Self::Context) {
         log::debug!("peer {} started ({})", short(&self.id), self.version);
         if let Some((stream, _)) = self.inbound.take() {
-            ctx.add_stream(stream);
+            ctx.add_stream(self.gate.guard(stream));
             self.has_inbound = true;
             ctx.run_interval(self.keepalive.0, |act, ctx| act.ping(ctx));
         }
@@ -300,6 +316,33 @@ impl Handler<Disconnect> for PeerActor {
 }
 
 impl PeerActor {
+    /// Counts a request handed to the request handler; see [`Self::check_serving`].
+    pub(super) fn serving_started(&mut self, ctx: &mut Context<Self>) {
+        self.serving.push_back(tokio::time::Instant::now());
+        self.check_serving(ctx);
+    }
+
+    /// Stops reading while [`MAX_UNANSWERED_REQUESTS`] requests are being served or their
+    /// answers wait to be written; resumes once fewer are. A request unanswered for
+    /// [`SERVE_DEADLINE`] stops counting.
+    pub(super) fn check_serving(&mut self, ctx: &mut Context<Self>) {
+        let now = tokio::time::Instant::now();
+        while self
+            .serving
+            .front()
+            .is_some_and(|at| now.duration_since(*at) >= SERVE_DEADLINE)
+        {
+            self.serving.pop_front();
+        }
+        let backed_up = self.serving.len() + self.responses.len() >= MAX_UNANSWERED_REQUESTS;
+        let was = self.gate.is_held_by(super::GateReason::Serving);
+        self.gate.set(super::GateReason::Serving, backed_up);
+        if backed_up && !was {
+            // Nothing else may come to reopen it if an answer was lost.
+            ctx.run_later(SERVE_DEADLINE, |act, ctx| act.check_serving(ctx));
+        }
+    }
+
     /// Starts the next write if none is in flight and something is queued.
     fn pump(&mut self, ctx: &mut Context<Self>) {
         if self.sink.is_none() {
@@ -338,6 +381,7 @@ impl PeerActor {
         };
         ctx.spawn(write.into_actor(self).map(move |(sink, result), act, ctx| {
             act.sink = Some(sink);
+            act.check_serving(ctx);
             match result {
                 // With a reader attached, wait for the remote to close (or the grace
                 // timer) so the Disconnect is read before our socket goes away.
@@ -375,8 +419,12 @@ impl Handler<SendEth> for PeerActor {
             );
             return;
         }
+        if msg.0.message_id().is_response() {
+            self.serving.pop_front();
+        }
         self.responses.push_back(msg.0);
         self.pump(ctx);
+        self.check_serving(ctx);
     }
 }
 

@@ -113,8 +113,12 @@ impl PeerActor {
                     });
                     return;
                 }
-                if let Some(route) = self.on_message.route(&message) {
+                if let Some(route) = self.on_message.route(&message).cloned() {
+                    if message.message_id().is_request() {
+                        self.serving_started(ctx);
+                    }
                     route.do_send(InboundEth {
+                        gate: self.gate.clone(),
                         requests: ctx.address().recipient(),
                         version: self.version(),
                         reply: ctx.address().recipient(),
@@ -134,14 +138,22 @@ impl PeerActor {
     }
 }
 
-/// Rules on broadcasts that geth enforces with a disconnect: no blob transaction inside
-/// Transactions (EIP-4844: blob txs are only announced), no hash twice in one announcement.
+/// Most transactions one Transactions message may carry; more is a violation (geth
+/// `maxTransactionAnnouncements`, 5000, `eth/protocols/eth/protocol.go`).
+pub const MAX_TRANSACTIONS_PER_MESSAGE: usize = 5000;
+
+/// Rules on broadcasts that geth enforces with a disconnect: at most
+/// [`MAX_TRANSACTIONS_PER_MESSAGE`] txs, no blob transaction inside Transactions
+/// (EIP-4844: blob txs are only announced), no hash twice in one announcement.
 fn broadcast_violation(message: &EthMessage) -> Option<&'static str> {
     let duplicates = |hashes: &[alloy_primitives::B256]| {
         let mut seen = std::collections::HashSet::with_capacity(hashes.len());
         !hashes.iter().all(|h| seen.insert(h))
     };
     match message {
+        EthMessage::Transactions(txs) if txs.0.len() > MAX_TRANSACTIONS_PER_MESSAGE => {
+            Some("more than 5000 transactions in one message")
+        }
         EthMessage::Transactions(txs) if txs.0.iter().any(|tx| tx.is_eip4844()) => {
             Some("blob transaction in a Transactions broadcast")
         }

@@ -87,6 +87,8 @@ pub struct InboundEth {
     pub requests: actix::Recipient<super::SendRequest>,
     /// Disconnects this peer (for violations found after decoding, e.g. by the fetcher).
     pub disconnect: actix::Recipient<Disconnect>,
+    /// Stops and resumes reading this peer's socket (backpressure on its own work).
+    pub gate: super::ReadGate,
 }
 
 /// Where a peer's inbound eth messages go, by kind.

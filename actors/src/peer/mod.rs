@@ -3,6 +3,7 @@
 
 mod actor;
 mod connection;
+mod gate;
 mod inbound;
 mod messages;
 mod metrics;
@@ -18,9 +19,12 @@ use alloy_primitives::B512;
 pub(crate) use actor::short;
 pub use actor::{
     InboundStream, PeerActor, DISCONNECT_GRACE, MAX_QUEUED_CONTROL, MAX_QUEUED_RESPONSES,
-    PEER_MAILBOX_CAPACITY, PING_INTERVAL, PONG_TIMEOUT, WRITE_TIMEOUT,
+    MAX_UNANSWERED_REQUESTS, PEER_MAILBOX_CAPACITY, PING_INTERVAL, PONG_TIMEOUT, SERVE_DEADLINE,
+    WRITE_TIMEOUT,
 };
 pub use connection::{memory_connection, ConnectionError, Outbound, OutboundSink};
+pub use gate::{GateReason, Gated, ReadGate};
+pub use inbound::MAX_TRANSACTIONS_PER_MESSAGE;
 pub use messages::{
     Delivery, Disconnect, InboundEth, InboundRoutes, PeerStopped, QueueAnn, QueueProp, QueueTxAnns,
     QueueTxs, Seen, SeenItem, SeenRoute, SendEth, StopReason,

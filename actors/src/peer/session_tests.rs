@@ -12,7 +12,7 @@ use tokio::io::DuplexStream;
 
 use super::*;
 use crate::eth::forkid::ForkSchedule;
-use crate::eth::{EthMessage, EthVersion};
+use crate::eth::{EthMessage, EthMessageId, EthVersion};
 use crate::p2p::{self, DisconnectReason, P2pMessage};
 use crate::peer_set::{Len, PeerSetActor};
 use crate::rlpx::RlpxMessage;
@@ -374,7 +374,7 @@ async fn unsolicited_wrong_type_and_oversized_responses_disconnect() {
 }
 
 #[actix_rt::test]
-async fn blob_transactions_in_broadcasts_and_duplicate_announcements_disconnect() {
+async fn blob_transactions_oversized_broadcasts_and_duplicate_announcements_disconnect() {
     use crate::eth::{NewPooledTransactionHashes68, Transactions};
     let blob = crate::testing::blob_tx(sender(1), 0);
     let crate::eth::PooledTx::Eip4844(signed) = blob.tx.clone() else {
@@ -390,6 +390,16 @@ async fn blob_transactions_in_broadcasts_and_duplicate_announcements_disconnect(
         (
             2u64,
             EthMessage::Transactions(Transactions(vec![consensus])),
+        ),
+        // One more transaction than geth's maxTransactionAnnouncements.
+        (
+            2u64,
+            EthMessage::Transactions(Transactions(vec![
+                crate::testing::tx(sender(1), 0, 100)
+                    .broadcast_form()
+                    .expect("not a blob tx");
+                MAX_TRANSACTIONS_PER_MESSAGE + 1
+            ])),
         ),
         (
             8,
@@ -411,4 +421,47 @@ async fn blob_transactions_in_broadcasts_and_duplicate_announcements_disconnect(
             .expect("send");
         expect_subprotocol_disconnect(&mut raw).await;
     }
+}
+
+/// A peer that asks and asks: the request handler (here an inbox that never answers) sees
+/// only [`MAX_UNANSWERED_REQUESTS`] of its 50 requests while none is answered, because the
+/// socket is no longer read; one answer lets exactly one more in.
+#[actix_rt::test]
+async fn a_peer_with_four_unanswered_requests_is_not_read_further() {
+    let (sa, mut raw) = sessions(EthVersion::Eth68).await;
+    let (_, pool) = pool();
+    let set = PeerSetActor::new().start();
+    let (links, mut inbox) = links(&set);
+    start_session_peer(sa, pool, links)
+        .await
+        .expect("registered");
+    tokio::time::pause();
+    for _ in 0..50 {
+        raw.writer
+            .send(RlpxMessage {
+                id: raw.eth_offset + EthMessageId::GetBlockHeaders as u64,
+                payload: get_headers(600).encoded().into(),
+            })
+            .await
+            .expect("send");
+    }
+    let mut routed = Vec::new();
+    for _ in 0..MAX_UNANSWERED_REQUESTS {
+        routed.push(inbox.next().await.expect("a request"));
+    }
+    // Paused time advances only when every task is idle: the actor had every chance to
+    // read more.
+    let more = tokio::time::timeout(Duration::from_secs(1), inbox.next()).await;
+    assert!(more.is_err(), "a fifth request was read");
+    // Answer one: its reply is written and the next request comes through.
+    let first = routed.remove(0);
+    let EthMessage::GetBlockHeaders(request) = &first.message else {
+        panic!("{:?}", first.message)
+    };
+    let answer = EthMessage::BlockHeaders(request.answer(crate::eth::BlockHeaders(vec![])));
+    first.reply.do_send(SendEth(answer));
+    assert!(inbox.next().await.is_some(), "reading resumed");
+    let more = tokio::time::timeout(Duration::from_secs(1), inbox.next()).await;
+    assert!(more.is_err(), "only one slot was freed");
+    assert_eq!(next_eth(&mut raw).await.id, raw.eth_offset + 0x04);
 }
