@@ -118,6 +118,7 @@ pub mod rlpx;
 pub mod session;
 pub mod tx_broadcast;
 pub mod tx_fetcher;
+pub mod tx_ingest;
 pub mod tx_pool;
 
 #[cfg(test)]

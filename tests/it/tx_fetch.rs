@@ -18,6 +18,7 @@ use ethpeer_actors::peer_set::PeerSetActor;
 use ethpeer_actors::rlpx::RlpxMessage;
 use ethpeer_actors::session::{self, Established, SessionConfig};
 use ethpeer_actors::tx_fetcher::{TxFetcher, TxFetcherLinks};
+use ethpeer_actors::tx_ingest::{start_verifiers, TxIngest};
 use ethpeer_actors::tx_pool::{MemoryState, TxPool, ValidatingTxPool};
 use futures::{SinkExt, StreamExt};
 use secp256k1::SecretKey;
@@ -43,6 +44,13 @@ pub(crate) async fn node_with_remotes(
         pool.clone(),
         TxFetcherLinks {
             mark: set.clone().recipient(),
+            ingest: TxIngest::new(
+                pool.clone(),
+                start_verifiers(pool.clone(), 2).recipient(),
+                2,
+            )
+            .start()
+            .recipient(),
         },
         Duration::ZERO,
     )

@@ -47,6 +47,7 @@ use crate::session::{
 };
 use crate::tx_broadcast::{PeerSetLink, TxBroadcaster};
 use crate::tx_fetcher::{TxFetcher, TxFetcherLinks, DEFAULT_ARRIVAL_WAIT};
+use crate::tx_ingest::{start_verifiers, TxIngest};
 use crate::tx_pool::validate::ValidationRules;
 use crate::tx_pool::{StateProvider, TxPool, ValidatingTxPool};
 use manager::{Admission, Admit, AdmitFailed, InboundThrottle, SessionInfo};
@@ -89,6 +90,9 @@ pub struct NodeConfig {
     /// What peers' block broadcasts may do; the default is the safe one for today's
     /// networks, [`BlockPolicy::PostMerge`].
     pub block_policy: BlockPolicy,
+    /// Threads verifying transactions from peers (sender recovery, stateless checks, KZG
+    /// proofs); default: one per core.
+    pub verify_threads: usize,
 }
 
 impl NodeConfig {
@@ -115,6 +119,7 @@ impl NodeConfig {
             trusted_peers: Vec::new(),
             trace_propagation: None,
             block_policy: BlockPolicy::PostMerge,
+            verify_threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
     }
 }
@@ -446,6 +451,13 @@ fn routes(
                 pool.clone(),
                 TxFetcherLinks {
                     mark: peer_set.clone().recipient(),
+                    ingest: TxIngest::new(
+                        pool.clone(),
+                        start_verifiers(pool.clone(), config.verify_threads).recipient(),
+                        config.verify_threads,
+                    )
+                    .start()
+                    .recipient(),
                 },
                 config.arrival_wait,
             )

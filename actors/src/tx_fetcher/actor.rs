@@ -10,8 +10,9 @@ use alloy_primitives::B256;
 
 use crate::eth::{EthMessage, GetPooledTransactions, PooledTx, RequestPair};
 use crate::p2p::DisconnectReason;
-use crate::peer::{short, Disconnect, InboundEth, PeerId, SendRequest};
+use crate::peer::{short, Disconnect, InboundEth, PeerId, ReadGate, SendRequest};
 use crate::peer_set::MarkTxs;
+use crate::tx_ingest::IngestTxs;
 use crate::tx_pool::validate::TxValidationError;
 use crate::tx_pool::{PoolError, TxPool, ValidatingTxPool};
 
@@ -32,6 +33,8 @@ pub const MAX_SIZE_DEVIATION: u64 = 8;
 pub struct TxFetcherLinks {
     /// Mark txs known for the peer that sent or announced them.
     pub mark: Recipient<MarkTxs>,
+    /// Where delivered txs are verified and pooled ([`crate::tx_ingest::TxIngest`]).
+    pub ingest: Recipient<IngestTxs>,
 }
 
 /// One announcer of a hash.
@@ -40,6 +43,7 @@ struct Announcer {
     peer: PeerId,
     requests: Recipient<SendRequest>,
     disconnect: Recipient<Disconnect>,
+    gate: ReadGate,
     /// eth/68 metadata: (type, size).
     meta: Option<(u8, u64)>,
 }
@@ -97,6 +101,7 @@ impl Handler<InboundEth> for TxFetcher {
             peer: msg.peer,
             requests: msg.requests.clone(),
             disconnect: msg.disconnect.clone(),
+            gate: msg.gate.clone(),
             meta,
         };
         let announced: Vec<(B256, Announcer)> = match &msg.message {
@@ -113,7 +118,7 @@ impl Handler<InboundEth> for TxFetcher {
                     .iter()
                     .filter_map(|tx| PooledTx::try_from(tx.clone()).ok())
                     .collect();
-                self.deliver(msg.peer, &msg.disconnect, pooled);
+                self.deliver(&announcer(None), pooled, ctx);
                 return;
             }
             _ => return,
@@ -198,7 +203,7 @@ impl TxFetcher {
                     _ => Vec::new(), // timeout or gone: try the others
                 };
                 let got: HashSet<B256> = delivered.iter().map(|tx| *tx.hash()).collect();
-                act.check_and_deliver(&who, delivered);
+                act.check_and_deliver(&who, delivered, ctx);
                 // Hashes this peer did not deliver: drop it as their announcer, retry elsewhere.
                 for hash in hashes {
                     act.forget_announcer(&hash, &peer);
@@ -213,7 +218,7 @@ impl TxFetcher {
 
     /// Checks deliveries against what `who` announced (eth/68: type equal, size within 8
     /// bytes; geth drops the peer otherwise), then adds them to the pool.
-    fn check_and_deliver(&mut self, who: &Announcer, txs: Vec<PooledTx>) {
+    fn check_and_deliver(&mut self, who: &Announcer, txs: Vec<PooledTx>, ctx: &mut Context<Self>) {
         for tx in &txs {
             let Some(announcers) = self.wanted.get(tx.hash()) else {
                 continue;
@@ -238,21 +243,46 @@ impl TxFetcher {
                 return;
             }
         }
-        self.deliver(who.peer, &who.disconnect, txs);
+        self.deliver(who, txs, ctx);
     }
 
-    /// Adds txs from `peer` to the pool. A blob tx with a bad sidecar gets its sender
-    /// disconnected; the hash stays wanted so another announcer is asked.
-    fn deliver(&mut self, peer: PeerId, disconnect: &Recipient<Disconnect>, txs: Vec<PooledTx>) {
+    /// Hands txs from `who` to the ingest path (verification on worker threads, then the
+    /// pool). A blob tx with a bad sidecar gets its sender disconnected; the hash stays
+    /// wanted so another announcer is asked.
+    fn deliver(&mut self, who: &Announcer, txs: Vec<PooledTx>, ctx: &mut Context<Self>) {
         if txs.is_empty() {
             return;
         }
         let hashes: Vec<B256> = txs.iter().map(|tx| *tx.hash()).collect();
         self.links.mark.do_send(MarkTxs {
-            peer,
+            peer: who.peer,
             hashes: hashes.clone(),
         });
-        for (hash, result) in hashes.iter().zip(self.pool.add(txs, Some(peer))) {
+        let ingest = self.links.ingest.send(IngestTxs {
+            peer: who.peer,
+            txs,
+            gate: who.gate.clone(),
+            disconnect: who.disconnect.clone(),
+        });
+        let (peer, disconnect) = (who.peer, who.disconnect.clone());
+        ctx.spawn(ingest.into_actor(self).map(move |outcomes, act, ctx| {
+            // The ingest actor is gone only when the system stops.
+            let outcomes = outcomes.unwrap_or_default();
+            act.ingested(peer, &disconnect, &hashes, outcomes);
+            // A refused blob sidecar made its hash ready again: ask another announcer.
+            act.schedule(ctx);
+        }));
+    }
+
+    /// What the pool made of delivered txs.
+    fn ingested(
+        &mut self,
+        peer: PeerId,
+        disconnect: &Recipient<Disconnect>,
+        hashes: &[B256],
+        outcomes: Vec<Result<B256, PoolError>>,
+    ) {
+        for (hash, result) in hashes.iter().zip(outcomes) {
             match result {
                 Err(PoolError::Invalid(
                     TxValidationError::CommitmentMismatch { .. }

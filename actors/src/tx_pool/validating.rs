@@ -44,6 +44,12 @@ pub enum PoolError {
     /// The sender has too many gapped transactions.
     #[error("too many future transactions for the sender")]
     TooManyFuture,
+    /// Refused recently; not verified again (see `tx_ingest::RECENTLY_REJECTED`).
+    #[error("recently rejected")]
+    RecentlyRejected,
+    /// Not looked at: its sender had too much waiting already, or left.
+    #[error("sender busy")]
+    Busy,
 }
 
 /// A validating, bounded transaction pool (see the module doc).
@@ -86,11 +92,28 @@ impl ValidatingTxPool {
     /// are counted per reason ([`Self::rejections`]); the peer is not disconnected (the
     /// spec says to drop invalid transactions).
     pub fn add(&self, txs: Vec<PooledTx>, origin: Option<PeerId>) -> Vec<Result<B256, PoolError>> {
+        let verified = txs.into_iter().map(|tx| self.verify(tx)).collect();
+        self.add_verified(verified, origin)
+    }
+
+    /// The CPU-heavy half of [`Self::add`]: the stateless checks with sender recovery (and
+    /// KZG proofs of blob sidecars). Needs no lock; worker threads run it.
+    pub fn verify(&self, tx: PooledTx) -> Result<PoolTx, TxValidationError> {
+        validate_stateless(tx, &self.rules)
+    }
+
+    /// The other half of [`Self::add`]: state checks and insertion of transactions that
+    /// went through [`Self::verify`] (their outcomes, in order).
+    pub fn add_verified(
+        &self,
+        verified: Vec<Result<PoolTx, TxValidationError>>,
+        origin: Option<PeerId>,
+    ) -> Vec<Result<B256, PoolError>> {
         let mut accepted = Vec::new();
-        let results: Vec<_> = txs
+        let results: Vec<_> = verified
             .into_iter()
             .map(|tx| {
-                let result = validate_stateless(tx, &self.rules)
+                let result = tx
                     .map_err(PoolError::from)
                     .and_then(|tx| {
                         validate_state(&tx, self.state_provider.as_ref())
@@ -137,6 +160,8 @@ impl ValidatingTxPool {
             PoolError::AlreadyKnown => "already_known",
             PoolError::ReplacementUnderpriced | PoolError::Underpriced => "underpriced",
             PoolError::TooManyFuture => "too_many_future",
+            PoolError::RecentlyRejected => "recently_rejected",
+            PoolError::Busy => "busy",
         };
         *self
             .rejections
