@@ -89,6 +89,20 @@ async fn three_binaries_relay_an_rpc_transaction_and_shut_down_cleanly() {
     let mut answer = String::new();
     stream.read_to_string(&mut answer).await.expect("read");
     assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+    // The same with forwarding headers naming localhost: only Host counts.
+    let mut stream = tokio::net::TcpStream::connect(rpc_addr)
+        .await
+        .expect("connect");
+    let request = format!(
+        "POST / HTTP/1.1\r\nHost: rebind.example\r\nX-Forwarded-Host: localhost\r\n\
+         Forwarded: host=localhost\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.expect("send");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.expect("read");
+    assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
 
     let (hash, raw) = dev_transfer(2, 0);
     let sent_at = std::time::SystemTime::now()

@@ -333,6 +333,15 @@ async fn geth_and_ethpeer_peer_both_ways_and_exchange_transactions() {
 
     // Both sides agree on ids and on eth/70, the highest version both offer (geth
     // v1.17.10 offers 72, 71, 70, 69; we offer 66-70).
+    // geth lists a peer as "handshake" until its side of Status is done: wait for both.
+    let keys = [pubkey_of(&a.enode), pubkey_of(&b.enode)];
+    within("geth's eth handshakes", Duration::from_secs(10), || async {
+        let peers = geth.call("admin_peers", json!([])).await;
+        keys.iter().all(|key| {
+            peer_with(&peers, key).is_some_and(|p| p["protocols"]["eth"]["version"].is_u64())
+        })
+    })
+    .await;
     let geth_peers = geth.call("admin_peers", json!([])).await;
     for node in [&a, &b] {
         let key = pubkey_of(&node.enode);

@@ -230,6 +230,40 @@ mod pool {
         assert!(pool.get(&first).is_none() && pool.get(&second).is_some());
     }
 
+    /// Wire values at their extremes: a value of 2^256-1 used to wrap `value + gas * fee`
+    /// past zero and pass the balance check; fee caps near 2^128 used to overflow the
+    /// 10% bump product (a panic in debug builds).
+    #[test]
+    fn extreme_values_and_fees_neither_overflow_nor_pass() {
+        use ethpeer_actors::tx_pool::validate::TxValidationError;
+        use ethpeer_actors::tx_pool::NoState;
+        let dir = testdata_or_skip!();
+        let (_, key) = sender(&dir);
+        let pool = pool(&dir);
+        let huge = signed(
+            key,
+            transfer(
+                603,
+                U256::MAX,
+                21_000,
+                TxKind::Call(Address::repeat_byte(1)),
+                Bytes::new(),
+            ),
+        );
+        assert!(matches!(
+            pool.add(vec![huge], None).remove(0),
+            Err(PoolError::Invalid(TxValidationError::InsufficientFunds { cost, .. }))
+                if cost == U256::MAX
+        ));
+        let stateless = ValidatingTxPool::new(rules(), Arc::new(NoState));
+        let old = u128::MAX / 2;
+        assert!(stateless.add(vec![tx(key, 603, old, old)], None)[0].is_ok());
+        assert!(
+            stateless.add(vec![tx(key, 603, u128::MAX, u128::MAX)], None)[0].is_ok(),
+            "a 100% bump replaces"
+        );
+    }
+
     #[test]
     fn future_transactions_are_capped_per_sender_and_rejections_counted_per_peer() {
         let dir = testdata_or_skip!();

@@ -371,7 +371,14 @@ async fn endpoint(
         return HttpResponse::UnsupportedMediaType()
             .body("invalid content type, only application/json is supported");
     }
-    if !allowed_host(request.connection_info().host()) {
+    // The Host header only: actix's `connection_info().host()` prefers Forwarded and
+    // X-Forwarded-Host, which a rebinding page's request can set to anything.
+    let host = request
+        .headers()
+        .get(actix_web::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    if !allowed_host(host) {
         return HttpResponse::Forbidden().body("invalid host specified");
     }
     match handle_body(&node, &body).await {

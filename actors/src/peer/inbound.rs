@@ -98,11 +98,17 @@ impl PeerActor {
                 });
             }
             Ok(message) if message.message_id().is_response() => {
-                if let Err(violation) = self.requests.resolve(message) {
-                    log::debug!("peer {}: {violation}", short(&self.id()));
-                    ctx.notify(Disconnect {
-                        reason: DisconnectReason::SubprotocolSpecific,
-                    });
+                match self.requests.resolve(message) {
+                    Ok(super::requests::Resolved::Answered) => {}
+                    Ok(super::requests::Resolved::Late) => {
+                        PeerMetrics::add(&self.metrics.late_responses, 1);
+                    }
+                    Err(violation) => {
+                        log::debug!("peer {}: {violation}", short(&self.id()));
+                        ctx.notify(Disconnect {
+                            reason: DisconnectReason::SubprotocolSpecific,
+                        });
+                    }
                 }
             }
             Ok(message) => {

@@ -37,6 +37,8 @@ pub struct PeerMetrics {
     pub queued_tx_anns: AtomicU64,
     /// Seen reports the propagation observer had no room for.
     pub dropped_seen: AtomicU64,
+    /// Responses that came after their request had timed out (dropped, not a violation).
+    pub late_responses: AtomicU64,
 }
 
 impl PeerMetrics {
@@ -51,7 +53,7 @@ impl PeerMetrics {
     }
 
     /// Every drop counter with its metric label.
-    pub fn drop_counts(&self) -> [(&'static str, u64); 7] {
+    pub fn drop_counts(&self) -> [(&'static str, u64); 8] {
         [
             ("txs", Self::get(&self.dropped_txs)),
             ("tx_anns", Self::get(&self.dropped_tx_anns)),
@@ -60,6 +62,7 @@ impl PeerMetrics {
             ("responses", Self::get(&self.dropped_responses)),
             ("mailbox", Self::get(&self.dropped_mailbox)),
             ("seen_reports", Self::get(&self.dropped_seen)),
+            ("late_responses", Self::get(&self.late_responses)),
         ]
     }
 

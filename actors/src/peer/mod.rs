@@ -35,7 +35,8 @@ pub use queues::{
     MAX_QUEUED_TX_ANNS, MAX_TX_PACKET_SIZE,
 };
 pub use requests::{
-    RequestError, ResponseViolation, SendRequest, MAX_PENDING_REQUESTS, REQUEST_TIMEOUT,
+    RequestError, ResponseViolation, SendRequest, MAX_PENDING_REQUESTS, REMEMBERED_EXPIRED,
+    REQUEST_TIMEOUT,
 };
 pub use transport::{start_session_peer, SessionPeerLinks};
 

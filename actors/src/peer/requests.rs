@@ -17,6 +17,11 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// Requests in flight per peer at most; more are refused until some complete.
 pub const MAX_PENDING_REQUESTS: usize = 64;
 
+/// Ids of requests that timed out, remembered so that their late answers are dropped
+/// quietly (counted) rather than taken for unsolicited responses: a slow peer is not a
+/// hostile one. Four windows of [`MAX_PENDING_REQUESTS`].
+pub const REMEMBERED_EXPIRED: usize = 4 * MAX_PENDING_REQUESTS;
+
 /// Command: send `0` (a request; its id is assigned here) and answer with the response.
 #[derive(Debug, Message)]
 #[rtype(result = "Result<EthMessage, RequestError>")]
@@ -88,6 +93,17 @@ struct Pending {
 pub(super) struct RequestTracker {
     next_id: u64,
     pending: HashMap<u64, Pending>,
+    /// Ids that timed out, oldest first, at most [`REMEMBERED_EXPIRED`].
+    expired: std::collections::VecDeque<u64>,
+}
+
+/// What became of a response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Resolved {
+    /// Handed to the requester.
+    Answered,
+    /// It answers a request that had timed out: dropped.
+    Late,
 }
 
 impl RequestTracker {
@@ -136,9 +152,13 @@ impl RequestTracker {
     }
 
     /// Matches a response to its request and hands it to the requester.
-    pub(super) fn resolve(&mut self, response: EthMessage) -> Result<(), ResponseViolation> {
+    pub(super) fn resolve(&mut self, response: EthMessage) -> Result<Resolved, ResponseViolation> {
         let got = response.message_id();
         let request_id = response.request_id().unwrap_or_default();
+        if let Some(at) = self.expired.iter().position(|id| *id == request_id) {
+            self.expired.remove(at);
+            return Ok(Resolved::Late);
+        }
         let Some(pending) = self.pending.remove(&request_id) else {
             return Err(ResponseViolation::Unsolicited {
                 id: got,
@@ -162,13 +182,18 @@ impl RequestTracker {
         }
         // The requester may have given up; that is its business.
         let _ = pending.reply.send(Ok(response));
-        Ok(())
+        Ok(Resolved::Answered)
     }
 
-    /// Gives up on request `id` if it is still pending.
+    /// Gives up on request `id` if it is still pending; its answer, if it still comes, is
+    /// dropped as late.
     pub(super) fn expire(&mut self, id: u64, after: Duration) {
         if let Some(pending) = self.pending.remove(&id) {
             let _ = pending.reply.send(Err(RequestError::Timeout { after }));
+            if self.expired.len() >= REMEMBERED_EXPIRED {
+                self.expired.pop_front();
+            }
+            self.expired.push_back(id);
         }
     }
 }

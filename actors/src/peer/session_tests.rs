@@ -301,8 +301,8 @@ async fn a_request_gets_its_matching_response_and_ids_are_assigned() {
 }
 
 #[actix_rt::test]
-async fn an_unanswered_request_times_out_without_a_disconnect() {
-    let (peer, _raw) = session_peer(EthVersion::Eth68, Some(Duration::from_millis(50))).await;
+async fn an_unanswered_request_times_out_and_its_late_answer_is_dropped_quietly() {
+    let (peer, mut raw) = session_peer(EthVersion::Eth68, Some(Duration::from_millis(50))).await;
     let result = peer
         .requests
         .send(SendRequest(get_headers(1)))
@@ -314,6 +314,40 @@ async fn an_unanswered_request_times_out_without_a_disconnect() {
             after: Duration::from_millis(50)
         })
     );
+    // The request went out with id 0; answering it now is late, not unsolicited.
+    let request = next_eth(&mut raw).await;
+    assert_eq!(request.id, raw.eth_offset + 0x03);
+    let late = EthMessage::BlockHeaders(crate::eth::RequestPair::new(
+        0,
+        crate::eth::BlockHeaders(vec![]),
+    ));
+    raw.writer
+        .send(RlpxMessage {
+            id: raw.eth_offset + 0x04,
+            payload: late.encoded().into(),
+        })
+        .await
+        .expect("send");
+    // A Ping round trip orders the check after the late answer was read.
+    raw.writer
+        .send(RlpxMessage {
+            id: p2p::ids::PING,
+            payload: P2pMessage::Ping.encoded().into(),
+        })
+        .await
+        .expect("send");
+    loop {
+        let frame = raw.reader.next().await.expect("frame").expect("valid");
+        assert_ne!(
+            frame.id,
+            p2p::ids::DISCONNECT,
+            "disconnected for a late answer"
+        );
+        if frame.id == p2p::ids::PONG {
+            break;
+        }
+    }
+    assert_eq!(PeerMetrics::get(&peer.metrics.late_responses), 1);
     assert!(peer.requests.connected(), "still connected");
 }
 

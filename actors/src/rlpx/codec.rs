@@ -134,7 +134,7 @@ impl Decoder for RlpxDecoder {
                 let mut header: [u8; 16] =
                     src[..16].try_into().map_err(|_| RlpxError::HeaderMac)?;
                 // Authenticate before decrypting.
-                if self.mac.header_mac(&header) != src[16..32] {
+                if !constant_time_eq(&self.mac.header_mac(&header), &src[16..32]) {
                     return Err(RlpxError::HeaderMac);
                 }
                 self.cipher.apply_keystream(&mut header);
@@ -158,7 +158,10 @@ impl Decoder for RlpxDecoder {
             return Ok(None);
         }
         self.frame_size = None;
-        if self.mac.frame_mac(&src[..padded]) != src[padded..padded + 16] {
+        if !constant_time_eq(
+            &self.mac.frame_mac(&src[..padded]),
+            &src[padded..padded + 16],
+        ) {
             return Err(RlpxError::FrameMac);
         }
         let mut frame = src.split_to(padded + 16);
@@ -188,6 +191,12 @@ impl Decoder for RlpxDecoder {
         };
         Ok(Some(RlpxMessage { id, payload }))
     }
+}
+
+/// Compares MACs without an early exit, so the time taken says nothing about how many
+/// leading bytes of a forged MAC were right.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]

@@ -332,9 +332,12 @@ where
                     stream,
                     read_buf,
                     encoder,
-                    decoder,
+                    mut decoder,
                     remote_id,
                 } = conn;
+                // Established: the RLPx limit; the eth layer refuses messages over 10 MiB
+                // itself, with its own error and reason.
+                decoder.set_max_payload(MAX_UNCOMPRESSED_SIZE);
                 let (read, write) = tokio::io::split(stream);
                 let mut reader = FramedRead::new(read, decoder);
                 // Bytes already read past the Status belong to the peer's stream.
@@ -423,7 +426,9 @@ async fn hello<S: AsyncRead + AsyncWrite + Unpin>(
         .ok_or(SessionError::NoSharedCapability)?;
     let version = EthVersion::try_from(u64::from(eth.capability.version))
         .map_err(|_| SessionError::NoSharedCapability)?;
-    conn.decoder.set_max_payload(MAX_UNCOMPRESSED_SIZE);
+    // Until the session is established only a Status may come, and no eth message is
+    // larger than 10 MiB (geth `maxMessageSize`): refuse bigger frames before inflating.
+    conn.decoder.set_max_payload(crate::eth::MAX_MESSAGE_SIZE);
     Ok((remote, version, eth.offset))
 }
 

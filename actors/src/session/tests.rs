@@ -272,6 +272,50 @@ async fn the_disconnect_for_no_shared_version_is_compressed_after_hello() {
     );
 }
 
+/// Before the session is established only a Status may come, and no eth message exceeds
+/// 10 MiB: a bigger frame is refused when its size is read, before the message is decoded
+/// (it used to be inflated up to the 16 MiB RLPx limit first).
+#[tokio::test]
+async fn a_status_frame_over_10_mib_is_refused_before_decoding() {
+    let (a, b) = tokio::io::duplex(64 * 1024);
+    let (ours, remote) = (config(6, &[EthVersion::Eth68]), config(5, &[]));
+    let status = chain(1, 7);
+    let accepting = accept(b, &ours, &status);
+    let remote_side = async {
+        let mut conn = handshake::initiate(a, &remote, ours.node_id())
+            .await
+            .expect("rlpx");
+        let hello = crate::p2p::Hello {
+            protocol_version: 5,
+            client_id: "big".into(),
+            capabilities: vec![crate::p2p::Capability::new("eth", 68)],
+            port: 0,
+            id: remote.node_id(),
+        };
+        conn.send(crate::p2p::ids::HELLO, hello.encoded())
+            .await
+            .expect("hello");
+        conn.recv(Stage::Hello).await.expect("their hello");
+        conn.encoder.set_snappy(true);
+        conn.decoder.set_snappy(true);
+        // The remote may hang up mid-write; what matters is our side's error.
+        let _ = conn
+            .send(0x10, vec![0u8; crate::eth::MAX_MESSAGE_SIZE + 1])
+            .await;
+    };
+    let (accepted, ()) = tokio::join!(accepting, remote_side);
+    assert!(
+        matches!(
+            accepted,
+            Err(SessionError::Rlpx {
+                source: crate::rlpx::RlpxError::UncompressedTooLarge { .. }
+            })
+        ),
+        "{:?}",
+        accepted.err()
+    );
+}
+
 #[tokio::test]
 async fn dialing_the_wrong_identity_fails_the_rlpx_step() {
     let (a, b) = tokio::io::duplex(64 * 1024);

@@ -27,6 +27,8 @@ pub const MAX_TX_RETRIEVAL_SIZE: u64 = 128 * 1024;
 pub const MAX_TX_ANNOUNCES: usize = 4096;
 /// How far a delivered tx's size may be from the announced one (geth: 8 bytes).
 pub const MAX_SIZE_DEVIATION: u64 = 8;
+/// How often what peers that left had announced is forgotten.
+pub const PRUNE_INTERVAL: Duration = Duration::from_secs(30);
 
 /// Where the fetcher reaches out.
 #[derive(Clone)]
@@ -90,6 +92,7 @@ impl Actor for TxFetcher {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(0);
+        ctx.run_interval(PRUNE_INTERVAL, |act, _| act.prune());
     }
 }
 
@@ -177,11 +180,12 @@ impl TxFetcher {
                 let batch = batches
                     .entry(who.peer)
                     .or_insert_with(|| (who.clone(), Vec::new(), 0));
+                // Announced sizes are wire values: add without overflow.
                 if batch.1.len() < MAX_TX_RETRIEVALS
-                    && (batch.1.is_empty() || batch.2 + size <= MAX_TX_RETRIEVAL_SIZE)
+                    && (batch.1.is_empty() || batch.2.saturating_add(size) <= MAX_TX_RETRIEVAL_SIZE)
                 {
                     batch.1.push(*hash);
-                    batch.2 += size;
+                    batch.2 = batch.2.saturating_add(size);
                     break;
                 }
             }
@@ -308,6 +312,25 @@ impl TxFetcher {
                 }
             }
         }
+    }
+
+    /// Forgets peers that left: their announcements and their outstanding counts.
+    fn prune(&mut self) {
+        let gone: HashSet<PeerId> = self
+            .wanted
+            .values()
+            .flatten()
+            .filter(|a| !a.disconnect.connected())
+            .map(|a| a.peer)
+            .collect();
+        let hashes: Vec<B256> = self.wanted.keys().copied().collect();
+        for hash in hashes {
+            for peer in &gone {
+                self.forget_announcer(&hash, peer);
+            }
+        }
+        self.outstanding
+            .retain(|peer, count| *count > 0 && !gone.contains(peer));
     }
 
     /// Queues `hash` for fetching if it is still wanted.

@@ -312,14 +312,21 @@ pub fn validate_state(tx: &PoolTx, state: &dyn StateProvider) -> Result<(), TxVa
             account: account.nonce,
         });
     }
-    let mut cost =
-        tx.tx.value() + U256::from(tx.tx.gas_limit()) * U256::from(tx.tx.max_fee_per_gas());
-    if let (Some(hashes), Some(blob_fee)) =
-        (tx.tx.blob_versioned_hashes(), tx.tx.max_fee_per_blob_gas())
-    {
-        cost += U256::from(hashes.len() as u64 * GAS_PER_BLOB) * U256::from(blob_fee);
-    }
-    if account.balance < cost {
+    // Wire values: a cost past 2^256 cannot be paid (geth computes it unbounded and
+    // compares), so an overflow is "insufficient funds" with the cost saturated.
+    let blob_cost = match (tx.tx.blob_versioned_hashes(), tx.tx.max_fee_per_blob_gas()) {
+        (Some(hashes), Some(blob_fee)) => U256::from(hashes.len())
+            .checked_mul(U256::from(GAS_PER_BLOB))
+            .and_then(|gas| gas.checked_mul(U256::from(blob_fee))),
+        _ => Some(U256::ZERO),
+    };
+    let cost = U256::from(tx.tx.gas_limit())
+        .checked_mul(U256::from(tx.tx.max_fee_per_gas()))
+        .and_then(|gas| gas.checked_add(tx.tx.value()))
+        .zip(blob_cost)
+        .and_then(|(cost, blob)| cost.checked_add(blob))
+        .unwrap_or(U256::MAX);
+    if account.balance < cost || cost == U256::MAX {
         return Err(TxValidationError::InsufficientFunds {
             balance: account.balance,
             cost,

@@ -25,6 +25,9 @@ pub const MAX_POOL_BYTES: usize = 256 * 1024 * 1024;
 pub const MAX_FUTURE_PER_SENDER: usize = 64;
 /// Fee increase a replacement needs, in percent (geth `PriceBump`, 10).
 pub const PRICE_BUMP_PERCENT: u128 = 10;
+/// Peers whose rejection counts are kept, the most recent ones (four times geth's default
+/// of 50 peers, so that peers of the last few reconnect cycles are still visible).
+pub const REJECTION_PEERS: usize = 200;
 
 /// Why a valid-looking transaction was not kept.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -57,7 +60,8 @@ pub struct ValidatingTxPool {
     rules: ValidationRules,
     state_provider: Arc<dyn StateProvider>,
     shared: SharedIndex,
-    rejections: Mutex<HashMap<PeerId, HashMap<&'static str, u64>>>,
+    /// Rejection counts of the peers seen last (bounded: peers that left fall out).
+    rejections: Mutex<lru::LruCache<PeerId, HashMap<&'static str, u64>>>,
     /// Capacity in transactions and bytes.
     capacity: (usize, usize),
 }
@@ -76,7 +80,9 @@ impl ValidatingTxPool {
             rules,
             state_provider: state,
             shared: SharedIndex::default(),
-            rejections: Mutex::default(),
+            rejections: Mutex::new(lru::LruCache::new(
+                std::num::NonZeroUsize::MIN.saturating_add(REJECTION_PEERS - 1),
+            )),
             capacity: (MAX_POOL_TXS, MAX_POOL_BYTES),
         }
     }
@@ -137,7 +143,7 @@ impl ValidatingTxPool {
         self.rejections
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .get(peer)
+            .peek(peer)
             .cloned()
             .unwrap_or_default()
     }
@@ -167,8 +173,7 @@ impl ValidatingTxPool {
             .rejections
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .entry(peer)
-            .or_default()
+            .get_or_insert_mut(peer, HashMap::new)
             .entry(reason)
             .or_default() += 1;
     }
@@ -191,7 +196,12 @@ impl ValidatingTxPool {
             .copied();
         if let Some(old_hash) = replaced {
             let old = index.get(&old_hash).cloned();
-            let bumped = |new: u128, old: u128| new * 100 >= old * (100 + PRICE_BUMP_PERCENT);
+            // Fees are wire values up to 2^128: compare in 256 bits, never overflowing.
+            let bumped = |new: u128, old: u128| {
+                alloy_primitives::U256::from(new) * alloy_primitives::U256::from(100)
+                    >= alloy_primitives::U256::from(old)
+                        * alloy_primitives::U256::from(100 + PRICE_BUMP_PERCENT)
+            };
             if let Some(old) = old {
                 if !(bumped(tx.tx.max_fee_per_gas(), old.tx.max_fee_per_gas())
                     && bumped(fee(&tx), fee(&old)))
