@@ -298,4 +298,5 @@ fn main() {
         }
     });
     let _ = node.kill();
+    let _ = node.wait();
 }
