@@ -182,6 +182,7 @@ fn actor_routing(c: &mut Criterion) {
                 let mut anns: Vec<Vec<B256>> = vec![Vec::new(); PEERS];
                 let mut direct: HashMap<Address, Vec<bool>> = HashMap::new();
                 for tx in txs.iter() {
+                    let digest = ethpeer_actors::peer_set::KnownDigest::of(&tx.hash);
                     let announce_only = tx.is_blob() || tx.size > TX_MAX_BROADCAST_SIZE;
                     let mask = (!announce_only).then(|| {
                         &*direct
@@ -189,8 +190,7 @@ fn actor_routing(c: &mut Criterion) {
                             .or_insert_with(|| choice.direct_mask(&tx.sender, &handles))
                     });
                     for (i, set) in known.iter_mut().enumerate() {
-                        if !set.contains(&tx.hash) {
-                            set.put(tx.hash, ());
+                        if set.insert_digest(digest) {
                             if mask.is_some_and(|m| m[i]) {
                                 full[i].push(tx.hash);
                             } else {

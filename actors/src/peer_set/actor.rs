@@ -3,14 +3,11 @@
 //! "which peers lack X" is one lookup).
 
 use std::collections::HashMap;
-use std::num::NonZeroUsize;
 use std::sync::Arc;
 
 use actix::prelude::*;
-use alloy_primitives::map::DefaultHashBuilder;
-use alloy_primitives::B256;
-use lru::LruCache;
 
+use super::known::{KnownDigest, KnownSet};
 use super::messages::*;
 use crate::p2p::DisconnectReason;
 use crate::peer::{short, Disconnect, PeerHandle, PeerId, PeerStopped};
@@ -20,17 +17,9 @@ pub const MAX_KNOWN_TXS: usize = 32768;
 /// Block hashes remembered per peer (geth `maxKnownBlocks`, 1024).
 pub const MAX_KNOWN_BLOCKS: usize = 1024;
 
-/// A bounded set of hashes a peer has. Hashed with alloy's default hasher (foldhash, seeded
-/// per process): several times faster than SipHash on 32-byte keys, and the random seed
-/// keeps peers from grinding hashes into one bucket.
-pub type KnownSet = LruCache<B256, (), DefaultHashBuilder>;
-
 /// A [`KnownSet`] holding at most `capacity` hashes.
 pub fn known_set(capacity: usize) -> KnownSet {
-    LruCache::with_hasher(
-        NonZeroUsize::new(capacity).unwrap_or(NonZeroUsize::MIN),
-        DefaultHashBuilder::default(),
-    )
+    KnownSet::new(capacity)
 }
 
 /// One registered peer.
@@ -211,7 +200,7 @@ impl Handler<MarkTxs> for PeerSetActor {
     fn handle(&mut self, msg: MarkTxs, _ctx: &mut Self::Context) {
         if let Some(entry) = self.entry_mut(&msg.peer) {
             for hash in msg.hashes {
-                entry.known_txs.put(hash, ());
+                entry.known_txs.insert(&hash);
             }
         }
     }
@@ -222,7 +211,7 @@ impl Handler<MarkBlock> for PeerSetActor {
 
     fn handle(&mut self, msg: MarkBlock, _ctx: &mut Self::Context) {
         if let Some(entry) = self.entry_mut(&msg.peer) {
-            entry.known_blocks.put(msg.hash, ());
+            entry.known_blocks.insert(&msg.hash);
         }
     }
 }
@@ -243,13 +232,16 @@ impl Handler<PeersWithoutTx> for PeerSetActor {
     fn handle(&mut self, msg: PeersWithoutTx, _ctx: &mut Self::Context) -> Self::Result {
         let mut lacking = Vec::with_capacity(msg.hashes.len());
         for hash in &msg.hashes {
+            let digest = KnownDigest::of(hash);
             let mut peers = Vec::new();
             for (i, entry) in self.entries.iter_mut().enumerate() {
-                if !entry.known_txs.contains(hash) {
+                let lacks = if msg.mark {
+                    entry.known_txs.insert_digest(digest)
+                } else {
+                    !entry.known_txs.contains_digest(digest)
+                };
+                if lacks {
                     peers.push(i as u32);
-                    if msg.mark {
-                        entry.known_txs.put(*hash, ());
-                    }
                 }
             }
             lacking.push(peers);
@@ -271,13 +263,7 @@ impl Handler<FilterUnknownTxs> for PeerSetActor {
         let unknown = msg
             .hashes
             .into_iter()
-            .filter(|hash| {
-                let new = !entry.known_txs.contains(hash);
-                if new {
-                    entry.known_txs.put(*hash, ());
-                }
-                new
-            })
+            .filter(|hash| entry.known_txs.insert(hash))
             .collect();
         MessageResult(unknown)
     }
@@ -297,7 +283,7 @@ impl Handler<PeersWithoutBlock> for PeerSetActor {
                 continue;
             }
             if msg.mark {
-                entry.known_blocks.put(msg.hash, ());
+                entry.known_blocks.insert(&msg.hash);
             }
             peers.push(entry.handle.clone());
         }

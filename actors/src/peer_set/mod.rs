@@ -2,9 +2,11 @@
 //! known-block sets, the lookups routing needs, and peer events for subscribers.
 
 mod actor;
+mod known;
 mod messages;
 
-pub use actor::{known_set, KnownSet, PeerSetActor, MAX_KNOWN_BLOCKS, MAX_KNOWN_TXS};
+pub use actor::{known_set, PeerSetActor, MAX_KNOWN_BLOCKS, MAX_KNOWN_TXS};
+pub use known::{KnownDigest, KnownSet};
 pub use messages::{
     BestPeer, BestPeers, BroadcastBlockRange, Close, FilterUnknownTxs, Len, MarkBlock, MarkTxs,
     PeerEvent, PeerHead, PeerInfo, Peers, PeersWithoutBlock, PeersWithoutTx, Register,
