@@ -212,6 +212,64 @@ async fn flood(mut conn: Established<TcpStream>, messages: Vec<EthMessage>, read
     }
 }
 
+/// CPU ticks (user + system) per thread of process `pid`, by thread name and id.
+fn thread_ticks(pid: u32) -> std::collections::HashMap<String, u64> {
+    let mut ticks = std::collections::HashMap::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return ticks;
+    };
+    for task in tasks.flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+            continue;
+        };
+        // "tid (name) state ... utime stime ...": fields after the name's closing paren.
+        let Some((head, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let name = head.split_once('(').map_or("", |(_, n)| n);
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let used = fields
+            .get(11)
+            .and_then(|u| u.parse::<u64>().ok())
+            .unwrap_or(0)
+            + fields
+                .get(12)
+                .and_then(|s| s.parse::<u64>().ok())
+                .unwrap_or(0);
+        ticks.insert(
+            format!("{name}/{}", task.file_name().to_string_lossy()),
+            used,
+        );
+    }
+    ticks
+}
+
+/// Each thread's share of the CPU the process used between two samples, largest first.
+fn shares(
+    before: &std::collections::HashMap<String, u64>,
+    after: &std::collections::HashMap<String, u64>,
+) -> String {
+    let mut used: Vec<(String, u64)> = after
+        .iter()
+        .map(|(k, v)| (k.clone(), v.saturating_sub(*before.get(k).unwrap_or(&0))))
+        .filter(|(_, v)| *v > 0)
+        .collect();
+    let total: u64 = used.iter().map(|(_, v)| v).sum();
+    used.sort_by(|a, b| b.1.cmp(&a.1));
+    used.iter()
+        .take(3)
+        .map(|(k, v)| {
+            format!(
+                "{} {:.0}%",
+                k.split('/').next().unwrap_or(""),
+                *v as f64 * 100.0 / total.max(1) as f64
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+        + &format!(" of {:.2} s CPU", total as f64 / 100.0)
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[index.min(sorted.len() - 1)]
@@ -241,6 +299,7 @@ fn main() {
         .spawn()
         .unwrap();
     let stdout = node.stdout.take().unwrap();
+    let pid = node.id();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -277,11 +336,12 @@ fn main() {
             ("2,000 GetBlockHeaders(600), never reading", headers, false),
             ("100 x 4,096 announced random hashes", announcements, true),
         ];
-        println!("| flood | honest p50 | p99 | max | attacker |");
-        println!("|---|---|---|---|---|");
+        println!("| flood | honest p50 | p99 | max | attacker | node threads' CPU |");
+        println!("|---|---|---|---|---|---|");
         for (n, (name, messages, read)) in floods.into_iter().enumerate() {
             let honest_conn = dial(&enode, &status, 10 + n as u8).await;
             let attacker = dial(&enode, &status, 40 + n as u8).await;
+            let ticks = thread_ticks(pid);
             let (rtts, outcome) = tokio::join!(honest(honest_conn), async {
                 if messages.is_empty() {
                     "-".to_string()
@@ -290,10 +350,11 @@ fn main() {
                 }
             });
             println!(
-                "| {name} | {:.1} ms | {:.1} ms | {:.1} ms | {outcome} |",
+                "| {name} | {:.1} ms | {:.1} ms | {:.1} ms | {outcome} | {} |",
                 percentile(&rtts, 0.5).as_secs_f64() * 1e3,
                 percentile(&rtts, 0.99).as_secs_f64() * 1e3,
                 rtts.last().unwrap().as_secs_f64() * 1e3,
+                shares(&ticks, &thread_ticks(pid)),
             );
         }
     });
