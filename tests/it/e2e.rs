@@ -201,6 +201,12 @@ async fn the_ethereumjs_peer_gets_an_rpc_transaction_from_a_default_node() {
         "one string: {message}"
     );
     assert_eq!(rest, raw_bytes.as_slice(), "the tx's bytes, unchanged");
-    // And the hash the node answered is the EIP-2718 one: keccak256 of those bytes.
+    // And the hash the node answered is the EIP-2718 one: keccak256 of those bytes, which
+    // ethereumjs's own tx codec also finds.
     assert_eq!(alloy_primitives::keccak256(&raw_bytes), hash);
+    assert_eq!(
+        message["decoded"]["txHashes"],
+        json!([alloy_primitives::hex::encode(hash)]),
+        "{message}"
+    );
 }
