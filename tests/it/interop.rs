@@ -445,3 +445,24 @@ async fn the_ethereumjs_peer_gets_ethtest_headers_from_us() {
         "{reply}"
     );
 }
+
+/// `selfcheck.mjs` (two interop peers talking to each other) still passes, so a broken
+/// peer script shows up here rather than as a confusing failure of the tests above.
+#[tokio::test]
+async fn the_interop_peers_selfcheck_passes() {
+    let Some(dir) = interop_dir() else { return };
+    let out = Command::new("node")
+        .current_dir(&dir)
+        .arg("selfcheck.mjs")
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("SELFCHECK OK"),
+        "{}\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
