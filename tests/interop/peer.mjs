@@ -5,14 +5,18 @@
 // Usage:
 //   node peer.mjs --key HEX --listen PORT [--dial enode://ID@127.0.0.1:PORT]
 //                 --network-id N --genesis HEX --best HEX --td N
-//                 --fork-hash HEX --fork-next N
+//                 (--fork-hash HEX --fork-next N | --geth-genesis FILE --head-number N --head-time T)
 //
 // stdout: one JSON object per line (events), stdin: one JSON command per line.
 // See README.md for the protocol and the library quirks.
 
 import * as readline from 'node:readline'
 
-import { Common, Mainnet } from '@ethereumjs/common'
+import { readFileSync } from 'node:fs'
+
+import { createBlockHeaderFromBytesArray } from '@ethereumjs/block'
+import { Common, Mainnet, createCommonFromGethGenesis } from '@ethereumjs/common'
+import { createTxFromBlockBodyData } from '@ethereumjs/tx'
 import { DISCONNECT_REASON, ETH, Peer, RLPx } from '@ethereumjs/devp2p'
 import { RLP } from '@ethereumjs/rlp'
 import * as snappy from 'snappyjs'
@@ -71,7 +75,10 @@ function parseArgs(argv) {
 let cfg
 try {
   const a = parseArgs(process.argv.slice(2))
-  const known = ['key', 'listen', 'dial', 'network-id', 'genesis', 'best', 'td', 'fork-hash', 'fork-next']
+  const known = [
+    'key', 'listen', 'dial', 'network-id', 'genesis', 'best', 'td', 'fork-hash', 'fork-next',
+    'geth-genesis', 'head-number', 'head-time',
+  ]
   for (const k of Object.keys(a)) if (!known.includes(k)) throw new Error(`unknown option --${k}`)
   cfg = {
     key: fromHex(a.key, '--key', 32),
@@ -81,8 +88,15 @@ try {
     genesis: fromHex(a.genesis, '--genesis', 32),
     best: fromHex(a.best, '--best', 32),
     td: parseBig(a.td, '--td'),
-    forkHash: hex(fromHex(a['fork-hash'], '--fork-hash', 4)),
-    forkNext: parseBig(a['fork-next'], '--fork-next'),
+  }
+  if (a['geth-genesis'] !== undefined) {
+    // The chain's own genesis file: ethereumjs computes the fork ids (EIP-2124/6122) itself.
+    cfg.gethGenesis = JSON.parse(readFileSync(a['geth-genesis'], 'utf8'))
+    cfg.headNumber = parseBig(a['head-number'], '--head-number')
+    cfg.headTime = parseBig(a['head-time'], '--head-time')
+  } else {
+    cfg.forkHash = hex(fromHex(a['fork-hash'], '--fork-hash', 4))
+    cfg.forkNext = parseBig(a['fork-next'], '--fork-next')
   }
   if (cfg.listen > 65535) throw new Error('--listen: bad port')
   if (cfg.dial !== undefined) {
@@ -100,10 +114,43 @@ try {
 // --------------------------------------------------------- eth/68 protocol ---
 
 // The library takes the Status network id from common.chainId() and the fork
-// id from Common's hardfork schedule. We give it a Mainnet Common (only used
-// for that and for its default crypto) and override those values per instance.
-const common = new Common({ chain: Mainnet })
+// id from Common's hardfork schedule. With --geth-genesis the Common is built
+// from the chain's genesis file, so the library's own EIP-2124 code computes our
+// fork id and validates the remote's. Otherwise a Mainnet Common (only used for
+// that and for its default crypto) with the fork id overridden per instance.
+const common = cfg.gethGenesis
+  ? createCommonFromGethGenesis(cfg.gethGenesis, { chain: 'interop', genesisHash: cfg.genesis })
+  : new Common({ chain: Mainnet })
+if (cfg.gethGenesis) {
+  common.setHardforkBy({ blockNumber: cfg.headNumber, timestamp: cfg.headTime })
+}
 common.chainId = () => cfg.networkId
+
+// Decodes a received message with ethereumjs's own codecs where it has them
+// (@ethereumjs/tx for transactions, @ethereumjs/block for headers), so the
+// Rust tests compare ethereumjs's reading of our bytes, not our own.
+function decodeMessage(code, data) {
+  const payload = RLP.decode(data)
+  const txHashes = (txs) => txs.map((t) => hex(createTxFromBlockBodyData(t, { common }).hash()))
+  switch (code) {
+    case 2: // Transactions: [tx, ...]
+      return { txHashes: txHashes(payload) }
+    case 4: // BlockHeaders: [request-id, [header, ...]]
+      return {
+        requestId: bytesToBig(payload[0]),
+        headerHashes: payload[1].map((h) =>
+          hex(createBlockHeaderFromBytesArray(h, { common, setHardfork: true }).hash()),
+        ),
+      }
+    case 6: // BlockBodies: [request-id, [[txs, ommers, withdrawals?], ...]]
+      return {
+        requestId: bytesToBig(payload[0]),
+        bodyTxHashes: payload[1].map((body) => txHashes(body[0])),
+      }
+    default:
+      return undefined
+  }
+}
 
 /**
  * ETH subclass:
@@ -118,9 +165,14 @@ class InteropETH extends ETH {
 
   constructor(version, peer, send) {
     super(version, peer, send)
-    this._forkHash = '0x' + cfg.forkHash
-    this._nextForkBlock = cfg.forkNext
-    this._latestBlock = 0n
+    if (cfg.gethGenesis) {
+      // The library set fork hash and next fork from the Common; the head is ours.
+      this._latestBlock = cfg.headNumber
+    } else {
+      this._forkHash = '0x' + cfg.forkHash
+      this._nextForkBlock = cfg.forkNext
+      this._latestBlock = 0n
+    }
     this._announced = false
     this._pending = []
   }
@@ -136,6 +188,8 @@ class InteropETH extends ETH {
   }
 
   _validateForkId(forkId) {
+    // With the chain's genesis file, the library's own EIP-2124 validation.
+    if (cfg.gethGenesis) return super._validateForkId(forkId)
     const remote = hex(forkId[0])
     if (remote !== cfg.forkHash) {
       throw new Error(`Fork hash mismatch: local ${cfg.forkHash} / remote ${remote}`)
@@ -158,12 +212,21 @@ class InteropETH extends ETH {
             forkHash: fork[0] instanceof Uint8Array ? hex(fork[0]) : null,
             forkNext: fork[1] instanceof Uint8Array ? bytesToBig(fork[1]) : null,
           },
+          // Ours as the library computed it (from the Common, or --fork-hash).
+          local: { forkHash: this._forkHash.replace(/^0x/, ''), forkNext: this._nextForkBlock },
         })
       } catch (err) {
         this._out({ event: 'error', message: `cannot decode remote Status: ${err.message}` })
       }
     } else {
-      this._out({ event: 'message', code, payload: hex(data) })
+      let decoded
+      let decodeError
+      try {
+        decoded = decodeMessage(code, data)
+      } catch (err) {
+        decodeError = String(err?.message ?? err)
+      }
+      this._out({ event: 'message', code, payload: hex(data), decoded, decodeError })
     }
     // Library handling (Status validation, RLP decode). Throwing here makes
     // the library send Disconnect(SUBPROTOCOL_ERROR=0x10).

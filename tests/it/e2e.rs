@@ -172,9 +172,8 @@ async fn three_binaries_relay_an_rpc_transaction_and_shut_down_cleanly() {
 
 #[actix_rt::test]
 async fn the_ethereumjs_peer_gets_an_rpc_transaction_from_a_default_node() {
-    use alloy_eips::eip2718::Decodable2718;
     use ethpeer_actors::chain::MemoryChainStore;
-    use ethpeer_actors::eth::{genesis, EthMessage, EthVersion};
+    use ethpeer_actors::eth::genesis;
     use ethpeer_actors::session::ChainStatus;
 
     let Some(interop) = crate::interop::interop_dir() else {
@@ -201,15 +200,27 @@ async fn the_ethereumjs_peer_gets_an_rpc_transaction_from_a_default_node() {
     assert_eq!(message["code"], 2, "Transactions: {message}");
     let bytes =
         alloy_primitives::hex::decode(message["payload"].as_str().expect("payload")).expect("hex");
-    let EthMessage::Transactions(txs) =
-        EthMessage::decode(EthVersion::Eth68, 2, &bytes).expect("decodes")
-    else {
-        panic!("not Transactions");
-    };
-    assert_eq!(txs.0.len(), 1);
-    assert_eq!(*txs.0[0].tx_hash(), hash);
+    // What ethereumjs received, read as bare RLP rather than by our eth decoder: a list
+    // holding one string whose bytes are exactly the signed tx we gave the node's RPC.
     let raw_bytes = alloy_primitives::hex::decode(&raw).expect("hex");
-    let original =
-        ethpeer_actors::eth::PooledTx::decode_2718(&mut raw_bytes.as_slice()).expect("decodes");
-    assert_eq!(*original.tx_hash(), hash);
+    let mut rest = bytes.as_slice();
+    let list = alloy_rlp::Header::decode(&mut rest).expect("an RLP header");
+    assert!(
+        list.list && list.payload_length == rest.len(),
+        "one list: {message}"
+    );
+    let item = alloy_rlp::Header::decode(&mut rest).expect("an RLP header");
+    assert!(
+        !item.list && item.payload_length == rest.len(),
+        "one string: {message}"
+    );
+    assert_eq!(rest, raw_bytes.as_slice(), "the tx's bytes, unchanged");
+    // And the hash the node answered is the EIP-2718 one: keccak256 of those bytes, which
+    // ethereumjs's own tx codec also finds.
+    assert_eq!(alloy_primitives::keccak256(&raw_bytes), hash);
+    assert_eq!(
+        message["decoded"]["txHashes"],
+        json!([alloy_primitives::hex::encode(hash)]),
+        "{message}"
+    );
 }

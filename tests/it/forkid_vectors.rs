@@ -90,37 +90,58 @@ fn geth_creation_vectors_match_the_built_in_schedules() {
     assert_eq!(total, 38 + 16 + 14 + 10);
 }
 
+/// The 2019 chain configs of the EIP-2124 creation vectors, in geth's `genesis.json` form,
+/// copied from go-ethereum v1.9.6 `params/config.go` (`MainnetChainConfig` as of
+/// Petersburg, `TestnetChainConfig` (Ropsten), `RinkebyChainConfig`, `GoerliChainConfig`),
+/// not from the vectors: the schedule is built from them by
+/// `ForkSchedule::from_chain_config`, as production builds it from a genesis file.
+/// Ropsten, Rinkeby and Goerli are dead testnets and not built in.
+fn eip2124_chain_config(network: &str) -> alloy_genesis::ChainConfig {
+    let config = match network {
+        "Mainnet" => serde_json::json!({
+            "chainId": 1, "homesteadBlock": 1_150_000, "daoForkBlock": 1_920_000,
+            "daoForkSupport": true, "eip150Block": 2_463_000, "eip155Block": 2_675_000,
+            "eip158Block": 2_675_000, "byzantiumBlock": 4_370_000,
+            "constantinopleBlock": 7_280_000, "petersburgBlock": 7_280_000,
+        }),
+        "Ropsten" => serde_json::json!({
+            "chainId": 3, "homesteadBlock": 0, "eip150Block": 0, "eip155Block": 10,
+            "eip158Block": 10, "byzantiumBlock": 1_700_000, "constantinopleBlock": 4_230_000,
+            "petersburgBlock": 4_939_394, "istanbulBlock": 6_485_846,
+        }),
+        "Rinkeby" => serde_json::json!({
+            "chainId": 4, "homesteadBlock": 1, "eip150Block": 2, "eip155Block": 3,
+            "eip158Block": 3, "byzantiumBlock": 1_035_301, "constantinopleBlock": 3_660_663,
+            "petersburgBlock": 4_321_234, "istanbulBlock": 5_435_345,
+        }),
+        "Goerli" => serde_json::json!({
+            "chainId": 5, "homesteadBlock": 0, "eip150Block": 0, "eip155Block": 0,
+            "eip158Block": 0, "byzantiumBlock": 0, "constantinopleBlock": 0,
+            "petersburgBlock": 0, "istanbulBlock": 1_561_651,
+        }),
+        other => panic!("no chain config for {other}"),
+    };
+    serde_json::from_value(config).expect("a geth chain config")
+}
+
 #[test]
-fn eip2124_creation_vectors_match() {
+fn eip2124_creation_vectors_match_schedules_built_from_their_chain_configs() {
     let dir = testdata_or_skip!();
     let file = json(&dir, "forkid/eip2124_vectors.json");
+    let mut total = 0;
     for network in file["eip2124_creation_vectors"]["networks"]
         .as_array()
         .expect("networks")
     {
-        // These 2019 configs (three are dead testnets) are not built in: their forks are
-        // exactly the FORK_NEXT values the vectors announce. The CRC32 chain and the head
-        // selection are what is under test.
-        let mut block_forks: Vec<u64> = network["cases"]
-            .as_array()
-            .expect("cases")
-            .iter()
-            .map(|c| c["fork_next"].as_u64().expect("next"))
-            .filter(|n| *n != 0)
-            .collect();
-        block_forks.dedup();
-        let schedule = ForkSchedule {
-            genesis_hash: genesis_hash(&network["genesis_hash"]),
-            genesis_timestamp: 0,
-            block_forks,
-            time_forks: vec![],
-        };
-        check_creation(
-            &schedule,
-            &network["cases"],
-            network["network"].as_str().expect("name"),
+        let name = network["network"].as_str().expect("name");
+        let schedule = ForkSchedule::from_chain_config(
+            genesis_hash(&network["genesis_hash"]),
+            0,
+            &eip2124_chain_config(name),
         );
+        total += check_creation(&schedule, &network["cases"], name);
     }
+    assert_eq!(total, 14 + 12 + 13 + 4);
 }
 
 #[test]
@@ -188,10 +209,11 @@ fn geth_validation_vectors_match() {
 fn fork_id_rlp_encoding_vectors_match() {
     let dir = testdata_or_skip!();
     let file = json(&dir, "forkid/eip2124_vectors.json");
-    for case in file["eip2124_rlp_encoding_vectors"]["cases"]
+    let cases = file["eip2124_rlp_encoding_vectors"]["cases"]
         .as_array()
-        .expect("cases")
-    {
+        .expect("cases");
+    assert_eq!(cases.len(), 3);
+    for case in cases {
         let id = ForkId {
             hash: fork_hash(&case["fork_hash"]),
             next: case["fork_next"].as_u64().expect("next"),

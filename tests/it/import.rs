@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use ethpeer_actors::chain::{ChainStore, RedbChainStore, CHAIN_DB_FILE};
+use ethpeer_actors::chain::{ChainStore, RedbChainStore, StoreError, CHAIN_DB_FILE};
 use ethpeer_actors::eth::genesis;
 
 use crate::common::testdata_or_skip;
@@ -72,10 +72,29 @@ fn importing_the_ethtest_chain_fills_a_persistent_store() {
         Some(alloy_primitives::U256::from(0x20000))
     );
 
-    // Another genesis is refused, in one line.
+    drop(store);
+
+    // Another genesis is refused by the store, naming both hashes...
     let mut other = header.clone();
     other.extra_data = alloy_primitives::Bytes::from_static(b"other");
-    assert!(RedbChainStore::open(&datadir.path().join(CHAIN_DB_FILE), &other).is_err());
+    match RedbChainStore::open(&datadir.path().join(CHAIN_DB_FILE), &other) {
+        Err(StoreError::GenesisMismatch { stored, expected }) => {
+            assert_eq!((stored, expected), (header.hash_slow(), other.hash_slow()));
+        }
+        Err(error) => panic!("expected a genesis mismatch, got {error}"),
+        Ok(_) => panic!("a store of another chain was opened"),
+    }
+    // ...and by `ethpeer import`, in one line of stderr.
+    let mut other_spec: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&genesis_file).expect("genesis"))
+            .expect("JSON");
+    other_spec["extraData"] = "0x6f74686572".into(); // "other"
+    let other_file = datadir.path().join("other-genesis.json");
+    std::fs::write(&other_file, other_spec.to_string()).expect("write");
+    let (ok, _, stderr) = import(datadir.path(), &other_file, &chain_file);
+    assert!(!ok);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("store holds genesis"), "{stderr}");
 }
 
 #[test]

@@ -73,6 +73,40 @@ pub(crate) struct NodePeer {
 impl NodePeer {
     pub(crate) async fn start(dir: &PathBuf, dial: Option<String>, chain: &ChainStatus) -> Self {
         let fork = chain.forks.fork_id(chain.head_number, chain.head_timestamp);
+        let fork_args = [
+            "--fork-hash".to_string(),
+            hex::encode(fork.hash.0),
+            "--fork-next".to_string(),
+            fork.next.to_string(),
+        ];
+        Self::start_with(dir, dial, chain, &fork_args).await
+    }
+
+    /// A peer whose fork ids come from ethereumjs's own EIP-2124 code over the chain's
+    /// `genesis` file (its own id, and its validation of ours), not from our schedule.
+    pub(crate) async fn start_with_genesis(
+        dir: &PathBuf,
+        dial: Option<String>,
+        chain: &ChainStatus,
+        genesis: &std::path::Path,
+    ) -> Self {
+        let args = [
+            "--geth-genesis".to_string(),
+            genesis.display().to_string(),
+            "--head-number".to_string(),
+            chain.head_number.to_string(),
+            "--head-time".to_string(),
+            chain.head_timestamp.to_string(),
+        ];
+        Self::start_with(dir, dial, chain, &args).await
+    }
+
+    async fn start_with(
+        dir: &PathBuf,
+        dial: Option<String>,
+        chain: &ChainStatus,
+        fork_args: &[String],
+    ) -> Self {
         let mut cmd = Command::new("node");
         cmd.current_dir(dir)
             .arg("peer.mjs")
@@ -90,14 +124,8 @@ impl NodePeer {
                 "--best",
                 &hex::encode(chain.head_hash),
             ])
-            .args([
-                "--td",
-                &chain.total_difficulty.to_string(),
-                "--fork-hash",
-                &hex::encode(fork.hash.0),
-                "--fork-next",
-                &fork.next.to_string(),
-            ])
+            .args(["--td", &chain.total_difficulty.to_string()])
+            .args(fork_args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .kill_on_drop(true);
@@ -202,6 +230,15 @@ where
     let received = node.event("message").await;
     assert_eq!(received["code"], 2);
     assert_eq!(received["payload"], hex::encode(message.encoded()));
+    // ethereumjs's own tx codec reads our bytes as the same transaction.
+    let EthMessage::Transactions(Transactions(txs)) = &message else {
+        unreachable!("a Transactions message")
+    };
+    assert_eq!(
+        received["decoded"]["txHashes"],
+        serde_json::json!([hex::encode(txs[0].tx_hash())]),
+        "{received}"
+    );
 
     node.send(2, &message.encoded()).await;
     loop {
@@ -270,7 +307,7 @@ async fn the_ethereumjs_peer_dials_us() {
 async fn the_ethereumjs_peer_gets_ethtest_headers_from_us() {
     use actix::Actor;
     use alloy_eips::BlockHashOrNumber;
-    use ethpeer_actors::eth::{BlockHeaders, GetBlockHeaders, RequestPair};
+    use ethpeer_actors::eth::{GetBlockBodies, GetBlockHeaders, RequestPair};
     use ethpeer_actors::peer::{start_session_peer, SessionPeerLinks};
     use ethpeer_actors::peer_set::PeerSetActor;
     use ethpeer_actors::requests::RequestHandler;
@@ -296,7 +333,13 @@ async fn the_ethereumjs_peer_gets_ethtest_headers_from_us() {
         "enode://{}@127.0.0.1:{port}",
         hex::encode(config().node_id())
     );
-    let mut node = NodePeer::start(&dir, Some(enode), &status).await;
+    let mut node = NodePeer::start_with_genesis(
+        &dir,
+        Some(enode),
+        &status,
+        &data.join("ethtest/genesis.json"),
+    )
+    .await;
     let (stream, _) = tokio::time::timeout(Duration::from_secs(15), listener.accept())
         .await
         .expect("dialed in time")
@@ -317,6 +360,17 @@ async fn the_ethereumjs_peer_gets_ethtest_headers_from_us() {
     start_session_peer(session, pool, links)
         .await
         .expect("registered");
+    // ethereumjs computed its own fork id from the genesis file; ours must equal it, and
+    // its EIP-2124 validation of ours must pass ("ready").
+    let remote_status = node.event("status").await;
+    assert_eq!(
+        remote_status["status"]["forkHash"], remote_status["local"]["forkHash"],
+        "{remote_status}"
+    );
+    assert_eq!(
+        remote_status["status"]["forkNext"], remote_status["local"]["forkNext"],
+        "{remote_status}"
+    );
     node.event("ready").await;
 
     let cases: [(u64, BlockHashOrNumber, u64, u64, bool, Vec<u64>); 3] = [
@@ -344,20 +398,71 @@ async fn the_ethereumjs_peer_gets_ethtest_headers_from_us() {
         node.send(3, &request.encoded()).await;
         let reply = node.event("message").await;
         assert_eq!(reply["code"], 4, "BlockHeaders");
-        let bytes = hex::decode(reply["payload"].as_str().expect("payload")).expect("hex");
-        let EthMessage::BlockHeaders(RequestPair {
-            request_id,
-            message: BlockHeaders(headers),
-        }) = EthMessage::decode(EthVersion::Eth68, 4, &bytes).expect("decodes")
-        else {
-            panic!("not BlockHeaders")
-        };
-        assert_eq!(request_id, id);
-        let hashes: Vec<B256> = headers.iter().map(|h| h.hash_slow()).collect();
-        let want: Vec<B256> = expected
+        // Read by ethereumjs's header codec, hashed by ethereumjs, compared with the
+        // chain file's hashes.
+        let decoded = &reply["decoded"];
+        assert_eq!(decoded["requestId"], id, "{reply}");
+        let want: Vec<String> = expected
             .iter()
-            .map(|n| blocks[*n as usize - 1].header.hash_slow())
+            .map(|n| hex::encode(blocks[*n as usize - 1].header.hash_slow()))
             .collect();
-        assert_eq!(hashes, want, "request {id}");
+        assert_eq!(
+            decoded["headerHashes"],
+            serde_json::json!(want),
+            "request {id}: {reply}"
+        );
     }
+
+    // Bodies of the first three blocks with transactions: ethereumjs's tx codec must find
+    // exactly the chain file's transactions in them.
+    let with_txs: Vec<&ethpeer_actors::eth::EthBlock> = blocks
+        .iter()
+        .filter(|b| !b.body.transactions.is_empty())
+        .take(3)
+        .collect();
+    assert_eq!(with_txs.len(), 3);
+    let request = EthMessage::GetBlockBodies(RequestPair::new(
+        4,
+        GetBlockBodies(with_txs.iter().map(|b| b.header.hash_slow()).collect()),
+    ));
+    node.send(5, &request.encoded()).await;
+    let reply = node.event("message").await;
+    assert_eq!(reply["code"], 6, "BlockBodies");
+    assert_eq!(reply["decoded"]["requestId"], 4, "{reply}");
+    let want: Vec<Vec<String>> = with_txs
+        .iter()
+        .map(|b| {
+            b.body
+                .transactions
+                .iter()
+                .map(|t| hex::encode(t.tx_hash()))
+                .collect()
+        })
+        .collect();
+    assert_eq!(
+        reply["decoded"]["bodyTxHashes"],
+        serde_json::json!(want),
+        "{reply}"
+    );
+}
+
+/// `selfcheck.mjs` (two interop peers talking to each other) still passes, so a broken
+/// peer script shows up here rather than as a confusing failure of the tests above.
+#[tokio::test]
+async fn the_interop_peers_selfcheck_passes() {
+    let Some(dir) = interop_dir() else { return };
+    let out = Command::new("node")
+        .current_dir(&dir)
+        .arg("selfcheck.mjs")
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("SELFCHECK OK"),
+        "{}\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -43,7 +43,10 @@ fn length_past_the_end_is_input_too_short() {
         RlpError::InputTooShort
     );
     // b9 ffff: a 65535-byte string inside GetBlockBodies' hash list.
-    assert!(decode(EthVersion::Eth68, 0x05, "c6 820457 c3 b9ffff").is_err());
+    assert_eq!(
+        rlp_error(decode(EthVersion::Eth68, 0x05, "c6 820457 c3 b9ffff")),
+        RlpError::InputTooShort
+    );
 }
 
 #[test]
@@ -68,8 +71,18 @@ fn non_canonical_integer_with_leading_zero_is_rejected() {
         "c9 820457 c5 8105 01 80 80",
     ));
     assert_eq!(error, RlpError::NonCanonicalSingleByte);
-    // Long-form length b8 05 for a 5-byte string: lengths under 56 must use the short form.
-    assert!(decode(EthVersion::Eth68, 0x0e, "cb 820457 c7 b805 0102030405").is_err());
+    // GetBlockBodies [1111, [hash]] with the hash's length in long form, b8 20, where a
+    // 32-byte string must use the short form a0 (lengths under 56): e6 outer list of 38,
+    // e2 hash list of 34. GetBlockBodies is legal on eth/68, so the RLP is read.
+    let hash = "ab".repeat(32);
+    let error = rlp_error(decode(
+        EthVersion::Eth68,
+        0x05,
+        &format!("e6 820457 e2 b820 {hash}"),
+    ));
+    assert_eq!(error, RlpError::NonCanonicalSize);
+    // The same request in short form (e5, e1, a0) decodes: the length form is the fault.
+    assert!(decode(EthVersion::Eth68, 0x05, &format!("e5 820457 e1 a0 {hash}")).is_ok());
 }
 
 #[test]
@@ -123,15 +136,47 @@ fn unequal_eth68_announcement_lists_are_rejected() {
     assert!(decode(EthVersion::Eth67, 0x08, &hex).is_err());
 }
 
+/// Transactions [tx] with one EIP-2718 tx of type `tx_type` whose body is a valid EIP-1559
+/// body: e3 list of 35; a2 the 34-byte typed tx; the type byte; e0 body list of 32: chain id
+/// 1, nonce, tip, fee cap and gas 0, to 0x11..11, value 0, empty data, empty access list,
+/// y-parity 0, r 1, s 1.
+fn transactions_with_type(tx_type: &str) -> String {
+    let to = "11".repeat(20);
+    format!("e3 a2 {tx_type} e0 01 80 80 80 80 94{to} 80 80 c0 80 01 01")
+}
+
 #[test]
 fn unknown_transaction_type_is_rejected() {
-    // Transactions [ "7f 01 02" ]: a typed tx of type 0x7f.
-    assert!(decode(EthVersion::Eth68, 0x02, "c4 83 7f0102").is_err());
-    // Type 0x05 (not defined for eth/66-70).
-    assert!(decode(EthVersion::Eth68, 0x02, "c4 83 05c0c0").is_err());
-    // Receipts (eth/69) [1111, [[ [9, 1, 0, []] ]]]: a receipt of tx type 9.
-    let error = decode(EthVersion::Eth69, 0x10, "ca 820457 c6 c5 c4 09 01 80 c0");
-    assert!(error.is_err(), "{error:?}");
+    // The body is valid for type 0x02, so the type byte alone decides.
+    assert!(decode(EthVersion::Eth68, 0x02, &transactions_with_type("02")).is_ok());
+    let unknown_type = RlpError::Custom("unexpected tx type");
+    // Type 0x05: not defined for eth/66-70 (0x04 is the last, EIP-7702).
+    assert_eq!(
+        rlp_error(decode(
+            EthVersion::Eth68,
+            0x02,
+            &transactions_with_type("05")
+        )),
+        unknown_type
+    );
+    // Type 0x7f: the top of the EIP-2718 range, not defined.
+    assert_eq!(
+        rlp_error(decode(
+            EthVersion::Eth68,
+            0x02,
+            &transactions_with_type("7f")
+        )),
+        unknown_type
+    );
+    // Receipts (eth/69) [1111, [[ [type, 1, 0, []] ]]]: ca outer list of 10, c6 the
+    // receipts of all blocks, c5 one block's, c4 one receipt. Type 2 decodes, type 9 (no such
+    // tx type) is refused by name.
+    let receipts = |tx_type: &str| format!("ca 820457 c6 c5 c4 {tx_type} 01 80 c0");
+    assert!(decode(EthVersion::Eth69, 0x10, &receipts("02")).is_ok());
+    assert_eq!(
+        rlp_error(decode(EthVersion::Eth69, 0x10, &receipts("09"))),
+        RlpError::Custom("unknown transaction type in receipt")
+    );
 }
 
 #[test]
@@ -208,9 +253,52 @@ fn oversized_message_is_rejected_before_decoding() {
 
 #[test]
 fn every_wire_error_maps_to_subprotocol_error() {
-    let error = decode(EthVersion::Eth69, 0x07, "c0").expect_err("illegal");
-    assert_eq!(
-        error.disconnect_reason(),
-        DisconnectReason::SubprotocolSpecific
-    );
+    let every_kind = [
+        EthWireError::UnknownMessageId { id: 0xff },
+        EthWireError::IllegalInVersion {
+            id: EthMessageId::NewBlock,
+            version: EthVersion::Eth69,
+        },
+        EthWireError::Rlp {
+            id: EthMessageId::Status,
+            source: RlpError::InputTooShort,
+        },
+        EthWireError::TrailingBytes {
+            id: EthMessageId::GetBlockHeaders,
+            trailing: 1,
+        },
+        EthWireError::AnnouncementLengthMismatch {
+            types: 2,
+            sizes: 1,
+            hashes: 1,
+        },
+        EthWireError::InvalidBlockRange {
+            earliest: 10,
+            latest: 5,
+        },
+        EthWireError::ZeroLatestHash,
+        EthWireError::MessageTooLarge {
+            size: MAX_MESSAGE_SIZE + 1,
+            limit: MAX_MESSAGE_SIZE,
+        },
+    ];
+    for error in &every_kind {
+        // No wildcard: a new variant fails to compile here until it is added to the list.
+        match error {
+            EthWireError::UnknownMessageId { .. }
+            | EthWireError::IllegalInVersion { .. }
+            | EthWireError::Rlp { .. }
+            | EthWireError::TrailingBytes { .. }
+            | EthWireError::AnnouncementLengthMismatch { .. }
+            | EthWireError::InvalidBlockRange { .. }
+            | EthWireError::ZeroLatestHash
+            | EthWireError::MessageTooLarge { .. } => {}
+        }
+        assert_eq!(
+            error.disconnect_reason(),
+            DisconnectReason::SubprotocolSpecific,
+            "{error:?}"
+        );
+    }
+    assert_eq!(every_kind.len(), 8, "one value of each variant");
 }

@@ -1,13 +1,18 @@
 //! The whole subsystem (`node::Node`) twice over loopback: B dials A, a transaction added
-//! to A's pool reaches B's pool, and both serve the ethtest chain.
+//! to A's pool reaches B's pool, and A serves B the ethtest chain's headers and bodies.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use alloy_primitives::{Address, Bytes, TxKind, U256};
+use alloy_eips::BlockHashOrNumber;
+use alloy_primitives::{Address, Bytes, TxKind, B256, U256};
 use ethpeer_actors::chain::ChainStore;
-use ethpeer_actors::eth::{genesis, EthVersion};
+use ethpeer_actors::eth::{
+    genesis, BlockBodies, BlockHeaders, EthMessage, EthVersion, GetBlockBodies, GetBlockHeaders,
+    RequestPair,
+};
 use ethpeer_actors::node::{DialError, Node, NodeConfig};
+use ethpeer_actors::peer::SendRequest;
 use ethpeer_actors::peer_set::Len;
 use ethpeer_actors::session::SessionError;
 use ethpeer_actors::tx_pool::{MemoryState, TxPool};
@@ -84,6 +89,64 @@ async fn a_transaction_added_at_a_reaches_b() {
             "B never got the tx"
         );
         tokio::task::yield_now().await;
+    }
+}
+
+#[actix_rt::test]
+async fn a_serves_b_the_ethtest_chains_headers_and_bodies() {
+    let dir = testdata_or_skip!();
+    let (a, b) = (node(&dir, 0x94).await, node(&dir, 0x95).await);
+    let peer = b.dial(a.local_addr, a.node_id()).await.expect("B dials A");
+    // The expectation is the chain file itself, not A's store.
+    let blocks = crate::common::ethtest(&dir).blocks;
+    let request = |message| async {
+        peer.requests
+            .send(SendRequest(message))
+            .await
+            .expect("peer alive")
+            .expect("A answers")
+    };
+
+    // The last 64 headers, by number: exactly the chain's blocks 537..=600.
+    let answer = request(EthMessage::GetBlockHeaders(RequestPair::new(
+        0,
+        GetBlockHeaders {
+            start_block: BlockHashOrNumber::Number(537),
+            limit: 64,
+            skip: 0,
+            reverse: false,
+        },
+    )))
+    .await;
+    let EthMessage::BlockHeaders(RequestPair {
+        message: BlockHeaders(headers),
+        ..
+    }) = answer
+    else {
+        panic!("{answer:?}")
+    };
+    let tail = &blocks[536..];
+    assert_eq!(tail.len(), 64);
+    let want: Vec<_> = tail.iter().map(|block| block.header.clone()).collect();
+    assert_eq!(headers, want);
+
+    // Their bodies, by hash: exactly the chain's.
+    let hashes: Vec<B256> = want.iter().map(|h| h.hash_slow()).collect();
+    let answer = request(EthMessage::GetBlockBodies(RequestPair::new(
+        0,
+        GetBlockBodies(hashes),
+    )))
+    .await;
+    let EthMessage::BlockBodies(RequestPair {
+        message: BlockBodies(bodies),
+        ..
+    }) = answer
+    else {
+        panic!("{answer:?}")
+    };
+    assert_eq!(bodies.len(), 64);
+    for (body, block) in bodies.iter().zip(tail) {
+        assert_eq!(body, &block.body, "block {}", block.header.number);
     }
 }
 

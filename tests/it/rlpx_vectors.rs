@@ -1,6 +1,8 @@
 //! EIP-8 handshake vectors (`rlpx/handshake_vectors.json`, from EIPS/eip-8.md): all six
 //! auth/ack packets decrypt and authenticate with the given keys; B's derived aes secret,
-//! mac secret and ingress-mac("foo") match; the Hello vector decodes.
+//! mac secret and ingress-mac("foo") match; the Hello vector decodes. Also go-ethereum's
+//! golden frame (`TestFrameReadWrite`) and, as cross-checks, B's egress-MAC digests and
+//! session frames computed by the file's independent implementation.
 
 use alloy_primitives::{B256, B512};
 use ethpeer_actors::rlpx::handshake::{self, Exchange, PacketFormat};
@@ -106,6 +108,74 @@ fn secrets_from_auth2_and_ack2_match_eip8() {
         ingress.finalize(),
         b256(&expected["ingress_mac_after_update_foo"])
     );
+    // Not in EIP-8: digests from the file's independent implementation (its `derived`
+    // section reproduces every spec value above). They pin B's egress state, seeded with
+    // (mac_secret ^ initiator nonce) || ack, which the spec's ingress value does not cover.
+    let derived = &v["derived"];
+    assert_eq!(
+        secrets.ingress_mac.clone().finalize(),
+        b256(&derived["Auth2_Ack2_B_ingress_initial_digest"])
+    );
+    assert_eq!(
+        secrets.egress_mac.clone().finalize(),
+        b256(&derived["Auth2_Ack2_B_egress_initial_digest"])
+    );
+    let mut egress = secrets.egress_mac.clone();
+    egress.update(b"foo");
+    assert_eq!(
+        egress.finalize(),
+        b256(&derived["Auth2_Ack2_B_egress_after_update_foo"])
+    );
+}
+
+#[test]
+fn geths_golden_frame_has_our_header_and_frame_ciphertext() {
+    // go-ethereum's TestFrameReadWrite: its MAC is a fake hash whose digest is always
+    // 32 bytes of 0x01, so only the AES-CTR parts (header bytes 0..16, frame bytes 32..48)
+    // can match ours; the MAC fields are checked to be that fake's output.
+    use bytes::BytesMut;
+    use ethpeer_actors::rlpx::{codecs, handshake::Secrets, RlpxMessage};
+    use tokio_util::codec::Encoder;
+
+    let dir = testdata_or_skip!();
+    let v = json(&dir, "rlpx/handshake_vectors.json");
+    let golden = &v["frame_vectors"]["geth_golden_frame"];
+    let secrets = Secrets {
+        aes_secret: b256(&golden["aes_secret"]),
+        mac_secret: b256(&golden["mac_secret"]),
+        egress_mac: alloy_primitives::Keccak256::new(),
+        ingress_mac: alloy_primitives::Keccak256::new(),
+        remote_id: B512::ZERO,
+    };
+    let (mut encoder, _) = codecs(secrets);
+    let mut wire = BytesMut::new();
+    encoder
+        .encode(
+            RlpxMessage {
+                id: golden["msg_code"].as_u64().expect("msg_code"),
+                payload: unhex(golden["msg_data_rlp"].as_str().expect("rlp")).into(),
+            },
+            &mut wire,
+        )
+        .expect("encodes");
+    let expected = unhex(golden["wire"].as_str().expect("wire"));
+    assert_eq!(
+        wire.len(),
+        expected.len(),
+        "16 header + 16 mac + 16 frame + 16 mac"
+    );
+    assert_eq!(
+        hex::encode(&wire[..16]),
+        hex::encode(&expected[..16]),
+        "header"
+    );
+    assert_eq!(
+        hex::encode(&wire[32..48]),
+        hex::encode(&expected[32..48]),
+        "frame"
+    );
+    assert_eq!(&expected[16..32], &[1u8; 16], "geth's fake header MAC");
+    assert_eq!(&expected[48..], &[1u8; 16], "geth's fake frame MAC");
 }
 
 /// The Auth2/Ack2 session's secrets for A (initiator) and B (recipient).
@@ -165,6 +235,7 @@ fn frames_of_the_auth2_session_match_the_cross_check_vectors() {
     let frames = v["frame_vectors"]["self_computed_session_frames"]["frames"]
         .as_array()
         .expect("frames");
+    assert_eq!(frames.len(), 3, "Hello from B, Hello from A, Ping");
     for frame in frames {
         let id = frame["msg_id"].as_u64().expect("id");
         let payload = unhex(frame["msg_data"].as_str().expect("msg_data"));

@@ -239,8 +239,6 @@ async fn a_delivery_that_contradicts_its_announcement_disconnects() {
 mod spread {
     use std::collections::HashSet;
 
-    use std::time::{Duration, Instant};
-
     use alloy_primitives::{Address, Bytes, TxKind, B256, U256};
     use ethpeer_actors::eth::{
         EthMessage, EthVersion, GetPooledTransactions, PooledTx, RequestPair, Transactions,
@@ -290,8 +288,10 @@ mod spread {
         announced
     }
 
+    // How fast they spread is a benchmark's question (`cargo bench --bench relay`, in a
+    // release build); this test checks only that all of them arrive and are served.
     #[actix_rt::test]
-    async fn two_thousand_valid_txs_from_a_reach_c_within_2_s_and_can_be_fetched() {
+    async fn two_thousand_valid_txs_from_a_reach_c_and_can_be_fetched() {
         let dir = testdata_or_skip!();
         let (_, key) = sender(&dir);
         let (mut a, mut c) = line(&dir).await;
@@ -305,14 +305,11 @@ mod spread {
             })
             .collect();
         let want: HashSet<B256> = txs.iter().map(|t| *t.hash()).collect();
-        let start = Instant::now();
         for chunk in txs.chunks(250) {
             let consensus = chunk.iter().map(|t| t.clone().into()).collect();
             send(&mut a, &EthMessage::Transactions(Transactions(consensus))).await;
         }
-        let announced = collect(&mut c, &want).await;
-        let elapsed = start.elapsed();
-        assert!(elapsed < Duration::from_secs(2), "took {elapsed:?}");
+        collect(&mut c, &want).await;
         // Everything is fetchable from B.
         let all: Vec<B256> = txs.iter().map(|t| *t.hash()).collect();
         let mut fetched = 0;
@@ -341,10 +338,6 @@ mod spread {
             }
         }
         assert_eq!(fetched, 2000);
-        eprintln!(
-            "2000 txs A -> B -> C in {elapsed:?} ({} announced, the rest in full)",
-            announced.len()
-        );
     }
 
     #[actix_rt::test]
@@ -394,7 +387,7 @@ mod spread {
 
 mod blobs {
     use std::sync::Arc;
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
     use alloy_consensus::{SignableTransaction, Signed, TxEip4844, TxEip4844WithSidecar};
     use alloy_eips::eip2718::{Encodable2718, Typed2718};
@@ -543,18 +536,15 @@ mod blobs {
             alloy_rlp::encode(RequestPair::new(id, Transactions(vec![stripped.clone()])))
         })
         .await;
-        let sent = Instant::now();
+        // The next frame is the Disconnect, with the reason for a protocol breach: an
+        // unanswered or late request never disconnects (the fetcher asks another
+        // announcer), so the bad delivery is the cause, whatever the timing.
         let frame = next(&mut liar).await;
         assert_eq!(
             P2pMessage::decode(frame.id, &frame.payload),
             Ok(P2pMessage::Disconnect(Some(
                 DisconnectReason::SubprotocolSpecific
             )))
-        );
-        assert!(
-            sent.elapsed() < Duration::from_millis(100),
-            "disconnected after {:?}",
-            sent.elapsed()
         );
         answer(&mut honest, good.clone()).await;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
@@ -584,7 +574,7 @@ mod blobs {
         send(&mut liar, &announce(&bad)).await;
         send(&mut honest, &announce(&good)).await;
         answer(&mut liar, bad).await;
-        let sent = Instant::now();
+        // As above: a breach disconnect, which no timeout produces.
         let frame = next(&mut liar).await;
         assert_eq!(
             P2pMessage::decode(frame.id, &frame.payload),
@@ -593,11 +583,6 @@ mod blobs {
             )))
         );
         assert_eq!(frame.id, p2p::ids::DISCONNECT);
-        let elapsed = sent.elapsed();
-        assert!(
-            elapsed < Duration::from_millis(100),
-            "disconnected after {elapsed:?}"
-        );
         answer(&mut honest, good.clone()).await;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
         while pool.get(good.hash()).is_none() {

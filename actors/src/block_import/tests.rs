@@ -15,11 +15,11 @@ use super::*;
 use crate::block_propagation::{AnnounceBlock, BlockPropagator, PropagateBlock};
 use crate::chain::{BlockPolicy, ChainStore, MemoryChainStore};
 use crate::eth::forkid::ForkSchedule;
-use crate::eth::{EthBlock, EthVersion};
+use crate::eth::{EthBlock, EthMessage, EthVersion};
 use crate::peer::{start_session_peer, InboundRoutes, SessionPeerLinks};
 use crate::peer_set::PeerSetActor;
 use crate::requests::RequestHandler;
-use crate::session::{accept, dial, ChainStatus, SessionConfig};
+use crate::session::{accept, dial, ChainStatus, Established, SessionConfig};
 use crate::tx_pool::{InMemoryTxPool, TxPool};
 
 fn child(parent: &Header) -> EthBlock {
@@ -201,9 +201,62 @@ async fn a_block_only_announced_at_a_is_fetched_by_b_and_then_by_c() {
     assert_ne!(B256::ZERO, hash);
 }
 
+/// A raw session to `node` (in memory, no actor on our side), so a test sees exactly what
+/// the node sends.
+async fn raw_peer(node: &Node, version: EthVersion) -> Established<tokio::io::DuplexStream> {
+    let mut config = SessionConfig::new(SecretKey::from_byte_array([9; 32]).expect("key"), "raw");
+    config.eth_versions = vec![version];
+    let (x, y) = tokio::io::duplex(1024 * 1024);
+    let status = status(node);
+    let (raw, session) = tokio::join!(
+        dial(x, &config, node.config.node_id(), &status),
+        accept(y, &node.config, &status)
+    );
+    let links = SessionPeerLinks {
+        register: node.set.clone().recipient(),
+        stopped: node.set.clone().recipient(),
+        on_message: node.routes.clone(),
+        keepalive: None,
+        request_timeout: None,
+        wire: None,
+    };
+    start_session_peer(session.expect("node side"), node.pool.clone(), links)
+        .await
+        .expect("registered");
+    raw.expect("raw side")
+}
+
+/// The next eth message `raw` receives; fails the test after 5 s without one.
+async fn next_eth(raw: &mut Established<tokio::io::DuplexStream>) -> EthMessage {
+    use futures::StreamExt;
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(5), raw.reader.next())
+            .await
+            .expect("a message within 5 s")
+            .expect("open")
+            .expect("valid");
+        if frame.id >= raw.eth_offset {
+            let id = (frame.id - raw.eth_offset) as u8;
+            return EthMessage::decode(raw.eth_version, id, &frame.payload).expect("decodes");
+        }
+    }
+}
+
+/// The block hashes a NewBlock or NewBlockHashes carries (none for other messages).
+fn block_hashes(message: &EthMessage) -> Vec<B256> {
+    match message {
+        EthMessage::NewBlock(new_block) => vec![new_block.block.header.hash_slow()],
+        EthMessage::NewBlockHashes(announced) => announced.0.iter().map(|a| a.hash).collect(),
+        _ => vec![],
+    }
+}
+
 #[actix_rt::test]
 async fn an_invalid_block_is_not_stored_or_passed_on() {
-    let (a, b, _c) = line().await;
+    // A - B - C, where C is a raw session that records what B sends it.
+    let (a, b) = (node(1), node(2));
+    connect(&a, &b).await;
+    let mut c = raw_peer(&b, EthVersion::Eth68).await;
     let mut block = child(&a.store.head());
     block.header.gas_limit *= 2; // beyond the 1/1024 bound
     let hash = a
@@ -218,7 +271,8 @@ async fn an_invalid_block_is_not_stored_or_passed_on() {
         })
         .await
         .expect("alive");
-    // A valid sibling sent afterwards arrives, so the invalid one was processed first.
+    // A valid sibling sent afterwards on the same connection reaches B after the invalid
+    // one: once C hears of the sibling, B has dealt with the invalid block.
     let mut sibling = child(&b.store.head());
     sibling.header.timestamp += 1;
     let sibling_hash = a.store.insert_block(sibling.clone(), None).expect("stored");
@@ -229,6 +283,11 @@ async fn an_invalid_block_is_not_stored_or_passed_on() {
         })
         .await
         .expect("alive");
+    let mut heard = Vec::new();
+    while !heard.contains(&sibling_hash) {
+        heard.extend(block_hashes(&next_eth(&mut c).await));
+    }
+    assert!(!heard.contains(&hash), "B passed the invalid block on to C");
     until_head(&b, 21).await;
     assert_eq!(b.store.head().hash_slow(), sibling_hash);
     assert!(b.store.header_by_hash(&hash).is_none());
@@ -236,30 +295,8 @@ async fn an_invalid_block_is_not_stored_or_passed_on() {
 
 #[actix_rt::test]
 async fn eth69_peers_get_a_block_range_update_every_32_blocks() {
-    use crate::eth::EthMessage;
-    use futures::StreamExt;
-
     let (b, handler) = node_at(2, EthVersion::Eth69);
-    let mut config = SessionConfig::new(SecretKey::from_byte_array([9; 32]).expect("key"), "raw");
-    config.eth_versions = vec![EthVersion::Eth69];
-    let (x, y) = tokio::io::duplex(1024 * 1024);
-    let status = status(&b);
-    let (raw, session) = tokio::join!(
-        dial(x, &config, b.config.node_id(), &status),
-        accept(y, &b.config, &status)
-    );
-    let mut raw = raw.expect("raw side");
-    let links = SessionPeerLinks {
-        register: b.set.clone().recipient(),
-        stopped: b.set.clone().recipient(),
-        on_message: b.routes.clone(),
-        keepalive: None,
-        request_timeout: None,
-        wire: None,
-    };
-    start_session_peer(session.expect("B side"), b.pool.clone(), links)
-        .await
-        .expect("registered");
+    let mut raw = raw_peer(&b, EthVersion::Eth69).await;
 
     // 32 blocks on top of head 20: one update, for block 52, and none before it.
     for _ in 0..32 {
@@ -269,18 +306,7 @@ async fn eth69_peers_get_a_block_range_update_every_32_blocks() {
             .expect("alive")
             .is_some());
     }
-    let frame = loop {
-        let frame = raw.reader.next().await.expect("open").expect("valid");
-        if frame.id >= raw.eth_offset {
-            break frame;
-        }
-    };
-    let EthMessage::BlockRangeUpdate(update) = EthMessage::decode(
-        EthVersion::Eth69,
-        (frame.id - raw.eth_offset) as u8,
-        &frame.payload,
-    )
-    .expect("decodes") else {
+    let EthMessage::BlockRangeUpdate(update) = next_eth(&mut raw).await else {
         panic!("expected BlockRangeUpdate")
     };
     assert_eq!((update.earliest, update.latest), (0, 52));

@@ -1,16 +1,19 @@
-//! The block propagator with a real peer set and peer actors on in-memory connections.
+//! The block propagator with a real peer set and peer actors on in-memory connections,
+//! on a paused clock: each connection is read until it falls quiet.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix::prelude::*;
 use alloy_consensus::Header;
 use alloy_primitives::{B256, U256};
+use futures::StreamExt;
 
 use super::*;
 use crate::eth::{EthBlock, EthMessage, EthVersion};
-use crate::peer::{PeerHandle, PeerMetrics, QueueTxAnns};
+use crate::peer::{Outbound, PeerHandle};
 use crate::peer_set::{MarkBlock, PeerHead, PeerSetActor, Register};
-use crate::testing::{next_eth, peer_id, pool, spawn_peer};
+use crate::testing::{peer_id, pool, spawn_peer};
 
 fn block(number: u64) -> Arc<EthBlock> {
     Arc::new(EthBlock {
@@ -59,22 +62,20 @@ async fn rig(versions: &[EthVersion]) -> Rig {
     }
 }
 
-/// What each peer was sent: (NewBlock count, NewBlockHashes count), after a mailbox round
-/// trip so that every command has been handled.
+/// How long a connection must stay silent, on the paused clock, to count as quiet. The
+/// paused clock only moves when every actor is idle, so nothing is still on its way then.
+const QUIET: Duration = Duration::from_secs(1);
+
+/// What each peer was actually sent: (NewBlock count, NewBlockHashes entries), read from
+/// its connection until it is quiet. Tests using it pause the clock.
 async fn outcome(rig: &mut Rig) -> Vec<(usize, usize)> {
     let mut result = Vec::new();
-    for (peer, rx) in &mut rig.peers {
-        peer.tx_anns
-            .send(QueueTxAnns(Vec::new()))
-            .await
-            .expect("alive");
-        let expected = PeerMetrics::get(&peer.metrics.sent_props)
-            + PeerMetrics::get(&peer.metrics.sent_block_anns);
+    for (_, rx) in &mut rig.peers {
         let (mut props, mut anns) = (0, 0);
-        while ((props + anns) as u64) < expected {
-            match next_eth(rx).await {
-                Some(EthMessage::NewBlock(_)) => props += 1,
-                Some(EthMessage::NewBlockHashes(h)) => anns += h.0.len(),
+        while let Ok(Some(outbound)) = tokio::time::timeout(QUIET, rx.next()).await {
+            match outbound {
+                Outbound::Eth(EthMessage::NewBlock(_)) => props += 1,
+                Outbound::Eth(EthMessage::NewBlockHashes(h)) => anns += h.0.len(),
                 other => panic!("unexpected {other:?}"),
             }
         }
@@ -85,6 +86,7 @@ async fn outcome(rig: &mut Rig) -> Vec<(usize, usize)> {
 
 #[actix_rt::test]
 async fn a_block_goes_in_full_to_sqrt_n_eth68_peers_and_is_announced_to_the_rest() {
+    tokio::time::pause();
     let mut versions = vec![EthVersion::Eth68; 7];
     versions.extend([EthVersion::Eth66, EthVersion::Eth69, EthVersion::Eth70]);
     let mut rig = rig(&versions).await;
@@ -134,6 +136,7 @@ async fn a_block_goes_in_full_to_sqrt_n_eth68_peers_and_is_announced_to_the_rest
 
 #[actix_rt::test]
 async fn announce_after_import_reaches_every_eth68_peer_lacking_the_block() {
+    tokio::time::pause();
     let mut rig = rig(&[EthVersion::Eth68, EthVersion::Eth68, EthVersion::Eth69]).await;
     let hash = B256::repeat_byte(9);
     rig.set

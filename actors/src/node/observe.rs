@@ -215,6 +215,17 @@ mod tests {
         }
     }
 
+    /// Query: how many events the collector has handled (answered after those queued).
+    #[derive(Message)]
+    #[rtype(result = "usize")]
+    struct Collected;
+    impl Handler<Collected> for Collect {
+        type Result = usize;
+        fn handle(&mut self, _msg: Collected, _ctx: &mut Self::Context) -> usize {
+            self.0.borrow().len()
+        }
+    }
+
     #[actix_rt::test]
     async fn records_each_peers_first_delivery_and_reports_new_hashes_once() {
         let dir = tempfile::tempdir().unwrap();
@@ -224,7 +235,7 @@ mod tests {
         let events = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
         let collector = Collect(events.clone()).start();
         observer
-            .send(SubscribeEvents(collector.recipient()))
+            .send(SubscribeEvents(collector.clone().recipient()))
             .await
             .unwrap();
         let (a, b) = (PeerId::repeat_byte(0xaa), PeerId::repeat_byte(0xbb));
@@ -271,8 +282,14 @@ mod tests {
         assert_eq!(lines[1]["delivery"], "full");
         assert_eq!(lines[2]["kind"], "block");
         assert_eq!(lines[2]["number"], 7);
-        // Let the collector run: one TxSeen (from a), one BlockSeen.
-        tokio::task::yield_now().await;
+        // Wait until the collector has handled two events (one TxSeen from a, one
+        // BlockSeen), then ask once more: a third would be in its mailbox by then.
+        tokio::time::timeout(Duration::from_secs(5), async {
+            while collector.send(Collected).await.unwrap() < 2 {}
+        })
+        .await
+        .expect("two events within 5 s");
+        assert_eq!(collector.send(Collected).await.unwrap(), 2);
         let events = events.borrow();
         assert_eq!(events.len(), 2, "{events:?}");
         assert!(

@@ -363,15 +363,24 @@ async fn the_accept_loop_bounds_pending_handshakes_and_frees_slots_on_timeout() 
     use std::sync::Arc;
     use tokio::io::AsyncReadExt;
 
+    // The handshake timeout runs on a paused clock that only the test moves: a task that
+    // always yields keeps the runtime from idling, so the clock never jumps ahead on its
+    // own while loopback I/O is pending (sockets are still polled between yields).
+    tokio::time::pause();
     let local = tokio::task::LocalSet::new();
     local
         .run_until(async {
+            let busy = tokio::task::spawn_local(async {
+                loop {
+                    tokio::task::yield_now().await;
+                }
+            });
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
                 .await
                 .expect("bind");
             let addr = listener.local_addr().expect("addr");
             let mut cb = config(6, &[EthVersion::Eth68]);
-            cb.step_timeout = Duration::from_millis(300);
+            cb.step_timeout = Duration::from_secs(10);
             let metrics = Arc::new(ListenerMetrics::default());
             let (tx, mut established) = futures::channel::mpsc::unbounded();
             let on_session = move |session: Established<tokio::net::TcpStream>, _| {
@@ -402,21 +411,29 @@ async fn the_accept_loop_bounds_pending_handshakes_and_frees_slots_on_timeout() 
             );
             assert_eq!(metrics.refused_busy.load(Ordering::Relaxed), 1);
 
-            // Once the silent ones time out (300 ms), a real peer gets through. Until then
-            // each attempt is closed at once, as a redialing client would see.
+            // A real peer is turned away too while the silent ones hold their slots...
             let ca = config(5, &[EthVersion::Eth68]);
             let status = chain(1, 7);
-            let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-            let session = loop {
-                let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-                match dial(stream, &ca, cb.node_id(), &status).await {
-                    Ok(session) => break session,
-                    Err(error) => assert!(
-                        tokio::time::Instant::now() < deadline,
-                        "never admitted: {error}"
-                    ),
-                }
-            };
+            let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+            assert!(dial(stream, &ca, cb.node_id(), &status).await.is_err());
+            assert_eq!(metrics.refused_busy.load(Ordering::Relaxed), 2);
+            assert_eq!(metrics.failed.load(Ordering::Relaxed), 0);
+
+            // ...and gets through once their handshake step has timed out.
+            // One millisecond more: the timer wheel rounds deadlines up to the next one.
+            tokio::time::advance(cb.step_timeout + Duration::from_millis(1)).await;
+            let deadline = std::time::Instant::now() + Duration::from_secs(5);
+            while metrics.failed.load(Ordering::Relaxed) < 2 {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the silent handshakes never timed out"
+                );
+                tokio::task::yield_now().await;
+            }
+            let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+            let session = dial(stream, &ca, cb.node_id(), &status)
+                .await
+                .expect("admitted");
             assert_eq!(session.eth_version, EthVersion::Eth68);
             assert_eq!(established.next().await, Some(ca.node_id()));
             assert_eq!(
@@ -424,6 +441,8 @@ async fn the_accept_loop_bounds_pending_handshakes_and_frees_slots_on_timeout() 
                 2,
                 "the two silent handshakes timed out"
             );
+            assert_eq!(metrics.refused_busy.load(Ordering::Relaxed), 2);
+            busy.abort();
         })
         .await;
 }

@@ -2,8 +2,8 @@
 //! peers by a keyed SipHash of (our id, peer id, sender) and taking the first ⌈√n⌉, so that
 //! one account's transactions always take the same paths and arrive without nonce gaps.
 
-use alloy_primitives::Address;
-use siphasher::sip::SipHasher13;
+use alloy_primitives::{keccak256, Address, B256};
+use siphasher::sip::SipHasher24;
 use std::hash::Hasher;
 
 use crate::peer::{PeerHandle, PeerId};
@@ -22,7 +22,8 @@ pub fn direct_count(n: usize) -> usize {
 /// The keyed choice of direct peers.
 #[derive(Clone, Debug)]
 pub struct DirectPeerChoice {
-    self_id: PeerId,
+    /// Our node id as geth hashes it: keccak256 of the public key (`enode.ID`).
+    self_node: B256,
     key: (u64, u64),
 }
 
@@ -30,7 +31,10 @@ impl DirectPeerChoice {
     /// A choice for node `self_id` with the secret SipHash `key` (random per node, so other
     /// nodes cannot predict our paths; fixed in tests).
     pub fn new(self_id: PeerId, key: (u64, u64)) -> Self {
-        Self { self_id, key }
+        Self {
+            self_node: keccak256(self_id),
+            key,
+        }
     }
 
     /// For each of `peers`, whether it is one of the ⌈√n⌉ direct peers for `sender`.
@@ -51,10 +55,12 @@ impl DirectPeerChoice {
         mask
     }
 
+    /// geth's score: SipHash-2-4 (`github.com/dchest/siphash`) over both 32-byte node ids
+    /// (`enode.ID`, keccak256 of the public key) and the sender; the lowest scores win.
     fn rank(&self, peer: &PeerId, sender: &Address) -> u64 {
-        let mut hasher = SipHasher13::new_with_keys(self.key.0, self.key.1);
-        hasher.write(self.self_id.as_slice());
-        hasher.write(peer.as_slice());
+        let mut hasher = SipHasher24::new_with_keys(self.key.0, self.key.1);
+        hasher.write(self.self_node.as_slice());
+        hasher.write(keccak256(peer).as_slice());
         hasher.write(sender.as_slice());
         hasher.finish()
     }

@@ -1,7 +1,7 @@
 //! The broadcaster with a real peer set and peer actors on in-memory connections:
 //! routing rules, no duplicates, new-peer sync, and a stuck peer under a 100,000-tx flood.
-//! No sleeps: the tests wait on the broadcaster's in-order replies and on the messages
-//! themselves.
+//! No sleeps: the tests wait on the broadcaster's in-order replies and read each connection
+//! until it falls quiet on a paused clock.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -14,10 +14,10 @@ use futures::StreamExt;
 use super::*;
 use crate::eth::{EthMessage, EthVersion};
 use crate::peer::{
-    Outbound, PeerHandle, PeerMetrics, QueueTxAnns, MAX_QUEUED_TXS, MAX_QUEUED_TX_ANNS,
+    Outbound, PeerHandle, PeerId, PeerMetrics, QueueTxAnns, MAX_QUEUED_TXS, MAX_QUEUED_TX_ANNS,
 };
 use crate::peer_set::{MarkTxs, PeerHead, PeerSetActor, Register};
-use crate::testing::{blob_tx, next_eth, peer_id, pool, sender, spawn_peer, tx};
+use crate::testing::{blob_tx, peer_id, pool, sender, spawn_peer, tx};
 use crate::tx_pool::{InMemoryTxPool, NewTxs, PoolTx, TxPool};
 
 const KEY: (u64, u64) = (0x0123_4567_89ab_cdef, 0xfedc_ba98_7654_3210);
@@ -136,31 +136,73 @@ impl Rig {
             .expect("broadcaster alive")
     }
 
-    /// Reads every peer's connection until everything queued for it has been read.
+    /// Reads every peer's connection until it falls quiet: nothing for a second of the
+    /// paused clock, which moves only when every actor is idle. What was read is what was
+    /// sent, whatever the peers' own counters say. Tests using it pause the clock.
     async fn settle(&mut self) {
         for peer in &mut self.peers {
-            // A round trip through the mailbox: every earlier command is processed.
-            peer.handle
-                .tx_anns
-                .send(QueueTxAnns(Vec::new()))
-                .await
-                .expect("peer alive");
-            loop {
-                let m = &peer.handle.metrics;
-                let queued = PeerMetrics::get(&m.queued_txs) + PeerMetrics::get(&m.queued_tx_anns);
-                let sent = PeerMetrics::get(&m.sent_txs) + PeerMetrics::get(&m.sent_tx_anns);
-                if queued == 0 && peer.received.total() == sent {
-                    break;
+            while let Ok(Some(outbound)) = tokio::time::timeout(QUIET, peer.rx.next()).await {
+                match outbound {
+                    Outbound::Eth(message) => peer.received.record(message),
+                    other => panic!("unexpected {other:?}"),
                 }
-                let message = next_eth(&mut peer.rx).await.expect("peer's writes stalled");
-                peer.received.record(message);
             }
         }
     }
 }
 
+/// How long a connection must stay silent, on the paused clock, to count as quiet.
+const QUIET: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// geth's choice of direct peers (`eth/handler.go` `broadcastChoice.choosePeers`),
+/// computed without the production code: SipHash-2-4 keyed with the 16 key bytes
+/// (`github.com/dchest/siphash`, halves little-endian) over our node id, the peer's node id
+/// and the sender, where a node id is keccak256 of the 64-byte public key (`enode.ID`);
+/// the ⌈√n⌉ lowest scores are direct.
+fn geth_direct_mask(
+    self_id: &PeerId,
+    key: (u64, u64),
+    sender: &Address,
+    peers: &[PeerId],
+) -> Vec<bool> {
+    use std::hash::Hasher;
+    let node_id = |id: &PeerId| alloy_primitives::keccak256(id.as_slice());
+    let mut scores: Vec<(u64, usize)> = peers
+        .iter()
+        .enumerate()
+        .map(|(i, peer)| {
+            let mut hash = siphasher::sip::SipHasher24::new_with_keys(key.0, key.1);
+            hash.write(node_id(self_id).as_slice());
+            hash.write(node_id(peer).as_slice());
+            hash.write(sender.as_slice());
+            (hash.finish(), i)
+        })
+        .collect();
+    scores.sort();
+    let n = (peers.len() as f64).sqrt().ceil() as usize;
+    let mut mask = vec![false; peers.len()];
+    for (_, i) in &scores[..n] {
+        mask[*i] = true;
+    }
+    mask
+}
+
+#[test]
+fn the_geth_rule_oracle_uses_siphash_2_4() {
+    // The SipHash paper's vector (Aumasson and Bernstein, appendix A): key 00..0f,
+    // message 00..0e, SipHash-2-4 = a129ca6149be45e5.
+    use std::hash::Hasher;
+    let key: Vec<u8> = (0..16).collect();
+    let k0 = u64::from_le_bytes(key[..8].try_into().unwrap());
+    let k1 = u64::from_le_bytes(key[8..].try_into().unwrap());
+    let mut hash = siphasher::sip::SipHasher24::new_with_keys(k0, k1);
+    hash.write(&(0..15).collect::<Vec<u8>>());
+    assert_eq!(hash.finish(), 0xa129_ca61_49be_45e5);
+}
+
 #[actix_rt::test]
 async fn each_sender_goes_in_full_to_the_same_sqrt_n_peers_and_is_announced_to_the_rest() {
+    tokio::time::pause();
     let mut rig = Rig::new(9).await;
     let (alice, bob) = (sender(1), sender(2));
     let txs: Vec<PoolTx> = (0..5)
@@ -172,8 +214,16 @@ async fn each_sender_goes_in_full_to_the_same_sqrt_n_peers_and_is_announced_to_t
 
     let choice = DirectPeerChoice::new(peer_id(SELF_ID), KEY);
     let handles = rig.handles();
+    let ids: Vec<PeerId> = handles.iter().map(|h| h.id).collect();
     for who in [alice, bob] {
-        let mask = choice.direct_mask(&who, &handles);
+        // What arrived is compared with geth's rule computed here, and the production
+        // choice with the same.
+        let mask = geth_direct_mask(&peer_id(SELF_ID), KEY, &who, &ids);
+        assert_eq!(
+            choice.direct_mask(&who, &handles),
+            mask,
+            "the production choice is geth's rule for {who}"
+        );
         assert_eq!(
             mask.iter().filter(|d| **d).count(),
             3,
@@ -214,6 +264,7 @@ async fn each_sender_goes_in_full_to_the_same_sqrt_n_peers_and_is_announced_to_t
 
 #[actix_rt::test]
 async fn blob_and_large_transactions_are_only_announced() {
+    tokio::time::pause();
     let mut rig = Rig::new(4).await;
     let blob = blob_tx(sender(3), 0);
     let large = tx(sender(3), 1, 5000);
@@ -238,6 +289,7 @@ async fn blob_and_large_transactions_are_only_announced() {
 
 #[actix_rt::test]
 async fn no_tx_is_sent_twice_to_a_peer_or_back_to_its_origin() {
+    tokio::time::pause();
     let mut rig = Rig::new(5).await;
     let txs: Vec<PoolTx> = (0..50).map(|n| tx(sender(n % 7), n, 20)).collect();
     // Peer 1 delivered these: the inbound path marks them known before the pool has them.
@@ -277,6 +329,7 @@ async fn no_tx_is_sent_twice_to_a_peer_or_back_to_its_origin() {
 
 #[actix_rt::test]
 async fn a_new_peer_gets_the_pending_hashes_announced_once() {
+    tokio::time::pause();
     let mut rig = Rig::new(2).await;
     let txs: Vec<PoolTx> = (0..30)
         .map(|n| tx(sender(9), n, 20))

@@ -48,6 +48,31 @@ fn exchange(legacy_auth: bool) {
     let ack = ack_packet(&a_pub, &rb, received.format);
     let acked = read_ack(&a, &ack).expect("ack reads");
     assert_eq!(acked.recipient_nonce, rb.nonce);
+    // The ack has the auth's format: read_ack takes either, so look at the bytes.
+    let rb_id = node_id(&PublicKey::from_secret_key(SECP256K1, &rb.ephemeral));
+    if legacy_auth {
+        // Pre-EIP-8: no size prefix, ECIES over ephemeral id || nonce || 0x00 (97 bytes),
+        // no shared MAC data.
+        assert_eq!(ack.len(), LEGACY_ACK_SIZE);
+        let plain = ecies::decrypt(&a, &ack, &[]).expect("a legacy ECIES packet");
+        let mut expected = rb_id.to_vec();
+        expected.extend_from_slice(rb.nonce.as_slice());
+        expected.push(0);
+        assert_eq!(plain, expected);
+    } else {
+        // EIP-8: a 2-byte size prefix (also the ECIES shared MAC data), then an RLP list
+        // [ephemeral id, nonce, version] followed by padding.
+        let (prefix, sealed) = ack.split_at(2);
+        assert_eq!(
+            usize::from(u16::from_be_bytes([prefix[0], prefix[1]])),
+            sealed.len()
+        );
+        let plain = ecies::decrypt(&a, sealed, prefix).expect("an EIP-8 ECIES packet");
+        let mut body = list_payload(&plain).expect("an RLP list");
+        assert_eq!(B512::decode(&mut body).expect("ephemeral id"), rb_id);
+        assert_eq!(B256::decode(&mut body).expect("nonce"), rb.nonce);
+        assert_eq!(u64::decode(&mut body).expect("version"), HANDSHAKE_VERSION);
+    }
 
     let a_secrets = Exchange {
         initiator: true,
