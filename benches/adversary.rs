@@ -255,7 +255,7 @@ fn shares(
         .filter(|(_, v)| *v > 0)
         .collect();
     let total: u64 = used.iter().map(|(_, v)| v).sum();
-    used.sort_by(|a, b| b.1.cmp(&a.1));
+    used.sort_by_key(|u| std::cmp::Reverse(u.1));
     used.iter()
         .take(3)
         .map(|(k, v)| {

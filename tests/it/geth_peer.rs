@@ -328,18 +328,21 @@ async fn geth_and_ethpeer_peer_both_ways_and_exchange_transactions() {
                 .expect("utf-8"),
             "--chain",
             testdata.join("ethtest/chain.rlp").to_str().expect("utf-8"),
+            // B stops at eth/69, so geth speaks it with B and eth/70 with A.
+            "--eth",
+            "66,67,68,69",
         ],
     )
     .await;
     assert_eq!(geth.call("admin_addPeer", json!([b.enode])).await, true);
-    b.log_line(&["peer connected", "inbound", "eth/70", "Geth/"])
+    b.log_line(&["peer connected", "inbound", "eth/69", "Geth/"])
         .await;
 
-    // Both sides agree on ids and on eth/70, the highest version both offer (geth
-    // v1.17.10 offers 72, 71, 70, 69; we offer 66-70).
+    // Both sides agree on ids and on the highest version both offer (geth v1.17.10 offers
+    // 72, 71, 70, 69; A offers 66-70, B 66-69).
     // geth lists a peer as "handshake" until its side of Status is done: wait for both.
     let keys = [pubkey_of(&a.enode), pubkey_of(&b.enode)];
-    within("geth's eth handshakes", Duration::from_secs(10), || async {
+    poll_until("geth's eth handshakes", || async {
         let peers = geth.call("admin_peers", json!([])).await;
         keys.iter().all(|key| {
             peer_with(&peers, key).is_some_and(|p| p["protocols"]["eth"]["version"].is_u64())
@@ -347,10 +350,10 @@ async fn geth_and_ethpeer_peer_both_ways_and_exchange_transactions() {
     })
     .await;
     let geth_peers = geth.call("admin_peers", json!([])).await;
-    for node in [&a, &b] {
+    for (node, version) in [(&a, 70), (&b, 69)] {
         let key = pubkey_of(&node.enode);
         let entry = peer_with(&geth_peers, key).expect("geth lists the ethpeer node");
-        assert_eq!(entry["protocols"]["eth"]["version"], 70, "{entry}");
+        assert_eq!(entry["protocols"]["eth"]["version"], version, "{entry}");
         let info = node.call("admin_nodeInfo", json!([])).await["result"].clone();
         assert_eq!(
             entry["id"], info["id"],
@@ -358,7 +361,7 @@ async fn geth_and_ethpeer_peer_both_ways_and_exchange_transactions() {
         );
         let ours = node.call("admin_peers", json!([])).await["result"].clone();
         let geth_entry = peer_with(&ours, &geth_key).expect("ethpeer lists geth");
-        assert_eq!(geth_entry["protocols"]["eth"]["version"], 70);
+        assert_eq!(geth_entry["protocols"]["eth"]["version"], version);
         assert_eq!(
             geth_entry["id"],
             hex::encode(keccak256(hex::decode(&geth_key).expect("hex")))
@@ -399,6 +402,12 @@ async fn geth_and_ethpeer_peer_both_ways_and_exchange_transactions() {
         - metric(&before, "NewPooledTransactionHashes");
     eprintln!("geth -> ethpeer: {took:?} ({full} Transactions, {announced} announcements)");
     assert!(full + announced >= 1, "A counted how it got the tx");
+    // And B at eth/69 (its pool, on the genesis alloc, keeps it as a future tx).
+    poll_until("tx from geth in B's pool", || async {
+        let found = b.call("eth_getTransactionByHash", json!([hash_g])).await;
+        !found["result"].is_null()
+    })
+    .await;
 
     // B's pool checks against the genesis alloc only (no --state), so it takes a tx with
     // nonce 0 that geth refuses ("nonce too low": the sender is at 603). B sends it to geth
