@@ -11,6 +11,7 @@ pub mod events;
 pub mod manager;
 pub mod metrics;
 pub mod observe;
+mod placement;
 pub mod rpc;
 
 use std::net::SocketAddr;
@@ -51,6 +52,7 @@ use crate::tx_ingest::{start_verifiers, TxIngest};
 use crate::tx_pool::validate::ValidationRules;
 use crate::tx_pool::{StateProvider, TxPool, ValidatingTxPool};
 use manager::{Admission, Admit, AdmitFailed, InboundThrottle, SessionInfo};
+pub use placement::PeerArbiters;
 
 /// geth's `defaultDialTimeout`: TCP connect to a peer.
 pub const DIAL_TIMEOUT: Duration = Duration::from_secs(15);
@@ -93,6 +95,9 @@ pub struct NodeConfig {
     /// Threads verifying transactions from peers (sender recovery, stateless checks, KZG
     /// proofs); default: one per core.
     pub verify_threads: usize,
+    /// Arbiters (threads) the peer actors are spread over; default one per core; 0 keeps
+    /// every peer on the arbiter that started the node.
+    pub peer_arbiters: usize,
 }
 
 impl NodeConfig {
@@ -120,6 +125,7 @@ impl NodeConfig {
             trace_propagation: None,
             block_policy: BlockPolicy::PostMerge,
             verify_threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            peer_arbiters: std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
     }
 }
@@ -175,6 +181,8 @@ pub struct Node {
     links: SessionPeerLinks,
     /// Our Status at the store's head, as handshakes see it.
     chain: Arc<StoreStatus>,
+    /// Where peer actors run.
+    arbiters: Arc<PeerArbiters>,
 }
 
 impl Node {
@@ -242,11 +250,13 @@ impl Node {
             request_timeout: None,
             wire: Some(wire.clone()),
         };
+        let arbiters = Arc::new(PeerArbiters::start(config.peer_arbiters));
         let dial = dial_fn(
             session.clone(),
             status.clone(),
             shared_pool.clone(),
             links.clone(),
+            arbiters.clone(),
         );
         // Trusted peers are dialed like static ones.
         let manager = PeerManager::new(session.node_id(), config.max_peers, dial)
@@ -272,22 +282,25 @@ impl Node {
             session,
             links: links.clone(),
             chain: status.clone(),
+            arbiters: arbiters.clone(),
         };
         let throttle = Arc::new(InboundThrottle::default());
         let gate = move |addr: SocketAddr| throttle.allow(addr.ip(), std::time::Instant::now());
         let on_session = move |established, addr: SocketAddr| {
             let (links, pool, manager) = (links.clone(), shared_pool.clone(), manager.clone());
+            let arbiters = arbiters.clone();
             async move {
                 // An inbound connection's local end is the listening socket.
-                let started = admit_and_start(
-                    established,
-                    (addr, local_addr),
-                    Direction::Inbound,
-                    Admission::of(&manager),
-                    pool,
-                    links,
-                )
-                .await;
+                let started = arbiters
+                    .admit_and_start(
+                        established,
+                        (addr, local_addr),
+                        Direction::Inbound,
+                        Admission::of(&manager),
+                        pool,
+                        links,
+                    )
+                    .await;
                 if let Err(error) = started {
                     log::debug!("{addr}: inbound session not started: {error}");
                 }
@@ -352,6 +365,7 @@ impl Node {
             Admission::of(&self.manager),
             self.pool.clone(),
             self.links(),
+            self.arbiters.clone(),
         )
         .await
     }
@@ -382,6 +396,7 @@ impl Node {
         // The manager hears of every peer that leaves; it answers when none is left.
         let _ = tokio::time::timeout(grace, self.manager.send(manager::WaitForNoPeers)).await;
         self.observer.do_send(StopObserver);
+        self.arbiters.stop();
     }
 
     fn links(&self) -> SessionPeerLinks {
@@ -474,12 +489,18 @@ fn dial_fn(
     status: Arc<StoreStatus>,
     pool: Arc<dyn TxPool>,
     links: SessionPeerLinks,
+    arbiters: Arc<PeerArbiters>,
 ) -> manager::DialFn {
     Rc::new(move |enode: Enode, admission: Admission| {
-        let (session, status, pool, links) =
-            (session.clone(), status.clone(), pool.clone(), links.clone());
+        let (session, status, pool, links, arbiters) = (
+            session.clone(),
+            status.clone(),
+            pool.clone(),
+            links.clone(),
+            arbiters.clone(),
+        );
         Box::pin(async move {
-            dial_once(enode, &session, &status, admission, pool, links)
+            dial_once(enode, &session, &status, admission, pool, links, arbiters)
                 .await
                 .map(|_| ())
                 .map_err(|error| error.to_string())
@@ -495,6 +516,7 @@ async fn dial_once(
     admission: Admission,
     pool: Arc<dyn TxPool>,
     links: SessionPeerLinks,
+    arbiters: Arc<PeerArbiters>,
 ) -> Result<PeerHandle, DialError> {
     let stream = tokio::time::timeout(DIAL_TIMEOUT, TcpStream::connect(enode.addr))
         .await
@@ -502,15 +524,16 @@ async fn dial_once(
     stream.set_nodelay(true)?;
     let local = stream.local_addr()?;
     let established = session::dial(stream, session, enode.id, &status.now()).await?;
-    admit_and_start(
-        established,
-        (enode.addr, local),
-        Direction::Outbound,
-        admission,
-        pool,
-        links,
-    )
-    .await
+    arbiters
+        .admit_and_start(
+            established,
+            (enode.addr, local),
+            Direction::Outbound,
+            admission,
+            pool,
+            links,
+        )
+        .await
 }
 
 /// Asks the manager; refused sessions get Disconnect(reason), admitted ones a peer actor.

@@ -109,6 +109,73 @@ impl<S: AsyncRead + AsyncWrite> Established<S> {
     }
 }
 
+/// An established TCP session taken off its runtime, so that it can go on on another
+/// thread (actix arbiters each run their own runtime, and a socket belongs to the runtime
+/// that registered it). The codecs keep their cipher and MAC states; bytes read past the
+/// Status and not yet decoded travel with them.
+pub struct DetachedSession {
+    stream: std::net::TcpStream,
+    read_buf: BytesMut,
+    write_buf: BytesMut,
+    decoder: RlpxDecoder,
+    encoder: RlpxEncoder,
+    remote_id: B512,
+    remote_hello: Hello,
+    eth_version: EthVersion,
+    eth_offset: u64,
+    remote_status: EthMessage,
+    head: PeerHead,
+}
+
+impl Established<tokio::net::TcpStream> {
+    /// Takes the session off the current runtime (see [`DetachedSession`]).
+    pub fn detach(self) -> std::io::Result<DetachedSession> {
+        let read = self.reader.into_parts();
+        let write = self.writer.into_parts();
+        let stream = read.io.unsplit(write.io).into_std()?;
+        Ok(DetachedSession {
+            stream,
+            read_buf: read.read_buf,
+            write_buf: write.write_buf,
+            decoder: read.codec,
+            encoder: write.codec,
+            remote_id: self.remote_id,
+            remote_hello: self.remote_hello,
+            eth_version: self.eth_version,
+            eth_offset: self.eth_offset,
+            remote_status: self.remote_status,
+            head: self.head,
+        })
+    }
+}
+
+impl DetachedSession {
+    /// The remote's node id.
+    pub fn remote_id(&self) -> B512 {
+        self.remote_id
+    }
+
+    /// Resumes the session on the current runtime.
+    pub fn attach(self) -> std::io::Result<Established<tokio::net::TcpStream>> {
+        let stream = tokio::net::TcpStream::from_std(self.stream)?;
+        let (read, write) = tokio::io::split(stream);
+        let mut reader = FramedRead::new(read, self.decoder);
+        reader.read_buffer_mut().extend_from_slice(&self.read_buf);
+        let mut writer = FramedWrite::new(write, self.encoder);
+        writer.write_buffer_mut().extend_from_slice(&self.write_buf);
+        Ok(Established {
+            remote_id: self.remote_id,
+            remote_hello: self.remote_hello,
+            eth_version: self.eth_version,
+            eth_offset: self.eth_offset,
+            remote_status: self.remote_status,
+            head: self.head,
+            reader,
+            writer,
+        })
+    }
+}
+
 /// Dials: we know the remote's node id and send the auth.
 pub async fn dial<S>(
     stream: S,

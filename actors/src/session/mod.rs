@@ -9,7 +9,9 @@ mod listener;
 mod status;
 
 pub use error::{SessionError, Stage};
-pub use handshake::{accept, dial, Established, SessionConfig, HANDSHAKE_STEP_TIMEOUT};
+pub use handshake::{
+    accept, dial, DetachedSession, Established, SessionConfig, HANDSHAKE_STEP_TIMEOUT,
+};
 pub use listener::{accept_loop, ListenerMetrics, MAX_PENDING_HANDSHAKES};
 pub use status::{ChainStatus, StatusExchange, StatusRejection};
 
