@@ -227,6 +227,18 @@ fn thread_ticks(pid: u32) -> std::collections::HashMap<String, u64> {
             continue;
         };
         let name = head.split_once('(').map_or("", |(_, n)| n);
+        let tid = task.file_name().to_string_lossy().to_string();
+        // The main thread has the process id; actix names its arbiters' threads; the
+        // other threads of ours are the verifier threads (and actix-web's worker).
+        let name = if tid == pid.to_string() {
+            "main"
+        } else if name.starts_with("actix-rt|system") {
+            "arbiter"
+        } else if name.starts_with("actix-server") || name.starts_with("actix-rt|worker") {
+            "http"
+        } else {
+            "other"
+        };
         let fields: Vec<&str> = rest.split_whitespace().collect();
         let used = fields
             .get(11)
@@ -257,7 +269,7 @@ fn shares(
     let total: u64 = used.iter().map(|(_, v)| v).sum();
     used.sort_by_key(|u| std::cmp::Reverse(u.1));
     used.iter()
-        .take(3)
+        .take(4)
         .map(|(k, v)| {
             format!(
                 "{} {:.0}%",
