@@ -25,7 +25,13 @@ pub struct DirectPeerChoice {
     /// Our node id as geth hashes it: keccak256 of the public key (`enode.ID`).
     self_node: B256,
     key: (u64, u64),
+    /// Peers' node ids, hashed once (bounded by [`NODE_ID_CACHE`]).
+    node_ids: std::cell::RefCell<std::collections::HashMap<PeerId, B256>>,
 }
+
+/// Peers whose hashed node id is kept; past it the cache starts over (geth's default of 50
+/// peers, with room for the churn of many reconnects).
+const NODE_ID_CACHE: usize = 1024;
 
 impl DirectPeerChoice {
     /// A choice for node `self_id` with the secret SipHash `key` (random per node, so other
@@ -34,6 +40,7 @@ impl DirectPeerChoice {
         Self {
             self_node: keccak256(self_id),
             key,
+            node_ids: Default::default(),
         }
     }
 
@@ -58,9 +65,16 @@ impl DirectPeerChoice {
     /// geth's score: SipHash-2-4 (`github.com/dchest/siphash`) over both 32-byte node ids
     /// (`enode.ID`, keccak256 of the public key) and the sender; the lowest scores win.
     fn rank(&self, peer: &PeerId, sender: &Address) -> u64 {
+        let node = {
+            let mut ids = self.node_ids.borrow_mut();
+            if ids.len() >= NODE_ID_CACHE && !ids.contains_key(peer) {
+                ids.clear();
+            }
+            *ids.entry(*peer).or_insert_with(|| keccak256(peer))
+        };
         let mut hasher = SipHasher24::new_with_keys(self.key.0, self.key.1);
         hasher.write(self.self_node.as_slice());
-        hasher.write(keccak256(peer).as_slice());
+        hasher.write(node.as_slice());
         hasher.write(sender.as_slice());
         hasher.finish()
     }
