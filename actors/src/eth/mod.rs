@@ -24,7 +24,7 @@ pub use forkid::{ForkId, ForkSchedule};
 pub use message::{EthMessage, EthMessageId, MAX_MESSAGE_SIZE};
 pub use receipts::{GetReceipts, GetReceipts70, Receipt69, Receipts, Receipts69, Receipts70};
 pub use request::RequestPair;
-pub use status::{Status, Status69};
+pub use status::{PeerHead, Status, Status69};
 pub use transactions::{
     GetNodeData, GetPooledTransactions, NewPooledTransactionHashes66, NewPooledTransactionHashes68,
     NodeData, PooledTransactions, PooledTx, Transactions,

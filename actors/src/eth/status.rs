@@ -1,5 +1,6 @@
 //! The Status handshake message in its two shapes: eth/66-68 (with total difficulty) and
-//! eth/69+ (with the served block range, EIP-7642).
+//! eth/69+ (with the served block range, EIP-7642), and [`PeerHead`], what a Status (or a
+//! later BlockRangeUpdate) says about the peer's chain.
 
 use alloy_eips::eip2124::ForkId;
 use alloy_primitives::{B256, U256};
@@ -41,4 +42,25 @@ pub struct Status69 {
     pub latest: u64,
     /// The sender's latest block hash.
     pub latest_hash: B256,
+}
+
+/// What a peer told us about its chain in the handshake (and since).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PeerHead {
+    /// eth/66-68: total difficulty and best hash.
+    TotalDifficulty {
+        /// Total difficulty of the peer's best chain.
+        td: U256,
+        /// Its best block hash.
+        best_hash: B256,
+    },
+    /// eth/69+: the block range it serves.
+    Range {
+        /// Earliest block served.
+        earliest: u64,
+        /// Latest block.
+        latest: u64,
+        /// Latest block hash.
+        latest_hash: B256,
+    },
 }

@@ -11,3 +11,6 @@ pub use hello::{
     P2P_VERSION,
 };
 pub use message::{ids, P2pError, P2pMessage};
+
+/// A peer's node id: its 64-byte uncompressed secp256k1 public key (without the 0x04).
+pub type PeerId = alloy_primitives::B512;

@@ -14,7 +14,6 @@ mod transport;
 use std::sync::Arc;
 
 use actix::{Actor, Addr, Handler, Recipient};
-use alloy_primitives::B512;
 
 pub(crate) use actor::short;
 pub use actor::{
@@ -47,8 +46,7 @@ mod session_tests;
 #[cfg(test)]
 mod tests;
 
-/// A peer's node id: its 64-byte uncompressed secp256k1 public key (without the 0x04).
-pub type PeerId = B512;
+pub use crate::p2p::PeerId;
 
 /// What other actors hold to talk to one peer: its id and version, a recipient per
 /// command, and its metrics. Cheap to clone; holds no concrete actor type, so any actor

@@ -4,32 +4,13 @@
 use std::sync::Arc;
 
 use actix::{Message, Recipient};
-use alloy_primitives::{B256, U256};
+use alloy_primitives::B256;
 
 use crate::eth::EthVersion;
 use crate::p2p::DisconnectReason;
 use crate::peer::{PeerHandle, PeerId, StopReason};
 
-/// What a peer told us about its chain in the handshake (and since).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PeerHead {
-    /// eth/66-68: total difficulty and best hash.
-    TotalDifficulty {
-        /// Total difficulty of the peer's best chain.
-        td: U256,
-        /// Its best block hash.
-        best_hash: B256,
-    },
-    /// eth/69+: the block range it serves.
-    Range {
-        /// Earliest block served.
-        earliest: u64,
-        /// Latest block.
-        latest: u64,
-        /// Latest block hash.
-        latest_hash: B256,
-    },
-}
+pub use crate::eth::PeerHead;
 
 /// Why a registration was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -11,9 +11,9 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, Wr
 use tokio_util::codec::{Decoder, Encoder, FramedRead, FramedWrite};
 
 use super::{SessionError, Stage, StatusExchange};
+use crate::eth::PeerHead;
 use crate::eth::{EthMessage, EthVersion};
 use crate::p2p::{self, Capability, Hello, P2pMessage, MAX_HELLO_SIZE, P2P_VERSION};
-use crate::peer_set::PeerHead;
 use crate::rlpx::handshake::{
     self as rlpx_handshake, Exchange, HandshakeRandomness, NodeKey, LEGACY_AUTH_SIZE,
 };

@@ -6,9 +6,9 @@ use alloy_primitives::{B256, U256};
 
 use crate::chain::ChainStore;
 use crate::eth::forkid::{ForkFilter, ForkSchedule};
+use crate::eth::PeerHead;
 use crate::eth::{EthMessage, EthVersion, Status, Status69};
 use crate::p2p::DisconnectReason;
-use crate::peer_set::PeerHead;
 
 /// Why a remote Status was refused, and the reason to send.
 #[derive(Debug, Clone, PartialEq, Eq)]

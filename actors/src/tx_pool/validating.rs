@@ -14,7 +14,7 @@ use super::index::{impl_tx_pool_reads, SharedIndex};
 use super::validate::{validate_state, validate_stateless, TxValidationError, ValidationRules};
 use super::{PoolTx, StateProvider};
 use crate::eth::PooledTx;
-use crate::peer::PeerId;
+use crate::p2p::PeerId;
 
 /// Most transactions kept (geth's default slots: 4096 pending + 1024 queued).
 pub const MAX_POOL_TXS: usize = 5120;
