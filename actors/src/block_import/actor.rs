@@ -13,7 +13,7 @@ use crate::eth::{
     RequestPair,
 };
 use crate::p2p::DisconnectReason;
-use crate::peer::{short, Disconnect, InboundEth, PeerId, SendRequest};
+use crate::peer::{short, Disconnect, InboundEth, PeerId, RequestError, SendRequest};
 use crate::peer_set::{BroadcastBlockRange, MarkBlock, PeerHead, UpdatePeerHead};
 
 /// Announced blocks fetched at once at most; further announcements wait for a later one
@@ -263,8 +263,35 @@ impl BlockHandler {
     }
 }
 
+/// Why fetching an announced block failed (the block is then not imported).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BlockFetchError {
+    /// The announcer's actor is gone.
+    #[error("peer gone")]
+    PeerGone,
+    /// The request got no valid response.
+    #[error(transparent)]
+    Request(#[from] RequestError),
+    /// The announcer answered with no header or no body.
+    #[error("empty {what} reply")]
+    Empty {
+        /// "header" or "body".
+        what: &'static str,
+    },
+    /// The header does not hash to the announced hash.
+    #[error("header does not hash to the announced hash")]
+    WrongHash,
+    /// A response of another type (the peer's request tracker refuses those first, so
+    /// this is a bug guard).
+    #[error("unexpected {got:?} reply")]
+    WrongResponse {
+        /// What came back.
+        got: crate::eth::EthMessageId,
+    },
+}
+
 /// Fetches an announced block from its announcer: its header by hash, then its body.
-async fn fetch(requests: Recipient<SendRequest>, hash: B256) -> Result<EthBlock, String> {
+async fn fetch(requests: Recipient<SendRequest>, hash: B256) -> Result<EthBlock, BlockFetchError> {
     let headers = EthMessage::GetBlockHeaders(RequestPair::new(
         0,
         GetBlockHeaders {
@@ -274,37 +301,39 @@ async fn fetch(requests: Recipient<SendRequest>, hash: B256) -> Result<EthBlock,
             reverse: false,
         },
     ));
-    let header = match requests
+    let reply = requests
         .send(SendRequest(headers))
         .await
-        .map_err(|e| e.to_string())?
-    {
-        Ok(EthMessage::BlockHeaders(reply)) => reply
-            .message
-            .0
-            .into_iter()
-            .next()
-            .ok_or("empty header reply")?,
-        Ok(other) => return Err(format!("unexpected {:?}", other.message_id())),
-        Err(error) => return Err(error.to_string()),
+        .map_err(|_| BlockFetchError::PeerGone)??;
+    let EthMessage::BlockHeaders(reply) = reply else {
+        return Err(BlockFetchError::WrongResponse {
+            got: reply.message_id(),
+        });
     };
+    let header = reply
+        .message
+        .0
+        .into_iter()
+        .next()
+        .ok_or(BlockFetchError::Empty { what: "header" })?;
     if header.hash_slow() != hash {
-        return Err("header does not hash to the announced hash".into());
+        return Err(BlockFetchError::WrongHash);
     }
     let bodies = EthMessage::GetBlockBodies(RequestPair::new(0, GetBlockBodies(vec![hash])));
-    let body = match requests
+    let reply = requests
         .send(SendRequest(bodies))
         .await
-        .map_err(|e| e.to_string())?
-    {
-        Ok(EthMessage::BlockBodies(reply)) => reply
-            .message
-            .0
-            .into_iter()
-            .next()
-            .ok_or("empty body reply")?,
-        Ok(other) => return Err(format!("unexpected {:?}", other.message_id())),
-        Err(error) => return Err(error.to_string()),
+        .map_err(|_| BlockFetchError::PeerGone)??;
+    let EthMessage::BlockBodies(reply) = reply else {
+        return Err(BlockFetchError::WrongResponse {
+            got: reply.message_id(),
+        });
     };
+    let body = reply
+        .message
+        .0
+        .into_iter()
+        .next()
+        .ok_or(BlockFetchError::Empty { what: "body" })?;
     Ok(EthBlock { header, body })
 }

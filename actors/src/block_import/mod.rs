@@ -5,7 +5,7 @@
 mod actor;
 
 pub use actor::{
-    BlockHandler, BlockHandlerLinks, ImportBlock, BLOCK_RANGE_UPDATE_INTERVAL,
+    BlockFetchError, BlockHandler, BlockHandlerLinks, ImportBlock, BLOCK_RANGE_UPDATE_INTERVAL,
     MAX_CONCURRENT_FETCHES,
 };
 

@@ -91,7 +91,8 @@ impl InboundThrottle {
 
 /// How the manager dials: connect, handshake, then ask the manager ([`Admission`]) and
 /// start the peer. Injected so that the manager is testable without sockets.
-pub type DialFn = Rc<dyn Fn(Enode, Admission) -> LocalBoxFuture<'static, Result<(), String>>>;
+pub type DialFn =
+    Rc<dyn Fn(Enode, Admission) -> LocalBoxFuture<'static, Result<(), super::DialError>>>;
 
 /// The manager's admission entry points, as given to whoever establishes sessions.
 #[derive(Clone)]
@@ -215,7 +216,7 @@ pub struct ManagerStats {
 #[rtype(result = "()")]
 struct DialDone {
     id: PeerId,
-    result: Result<(), String>,
+    result: Result<(), super::DialError>,
 }
 
 #[derive(Debug)]

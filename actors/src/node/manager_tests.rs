@@ -27,7 +27,13 @@ fn admit(n: u8, direction: Direction) -> Admit {
 }
 
 fn never_dial() -> DialFn {
-    Rc::new(|_, _| Box::pin(async { Err("no dialing in this test".to_string()) }))
+    Rc::new(|_, _| {
+        Box::pin(async {
+            Err(crate::node::DialError::Connect(std::io::Error::other(
+                "no dialing in this test",
+            )))
+        })
+    })
 }
 
 #[actix_rt::test]
@@ -114,7 +120,11 @@ async fn a_failing_static_peer_is_redialed_with_doubling_backoff() {
     let log = attempts.clone();
     let dial: DialFn = Rc::new(move |_, _| {
         log.borrow_mut().push(Instant::now() - start);
-        Box::pin(async { Err("connection refused".to_string()) })
+        Box::pin(async {
+            Err(crate::node::DialError::Connect(std::io::Error::other(
+                "connection refused",
+            )))
+        })
     });
     let manager = PeerManager::new(enode(99).id, 50, dial)
         .static_peers([enode(1)])
@@ -159,8 +169,8 @@ async fn dials_respect_the_dialed_limit_and_trusted_exemption() {
                     caps: vec![],
                 }))
                 .await
-                .map_err(|e| e.to_string())?;
-            verdict.map_err(|r| r.to_string())
+                .map_err(|e| crate::node::DialError::Connect(std::io::Error::other(e)))?;
+            verdict.map_err(crate::node::DialError::Refused)
         })
     });
     let manager = PeerManager::new(enode(99).id, 3, dial)

@@ -503,7 +503,6 @@ fn dial_fn(
             dial_once(enode, &session, &status, admission, pool, links, arbiters)
                 .await
                 .map(|_| ())
-                .map_err(|error| error.to_string())
         })
     })
 }

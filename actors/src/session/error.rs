@@ -86,7 +86,7 @@ pub enum SessionError {
     #[error("status rejected: {reason}")]
     StatusRejected {
         /// Why.
-        reason: String,
+        reason: super::StatusMismatch,
         /// The disconnect reason the hook chose.
         disconnect: DisconnectReason,
     },

@@ -13,7 +13,7 @@ pub use handshake::{
     accept, dial, DetachedSession, Established, SessionConfig, HANDSHAKE_STEP_TIMEOUT,
 };
 pub use listener::{accept_loop, ListenerMetrics, MAX_PENDING_HANDSHAKES};
-pub use status::{ChainStatus, StatusExchange, StatusRejection};
+pub use status::{ChainStatus, StatusExchange, StatusMismatch, StatusRejection};
 
 #[cfg(test)]
 mod tests;

@@ -10,11 +10,65 @@ use crate::eth::PeerHead;
 use crate::eth::{EthMessage, EthVersion, Status, Status69};
 use crate::p2p::DisconnectReason;
 
+/// What was wrong with a remote Status (geth's checks, in geth's order).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StatusMismatch {
+    /// The first eth message was not a Status.
+    #[error("first message was {got:?}, not Status")]
+    NotStatus {
+        /// What came instead.
+        got: crate::eth::EthMessageId,
+    },
+    /// Another network.
+    #[error("network id {theirs}, ours {ours}")]
+    NetworkId {
+        /// Theirs.
+        theirs: u64,
+        /// Ours.
+        ours: u64,
+    },
+    /// A Status version other than the negotiated one.
+    #[error("status version {theirs}, negotiated {negotiated}")]
+    Version {
+        /// The version in their Status.
+        theirs: u8,
+        /// The version the Hellos agreed on.
+        negotiated: EthVersion,
+    },
+    /// Another genesis block.
+    #[error("genesis {theirs}, ours {ours}")]
+    Genesis {
+        /// Theirs.
+        theirs: B256,
+        /// Ours.
+        ours: B256,
+    },
+    /// A fork id our EIP-2124 filter refuses.
+    #[error("fork id {fork_id:?}: {error}")]
+    ForkId {
+        /// Their fork id.
+        fork_id: alloy_eips::eip2124::ForkId,
+        /// The filter's verdict.
+        error: crate::eth::forkid::ValidationError,
+    },
+    /// An eth/69 block range that ends before it starts.
+    #[error("block range earliest {earliest} > latest {latest}")]
+    BlockRange {
+        /// First block served.
+        earliest: u64,
+        /// Latest block.
+        latest: u64,
+    },
+    /// An eth/69 latest hash of zero (geth refuses it).
+    #[error("zero latest block hash")]
+    ZeroLatestHash,
+}
+
 /// Why a remote Status was refused, and the reason to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusRejection {
     /// What was wrong.
-    pub reason: String,
+    pub reason: StatusMismatch,
     /// The disconnect reason (geth: 0x10 for every Status check).
     pub disconnect: DisconnectReason,
 }
@@ -82,7 +136,7 @@ impl ChainStatus {
     }
 }
 
-fn reject(reason: String) -> StatusRejection {
+fn reject(reason: StatusMismatch) -> StatusRejection {
     StatusRejection {
         reason,
         disconnect: DisconnectReason::SubprotocolSpecific,
@@ -142,29 +196,32 @@ impl StatusExchange for ChainStatus {
                 },
             ),
             other => {
-                return Err(reject(format!(
-                    "first message was {:?}, not Status",
-                    other.message_id()
-                )))
+                return Err(reject(StatusMismatch::NotStatus {
+                    got: other.message_id(),
+                }))
             }
         };
         if network_id != self.network_id {
-            return Err(reject(format!(
-                "network id {network_id}, ours {}",
-                self.network_id
-            )));
+            return Err(reject(StatusMismatch::NetworkId {
+                theirs: network_id,
+                ours: self.network_id,
+            }));
         }
         if remote_version != version.as_u8() {
-            return Err(reject(format!(
-                "status version {remote_version}, negotiated {version}"
-            )));
+            return Err(reject(StatusMismatch::Version {
+                theirs: remote_version,
+                negotiated: version,
+            }));
         }
         if genesis != self.genesis {
-            return Err(reject(format!("genesis {genesis}, ours {}", self.genesis)));
+            return Err(reject(StatusMismatch::Genesis {
+                theirs: genesis,
+                ours: self.genesis,
+            }));
         }
         self.filter()
             .validate(fork_id)
-            .map_err(|e| reject(format!("fork id {fork_id:?}: {e}")))?;
+            .map_err(|error| reject(StatusMismatch::ForkId { fork_id, error }))?;
         if let PeerHead::Range {
             earliest,
             latest,
@@ -172,12 +229,10 @@ impl StatusExchange for ChainStatus {
         } = head
         {
             if earliest > latest {
-                return Err(reject(format!(
-                    "block range earliest {earliest} > latest {latest}"
-                )));
+                return Err(reject(StatusMismatch::BlockRange { earliest, latest }));
             }
             if latest_hash.is_zero() {
-                return Err(reject("zero latest block hash".into()));
+                return Err(reject(StatusMismatch::ZeroLatestHash));
             }
         }
         Ok(head)
