@@ -14,7 +14,7 @@ use crate::peer::{short, Disconnect, InboundEth, PeerId, ReadGate, SendRequest};
 use crate::peer_set::MarkTxs;
 use crate::tx_ingest::IngestTxs;
 use crate::tx_pool::validate::TxValidationError;
-use crate::tx_pool::{PoolError, TxPool, ValidatingTxPool};
+use crate::tx_pool::{PoolError, TxPool};
 
 /// How long an announced hash waits before it is fetched (geth `txArriveTimeout`, 500 ms).
 pub const DEFAULT_ARRIVAL_WAIT: Duration = Duration::from_millis(500);
@@ -52,7 +52,8 @@ struct Announcer {
 
 /// Fetches announced transactions.
 pub struct TxFetcher {
-    pool: Arc<ValidatingTxPool>,
+    /// Where a hash is looked up before it is fetched (already pooled: not wanted).
+    pool: Arc<dyn TxPool>,
     links: TxFetcherLinks,
     arrival_wait: Duration,
     /// Announcers per hash still wanted.
@@ -72,7 +73,7 @@ pub struct TxFetcher {
 
 impl TxFetcher {
     /// A fetcher adding to `pool`, waiting `arrival_wait` after announcements (0 allowed).
-    pub fn new(pool: Arc<ValidatingTxPool>, links: TxFetcherLinks, arrival_wait: Duration) -> Self {
+    pub fn new(pool: Arc<dyn TxPool>, links: TxFetcherLinks, arrival_wait: Duration) -> Self {
         Self {
             pool,
             links,

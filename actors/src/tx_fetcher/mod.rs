@@ -9,3 +9,6 @@ pub use actor::{
     TxFetcher, TxFetcherLinks, DEFAULT_ARRIVAL_WAIT, MAX_SIZE_DEVIATION, MAX_TX_ANNOUNCES,
     MAX_TX_RETRIEVALS, MAX_TX_RETRIEVAL_SIZE,
 };
+
+#[cfg(test)]
+mod tests;
