@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use actix::prelude::*;
 use futures::future::LocalBoxFuture;
@@ -57,13 +57,13 @@ pub const DIAL_TICK: Duration = Duration::from_millis(250);
 /// it before spending a handshake on a connection.
 #[derive(Debug, Default)]
 pub struct InboundThrottle {
-    seen: Mutex<HashMap<IpAddr, std::time::Instant>>,
+    seen: Mutex<HashMap<IpAddr, Instant>>,
 }
 
 impl InboundThrottle {
     /// Whether a connection from `ip` at `now` may proceed; records it if so. LAN and
     /// loopback addresses always may (several local nodes share one address).
-    pub fn allow(&self, ip: IpAddr, now: std::time::Instant) -> bool {
+    pub fn allow(&self, ip: IpAddr, now: Instant) -> bool {
         if is_lan(ip) {
             return true;
         }
@@ -139,8 +139,9 @@ pub struct ConnectedPeer {
     pub trusted: bool,
     /// Whether it is a static peer (redialed when it leaves).
     pub is_static: bool,
-    /// When it was admitted.
-    pub since: SystemTime,
+    /// When it was admitted (tokio's clock, like every time in the manager, so that tests
+    /// can pause it).
+    pub since: Instant,
     /// Its handle, once registered in the peer set.
     pub handle: Option<PeerHandle>,
 }
@@ -318,7 +319,7 @@ impl Handler<Admit> for PeerManager {
                 session,
                 trusted: self.trusted.contains(&id),
                 is_static: self.statics.contains_key(&id),
-                since: SystemTime::now(),
+                since: Instant::now(),
                 handle: None,
             },
         );
@@ -475,10 +476,7 @@ impl Handler<PeerEvent> for PeerManager {
                     }
                 }
                 if let Some(entry) = self.statics.get_mut(&id) {
-                    let short = peer
-                        .since
-                        .elapsed()
-                        .map_or(true, |lasted| lasted < STABLE_CONNECTION);
+                    let short = peer.since.elapsed() < STABLE_CONNECTION;
                     entry.retry_later(short);
                 }
                 self.subscribers

@@ -90,7 +90,7 @@ async fn admission_keeps_the_split_and_exempts_trusted_peers() {
 #[test]
 fn the_throttle_refuses_a_public_ip_for_30_seconds() {
     let throttle = InboundThrottle::default();
-    let t0 = std::time::Instant::now();
+    let t0 = tokio::time::Instant::now();
     let public: IpAddr = "203.0.113.5".parse().unwrap();
     let other: IpAddr = "203.0.113.6".parse().unwrap();
     assert!(throttle.allow(public, t0));
@@ -104,7 +104,7 @@ fn the_throttle_refuses_a_public_ip_for_30_seconds() {
 #[test]
 fn the_throttle_stays_bounded() {
     let throttle = InboundThrottle::default();
-    let t0 = std::time::Instant::now();
+    let t0 = tokio::time::Instant::now();
     for n in 0..(MAX_THROTTLED_IPS as u32 + 100) {
         let ip = IpAddr::from(std::net::Ipv4Addr::from(0x0b00_0000 + n));
         assert!(throttle.allow(ip, t0));

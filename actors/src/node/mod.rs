@@ -285,7 +285,7 @@ impl Node {
             arbiters: arbiters.clone(),
         };
         let throttle = Arc::new(InboundThrottle::default());
-        let gate = move |addr: SocketAddr| throttle.allow(addr.ip(), std::time::Instant::now());
+        let gate = move |addr: SocketAddr| throttle.allow(addr.ip(), tokio::time::Instant::now());
         let on_session = move |established, addr: SocketAddr| {
             let (links, pool, manager) = (links.clone(), shared_pool.clone(), manager.clone());
             let arbiters = arbiters.clone();
