@@ -249,7 +249,7 @@ pub fn server(
     node: Node,
     addr: SocketAddr,
 ) -> std::io::Result<(actix_web::dev::Server, SocketAddr)> {
-    super::http_server(addr, move |config| configure(node.clone())(config))
+    super::http::http_server(addr, move |config| configure(node.clone())(config))
 }
 
 /// Mounts `GET /metrics` in an embedder's actix-web app.

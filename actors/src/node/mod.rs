@@ -4,26 +4,32 @@
 //! [`PropagationObserver`]; it listens (per-IP throttle, bounded handshakes) and dials. It
 //! runs inside an existing actix `System`, so an actix app embeds it and talks to the
 //! returned handles; [`rpc`] and [`metrics`] serve the admin JSON-RPC and Prometheus text.
+//!
+//! Files: this one holds the configuration and `Node::start`; `wiring` starts the inbound
+//! handlers, `dial` connects and admits sessions, `placement` spreads peers over arbiters,
+//! `http` runs the HTTP servers.
 
 mod builder;
+mod dial;
 pub mod enode;
 pub mod events;
+mod http;
 pub mod manager;
 pub mod metrics;
 pub mod observe;
 mod placement;
 pub mod rpc;
+mod wiring;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
 use alloy_primitives::B512;
 use secp256k1::SecretKey;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
 pub use builder::{rules_for_genesis, NodeBuilder};
 pub use enode::Enode;
@@ -31,27 +37,22 @@ pub use events::{Direction, NodeEvent, SubscribeEvents};
 pub use manager::PeerManager;
 pub use observe::PropagationObserver;
 
-use crate::block_import::{BlockHandler, BlockHandlerLinks};
 use crate::block_propagation::BlockPropagator;
 use crate::chain::{BlockPolicy, ChainStore};
 use crate::eth::forkid::ForkSchedule;
 use crate::eth::EthVersion;
 use crate::p2p::DisconnectReason;
-use crate::peer::{
-    start_session_peer, InboundRoutes, PeerHandle, SeenRoute, SessionPeerLinks, WireMetrics,
-};
+use crate::peer::{PeerHandle, SeenRoute, SessionPeerLinks, WireMetrics};
 use crate::peer_set::{Close, PeerSetActor, RegisterError, SubscribePeerEvents};
-use crate::requests::RequestHandler;
 use crate::session::{
-    self, accept_loop, ChainStatus, Established, ListenerMetrics, SessionConfig, SessionError,
+    self, accept_loop, ChainStatus, ListenerMetrics, SessionConfig, SessionError,
     MAX_PENDING_HANDSHAKES,
 };
 use crate::tx_broadcast::{PeerSetLink, TxBroadcaster};
-use crate::tx_fetcher::{TxFetcher, TxFetcherLinks, DEFAULT_ARRIVAL_WAIT};
-use crate::tx_ingest::{start_verifiers, TxIngest};
+use crate::tx_fetcher::DEFAULT_ARRIVAL_WAIT;
 use crate::tx_pool::validate::ValidationRules;
 use crate::tx_pool::{StateProvider, TxPool, ValidatingTxPool};
-use manager::{Admission, Admit, AdmitFailed, InboundThrottle, SessionInfo};
+use manager::{Admission, InboundThrottle};
 pub use placement::PeerArbiters;
 
 /// geth's `defaultDialTimeout`: TCP connect to a peer.
@@ -235,7 +236,8 @@ impl Node {
             active,
             to: observer.clone().recipient(),
         };
-        let routes = routes(&config, &store, &pool, &peer_set, &propagator, seen);
+        let routes =
+            wiring::start_inbound_handlers(&config, &store, &pool, &peer_set, &propagator, seen);
         let wire = Arc::new(WireMetrics::default());
         let status = Arc::new(StoreStatus {
             network_id: config.network_id,
@@ -251,7 +253,7 @@ impl Node {
             wire: Some(wire.clone()),
         };
         let arbiters = Arc::new(PeerArbiters::start(config.peer_arbiters));
-        let dial = dial_fn(
+        let dial = dial::dial_fn(
             session.clone(),
             status.clone(),
             shared_pool.clone(),
@@ -358,7 +360,7 @@ impl Node {
     /// Dials `addr`, expecting node `id`, once (no redial: see [`Node::add_peer`]); on
     /// success the peer passed admission and is registered.
     pub async fn dial(&self, addr: SocketAddr, id: B512) -> Result<PeerHandle, DialError> {
-        dial_once(
+        dial::dial_once(
             Enode { id, addr },
             &self.session,
             &self.chain,
@@ -395,200 +397,12 @@ impl Node {
         let _ = self.peer_set.send(Close).await;
         // The manager hears of every peer that leaves; it answers when none is left.
         let _ = tokio::time::timeout(grace, self.manager.send(manager::WaitForNoPeers)).await;
-        self.observer.do_send(StopObserver);
+        self.observer.do_send(observe::StopObserver);
         self.arbiters.stop();
     }
 
     fn links(&self) -> SessionPeerLinks {
         self.links.clone()
-    }
-}
-
-/// An HTTP server with one worker (admin RPC and scrapes are light) and no signal handling
-/// of its own (the node's owner decides when to stop), bound to `addr`; returns the server
-/// (to spawn or await) and the bound address.
-fn http_server(
-    addr: SocketAddr,
-    configure: impl Fn(&mut actix_web::web::ServiceConfig) + Clone + Send + 'static,
-) -> std::io::Result<(actix_web::dev::Server, SocketAddr)> {
-    let server =
-        actix_web::HttpServer::new(move || actix_web::App::new().configure(configure.clone()))
-            .workers(1)
-            .disable_signals()
-            .bind(addr)?;
-    let bound = server.addrs().first().copied().unwrap_or(addr);
-    Ok((server.run(), bound))
-}
-
-/// Internal: flush and stop the observer at shutdown.
-#[derive(Message)]
-#[rtype(result = "()")]
-struct StopObserver;
-
-impl Handler<StopObserver> for PropagationObserver {
-    type Result = ();
-
-    fn handle(&mut self, _msg: StopObserver, ctx: &mut Self::Context) {
-        ctx.stop();
-    }
-}
-
-/// Where each kind of inbound message goes.
-fn routes(
-    config: &NodeConfig,
-    store: &Arc<dyn ChainStore>,
-    pool: &Arc<ValidatingTxPool>,
-    peer_set: &Addr<PeerSetActor>,
-    propagator: &Addr<BlockPropagator>,
-    seen: SeenRoute,
-) -> InboundRoutes {
-    let shared_pool: Arc<dyn TxPool> = pool.clone();
-    let block_links = BlockHandlerLinks {
-        mark: peer_set.clone().recipient(),
-        head: peer_set.clone().recipient(),
-        propagate: propagator.clone().recipient(),
-        announce: propagator.clone().recipient(),
-        range: peer_set.clone().recipient(),
-    };
-    InboundRoutes {
-        requests: Some(
-            RequestHandler::new(store.clone(), shared_pool)
-                .start()
-                .recipient(),
-        ),
-        blocks: Some(
-            BlockHandler::new(store.clone(), block_links, config.block_policy)
-                .start()
-                .recipient(),
-        ),
-        transactions: Some(
-            TxFetcher::new(
-                pool.clone(),
-                TxFetcherLinks {
-                    mark: peer_set.clone().recipient(),
-                    ingest: TxIngest::new(
-                        pool.clone(),
-                        start_verifiers(pool.clone(), config.verify_threads).recipient(),
-                        config.verify_threads,
-                    )
-                    .start()
-                    .recipient(),
-                },
-                config.arrival_wait,
-            )
-            .start()
-            .recipient(),
-        ),
-        seen: Some(seen),
-    }
-}
-
-/// The manager's way to dial: connect under [`DIAL_TIMEOUT`], handshake, admit, start.
-fn dial_fn(
-    session: Arc<SessionConfig>,
-    status: Arc<StoreStatus>,
-    pool: Arc<dyn TxPool>,
-    links: SessionPeerLinks,
-    arbiters: Arc<PeerArbiters>,
-) -> manager::DialFn {
-    Rc::new(move |enode: Enode, admission: Admission| {
-        let (session, status, pool, links, arbiters) = (
-            session.clone(),
-            status.clone(),
-            pool.clone(),
-            links.clone(),
-            arbiters.clone(),
-        );
-        Box::pin(async move {
-            dial_once(enode, &session, &status, admission, pool, links, arbiters)
-                .await
-                .map(|_| ())
-        })
-    })
-}
-
-/// Connect, handshake, admit, start: one attempt.
-async fn dial_once(
-    enode: Enode,
-    session: &SessionConfig,
-    status: &StoreStatus,
-    admission: Admission,
-    pool: Arc<dyn TxPool>,
-    links: SessionPeerLinks,
-    arbiters: Arc<PeerArbiters>,
-) -> Result<PeerHandle, DialError> {
-    let stream = tokio::time::timeout(DIAL_TIMEOUT, TcpStream::connect(enode.addr))
-        .await
-        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "dial timeout"))??;
-    stream.set_nodelay(true)?;
-    let local = stream.local_addr()?;
-    let established = session::dial(stream, session, enode.id, &status.now()).await?;
-    arbiters
-        .admit_and_start(
-            established,
-            (enode.addr, local),
-            Direction::Outbound,
-            admission,
-            pool,
-            links,
-        )
-        .await
-}
-
-/// Asks the manager; refused sessions get Disconnect(reason), admitted ones a peer actor.
-async fn admit_and_start(
-    established: Established<TcpStream>,
-    (addr, local): (SocketAddr, SocketAddr),
-    direction: Direction,
-    admission: Admission,
-    pool: Arc<dyn TxPool>,
-    links: SessionPeerLinks,
-) -> Result<PeerHandle, DialError> {
-    let id = established.remote_id;
-    let hello = &established.remote_hello;
-    let request = Admit(SessionInfo {
-        enode: Enode { id, addr },
-        local,
-        direction,
-        version: established.eth_version,
-        client: hello.client_id.clone(),
-        caps: hello
-            .capabilities
-            .iter()
-            .map(|c| format!("{}/{}", c.name, c.version))
-            .collect(),
-    });
-    let verdict = admission
-        .admit
-        .send(request)
-        .await
-        .unwrap_or(Err(DisconnectReason::ClientQuitting));
-    if let Err(reason) = verdict {
-        established.disconnect(reason).await;
-        return Err(DialError::Refused(reason));
-    }
-    // From here the manager holds a slot for this peer: whatever ends this future early
-    // (a failed registration, or a caller dropping it) must give the slot back.
-    let mut reservation = Reservation {
-        id,
-        failed: Some(admission.failed),
-    };
-    let handle = start_session_peer(established, pool, links).await?;
-    reservation.failed = None;
-    Ok(handle)
-}
-
-/// Releases an admitted peer's slot in the manager when dropped before the peer started.
-struct Reservation {
-    id: B512,
-    failed: Option<Recipient<AdmitFailed>>,
-}
-
-impl Drop for Reservation {
-    fn drop(&mut self) {
-        if let Some(failed) = self.failed.take() {
-            failed.do_send(AdmitFailed(self.id));
-        }
     }
 }
 

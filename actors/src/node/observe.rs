@@ -199,6 +199,19 @@ impl Handler<GetObserverStats> for PropagationObserver {
     }
 }
 
+/// Command (internal): flush and stop the observer at shutdown.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(super) struct StopObserver;
+
+impl Handler<StopObserver> for PropagationObserver {
+    type Result = ();
+
+    fn handle(&mut self, _msg: StopObserver, ctx: &mut Self::Context) {
+        ctx.stop();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

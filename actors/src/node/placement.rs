@@ -77,8 +77,15 @@ impl PeerArbiters {
         links: SessionPeerLinks,
     ) -> Result<PeerHandle, DialError> {
         let Some(arbiter) = self.pick() else {
-            return super::admit_and_start(established, addrs, direction, admission, pool, links)
-                .await;
+            return super::dial::admit_and_start(
+                established,
+                addrs,
+                direction,
+                admission,
+                pool,
+                links,
+            )
+            .await;
         };
         let detached = established.detach()?;
         let (reply, answer) = oneshot::channel();
@@ -86,7 +93,7 @@ impl PeerArbiters {
             actix_rt::spawn(async move {
                 let started = match detached.attach() {
                     Ok(established) => {
-                        super::admit_and_start(
+                        super::dial::admit_and_start(
                             established,
                             addrs,
                             direction,

@@ -336,7 +336,7 @@ pub fn server(
     node: Node,
     addr: SocketAddr,
 ) -> std::io::Result<(actix_web::dev::Server, SocketAddr)> {
-    super::http_server(addr, move |config| configure(node.clone())(config))
+    super::http::http_server(addr, move |config| configure(node.clone())(config))
 }
 
 /// Mounts the JSON-RPC endpoint in an embedder's actix-web app: at `POST /` of the app,

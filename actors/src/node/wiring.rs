@@ -1,0 +1,68 @@
+//! Wiring the inbound side: the actors peers hand their decoded messages to.
+
+use std::sync::Arc;
+
+use actix::prelude::*;
+
+use super::NodeConfig;
+use crate::block_import::{BlockHandler, BlockHandlerLinks};
+use crate::block_propagation::BlockPropagator;
+use crate::chain::ChainStore;
+use crate::peer::{InboundRoutes, SeenRoute};
+use crate::peer_set::PeerSetActor;
+use crate::requests::RequestHandler;
+use crate::tx_fetcher::{TxFetcher, TxFetcherLinks};
+use crate::tx_ingest::{start_verifiers, TxIngest};
+use crate::tx_pool::{TxPool, ValidatingTxPool};
+
+/// Starts the actors that take peers' inbound messages (request handler, block handler,
+/// tx fetcher with the ingest path and its verifier threads) and returns where each kind
+/// of message goes.
+pub(super) fn start_inbound_handlers(
+    config: &NodeConfig,
+    store: &Arc<dyn ChainStore>,
+    pool: &Arc<ValidatingTxPool>,
+    peer_set: &Addr<PeerSetActor>,
+    propagator: &Addr<BlockPropagator>,
+    seen: SeenRoute,
+) -> InboundRoutes {
+    let shared_pool: Arc<dyn TxPool> = pool.clone();
+    let block_links = BlockHandlerLinks {
+        mark: peer_set.clone().recipient(),
+        head: peer_set.clone().recipient(),
+        propagate: propagator.clone().recipient(),
+        announce: propagator.clone().recipient(),
+        range: peer_set.clone().recipient(),
+    };
+    InboundRoutes {
+        requests: Some(
+            RequestHandler::new(store.clone(), shared_pool)
+                .start()
+                .recipient(),
+        ),
+        blocks: Some(
+            BlockHandler::new(store.clone(), block_links, config.block_policy)
+                .start()
+                .recipient(),
+        ),
+        transactions: Some(
+            TxFetcher::new(
+                pool.clone(),
+                TxFetcherLinks {
+                    mark: peer_set.clone().recipient(),
+                    ingest: TxIngest::new(
+                        pool.clone(),
+                        start_verifiers(pool.clone(), config.verify_threads).recipient(),
+                        config.verify_threads,
+                    )
+                    .start()
+                    .recipient(),
+                },
+                config.arrival_wait,
+            )
+            .start()
+            .recipient(),
+        ),
+        seen: Some(seen),
+    }
+}
