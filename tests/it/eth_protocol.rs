@@ -54,11 +54,7 @@ async fn server(dir: &std::path::Path) -> Server {
         range: set.clone().recipient(),
     };
     let routes = InboundRoutes {
-        requests: Some(
-            RequestHandler::new(store.clone(), pool.clone())
-                .start()
-                .recipient(),
-        ),
+        requests: Some(RequestHandler::spawn(store.clone(), pool.clone(), 2).recipient()),
         blocks: Some(
             BlockHandler::new(store.clone(), block_links, BlockPolicy::PostMerge)
                 .start()

@@ -323,7 +323,7 @@ async fn the_ethereumjs_peer_gets_ethtest_headers_from_us() {
     } = crate::common::ethtest(&data);
 
     let pool = Arc::new(InMemoryTxPool::new());
-    let handler = RequestHandler::new(store.clone(), pool.clone()).start();
+    let handler = RequestHandler::spawn(store.clone(), pool.clone(), 1);
     let set = PeerSetActor::new().start();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

@@ -71,11 +71,8 @@ pub(crate) async fn node_with_remotes(
             PeerSetLink::new(&set),
         )
         .start();
-        routes.requests = Some(
-            RequestHandler::new(ethtest.store.clone(), shared.clone())
-                .start()
-                .recipient(),
-        );
+        routes.requests =
+            Some(RequestHandler::spawn(ethtest.store.clone(), shared.clone(), 1).recipient());
     }
     let node = SessionConfig::new(SecretKey::from_byte_array([0x61; 32]).expect("key"), "node");
     let mut ends = Vec::new();

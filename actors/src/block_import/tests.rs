@@ -81,7 +81,7 @@ fn node_at(n: u8, version: EthVersion) -> (Node, Addr<BlockHandler>) {
     )
     .start();
     let handler = blocks.clone();
-    let requests = RequestHandler::new(store.clone(), pool.clone()).start();
+    let requests = RequestHandler::spawn(store.clone(), pool.clone(), 1);
     let routes = InboundRoutes {
         requests: Some(requests.recipient()),
         blocks: Some(blocks.recipient()),

@@ -94,7 +94,7 @@ pub struct NodeConfig {
     /// networks, [`BlockPolicy::PostMerge`].
     pub block_policy: BlockPolicy,
     /// Threads verifying transactions from peers (sender recovery, stateless checks, KZG
-    /// proofs); default: one per core.
+    /// proofs), and as many serving peers' requests; default: one per core.
     pub verify_threads: usize,
     /// Arbiters (threads) the peer actors are spread over; default one per core; 0 keeps
     /// every peer on the arbiter that started the node.

@@ -36,9 +36,7 @@ pub(super) fn start_inbound_handlers(
     };
     InboundRoutes {
         requests: Some(
-            RequestHandler::new(store.clone(), shared_pool)
-                .start()
-                .recipient(),
+            RequestHandler::spawn(store.clone(), shared_pool, config.verify_threads).recipient(),
         ),
         blocks: Some(
             BlockHandler::new(store.clone(), block_links, config.block_policy)

@@ -1,5 +1,8 @@
-//! [`RequestHandler`]: one actor for every peer's requests, reading the chain store and the
-//! pool synchronously and answering through the requesting peer's response queue.
+//! [`RequestHandler`]: every peer's requests, answered on worker threads (an actix
+//! `SyncArbiter`: lookups in the chain store and the pool are synchronous reads, and large
+//! replies take milliseconds to assemble), each answer going to the requesting peer's
+//! response queue. Answers to one peer may come back in another order than its requests;
+//! eth/66+ request ids match them (EIP-2481).
 
 use std::sync::Arc;
 
@@ -33,21 +36,25 @@ impl RequestHandler {
     pub fn new(store: Arc<dyn ChainStore>, pool: Arc<dyn TxPool>) -> Self {
         Self { store, pool }
     }
+
+    /// Starts `threads` handler threads (at least one) serving from `store` and `pool`.
+    /// What each peer may have waiting is bounded upstream: a peer's socket is not read
+    /// while 4 of its requests are unanswered (`peer::MAX_UNANSWERED_REQUESTS`).
+    pub fn spawn(store: Arc<dyn ChainStore>, pool: Arc<dyn TxPool>, threads: usize) -> Addr<Self> {
+        SyncArbiter::start(threads.max(1), move || {
+            Self::new(store.clone(), pool.clone())
+        })
+    }
 }
 
 impl Actor for RequestHandler {
-    type Context = Context<Self>;
-
-    fn started(&mut self, ctx: &mut Self::Context) {
-        // Every peer's requests come here; each is answered synchronously and quickly.
-        ctx.set_mailbox_capacity(0);
-    }
+    type Context = SyncContext<Self>;
 }
 
 impl Handler<InboundEth> for RequestHandler {
     type Result = ();
 
-    fn handle(&mut self, msg: InboundEth, _ctx: &mut Self::Context) {
+    fn handle(&mut self, msg: InboundEth, _ctx: &mut SyncContext<Self>) {
         let Some(response) = self.answer(msg.version, &msg.message) else {
             return;
         };

@@ -78,7 +78,7 @@ async fn serving_peer() -> (
     let (client, server) =
         tokio::join!(dial(a, &ca, cb.node_id(), &status), accept(b, &cb, &status));
     let (mem, pool) = pool();
-    let handler = RequestHandler::new(store(), pool.clone()).start();
+    let handler = RequestHandler::spawn(store(), pool.clone(), 1);
     let set = PeerSetActor::new().start();
     let links = SessionPeerLinks {
         register: set.clone().recipient(),
