@@ -12,6 +12,7 @@ mod eip2481;
 mod eth_protocol;
 mod ethtest_chain;
 mod forkid_vectors;
+mod fuzz_seeds;
 mod geth;
 mod geth_peer;
 mod import;
