@@ -2,9 +2,11 @@
 //! dial function injected and Tokio's clock paused.
 
 use std::cell::RefCell;
+use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 
 use super::*;
+use crate::eth::EthVersion;
 
 fn enode(n: u8) -> Enode {
     let key = secp256k1::SecretKey::from_byte_array([n.max(1); 32]).unwrap();

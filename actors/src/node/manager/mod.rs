@@ -3,37 +3,35 @@
 //! limit, trusted peers exempt), dials static peers with backoff, and keeps what the admin
 //! RPC and the metrics report about connected peers. The per-IP inbound throttle runs
 //! before any handshake, in the accept loop, through [`InboundThrottle`].
+//!
+//! Files: this one holds the actor (admission checks, the dial tick, peer events, shutdown);
+//! `messages` what it is told and asked, `statics` the static peers' dial schedule,
+//! `throttle` the per-IP inbound throttle.
 
 use std::collections::{HashMap, HashSet};
-use std::net::IpAddr;
-#[cfg(test)]
-use std::net::SocketAddr;
-use std::rc::Rc;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use actix::prelude::*;
-use futures::future::LocalBoxFuture;
+
+mod messages;
+mod statics;
+mod throttle;
+
+pub use messages::*;
+use statics::{static_peer, StaticPeer};
+pub use throttle::{InboundThrottle, INBOUND_THROTTLE, MAX_THROTTLED_IPS};
 // Tokio's clock, so that tests can pause it.
 use tokio::time::Instant;
 
-use super::enode::{is_lan, Enode};
+use super::enode::Enode;
 use super::events::{stop_reason_label, Direction, NodeEvent, SubscribeEvents, Subscribers};
-use crate::eth::EthVersion;
 use crate::p2p::DisconnectReason;
-use crate::peer::{short, Disconnect, PeerHandle, PeerId};
+use crate::peer::{short, Disconnect, PeerId};
 use crate::peer_set::PeerEvent;
 
 /// geth's `defaultDialRatio`: at most a third of the peer limit is dialed by us; the rest
 /// is left to inbound connections, so that a node cannot fill itself with its own choices.
 pub const DIAL_RATIO: usize = 3;
-
-/// geth's `inboundThrottleTime`: a non-LAN IP may not connect again within 30 s.
-pub const INBOUND_THROTTLE: Duration = Duration::from_secs(30);
-
-/// Addresses the throttle remembers at most; older ones are forgotten first (bounds memory
-/// under a flood of distinct addresses; each entry lives at most [`INBOUND_THROTTLE`]).
-pub const MAX_THROTTLED_IPS: usize = 4096;
 
 /// geth's `maxActiveDialTasks`: dials in progress at once.
 pub const MAX_ACTIVE_DIALS: usize = 16;
@@ -53,179 +51,12 @@ pub const STABLE_CONNECTION: Duration = Duration::from_secs(30);
 /// How often due dials are started.
 pub const DIAL_TICK: Duration = Duration::from_millis(250);
 
-/// Remembers when each non-LAN IP last connected; shared with the accept loop, which asks
-/// it before spending a handshake on a connection.
-#[derive(Debug, Default)]
-pub struct InboundThrottle {
-    seen: Mutex<HashMap<IpAddr, Instant>>,
-}
-
-impl InboundThrottle {
-    /// Whether a connection from `ip` at `now` may proceed; records it if so. LAN and
-    /// loopback addresses always may (several local nodes share one address).
-    pub fn allow(&self, ip: IpAddr, now: Instant) -> bool {
-        if is_lan(ip) {
-            return true;
-        }
-        let Ok(mut seen) = self.seen.lock() else {
-            return true;
-        };
-        if let Some(last) = seen.get(&ip) {
-            if now.saturating_duration_since(*last) < INBOUND_THROTTLE {
-                return false;
-            }
-        }
-        if seen.len() >= MAX_THROTTLED_IPS {
-            seen.retain(|_, last| now.saturating_duration_since(*last) < INBOUND_THROTTLE);
-            if seen.len() >= MAX_THROTTLED_IPS {
-                // Every entry is recent: forget the oldest rather than grow.
-                if let Some(oldest) = seen.iter().min_by_key(|(_, t)| **t).map(|(ip, _)| *ip) {
-                    seen.remove(&oldest);
-                }
-            }
-        }
-        seen.insert(ip, now);
-        true
-    }
-}
-
-/// How the manager dials: connect, handshake, then ask the manager ([`Admission`]) and
-/// start the peer. Injected so that the manager is testable without sockets.
-pub type DialFn =
-    Rc<dyn Fn(Enode, Admission) -> LocalBoxFuture<'static, Result<(), super::DialError>>>;
-
-/// The manager's admission entry points, as given to whoever establishes sessions.
-#[derive(Clone)]
-pub struct Admission {
-    /// Ask before starting a peer.
-    pub admit: Recipient<Admit>,
-    /// Report an admitted session that did not become a peer.
-    pub failed: Recipient<AdmitFailed>,
-}
-
-impl Admission {
-    /// Both entry points of `manager`.
-    pub fn of(manager: &Addr<PeerManager>) -> Self {
-        Self {
-            admit: manager.clone().recipient(),
-            failed: manager.clone().recipient(),
-        }
-    }
-}
-
-/// What a session's handshakes told us about the remote.
-#[derive(Clone, Debug)]
-pub struct SessionInfo {
-    /// The remote's id and address.
-    pub enode: Enode,
-    /// Our end of the connection.
-    pub local: std::net::SocketAddr,
-    /// Who dialed.
-    pub direction: Direction,
-    /// Negotiated eth version.
-    pub version: EthVersion,
-    /// Client id from Hello.
-    pub client: String,
-    /// Capabilities from Hello (`eth/68`, `snap/1`, ...).
-    pub caps: Vec<String>,
-}
-
-/// One connected (or admitted and registering) peer.
-#[derive(Clone, Debug)]
-pub struct ConnectedPeer {
-    /// Its session.
-    pub session: SessionInfo,
-    /// Whether it is trusted (exempt from the limits).
-    pub trusted: bool,
-    /// Whether it is a static peer (redialed when it leaves).
-    pub is_static: bool,
-    /// When it was admitted (tokio's clock, like every time in the manager, so that tests
-    /// can pause it).
-    pub since: Instant,
-    /// Its handle, once registered in the peer set.
-    pub handle: Option<PeerHandle>,
-}
-
-/// Query: may this established session become a peer? On `Ok` a slot is reserved for it.
-#[derive(Debug, Message)]
-#[rtype(result = "Result<(), DisconnectReason>")]
-pub struct Admit(pub SessionInfo);
-
-/// Event: an admitted session did not become a peer (registration refused); frees its slot.
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub struct AdmitFailed(pub PeerId);
-
-/// Command: add a static peer (dialed now and redialed with backoff whenever it is not
-/// connected). Answers whether it was new.
-#[derive(Debug, Message)]
-#[rtype(result = "bool")]
-pub struct AddPeer {
-    /// The peer.
-    pub enode: Enode,
-    /// Whether it is also trusted.
-    pub trusted: bool,
-}
-
-/// Command: forget a static peer and disconnect it (reason: disconnect requested). Answers
-/// whether it was known (static or connected).
-#[derive(Debug, Message)]
-#[rtype(result = "bool")]
-pub struct RemovePeer(pub PeerId);
-
-/// Command: the node is shutting down: dial nothing more and admit nobody (reason:
-/// client quitting). Connected peers are disconnected by the peer set's `Close`.
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub struct ShutDown;
-
-/// Query: resolves once no peer is connected or admitted (at once if none is). Shutdown
-/// waits on it after disconnecting everyone.
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub struct WaitForNoPeers;
-
-/// Query: every connected peer.
-#[derive(Debug, Message)]
-#[rtype(result = "Vec<ConnectedPeer>")]
-pub struct ConnectedPeers;
-
-/// Query: counters for metrics.
-#[derive(Debug, Message)]
-#[rtype(result = "ManagerStats")]
-pub struct GetManagerStats;
-
-/// Counters of the manager.
-#[derive(Debug, Clone, Default)]
-pub struct ManagerStats {
-    /// Disconnects by [`stop_reason_label`].
-    pub disconnects: HashMap<String, u64>,
-    /// Sessions refused at admission, by reason.
-    pub refused: HashMap<&'static str, u64>,
-    /// Dials started.
-    pub dials: u64,
-    /// Dials that failed.
-    pub dial_failures: u64,
-    /// Queue drops of peers that have left, by kind (so that drop counters never go down).
-    pub departed_drops: HashMap<&'static str, u64>,
-    /// Events subscribers missed.
-    pub events_dropped: u64,
-}
-
 /// Internal: a dial finished.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 struct DialDone {
     id: PeerId,
     result: Result<(), super::DialError>,
-}
-
-#[derive(Debug)]
-struct StaticPeer {
-    enode: Enode,
-    backoff: Duration,
-    next_at: Instant,
-    dialing: bool,
 }
 
 /// The admission and dialing policy of a node.
@@ -603,30 +434,6 @@ impl PeerManager {
     }
 }
 
-impl StaticPeer {
-    /// Schedules the next dial after the current backoff; after a failure (or a connection
-    /// that did not last) the backoff doubles up to [`DIAL_BACKOFF_MAX`], after a stable
-    /// connection it starts again from [`DIAL_BACKOFF_MIN`].
-    fn retry_later(&mut self, failed: bool) {
-        if !failed {
-            self.backoff = DIAL_BACKOFF_MIN;
-        }
-        self.next_at = Instant::now() + self.backoff;
-        if failed {
-            self.backoff = (self.backoff * 2).min(DIAL_BACKOFF_MAX);
-        }
-    }
-}
-
-fn static_peer(enode: Enode, now: Instant) -> StaticPeer {
-    StaticPeer {
-        enode,
-        backoff: DIAL_BACKOFF_MIN,
-        next_at: now,
-        dialing: false,
-    }
-}
-
 /// A stop reason as a log line says it.
 fn describe(reason: Option<&crate::peer::StopReason>) -> String {
     use crate::peer::StopReason as R;
@@ -639,5 +446,4 @@ fn describe(reason: Option<&crate::peer::StopReason>) -> String {
 }
 
 #[cfg(test)]
-#[path = "manager_tests.rs"]
 mod tests;

@@ -1,0 +1,138 @@
+//! What the [`PeerManager`](super::PeerManager) is told and asked, and what it answers.
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use actix::prelude::*;
+use futures::future::LocalBoxFuture;
+use tokio::time::Instant;
+
+use super::PeerManager;
+use crate::eth::EthVersion;
+use crate::node::enode::Enode;
+use crate::node::events::Direction;
+use crate::p2p::DisconnectReason;
+use crate::peer::{PeerHandle, PeerId};
+
+/// How the manager dials: connect, handshake, then ask the manager ([`Admission`]) and
+/// start the peer. Injected so that the manager is testable without sockets.
+pub type DialFn =
+    Rc<dyn Fn(Enode, Admission) -> LocalBoxFuture<'static, Result<(), crate::node::DialError>>>;
+
+/// The manager's admission entry points, as given to whoever establishes sessions.
+#[derive(Clone)]
+pub struct Admission {
+    /// Ask before starting a peer.
+    pub admit: Recipient<Admit>,
+    /// Report an admitted session that did not become a peer.
+    pub failed: Recipient<AdmitFailed>,
+}
+
+impl Admission {
+    /// Both entry points of `manager`.
+    pub fn of(manager: &Addr<PeerManager>) -> Self {
+        Self {
+            admit: manager.clone().recipient(),
+            failed: manager.clone().recipient(),
+        }
+    }
+}
+
+/// What a session's handshakes told us about the remote.
+#[derive(Clone, Debug)]
+pub struct SessionInfo {
+    /// The remote's id and address.
+    pub enode: Enode,
+    /// Our end of the connection.
+    pub local: std::net::SocketAddr,
+    /// Who dialed.
+    pub direction: Direction,
+    /// Negotiated eth version.
+    pub version: EthVersion,
+    /// Client id from Hello.
+    pub client: String,
+    /// Capabilities from Hello (`eth/68`, `snap/1`, ...).
+    pub caps: Vec<String>,
+}
+
+/// One connected (or admitted and registering) peer.
+#[derive(Clone, Debug)]
+pub struct ConnectedPeer {
+    /// Its session.
+    pub session: SessionInfo,
+    /// Whether it is trusted (exempt from the limits).
+    pub trusted: bool,
+    /// Whether it is a static peer (redialed when it leaves).
+    pub is_static: bool,
+    /// When it was admitted (tokio's clock, like every time in the manager, so that tests
+    /// can pause it).
+    pub since: Instant,
+    /// Its handle, once registered in the peer set.
+    pub handle: Option<PeerHandle>,
+}
+
+/// Query: may this established session become a peer? On `Ok` a slot is reserved for it.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<(), DisconnectReason>")]
+pub struct Admit(pub SessionInfo);
+
+/// Event: an admitted session did not become a peer (registration refused); frees its slot.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct AdmitFailed(pub PeerId);
+
+/// Command: add a static peer (dialed now and redialed with backoff whenever it is not
+/// connected). Answers whether it was new.
+#[derive(Debug, Message)]
+#[rtype(result = "bool")]
+pub struct AddPeer {
+    /// The peer.
+    pub enode: Enode,
+    /// Whether it is also trusted.
+    pub trusted: bool,
+}
+
+/// Command: forget a static peer and disconnect it (reason: disconnect requested). Answers
+/// whether it was known (static or connected).
+#[derive(Debug, Message)]
+#[rtype(result = "bool")]
+pub struct RemovePeer(pub PeerId);
+
+/// Command: the node is shutting down: dial nothing more and admit nobody (reason:
+/// client quitting). Connected peers are disconnected by the peer set's `Close`.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct ShutDown;
+
+/// Query: resolves once no peer is connected or admitted (at once if none is). Shutdown
+/// waits on it after disconnecting everyone.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct WaitForNoPeers;
+
+/// Query: every connected peer.
+#[derive(Debug, Message)]
+#[rtype(result = "Vec<ConnectedPeer>")]
+pub struct ConnectedPeers;
+
+/// Query: counters for metrics.
+#[derive(Debug, Message)]
+#[rtype(result = "ManagerStats")]
+pub struct GetManagerStats;
+
+/// Counters of the manager.
+#[derive(Debug, Clone, Default)]
+pub struct ManagerStats {
+    /// Disconnects by [`stop_reason_label`].
+    pub disconnects: HashMap<String, u64>,
+    /// Sessions refused at admission, by reason.
+    pub refused: HashMap<&'static str, u64>,
+    /// Dials started.
+    pub dials: u64,
+    /// Dials that failed.
+    pub dial_failures: u64,
+    /// Queue drops of peers that have left, by kind (so that drop counters never go down).
+    pub departed_drops: HashMap<&'static str, u64>,
+    /// Events subscribers missed.
+    pub events_dropped: u64,
+}
