@@ -10,6 +10,65 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 
+/// The stderr lines of a child process: every line so far, and a channel of new ones.
+pub struct LogFollower {
+    /// Every line read so far.
+    pub logs: Vec<String>,
+    new_logs: mpsc::UnboundedReceiver<String>,
+    /// Who is talking, for failure messages.
+    who: &'static str,
+}
+
+impl LogFollower {
+    /// Follows `stderr` of `who`.
+    pub fn start(stderr: tokio::process::ChildStderr, who: &'static str) -> Self {
+        let (tx, new_logs) = mpsc::unbounded_channel();
+        let mut lines = BufReader::new(stderr).lines();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                let _ = tx.send(line);
+            }
+        });
+        Self {
+            logs: Vec::new(),
+            new_logs,
+            who,
+        }
+    }
+
+    /// Waits (up to `limit`) for a line containing every one of `needles`; a deadline for
+    /// a hung test, not a speed requirement.
+    pub async fn line(&mut self, needles: &[&str], limit: Duration) -> String {
+        let hit = |line: &String| needles.iter().all(|n| line.contains(n));
+        if let Some(line) = self.logs.iter().find(|l| hit(l)) {
+            return line.clone();
+        }
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let line = tokio::time::timeout_at(deadline, self.new_logs.recv())
+                .await
+                .unwrap_or_else(|_| {
+                    panic!(
+                        "{}: no log line with {needles:?}; got {:#?}",
+                        self.who, self.logs
+                    )
+                })
+                .unwrap_or_else(|| panic!("{} exited; logs {:#?}", self.who, self.logs));
+            self.logs.push(line.clone());
+            if hit(&line) {
+                return line;
+            }
+        }
+    }
+
+    /// Takes in the lines that arrived without waiting.
+    pub fn drain(&mut self) {
+        while let Ok(line) = self.new_logs.try_recv() {
+            self.logs.push(line);
+        }
+    }
+}
+
 /// One running `ethpeer node`.
 pub struct Binary {
     pub child: Child,
@@ -19,9 +78,8 @@ pub struct Binary {
     pub rpc: String,
     /// Its metrics URL.
     pub metrics: String,
-    /// Every stderr (log) line so far, and a channel of new ones.
-    logs: Vec<String>,
-    new_logs: mpsc::UnboundedReceiver<String>,
+    /// Its stderr (log) lines.
+    log: LogFollower,
 }
 
 impl Binary {
@@ -62,40 +120,19 @@ impl Binary {
         let rpc = printed[1].trim_start_matches("rpc ").to_string();
         let metrics = printed[2].trim_start_matches("metrics ").to_string();
         assert!(enode.starts_with("enode://"), "{enode}");
-        let (tx, new_logs) = mpsc::unbounded_channel();
-        let mut stderr = BufReader::new(child.stderr.take().expect("stderr")).lines();
-        tokio::spawn(async move {
-            while let Ok(Some(line)) = stderr.next_line().await {
-                let _ = tx.send(line);
-            }
-        });
+        let log = LogFollower::start(child.stderr.take().expect("stderr"), "ethpeer");
         Self {
             child,
             enode,
             rpc,
             metrics,
-            logs: Vec::new(),
-            new_logs,
+            log,
         }
     }
 
     /// Waits (up to 20 s) for a log line containing every one of `needles`.
     pub async fn log_line(&mut self, needles: &[&str]) -> String {
-        let hit = |line: &String| needles.iter().all(|n| line.contains(n));
-        if let Some(line) = self.logs.iter().find(|l| hit(l)) {
-            return line.clone();
-        }
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        loop {
-            let line = tokio::time::timeout_at(deadline, self.new_logs.recv())
-                .await
-                .unwrap_or_else(|_| panic!("no log line with {needles:?}; got {:#?}", self.logs))
-                .unwrap_or_else(|| panic!("ethpeer exited; logs {:#?}", self.logs));
-            self.logs.push(line.clone());
-            if hit(&line) {
-                return line;
-            }
-        }
+        self.log.line(needles, Duration::from_secs(20)).await
     }
 
     /// One JSON-RPC call; the whole answer.

@@ -22,11 +22,9 @@ use ethpeer_actors::eth::{
 };
 use ethpeer_actors::peer::{PeerHandle, SendRequest};
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
-use tokio::sync::mpsc;
 
-use crate::binary::{counter, http, http_with, Binary};
+use crate::binary::{counter, http, http_with, Binary, LogFollower};
 use crate::common::testdata_or_skip;
 use crate::geth::{ethtest_node, go_bin_or_skip, GETH_VERSION};
 use crate::tx_validation::{sender, signed, transfer};
@@ -47,8 +45,7 @@ struct Geth {
     jwt: [u8; 32],
     /// Its enode on 127.0.0.1.
     enode: String,
-    logs: Vec<String>,
-    new_logs: mpsc::UnboundedReceiver<String>,
+    log: LogFollower,
 }
 
 impl Geth {
@@ -92,21 +89,14 @@ impl Geth {
             .kill_on_drop(true)
             .spawn()
             .expect("geth starts");
-        let (tx, new_logs) = mpsc::unbounded_channel();
-        let mut stderr = BufReader::new(child.stderr.take().expect("stderr")).lines();
-        tokio::spawn(async move {
-            while let Ok(Some(line)) = stderr.next_line().await {
-                let _ = tx.send(line);
-            }
-        });
+        let log = LogFollower::start(child.stderr.take().expect("stderr"), "geth");
         let mut geth = Self {
             child,
             http: format!("http://127.0.0.1:{http_port}"),
             auth: format!("http://127.0.0.1:{auth_port}"),
             jwt,
             enode: String::new(),
-            logs: Vec::new(),
-            new_logs,
+            log,
         };
         geth.log_line(&["HTTP server started"]).await;
         let info = geth.call("admin_nodeInfo", json!([])).await;
@@ -149,21 +139,7 @@ impl Geth {
 
     /// Waits (up to 60 s) for a log line containing every one of `needles`.
     async fn log_line(&mut self, needles: &[&str]) -> String {
-        let hit = |line: &String| needles.iter().all(|n| line.contains(n));
-        if let Some(line) = self.logs.iter().find(|l| hit(l)) {
-            return line.clone();
-        }
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-        loop {
-            let line = tokio::time::timeout_at(deadline, self.new_logs.recv())
-                .await
-                .unwrap_or_else(|_| panic!("no geth log line with {needles:?}"))
-                .unwrap_or_else(|| panic!("geth exited; last logs {:#?}", self.logs));
-            self.logs.push(line.clone());
-            if hit(&line) {
-                return line;
-            }
-        }
+        self.log.line(needles, Duration::from_secs(60)).await
     }
 
     fn interrupt(&self) {
@@ -180,10 +156,9 @@ impl Drop for Geth {
     /// A failed test shows what geth said about its peers.
     fn drop(&mut self) {
         if std::thread::panicking() {
-            while let Ok(line) = self.new_logs.try_recv() {
-                self.logs.push(line);
-            }
+            self.log.drain();
             let peers: Vec<&String> = self
+                .log
                 .logs
                 .iter()
                 .filter(|l| l.contains("peer") || l.contains("Peer"))

@@ -108,15 +108,10 @@ impl PeerArbiters {
                 let _ = reply.send(started);
             });
         });
+        let stopped = || DialError::Connect(std::io::Error::other("peer arbiter stopped"));
         if !sent {
-            return Err(DialError::Connect(std::io::Error::other(
-                "peer arbiter stopped",
-            )));
+            return Err(stopped());
         }
-        answer.await.unwrap_or_else(|_| {
-            Err(DialError::Connect(std::io::Error::other(
-                "peer arbiter stopped",
-            )))
-        })
+        answer.await.unwrap_or_else(|_| Err(stopped()))
     }
 }

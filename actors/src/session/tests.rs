@@ -228,6 +228,34 @@ async fn no_shared_eth_version_is_useless_peer() {
     assert!(db.is_err());
 }
 
+/// A hand-driven remote: the RLPx handshake with `ours`, then a Hello offering eth/`eth`
+/// (p2p v5) and ours read back; snappy on from there, as after any v5 Hello.
+async fn raw_remote_after_hello(
+    stream: tokio::io::DuplexStream,
+    remote: &SessionConfig,
+    ours: &SessionConfig,
+    eth: u8,
+) -> handshake::Conn<tokio::io::DuplexStream> {
+    let mut conn = handshake::initiate(stream, remote, ours.node_id())
+        .await
+        .expect("rlpx");
+    let hello = crate::p2p::Hello {
+        protocol_version: 5,
+        client_id: "raw".into(),
+        capabilities: vec![crate::p2p::Capability::new("eth", eth)],
+        port: 0,
+        id: remote.node_id(),
+    };
+    conn.send(crate::p2p::ids::HELLO, hello.encoded())
+        .await
+        .expect("hello");
+    let theirs = conn.recv(Stage::Hello).await.expect("their hello");
+    assert_eq!(theirs.id, crate::p2p::ids::HELLO);
+    conn.encoder.set_snappy(true);
+    conn.decoder.set_snappy(true);
+    conn
+}
+
 /// A remote whose Hello offers only an eth version we lack (eth/71, as go-ethereum's suite
 /// sends in its eth/71 tests) gets Disconnect(useless peer) snappy-compressed, as a p2p v5
 /// peer reads every frame after Hello (EIP-706). Before the fix it went out uncompressed and
@@ -242,23 +270,7 @@ async fn the_disconnect_for_no_shared_version_is_compressed_after_hello() {
     let status = chain(1, 7);
     let accepting = accept(b, &ours, &status);
     let remote_side = async {
-        let mut conn = handshake::initiate(a, &remote, ours.node_id())
-            .await
-            .expect("rlpx");
-        let hello = crate::p2p::Hello {
-            protocol_version: 5,
-            client_id: "suite".into(),
-            capabilities: vec![crate::p2p::Capability::new("eth", 71)],
-            port: 0,
-            id: remote.node_id(),
-        };
-        conn.send(crate::p2p::ids::HELLO, hello.encoded())
-            .await
-            .expect("hello");
-        let theirs = conn.recv(Stage::Hello).await.expect("their hello");
-        assert_eq!(theirs.id, crate::p2p::ids::HELLO);
-        conn.encoder.set_snappy(true);
-        conn.decoder.set_snappy(true);
+        let mut conn = raw_remote_after_hello(a, &remote, &ours, 71).await;
         conn.recv(Stage::Hello).await
     };
     let (accepted, disconnect) = tokio::join!(accepting, remote_side);
@@ -282,22 +294,7 @@ async fn a_status_frame_over_10_mib_is_refused_before_decoding() {
     let status = chain(1, 7);
     let accepting = accept(b, &ours, &status);
     let remote_side = async {
-        let mut conn = handshake::initiate(a, &remote, ours.node_id())
-            .await
-            .expect("rlpx");
-        let hello = crate::p2p::Hello {
-            protocol_version: 5,
-            client_id: "big".into(),
-            capabilities: vec![crate::p2p::Capability::new("eth", 68)],
-            port: 0,
-            id: remote.node_id(),
-        };
-        conn.send(crate::p2p::ids::HELLO, hello.encoded())
-            .await
-            .expect("hello");
-        conn.recv(Stage::Hello).await.expect("their hello");
-        conn.encoder.set_snappy(true);
-        conn.decoder.set_snappy(true);
+        let mut conn = raw_remote_after_hello(a, &remote, &ours, 68).await;
         // The remote may hang up mid-write; what matters is our side's error.
         let _ = conn
             .send(0x10, vec![0u8; crate::eth::MAX_MESSAGE_SIZE + 1])
