@@ -13,14 +13,12 @@ use std::time::{Duration, Instant};
 use alloy_consensus::proofs::calculate_receipt_root;
 use alloy_consensus::ReceiptEnvelope;
 use alloy_eips::eip2718::Encodable2718;
-use alloy_eips::BlockHashOrNumber;
 use alloy_primitives::{keccak256, Address, Bytes, TxKind, B256, U256};
 use ethpeer_actors::chain::{verify_block, ChainStore};
 use ethpeer_actors::eth::{
-    BlockBodies, BlockHeaders, EthBlock, EthMessage, EthVersion, GetBlockBodies, GetBlockHeaders,
-    GetReceipts, GetReceipts70, Receipts69, RequestPair,
+    EthBlock, EthMessage, EthVersion, GetReceipts, GetReceipts70, Receipts69, RequestPair,
 };
-use ethpeer_actors::peer::{PeerHandle, SendRequest};
+use ethpeer_actors::peer::PeerHandle;
 use serde_json::{json, Value};
 use tokio::process::{Child, Command};
 
@@ -421,15 +419,6 @@ async fn geth_and_ethpeer_peer_both_ways_and_exchange_transactions() {
         .await;
 }
 
-/// Requests geth answers for an in-process ethpeer at `version`.
-async fn request(peer: &PeerHandle, message: EthMessage) -> EthMessage {
-    peer.requests
-        .send(SendRequest(message))
-        .await
-        .expect("peer alive")
-        .expect("geth answers")
-}
-
 #[actix_rt::test]
 async fn ethpeer_fetches_headers_bodies_and_receipts_from_geth_at_eth69_and_eth70() {
     let _ = env_logger::builder().is_test(true).try_init();
@@ -448,44 +437,13 @@ async fn ethpeer_fetches_headers_bodies_and_receipts_from_geth_at_eth69_and_eth7
         assert_eq!(peer.version, version);
 
         // Headers 1..=64 by number: exactly the chain's.
-        let answer = request(
-            &peer,
-            EthMessage::GetBlockHeaders(RequestPair::new(
-                0,
-                GetBlockHeaders {
-                    start_block: BlockHashOrNumber::Number(1),
-                    limit: 64,
-                    skip: 0,
-                    reverse: false,
-                },
-            )),
-        )
-        .await;
-        let EthMessage::BlockHeaders(RequestPair {
-            message: BlockHeaders(headers),
-            ..
-        }) = answer
-        else {
-            panic!("{answer:?}")
-        };
+        let headers = crate::fetch::headers(&peer, 1, 64).await;
         let want: Vec<B256> = blocks[..64].iter().map(|b| b.header.hash_slow()).collect();
         let got: Vec<B256> = headers.iter().map(|h| h.hash_slow()).collect();
         assert_eq!(got, want);
 
         // Bodies of blocks 1..=32: each matches its header's tx and withdrawals roots.
-        let hashes = want[..32].to_vec();
-        let answer = request(
-            &peer,
-            EthMessage::GetBlockBodies(RequestPair::new(0, GetBlockBodies(hashes.clone()))),
-        )
-        .await;
-        let EthMessage::BlockBodies(RequestPair {
-            message: BlockBodies(bodies),
-            ..
-        }) = answer
-        else {
-            panic!("{answer:?}")
-        };
+        let bodies = crate::fetch::bodies(&peer, want[..32].to_vec()).await;
         assert_eq!(bodies.len(), 32);
         for (header, body) in headers.iter().zip(bodies) {
             verify_block(&EthBlock {
@@ -526,7 +484,7 @@ async fn receipts(
 ) -> Vec<Vec<ReceiptEnvelope>> {
     let hashes: Vec<B256> = blocks.iter().map(|b| b.header.hash_slow()).collect();
     if version == EthVersion::Eth69 {
-        let answer = request(
+        let answer = crate::fetch::request(
             peer,
             EthMessage::GetReceipts(RequestPair::new(0, GetReceipts(hashes))),
         )
@@ -547,7 +505,7 @@ async fn receipts(
     let (mut block, mut pages) = (0, 0);
     loop {
         pages += 1;
-        let answer = request(
+        let answer = crate::fetch::request(
             peer,
             EthMessage::GetReceipts70(GetReceipts70 {
                 request_id: 0,

@@ -11,6 +11,7 @@ mod e2e;
 mod eip2481;
 mod eth_protocol;
 mod ethtest_chain;
+mod fetch;
 mod forkid_vectors;
 mod fuzz_seeds;
 mod geth;

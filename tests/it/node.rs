@@ -4,15 +4,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use alloy_eips::BlockHashOrNumber;
 use alloy_primitives::{Address, Bytes, TxKind, B256, U256};
 use ethpeer_actors::chain::ChainStore;
-use ethpeer_actors::eth::{
-    genesis, BlockBodies, BlockHeaders, EthMessage, EthVersion, GetBlockBodies, GetBlockHeaders,
-    RequestPair,
-};
+use ethpeer_actors::eth::{genesis, EthVersion};
 use ethpeer_actors::node::{DialError, Node, NodeConfig};
-use ethpeer_actors::peer::SendRequest;
 use ethpeer_actors::peer_set::Len;
 use ethpeer_actors::session::SessionError;
 use ethpeer_actors::tx_pool::{MemoryState, TxPool};
@@ -99,32 +94,8 @@ async fn a_serves_b_the_ethtest_chains_headers_and_bodies() {
     let peer = b.dial(a.local_addr, a.node_id()).await.expect("B dials A");
     // The expectation is the chain file itself, not A's store.
     let blocks = crate::common::ethtest(&dir).blocks;
-    let request = |message| async {
-        peer.requests
-            .send(SendRequest(message))
-            .await
-            .expect("peer alive")
-            .expect("A answers")
-    };
-
     // The last 64 headers, by number: exactly the chain's blocks 537..=600.
-    let answer = request(EthMessage::GetBlockHeaders(RequestPair::new(
-        0,
-        GetBlockHeaders {
-            start_block: BlockHashOrNumber::Number(537),
-            limit: 64,
-            skip: 0,
-            reverse: false,
-        },
-    )))
-    .await;
-    let EthMessage::BlockHeaders(RequestPair {
-        message: BlockHeaders(headers),
-        ..
-    }) = answer
-    else {
-        panic!("{answer:?}")
-    };
+    let headers = crate::fetch::headers(&peer, 537, 64).await;
     let tail = &blocks[536..];
     assert_eq!(tail.len(), 64);
     let want: Vec<_> = tail.iter().map(|block| block.header.clone()).collect();
@@ -132,18 +103,7 @@ async fn a_serves_b_the_ethtest_chains_headers_and_bodies() {
 
     // Their bodies, by hash: exactly the chain's.
     let hashes: Vec<B256> = want.iter().map(|h| h.hash_slow()).collect();
-    let answer = request(EthMessage::GetBlockBodies(RequestPair::new(
-        0,
-        GetBlockBodies(hashes),
-    )))
-    .await;
-    let EthMessage::BlockBodies(RequestPair {
-        message: BlockBodies(bodies),
-        ..
-    }) = answer
-    else {
-        panic!("{answer:?}")
-    };
+    let bodies = crate::fetch::bodies(&peer, hashes).await;
     assert_eq!(bodies.len(), 64);
     for (body, block) in bodies.iter().zip(tail) {
         assert_eq!(body, &block.body, "block {}", block.header.number);
