@@ -276,3 +276,24 @@ async fn a_request_asks_for_at_most_256_hashes() {
     assert_eq!(asked.len(), MAX_TX_RETRIEVALS);
     assert!(nothing_within(&mut rig.ingested, Duration::from_millis(1)).await);
 }
+
+/// Announced sizes are wire values: two of 2^64-1 used to overflow their sum (a panic in
+/// debug builds, killing the fetcher). The first goes alone; the second waits for the next
+/// request.
+#[actix_rt::test]
+async fn announced_sizes_near_u64_max_do_not_overflow_the_batch() {
+    tokio::time::pause();
+    let rig = rig();
+    let mut a = peer(1, &[], true);
+    let hashes = vec![B256::repeat_byte(1), B256::repeat_byte(2)];
+    let ann = EthMessage::NewPooledTransactionHashes68(NewPooledTransactionHashes68 {
+        types: vec![2u8; 2].into(),
+        sizes: vec![u64::MAX; 2],
+        hashes: hashes.clone(),
+    });
+    rig.fetcher.do_send(a.says(ann));
+    // A hung-test deadline on paused time: a fetcher that panicked never asks.
+    let asked = tokio::time::timeout(Duration::from_secs(10), a.asked.next()).await;
+    assert_eq!(asked.ok().flatten().as_deref(), Some(&hashes[..1]));
+    assert!(rig.fetcher.connected(), "the fetcher survived");
+}
