@@ -382,13 +382,28 @@ async fn geth_and_ethpeer_peer_both_ways_and_exchange_transactions() {
     })
     .await;
 
+    // ethpeer -> geth at eth/69: the next nonce sent to B's RPC reaches geth's pool.
+    let (hash_b, raw_b) = raw_transfer(&testdata, 605);
+    let sent = b.call("eth_sendRawTransaction", json!([raw_b])).await;
+    assert_eq!(sent["result"], json!(hash_b), "{sent}");
+    let took = poll_until("tx from B (eth/69) in geth's pool", || async {
+        let content = geth.call("txpool_content", json!([])).await;
+        content["pending"].to_string().contains(&hash_b.to_string())
+    })
+    .await;
+    eprintln!("ethpeer -> geth at eth/69: {took:?}");
+
     // B's pool checks against the genesis alloc only (no --state), so it takes a tx with
     // nonce 0 that geth refuses ("nonce too low": the sender is at 603). B sends it to geth
     // once and never again: the hash is marked known for geth when queued.
+    let out_before = out(&b.metrics().await);
     let (hash_bad, raw_bad) = raw_transfer(&testdata, 0);
     let sent = b.call("eth_sendRawTransaction", json!([raw_bad])).await;
     assert_eq!(sent["result"], json!(hash_bad), "{sent}");
-    poll_until("B sends the tx", || async { out(&b.metrics().await) >= 1 }).await;
+    poll_until("B sends the tx", || async {
+        out(&b.metrics().await) > out_before
+    })
+    .await;
     let sent_once = out(&b.metrics().await);
     // An observation window, not a deadline: nothing should happen in it.
     tokio::time::sleep(Duration::from_secs(3)).await;
