@@ -154,13 +154,18 @@ impl Binary {
 
     /// Sends SIGINT (Ctrl-C).
     pub fn interrupt(&self) {
-        let pid = self.child.id().expect("running");
-        let status = std::process::Command::new("kill")
-            .args(["-INT", &pid.to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(status.success());
+        interrupt(&self.child);
     }
+}
+
+/// Sends SIGINT (Ctrl-C) to a running child process.
+pub fn interrupt(child: &Child) {
+    let pid = child.id().expect("running");
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
 }
 
 /// A minimal HTTP/1.1 exchange (one request per connection).

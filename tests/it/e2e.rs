@@ -192,6 +192,14 @@ async fn the_ethereumjs_peer_gets_an_rpc_transaction_from_a_default_node() {
     let peer = js.event("peer").await;
     assert_eq!(peer["eth"], 68, "{peer}");
     js.event("ready").await;
+    // ethereumjs is ready as soon as its side of Status is done; our peer set registers
+    // the session a moment later (the peer starts on its own arbiter). A tx pooled before
+    // that reaches the new peer as an announcement (the pending-hash sync), not in full.
+    eventually("the node lists the ethereumjs peer", || async {
+        let peers = node.call("admin_peers", json!([])).await;
+        peers["result"].as_array().is_some_and(|p| !p.is_empty())
+    })
+    .await;
 
     let (hash, raw) = dev_transfer(3, 0);
     let sent = node.call("eth_sendRawTransaction", json!([raw])).await;

@@ -141,12 +141,7 @@ impl Geth {
     }
 
     fn interrupt(&self) {
-        let pid = self.child.id().expect("running");
-        let status = std::process::Command::new("kill")
-            .args(["-INT", &pid.to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(status.success());
+        crate::binary::interrupt(&self.child);
     }
 }
 

@@ -76,33 +76,18 @@ impl PeerArbiters {
         pool: Arc<dyn TxPool>,
         links: SessionPeerLinks,
     ) -> Result<PeerHandle, DialError> {
+        let start = move |established| {
+            super::dial::admit_and_start(established, addrs, direction, admission, pool, links)
+        };
         let Some(arbiter) = self.pick() else {
-            return super::dial::admit_and_start(
-                established,
-                addrs,
-                direction,
-                admission,
-                pool,
-                links,
-            )
-            .await;
+            return start(established).await;
         };
         let detached = established.detach()?;
         let (reply, answer) = oneshot::channel();
         let sent = arbiter.spawn_fn(move || {
             actix_rt::spawn(async move {
                 let started = match detached.attach() {
-                    Ok(established) => {
-                        super::dial::admit_and_start(
-                            established,
-                            addrs,
-                            direction,
-                            admission,
-                            pool,
-                            links,
-                        )
-                        .await
-                    }
+                    Ok(established) => start(established).await,
                     Err(error) => Err(DialError::Connect(error)),
                 };
                 let _ = reply.send(started);
