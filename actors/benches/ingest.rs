@@ -188,6 +188,7 @@ fn workers(c: &mut Criterion) {
                                 txs,
                                 gate: ReadGate::default(),
                                 disconnect: nobody.clone(),
+                                ticket: None,
                             })
                         });
                         for outcome in futures::future::join_all(sends).await {

@@ -124,6 +124,7 @@ impl PeerActor {
                         self.serving_started(ctx);
                     }
                     route.do_send(InboundEth {
+                        ticket: self.gate.ticket(),
                         gate: self.gate.clone(),
                         requests: ctx.address().recipient(),
                         version: self.version(),

@@ -89,6 +89,9 @@ pub struct InboundEth {
     pub disconnect: actix::Recipient<Disconnect>,
     /// Stops and resumes reading this peer's socket (backpressure on its own work).
     pub gate: super::ReadGate,
+    /// Counts this message against the peer's [`super::MAX_INBOUND_IN_FLIGHT`] until it
+    /// (and what is derived from it) has been handled.
+    pub ticket: super::InboundTicket,
 }
 
 /// Where a peer's inbound eth messages go, by kind.

@@ -22,7 +22,7 @@ pub use actor::{
     WRITE_TIMEOUT,
 };
 pub use connection::{memory_connection, ConnectionError, Outbound, OutboundSink};
-pub use gate::{GateReason, Gated, ReadGate};
+pub use gate::{GateReason, Gated, InboundTicket, ReadGate, MAX_INBOUND_IN_FLIGHT};
 pub use inbound::MAX_TRANSACTIONS_PER_MESSAGE;
 pub use messages::{
     Delivery, Disconnect, InboundEth, InboundRoutes, PeerStopped, QueueAnn, QueueProp, QueueTxAnns,

@@ -505,3 +505,42 @@ async fn a_peer_with_four_unanswered_requests_is_not_read_further() {
     assert!(more.is_err(), "only one slot was freed");
     assert_eq!(next_eth(&mut raw).await.id, raw.eth_offset + 0x04);
 }
+
+#[actix_rt::test]
+async fn a_peer_whose_messages_wait_in_a_stuck_handler_is_not_read_further() {
+    use crate::eth::NewPooledTransactionHashes66;
+    // eth/67: announcements are plain hash lists.
+    let (sa, mut raw) = sessions(EthVersion::Eth67).await;
+    let (_, pool) = pool();
+    let set = PeerSetActor::new().start();
+    // The inbox stands for a handler that has not got to the messages yet: it holds them,
+    // tickets and all.
+    let (links, mut inbox) = links(&set);
+    start_session_peer(sa, pool, links)
+        .await
+        .expect("registered");
+    tokio::time::pause();
+    for n in 0..(MAX_INBOUND_IN_FLIGHT as u8 + 10) {
+        let ann = NewPooledTransactionHashes66(vec![B256::repeat_byte(n)]);
+        raw.writer
+            .send(RlpxMessage {
+                id: raw.eth_offset + EthMessageId::NewPooledTransactionHashes as u64,
+                payload: EthMessage::NewPooledTransactionHashes66(ann).encoded().into(),
+            })
+            .await
+            .expect("send");
+    }
+    let mut held = Vec::new();
+    for _ in 0..MAX_INBOUND_IN_FLIGHT {
+        held.push(inbox.next().await.expect("an announcement"));
+    }
+    // Paused time advances only when every task is idle: the actor had every chance to
+    // read more.
+    let more = tokio::time::timeout(Duration::from_secs(1), inbox.next()).await;
+    assert!(more.is_err(), "read past {MAX_INBOUND_IN_FLIGHT} messages in flight");
+    // The handler takes one: the next message comes through, and only one.
+    drop(held.remove(0));
+    held.push(inbox.next().await.expect("reading resumed"));
+    let more = tokio::time::timeout(Duration::from_secs(1), inbox.next()).await;
+    assert!(more.is_err(), "only one slot was freed");
+}

@@ -77,8 +77,12 @@ impl Actor for PeerSetActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        // Registration and lookups come from every peer and broadcaster; the set answers
-        // each quickly, so an unbounded mailbox only ever holds a burst.
+        // Unbounded, with every source bounded elsewhere: marks of a peer's broadcasts carry
+        // its `InboundTicket` (16 per peer), marks of fetched txs follow the fetcher's one
+        // request per peer, registrations are capped by max peers and the handshake
+        // throttle, and the broadcaster waits for each lookup before the next (`ctx.wait`).
+        // Each is answered in microseconds: the routing bench routes 6.06 M (tx, peer)
+        // pairs/s through this actor (README), so bursts drain at once.
         ctx.set_mailbox_capacity(0);
     }
 }

@@ -108,6 +108,9 @@ pub struct MarkTxs {
     pub peer: PeerId,
     /// The transaction hashes.
     pub hashes: Vec<B256>,
+    /// The peer's inbound message this came from, counted until the set has marked it
+    /// (`None` for replies to our own requests, which we bound ourselves).
+    pub ticket: Option<crate::peer::InboundTicket>,
 }
 
 /// Command: the peer has this block.

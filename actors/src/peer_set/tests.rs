@@ -146,6 +146,7 @@ async fn lookups_return_peers_lacking_a_tx_and_marking_removes_them() {
     set.send(MarkTxs {
         peer: peer_id(2),
         hashes: vec![a],
+        ticket: None,
     })
     .await
     .expect("alive");
@@ -227,6 +228,7 @@ async fn known_tx_sets_are_bounded_lrus() {
     set.send(MarkTxs {
         peer: peer.id,
         hashes: hashes.clone(),
+        ticket: None,
     })
     .await
     .expect("alive");

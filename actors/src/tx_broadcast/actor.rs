@@ -128,7 +128,11 @@ impl Actor for TxBroadcaster {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        // Pool events can arrive in bursts while a batch is being routed.
+        // Unbounded, measured rather than capped: pool events come at the rate txs enter
+        // the pool, at most what the verifier threads pass (42,381 txs/s with 2 threads in
+        // the ingest bench), while routing takes 6.06 M (tx, peer) pairs/s (routing bench):
+        // 50 peers' worth of the fastest ingest is 2.1 M pairs/s, a third of that. So the
+        // mailbox holds only a burst, and dropping pool events would lose broadcasts.
         ctx.set_mailbox_capacity(0);
         self.pool.subscribe(ctx.address().recipient());
         self.peer_set

@@ -298,6 +298,7 @@ async fn no_tx_is_sent_twice_to_a_peer_or_back_to_its_origin() {
         .send(MarkTxs {
             peer: origin,
             hashes: txs.iter().map(|t| t.hash).collect(),
+            ticket: None,
         })
         .await
         .expect("alive");

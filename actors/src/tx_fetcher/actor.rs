@@ -10,7 +10,7 @@ use alloy_primitives::B256;
 
 use crate::eth::{EthMessage, GetPooledTransactions, PooledTx, RequestPair};
 use crate::p2p::DisconnectReason;
-use crate::peer::{short, Disconnect, InboundEth, PeerId, ReadGate, SendRequest};
+use crate::peer::{short, Disconnect, InboundEth, InboundTicket, PeerId, ReadGate, SendRequest};
 use crate::peer_set::MarkTxs;
 use crate::tx_ingest::IngestTxs;
 use crate::tx_pool::validate::TxValidationError;
@@ -92,6 +92,10 @@ impl Actor for TxFetcher {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        // Unbounded, because it is bounded upstream per peer: every message here is one
+        // peer's broadcast or announcement carrying its `InboundTicket`, at most
+        // `MAX_INBOUND_IN_FLIGHT` (16) per peer before that peer's socket stops being read.
+        // Peers send with `do_send`, which ignores a capacity anyway.
         ctx.set_mailbox_capacity(0);
         ctx.run_interval(PRUNE_INTERVAL, |act, _| act.prune());
     }
@@ -122,7 +126,7 @@ impl Handler<InboundEth> for TxFetcher {
                     .iter()
                     .filter_map(|tx| PooledTx::try_from(tx.clone()).ok())
                     .collect();
-                self.deliver(&announcer(None), pooled, ctx);
+                self.deliver(&announcer(None), pooled, Some(&msg.ticket), ctx);
                 return;
             }
             _ => return,
@@ -130,6 +134,7 @@ impl Handler<InboundEth> for TxFetcher {
         self.links.mark.do_send(MarkTxs {
             peer: msg.peer,
             hashes: announced.iter().map(|(h, _)| *h).collect(),
+            ticket: Some(msg.ticket.share()),
         });
         let mut fresh = Vec::new();
         for (hash, who) in announced {
@@ -248,13 +253,20 @@ impl TxFetcher {
                 return;
             }
         }
-        self.deliver(who, txs, ctx);
+        self.deliver(who, txs, None, ctx);
     }
 
     /// Hands txs from `who` to the ingest path (verification on worker threads, then the
     /// pool). A blob tx with a bad sidecar gets its sender disconnected; the hash stays
-    /// wanted so another announcer is asked.
-    fn deliver(&mut self, who: &Announcer, txs: Vec<PooledTx>, ctx: &mut Context<Self>) {
+    /// wanted so another announcer is asked. `ticket` is the broadcast's, if it was one:
+    /// it keeps counting against the sender until the marks and txs are taken.
+    fn deliver(
+        &mut self,
+        who: &Announcer,
+        txs: Vec<PooledTx>,
+        ticket: Option<&InboundTicket>,
+        ctx: &mut Context<Self>,
+    ) {
         if txs.is_empty() {
             return;
         }
@@ -262,12 +274,14 @@ impl TxFetcher {
         self.links.mark.do_send(MarkTxs {
             peer: who.peer,
             hashes: hashes.clone(),
+            ticket: ticket.map(InboundTicket::share),
         });
         let ingest = self.links.ingest.send(IngestTxs {
             peer: who.peer,
             txs,
             gate: who.gate.clone(),
             disconnect: who.disconnect.clone(),
+            ticket: ticket.map(InboundTicket::share),
         });
         let (peer, disconnect) = (who.peer, who.disconnect.clone());
         ctx.spawn(ingest.into_actor(self).map(move |outcomes, act, ctx| {

@@ -136,6 +136,7 @@ fn peer(n: u8, holds: &[PoolTx], silent: bool) -> Peer {
 impl Peer {
     /// `message` as if this peer had sent it.
     fn says(&self, message: EthMessage) -> InboundEth {
+        let gate = ReadGate::default();
         InboundEth {
             peer: self.id,
             version: EthVersion::Eth68,
@@ -143,7 +144,8 @@ impl Peer {
             reply: self.addr.clone().recipient(),
             requests: self.addr.clone().recipient(),
             disconnect: self.addr.clone().recipient(),
-            gate: ReadGate::default(),
+            ticket: gate.ticket(),
+            gate,
         }
     }
 }

@@ -14,7 +14,7 @@ use lru::LruCache;
 use super::VerifyTxs;
 use crate::eth::PooledTx;
 use crate::p2p::DisconnectReason;
-use crate::peer::{short, Disconnect, GateReason, PeerId, ReadGate};
+use crate::peer::{short, Disconnect, GateReason, InboundTicket, PeerId, ReadGate};
 use crate::tx_pool::validate::TxValidationError;
 use crate::tx_pool::{PoolError, PoolTx, TxPool, ValidatingTxPool};
 
@@ -58,6 +58,9 @@ pub struct IngestTxs {
     pub gate: ReadGate,
     /// Disconnects it.
     pub disconnect: Recipient<Disconnect>,
+    /// The peer's inbound message these came from, counted until it is queued here
+    /// (`None` for replies to our own requests, which the fetcher bounds).
+    pub ticket: Option<InboundTicket>,
 }
 
 /// What the ingest path did, summed over peers (never decreasing).
@@ -167,8 +170,11 @@ impl Actor for TxIngest {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        // Every peer's deliveries come here; they are answered without waiting on anyone,
-        // and each peer's backlog is bounded by its read gate.
+        // Unbounded, because it is bounded upstream per peer: a broadcast waits here with
+        // its sender's `InboundTicket` (at most `MAX_INBOUND_IN_FLIGHT` per peer, then the
+        // socket is not read), and fetched txs come from the fetcher's one request in
+        // flight per peer. So the mailbox holds at most (16 + 1) x peers messages; a bounded
+        // capacity would only park the fetcher, which serves every peer.
         ctx.set_mailbox_capacity(0);
         ctx.run_interval(PRUNE_INTERVAL, |act, _| {
             act.peers

@@ -121,6 +121,7 @@ impl FakePeer {
             txs,
             gate: self.gate.clone(),
             disconnect: self.hangup.clone(),
+            ticket: None,
         }
     }
 }
