@@ -13,7 +13,7 @@ use crate::common::testdata;
 
 type Target = fn(&[u8]);
 
-const TARGETS: [(&str, Target); 7] = [
+const TARGETS: [(&str, Target); 9] = [
     ("eth_decode", fuzzing::eth_decode),
     ("rlpx_handshake", fuzzing::rlpx_handshake),
     ("rlpx_frames", fuzzing::rlpx_frames),
@@ -21,6 +21,8 @@ const TARGETS: [(&str, Target); 7] = [
     ("enode", fuzzing::enode),
     ("chain_file", fuzzing::chain_file),
     ("tx_pool", fuzzing::tx_pool),
+    ("json_rpc", fuzzing::json_rpc),
+    ("tx_fetcher", fuzzing::tx_fetcher),
 ];
 
 #[test]
@@ -70,9 +72,39 @@ fn well_formed_inputs_pass_the_targets_round_trip_checks() {
     )
     .expect("a dev account");
     fuzzing::tx_pool(&tx.encoded_2718());
+    fuzzing::json_rpc(
+        format!(
+            r#"{{"jsonrpc":"2.0","id":1,"method":"eth_sendRawTransaction","params":["{raw}"]}}"#
+        )
+        .as_bytes(),
+    );
+    fuzzing::tx_fetcher(&fetcher_script(tx));
     if let Some(dir) = testdata() {
         let chain = std::fs::read(dir.join("ethtest/chain.rlp")).expect("chain.rlp");
         fuzzing::chain_file(&chain[..chain.len().min(64 * 1024)]);
         fuzzing::chain_file(&chain);
     }
+}
+
+/// A script for the tx_fetcher target with a real tx: broadcast by peer 0, announced by
+/// peer 1 (the "recent hash" form), and delivered by peer 1 when asked.
+fn fetcher_script(tx: ethpeer_actors::eth::PooledTx) -> Vec<u8> {
+    use ethpeer_actors::eth::{EthMessage, PooledTransactions, RequestPair, Transactions};
+    let chunk = |op: u8, peer: u8, payload: Vec<u8>| {
+        let len = u16::try_from(payload.len()).expect("small");
+        let mut bytes = vec![op, peer];
+        bytes.extend(len.to_be_bytes());
+        bytes.extend(payload);
+        bytes
+    };
+    let size = u32::try_from(tx.encode_2718_len()).expect("small");
+    let broadcast = EthMessage::Transactions(Transactions(vec![tx.clone().into()])).encoded();
+    let reply =
+        EthMessage::PooledTransactions(RequestPair::new(1, PooledTransactions(vec![tx]))).encoded();
+    let mut script = chunk(1, 0, broadcast.to_vec());
+    script.extend([0, 1, 1, 2]);
+    script.extend(size.to_be_bytes());
+    script.extend([0, 1]);
+    script.extend(chunk(2, 1, reply.to_vec()));
+    script
 }

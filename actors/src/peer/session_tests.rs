@@ -525,7 +525,9 @@ async fn a_peer_whose_messages_wait_in_a_stuck_handler_is_not_read_further() {
         raw.writer
             .send(RlpxMessage {
                 id: raw.eth_offset + EthMessageId::NewPooledTransactionHashes as u64,
-                payload: EthMessage::NewPooledTransactionHashes66(ann).encoded().into(),
+                payload: EthMessage::NewPooledTransactionHashes66(ann)
+                    .encoded()
+                    .into(),
             })
             .await
             .expect("send");
@@ -537,7 +539,10 @@ async fn a_peer_whose_messages_wait_in_a_stuck_handler_is_not_read_further() {
     // Paused time advances only when every task is idle: the actor had every chance to
     // read more.
     let more = tokio::time::timeout(Duration::from_secs(1), inbox.next()).await;
-    assert!(more.is_err(), "read past {MAX_INBOUND_IN_FLIGHT} messages in flight");
+    assert!(
+        more.is_err(),
+        "read past {MAX_INBOUND_IN_FLIGHT} messages in flight"
+    );
     // The handler takes one: the next message comes through, and only one.
     drop(held.remove(0));
     held.push(inbox.next().await.expect("reading resumed"));

@@ -4,6 +4,10 @@
 //! input decodes, it checks that encoding it again gives the same value (a panic there is
 //! a finding, not a crash of the node, which never re-encodes remote data this way).
 
+mod live;
+
+pub use live::{json_rpc, tx_fetcher};
+
 use std::sync::{Arc, OnceLock};
 
 use alloy_primitives::{Keccak256, B256, B512};
