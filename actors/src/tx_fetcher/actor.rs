@@ -101,6 +101,37 @@ impl Actor for TxFetcher {
     }
 }
 
+/// Query: what the fetcher is tracking right now.
+#[derive(Debug, Message)]
+#[rtype(result = "FetcherStats")]
+pub struct GetFetcherStats;
+
+/// What [`GetFetcherStats`] answers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FetcherStats {
+    /// Announced hashes still wanted.
+    pub wanted: usize,
+    /// Peers with announcements outstanding.
+    pub announcers: usize,
+    /// Peers with a request in flight.
+    pub busy: usize,
+    /// Announcements ignored because their peer had [`MAX_TX_ANNOUNCES`] outstanding.
+    pub ignored: u64,
+}
+
+impl Handler<GetFetcherStats> for TxFetcher {
+    type Result = MessageResult<GetFetcherStats>;
+
+    fn handle(&mut self, _: GetFetcherStats, _: &mut Self::Context) -> Self::Result {
+        MessageResult(FetcherStats {
+            wanted: self.wanted.len(),
+            announcers: self.outstanding.len(),
+            busy: self.busy.len(),
+            ignored: self.ignored,
+        })
+    }
+}
+
 impl Handler<InboundEth> for TxFetcher {
     type Result = ();
 

@@ -72,6 +72,18 @@ impl Handler<SendEth> for Announcer {
     fn handle(&mut self, _: SendEth, _: &mut Context<Self>) {}
 }
 
+/// Stops an announcer (the peer leaves).
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Stop;
+
+impl Handler<Stop> for Announcer {
+    type Result = ();
+    fn handle(&mut self, _: Stop, ctx: &mut Context<Self>) {
+        ctx.stop();
+    }
+}
+
 /// Records what the fetcher hands on, and accepts all of it.
 struct Ingest(mpsc::UnboundedSender<(PeerId, Vec<B256>)>);
 
@@ -298,4 +310,70 @@ async fn announced_sizes_near_u64_max_do_not_overflow_the_batch() {
     let asked = tokio::time::timeout(Duration::from_secs(10), a.asked.next()).await;
     assert_eq!(asked.ok().flatten().as_deref(), Some(&hashes[..1]));
     assert!(rig.fetcher.connected(), "the fetcher survived");
+}
+
+fn junk_announcement(from: u64, n: u64) -> EthMessage {
+    let hashes: Vec<B256> = (from..from + n)
+        .map(|n| B256::left_padding_from(&n.to_be_bytes()))
+        .collect();
+    EthMessage::NewPooledTransactionHashes68(NewPooledTransactionHashes68 {
+        types: vec![2u8; hashes.len()].into(),
+        sizes: vec![100; hashes.len()],
+        hashes,
+    })
+}
+
+/// The announcement flood: a peer past 4,096 outstanding hashes (geth's
+/// `maxTxAnnounces`) has the rest ignored, a real tx among them too, while another peer's
+/// announcement is fetched as usual.
+#[actix_rt::test]
+async fn an_announcement_flood_is_ignored_past_4096_and_another_peer_is_still_fetched() {
+    tokio::time::pause();
+    let mut rig = rig();
+    let real = txs(2);
+    let mut flooder = peer(1, &real[..1], false);
+    let honest = peer(2, &real[1..], false);
+    for round in 0..4 {
+        let from = round * 4096;
+        rig.fetcher
+            .do_send(flooder.says(junk_announcement(from, 4096)));
+    }
+    rig.fetcher.do_send(flooder.says(announce(&real[..1])));
+    rig.fetcher.do_send(honest.says(announce(&real[1..])));
+    let stats = rig.fetcher.send(GetFetcherStats).await.expect("alive");
+    assert_eq!(stats.ignored, 3 * 4096 + 1, "{stats:?}");
+    assert_eq!(stats.wanted, 4096 + 1);
+    let (from, handed) = rig.ingested.next().await.expect("the honest peer's tx");
+    assert_eq!((from, handed), (honest.id, vec![real[1].hash]));
+    // The flooder is asked for its first 4,096 hashes only (16 requests of 256, answered
+    // empty): never for the real tx it announced past its limit.
+    let mut asked = 0;
+    while let Ok(Some(hashes)) =
+        tokio::time::timeout(Duration::from_secs(60), flooder.asked.next()).await
+    {
+        assert!(!hashes.contains(&real[0].hash), "fetched past the limit");
+        asked += hashes.len();
+    }
+    assert_eq!(asked, 4096);
+    assert!(nothing_within(&mut rig.ingested, Duration::from_secs(1)).await);
+}
+
+/// A peer that leaves is forgotten: its announcements and counts go at the next prune,
+/// so a departed flooder's state does not stay.
+#[actix_rt::test]
+async fn a_departed_peers_announcements_are_released() {
+    tokio::time::pause();
+    let rig = rig();
+    let a = peer(1, &[], true);
+    rig.fetcher.do_send(a.says(junk_announcement(0, 1000)));
+    let stats = rig.fetcher.send(GetFetcherStats).await.expect("alive");
+    assert_eq!((stats.wanted, stats.announcers), (1000, 1));
+    a.addr.do_send(Stop);
+    tokio::time::sleep(super::actor::PRUNE_INTERVAL + Duration::from_secs(1)).await;
+    let stats = rig.fetcher.send(GetFetcherStats).await.expect("alive");
+    assert_eq!(
+        (stats.wanted, stats.announcers, stats.busy),
+        (0, 0, 0),
+        "{stats:?}"
+    );
 }
