@@ -26,6 +26,8 @@ pub enum GateReason {
     IngestBacklog = 2,
     /// The peer's transactions keep failing; it is slowed for a while.
     Slowed = 4,
+    /// The peer announced more hashes than the fetcher tracks per peer; it is paused.
+    AnnounceFlood = 8,
 }
 
 /// A peer's inbound messages that may wait in other actors' mailboxes at once before its
@@ -51,7 +53,7 @@ impl std::fmt::Debug for ReadGate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "ReadGate({:#05b})",
+            "ReadGate({:#06b})",
             self.0.closed.load(Ordering::Acquire)
         )
     }

@@ -10,7 +10,9 @@ use alloy_primitives::B256;
 
 use crate::eth::{EthMessage, GetPooledTransactions, PooledTx, RequestPair};
 use crate::p2p::DisconnectReason;
-use crate::peer::{short, Disconnect, InboundEth, InboundTicket, PeerId, ReadGate, SendRequest};
+use crate::peer::{
+    short, Disconnect, GateReason, InboundEth, InboundTicket, PeerId, ReadGate, SendRequest,
+};
 use crate::peer_set::MarkTxs;
 use crate::tx_ingest::IngestTxs;
 use crate::tx_pool::validate::TxValidationError;
@@ -27,6 +29,10 @@ pub const MAX_TX_RETRIEVAL_SIZE: u64 = 128 * 1024;
 pub const MAX_TX_ANNOUNCES: usize = 4096;
 /// How far a delivered tx's size may be from the announced one (geth: 8 bytes).
 pub const MAX_SIZE_DEVIATION: u64 = 8;
+/// How long a peer that announced past [`MAX_TX_ANNOUNCES`] is not read. geth only drops
+/// the excess; we also pause the sender for geth's fetcher slow-down (200 ms, as for a
+/// mostly refused batch), so a flood costs the flooder time instead of our CPU.
+pub const ANNOUNCE_FLOOD_PAUSE: Duration = Duration::from_millis(200);
 /// How often what peers that left had announced is forgotten.
 pub const PRUNE_INTERVAL: Duration = Duration::from_secs(30);
 
@@ -168,6 +174,7 @@ impl Handler<InboundEth> for TxFetcher {
             ticket: Some(msg.ticket.share()),
         });
         let mut fresh = Vec::new();
+        let mut flooded = false;
         for (hash, who) in announced {
             if self.pool.get(&hash).is_some() {
                 continue;
@@ -175,6 +182,7 @@ impl Handler<InboundEth> for TxFetcher {
             let count = self.outstanding.entry(who.peer).or_default();
             if *count >= MAX_TX_ANNOUNCES {
                 self.ignored += 1;
+                flooded = true;
                 continue;
             }
             *count += 1;
@@ -183,6 +191,14 @@ impl Handler<InboundEth> for TxFetcher {
                 fresh.push(hash);
             }
             entry.push(who);
+        }
+        if flooded && !msg.gate.is_held_by(GateReason::AnnounceFlood) {
+            log::debug!("peer {}: announced past its limit", short(&msg.peer));
+            msg.gate.close(GateReason::AnnounceFlood);
+            let gate = msg.gate.clone();
+            ctx.run_later(ANNOUNCE_FLOOD_PAUSE, move |_, _| {
+                gate.open(GateReason::AnnounceFlood)
+            });
         }
         if fresh.is_empty() {
             return;

@@ -6,8 +6,9 @@
 mod actor;
 
 pub use actor::{
-    FetcherStats, GetFetcherStats, TxFetcher, TxFetcherLinks, DEFAULT_ARRIVAL_WAIT,
-    MAX_SIZE_DEVIATION, MAX_TX_ANNOUNCES, MAX_TX_RETRIEVALS, MAX_TX_RETRIEVAL_SIZE,
+    FetcherStats, GetFetcherStats, TxFetcher, TxFetcherLinks, ANNOUNCE_FLOOD_PAUSE,
+    DEFAULT_ARRIVAL_WAIT, MAX_SIZE_DEVIATION, MAX_TX_ANNOUNCES, MAX_TX_RETRIEVALS,
+    MAX_TX_RETRIEVAL_SIZE,
 };
 
 #[cfg(test)]

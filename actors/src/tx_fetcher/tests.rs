@@ -16,7 +16,9 @@ use crate::eth::{
     EthMessage, EthVersion, NewPooledTransactionHashes68, PooledTransactions, PooledTx, RequestPair,
 };
 use crate::p2p::DisconnectReason;
-use crate::peer::{Disconnect, InboundEth, PeerId, ReadGate, RequestError, SendEth, SendRequest};
+use crate::peer::{
+    Disconnect, GateReason, InboundEth, PeerId, ReadGate, RequestError, SendEth, SendRequest,
+};
 use crate::peer_set::PeerSetActor;
 use crate::testing::{peer_id, pool, sender, tx};
 use crate::tx_ingest::IngestTxs;
@@ -125,6 +127,7 @@ struct Peer {
     addr: Addr<Announcer>,
     asked: mpsc::UnboundedReceiver<Vec<B256>>,
     hangups: mpsc::UnboundedReceiver<DisconnectReason>,
+    gate: ReadGate,
 }
 
 fn peer(n: u8, holds: &[PoolTx], silent: bool) -> Peer {
@@ -142,13 +145,14 @@ fn peer(n: u8, holds: &[PoolTx], silent: bool) -> Peer {
         addr,
         asked,
         hangups,
+        gate: ReadGate::default(),
     }
 }
 
 impl Peer {
     /// `message` as if this peer had sent it.
     fn says(&self, message: EthMessage) -> InboundEth {
-        let gate = ReadGate::default();
+        let gate = self.gate.clone();
         InboundEth {
             peer: self.id,
             version: EthVersion::Eth68,
@@ -342,6 +346,9 @@ async fn an_announcement_flood_is_ignored_past_4096_and_another_peer_is_still_fe
     rig.fetcher.do_send(honest.says(announce(&real[1..])));
     let stats = rig.fetcher.send(GetFetcherStats).await.expect("alive");
     assert_eq!(stats.ignored, 3 * 4096 + 1, "{stats:?}");
+    // The flooder is not read for a while; the honest peer is.
+    assert!(flooder.gate.is_held_by(GateReason::AnnounceFlood));
+    assert!(!honest.gate.is_closed());
     assert_eq!(stats.wanted, 4096 + 1);
     let (from, handed) = rig.ingested.next().await.expect("the honest peer's tx");
     assert_eq!((from, handed), (honest.id, vec![real[1].hash]));
@@ -356,6 +363,10 @@ async fn an_announcement_flood_is_ignored_past_4096_and_another_peer_is_still_fe
     }
     assert_eq!(asked, 4096);
     assert!(nothing_within(&mut rig.ingested, Duration::from_secs(1)).await);
+    assert!(
+        !flooder.gate.is_closed(),
+        "paused for {ANNOUNCE_FLOOD_PAUSE:?} only"
+    );
 }
 
 /// A peer that leaves is forgotten: its announcements and counts go at the next prune,
