@@ -2,6 +2,7 @@
 //! reading RLP chain files (geth `export` format), checking what can be checked without
 //! executing blocks, executing imported chains for their receipts, and summarising a chain.
 
+pub mod difficulty;
 mod execute;
 mod info;
 mod policy;
@@ -11,6 +12,8 @@ pub mod serve;
 mod store;
 mod validate;
 
+/// Ethash light verification (its own crate, optimised in test builds).
+pub use ethpeer_ethash as ethash;
 pub use execute::{ChainExecutor, ExecutionError};
 pub use info::{chain_info, ChainInfo, ChainInfoError, ForkIdJson};
 pub use policy::BlockPolicy;
