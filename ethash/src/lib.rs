@@ -13,8 +13,8 @@ pub use algorithm::{
     cache_size, dataset_size, epoch, seed_hash, LightCache, PowOutput, EPOCH_LENGTH,
 };
 pub use verifier::{
-    check_seal, meets_difficulty, seal_hash, EthashVerifier, SealError, CACHES_IN_MEMORY,
-    MAX_EPOCH,
+    check_seal, meets_difficulty, seal_hash, search_light, EthashVerifier, SealError,
+    CACHES_IN_MEMORY, MAX_EPOCH,
 };
 
 #[cfg(test)]

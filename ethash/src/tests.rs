@@ -122,10 +122,16 @@ fn zero_difficulty_post_merge_fields_and_far_epochs_are_refused() {
     let verifier = EthashVerifier::new();
     let mut header = mainnet_3311058();
     header.difficulty = U256::ZERO;
-    assert_eq!(verifier.verify_seal(&header), Err(SealError::ZeroDifficulty));
+    assert_eq!(
+        verifier.verify_seal(&header),
+        Err(SealError::ZeroDifficulty)
+    );
     let mut header = mainnet_3311058();
     header.withdrawals_root = Some(B256::ZERO);
-    assert_eq!(verifier.verify_seal(&header), Err(SealError::PostMergeFields));
+    assert_eq!(
+        verifier.verify_seal(&header),
+        Err(SealError::PostMergeFields)
+    );
     let mut header = mainnet_3311058();
     header.number = (MAX_EPOCH + 1) * EPOCH_LENGTH;
     assert_eq!(
@@ -146,6 +152,10 @@ fn at_most_caches_in_memory_epochs_are_kept() {
     for epoch in [0, 1, 0, 2] {
         verifier.cache(epoch).expect("cache");
     }
-    assert_eq!(verifier.kept_epochs(), vec![0, 2], "1 was least recently used");
+    assert_eq!(
+        verifier.kept_epochs(),
+        vec![0, 2],
+        "1 was least recently used"
+    );
     assert_eq!(CACHES_IN_MEMORY, 2);
 }

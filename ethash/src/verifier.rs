@@ -194,7 +194,11 @@ impl EthashVerifier {
 }
 
 /// Checks `header` (whose seal hash is `hash`) with the cache of its epoch.
-pub fn check_seal(cache: &LightCache, header: &Header, hash: &B256) -> Result<PowOutput, SealError> {
+pub fn check_seal(
+    cache: &LightCache,
+    header: &Header,
+    hash: &B256,
+) -> Result<PowOutput, SealError> {
     let nonce = u64::from_be_bytes(header.nonce.0);
     let output = cache.hashimoto(hash, nonce);
     if output.mix_digest != header.mix_hash {
@@ -210,4 +214,22 @@ pub fn check_seal(cache: &LightCache, header: &Header, hash: &B256) -> Result<Po
         });
     }
     Ok(output)
+}
+
+/// Tries each nonce in `nonces` on `header` (every field but mix hash and nonce set) with
+/// its epoch's `cache`; the first nonce that meets the difficulty, with its output. Each
+/// try is one light hashimoto (about a millisecond), so this makes test fixtures at the
+/// protocol's minimum difficulty; it does not mine a live chain.
+pub fn search_light(
+    cache: &LightCache,
+    header: &Header,
+    nonces: std::ops::Range<u64>,
+) -> Result<Option<(u64, PowOutput)>, SealError> {
+    if header.difficulty.is_zero() {
+        return Err(SealError::ZeroDifficulty);
+    }
+    let hash = seal_hash(header)?;
+    Ok(nonces
+        .map(|nonce| (nonce, cache.hashimoto(&hash, nonce)))
+        .find(|(_, out)| meets_difficulty(&out.result, header.difficulty)))
 }

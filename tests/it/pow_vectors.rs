@@ -39,8 +39,8 @@ fn ethereum_tests_pow_vector_cache_and_dataset() {
 
     let cache_size = vector["cache_size"].as_u64().expect("cache_size");
     let full_size = vector["full_size"].as_u64().expect("full_size");
-    let cache = LightCache::with_sizes(&seed_hash(epoch(number)), cache_size, full_size)
-        .expect("sizes");
+    let cache =
+        LightCache::with_sizes(&seed_hash(epoch(number)), cache_size, full_size).expect("sizes");
     let hash_of = |key: &str| B256::from_slice(&unhex(vector[key].as_str().expect(key)));
     assert_eq!(keccak256(cache.to_bytes()), hash_of("cache_hash"));
     let items = u32::try_from(full_size / 64).expect("items");

@@ -6,7 +6,7 @@ mod actor;
 
 pub use actor::{
     BlockFetchError, BlockHandler, BlockHandlerLinks, ImportBlock, BLOCK_RANGE_UPDATE_INTERVAL,
-    MAX_CONCURRENT_FETCHES,
+    MAX_CONCURRENT_FETCHES, MAX_PENDING_SEAL_CHECKS,
 };
 
 #[cfg(test)]

@@ -128,7 +128,10 @@ impl DifficultyForks {
 
     /// The difficulty a child of `parent` with `timestamp` must have.
     pub fn calc(&self, parent: &Header, timestamp: u64) -> Result<U256, DifficultyError> {
-        let number = parent.number.checked_add(1).ok_or(DifficultyError::Overflow)?;
+        let number = parent
+            .number
+            .checked_add(1)
+            .ok_or(DifficultyError::Overflow)?;
         let gap = timestamp
             .checked_sub(parent.timestamp)
             .filter(|gap| *gap > 0)
@@ -142,7 +145,11 @@ impl DifficultyForks {
             DifficultyRule::Frontier => (gap < DURATION_LIMIT, 1),
             DifficultyRule::Homestead => signed_factor(1, gap / 10),
             DifficultyRule::Eip100 { .. } => {
-                let base = if parent.ommers_hash == EMPTY_OMMER_ROOT_HASH { 1 } else { 2 };
+                let base = if parent.ommers_hash == EMPTY_OMMER_ROOT_HASH {
+                    1
+                } else {
+                    2
+                };
                 signed_factor(base, gap / 9)
             }
         };
@@ -150,7 +157,10 @@ impl DifficultyForks {
             .checked_mul(U256::from(factor))
             .ok_or(DifficultyError::Overflow)?;
         let adjusted = if up {
-            parent.difficulty.checked_add(change).ok_or(DifficultyError::Overflow)?
+            parent
+                .difficulty
+                .checked_add(change)
+                .ok_or(DifficultyError::Overflow)?
         } else {
             // At most 99/2048 of the parent: never below zero.
             parent.difficulty.saturating_sub(change)
