@@ -159,3 +159,24 @@ fn at_most_caches_in_memory_epochs_are_kept() {
     );
     assert_eq!(CACHES_IN_MEMORY, 2);
 }
+
+#[test]
+fn a_searched_seal_checks_and_a_neighbour_nonce_does_not() {
+    // Toy cache and a low difficulty, so the search takes a few tries.
+    let cache = LightCache::with_sizes(&B256::ZERO, 1024, 32 * 1024).expect("sizes");
+    let mut header = mainnet_3311058();
+    header.difficulty = U256::from(64);
+    let (nonce, out) = search_light(&cache, &header, 0..10_000)
+        .expect("pre-merge header")
+        .expect("found within 10,000 tries at difficulty 64");
+    header.nonce = nonce.to_be_bytes().into();
+    header.mix_hash = out.mix_digest;
+    let hash = seal_hash(&header).expect("seal hash");
+    assert_eq!(check_seal(&cache, &header, &hash), Ok(out));
+    assert!(meets_difficulty(&out.result, header.difficulty));
+    header.nonce = (nonce + 1).to_be_bytes().into();
+    assert!(matches!(
+        check_seal(&cache, &header, &hash),
+        Err(SealError::MixDigest { .. })
+    ));
+}

@@ -27,6 +27,14 @@ pub const MAX_CONCURRENT_FETCHES: usize = 64;
 /// (geth's block fetcher queues at most `blockLimit` = 64 blocks per peer).
 pub const MAX_PENDING_SEAL_CHECKS: usize = 64;
 
+/// A peer's block more than this many blocks below our head is dropped unchecked (geth's
+/// block fetcher `maxUncleDist`): it cannot become the head, and checking it could make us
+/// build the ethash cache of an old epoch.
+pub const MAX_UNCLE_DIST: u64 = 7;
+/// A peer's block more than this many blocks above our head is dropped unchecked (geth's
+/// block fetcher `maxQueueDist`).
+pub const MAX_QUEUE_DIST: u64 = 32;
+
 /// Blocks the head must advance before eth/69+ peers get a BlockRangeUpdate (EIP-7642:
 /// at most once per 32-block epoch; geth sends it every 32 blocks, or at once if the head
 /// goes back).
@@ -247,6 +255,16 @@ impl BlockHandler {
         let hash = block.header.hash_slow();
         let number = block.header.number;
         if self.store.header_by_hash(&hash).is_some() || self.verifying.contains(&hash) {
+            return;
+        }
+        let head = self.store.head().number;
+        if number.saturating_add(MAX_UNCLE_DIST) < head
+            || number > head.saturating_add(MAX_QUEUE_DIST)
+        {
+            log::debug!(
+                "peer {}: block {number} too far from head {head}",
+                short(&peer)
+            );
             return;
         }
         let Some(parent) = self.store.header_by_hash(&block.header.parent_hash) else {

@@ -495,3 +495,26 @@ async fn a_bad_seal_or_difficulty_is_never_relayed_or_stored_and_its_sender_is_d
         assert_eq!(b.store.head().hash_slow(), head);
     }
 }
+
+/// A block more than 7 below the head (geth's `maxUncleDist`) is dropped before any check:
+/// a wrong difficulty there, which disconnects when checked (synchronously, on the
+/// handler), leaves its sender connected: its next block, a sealed one, is imported and
+/// its header request answered.
+#[actix_rt::test]
+async fn a_block_far_below_the_head_is_dropped_unchecked() {
+    let (b, _) = node_at(2, EthVersion::Eth68);
+    let mut sender = raw_peer_keyed(&b, EthVersion::Eth68, 30).await;
+    let old_parent = b.store.header_by_number(5).expect("block 5");
+    let mut far = child(&old_parent);
+    far.header.difficulty = U256::from(crate::chain::difficulty::MINIMUM_DIFFICULTY + 1);
+    let far_hash = far.header.hash_slow();
+    send_eth(&mut sender, &new_block(far)).await;
+    send_eth(&mut sender, &new_block(sealed_block())).await;
+    until_head(&b, 21).await;
+    assert_eq!(
+        served_headers(&mut sender, 21).await,
+        vec![21],
+        "still connected"
+    );
+    assert!(b.store.header_by_hash(&far_hash).is_none());
+}
