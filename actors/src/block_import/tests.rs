@@ -307,12 +307,14 @@ fn unsealed_block() -> EthBlock {
 }
 
 /// The nonce and mix hash that seal [`unsealed_block`] at epoch 0's real sizes, mined
-/// once by [`mine_sealed_block_fixture`] (about 131,072 light hashimotos at ~3 ms each, a
-/// few minutes on two cores; too slow for every test run). If the test chain changes,
-/// the seal check fails and the fixture must be mined again.
-const SEALED_NONCE: u64 = 0;
+/// once by [`mine_sealed_block_fixture`] (expected 131,072 light hashimotos at ~3 ms each;
+/// this one took 383,100 tries over two threads, 21 minutes on a shared 2-core machine:
+/// far too slow for every test run). If the test chain changes, the seal check fails
+/// (`the_fixture_is_sealed_and_a_changed_nonce_is_not`) and the fixture must be mined again.
+const SEALED_NONCE: u64 = 0x5d87b;
 /// See [`SEALED_NONCE`].
-const SEALED_MIX: B256 = B256::ZERO;
+const SEALED_MIX: B256 =
+    alloy_primitives::b256!("1a84234f79d3d4842a5630f7dd8275d18be1151a4c3139785952ed53b8dcebf1");
 
 /// [`unsealed_block`] with the mined seal: a valid ethash block.
 fn sealed_block() -> EthBlock {
