@@ -4,7 +4,7 @@
 //!
 //! A crate of its own so that its hot loops can be optimised in debug and test builds
 //! (`[profile.dev.package.ethpeer-ethash]` in the workspace manifest): unoptimised, checking
-//! one real mainnet seal (a 30 MiB cache) took 57 s of a debug test run.
+//! the real mainnet header test (a 30 MiB cache, four seal checks) took 57 s in a debug build.
 
 mod algorithm;
 mod verifier;
