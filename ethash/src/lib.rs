@@ -3,7 +3,7 @@
 //! ([`EthashVerifier`]) with its bounded per-epoch caches. Pure code, no actors.
 //!
 //! A crate of its own so that its hot loops can be optimised in debug and test builds
-//! (`[profile.dev.package.ethpeer-ethash]` in the workspace manifest): unoptimised, checking
+//! (`[profile.dev.package.ethpeer-ethash]` in the workspace manifest): unoptimised,
 //! the real mainnet header test (a 30 MiB cache, four seal checks) took 57 s in a debug build.
 
 mod algorithm;
