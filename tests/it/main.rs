@@ -21,6 +21,7 @@ mod interop;
 mod malformed;
 mod node;
 mod node_dev;
+mod pow_vectors;
 mod rlp_vectors;
 mod rlpx_vectors;
 mod roundtrip;

@@ -1,4 +1,6 @@
-//! [`BlockHandler`]: receives block messages from every peer.
+//! [`BlockHandler`]: receives block messages from every peer. On a proof-of-work chain a
+//! block is checked (header rules, difficulty, then the ethash seal on a blocking thread),
+//! relayed in full, imported, then announced, as geth's 2018 block fetcher did.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -7,7 +9,8 @@ use actix::prelude::*;
 use alloy_primitives::{B256, U256};
 
 use crate::block_propagation::{AnnounceBlock, PropagateBlock};
-use crate::chain::{validate_block, BlockPolicy, ChainStore};
+use crate::chain::ethash::EthashVerifier;
+use crate::chain::{check_pow_block, validate_block, BlockPolicy, ChainStore, PowBlockError};
 use crate::eth::{
     BlockHashNumber, BlockRangeUpdate, EthBlock, EthMessage, GetBlockBodies, GetBlockHeaders,
     RequestPair,
@@ -19,6 +22,18 @@ use crate::peer_set::{BroadcastBlockRange, MarkBlock, PeerHead, UpdatePeerHead};
 /// Announced blocks fetched at once at most; further announcements wait for a later one
 /// (geth's block fetcher `hashLimit` is 256 per peer).
 pub const MAX_CONCURRENT_FETCHES: usize = 64;
+
+/// Blocks whose seals are being checked at once at most; more are dropped until one is done
+/// (geth's block fetcher queues at most `blockLimit` = 64 blocks per peer).
+pub const MAX_PENDING_SEAL_CHECKS: usize = 64;
+
+/// A peer's block more than this many blocks below our head is dropped unchecked (geth's
+/// block fetcher `maxUncleDist`): it cannot become the head, and checking it could make us
+/// build the ethash cache of an old epoch.
+pub const MAX_UNCLE_DIST: u64 = 7;
+/// A peer's block more than this many blocks above our head is dropped unchecked (geth's
+/// block fetcher `maxQueueDist`).
+pub const MAX_QUEUE_DIST: u64 = 32;
 
 /// Blocks the head must advance before eth/69+ peers get a BlockRangeUpdate (EIP-7642:
 /// at most once per 32-block epoch; geth sends it every 32 blocks, or at once if the head
@@ -56,6 +71,10 @@ pub struct BlockHandler {
     policy: BlockPolicy,
     /// Hashes being fetched now.
     fetching: HashSet<B256>,
+    /// Checks ethash seals (its epoch caches are shared by every check).
+    ethash: Arc<EthashVerifier>,
+    /// Hashes whose seals are being checked now.
+    verifying: HashSet<B256>,
     /// The head number last sent in a BlockRangeUpdate.
     range_sent: u64,
 }
@@ -69,8 +88,16 @@ impl BlockHandler {
             links,
             policy,
             fetching: HashSet::new(),
+            ethash: Arc::new(EthashVerifier::new()),
+            verifying: HashSet::new(),
             range_sent,
         }
+    }
+
+    /// Checks seals with `ethash` (to share its epoch caches with other users).
+    pub fn with_ethash(mut self, ethash: Arc<EthashVerifier>) -> Self {
+        self.ethash = ethash;
+        self
     }
 }
 
@@ -104,15 +131,7 @@ impl Handler<InboundEth> for BlockHandler {
                     peer: msg.peer,
                     head,
                 });
-                if let Some(td) = self.import(msg.peer, new_block.block.clone()) {
-                    // Arrived in full: pass it on in full to sqrt(n), then announce.
-                    let number = new_block.block.header.number;
-                    self.links.propagate.do_send(PropagateBlock {
-                        block: Arc::new(new_block.block),
-                        td,
-                    });
-                    self.links.announce.do_send(AnnounceBlock { hash, number });
-                }
+                self.receive(msg.peer, new_block.block, msg.disconnect.clone(), ctx);
             }
             EthMessage::NewBlockHashes(announced) => {
                 for BlockHashNumber { hash, number } in announced.0 {
@@ -129,14 +148,11 @@ impl Handler<InboundEth> for BlockHandler {
                     self.fetching.insert(hash);
                     let fetch = fetch(msg.requests.clone(), hash);
                     let peer = msg.peer;
-                    ctx.spawn(fetch.into_actor(self).map(move |result, act, _| {
+                    let disconnect = msg.disconnect.clone();
+                    ctx.spawn(fetch.into_actor(self).map(move |result, act, ctx| {
                         act.fetching.remove(&hash);
                         match result {
-                            Ok(block) => {
-                                if act.import(peer, block).is_some() {
-                                    act.links.announce.do_send(AnnounceBlock { hash, number });
-                                }
-                            }
+                            Ok(block) => act.receive(peer, block, disconnect, ctx),
                             Err(reason) => log::debug!(
                                 "peer {}: fetching announced block {number} failed: {reason}",
                                 short(&peer)
@@ -167,7 +183,7 @@ impl Handler<ImportBlock> for BlockHandler {
     fn handle(&mut self, msg: ImportBlock, _ctx: &mut Self::Context) -> Option<U256> {
         let hash = msg.0.header.hash_slow();
         let number = msg.0.header.number;
-        let td = self.import(PeerId::ZERO, msg.0)?;
+        let td = self.import_local(msg.0)?;
         if self.relays() {
             self.links.announce.do_send(AnnounceBlock { hash, number });
         }
@@ -225,29 +241,119 @@ impl BlockHandler {
         }
     }
 
-    /// Checks `block` against its stored parent and stores it; its total difficulty, or
-    /// `None` if it is known, its parent is unknown, or it is invalid.
-    fn import(&mut self, peer: PeerId, block: EthBlock) -> Option<U256> {
+    /// Checks a block from `peer` and, if it passes, relays it in full, imports it and
+    /// announces it: the header checks here, the seal on a blocking thread (building an
+    /// epoch cache takes about a second; peers are served meanwhile). A sender of an
+    /// invalid block gets its error's reaction ([`PowBlockError::disconnect_reason`]).
+    fn receive(
+        &mut self,
+        peer: PeerId,
+        block: EthBlock,
+        disconnect: Recipient<Disconnect>,
+        ctx: &mut Context<Self>,
+    ) {
+        let hash = block.header.hash_slow();
+        let number = block.header.number;
+        if self.store.header_by_hash(&hash).is_some() || self.verifying.contains(&hash) {
+            return;
+        }
+        let head = self.store.head().number;
+        if number.saturating_add(MAX_UNCLE_DIST) < head
+            || number > head.saturating_add(MAX_QUEUE_DIST)
+        {
+            log::debug!(
+                "peer {}: block {number} too far from head {head}",
+                short(&peer)
+            );
+            return;
+        }
+        let Some(parent) = self.store.header_by_hash(&block.header.parent_hash) else {
+            log::debug!(
+                "peer {}: block {number} has an unknown parent",
+                short(&peer)
+            );
+            return;
+        };
+        // Only proof-of-work chains take blocks from peers (see `takes_broadcasts`).
+        let BlockPolicy::ProofOfWork { forks, .. } = self.policy else {
+            return;
+        };
+        if let Err(error) = check_pow_block(&forks, &parent, &block, unix_now()) {
+            return refuse(peer, number, &error, &disconnect);
+        }
+        if self.verifying.len() >= MAX_PENDING_SEAL_CHECKS {
+            log::debug!(
+                "peer {}: block {number} dropped, seal checks busy",
+                short(&peer)
+            );
+            return;
+        }
+        self.verifying.insert(hash);
+        let ethash = self.ethash.clone();
+        let header = block.header.clone();
+        let check = actix_rt::task::spawn_blocking(move || ethash.verify_seal(&header));
+        ctx.spawn(check.into_actor(self).map(move |result, act, _| {
+            act.verifying.remove(&hash);
+            match result {
+                Ok(Ok(_)) => act.relay_and_import(peer, block),
+                Ok(Err(error)) => refuse(peer, number, &error.into(), &disconnect),
+                Err(error) => log::warn!("seal check of block {number} did not run: {error}"),
+            }
+        }));
+    }
+
+    /// Relays a fully checked block in full to the square root of the peers lacking it,
+    /// stores it, then announces it to the rest (geth's fetcher: `broadcastBlock(block,
+    /// true)` after header verification, `broadcastBlock(block, false)` after import).
+    fn relay_and_import(&mut self, peer: PeerId, block: EthBlock) {
+        let hash = block.header.hash_slow();
+        let number = block.header.number;
+        if self.store.header_by_hash(&hash).is_some() {
+            return; // Another peer's copy got here first.
+        }
+        let Some(td) = self
+            .store
+            .total_difficulty(&block.header.parent_hash)
+            .and_then(|td| td.checked_add(block.header.difficulty))
+        else {
+            log::debug!("block {number}: total difficulty unknown or past 2^256");
+            return;
+        };
+        let block = Arc::new(block);
+        self.links.propagate.do_send(PropagateBlock {
+            block: block.clone(),
+            td,
+        });
+        if self
+            .store_block(peer, Arc::unwrap_or_clone(block))
+            .is_some()
+        {
+            self.links.announce.do_send(AnnounceBlock { hash, number });
+        }
+    }
+
+    /// Checks a locally produced `block` against its stored parent (no seal: it is ours)
+    /// and stores it; its total difficulty, or `None` if it is known, its parent is
+    /// unknown, or it is invalid.
+    fn import_local(&mut self, block: EthBlock) -> Option<U256> {
         let hash = block.header.hash_slow();
         if self.store.header_by_hash(&hash).is_some() {
             return None;
         }
+        let number = block.header.number;
         let Some(parent) = self.store.header_by_hash(&block.header.parent_hash) else {
-            log::debug!(
-                "peer {}: block {} has an unknown parent",
-                short(&peer),
-                block.header.number
-            );
+            log::debug!("local block {number} has an unknown parent");
             return None;
         };
         if let Err(error) = validate_block(&parent, &block) {
-            log::debug!(
-                "peer {}: invalid block {}: {error}",
-                short(&peer),
-                block.header.number
-            );
+            log::debug!("invalid local block {number}: {error}");
             return None;
         }
+        self.store_block(PeerId::ZERO, block)
+    }
+
+    /// Stores a checked block; its total difficulty, or `None` if storing failed.
+    fn store_block(&mut self, peer: PeerId, block: EthBlock) -> Option<U256> {
         let number = block.header.number;
         match self.store.insert_block(block, None) {
             Ok(hash) => {
@@ -261,6 +367,21 @@ impl BlockHandler {
             }
         }
     }
+}
+
+/// Logs why a peer's block was refused and gives the peer its reaction.
+fn refuse(peer: PeerId, number: u64, error: &PowBlockError, disconnect: &Recipient<Disconnect>) {
+    log::debug!("peer {}: invalid block {number}: {error}", short(&peer));
+    if let Some(reason) = error.disconnect_reason() {
+        disconnect.do_send(Disconnect { reason });
+    }
+}
+
+/// Our clock in Unix seconds (0 if it is before 1970).
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// Why fetching an announced block failed (the block is then not imported).

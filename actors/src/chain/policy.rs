@@ -2,9 +2,13 @@
 //! block's validity is the consensus client's word, which we do not have: a post-merge
 //! chain takes blocks only through local import, and a peer that broadcasts one breaks
 //! the protocol (geth has treated NewBlock/NewBlockHashes as a violation since the merge).
+//! Before the merge, an ethash chain takes a peer's block once its header passes every
+//! consensus check including the seal ([`super::check_pow_block`], the ethash verifier).
 
 use alloy_genesis::Genesis;
 use alloy_primitives::U256;
+
+use super::difficulty::DifficultyForks;
 
 /// How blocks that peers broadcast (NewBlock, NewBlockHashes; eth <= 68) are treated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -13,13 +17,16 @@ pub enum BlockPolicy {
     /// with 0x10, nothing stored or relayed), and we never send one.
     PostMerge,
     /// Proof of work (genesis config with `ethash`) until the terminal total difficulty,
-    /// if one is set; from then on as [`Self::PostMerge`]. Blocks are checked against
-    /// their parent (linkage, number, time, gas limit, body roots) before they are stored
-    /// and relayed. The ethash seal and the difficulty rule are NOT verified yet, so a
-    /// peer can still feed such a chain unsealed blocks.
+    /// if one is set; from then on as [`Self::PostMerge`]. A block is relayed in full
+    /// (NewBlock to the square root of the peers) only after its header passed every
+    /// check, the fork's difficulty rule and the ethash seal included, and announced to
+    /// the rest after import (geth's 2018 block fetcher); a sender of an invalid header is
+    /// disconnected (0x03, as geth drops it).
     ProofOfWork {
         /// The terminal total difficulty, if the chain has one.
         terminal_total_difficulty: Option<U256>,
+        /// The fork blocks that set the difficulty rule.
+        forks: DifficultyForks,
     },
     /// Another engine (clique, or none named): block broadcasts are ignored, never
     /// stored or relayed; the head moves only through local import.
@@ -41,6 +48,7 @@ impl BlockPolicy {
             // A chain heading for the merge without a named engine is PoW before it.
             Self::ProofOfWork {
                 terminal_total_difficulty: ttd,
+                forks: DifficultyForks::from_config(config),
             }
         } else {
             Self::LocalOnly
@@ -53,6 +61,7 @@ impl BlockPolicy {
             Self::PostMerge => true,
             Self::ProofOfWork {
                 terminal_total_difficulty,
+                ..
             } => terminal_total_difficulty.is_some_and(|ttd| head_td >= ttd),
             Self::LocalOnly => false,
         }
@@ -103,6 +112,14 @@ mod tests {
         );
         let policy = BlockPolicy::from_genesis(&spec);
         assert!(policy.relays(U256::from(999)));
+        let BlockPolicy::ProofOfWork { forks, .. } = policy else {
+            panic!("{policy:?}")
+        };
+        assert_eq!(
+            forks,
+            DifficultyForks::default(),
+            "Frontier rules throughout"
+        );
         assert!(!policy.relays(U256::from(1000)));
         assert!(policy.is_post_merge(U256::from(1000)));
     }
