@@ -242,8 +242,9 @@ impl BlockHandler {
     }
 
     /// Checks a block from `peer` and, if it passes, relays it in full, imports it and
-    /// announces it: the header checks here, the seal on a blocking thread (building an
-    /// epoch cache takes about a second; peers are served meanwhile). A sender of an
+    /// announces it: the distance and parent look-ups here, the header rules, body roots
+    /// and seal on a blocking thread (building an epoch cache takes about a second; peers
+    /// are served meanwhile). A sender of an
     /// invalid block gets its error's reaction ([`PowBlockError::disconnect_reason`]).
     fn receive(
         &mut self,
@@ -278,9 +279,6 @@ impl BlockHandler {
         let BlockPolicy::ProofOfWork { forks, .. } = self.policy else {
             return;
         };
-        if let Err(error) = check_pow_block(&forks, &parent, &block, unix_now()) {
-            return refuse(peer, number, &error, &disconnect);
-        }
         if self.verifying.len() >= MAX_PENDING_SEAL_CHECKS {
             log::debug!(
                 "peer {}: block {number} dropped, seal checks busy",
@@ -290,14 +288,20 @@ impl BlockHandler {
         }
         self.verifying.insert(hash);
         let ethash = self.ethash.clone();
-        let header = block.header.clone();
-        let check = actix_rt::task::spawn_blocking(move || ethash.verify_seal(&header));
+        let now = unix_now();
+        // Header rules, body roots (a trie over every tx) and the seal all run on a blocking
+        // thread: none of it holds up the actors sharing this arbiter.
+        let check = actix_rt::task::spawn_blocking(move || {
+            check_pow_block(&forks, &parent, &block, now)?;
+            ethash.verify_seal(&block.header)?;
+            Ok::<_, PowBlockError>(block)
+        });
         ctx.spawn(check.into_actor(self).map(move |result, act, _| {
             act.verifying.remove(&hash);
             match result {
-                Ok(Ok(_)) => act.relay_and_import(peer, block),
-                Ok(Err(error)) => refuse(peer, number, &error.into(), &disconnect),
-                Err(error) => log::warn!("seal check of block {number} did not run: {error}"),
+                Ok(Ok(block)) => act.relay_and_import(peer, block),
+                Ok(Err(error)) => refuse(peer, number, &error, &disconnect),
+                Err(error) => log::warn!("checks of block {number} did not run: {error}"),
             }
         }));
     }
