@@ -7,6 +7,7 @@ mod binary;
 mod common;
 
 mod cli;
+mod discv4_vectors;
 mod e2e;
 mod eip2481;
 mod eth_protocol;
