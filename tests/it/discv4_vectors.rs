@@ -102,3 +102,33 @@ fn a_tampered_vector_fails_its_hash_check() {
     bytes[last] ^= 0x80;
     assert_eq!(Packet::decode(&bytes), Err(Discv4WireError::HashMismatch));
 }
+
+#[test]
+fn the_enr_md_record_verifies_and_names_its_node() {
+    let dir = testdata_or_skip!();
+    let file = json(&dir, "discv4/packets.json");
+    let vector = &file["enr_test_vector"];
+    let record = ethpeer_actors::enr::parse_record(vector["text"].as_str().expect("text"))
+        .expect("the enr.md record is valid");
+    assert_eq!(record.seq(), vector["seq"].as_u64().expect("seq"));
+    assert_eq!(record.ip4(), Some(std::net::Ipv4Addr::new(127, 0, 0, 1)));
+    assert_eq!(record.udp4(), Some(0x765f));
+    assert_eq!(
+        hex::encode(record.node_id().raw()),
+        vector["node_id"].as_str().expect("id")
+    );
+    let rlp = unhex(
+        vector["derived_by_this_research"]["record_rlp"]
+            .as_str()
+            .expect("rlp"),
+    );
+    assert_eq!(alloy_rlp::encode(&record), rlp);
+    assert!(ethpeer_actors::enr::decode_record(&rlp).is_ok());
+    // No eth entry in the spec's example.
+    assert!(ethpeer_actors::enr::eth_fork_id(&record).is_none());
+    // Its node id as discv4 names it is key B's public key.
+    assert_eq!(
+        ethpeer_actors::enr::node_id(&record).as_slice(),
+        unhex(file["signer_pubkey"].as_str().expect("key")).as_slice()
+    );
+}
