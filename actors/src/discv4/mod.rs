@@ -6,3 +6,4 @@
 pub mod wire;
 
 pub use wire::{Decoded, Discv4WireError, Endpoint, NodeRecord, Packet};
+pub mod table;
