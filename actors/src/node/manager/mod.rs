@@ -13,10 +13,15 @@ use std::time::Duration;
 
 use actix::prelude::*;
 
+mod candidates;
 mod messages;
 mod statics;
 mod throttle;
 
+use candidates::Candidates;
+pub use candidates::{
+    ForkVerdict, PeerSource, DIAL_HISTORY_EXPIRATION, MAX_CANDIDATES, MAX_CANDIDATE_FAILURES,
+};
 pub use messages::*;
 use statics::{static_peer, StaticPeer};
 pub use throttle::{InboundThrottle, INBOUND_THROTTLE, MAX_THROTTLED_IPS};
@@ -65,6 +70,8 @@ pub struct PeerManager {
     max_peers: usize,
     trusted: HashSet<PeerId>,
     statics: HashMap<PeerId, StaticPeer>,
+    /// Nodes found by discovery, dialed after the static ones.
+    candidates: Candidates,
     peers: HashMap<PeerId, ConnectedPeer>,
     dial: DialFn,
     stats: ManagerStats,
@@ -83,6 +90,7 @@ impl PeerManager {
             max_peers,
             trusted: HashSet::new(),
             statics: HashMap::new(),
+            candidates: Candidates::default(),
             peers: HashMap::new(),
             dial,
             stats: ManagerStats::default(),
@@ -144,12 +152,26 @@ impl Handler<Admit> for PeerManager {
             return verdict;
         }
         let id = session.enode.id;
+        let found = match session.direction {
+            Direction::Inbound => PeerSource::Inbound,
+            Direction::Outbound if self.statics.contains_key(&id) => match self.trusted.contains(&id) {
+                true => PeerSource::Trusted,
+                false => PeerSource::Static,
+            },
+            Direction::Outbound => self
+                .candidates
+                .map
+                .get(&id)
+                .filter(|c| c.dialing)
+                .map_or(PeerSource::Dialed, |c| c.source),
+        };
         self.peers.insert(
             id,
             ConnectedPeer {
                 session,
                 trusted: self.trusted.contains(&id),
                 is_static: self.statics.contains_key(&id),
+                found,
                 since: Instant::now(),
                 handle: None,
             },
@@ -196,6 +218,22 @@ impl Handler<AddPeer> for PeerManager {
             .insert(msg.enode.id, static_peer(msg.enode, Instant::now()));
         self.dial_due(ctx);
         true
+    }
+}
+
+impl Handler<AddCandidate> for PeerManager {
+    type Result = ();
+
+    fn handle(&mut self, msg: AddCandidate, ctx: &mut Self::Context) {
+        *self.stats.candidates.entry(msg.source.as_str()).or_default() += 1;
+        if msg.fork == ForkVerdict::Incompatible {
+            self.stats.candidates_incompatible += 1;
+        }
+        if msg.enode.id == self.self_id || self.statics.contains_key(&msg.enode.id) {
+            return;
+        }
+        self.candidates.offer(msg.enode, msg.source, msg.fork);
+        self.dial_due(ctx);
     }
 }
 
@@ -322,6 +360,14 @@ impl Handler<DialDone> for PeerManager {
     type Result = ();
 
     fn handle(&mut self, msg: DialDone, _ctx: &mut Self::Context) {
+        if self.candidates.map.contains_key(&msg.id) && !self.statics.contains_key(&msg.id) {
+            if let Err(error) = &msg.result {
+                self.stats.dial_failures += 1;
+                log::debug!("dial of discovered {} failed: {error}", short(&msg.id));
+            }
+            self.candidates.dial_done(&msg.id, msg.result.is_err());
+            return;
+        }
         let Some(entry) = self.statics.get_mut(&msg.id) else {
             return;
         };
@@ -384,7 +430,8 @@ impl PeerManager {
             return;
         }
         let now = Instant::now();
-        let mut active = self.statics.values().filter(|s| s.dialing).count();
+        let mut active = self.statics.values().filter(|s| s.dialing).count()
+            + self.candidates.map.values().filter(|c| c.dialing).count();
         let dialed = self
             .peers
             .values()
@@ -399,7 +446,13 @@ impl PeerManager {
                     && !self.trusted.contains(&s.enode.id)
                     && !self.peers.contains_key(&s.enode.id)
             })
-            .count();
+            .count()
+            + self
+                .candidates
+                .map
+                .values()
+                .filter(|c| c.dialing && !self.peers.contains_key(&c.enode.id))
+                .count();
         let mut free = self.max_dialed().saturating_sub(dialed + pending);
         let due: Vec<PeerId> = self
             .statics
@@ -423,14 +476,39 @@ impl PeerManager {
             if !trusted {
                 free -= 1;
             }
-            self.stats.dials += 1;
-            let dial = (self.dial)(entry.enode, Admission::of(&ctx.address()));
-            ctx.spawn(
-                actix::fut::wrap_future::<_, Self>(dial).map(move |result, _act, ctx| {
-                    ctx.notify(DialDone { id, result });
-                }),
-            );
+            let enode = entry.enode;
+            self.start_dial(enode, ctx);
         }
+        // Then discovered nodes, in the free part of the dialed share (static and trusted
+        // peers went first).
+        for id in self.candidates.due(now) {
+            if active >= MAX_ACTIVE_DIALS || free == 0 {
+                break;
+            }
+            if self.peers.contains_key(&id) || self.trusted.contains(&id) {
+                continue;
+            }
+            let Some(candidate) = self.candidates.map.get_mut(&id) else {
+                continue;
+            };
+            candidate.dialing = true;
+            candidate.last_dial = Some(now);
+            let enode = candidate.enode;
+            active += 1;
+            free -= 1;
+            self.start_dial(enode, ctx);
+        }
+    }
+
+    fn start_dial(&mut self, enode: Enode, ctx: &mut Context<Self>) {
+        self.stats.dials += 1;
+        let id = enode.id;
+        let dial = (self.dial)(enode, Admission::of(&ctx.address()));
+        ctx.spawn(
+            actix::fut::wrap_future::<_, Self>(dial).map(move |result, _act, ctx| {
+                ctx.notify(DialDone { id, result });
+            }),
+        );
     }
 }
 
