@@ -7,6 +7,7 @@ mod binary;
 mod common;
 
 mod cli;
+mod discovery;
 mod discv4_vectors;
 mod e2e;
 mod eip2481;

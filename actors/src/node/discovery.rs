@@ -16,9 +16,7 @@ use tokio::sync::mpsc;
 use super::enode::{Enode, EnodeError};
 use super::manager::{AddCandidate, ForkVerdict, PeerManager, PeerSource};
 use super::StoreStatus;
-use crate::discv4::{
-    DiscoveredNode, Discv4, Discv4Config, Discv4Handle, Discv4Service, Endpoint,
-};
+use crate::discv4::{DiscoveredNode, Discv4, Discv4Config, Discv4Handle, Discv4Service, Endpoint};
 use crate::enr::{self, LocalRecord, Record, RecordContent};
 
 /// Discovered nodes queued between the UDP loop and the forwarder (ours; a full queue

@@ -230,16 +230,32 @@ fn discovery(out: &mut Exposition, node: &Node, stats: &super::manager::ManagerS
     };
     let m = &discovery.v4.metrics;
     let gauges = [
-        ("ethpeer_discv4_table_nodes", "Nodes in the discv4 table's buckets.", &m.table_size),
-        ("ethpeer_discv4_bonded_nodes", "Nodes with a live endpoint proof.", &m.bonded),
+        (
+            "ethpeer_discv4_table_nodes",
+            "Nodes in the discv4 table's buckets.",
+            &m.table_size,
+        ),
+        (
+            "ethpeer_discv4_bonded_nodes",
+            "Nodes with a live endpoint proof.",
+            &m.bonded,
+        ),
     ];
     for (name, help, value) in gauges {
         out.family(name, "gauge", help);
         out.sample(name, &[], value.load(Ordering::Relaxed));
     }
     let counters = [
-        ("ethpeer_discv4_lookups_total", "Lookups started.", &m.lookups),
-        ("ethpeer_discv4_discovered_total", "Verified nodes handed to the dialer.", &m.discovered),
+        (
+            "ethpeer_discv4_lookups_total",
+            "Lookups started.",
+            &m.lookups,
+        ),
+        (
+            "ethpeer_discv4_discovered_total",
+            "Verified nodes handed to the dialer.",
+            &m.discovered,
+        ),
     ];
     for (name, help, value) in counters {
         out.family(name, "counter", help);
@@ -247,8 +263,16 @@ fn discovery(out: &mut Exposition, node: &Node, stats: &super::manager::ManagerS
     }
     use crate::discv4::metrics::{DropReason, KINDS};
     for (name, help, values) in [
-        ("ethpeer_discv4_packets_in_total", "Valid discv4 packets received, by kind.", &m.packets_in),
-        ("ethpeer_discv4_packets_out_total", "discv4 packets sent, by kind.", &m.packets_out),
+        (
+            "ethpeer_discv4_packets_in_total",
+            "Valid discv4 packets received, by kind.",
+            &m.packets_in,
+        ),
+        (
+            "ethpeer_discv4_packets_out_total",
+            "discv4 packets sent, by kind.",
+            &m.packets_out,
+        ),
     ] {
         out.family(name, "counter", help);
         for (kind, value) in KINDS.iter().zip(values.iter()) {

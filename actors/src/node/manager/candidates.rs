@@ -22,6 +22,12 @@ pub const MAX_CANDIDATE_FAILURES: u32 = 3;
 /// Candidates remembered at most (ours; ~200 bytes each).
 pub const MAX_CANDIDATES: usize = 1024;
 
+/// How long the node with the higher id waits before dialing a node it found (ours). Two
+/// nodes that find each other at once would otherwise dial each other at once, and each
+/// refuses the second connection as a duplicate, losing both; with this wait the lower
+/// id's dial lands first and the other node sees it connected.
+pub const TIE_BREAK_WAIT: Duration = Duration::from_secs(3);
+
 /// How a peer was found (geth reports a subset of this as `static`/`trusted`/`inbound`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum PeerSource {
@@ -67,6 +73,10 @@ pub(super) struct Candidate {
     pub(super) enode: Enode,
     pub(super) source: PeerSource,
     pub(super) once: bool,
+    /// Whether it waits [`TIE_BREAK_WAIT`] before each dial (our id is the higher one).
+    pub(super) defer: bool,
+    /// When it was first offered.
+    pub(super) since: Instant,
     pub(super) last_dial: Option<Instant>,
     pub(super) failures: u32,
     pub(super) dialing: bool,
@@ -82,7 +92,13 @@ pub(super) struct Candidates {
 impl Candidates {
     /// Adds or refreshes a candidate (a new address or record replaces the old one but
     /// keeps its dial history).
-    pub(super) fn offer(&mut self, enode: Enode, source: PeerSource, verdict: ForkVerdict) {
+    pub(super) fn offer(
+        &mut self,
+        enode: Enode,
+        source: PeerSource,
+        verdict: ForkVerdict,
+        (defer, now): (bool, Instant),
+    ) {
         if verdict == ForkVerdict::Incompatible {
             if let Some(old) = self.map.get(&enode.id) {
                 if !old.dialing {
@@ -114,6 +130,8 @@ impl Candidates {
                 enode,
                 source,
                 once,
+                defer,
+                since: now,
                 last_dial: None,
                 failures: 0,
                 dialing: false,
@@ -127,10 +145,16 @@ impl Candidates {
             .iter()
             .filter(|id| {
                 self.map.get(*id).is_some_and(|c| {
-                    !c.dialing
-                        && c.last_dial.is_none_or(|at| {
-                            now.saturating_duration_since(at) >= DIAL_HISTORY_EXPIRATION
-                        })
+                    let earliest = match c.last_dial {
+                        Some(at) => at + DIAL_HISTORY_EXPIRATION,
+                        None => c.since,
+                    };
+                    let wait = if c.defer {
+                        TIE_BREAK_WAIT
+                    } else {
+                        Duration::ZERO
+                    };
+                    !c.dialing && now >= earliest + wait
                 })
             })
             .copied()

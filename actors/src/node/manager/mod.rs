@@ -21,6 +21,7 @@ mod throttle;
 use candidates::Candidates;
 pub use candidates::{
     ForkVerdict, PeerSource, DIAL_HISTORY_EXPIRATION, MAX_CANDIDATES, MAX_CANDIDATE_FAILURES,
+    TIE_BREAK_WAIT,
 };
 pub use messages::*;
 use statics::{static_peer, StaticPeer};
@@ -154,10 +155,12 @@ impl Handler<Admit> for PeerManager {
         let id = session.enode.id;
         let found = match session.direction {
             Direction::Inbound => PeerSource::Inbound,
-            Direction::Outbound if self.statics.contains_key(&id) => match self.trusted.contains(&id) {
-                true => PeerSource::Trusted,
-                false => PeerSource::Static,
-            },
+            Direction::Outbound if self.statics.contains_key(&id) => {
+                match self.trusted.contains(&id) {
+                    true => PeerSource::Trusted,
+                    false => PeerSource::Static,
+                }
+            }
             Direction::Outbound => self
                 .candidates
                 .map
@@ -225,14 +228,20 @@ impl Handler<AddCandidate> for PeerManager {
     type Result = ();
 
     fn handle(&mut self, msg: AddCandidate, ctx: &mut Self::Context) {
-        *self.stats.candidates.entry(msg.source.as_str()).or_default() += 1;
+        *self
+            .stats
+            .candidates
+            .entry(msg.source.as_str())
+            .or_default() += 1;
         if msg.fork == ForkVerdict::Incompatible {
             self.stats.candidates_incompatible += 1;
         }
         if msg.enode.id == self.self_id || self.statics.contains_key(&msg.enode.id) {
             return;
         }
-        self.candidates.offer(msg.enode, msg.source, msg.fork);
+        let defer = self.self_id > msg.enode.id;
+        self.candidates
+            .offer(msg.enode, msg.source, msg.fork, (defer, Instant::now()));
         self.dial_due(ctx);
     }
 }
