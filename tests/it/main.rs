@@ -8,6 +8,7 @@ mod common;
 
 mod cli;
 mod discovery;
+mod discv4_suite;
 mod discv4_vectors;
 mod e2e;
 mod eip2481;

@@ -76,7 +76,7 @@ impl Discv4 {
         });
         self.send(from, &pong);
         self.bond_mut(sender).ping_received = Some(now);
-        if self.is_bonded(&sender, now) {
+        if self.is_bonded(&sender, from.ip(), now) {
             self.add_verified(sender, from, tcp, now);
             let known = self
                 .bonds
@@ -128,7 +128,9 @@ impl Discv4 {
         let PendingKind::Ping { purpose, tcp, .. } = self.pending.swap_remove(index).kind else {
             return;
         };
-        self.bond_mut(sender).pong_received = Some(now);
+        let bond = self.bond_mut(sender);
+        bond.pong_received = Some(now);
+        bond.pong_ip = Some(from.ip());
         let tcp = self
             .table
             .get(&sender)
@@ -179,7 +181,7 @@ impl Discv4 {
     }
 
     fn on_findnode(&mut self, sender: B512, from: SocketAddr, find: FindNode, now: Instant) {
-        if !self.is_bonded(&sender, now) {
+        if !self.is_bonded(&sender, from.ip(), now) {
             // No endpoint proof: answering could amplify traffic at a forged source.
             self.metrics.count_drop(DropReason::Unbonded);
             return;
@@ -260,7 +262,7 @@ impl Discv4 {
     }
 
     fn on_enr_request(&mut self, sender: B512, hash: B256, from: SocketAddr, now: Instant) {
-        if !self.is_bonded(&sender, now) {
+        if !self.is_bonded(&sender, from.ip(), now) {
             self.metrics.count_drop(DropReason::Unbonded);
             return;
         }

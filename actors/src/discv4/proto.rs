@@ -8,7 +8,7 @@
 //! outgoing requests.
 
 use std::collections::{HashMap, VecDeque};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -104,6 +104,8 @@ impl Default for Discv4Config {
 pub(super) struct Bond {
     /// It answered our Ping: its endpoint is proven, we serve its FindNode.
     pub(super) pong_received: Option<Instant>,
+    /// The address that Pong came from (the proof holds for it only).
+    pub(super) pong_ip: Option<IpAddr>,
     /// It pinged us (and got our Pong): it will serve our FindNode.
     pub(super) ping_received: Option<Instant>,
     /// The record sequence number we last handed to the owner (None: not yet handed).
@@ -250,12 +252,15 @@ impl Discv4 {
         self.events.pop_front()
     }
 
-    /// Whether `id` holds a live endpoint proof (it answered our Ping recently).
-    pub fn is_bonded(&self, id: &B512, now: Instant) -> bool {
-        self.bonds
-            .get(id)
-            .and_then(|b| b.pong_received)
-            .is_some_and(|at| now.saturating_duration_since(at) < BOND_EXPIRATION)
+    /// Whether `id` at `ip` holds a live endpoint proof (it answered our Ping there
+    /// recently). The proof is for one address, as geth's `checkBond(id, ip)`: a node
+    /// cannot bond from one address and have answers sent to another.
+    pub fn is_bonded(&self, id: &B512, ip: IpAddr, now: Instant) -> bool {
+        self.bonds.get(id).is_some_and(|b| {
+            b.pong_ip == Some(ip)
+                && b.pong_received
+                    .is_some_and(|at| now.saturating_duration_since(at) < BOND_EXPIRATION)
+        })
     }
 
     /// Starts a lookup of `target` from the table's closest nodes (the bootnodes while the
@@ -427,7 +432,7 @@ impl Discv4 {
                 .get(&node.id)
                 .and_then(|b| b.ping_received)
                 .is_some_and(|at| now.saturating_duration_since(at) < BOND_EXPIRATION);
-            let sent = if they_know_us && self.is_bonded(&node.id, now) {
+            let sent = if they_know_us && self.is_bonded(&node.id, node.udp.ip(), now) {
                 self.send_findnode(lookup_id, node, now)
             } else {
                 self.ping(

@@ -144,7 +144,7 @@ async fn two_nodes_bond_through_a_bootnode_entry_and_exchange_records() {
         "newcomer knows the bootnode"
     );
     let now = Instant::now();
-    assert!(a.is_bonded(&id_of(2), now) && b.is_bonded(&id_of(1), now));
+    assert!(a.is_bonded(&id_of(2), addr(2).ip(), now) && b.is_bonded(&id_of(1), addr(1).ip(), now));
     // Each handed the other to its owner, with the record (and its eth entry).
     for (at, other) in [(1, 2), (2, 1)] {
         let found = &net.discovered[&addr(at)];
@@ -298,4 +298,27 @@ async fn a_node_that_stops_answering_leaves_the_table_on_revalidation() {
     net.dead.push(addr(2));
     net.run_for(Duration::from_secs(12)).await;
     assert!(net.machine(1).table().get(&id_of(2)).is_none());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_bond_made_from_one_ip_does_not_serve_findnode_from_another() {
+    let now = Instant::now();
+    let mut net = Net::new(vec![(1, machine(1, &[], now)), (2, machine(2, &[1], now))]);
+    net.run_for(Duration::from_secs(2)).await;
+    let a = net.nodes.get_mut(&addr(1)).expect("a");
+    let _ = drain(a);
+    let find = Packet::FindNode(FindNode {
+        target: B512::repeat_byte(1),
+        expiration: UNIX + 60,
+    });
+    // Node 2's key, but from 127.0.0.2: geth's Amplification/WrongIP case.
+    let elsewhere = SocketAddr::from(([127, 0, 0, 2], addr(2).port()));
+    a.on_datagram(elsewhere, &raw(2, &find), Instant::now());
+    assert!(drain(a).is_empty());
+    assert_eq!(a.metrics().drops(DropReason::Unbonded), 1);
+    // From its own address it is answered.
+    a.on_datagram(addr(2), &raw(2, &find), Instant::now());
+    assert!(drain(a)
+        .iter()
+        .any(|(to, p)| *to == addr(2) && matches!(p, Packet::Neighbors(_))));
 }

@@ -233,10 +233,12 @@ impl Packet {
     }
 
     /// Fails with [`Discv4WireError::Expired`] when the expiration is before `now` (UNIX
-    /// seconds), as geth's `v4wire.Expired`.
+    /// seconds), as geth's `v4wire.Expired`, which reads it as a signed number: values
+    /// above `i64::MAX` are negative times, long past (devp2p's `Ping/PastExpiration`
+    /// sends one).
     pub fn check_expiration(&self, now: u64) -> Result<(), Discv4WireError> {
         match self.expiration() {
-            Some(expiration) if expiration < now => {
+            Some(expiration) if expiration < now || i64::try_from(expiration).is_err() => {
                 Err(Discv4WireError::Expired { expiration, now })
             }
             _ => Ok(()),

@@ -133,6 +133,11 @@ fn expiration_is_checked_against_the_callers_clock() {
         record: Bytes::from_static(&[0xc0]),
     });
     assert_eq!(response.check_expiration(u64::MAX), Ok(()));
+    // geth reads expirations as int64: 2^64 - t is a negative time, expired.
+    let negative = Packet::EnrRequest(EnrRequest {
+        expiration: 0u64.wrapping_sub(1_900_000_000),
+    });
+    assert!(negative.check_expiration(1_800_000_000).is_err());
 }
 
 /// Re-signs `kind || data` so that only the data is wrong, not the envelope.
