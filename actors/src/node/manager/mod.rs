@@ -534,3 +534,6 @@ fn describe(reason: Option<&crate::peer::StopReason>) -> String {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod candidates_tests;
