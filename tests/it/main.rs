@@ -21,6 +21,7 @@ mod geth;
 mod geth_peer;
 mod import;
 mod interop;
+mod interop_discv4;
 mod malformed;
 mod node;
 mod node_dev;
