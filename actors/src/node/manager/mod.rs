@@ -488,8 +488,18 @@ impl PeerManager {
             let enode = entry.enode;
             self.start_dial(enode, ctx);
         }
-        // Then discovered nodes, in the free part of the dialed share (static and trusted
-        // peers went first).
+        self.dial_candidates(now, active, free, ctx);
+    }
+
+    /// Dials discovered nodes in the free part of the dialed share (static and trusted
+    /// peers went first), within [`MAX_ACTIVE_DIALS`] dials in progress.
+    fn dial_candidates(
+        &mut self,
+        now: Instant,
+        mut active: usize,
+        mut free: usize,
+        ctx: &mut Context<Self>,
+    ) {
         for id in self.candidates.due(now) {
             if active >= MAX_ACTIVE_DIALS || free == 0 {
                 break;
