@@ -1,8 +1,9 @@
 //! Built-in bootnodes: where discovery starts on the public networks when `--bootnodes` is
-//! not given (the dev network has none). The lists are go-ethereum v1.17.10's
-//! `params/bootnodes.go` (EF NodeOps records and the legacy EF enodes), except Holesky,
-//! which v1.17.10 no longer lists: its two EF DevOps enodes are those of geth's earlier
-//! releases (v1.14-v1.16).
+//! not given (the dev network has none). Mainnet, Sepolia and Hoodi are go-ethereum
+//! v1.17.10's `params/bootnodes.go` (EF NodeOps records and the legacy EF enodes). v1.17.10
+//! lists no Holesky bootnodes any more; ours are the two EF DevOps enodes of earlier geth
+//! releases, taken from a geth fork's copy of that file (not checked against an upstream
+//! tag).
 
 use crate::eth::forkid::Network;
 
@@ -56,7 +57,7 @@ pub const HOODI: &[&str] = &[
     "enode://8ae4a48101b2299597341263da0deb47cc38aa4d3ef4b7430b897d49bfa10eb1ccfe1655679b1ed46928ef177fbf21b86837bd724400196c508427a6f41602cd@134.199.184.23:30303",
 ];
 
-/// Holesky's EF DevOps bootnodes as geth v1.14-v1.16 listed them (v1.17.10 lists none).
+/// Holesky's EF DevOps bootnodes as earlier geth releases listed them (v1.17.10 lists none).
 pub const HOLESKY: &[&str] = &[
     "enode://ac906289e4b7f12df423d654c5a962b6ebe5b3a74cc9e06292a85221f9a64a6f1cfdd6b714ed6dacef51578f92b34c60ee91e9ede9c7f8fadc4d347326d95e2b@146.190.13.128:30303",
     "enode://a3435a0155a3e837c02f5e7f5662a2f1fbc25b48e4dc232016e1c51b544cb5b4510ef633ea3278c0e970fa8ad8141e2d4d0f9f95456c537ff05fdf9b31c15072@178.128.136.233:30303",
