@@ -68,7 +68,9 @@ pub enum RlpCommand {
 /// `ethpeer key ...`
 #[derive(Debug, Subcommand)]
 pub enum KeyCommand {
-    /// Print the node id and enode URL of a node key file (64 hex characters).
+    /// Print the node id, enode URL and node record (ENR) of a node key file (64 hex
+    /// characters). The record is the one the node saved next to the key (`enr` in the
+    /// same folder) when there is one, else a fresh one for `--addr`.
     Show {
         /// The key file.
         file: PathBuf,
@@ -125,10 +127,25 @@ pub struct NodeArgs {
     /// Static peers (enode URLs, comma-separated): dialed at start and redialed with backoff.
     #[arg(long, value_delimiter = ',')]
     pub peers: Vec<String>,
-    /// Bootnodes (enode URLs, comma-separated). Without discovery they are dialed like
-    /// static peers.
+    /// Bootnodes (enode URLs or `enr:` records, comma-separated) where discovery starts;
+    /// default: geth's list for the network (none for dev). With --nodiscover they are
+    /// dialed like static peers.
     #[arg(long, value_delimiter = ',')]
     pub bootnodes: Vec<String>,
+    /// Disable peer discovery (geth's flag): only static, trusted and inbound peers.
+    #[arg(long)]
+    pub nodiscover: bool,
+    /// Run discovery v4 (geth's flag; `--discovery.v4=false` turns it off).
+    #[arg(long = "discovery.v4", default_value_t = true, action = clap::ArgAction::Set,
+          num_args = 0..=1, default_missing_value = "true")]
+    pub discovery_v4: bool,
+    /// UDP port of discovery (default: the listening port, as geth).
+    #[arg(long = "discovery.port")]
+    pub discovery_port: Option<u16>,
+    /// NAT: `extip:IP` names the address others reach us at (in our record and enode);
+    /// `none` announces the listening address.
+    #[arg(long, default_value = "none")]
+    pub nat: String,
     /// Trusted peers (enode URLs, comma-separated): exempt from the peer limit, dialed.
     #[arg(long, value_delimiter = ',')]
     pub trusted_peers: Vec<String>,

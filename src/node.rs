@@ -11,7 +11,9 @@ use ethpeer_actors::chain::{ChainStore, RedbChainStore, CHAIN_DB_FILE};
 use ethpeer_actors::eth::forkid::Network;
 use ethpeer_actors::eth::{genesis, EthVersion};
 use ethpeer_actors::node::enode::{load_or_create_node_key, Enode};
-use ethpeer_actors::node::{metrics, rpc, rules_for_genesis, NodeBuilder};
+use ethpeer_actors::node::{
+    bootnodes, metrics, rpc, rules_for_genesis, Bootnode, DiscoveryConfig, NodeBuilder,
+};
 use ethpeer_actors::tx_pool::{MemoryState, NoState, StateProvider};
 
 use crate::cli::{NetworkArg, NodeArgs};
@@ -144,12 +146,19 @@ impl Plan {
         if let Some(id) = args.networkid {
             builder = builder.network_id(id);
         }
+        let discovery = discovery_config(args, &datadir)?;
+        let static_bootnodes = match discovery.v4 {
+            // Without discovery, bootnodes are dialed like static peers (as before).
+            false => enodes("bootnodes", &args.bootnodes)?,
+            true => Vec::new(),
+        };
         for enode in enodes("peers", &args.peers)?
             .into_iter()
-            .chain(enodes("bootnodes", &args.bootnodes)?)
+            .chain(static_bootnodes)
         {
             builder = builder.static_peer(enode);
         }
+        builder = builder.discovery(discovery);
         for enode in enodes("trusted-peers", &args.trusted_peers)? {
             builder = builder.trusted_peer(enode);
         }
@@ -241,6 +250,36 @@ fn public_network(arg: NetworkArg) -> Option<Network> {
     }
 }
 
+/// Discovery from `--nodiscover`, `--discovery.*`, `--nat` and `--bootnodes` (default:
+/// the network's built-in list; none for dev or a custom genesis).
+fn discovery_config(args: &NodeArgs, datadir: &Path) -> anyhow::Result<DiscoveryConfig> {
+    let external_ip = match args.nat.as_str() {
+        "none" | "" => None,
+        other => match other.strip_prefix("extip:") {
+            Some(ip) => Some(ip.parse().with_context(|| format!("--nat {other}"))?),
+            None => anyhow::bail!("--nat {other}: expected extip:IP or none"),
+        },
+    };
+    let texts: Vec<&str> = match (&args.bootnodes[..], &args.genesis) {
+        ([], None) => public_network(args.network)
+            .map(|n| bootnodes::bootnodes(n).to_vec())
+            .unwrap_or_default(),
+        (urls, _) => urls.iter().map(String::as_str).collect(),
+    };
+    let bootnodes = texts
+        .iter()
+        .filter(|t| !t.trim().is_empty())
+        .map(|t| t.parse::<Bootnode>().context("--bootnodes"))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(DiscoveryConfig {
+        v4: args.discovery_v4 && !args.nodiscover,
+        port: args.discovery_port,
+        external_ip,
+        bootnodes,
+        record_file: Some(datadir.join(ethpeer_actors::enr::RECORD_FILE)),
+    })
+}
+
 /// `~/.ethpeer/<network>` (geth uses `~/.ethereum`); `./.ethpeer/<network>` without a home.
 fn default_datadir(network: &str) -> PathBuf {
     std::env::var_os("HOME")
@@ -254,11 +293,33 @@ fn default_datadir(network: &str) -> PathBuf {
 pub fn key_show(file: &Path, addr: std::net::SocketAddr) -> anyhow::Result<()> {
     let key = ethpeer_actors::node::enode::read_node_key(file)?;
     let id = ethpeer_actors::rlpx::handshake::NodeKey::new(key).id();
+    // The node's own record when it saved one next to the key, else one for `addr`.
+    let saved = file
+        .parent()
+        .map(|dir| dir.join(ethpeer_actors::enr::RECORD_FILE))
+        .and_then(|path| std::fs::read_to_string(path).ok())
+        .and_then(|text| ethpeer_actors::enr::parse_record(&text).ok())
+        .filter(|record| ethpeer_actors::enr::node_id(record) == id);
+    let record = match saved {
+        Some(record) => record,
+        None => {
+            let content = ethpeer_actors::enr::RecordContent {
+                ip: Some(addr.ip()),
+                tcp: addr.port(),
+                udp: Some(addr.port()),
+                fork_id: None,
+            };
+            ethpeer_actors::enr::LocalRecord::load_or_create(&key, content, None)?
+                .record()
+                .clone()
+        }
+    };
     println!(
         "{}",
         serde_json::json!({
             "id": id,
             "enode": Enode { id, addr }.to_string(),
+            "enr": record.to_base64(),
         })
     );
     Ok(())

@@ -107,6 +107,8 @@
 pub mod block_import;
 pub mod block_propagation;
 pub mod chain;
+pub mod discv4;
+pub mod enr;
 pub mod eth;
 pub mod fuzzing;
 pub mod node;

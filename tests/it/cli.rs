@@ -97,7 +97,9 @@ fn node_refuses_bad_flags_and_files_with_one_line() {
     let datadir = dir.path().to_str().expect("utf-8").to_string();
     let bad_key = dir.path().join("badkey");
     std::fs::write(&bad_key, "not hex").expect("write");
-    let cases: [Vec<&str>; 6] = [
+    let cases: [Vec<&str>; 8] = [
+        vec!["node", "--datadir", &datadir, "--nat", "upnp"],
+        vec!["node", "--datadir", &datadir, "--bootnodes", "enr:garbage"],
         vec!["node", "--port", "abc"],
         vec!["node", "--datadir", &datadir, "--peers", "enode://nope"],
         vec![
@@ -143,7 +145,44 @@ fn key_show_prints_the_node_id_and_enode() {
              483ada7726a3c4655da4fbfc0e1108a8fd17b448a68554199c47d08ffb10d4b8";
     assert_eq!(json["id"], format!("0x{g}"));
     assert_eq!(json["enode"], format!("enode://{g}@127.0.0.1:30303"));
+    // Its node record: same node, the address of --addr (default) for ip, tcp and udp.
+    let record =
+        ethpeer_actors::enr::parse_record(json["enr"].as_str().expect("enr")).expect("valid");
+    assert_eq!(
+        alloy_primitives::hex::encode(ethpeer_actors::enr::node_id(&record)),
+        g
+    );
+    assert_eq!(record.ip4(), Some(std::net::Ipv4Addr::LOCALHOST));
+    assert_eq!((record.tcp4(), record.udp4()), (Some(30303), Some(30303)));
     let (ok, _, stderr) = ethpeer(&["key", "show", "/nonexistent/key"]);
     assert!(!ok);
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+}
+
+/// `--nat extip:IP` goes into the printed enode and the record; `admin_nodeInfo` shows the
+/// record and the discovery port (`--discovery.port 0`: any free UDP port).
+#[actix_rt::test]
+async fn nat_extip_names_the_external_address_in_enode_and_record() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = crate::binary::Binary::start(
+        dir.path(),
+        &["--nat", "extip:203.0.113.9", "--discovery.port", "0"],
+    )
+    .await;
+    assert!(node.enode.ends_with(&format!(
+        "@203.0.113.9:{}",
+        node.enode.rsplit(':').next().expect("port")
+    )));
+    let info = node.call("admin_nodeInfo", serde_json::json!([])).await["result"].clone();
+    let record =
+        ethpeer_actors::enr::parse_record(info["enr"].as_str().expect("enr")).expect("valid");
+    assert_eq!(record.ip4(), Some("203.0.113.9".parse().expect("ip")));
+    let udp = info["ports"]["discovery"].as_u64().expect("port");
+    assert!(udp > 0);
+    assert_eq!(record.udp4().map(u64::from), Some(udp));
+    // The record carries our fork id in its eth entry.
+    assert!(ethpeer_actors::enr::eth_fork_id(&record).is_some_and(|f| f.is_ok()));
+    // And it was saved in the data directory.
+    let saved = std::fs::read_to_string(dir.path().join("enr")).expect("saved record");
+    assert_eq!(saved.trim(), info["enr"].as_str().expect("enr"));
 }

@@ -13,7 +13,7 @@ use crate::common::testdata;
 
 type Target = fn(&[u8]);
 
-const TARGETS: [(&str, Target); 9] = [
+const TARGETS: [(&str, Target); 11] = [
     ("eth_decode", fuzzing::eth_decode),
     ("rlpx_handshake", fuzzing::rlpx_handshake),
     ("rlpx_frames", fuzzing::rlpx_frames),
@@ -23,6 +23,8 @@ const TARGETS: [(&str, Target); 9] = [
     ("tx_pool", fuzzing::tx_pool),
     ("json_rpc", fuzzing::json_rpc),
     ("tx_fetcher", fuzzing::tx_fetcher),
+    ("discv4_packet", fuzzing::discv4_packet),
+    ("enr_record", fuzzing::enr_record),
 ];
 
 #[test]
@@ -79,6 +81,30 @@ fn well_formed_inputs_pass_the_targets_round_trip_checks() {
         .as_bytes(),
     );
     fuzzing::tx_fetcher(&fetcher_script(tx));
+    // A signed FindNode and our own record: their round-trip checks must pass.
+    let find = ethpeer_actors::discv4::Packet::FindNode(ethpeer_actors::discv4::wire::FindNode {
+        target: alloy_primitives::B512::repeat_byte(3),
+        expiration: 1_900_000_000,
+    });
+    fuzzing::discv4_packet(
+        &find
+            .encode(&SecretKey::from_byte_array([0x12; 32]).expect("key"))
+            .0,
+    );
+    let content = ethpeer_actors::enr::RecordContent {
+        ip: Some([10, 0, 0, 1].into()),
+        tcp: 30303,
+        udp: Some(30301),
+        fork_id: None,
+    };
+    let record = ethpeer_actors::enr::LocalRecord::load_or_create(
+        &SecretKey::from_byte_array([0x13; 32]).expect("key"),
+        content,
+        None,
+    )
+    .expect("record");
+    fuzzing::enr_record(&alloy_rlp::encode(record.record()));
+    fuzzing::enr_record(record.record().to_base64().as_bytes());
     if let Some(dir) = testdata() {
         let chain = std::fs::read(dir.join("ethtest/chain.rlp")).expect("chain.rlp");
         fuzzing::chain_file(&chain[..chain.len().min(64 * 1024)]);

@@ -7,6 +7,9 @@ mod binary;
 mod common;
 
 mod cli;
+mod discovery;
+mod discv4_suite;
+mod discv4_vectors;
 mod e2e;
 mod eip2481;
 mod eth_protocol;
@@ -18,6 +21,7 @@ mod geth;
 mod geth_peer;
 mod import;
 mod interop;
+mod interop_discv4;
 mod malformed;
 mod node;
 mod node_dev;

@@ -160,3 +160,64 @@ pub fn tx_pool(data: &[u8]) {
     }
     let _ = pool.add(txs, None);
 }
+
+/// Arbitrary bytes as a discv4 datagram: the envelope and packet decoder never panics, a
+/// packet that decodes re-signs to the same packet, and a state machine fed the datagram
+/// (as the UDP loop would) never panics either.
+pub fn discv4_packet(data: &[u8]) {
+    use crate::discv4::{Discv4, Discv4Config, Endpoint, Packet};
+    let key = SecretKey::from_byte_array([0x11; 32]).unwrap_or_else(|_| unreachable!());
+    if let Ok(decoded) = Packet::decode(data) {
+        let (again, _) = decoded.packet.encode(&key);
+        assert_eq!(
+            Packet::decode(&again).map(|d| d.packet).ok(),
+            Some(decoded.packet),
+            "round trip changed the packet"
+        );
+    }
+    let content = crate::enr::RecordContent {
+        ip: Some([127, 0, 0, 1].into()),
+        tcp: 30303,
+        udp: Some(30303),
+        fork_id: None,
+    };
+    let Ok(local) = crate::enr::LocalRecord::load_or_create(&key, content, None) else {
+        return;
+    };
+    let endpoint = Endpoint {
+        ip: [127, 0, 0, 1].into(),
+        udp: 30303,
+        tcp: 30303,
+    };
+    let now = tokio::time::Instant::now();
+    let mut machine = Discv4::new(
+        key,
+        local.record().clone(),
+        endpoint,
+        Discv4Config::default(),
+        now,
+        // Packets of any expiration before 2100 count as expired or not as the data says.
+        1_800_000_000,
+    );
+    let from = std::net::SocketAddr::from(([127, 0, 0, 2], 30303));
+    machine.on_datagram(from, data, now);
+    machine.tick(now);
+    while machine.poll_transmit().is_some() {}
+}
+
+/// Arbitrary bytes as a node record, in RLP (ENRResponse) and text (`enr:` bootnodes)
+/// form: decoding never panics; a record that decodes re-encodes to one that decodes
+/// equal, and its `eth` entry reads without panicking.
+pub fn enr_record(data: &[u8]) {
+    if let Ok(record) = crate::enr::decode_record(data) {
+        let again = crate::enr::decode_record(&alloy_rlp::encode(&record)).ok();
+        assert_eq!(again.as_ref(), Some(&record), "record round trip");
+        let _ = crate::enr::eth_fork_id(&record);
+        let _ = crate::enr::content_of(&record);
+    }
+    if let Ok(text) = std::str::from_utf8(data) {
+        if let Ok(node) = text.parse::<crate::node::Bootnode>() {
+            let _ = node.enode.to_string();
+        }
+    }
+}

@@ -160,6 +160,12 @@ impl NodeBuilder {
         self
     }
 
+    /// Peer discovery settings (default: off).
+    pub fn discovery(mut self, discovery: super::DiscoveryConfig) -> Self {
+        self.config.discovery = discovery;
+        self
+    }
+
     /// The configuration so far, to adjust anything else.
     pub fn config_mut(&mut self) -> &mut NodeConfig {
         &mut self.config

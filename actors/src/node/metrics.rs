@@ -204,7 +204,93 @@ pub async fn render(node: &Node) -> String {
         "Number of the chain store's head block.",
     );
     out.sample("ethpeer_chain_head", &[], node.store.head().number);
+    discovery(&mut out, node, &stats);
     out.0
+}
+
+/// Discovery's table and packets, and the dial candidates it (and others) offered.
+fn discovery(out: &mut Exposition, node: &Node, stats: &super::manager::ManagerStats) {
+    out.family(
+        "ethpeer_dial_candidates_total",
+        "counter",
+        "Dial candidates offered to the scheduler, by source; refused ones by fork id.",
+    );
+    let mut sources: Vec<_> = stats.candidates.iter().collect();
+    sources.sort();
+    for (source, n) in sources {
+        out.sample("ethpeer_dial_candidates_total", &[("source", source)], *n);
+    }
+    out.sample(
+        "ethpeer_dial_candidates_total",
+        &[("source", "refused_fork_id")],
+        stats.candidates_incompatible,
+    );
+    let Some(discovery) = &node.discovery else {
+        return;
+    };
+    let m = &discovery.v4.metrics;
+    let gauges = [
+        (
+            "ethpeer_discv4_table_nodes",
+            "Nodes in the discv4 table's buckets.",
+            &m.table_size,
+        ),
+        (
+            "ethpeer_discv4_bonded_nodes",
+            "Nodes with a live endpoint proof.",
+            &m.bonded,
+        ),
+    ];
+    for (name, help, value) in gauges {
+        out.family(name, "gauge", help);
+        out.sample(name, &[], value.load(Ordering::Relaxed));
+    }
+    let counters = [
+        (
+            "ethpeer_discv4_lookups_total",
+            "Lookups started.",
+            &m.lookups,
+        ),
+        (
+            "ethpeer_discv4_discovered_total",
+            "Verified nodes handed to the dialer.",
+            &m.discovered,
+        ),
+    ];
+    for (name, help, value) in counters {
+        out.family(name, "counter", help);
+        out.sample(name, &[], value.load(Ordering::Relaxed));
+    }
+    use crate::discv4::metrics::{DropReason, KINDS};
+    for (name, help, values) in [
+        (
+            "ethpeer_discv4_packets_in_total",
+            "Valid discv4 packets received, by kind.",
+            &m.packets_in,
+        ),
+        (
+            "ethpeer_discv4_packets_out_total",
+            "discv4 packets sent, by kind.",
+            &m.packets_out,
+        ),
+    ] {
+        out.family(name, "counter", help);
+        for (kind, value) in KINDS.iter().zip(values.iter()) {
+            out.sample(name, &[("kind", kind)], value.load(Ordering::Relaxed));
+        }
+    }
+    out.family(
+        "ethpeer_discv4_dropped_total",
+        "counter",
+        "discv4 datagrams dropped, by reason (malformed, expired, unsolicited, ...).",
+    );
+    for reason in DropReason::ALL {
+        out.sample(
+            "ethpeer_discv4_dropped_total",
+            &[("reason", reason.as_str())],
+            m.drops(reason),
+        );
+    }
 }
 
 fn wire(out: &mut Exposition, wire: &WireMetrics) {

@@ -9,8 +9,10 @@
 //! handlers, `dial` connects and admits sessions, `placement` spreads peers over arbiters,
 //! `http` runs the HTTP servers.
 
+pub mod bootnodes;
 mod builder;
 mod dial;
+pub mod discovery;
 pub mod enode;
 pub mod events;
 mod http;
@@ -32,6 +34,7 @@ use secp256k1::SecretKey;
 use tokio::net::TcpListener;
 
 pub use builder::{rules_for_genesis, NodeBuilder};
+pub use discovery::{Bootnode, BootnodeError, Discovery, DiscoveryConfig};
 pub use enode::Enode;
 pub use events::{Direction, NodeEvent, SubscribeEvents};
 pub use manager::PeerManager;
@@ -99,6 +102,8 @@ pub struct NodeConfig {
     /// Arbiters (threads) the peer actors are spread over; default one per core; 0 keeps
     /// every peer on the arbiter that started the node.
     pub peer_arbiters: usize,
+    /// Peer discovery (default: off; the `ethpeer` binary turns discv4 on).
+    pub discovery: DiscoveryConfig,
 }
 
 impl NodeConfig {
@@ -127,6 +132,7 @@ impl NodeConfig {
             block_policy: BlockPolicy::PostMerge,
             verify_threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             peer_arbiters: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            discovery: DiscoveryConfig::default(),
         }
     }
 }
@@ -184,6 +190,10 @@ pub struct Node {
     chain: Arc<StoreStatus>,
     /// Where peer actors run.
     arbiters: Arc<PeerArbiters>,
+    /// Discovery, when it runs.
+    pub discovery: Option<Arc<Discovery>>,
+    /// The IP our enode and record name instead of the listening one (`--nat extip`).
+    external_ip: Option<std::net::IpAddr>,
 }
 
 impl Node {
@@ -267,6 +277,19 @@ impl Node {
             .static_peers(config.trusted_peers.iter().copied())
             .start();
         peer_set.do_send(SubscribePeerEvents(manager.clone().recipient()));
+        let discovery = match config.discovery.v4 {
+            true => Some(Arc::new(
+                discovery::start(
+                    &config.discovery,
+                    config.key,
+                    local_addr,
+                    status.clone(),
+                    manager.clone(),
+                )
+                .await?,
+            )),
+            false => None,
+        };
         let node = Self {
             peer_set,
             pool,
@@ -285,6 +308,8 @@ impl Node {
             links: links.clone(),
             chain: status.clone(),
             arbiters: arbiters.clone(),
+            discovery,
+            external_ip: config.discovery.external_ip,
         };
         let throttle = Arc::new(InboundThrottle::default());
         let gate = move |addr: SocketAddr| throttle.allow(addr.ip(), tokio::time::Instant::now());
@@ -326,11 +351,14 @@ impl Node {
         self.session.node_id()
     }
 
-    /// Our enode URL. Listening on every interface (`0.0.0.0` / `::`), we name loopback,
-    /// as geth does without NAT: there is no single right address to print.
+    /// Our enode URL: the external IP when one is known (`--nat extip`); listening on
+    /// every interface (`0.0.0.0` / `::`) without one, loopback, as geth does without NAT:
+    /// there is no single right address to print.
     pub fn enode(&self) -> Enode {
         let mut addr = self.local_addr;
-        if addr.ip().is_unspecified() {
+        if let Some(ip) = self.external_ip {
+            addr.set_ip(ip);
+        } else if addr.ip().is_unspecified() {
             addr.set_ip(match addr.ip() {
                 std::net::IpAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
                 std::net::IpAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
@@ -394,6 +422,9 @@ impl Node {
     /// once all are gone or after `grace`.
     pub async fn shutdown(&self, grace: Duration) {
         let _ = self.manager.send(manager::ShutDown).await;
+        if let Some(discovery) = &self.discovery {
+            discovery.v4.stop();
+        }
         let _ = self.peer_set.send(Close).await;
         // The manager hears of every peer that leaves; it answers when none is left.
         let _ = tokio::time::timeout(grace, self.manager.send(manager::WaitForNoPeers)).await;

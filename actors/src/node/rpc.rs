@@ -200,12 +200,18 @@ fn node_info(node: &Node) -> Value {
         .header_by_number(0)
         .map(|h| h.hash_slow())
         .unwrap_or_default();
+    // Without discovery there is no record and no discovery port (geth says 0 too).
+    let (record, discovery_port) = match &node.discovery {
+        Some(discovery) => (Some(discovery.record().to_base64()), discovery.port()),
+        None => (None, 0),
+    };
     json!({
         "id": hex::encode(keccak256(enode.id)),
         "name": node.client_id,
         "enode": enode.to_string(),
+        "enr": record,
         "ip": enode.addr.ip().to_string(),
-        "ports": {"discovery": 0, "listener": enode.addr.port()},
+        "ports": {"discovery": discovery_port, "listener": enode.addr.port()},
         "listenAddr": enode.addr.to_string(),
         "protocols": {"eth": {
             "network": node.network_id,
@@ -241,6 +247,8 @@ async fn peers(node: &Node) -> Result<Value, RpcError> {
                         "trusted": peer.trusted,
                         "static": peer.is_static,
                     },
+                    // Not in geth: how the peer was found (static, trusted, discv4, inbound).
+                    "found": peer.found.as_str(),
                     "protocols": {"eth": {"version": session.version as u8}},
                 })
             })

@@ -7,7 +7,7 @@ use actix::prelude::*;
 use futures::future::LocalBoxFuture;
 use tokio::time::Instant;
 
-use super::PeerManager;
+use super::{ForkVerdict, PeerManager, PeerSource};
 use crate::eth::EthVersion;
 use crate::node::enode::Enode;
 use crate::node::events::Direction;
@@ -64,6 +64,8 @@ pub struct ConnectedPeer {
     pub trusted: bool,
     /// Whether it is a static peer (redialed when it leaves).
     pub is_static: bool,
+    /// How it was found.
+    pub found: PeerSource,
     /// When it was admitted (tokio's clock, like every time in the manager, so that tests
     /// can pause it).
     pub since: Instant,
@@ -90,6 +92,18 @@ pub struct AddPeer {
     pub enode: Enode,
     /// Whether it is also trusted.
     pub trusted: bool,
+}
+
+/// Event: discovery found a node to dial (the dial scheduler decides whether and when).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct AddCandidate {
+    /// The node and its RLPx endpoint.
+    pub enode: Enode,
+    /// Who found it.
+    pub source: PeerSource,
+    /// Its record's fork id against our filter.
+    pub fork: ForkVerdict,
 }
 
 /// Command: forget a static peer and disconnect it (reason: disconnect requested). Answers
@@ -131,6 +145,10 @@ pub struct ManagerStats {
     pub dials: u64,
     /// Dials that failed.
     pub dial_failures: u64,
+    /// Dial candidates offered, by source.
+    pub candidates: HashMap<&'static str, u64>,
+    /// Candidates refused because their `eth` entry's fork id fails our filter.
+    pub candidates_incompatible: u64,
     /// Queue drops of peers that have left, by kind (so that drop counters never go down).
     pub departed_drops: HashMap<&'static str, u64>,
     /// Events subscribers missed.

@@ -13,10 +13,16 @@ use std::time::Duration;
 
 use actix::prelude::*;
 
+mod candidates;
 mod messages;
 mod statics;
 mod throttle;
 
+use candidates::Candidates;
+pub use candidates::{
+    ForkVerdict, PeerSource, DIAL_HISTORY_EXPIRATION, MAX_CANDIDATES, MAX_CANDIDATE_FAILURES,
+    TIE_BREAK_WAIT,
+};
 pub use messages::*;
 use statics::{static_peer, StaticPeer};
 pub use throttle::{InboundThrottle, INBOUND_THROTTLE, MAX_THROTTLED_IPS};
@@ -65,6 +71,8 @@ pub struct PeerManager {
     max_peers: usize,
     trusted: HashSet<PeerId>,
     statics: HashMap<PeerId, StaticPeer>,
+    /// Nodes found by discovery, dialed after the static ones.
+    candidates: Candidates,
     peers: HashMap<PeerId, ConnectedPeer>,
     dial: DialFn,
     stats: ManagerStats,
@@ -83,6 +91,7 @@ impl PeerManager {
             max_peers,
             trusted: HashSet::new(),
             statics: HashMap::new(),
+            candidates: Candidates::default(),
             peers: HashMap::new(),
             dial,
             stats: ManagerStats::default(),
@@ -144,12 +153,28 @@ impl Handler<Admit> for PeerManager {
             return verdict;
         }
         let id = session.enode.id;
+        let found = match session.direction {
+            Direction::Inbound => PeerSource::Inbound,
+            Direction::Outbound if self.statics.contains_key(&id) => {
+                match self.trusted.contains(&id) {
+                    true => PeerSource::Trusted,
+                    false => PeerSource::Static,
+                }
+            }
+            Direction::Outbound => self
+                .candidates
+                .map
+                .get(&id)
+                .filter(|c| c.dialing)
+                .map_or(PeerSource::Dialed, |c| c.source),
+        };
         self.peers.insert(
             id,
             ConnectedPeer {
                 session,
                 trusted: self.trusted.contains(&id),
                 is_static: self.statics.contains_key(&id),
+                found,
                 since: Instant::now(),
                 handle: None,
             },
@@ -196,6 +221,28 @@ impl Handler<AddPeer> for PeerManager {
             .insert(msg.enode.id, static_peer(msg.enode, Instant::now()));
         self.dial_due(ctx);
         true
+    }
+}
+
+impl Handler<AddCandidate> for PeerManager {
+    type Result = ();
+
+    fn handle(&mut self, msg: AddCandidate, ctx: &mut Self::Context) {
+        *self
+            .stats
+            .candidates
+            .entry(msg.source.as_str())
+            .or_default() += 1;
+        if msg.fork == ForkVerdict::Incompatible {
+            self.stats.candidates_incompatible += 1;
+        }
+        if msg.enode.id == self.self_id || self.statics.contains_key(&msg.enode.id) {
+            return;
+        }
+        let defer = self.self_id > msg.enode.id;
+        self.candidates
+            .offer(msg.enode, msg.source, msg.fork, (defer, Instant::now()));
+        self.dial_due(ctx);
     }
 }
 
@@ -322,6 +369,14 @@ impl Handler<DialDone> for PeerManager {
     type Result = ();
 
     fn handle(&mut self, msg: DialDone, _ctx: &mut Self::Context) {
+        if self.candidates.map.contains_key(&msg.id) && !self.statics.contains_key(&msg.id) {
+            if let Err(error) = &msg.result {
+                self.stats.dial_failures += 1;
+                log::debug!("dial of discovered {} failed: {error}", short(&msg.id));
+            }
+            self.candidates.dial_done(&msg.id, msg.result.is_err());
+            return;
+        }
         let Some(entry) = self.statics.get_mut(&msg.id) else {
             return;
         };
@@ -384,7 +439,8 @@ impl PeerManager {
             return;
         }
         let now = Instant::now();
-        let mut active = self.statics.values().filter(|s| s.dialing).count();
+        let mut active = self.statics.values().filter(|s| s.dialing).count()
+            + self.candidates.map.values().filter(|c| c.dialing).count();
         let dialed = self
             .peers
             .values()
@@ -399,7 +455,13 @@ impl PeerManager {
                     && !self.trusted.contains(&s.enode.id)
                     && !self.peers.contains_key(&s.enode.id)
             })
-            .count();
+            .count()
+            + self
+                .candidates
+                .map
+                .values()
+                .filter(|c| c.dialing && !self.peers.contains_key(&c.enode.id))
+                .count();
         let mut free = self.max_dialed().saturating_sub(dialed + pending);
         let due: Vec<PeerId> = self
             .statics
@@ -423,14 +485,49 @@ impl PeerManager {
             if !trusted {
                 free -= 1;
             }
-            self.stats.dials += 1;
-            let dial = (self.dial)(entry.enode, Admission::of(&ctx.address()));
-            ctx.spawn(
-                actix::fut::wrap_future::<_, Self>(dial).map(move |result, _act, ctx| {
-                    ctx.notify(DialDone { id, result });
-                }),
-            );
+            let enode = entry.enode;
+            self.start_dial(enode, ctx);
         }
+        self.dial_candidates(now, active, free, ctx);
+    }
+
+    /// Dials discovered nodes in the free part of the dialed share (static and trusted
+    /// peers went first), within [`MAX_ACTIVE_DIALS`] dials in progress.
+    fn dial_candidates(
+        &mut self,
+        now: Instant,
+        mut active: usize,
+        mut free: usize,
+        ctx: &mut Context<Self>,
+    ) {
+        for id in self.candidates.due(now) {
+            if active >= MAX_ACTIVE_DIALS || free == 0 {
+                break;
+            }
+            if self.peers.contains_key(&id) || self.trusted.contains(&id) {
+                continue;
+            }
+            let Some(candidate) = self.candidates.map.get_mut(&id) else {
+                continue;
+            };
+            candidate.dialing = true;
+            candidate.last_dial = Some(now);
+            let enode = candidate.enode;
+            active += 1;
+            free -= 1;
+            self.start_dial(enode, ctx);
+        }
+    }
+
+    fn start_dial(&mut self, enode: Enode, ctx: &mut Context<Self>) {
+        self.stats.dials += 1;
+        let id = enode.id;
+        let dial = (self.dial)(enode, Admission::of(&ctx.address()));
+        ctx.spawn(
+            actix::fut::wrap_future::<_, Self>(dial).map(move |result, _act, ctx| {
+                ctx.notify(DialDone { id, result });
+            }),
+        );
     }
 }
 
@@ -447,3 +544,6 @@ fn describe(reason: Option<&crate::peer::StopReason>) -> String {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod candidates_tests;

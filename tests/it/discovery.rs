@@ -1,0 +1,161 @@
+//! Discovery end to end, in one process over loopback: nodes that only know one bootnode
+//! find each other through discv4 and end up peered with every other node; a node whose
+//! record's `eth` entry names another chain is found but never dialed.
+
+use std::time::Duration;
+
+use ethpeer_actors::eth::forkid::Network;
+use ethpeer_actors::node::manager::{ConnectedPeers, GetManagerStats, PeerSource};
+use ethpeer_actors::node::{Bootnode, DiscoveryConfig, Node, NodeBuilder};
+
+fn discovery(bootnodes: Vec<Bootnode>) -> DiscoveryConfig {
+    DiscoveryConfig {
+        v4: true,
+        bootnodes,
+        ..DiscoveryConfig::default()
+    }
+}
+
+async fn start(builder: NodeBuilder, bootnodes: Vec<Bootnode>) -> Node {
+    builder
+        .listen("127.0.0.1:0".parse().expect("addr"))
+        .discovery(discovery(bootnodes))
+        .start()
+        .await
+        .expect("node starts")
+}
+
+async fn peers(node: &Node) -> Vec<ethpeer_actors::node::manager::ConnectedPeer> {
+    node.manager.send(ConnectedPeers).await.expect("manager")
+}
+
+#[actix_rt::test]
+async fn nodes_that_know_one_bootnode_find_and_peer_with_each_other() {
+    const NODES: usize = 5;
+    let boot = start(NodeBuilder::dev(), vec![]).await;
+    let entry = Bootnode {
+        enode: boot.enode(),
+        udp: boot.discovery.as_ref().expect("discovery runs").port(),
+    };
+    let mut nodes = vec![boot];
+    for _ in 1..NODES {
+        nodes.push(start(NodeBuilder::dev(), vec![entry]).await);
+    }
+    // Same bootnode, another chain: its record's fork id fails everyone's filter.
+    let alien = start(NodeBuilder::network(Network::Sepolia), vec![entry]).await;
+
+    let started = tokio::time::Instant::now();
+    let deadline = started + Duration::from_secs(30);
+    loop {
+        let mut counts = Vec::new();
+        for node in &nodes {
+            counts.push(peers(node).await.len());
+        }
+        if counts.iter().all(|n| *n == NODES - 1) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "peers per node after 30 s: {counts:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    eprintln!(
+        "{NODES} nodes fully peered through discovery in {:?}",
+        started.elapsed()
+    );
+    let mut by_discovery = 0;
+    for node in &nodes {
+        for peer in peers(node).await {
+            assert_ne!(
+                peer.session.enode.id,
+                alien.node_id(),
+                "the alien was dialed"
+            );
+            assert!(
+                matches!(peer.found, PeerSource::Discv4 | PeerSource::Inbound),
+                "{:?}",
+                peer.found
+            );
+            by_discovery += usize::from(peer.found == PeerSource::Discv4);
+        }
+    }
+    // Every connection was dialed by one side because discovery found the other.
+    assert_eq!(by_discovery, NODES * (NODES - 1) / 2);
+    assert!(peers(&alien).await.is_empty());
+    // The bootnode bonded with the alien and judged its record.
+    let stats = nodes[0].manager.send(GetManagerStats).await.expect("stats");
+    assert!(stats.candidates_incompatible >= 1, "{stats:?}");
+    let m = &nodes[0].discovery.as_ref().expect("discovery").v4.metrics;
+    assert!(m.table_size.load(std::sync::atomic::Ordering::Relaxed) >= NODES as u64 - 1);
+    for node in nodes.iter().chain([&alien]) {
+        node.shutdown(Duration::from_secs(2)).await;
+    }
+}
+
+/// The issue's check: 20 nodes on 127.0.0.1 with one bootnode; every node gets at least 5
+/// peers within 60 s and its table holds at least 15 of the others. Prints the time to
+/// every node's first peer and to every node's dialed share (maxpeers/3 = 16 peers).
+#[actix_rt::test]
+async fn twenty_nodes_with_one_bootnode_peer_widely_within_a_minute() {
+    const NODES: usize = 20;
+    let boot = start(NodeBuilder::dev(), vec![]).await;
+    let entry = Bootnode {
+        enode: boot.enode(),
+        udp: boot.discovery.as_ref().expect("discovery runs").port(),
+    };
+    let started = tokio::time::Instant::now();
+    let mut nodes = vec![boot];
+    for _ in 1..NODES {
+        let mut builder = NodeBuilder::dev();
+        // One arbiter per node keeps 20 nodes to a sane number of threads.
+        builder.config_mut().peer_arbiters = 1;
+        builder.config_mut().verify_threads = 1;
+        nodes.push(start(builder, vec![entry]).await);
+    }
+    let dialed_share = ethpeer_actors::node::DEFAULT_MAX_PEERS / 3;
+    let (mut first, mut share) = (None, None);
+    let deadline = started + Duration::from_secs(60);
+    loop {
+        let mut counts = Vec::new();
+        for node in &nodes {
+            counts.push(peers(node).await.len());
+        }
+        let min = counts.iter().copied().min().unwrap_or(0);
+        if first.is_none() && min >= 1 {
+            first = Some(started.elapsed());
+        }
+        if share.is_none() && min >= dialed_share {
+            share = Some(started.elapsed());
+        }
+        if share.is_some() {
+            break;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            assert!(
+                min >= 5,
+                "after 60 s the least-connected node has {min}: {counts:?}"
+            );
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    eprintln!(
+        "{NODES} nodes, one bootnode: every node has a peer after {first:?}, \
+         {dialed_share} peers after {share:?}"
+    );
+    for node in &nodes {
+        let table = node
+            .discovery
+            .as_ref()
+            .expect("discovery")
+            .v4
+            .metrics
+            .table_size
+            .load(std::sync::atomic::Ordering::Relaxed);
+        assert!(table >= 15, "a table holds {table} of {} others", NODES - 1);
+    }
+    for node in &nodes {
+        node.shutdown(Duration::from_secs(2)).await;
+    }
+}
