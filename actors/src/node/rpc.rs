@@ -14,6 +14,10 @@ use alloy_eips::eip2718::Decodable2718;
 use alloy_primitives::{hex, keccak256};
 use serde_json::{json, Value};
 
+mod errors;
+
+pub use errors::{geth_text, is_geth_pool_text, pool_rpc_error, GETH_POOL_TEXTS, POOL_ERROR_CODE};
+
 use super::enode::Enode;
 use super::manager::{ConnectedPeers, RemovePeer};
 use super::Node;
@@ -36,7 +40,7 @@ pub struct RpcError {
 }
 
 impl RpcError {
-    fn new(code: i64, message: impl Into<String>) -> Self {
+    pub(crate) fn new(code: i64, message: impl Into<String>) -> Self {
         Self {
             code,
             message: message.into(),
@@ -260,7 +264,7 @@ fn send_raw_transaction(node: &Node, params: &[Value]) -> Result<Value, RpcError
     }
     match node.pool.add(vec![tx], None).pop() {
         Some(Ok(hash)) => Ok(Value::String(hash.to_string())),
-        Some(Err(error)) => Err(RpcError::new(-32000, error.to_string())),
+        Some(Err(error)) => Err(pool_rpc_error(&error)),
         None => Err(RpcError::new(-32000, "transaction not processed")),
     }
 }
