@@ -109,6 +109,7 @@ pub mod block_propagation;
 pub mod chain;
 pub mod eth;
 pub mod fuzzing;
+pub mod head_follow;
 pub mod node;
 pub mod p2p;
 pub mod peer;

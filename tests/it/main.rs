@@ -24,6 +24,7 @@ mod node_dev;
 mod rlp_vectors;
 mod rlpx_vectors;
 mod roundtrip;
+mod rpc_shapes;
 mod serve;
 mod tx_fetch;
 mod tx_validation;

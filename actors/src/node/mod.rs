@@ -41,6 +41,7 @@ use crate::block_propagation::BlockPropagator;
 use crate::chain::{BlockPolicy, ChainStore};
 use crate::eth::forkid::ForkSchedule;
 use crate::eth::EthVersion;
+use crate::head_follow::FollowedChain;
 use crate::p2p::DisconnectReason;
 use crate::peer::{PeerHandle, SeenRoute, SessionPeerLinks, WireMetrics};
 use crate::peer_set::{Close, PeerSetActor, RegisterError, SubscribePeerEvents};
@@ -177,6 +178,8 @@ pub struct Node {
     pub chain_id: u64,
     /// Network id.
     pub network_id: u64,
+    /// Blocks followed from peers (not ours: see `head_follow`).
+    pub follow: Arc<FollowedChain>,
     session: Arc<SessionConfig>,
     /// What every session peer is started with.
     links: SessionPeerLinks,
@@ -281,6 +284,7 @@ impl Node {
             client_id: config.client_id,
             chain_id: config.chain_id,
             network_id: config.network_id,
+            follow: Arc::new(FollowedChain::new()),
             session,
             links: links.clone(),
             chain: status.clone(),

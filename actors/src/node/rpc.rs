@@ -1,9 +1,12 @@
 //! JSON-RPC 2.0 over HTTP (actix-web) with the methods people expect of a geth node's
-//! `admin`, `eth` and `net` namespaces, as far as a node without execution can answer
-//! them: `admin_nodeInfo`, `admin_peers`, `admin_addPeer`, `admin_removePeer`,
-//! `eth_sendRawTransaction`, `eth_getTransactionByHash` (pool txs only: we hold no
-//! blocks' txs index), `eth_blockNumber`, `eth_chainId`, `net_peerCount`,
-//! `net_version`, `web3_clientVersion`. Batches are supported; malformed requests get the
+//! `admin`, `eth`, `net`, `txpool` and `web3` namespaces, as far as a node without
+//! execution can answer them: `admin_nodeInfo`, `admin_peers`, `admin_addPeer`,
+//! `admin_removePeer`; `eth_sendRawTransaction` (refusals in geth's words, `errors`),
+//! `eth_getTransactionByHash` (pool and followed blocks), `eth_getTransactionCount`,
+//! `eth_getBlockByNumber`/`ByHash`, `eth_gasPrice`, `eth_maxPriorityFeePerGas`
+//! (`gas_price`), `eth_syncing`, `eth_blockNumber`, `eth_chainId` (`eth`); `txpool_*`
+//! (`txpool`); `net_peerCount`, `net_version`, `web3_clientVersion`. Shapes come from
+//! alloy's RPC types (`shapes`). Batches are supported; malformed requests get the
 //! JSON-RPC error codes (-32700 parse, -32600 invalid request, -32601 unknown method,
 //! -32602 invalid params, -32000 refused by the node).
 
@@ -15,6 +18,10 @@ use alloy_primitives::{hex, keccak256};
 use serde_json::{json, Value};
 
 mod errors;
+mod eth;
+pub mod gas_price;
+pub mod shapes;
+mod txpool;
 
 pub use errors::{geth_text, is_geth_pool_text, pool_rpc_error, GETH_POOL_TEXTS, POOL_ERROR_CODE};
 
@@ -22,7 +29,6 @@ use super::enode::Enode;
 use super::manager::{ConnectedPeers, RemovePeer};
 use super::Node;
 use crate::eth::PooledTx;
-use crate::tx_pool::TxPool;
 
 /// Largest request body accepted: geth's `maxRequestContentLength` (5 MiB).
 pub const MAX_REQUEST_SIZE: usize = 5 * 1024 * 1024;
@@ -47,7 +53,7 @@ impl RpcError {
         }
     }
 
-    fn params(message: impl Into<String>) -> Self {
+    pub(crate) fn params(message: impl Into<String>) -> Self {
         Self::new(-32602, message)
     }
 }
@@ -142,11 +148,15 @@ fn error_response(id: Value, error: RpcError) -> Value {
     json!({"jsonrpc": "2.0", "id": id, "error": {"code": error.code, "message": error.message}})
 }
 
-fn quantity(n: u64) -> Value {
+pub(crate) fn quantity(n: u64) -> Value {
     Value::String(format!("{n:#x}"))
 }
 
-fn string_param<'a>(params: &'a [Value], index: usize, name: &str) -> Result<&'a str, RpcError> {
+pub(crate) fn string_param<'a>(
+    params: &'a [Value],
+    index: usize,
+    name: &str,
+) -> Result<&'a str, RpcError> {
     params
         .get(index)
         .and_then(Value::as_str)
@@ -179,9 +189,19 @@ async fn dispatch(node: &Node, method: &str, params: &[Value]) -> Result<Value, 
             Ok(Value::Bool(known))
         }
         "eth_sendRawTransaction" => send_raw_transaction(node, params),
-        "eth_getTransactionByHash" => pending_transaction(node, params),
-        "eth_blockNumber" => Ok(quantity(node.store.head().number)),
+        "eth_getTransactionByHash" => eth::get_transaction_by_hash(node, params),
+        "eth_getTransactionCount" => eth::get_transaction_count(node, params),
+        "eth_getBlockByNumber" => eth::get_block_by_number(node, params),
+        "eth_getBlockByHash" => eth::get_block_by_hash(node, params),
+        "eth_gasPrice" => Ok(eth::gas_price(node)),
+        "eth_maxPriorityFeePerGas" => Ok(Value::String(format!("{:#x}", eth::suggested_tip(node)))),
+        "eth_syncing" => Ok(eth::syncing(node)),
+        "eth_blockNumber" => Ok(quantity(eth::latest_number(node))),
         "eth_chainId" => Ok(quantity(node.chain_id)),
+        "txpool_status" => txpool::status(node),
+        "txpool_content" => txpool::content(node),
+        "txpool_contentFrom" => txpool::content_from(node, params),
+        "txpool_inspect" => txpool::inspect(node),
         "net_peerCount" => {
             let peers = node.manager.send(ConnectedPeers).await.unwrap_or_default();
             Ok(quantity(peers.len() as u64))
@@ -266,54 +286,6 @@ fn send_raw_transaction(node: &Node, params: &[Value]) -> Result<Value, RpcError
         Some(Ok(hash)) => Ok(Value::String(hash.to_string())),
         Some(Err(error)) => Err(pool_rpc_error(&error)),
         None => Err(RpcError::new(-32000, "transaction not processed")),
-    }
-}
-
-/// A pool transaction in geth's RPC shape (block fields null: it is pending); `null` when
-/// the pool does not hold it.
-fn pending_transaction(node: &Node, params: &[Value]) -> Result<Value, RpcError> {
-    use alloy_consensus::Transaction;
-    use alloy_eips::Typed2718;
-    let hash: alloy_primitives::B256 = string_param(params, 0, "transaction hash")?
-        .parse()
-        .map_err(|_| RpcError::params("transaction hash must be 32 bytes of hex"))?;
-    let Some(pooled) = node.pool.get(&hash) else {
-        return Ok(Value::Null);
-    };
-    let tx = &pooled.tx;
-    Ok(json!({
-        "hash": hash,
-        "type": quantity(u64::from(tx.ty())),
-        "from": pooled.sender,
-        "to": tx.to(),
-        "nonce": quantity(tx.nonce()),
-        "gas": quantity(tx.gas_limit()),
-        "value": tx.value(),
-        "input": tx.input(),
-        "chainId": tx.chain_id().map(quantity),
-        // geth reports a pending dynamic-fee tx's gasPrice as its fee cap.
-        "gasPrice": format!("{:#x}", tx.gas_price().unwrap_or(tx.max_fee_per_gas())),
-        "maxFeePerGas": (!tx.is_legacy()).then(|| format!("{:#x}", tx.max_fee_per_gas())),
-        "maxPriorityFeePerGas": tx.max_priority_fee_per_gas().map(|fee| format!("{fee:#x}")),
-        "v": quantity(signature_v(tx)),
-        "yParity": (!tx.is_legacy()).then(|| quantity(u64::from(tx.signature().v()))),
-        "r": tx.signature().r(),
-        "s": tx.signature().s(),
-        "blockHash": null,
-        "blockNumber": null,
-        "transactionIndex": null,
-    }))
-}
-
-/// A signature's `v` as RPC shows it: 27/28 or EIP-155 (`35 + 2 * chain id + parity`) for
-/// legacy txs, the y parity for typed ones.
-fn signature_v(tx: &PooledTx) -> u64 {
-    use alloy_consensus::Transaction;
-    let parity = u64::from(tx.signature().v());
-    match (tx.is_legacy(), tx.chain_id()) {
-        (true, Some(chain_id)) => 35 + 2 * chain_id + parity,
-        (true, None) => 27 + parity,
-        (false, _) => parity,
     }
 }
 
