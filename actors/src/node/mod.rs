@@ -13,7 +13,7 @@ mod builder;
 mod dial;
 pub mod enode;
 pub mod events;
-mod http;
+pub(crate) mod http;
 pub mod manager;
 pub mod metrics;
 pub mod observe;
@@ -180,6 +180,10 @@ pub struct Node {
     pub network_id: u64,
     /// Blocks followed from peers (not ours: see `head_follow`).
     pub follow: Arc<FollowedChain>,
+    /// `eth_subscribe` subscriptions of the WebSocket connections.
+    pub subscriptions: Addr<rpc::subscriptions::SubscriptionHub>,
+    /// The hub's delivered/dropped counters.
+    pub subscription_metrics: Arc<rpc::subscriptions::SubscriptionMetrics>,
     session: Arc<SessionConfig>,
     /// What every session peer is started with.
     links: SessionPeerLinks,
@@ -270,6 +274,7 @@ impl Node {
             .static_peers(config.trusted_peers.iter().copied())
             .start();
         peer_set.do_send(SubscribePeerEvents(manager.clone().recipient()));
+        let hub = rpc::subscriptions::SubscriptionHub::new();
         let node = Self {
             peer_set,
             pool,
@@ -285,11 +290,14 @@ impl Node {
             chain_id: config.chain_id,
             network_id: config.network_id,
             follow: Arc::new(FollowedChain::new()),
+            subscription_metrics: hub.metrics(),
+            subscriptions: hub.start(),
             session,
             links: links.clone(),
             chain: status.clone(),
             arbiters: arbiters.clone(),
         };
+        node.pool.subscribe(node.subscriptions.clone().recipient());
         let throttle = Arc::new(InboundThrottle::default());
         let gate = move |addr: SocketAddr| throttle.allow(addr.ip(), tokio::time::Instant::now());
         let on_session = move |established, addr: SocketAddr| {

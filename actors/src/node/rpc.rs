@@ -12,17 +12,22 @@
 
 use std::net::SocketAddr;
 
+use actix_web::http::{header, Method};
 use actix_web::{web, HttpResponse};
 use alloy_eips::eip2718::Decodable2718;
 use alloy_primitives::{hex, keccak256};
 use serde_json::{json, Value};
 
+mod access;
 mod errors;
 mod eth;
 pub mod gas_price;
 pub mod shapes;
+pub mod subscriptions;
 mod txpool;
+pub mod ws;
 
+pub use access::{split_list, RpcAccess, ALL_APIS, DEFAULT_APIS, DEFAULT_VHOSTS};
 pub use errors::{geth_text, is_geth_pool_text, pool_rpc_error, GETH_POOL_TEXTS, POOL_ERROR_CODE};
 
 use super::enode::Enode;
@@ -58,9 +63,14 @@ impl RpcError {
     }
 }
 
-/// Answers one HTTP body: a call or a batch. `None` when nothing is to be sent back (a
-/// batch of notifications only).
+/// Answers one HTTP body with every namespace served ([`RpcAccess::all`]): a call or a
+/// batch. `None` when nothing is to be sent back (a batch of notifications only).
 pub async fn handle_body(node: &Node, body: &[u8]) -> Option<Value> {
+    handle_body_with(node, &RpcAccess::all(), body).await
+}
+
+/// Answers one body serving the namespaces `access` allows.
+pub async fn handle_body_with(node: &Node, access: &RpcAccess, body: &[u8]) -> Option<Value> {
     let request: Value = match serde_json::from_slice(body) {
         Ok(value) => value,
         Err(error) => {
@@ -85,18 +95,18 @@ pub async fn handle_body(node: &Node, body: &[u8]) -> Option<Value> {
         Value::Array(calls) => {
             let mut answers = Vec::with_capacity(calls.len());
             for call in calls {
-                if let Some(answer) = handle_call(node, call).await {
+                if let Some(answer) = handle_call(node, access, call).await {
                     answers.push(answer);
                 }
             }
             (!answers.is_empty()).then_some(Value::Array(answers))
         }
-        call => handle_call(node, call).await,
+        call => handle_call(node, access, call).await,
     }
 }
 
 /// Answers one call object; `None` for a notification (no `id`).
-async fn handle_call(node: &Node, call: Value) -> Option<Value> {
+async fn handle_call(node: &Node, access: &RpcAccess, call: Value) -> Option<Value> {
     let Value::Object(call) = call else {
         return Some(error_response(
             Value::Null,
@@ -133,6 +143,8 @@ async fn handle_call(node: &Node, call: Value) -> Option<Value> {
         Some(_) => Err(RpcError::params("params must be an array")),
     };
     let result = match params {
+        // geth answers a namespace it does not serve as an unknown method.
+        Ok(_) if !access.allows(method) => Err(unknown_method(method)),
         Ok(params) => dispatch(node, method, &params).await,
         Err(error) => Err(error),
     };
@@ -142,6 +154,14 @@ async fn handle_call(node: &Node, call: Value) -> Option<Value> {
         Ok(result) => json!({"jsonrpc": "2.0", "id": id, "result": result}),
         Err(error) => error_response(id, error),
     })
+}
+
+/// geth's answer for a method it does not serve (-32601).
+fn unknown_method(method: &str) -> RpcError {
+    RpcError::new(
+        -32601,
+        format!("the method {method} does not exist/is not available"),
+    )
 }
 
 fn error_response(id: Value, error: RpcError) -> Value {
@@ -188,6 +208,10 @@ async fn dispatch(node: &Node, method: &str, params: &[Value]) -> Result<Value, 
                 .unwrap_or(false);
             Ok(Value::Bool(known))
         }
+        // geth's answer on a transport without notifications (HTTP).
+        "eth_subscribe" | "eth_unsubscribe" => {
+            Err(RpcError::new(-32601, "notifications not supported"))
+        }
         "eth_sendRawTransaction" => send_raw_transaction(node, params),
         "eth_getTransactionByHash" => eth::get_transaction_by_hash(node, params),
         "eth_getTransactionCount" => eth::get_transaction_count(node, params),
@@ -208,10 +232,7 @@ async fn dispatch(node: &Node, method: &str, params: &[Value]) -> Result<Value, 
         }
         "net_version" => Ok(Value::String(node.network_id.to_string())),
         "web3_clientVersion" => Ok(Value::String(node.client_id.clone())),
-        other => Err(RpcError::new(
-            -32601,
-            format!("the method {other} does not exist/is not available"),
-        )),
+        other => Err(unknown_method(other)),
     }
 }
 
@@ -289,102 +310,107 @@ fn send_raw_transaction(node: &Node, params: &[Value]) -> Result<Value, RpcError
     }
 }
 
-/// geth's default `--http.vhosts`: a request naming an IP address or `localhost` in its
-/// Host header passes; any other name is refused, so a page on a rebinding DNS name
-/// cannot reach the node from a victim's browser.
-fn allowed_host(host: &str) -> bool {
-    let name = match host.rsplit_once(':') {
-        // "[::1]:8545", "127.0.0.1:8545", "localhost:8545"; a bare IPv6 has several colons.
-        Some((name, port)) if port.chars().all(|c| c.is_ascii_digit()) && !name.ends_with(':') => {
-            name
-        }
-        _ => host,
-    };
-    let name = name.trim_start_matches('[').trim_end_matches(']');
-    name.is_empty()
-        || name.parse::<std::net::IpAddr>().is_ok()
-        || name.eq_ignore_ascii_case("localhost")
-}
-
-/// Serves JSON-RPC at `POST /` on `addr` (one worker). Returns the server and the bound
-/// address.
+/// Serves JSON-RPC at `POST /` on `addr` (one worker) with every namespace (the `--rpc`
+/// alias). Returns the server and the bound address.
 pub fn server(
     node: Node,
     addr: SocketAddr,
 ) -> std::io::Result<(actix_web::dev::Server, SocketAddr)> {
-    super::http::http_server(addr, move |config| configure(node.clone())(config))
+    server_with(node, addr, RpcAccess::all())
 }
 
-/// Mounts the JSON-RPC endpoint in an embedder's actix-web app: at `POST /` of the app,
-/// or at the scope's own path (`/rpc` and `/rpc/` for `web::scope("/rpc")`).
+/// Serves JSON-RPC at `POST /` on `addr` as `access` allows (`--http.*` flags).
+pub fn server_with(
+    node: Node,
+    addr: SocketAddr,
+    access: RpcAccess,
+) -> std::io::Result<(actix_web::dev::Server, SocketAddr)> {
+    super::http::http_server(addr, move |config| {
+        configure_with(node.clone(), access.clone())(config)
+    })
+}
+
+/// Mounts the JSON-RPC endpoint, every namespace served, in an embedder's actix-web app:
+/// at `POST /` of the app, or at the scope's own path (`/rpc` and `/rpc/` for
+/// `web::scope("/rpc")`).
 pub fn configure(node: Node) -> impl FnOnce(&mut web::ServiceConfig) {
+    configure_with(node, RpcAccess::all())
+}
+
+/// Mounts the JSON-RPC endpoint serving what `access` allows.
+pub fn configure_with(node: Node, access: RpcAccess) -> impl FnOnce(&mut web::ServiceConfig) {
     move |config| {
         config
             .app_data(web::Data::new(node))
+            .app_data(web::Data::new(access))
             .app_data(web::PayloadConfig::new(MAX_REQUEST_SIZE))
             .route("", web::post().to(endpoint))
-            .route("/", web::post().to(endpoint));
+            .route("/", web::post().to(endpoint))
+            .route("", web::method(Method::OPTIONS).to(preflight))
+            .route("/", web::method(Method::OPTIONS).to(preflight));
     }
+}
+
+fn header<'a>(request: &'a actix_web::HttpRequest, name: header::HeaderName) -> Option<&'a str> {
+    request.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The CORS headers for `request`'s Origin, if `access` allows it (as geth's CORS
+/// handler: methods POST and GET, any header, preflight cached 600 s).
+fn with_cors(
+    mut response: HttpResponse,
+    access: &RpcAccess,
+    request: &actix_web::HttpRequest,
+) -> HttpResponse {
+    let allowed = header(request, header::ORIGIN).and_then(|origin| access.cors_origin(origin));
+    if let Some(origin) = allowed.and_then(|o| header::HeaderValue::from_str(&o).ok()) {
+        let headers = response.headers_mut();
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            header::HeaderValue::from_static("POST, GET"),
+        );
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            header::HeaderValue::from_static("*"),
+        );
+        headers.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            header::HeaderValue::from_static("600"),
+        );
+    }
+    response
+}
+
+async fn preflight(access: web::Data<RpcAccess>, request: actix_web::HttpRequest) -> HttpResponse {
+    with_cors(HttpResponse::NoContent().finish(), &access, &request)
 }
 
 async fn endpoint(
     node: web::Data<Node>,
+    access: web::Data<RpcAccess>,
     request: actix_web::HttpRequest,
     body: web::Bytes,
 ) -> HttpResponse {
     // As geth: only application/json. A web page can POST text/plain to a local port
     // without a CORS preflight; insisting on JSON makes the browser ask first.
-    let json = request
-        .headers()
-        .get(actix_web::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(';')
-                .next()
-                .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
-        });
+    let json = header(&request, header::CONTENT_TYPE).is_some_and(|v| {
+        v.split(';')
+            .next()
+            .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
+    });
     if !json {
         return HttpResponse::UnsupportedMediaType()
             .body("invalid content type, only application/json is supported");
     }
     // The Host header only: actix's `connection_info().host()` prefers Forwarded and
     // X-Forwarded-Host, which a rebinding page's request can set to anything.
-    let host = request
-        .headers()
-        .get(actix_web::http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("");
-    if !allowed_host(host) {
+    if !access.allows_host(header(&request, header::HOST).unwrap_or("")) {
         return HttpResponse::Forbidden().body("invalid host specified");
     }
-    match handle_body(&node, &body).await {
+    let response = match handle_body_with(&node, &access, &body).await {
         Some(answer) => HttpResponse::Ok().json(answer),
         None => HttpResponse::NoContent().finish(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::allowed_host;
-
-    #[test]
-    fn hosts_pass_as_in_geths_default_vhosts() {
-        for host in [
-            "127.0.0.1:8545",
-            "localhost:8545",
-            "LOCALHOST",
-            "[::1]:8545",
-            "::1",
-            "10.0.0.2",
-        ] {
-            assert!(allowed_host(host), "{host}");
-        }
-        for host in [
-            "evil.example:8545",
-            "evil.example",
-            "localhost.evil.example",
-        ] {
-            assert!(!allowed_host(host), "{host}");
-        }
-    }
+    };
+    with_cors(response, &access, &request)
 }
