@@ -12,6 +12,7 @@ mod eip2481;
 mod eth_protocol;
 mod ethtest_chain;
 mod fetch;
+mod follow_head;
 mod forkid_vectors;
 mod fuzz_seeds;
 mod geth;

@@ -5,6 +5,10 @@
 //! stale-nonce transactions leave). Followed blocks are the peers' word: they never enter
 //! the chain store, are never relayed and never become the head of our Status.
 
+mod actor;
 mod followed;
+mod poll;
 
+pub use actor::{FollowConfig, FollowLinks, HeadFollower, POLLED_PEERS};
 pub use followed::{FollowedBlock, FollowedChain, FollowedTx, FOLLOWED_BLOCKS};
+pub use poll::{agreed_chain, FollowError, PeerChain, BODIES_PER_REQUEST, HEADERS_PER_POLL};

@@ -41,7 +41,7 @@ use crate::block_propagation::BlockPropagator;
 use crate::chain::{BlockPolicy, ChainStore};
 use crate::eth::forkid::ForkSchedule;
 use crate::eth::EthVersion;
-use crate::head_follow::FollowedChain;
+use crate::head_follow::{FollowConfig, FollowLinks, FollowedChain, HeadFollower};
 use crate::p2p::DisconnectReason;
 use crate::peer::{PeerHandle, SeenRoute, SessionPeerLinks, WireMetrics};
 use crate::peer_set::{Close, PeerSetActor, RegisterError, SubscribePeerEvents};
@@ -100,6 +100,8 @@ pub struct NodeConfig {
     /// Arbiters (threads) the peer actors are spread over; default one per core; 0 keeps
     /// every peer on the arbiter that started the node.
     pub peer_arbiters: usize,
+    /// Following the head from peers (interval, quorum).
+    pub follow: FollowConfig,
 }
 
 impl NodeConfig {
@@ -128,6 +130,7 @@ impl NodeConfig {
             block_policy: BlockPolicy::PostMerge,
             verify_threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             peer_arbiters: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            follow: FollowConfig::default(),
         }
     }
 }
@@ -298,6 +301,17 @@ impl Node {
             arbiters: arbiters.clone(),
         };
         node.pool.subscribe(node.subscriptions.clone().recipient());
+        HeadFollower::new(
+            config.follow.clone(),
+            node.store.clone(),
+            node.follow.clone(),
+            node.pool.clone(),
+            FollowLinks {
+                peers: node.peer_set.clone().recipient(),
+                heads: node.subscriptions.clone().recipient(),
+            },
+        )
+        .start();
         let throttle = Arc::new(InboundThrottle::default());
         let gate = move |addr: SocketAddr| throttle.allow(addr.ip(), tokio::time::Instant::now());
         let on_session = move |established, addr: SocketAddr| {
