@@ -189,6 +189,12 @@ pub struct NodeArgs {
     /// otherwise, e.g. 127.0.0.1:8545.
     #[arg(long)]
     pub rpc: Option<std::net::SocketAddr>,
+    /// Seconds between polls of the best peers for headers above the followed head.
+    #[arg(long = "follow.interval", default_value_t = 4)]
+    pub follow_interval: u64,
+    /// Peers that must agree on a block's hash before it is followed (0: do not follow).
+    #[arg(long = "follow.quorum", default_value_t = 2)]
+    pub follow_quorum: usize,
     /// Serve Prometheus metrics at /metrics on this address, e.g. 127.0.0.1:6060.
     #[arg(long)]
     pub metrics: Option<std::net::SocketAddr>,

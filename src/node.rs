@@ -142,6 +142,11 @@ impl Plan {
             .eth_versions(eth_versions)
             .max_peers(args.maxpeers)
             .arrival_wait(Duration::from_millis(args.tx_arrival_wait));
+        builder.config_mut().follow = ethpeer_actors::head_follow::FollowConfig {
+            enabled: args.follow_quorum > 0,
+            interval: Duration::from_secs(args.follow_interval.max(1)),
+            quorum: args.follow_quorum,
+        };
         if let Some(id) = args.networkid {
             builder = builder.network_id(id);
         }

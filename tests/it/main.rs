@@ -29,3 +29,4 @@ mod rpc_shapes;
 mod serve;
 mod tx_fetch;
 mod tx_validation;
+mod ws;

@@ -5,7 +5,7 @@
 //! never waits on a connection, so no client can slow the node or grow its memory.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use actix::prelude::*;
@@ -20,6 +20,11 @@ use crate::tx_pool::NewTxs;
 /// Notifications buffered per WebSocket connection before new ones are dropped: geth's
 /// `txChanSize` (4096), the buffer of its pending-transaction subscriptions.
 pub const SUBSCRIBER_BUFFER: usize = 4096;
+
+/// Bytes of rendered notifications buffered per connection: full transactions are up to
+/// 256 KiB of JSON each, so the count bound alone would allow 1 GiB; 8 MiB holds
+/// thousands of hash notifications or dozens of large full ones.
+pub const SUBSCRIBER_BYTES: usize = 8 * 1024 * 1024;
 
 /// Subscriptions one connection may hold. geth sets no limit; a monitor needs a few
 /// (pending hashes or txs, heads), and 128 bounds the hub's work per connection.
@@ -39,8 +44,65 @@ pub enum SubscriptionKind {
     NewHeads,
 }
 
-/// Where one connection's notifications go (a bounded buffer the connection drains).
-pub type NotificationSink = mpsc::Sender<String>;
+/// Where one connection's notifications go: a buffer bounded in count
+/// ([`SUBSCRIBER_BUFFER`]) and bytes ([`SUBSCRIBER_BYTES`]) that the connection drains.
+#[derive(Clone, Debug)]
+pub struct NotificationSink {
+    tx: mpsc::Sender<String>,
+    queued_bytes: Arc<AtomicUsize>,
+}
+
+/// The connection's end of a [`NotificationSink`].
+#[derive(Debug)]
+pub struct NotificationQueue {
+    rx: mpsc::Receiver<String>,
+    queued_bytes: Arc<AtomicUsize>,
+}
+
+/// A connection's notification buffer holding up to `capacity` notifications.
+pub fn notification_buffer(capacity: usize) -> (NotificationSink, NotificationQueue) {
+    let (tx, rx) = mpsc::channel(capacity.max(1));
+    let queued_bytes = Arc::new(AtomicUsize::new(0));
+    (
+        NotificationSink {
+            tx,
+            queued_bytes: queued_bytes.clone(),
+        },
+        NotificationQueue { rx, queued_bytes },
+    )
+}
+
+impl NotificationQueue {
+    /// The next notification (`None` once every sink is gone).
+    pub async fn recv(&mut self) -> Option<String> {
+        let note = self.rx.recv().await?;
+        self.queued_bytes.fetch_sub(note.len(), Ordering::Relaxed);
+        Some(note)
+    }
+}
+
+/// Why a notification was not queued.
+enum Offer {
+    Full,
+    Closed,
+}
+
+impl NotificationSink {
+    fn offer(&self, note: String) -> Result<(), Offer> {
+        let len = note.len();
+        if self.queued_bytes.load(Ordering::Relaxed) + len > SUBSCRIBER_BYTES {
+            return Err(Offer::Full);
+        }
+        self.queued_bytes.fetch_add(len, Ordering::Relaxed);
+        self.tx.try_send(note).map_err(|error| {
+            self.queued_bytes.fetch_sub(len, Ordering::Relaxed);
+            match error {
+                mpsc::error::TrySendError::Full(_) => Offer::Full,
+                mpsc::error::TrySendError::Closed(_) => Offer::Closed,
+            }
+        })
+    }
+}
 
 /// Command: start a subscription for a connection; answers its id (`0x` + 32 hex digits,
 /// as geth's `rpc.NewID`), or `None` when the connection has
@@ -127,11 +189,11 @@ impl SubscriptionHub {
                 let note = format!(
                     r#"{{"jsonrpc":"2.0","method":"eth_subscription","params":{{"subscription":"{id}","result":{item}}}}}"#
                 );
-                match subscriber.sink.try_send(note) {
+                match subscriber.sink.offer(note) {
                     Ok(()) => {
                         self.metrics.delivered.fetch_add(1, Ordering::Relaxed);
                     }
-                    Err(mpsc::error::TrySendError::Full(_)) => {
+                    Err(Offer::Full) => {
                         self.metrics.dropped.fetch_add(1, Ordering::Relaxed);
                         subscriber.dropped += 1;
                         if subscriber.dropped % DROP_LOG_EVERY == 1 {
@@ -141,7 +203,7 @@ impl SubscriptionHub {
                             );
                         }
                     }
-                    Err(mpsc::error::TrySendError::Closed(_)) => {
+                    Err(Offer::Closed) => {
                         closed.push(id.clone());
                         break;
                     }
@@ -263,8 +325,8 @@ mod tests {
         let hub = SubscriptionHub::new();
         let metrics = hub.metrics();
         let hub = hub.start();
-        let (slow_sink, mut slow) = mpsc::channel(2);
-        let (fast_sink, mut fast) = mpsc::channel(16);
+        let (slow_sink, mut slow) = notification_buffer(2);
+        let (fast_sink, mut fast) = notification_buffer(16);
         for (connection, sink) in [(1, slow_sink), (2, fast_sink)] {
             let id = hub
                 .send(Subscribe {
@@ -292,7 +354,7 @@ mod tests {
         assert_eq!(metrics.delivered.load(Ordering::Relaxed), 7);
         assert!(slow.recv().await.is_some() && slow.recv().await.is_some());
         assert!(
-            slow.try_recv().is_err(),
+            slow.rx.try_recv().is_err(),
             "the rest were dropped, not queued"
         );
     }
@@ -300,7 +362,7 @@ mod tests {
     #[actix_rt::test]
     async fn subscriptions_per_connection_are_capped_and_only_their_owner_ends_them() {
         let hub = SubscriptionHub::new().start();
-        let (sink, _rx) = mpsc::channel(1);
+        let (sink, _rx) = notification_buffer(1);
         let subscribe = |connection| Subscribe {
             connection,
             kind: SubscriptionKind::NewHeads,

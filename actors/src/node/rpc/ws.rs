@@ -11,11 +11,10 @@ use actix::Addr;
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_ws::{AggregatedMessage, CloseCode, CloseReason, ProtocolError};
 use serde_json::{json, Value};
-use tokio::sync::mpsc;
 
 use super::subscriptions::{
-    ConnectionClosed, Subscribe, SubscriptionHub, SubscriptionKind, Unsubscribe,
-    MAX_SUBSCRIPTIONS_PER_CONNECTION, SUBSCRIBER_BUFFER,
+    notification_buffer, ConnectionClosed, NotificationSink, Subscribe, SubscriptionHub,
+    SubscriptionKind, Unsubscribe, MAX_SUBSCRIPTIONS_PER_CONNECTION, SUBSCRIBER_BUFFER,
 };
 use super::{handle_body_with, RpcAccess, RpcError, MAX_REQUEST_SIZE};
 use crate::node::Node;
@@ -95,7 +94,7 @@ impl Connection {
         mut session: actix_ws::Session,
         mut stream: actix_ws::AggregatedMessageStream,
     ) {
-        let (sink, mut notes) = mpsc::channel(SUBSCRIBER_BUFFER);
+        let (sink, mut notes) = notification_buffer(SUBSCRIBER_BUFFER);
         loop {
             let sent = tokio::select! {
                 message = stream.recv() => match message {
@@ -157,7 +156,7 @@ impl Connection {
         &self,
         session: &mut actix_ws::Session,
         body: &[u8],
-        sink: &mpsc::Sender<String>,
+        sink: &NotificationSink,
     ) -> Result<(), actix_ws::Closed> {
         let call: Option<Value> = serde_json::from_slice(body).ok();
         let method = call
@@ -181,7 +180,7 @@ impl Connection {
         &self,
         method: &str,
         call: &Value,
-        sink: &mpsc::Sender<String>,
+        sink: &NotificationSink,
     ) -> Value {
         let id = call.get("id").cloned().unwrap_or(Value::Null);
         let params = call.get("params").and_then(Value::as_array);
@@ -198,7 +197,7 @@ impl Connection {
     async fn subscribe(
         &self,
         params: Option<&Vec<Value>>,
-        sink: &mpsc::Sender<String>,
+        sink: &NotificationSink,
     ) -> Result<Value, RpcError> {
         let name = params.and_then(|p| p.first()).and_then(Value::as_str);
         let full = params.and_then(|p| p.get(1)).and_then(Value::as_bool) == Some(true);
