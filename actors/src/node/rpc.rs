@@ -351,7 +351,7 @@ pub fn configure_with(node: Node, access: RpcAccess) -> impl FnOnce(&mut web::Se
     }
 }
 
-fn header<'a>(request: &'a actix_web::HttpRequest, name: header::HeaderName) -> Option<&'a str> {
+fn header(request: &actix_web::HttpRequest, name: header::HeaderName) -> Option<&str> {
     request.headers().get(name).and_then(|v| v.to_str().ok())
 }
 

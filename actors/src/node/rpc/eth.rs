@@ -20,7 +20,7 @@ use crate::tx_pool::TxPool;
 /// A block the node can show: from its store (imported and checked) or followed.
 enum Known {
     Stored {
-        header: Header,
+        header: Box<Header>,
         hash: B256,
         body: EthBlockBody,
     },
@@ -65,7 +65,11 @@ pub fn latest_number(node: &Node) -> u64 {
 fn stored(node: &Node, hash: B256) -> Option<Known> {
     let header = node.store.header_by_hash(&hash)?;
     let body = node.store.body(&hash)?;
-    Some(Known::Stored { header, hash, body })
+    Some(Known::Stored {
+        header: Box::new(header),
+        hash,
+        body,
+    })
 }
 
 fn by_number(node: &Node, number: u64) -> Option<Known> {
@@ -212,7 +216,7 @@ pub fn suggested_tip(node: &Node) -> u128 {
         .map(|known| {
             let (senders, header) = match &known {
                 Known::Followed(block) => (Some(block.senders.as_slice()), &block.header),
-                Known::Stored { header, .. } => (None, header),
+                Known::Stored { header, .. } => (None, &**header),
             };
             block_samples(&OracleBlock {
                 base_fee: header.base_fee_per_gas,
