@@ -29,4 +29,5 @@ mod rpc_shapes;
 mod serve;
 mod tx_fetch;
 mod tx_validation;
+mod viem;
 mod ws;

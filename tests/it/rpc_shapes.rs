@@ -344,3 +344,44 @@ async fn fees_blocks_and_sync_state_read_as_geths() {
     let finalized = call(&node, "eth_getBlockByNumber", json!(["finalized", false])).await;
     assert_eq!(finalized["error"]["code"], json!(-32000), "{finalized}");
 }
+
+#[actix_rt::test]
+async fn a_pending_blob_transaction_shows_its_blob_fields_without_the_sidecar() {
+    use alloy_consensus::{TxEip4844, TxEip4844WithSidecar};
+    use alloy_eips::eip4844::env_settings::EnvKzgSettings;
+    use alloy_eips::eip4844::{Blob, BlobTransactionSidecar};
+    use alloy_eips::eip7594::BlobTransactionSidecarVariant;
+    let node = dev_node().await;
+    let sidecar = BlobTransactionSidecar::try_from_blobs_with_settings(
+        vec![Blob::repeat_byte(1)],
+        EnvKzgSettings::Default.get(),
+    )
+    .expect("kzg");
+    let tx = TxEip4844 {
+        chain_id: 1337,
+        nonce: 0,
+        gas_limit: 21_000,
+        max_fee_per_gas: 2 * GWEI,
+        max_priority_fee_per_gas: GWEI,
+        to: Address::repeat_byte(0x42),
+        value: U256::ZERO,
+        access_list: AccessList::default(),
+        blob_versioned_hashes: sidecar.versioned_hashes().collect(),
+        max_fee_per_blob_gas: 3 * GWEI,
+        input: Bytes::new(),
+    };
+    let with_sidecar = TxEip4844WithSidecar {
+        tx,
+        sidecar: BlobTransactionSidecarVariant::Eip4844(sidecar),
+    };
+    let (hash, raw) = raw(PooledTx::Eip4844(sign(0, with_sidecar)));
+    let sent = call(&node, "eth_sendRawTransaction", json!([raw])).await;
+    assert_eq!(sent["result"], json!(hash), "{sent}");
+    let tx = call(&node, "eth_getTransactionByHash", json!([hash])).await["result"].clone();
+    let mut expected = geth_fields("eip1559");
+    expected.extend(["maxFeePerBlobGas".into(), "blobVersionedHashes".into()]);
+    assert_eq!(keys(&tx), expected, "{tx}");
+    assert_eq!(tx["type"], json!("0x3"));
+    assert_eq!(tx["maxFeePerBlobGas"], json!("0xb2d05e00"));
+    assert_eq!(tx["blobVersionedHashes"].as_array().map(Vec::len), Some(1));
+}

@@ -135,7 +135,12 @@ impl HeadFollower {
                     }
                 })
                 .collect();
-            let (source, len) = agreed_chain(&chains, &claims, quorum)?;
+            let votes: Vec<_> = chains
+                .iter()
+                .map(|chain| (chain.peer, chain.headers.as_slice()))
+                .collect();
+            let (index, len) = agreed_chain(&votes, &claims, quorum)?;
+            let source = chains.get(index)?;
             match fetch_blocks(&source.requests, &source.headers[..len]).await {
                 Ok(blocks) => Some(blocks),
                 Err(error) => {

@@ -98,20 +98,21 @@ pub async fn headers_above(
 }
 
 /// The highest block at least `quorum` distinct peers vouch for, through the headers they
-/// sent or the head their Status/BlockRangeUpdate claims; with the chain that reaches it.
-/// `None` when no block above our head has the quorum.
-pub fn agreed_chain<'a>(
-    chains: &'a [PeerChain],
+/// sent (`chains`: each peer's linked headers above our head) or the head their
+/// Status/BlockRangeUpdate claims; as the index of a chain that reaches it and how many of
+/// its headers to take. `None` when no block above our head has the quorum.
+pub fn agreed_chain(
+    chains: &[(PeerId, &[(B256, Header)])],
     claims: &[(PeerId, u64, B256)],
     quorum: usize,
-) -> Option<(&'a PeerChain, usize)> {
+) -> Option<(usize, usize)> {
     let mut votes: HashMap<(u64, B256), HashSet<PeerId>> = HashMap::new();
-    for chain in chains {
-        for (hash, header) in &chain.headers {
+    for (peer, headers) in chains {
+        for (hash, header) in *headers {
             votes
                 .entry((header.number, *hash))
                 .or_default()
-                .insert(chain.peer);
+                .insert(*peer);
         }
     }
     for (peer, number, hash) in claims {
@@ -124,12 +125,11 @@ pub fn agreed_chain<'a>(
         .filter(|(_, voters)| voters.len() >= quorum.max(1))
         .map(|(key, _)| *key)
         .max_by_key(|(number, _)| *number)?;
-    chains.iter().find_map(|chain| {
-        chain
-            .headers
+    chains.iter().enumerate().find_map(|(index, (_, headers))| {
+        headers
             .iter()
             .position(|(h, header)| *h == hash && header.number == number)
-            .map(|index| (chain, index + 1))
+            .map(|position| (index, position + 1))
     })
 }
 
@@ -174,4 +174,73 @@ pub async fn fetch_blocks(
         }
     }
     Ok(blocks)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::peer_id;
+
+    /// A chain of `len` headers above block 10 whose extra data is `fork` from `fork_at` on.
+    fn chain(len: u64, fork_at: u64, fork: u8) -> Vec<(B256, Header)> {
+        let mut parent = B256::repeat_byte(0x10);
+        (11..11 + len)
+            .map(|number| {
+                let header = Header {
+                    number,
+                    parent_hash: parent,
+                    extra_data: if number >= fork_at {
+                        vec![fork].into()
+                    } else {
+                        Default::default()
+                    },
+                    ..Header::default()
+                };
+                parent = header.hash_slow();
+                (parent, header)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_highest_block_two_peers_agree_on_is_taken() {
+        let (a, b) = (chain(5, 99, 0), chain(3, 99, 0));
+        let chains = [(peer_id(1), a.as_slice()), (peer_id(2), b.as_slice())];
+        // Both vouch for 11..=13; only A for 14 and 15.
+        assert_eq!(agreed_chain(&chains, &[], 2), Some((0, 3)));
+        // B's BlockRangeUpdate claims A's block 15: now two vouch for it.
+        let claim = (peer_id(2), 15, a[4].0);
+        assert_eq!(agreed_chain(&chains, &[claim], 2), Some((0, 5)));
+    }
+
+    #[test]
+    fn one_lying_peer_cannot_move_the_head() {
+        let (honest, liar) = (chain(2, 99, 0), chain(50, 11, 0xee));
+        let chains = [
+            (peer_id(1), honest.as_slice()),
+            (peer_id(2), liar.as_slice()),
+        ];
+        assert_eq!(agreed_chain(&chains, &[], 2), None);
+        // Its claims of its own blocks count once, whatever it repeats.
+        let claims = [(peer_id(2), 60, liar[49].0), (peer_id(2), 60, liar[49].0)];
+        assert_eq!(agreed_chain(&chains, &claims, 2), None);
+        // A claim for a block nobody sent is no vote.
+        let ghost = [(peer_id(1), 70, B256::repeat_byte(7))];
+        assert_eq!(agreed_chain(&chains, &ghost, 1), Some((1, 50)));
+    }
+
+    #[test]
+    fn forks_split_the_votes() {
+        let (a, b, c) = (chain(4, 13, 1), chain(4, 13, 2), chain(4, 13, 2));
+        let chains = [
+            (peer_id(1), a.as_slice()),
+            (peer_id(2), b.as_slice()),
+            (peer_id(3), c.as_slice()),
+        ];
+        // All agree up to 12; B and C agree on their fork up to 14.
+        let (index, len) = agreed_chain(&chains, &[], 2).expect("agreed");
+        assert_eq!(len, 4);
+        assert!(index == 1 || index == 2);
+        assert_eq!(agreed_chain(&chains, &[], 3), Some((0, 2)));
+    }
 }
