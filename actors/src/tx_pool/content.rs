@@ -217,3 +217,101 @@ impl ValidatingTxPool {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{sender, tx};
+    use crate::tx_pool::validate::ValidationRules;
+    use crate::tx_pool::{NoState, PoolError, TxPool};
+
+    fn pool() -> ValidatingTxPool {
+        let rules = ValidationRules {
+            chain_id: 1,
+            block_gas_limit: 30_000_000,
+            max_blobs_per_tx: 6,
+            calldata_floor: true,
+        };
+        ValidatingTxPool::new(rules, Arc::new(NoState))
+    }
+
+    fn add(pool: &ValidatingTxPool, txs: &[&PoolTx]) -> Vec<Result<B256, PoolError>> {
+        pool.add_verified(txs.iter().map(|t| Ok((*t).clone())).collect(), None)
+    }
+
+    fn nonces(txs: &[Arc<PoolTx>]) -> Vec<u64> {
+        txs.iter().map(|t| t.tx.nonce()).collect()
+    }
+
+    #[test]
+    fn without_state_a_senders_run_starts_at_its_lowest_pooled_nonce() {
+        let pool = pool();
+        let from = sender(1);
+        let (a, b, c) = (tx(from, 5, 0), tx(from, 6, 0), tx(from, 8, 0));
+        assert!(add(&pool, &[&a, &b, &c]).iter().all(Result::is_ok));
+        let split = pool.content_from(&from);
+        assert_eq!(nonces(&split.pending), [5, 6]);
+        assert_eq!(nonces(&split.queued), [8]);
+        assert_eq!(pool.pending_nonce(&from), 7);
+        assert_eq!(pool.status(), (2, 1));
+        assert_eq!(pool.content().len(), 1);
+    }
+
+    #[test]
+    fn an_included_block_removes_its_txs_and_the_senders_stale_ones() {
+        let pool = pool();
+        let (alice, bob) = (sender(1), sender(2));
+        let (a0, a1, a2) = (tx(alice, 0, 0), tx(alice, 1, 0), tx(alice, 2, 0));
+        // Bob's pooled nonce-3 tx loses to another nonce-3 tx of his in the block.
+        let (b3, b3_mined) = (tx(bob, 3, 0), tx(bob, 3, 1));
+        assert!(add(&pool, &[&a0, &a1, &a2, &b3]).iter().all(Result::is_ok));
+        let outcome = pool.apply_included(&[
+            (a0.hash, alice, 0),
+            (a1.hash, alice, 1),
+            (b3_mined.hash, bob, 3),
+        ]);
+        assert_eq!(outcome.included, [a0.hash, a1.hash]);
+        assert_eq!(outcome.stale, [b3.hash]);
+        assert!(
+            pool.get(&a2.hash).is_some(),
+            "alice's next tx stays, now pending"
+        );
+        assert_eq!(nonces(&pool.content_from(&alice).pending), [2]);
+        assert_eq!(pool.account_nonce(&alice), 2);
+        assert_eq!(pool.account_nonce(&bob), 4);
+        assert_eq!(pool.pending_nonce(&bob), 4);
+        // A late copy of a used nonce is refused in geth's terms.
+        assert_eq!(
+            add(&pool, &[&tx(bob, 3, 2)]),
+            [Err(PoolError::Invalid(TxValidationError::NonceTooLow {
+                nonce: 3,
+                account: 4
+            }))]
+        );
+        let counters = pool.counters();
+        assert_eq!((counters.included(), counters.evicted()), (2, 1));
+    }
+
+    #[test]
+    fn a_replacement_is_counted() {
+        let pool = pool();
+        let from = sender(3);
+        let cheap = tx(from, 0, 0);
+        let mut bumped = tx(from, 0, 0);
+        if let crate::eth::PooledTx::Eip1559(signed) = &bumped.tx {
+            let mut inner = signed.tx().clone();
+            inner.max_fee_per_gas *= 2;
+            inner.max_priority_fee_per_gas *= 2;
+            bumped = PoolTx::new(
+                crate::eth::PooledTx::Eip1559(alloy_consensus::Signed::new_unhashed(
+                    inner,
+                    *signed.signature(),
+                )),
+                from,
+            );
+        }
+        assert!(add(&pool, &[&cheap, &bumped]).iter().all(Result::is_ok));
+        assert!(pool.get(&cheap.hash).is_none());
+        assert_eq!(pool.counters().replaced(), 1);
+    }
+}
