@@ -96,6 +96,18 @@ async fn a_node_at_550_follows_two_peers_to_600_and_drops_included_txs() {
     );
     let stale_pooled = outcome[0].is_ok();
 
+    // A newHeads subscriber over WebSocket.
+    let (server, ws) = ethpeer_actors::node::rpc::ws::server(
+        c.clone(),
+        "127.0.0.1:0".parse().unwrap(),
+        ethpeer_actors::node::rpc::RpcAccess::all(),
+    )
+    .unwrap();
+    actix_rt::spawn(server);
+    let mut heads = crate::ws::connect(ws, None).await;
+    let sub = crate::ws::request(&mut heads, "eth_subscribe", json!(["newHeads"])).await;
+    assert!(sub["result"].is_string(), "{sub}");
+
     let a = crate::node::node_with(&dir, 1, &ethpeer_actors::eth::EthVersion::ALL).await;
     let b = crate::node::node_with(&dir, 2, &ethpeer_actors::eth::EthVersion::ALL).await;
     c.dial(a.local_addr, a.node_id()).await.expect("C dials A");
@@ -113,6 +125,15 @@ async fn a_node_at_550_follows_two_peers_to_600_and_drops_included_txs() {
         c.follow.head().unwrap().hash,
         ethtest.blocks[599].header.hash_slow()
     );
+    // newHeads streamed each followed head, in order, in geth's header shape.
+    for number in 551..=600u64 {
+        let note = crate::ws::next_json(&mut heads).await;
+        let head = &note["params"]["result"];
+        assert_eq!(head["number"], json!(format!("{number:#x}")), "{note}");
+        let expected = ethtest.blocks[number as usize - 1].header.hash_slow();
+        assert_eq!(head["hash"], json!(expected));
+        assert!(head["parentHash"].is_string() && head["transactions"].is_null());
+    }
     for tx in &included {
         assert!(c.pool.get(tx.hash()).is_none(), "included tx left the pool");
     }

@@ -16,9 +16,9 @@ use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
-type Client = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
+pub(crate) type Client = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
 
-async fn connect(addr: std::net::SocketAddr, recv_buffer: Option<u32>) -> Client {
+pub(crate) async fn connect(addr: std::net::SocketAddr, recv_buffer: Option<u32>) -> Client {
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     if let Some(size) = recv_buffer {
         socket.set_recv_buffer_size(size).unwrap();
@@ -30,13 +30,13 @@ async fn connect(addr: std::net::SocketAddr, recv_buffer: Option<u32>) -> Client
     client
 }
 
-async fn request(client: &mut Client, method: &str, params: Value) -> Value {
+pub(crate) async fn request(client: &mut Client, method: &str, params: Value) -> Value {
     let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
     client.send(Message::text(body.to_string())).await.unwrap();
     next_json(client).await
 }
 
-async fn next_json(client: &mut Client) -> Value {
+pub(crate) async fn next_json(client: &mut Client) -> Value {
     loop {
         let message = tokio::time::timeout(Duration::from_secs(10), client.next())
             .await

@@ -16,7 +16,7 @@ use super::poll::{agreed_chain, fetch_blocks, headers_above, PeerChain};
 use super::{FollowedBlock, FollowedChain};
 use crate::chain::ChainStore;
 use crate::eth::{EthBlock, PeerHead};
-use crate::node::rpc::subscriptions::NewHead;
+use crate::node::rpc::subscriptions::{NewHead, NewHeads};
 use crate::peer_set::{PeerInfo, Peers};
 use crate::tx_pool::{TxPool, ValidatingTxPool};
 
@@ -51,8 +51,8 @@ impl Default for FollowConfig {
 pub struct FollowLinks {
     /// The peers and their claimed heads.
     pub peers: Recipient<Peers>,
-    /// New followed heads (the `newHeads` stream).
-    pub heads: Recipient<NewHead>,
+    /// New followed heads (the `newHeads` stream), one message per round.
+    pub heads: Recipient<NewHeads>,
 }
 
 /// The head follower (see the module doc).
@@ -153,21 +153,29 @@ impl HeadFollower {
             .into_actor(self)
             .map(|blocks, act, _ctx| {
                 act.busy = false;
-                for (hash, block) in blocks.unwrap_or_default() {
-                    act.take(hash, block);
+                let heads: Vec<NewHead> = blocks
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|(hash, block)| act.take(hash, block))
+                    .collect();
+                // One message per round (at most HEADERS_PER_POLL heads, one round at a
+                // time), sent past the mailbox's capacity: every head reaches the hub,
+                // which never waits on a subscriber, so the queue cannot build up.
+                if !heads.is_empty() {
+                    act.links.heads.do_send(NewHeads(heads));
                 }
             })
             .spawn(ctx);
     }
 
-    /// Records one checked block, applies it to the pool and announces it.
-    fn take(&mut self, hash: B256, block: EthBlock) {
+    /// Records one checked block and applies it to the pool; returns it as a new head.
+    fn take(&mut self, hash: B256, block: EthBlock) -> Option<NewHead> {
         let Some(senders) = self.senders(&block) else {
             log::debug!(
                 "follow: block {} has an unrecoverable sender",
                 block.header.number
             );
-            return;
+            return None;
         };
         let included: Vec<(B256, Address, u64)> = block
             .body
@@ -192,7 +200,7 @@ impl HeadFollower {
             outcome.included.len(),
             outcome.stale.len()
         );
-        let _ = self.links.heads.try_send(NewHead { hash, header });
+        Some(NewHead { hash, header })
     }
 
     /// Each transaction's sender: from the pool when it holds the tx (no recovery),

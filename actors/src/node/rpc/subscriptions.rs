@@ -133,9 +133,13 @@ pub struct Unsubscribe {
 #[rtype(result = "()")]
 pub struct ConnectionClosed(pub u64);
 
-/// Event: a new head was followed or imported.
+/// Event: new heads were followed (one round's blocks, lowest first).
 #[derive(Clone, Debug, Message)]
 #[rtype(result = "()")]
+pub struct NewHeads(pub Vec<NewHead>);
+
+/// One new head.
+#[derive(Clone, Debug)]
 pub struct NewHead {
     /// Its hash.
     pub hash: B256,
@@ -296,22 +300,28 @@ impl Handler<NewTxs> for SubscriptionHub {
     }
 }
 
-impl Handler<NewHead> for SubscriptionHub {
+impl Handler<NewHeads> for SubscriptionHub {
     type Result = ();
 
-    fn handle(&mut self, msg: NewHead, _ctx: &mut Context<Self>) {
+    fn handle(&mut self, msg: NewHeads, _ctx: &mut Context<Self>) {
         if !self.wants(SubscriptionKind::NewHeads) {
             return;
         }
-        let header = alloy_rpc_types_eth::Header::from_consensus(
-            Sealed::new_unchecked(msg.header, msg.hash),
-            None,
-            None,
-        );
-        let Ok(rendered) = serde_json::to_value(header).map(|v: Value| v.to_string()) else {
-            return;
-        };
-        self.publish(&[(SubscriptionKind::NewHeads, vec![rendered])]);
+        let rendered = msg
+            .0
+            .into_iter()
+            .filter_map(|head| {
+                let header = alloy_rpc_types_eth::Header::from_consensus(
+                    Sealed::new_unchecked(head.header, head.hash),
+                    None,
+                    None,
+                );
+                serde_json::to_value(header)
+                    .map(|v: Value| v.to_string())
+                    .ok()
+            })
+            .collect();
+        self.publish(&[(SubscriptionKind::NewHeads, rendered)]);
     }
 }
 
