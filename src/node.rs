@@ -66,6 +66,7 @@ struct Plan {
 
 impl Plan {
     fn new(args: &NodeArgs) -> anyhow::Result<Self> {
+        let (http, ws) = rpc_endpoints(args)?;
         let spec = match (&args.genesis, args.network) {
             (Some(path), _) => Some(genesis::load_genesis(path)?),
             (None, NetworkArg::Dev) => Some(genesis::dev_genesis()),
@@ -167,7 +168,6 @@ impl Plan {
             datadir.display(),
             store.head().number
         );
-        let (http, ws) = rpc_endpoints(args)?;
         Ok(Self {
             builder,
             store,

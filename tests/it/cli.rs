@@ -97,7 +97,24 @@ fn node_refuses_bad_flags_and_files_with_one_line() {
     let datadir = dir.path().to_str().expect("utf-8").to_string();
     let bad_key = dir.path().join("badkey");
     std::fs::write(&bad_key, "not hex").expect("write");
-    let cases: [Vec<&str>; 6] = [
+    let cases: [Vec<&str>; 8] = [
+        // A namespace the node does not implement, as geth refuses unknown modules.
+        vec![
+            "node",
+            "--datadir",
+            &datadir,
+            "--http",
+            "--http.api",
+            "eth,debug",
+        ],
+        vec![
+            "node",
+            "--datadir",
+            &datadir,
+            "--ws",
+            "--ws.api",
+            "personal",
+        ],
         vec!["node", "--port", "abc"],
         vec!["node", "--datadir", &datadir, "--peers", "enode://nope"],
         vec![

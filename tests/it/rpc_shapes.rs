@@ -385,3 +385,39 @@ async fn a_pending_blob_transaction_shows_its_blob_fields_without_the_sidecar() 
     assert_eq!(tx["maxFeePerBlobGas"], json!("0xb2d05e00"));
     assert_eq!(tx["blobVersionedHashes"].as_array().map(Vec::len), Some(1));
 }
+
+#[actix_rt::test]
+async fn namespaces_outside_the_api_list_are_unknown_methods() {
+    let node = dev_node().await;
+    let access = rpc::RpcAccess::default().with_apis("eth,txpool");
+    let ask = |method: &str| {
+        let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": []});
+        let (node, access) = (node.clone(), access.clone());
+        async move {
+            rpc::handle_body_with(&node, &access, body.to_string().as_bytes())
+                .await
+                .expect("an answer")
+        }
+    };
+    assert_eq!(
+        ask("txpool_status").await["result"]["pending"],
+        json!("0x0")
+    );
+    assert_eq!(ask("eth_chainId").await["result"], json!("0x539"));
+    for method in ["admin_peers", "net_version", "web3_clientVersion"] {
+        let answer = ask(method).await;
+        assert_eq!(answer["error"]["code"], json!(-32601), "{method}: {answer}");
+        assert_eq!(
+            answer["error"]["message"],
+            json!(format!(
+                "the method {method} does not exist/is not available"
+            ))
+        );
+    }
+    // Over HTTP there are no notifications (geth's answer).
+    let answer = ask("eth_subscribe").await;
+    assert_eq!(
+        answer["error"]["message"],
+        json!("notifications not supported")
+    );
+}

@@ -153,10 +153,12 @@ impl HeadFollower {
             .into_actor(self)
             .map(|blocks, act, _ctx| {
                 act.busy = false;
+                // In order, stopping at a block that cannot be taken: the followed chain
+                // never has a gap.
                 let heads: Vec<NewHead> = blocks
                     .unwrap_or_default()
                     .into_iter()
-                    .filter_map(|(hash, block)| act.take(hash, block))
+                    .map_while(|(hash, block)| act.take(hash, block))
                     .collect();
                 // One message per round (at most HEADERS_PER_POLL heads, one round at a
                 // time), sent past the mailbox's capacity: every head reaches the hub,
