@@ -170,9 +170,48 @@ pub struct NodeArgs {
     /// Offered eth versions, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "66,67,68,69,70")]
     pub eth: Vec<u64>,
-    /// Serve JSON-RPC (admin, eth, net) on this address, e.g. 127.0.0.1:8545.
+    /// Serve JSON-RPC over HTTP (on --http.addr:--http.port).
+    #[arg(long)]
+    pub http: bool,
+    /// HTTP-RPC listening interface (a name or an IP address).
+    #[arg(long = "http.addr", default_value = "localhost")]
+    pub http_addr: String,
+    /// HTTP-RPC listening port (0: any free port).
+    #[arg(long = "http.port", default_value_t = 8545)]
+    pub http_port: u16,
+    /// Namespaces served over HTTP, comma-separated, from admin, eth, net, txpool, web3
+    /// (default: geth's eth,net,web3; all of them with --rpc).
+    #[arg(long = "http.api")]
+    pub http_api: Option<String>,
+    /// Host names accepted in HTTP requests, comma-separated (`*`: any); IP addresses
+    /// always pass.
+    #[arg(long = "http.vhosts", default_value = "localhost")]
+    pub http_vhosts: String,
+    /// Browser origins allowed to call the HTTP-RPC (CORS), comma-separated (`*`: any).
+    #[arg(long = "http.corsdomain", default_value = "")]
+    pub http_corsdomain: String,
+    /// Serve JSON-RPC over WebSocket, with `eth_subscribe` (on --ws.addr:--ws.port).
+    #[arg(long)]
+    pub ws: bool,
+    /// WebSocket-RPC listening interface (a name or an IP address).
+    #[arg(long = "ws.addr", default_value = "localhost")]
+    pub ws_addr: String,
+    /// WebSocket-RPC listening port (0: any free port).
+    #[arg(long = "ws.port", default_value_t = 8546)]
+    pub ws_port: u16,
+    /// Namespaces served over WebSocket, comma-separated (default: eth,net,web3).
+    #[arg(long = "ws.api")]
+    pub ws_api: Option<String>,
+    /// Alias of `--http` on this address with every namespace unless --http.api says
+    /// otherwise, e.g. 127.0.0.1:8545.
     #[arg(long)]
     pub rpc: Option<std::net::SocketAddr>,
+    /// Seconds between polls of the best peers for headers above the followed head.
+    #[arg(long = "follow.interval", default_value_t = 4)]
+    pub follow_interval: u64,
+    /// Peers that must agree on a block's hash before it is followed (0: do not follow).
+    #[arg(long = "follow.quorum", default_value_t = 2)]
+    pub follow_quorum: usize,
     /// Serve Prometheus metrics at /metrics on this address, e.g. 127.0.0.1:6060.
     #[arg(long)]
     pub metrics: Option<std::net::SocketAddr>,

@@ -61,12 +61,14 @@ const STORE_CLOSE_ATTEMPTS: usize = 100;
 struct Plan {
     builder: NodeBuilder,
     store: Arc<RedbChainStore>,
-    rpc: Option<std::net::SocketAddr>,
+    http: Option<(std::net::SocketAddr, rpc::RpcAccess)>,
+    ws: Option<(std::net::SocketAddr, rpc::RpcAccess)>,
     metrics: Option<std::net::SocketAddr>,
 }
 
 impl Plan {
     fn new(args: &NodeArgs) -> anyhow::Result<Self> {
+        let (http, ws) = rpc_endpoints(args)?;
         let spec = match (&args.genesis, args.network) {
             (Some(path), _) => Some(genesis::load_genesis(path)?),
             (None, NetworkArg::Dev) => Some(genesis::dev_genesis()),
@@ -143,6 +145,11 @@ impl Plan {
             .eth_versions(eth_versions)
             .max_peers(args.maxpeers)
             .arrival_wait(Duration::from_millis(args.tx_arrival_wait));
+        builder.config_mut().follow = ethpeer_actors::head_follow::FollowConfig {
+            enabled: args.follow_quorum > 0,
+            interval: Duration::from_secs(args.follow_interval.max(1)),
+            quorum: args.follow_quorum,
+        };
         if let Some(id) = args.networkid {
             builder = builder.network_id(id);
         }
@@ -173,7 +180,8 @@ impl Plan {
         Ok(Self {
             builder,
             store,
-            rpc: args.rpc,
+            http,
+            ws,
             metrics: args.metrics,
         })
     }
@@ -184,10 +192,16 @@ async fn serve(plan: Plan) -> anyhow::Result<()> {
     // stdout carries the machine-readable facts (one per line); logs go to stderr.
     println!("{}", node.enode());
     let mut servers = Vec::new();
-    if let Some(addr) = plan.rpc {
-        let (server, bound) = rpc::server(node.clone(), addr).context("--rpc")?;
+    if let Some((addr, access)) = plan.http {
+        let (server, bound) = rpc::server_with(node.clone(), addr, access).context("--http")?;
         println!("rpc http://{bound}");
         log::info!("JSON-RPC on http://{bound}");
+        servers.push(server);
+    }
+    if let Some((addr, access)) = plan.ws {
+        let (server, bound) = rpc::ws::server(node.clone(), addr, access).context("--ws")?;
+        println!("ws ws://{bound}");
+        log::info!("JSON-RPC over WebSocket on ws://{bound}");
         servers.push(server);
     }
     if let Some(addr) = plan.metrics {
@@ -237,6 +251,62 @@ async fn wait_for_signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+/// The HTTP and WebSocket RPC endpoints the flags ask for: `--http` (or its alias
+/// `--rpc ADDR`, which serves every namespace unless `--http.api` narrows it) and `--ws`.
+type Endpoint = Option<(std::net::SocketAddr, rpc::RpcAccess)>;
+
+fn rpc_endpoints(args: &NodeArgs) -> anyhow::Result<(Endpoint, Endpoint)> {
+    let apis = |flag: &str, list: &Option<String>, default: rpc::RpcAccess| {
+        let access = match list {
+            Some(list) => default.with_apis(list),
+            None => default,
+        };
+        match access
+            .apis
+            .iter()
+            .find(|a| !rpc::ALL_APIS.contains(&a.as_str()))
+        {
+            Some(unknown) => Err(anyhow::anyhow!(
+                "--{flag}: unknown namespace {unknown} (known: {})",
+                rpc::ALL_APIS.join(",")
+            )),
+            None => Ok(access),
+        }
+    };
+    let resolve = |flag: &str, host: &str, port: u16| -> anyhow::Result<std::net::SocketAddr> {
+        use std::net::ToSocketAddrs;
+        (host, port)
+            .to_socket_addrs()
+            .with_context(|| format!("--{flag} {host}"))?
+            .next()
+            .with_context(|| format!("--{flag} {host}: no address"))
+    };
+    let http = match (args.http, args.rpc) {
+        (_, Some(addr)) => Some((
+            addr,
+            apis("http.api", &args.http_api, rpc::RpcAccess::all())?,
+        )),
+        (true, None) => Some((
+            resolve("http.addr", &args.http_addr, args.http_port)?,
+            apis("http.api", &args.http_api, rpc::RpcAccess::default())?,
+        )),
+        (false, None) => None,
+    };
+    let http = http.map(|(addr, mut access)| {
+        access.vhosts = rpc::split_list(&args.http_vhosts);
+        access.cors = rpc::split_list(&args.http_corsdomain);
+        (addr, access)
+    });
+    let ws = match args.ws {
+        true => Some((
+            resolve("ws.addr", &args.ws_addr, args.ws_port)?,
+            apis("ws.api", &args.ws_api, rpc::RpcAccess::default())?,
+        )),
+        false => None,
+    };
+    Ok((http, ws))
 }
 
 /// The built-in public network of a `--network` value (`None` for dev, which is a genesis).

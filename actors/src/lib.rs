@@ -30,10 +30,15 @@
 //! - [`tx_fetcher::TxFetcher`]: fetches announced txs into the pool.
 //! - [`tx_pool`]: the [`tx_pool::TxPool`] trait the actors read, the validating pool
 //!   (stateless and [`tx_pool::StateProvider`] checks) and an in-memory pool.
+//! - [`head_follow::HeadFollower`]: follows the head from peers (a quorum of them must
+//!   agree), checks bodies against headers, keeps the [`head_follow::FollowedChain`] and
+//!   removes included and stale-nonce transactions from the pool; followed blocks are
+//!   never stored, relayed or advertised.
 //! - [`node`]: the whole subsystem wired together ([`node::NodeBuilder`]), with the
 //!   [`node::PeerManager`] (admission, peer limits, static-peer dialing with backoff, the
 //!   inbound IP throttle), [`node::NodeEvent`] subscriptions, the propagation trace, and
-//!   the admin JSON-RPC ([`node::rpc`]) and Prometheus ([`node::metrics`]) endpoints.
+//!   the JSON-RPC over HTTP and WebSocket with `eth_subscribe` ([`node::rpc`]) and
+//!   Prometheus ([`node::metrics`]) endpoints.
 //!
 //! ## Embedding
 //!
@@ -111,6 +116,7 @@ pub mod discv4;
 pub mod enr;
 pub mod eth;
 pub mod fuzzing;
+pub mod head_follow;
 pub mod node;
 pub mod p2p;
 pub mod peer;

@@ -78,6 +78,8 @@ pub struct Binary {
     pub rpc: String,
     /// Its metrics URL.
     pub metrics: String,
+    /// Its WebSocket RPC URL (with `--ws`).
+    pub ws: Option<String>,
     /// Its stderr (log) lines.
     log: LogFollower,
 }
@@ -108,7 +110,11 @@ impl Binary {
             .expect("ethpeer starts");
         let mut stdout = BufReader::new(child.stdout.take().expect("stdout")).lines();
         let mut printed = Vec::new();
-        while printed.len() < 3 {
+        // enode, rpc, ws (with --ws), metrics: the metrics line comes last.
+        while !printed
+            .last()
+            .is_some_and(|l: &String| l.starts_with("metrics "))
+        {
             let line = tokio::time::timeout(Duration::from_secs(30), stdout.next_line())
                 .await
                 .expect("ethpeer printed its addresses in time")
@@ -116,9 +122,16 @@ impl Binary {
                 .expect("ethpeer exited early");
             printed.push(line);
         }
+        let printed_as = |prefix: &str| {
+            printed
+                .iter()
+                .find_map(|l| l.strip_prefix(prefix))
+                .map(String::from)
+        };
         let enode = printed[0].clone();
-        let rpc = printed[1].trim_start_matches("rpc ").to_string();
-        let metrics = printed[2].trim_start_matches("metrics ").to_string();
+        let rpc = printed_as("rpc ").expect("an rpc line");
+        let ws = printed_as("ws ");
+        let metrics = printed_as("metrics ").expect("a metrics line");
         assert!(enode.starts_with("enode://"), "{enode}");
         let log = LogFollower::start(child.stderr.take().expect("stderr"), "ethpeer");
         Self {
@@ -126,6 +139,7 @@ impl Binary {
             enode,
             rpc,
             metrics,
+            ws,
             log,
         }
     }

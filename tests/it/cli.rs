@@ -100,6 +100,23 @@ fn node_refuses_bad_flags_and_files_with_one_line() {
     let cases: [Vec<&str>; 8] = [
         vec!["node", "--datadir", &datadir, "--nat", "upnp"],
         vec!["node", "--datadir", &datadir, "--bootnodes", "enr:garbage"],
+        // A namespace the node does not implement, as geth refuses unknown modules.
+        vec![
+            "node",
+            "--datadir",
+            &datadir,
+            "--http",
+            "--http.api",
+            "eth,debug",
+        ],
+        vec![
+            "node",
+            "--datadir",
+            &datadir,
+            "--ws",
+            "--ws.api",
+            "personal",
+        ],
         vec!["node", "--port", "abc"],
         vec!["node", "--datadir", &datadir, "--peers", "enode://nope"],
         vec![

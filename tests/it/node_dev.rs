@@ -239,6 +239,11 @@ async fn rpc_errors_follow_json_rpc() {
     assert!(call(&node, "eth_sendRawTransaction", json!([first])).await["result"].is_string());
     let answer = call(&node, "eth_sendRawTransaction", json!([first])).await;
     assert_eq!(answer["error"]["code"], json!(-32000), "{answer}");
+    assert_eq!(
+        answer["error"]["message"],
+        json!("already known"),
+        "{answer}"
+    );
     // Garbage that is hex but no transaction.
     let answer = call(&node, "eth_sendRawTransaction", json!(["0x02c0"])).await;
     assert_eq!(answer["error"]["code"], json!(-32000), "{answer}");

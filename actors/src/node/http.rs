@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 /// An HTTP server with one worker (admin RPC and scrapes are light) and no signal handling
 /// of its own (the node's owner decides when to stop), bound to `addr`; returns the server
 /// (to spawn or await) and the bound address.
-pub(super) fn http_server(
+pub(crate) fn http_server(
     addr: SocketAddr,
     configure: impl Fn(&mut actix_web::web::ServiceConfig) + Clone + Send + 'static,
 ) -> std::io::Result<(actix_web::dev::Server, SocketAddr)> {

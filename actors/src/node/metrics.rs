@@ -127,6 +127,7 @@ pub async fn render(node: &Node) -> String {
         "Transactions in the pool.",
     );
     out.sample("ethpeer_txpool_transactions", &[], node.pool.len() as u64);
+    mempool(&mut out, node);
 
     out.family(
         "ethpeer_disconnects_total",
@@ -351,4 +352,47 @@ async fn metrics_endpoint(node: web::Data<Node>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(render(&node).await)
+}
+
+/// Pool leave counters, the followed head and the `eth_subscribe` buffers.
+fn mempool(out: &mut Exposition, node: &Node) {
+    use std::sync::atomic::Ordering;
+    out.family(
+        "ethpeer_txpool_removed_total",
+        "counter",
+        "Transactions that left the pool, by why: included in a followed block, evicted \
+         (stale nonce or no room), replaced (same nonce, higher fees).",
+    );
+    let counters = node.pool.counters();
+    for (reason, n) in [
+        ("included", counters.included()),
+        ("evicted", counters.evicted()),
+        ("replaced", counters.replaced()),
+    ] {
+        out.sample("ethpeer_txpool_removed_total", &[("reason", reason)], n);
+    }
+    out.family(
+        "ethpeer_followed_head",
+        "gauge",
+        "Number of the head followed from peers (0: none yet).",
+    );
+    let head = node.follow.head().map_or(0, |h| h.header.number);
+    out.sample("ethpeer_followed_head", &[], head);
+    out.family(
+        "ethpeer_rpc_notifications_total",
+        "counter",
+        "eth_subscribe notifications queued to subscribers, or dropped because a \
+         subscriber's buffer was full.",
+    );
+    let hub = &node.subscription_metrics;
+    for (outcome, n) in [
+        ("delivered", hub.delivered.load(Ordering::Relaxed)),
+        ("dropped", hub.dropped.load(Ordering::Relaxed)),
+    ] {
+        out.sample(
+            "ethpeer_rpc_notifications_total",
+            &[("outcome", outcome)],
+            n,
+        );
+    }
 }

@@ -15,7 +15,7 @@ mod dial;
 pub mod discovery;
 pub mod enode;
 pub mod events;
-mod http;
+pub(crate) mod http;
 pub mod manager;
 pub mod metrics;
 pub mod observe;
@@ -44,6 +44,7 @@ use crate::block_propagation::BlockPropagator;
 use crate::chain::{BlockPolicy, ChainStore};
 use crate::eth::forkid::ForkSchedule;
 use crate::eth::EthVersion;
+use crate::head_follow::{FollowConfig, FollowLinks, FollowedChain, HeadFollower};
 use crate::p2p::DisconnectReason;
 use crate::peer::{PeerHandle, SeenRoute, SessionPeerLinks, WireMetrics};
 use crate::peer_set::{Close, PeerSetActor, RegisterError, SubscribePeerEvents};
@@ -104,6 +105,8 @@ pub struct NodeConfig {
     pub peer_arbiters: usize,
     /// Peer discovery (default: off; the `ethpeer` binary turns discv4 on).
     pub discovery: DiscoveryConfig,
+    /// Following the head from peers (interval, quorum).
+    pub follow: FollowConfig,
 }
 
 impl NodeConfig {
@@ -133,6 +136,7 @@ impl NodeConfig {
             verify_threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             peer_arbiters: std::thread::available_parallelism().map_or(1, |n| n.get()),
             discovery: DiscoveryConfig::default(),
+            follow: FollowConfig::default(),
         }
     }
 }
@@ -183,6 +187,12 @@ pub struct Node {
     pub chain_id: u64,
     /// Network id.
     pub network_id: u64,
+    /// Blocks followed from peers (not ours: see `head_follow`).
+    pub follow: Arc<FollowedChain>,
+    /// `eth_subscribe` subscriptions of the WebSocket connections.
+    pub subscriptions: Addr<rpc::subscriptions::SubscriptionHub>,
+    /// The hub's delivered/dropped counters.
+    pub subscription_metrics: Arc<rpc::subscriptions::SubscriptionMetrics>,
     session: Arc<SessionConfig>,
     /// What every session peer is started with.
     links: SessionPeerLinks,
@@ -290,6 +300,7 @@ impl Node {
             )),
             false => None,
         };
+        let hub = rpc::subscriptions::SubscriptionHub::new();
         let node = Self {
             peer_set,
             pool,
@@ -304,6 +315,9 @@ impl Node {
             client_id: config.client_id,
             chain_id: config.chain_id,
             network_id: config.network_id,
+            follow: Arc::new(FollowedChain::new()),
+            subscription_metrics: hub.metrics(),
+            subscriptions: hub.start(),
             session,
             links: links.clone(),
             chain: status.clone(),
@@ -311,6 +325,18 @@ impl Node {
             discovery,
             external_ip: config.discovery.external_ip,
         };
+        node.pool.subscribe(node.subscriptions.clone().recipient());
+        HeadFollower::new(
+            config.follow.clone(),
+            node.store.clone(),
+            node.follow.clone(),
+            node.pool.clone(),
+            FollowLinks {
+                peers: node.peer_set.clone().recipient(),
+                heads: node.subscriptions.clone().recipient(),
+            },
+        )
+        .start();
         let throttle = Arc::new(InboundThrottle::default());
         let gate = move |addr: SocketAddr| throttle.allow(addr.ip(), tokio::time::Instant::now());
         let on_session = move |established, addr: SocketAddr| {

@@ -1,24 +1,39 @@
 //! JSON-RPC 2.0 over HTTP (actix-web) with the methods people expect of a geth node's
-//! `admin`, `eth` and `net` namespaces, as far as a node without execution can answer
-//! them: `admin_nodeInfo`, `admin_peers`, `admin_addPeer`, `admin_removePeer`,
-//! `eth_sendRawTransaction`, `eth_getTransactionByHash` (pool txs only: we hold no
-//! blocks' txs index), `eth_blockNumber`, `eth_chainId`, `net_peerCount`,
-//! `net_version`, `web3_clientVersion`. Batches are supported; malformed requests get the
+//! `admin`, `eth`, `net`, `txpool` and `web3` namespaces, as far as a node without
+//! execution can answer them: `admin_nodeInfo`, `admin_peers`, `admin_addPeer`,
+//! `admin_removePeer`; `eth_sendRawTransaction` (refusals in geth's words, `errors`),
+//! `eth_getTransactionByHash` (pool and followed blocks), `eth_getTransactionCount`,
+//! `eth_getBlockByNumber`/`ByHash`, `eth_gasPrice`, `eth_maxPriorityFeePerGas`
+//! (`gas_price`), `eth_syncing`, `eth_blockNumber`, `eth_chainId` (`eth`); `txpool_*`
+//! (`txpool`); `net_peerCount`, `net_version`, `web3_clientVersion`. Shapes come from
+//! alloy's RPC types (`shapes`). Batches are supported; malformed requests get the
 //! JSON-RPC error codes (-32700 parse, -32600 invalid request, -32601 unknown method,
 //! -32602 invalid params, -32000 refused by the node).
 
 use std::net::SocketAddr;
 
+use actix_web::http::{header, Method};
 use actix_web::{web, HttpResponse};
 use alloy_eips::eip2718::Decodable2718;
 use alloy_primitives::{hex, keccak256};
 use serde_json::{json, Value};
 
+mod access;
+mod errors;
+mod eth;
+pub mod gas_price;
+pub mod shapes;
+pub mod subscriptions;
+mod txpool;
+pub mod ws;
+
+pub use access::{split_list, RpcAccess, ALL_APIS, DEFAULT_APIS, DEFAULT_VHOSTS};
+pub use errors::{geth_text, is_geth_pool_text, pool_rpc_error, GETH_POOL_TEXTS, POOL_ERROR_CODE};
+
 use super::enode::Enode;
 use super::manager::{ConnectedPeers, RemovePeer};
 use super::Node;
 use crate::eth::PooledTx;
-use crate::tx_pool::TxPool;
 
 /// Largest request body accepted: geth's `maxRequestContentLength` (5 MiB).
 pub const MAX_REQUEST_SIZE: usize = 5 * 1024 * 1024;
@@ -36,21 +51,26 @@ pub struct RpcError {
 }
 
 impl RpcError {
-    fn new(code: i64, message: impl Into<String>) -> Self {
+    pub(crate) fn new(code: i64, message: impl Into<String>) -> Self {
         Self {
             code,
             message: message.into(),
         }
     }
 
-    fn params(message: impl Into<String>) -> Self {
+    pub(crate) fn params(message: impl Into<String>) -> Self {
         Self::new(-32602, message)
     }
 }
 
-/// Answers one HTTP body: a call or a batch. `None` when nothing is to be sent back (a
-/// batch of notifications only).
+/// Answers one HTTP body with every namespace served ([`RpcAccess::all`]): a call or a
+/// batch. `None` when nothing is to be sent back (a batch of notifications only).
 pub async fn handle_body(node: &Node, body: &[u8]) -> Option<Value> {
+    handle_body_with(node, &RpcAccess::all(), body).await
+}
+
+/// Answers one body serving the namespaces `access` allows.
+pub async fn handle_body_with(node: &Node, access: &RpcAccess, body: &[u8]) -> Option<Value> {
     let request: Value = match serde_json::from_slice(body) {
         Ok(value) => value,
         Err(error) => {
@@ -75,18 +95,18 @@ pub async fn handle_body(node: &Node, body: &[u8]) -> Option<Value> {
         Value::Array(calls) => {
             let mut answers = Vec::with_capacity(calls.len());
             for call in calls {
-                if let Some(answer) = handle_call(node, call).await {
+                if let Some(answer) = handle_call(node, access, call).await {
                     answers.push(answer);
                 }
             }
             (!answers.is_empty()).then_some(Value::Array(answers))
         }
-        call => handle_call(node, call).await,
+        call => handle_call(node, access, call).await,
     }
 }
 
 /// Answers one call object; `None` for a notification (no `id`).
-async fn handle_call(node: &Node, call: Value) -> Option<Value> {
+async fn handle_call(node: &Node, access: &RpcAccess, call: Value) -> Option<Value> {
     let Value::Object(call) = call else {
         return Some(error_response(
             Value::Null,
@@ -123,6 +143,8 @@ async fn handle_call(node: &Node, call: Value) -> Option<Value> {
         Some(_) => Err(RpcError::params("params must be an array")),
     };
     let result = match params {
+        // geth answers a namespace it does not serve as an unknown method.
+        Ok(_) if !access.allows(method) => Err(unknown_method(method)),
         Ok(params) => dispatch(node, method, &params).await,
         Err(error) => Err(error),
     };
@@ -134,15 +156,27 @@ async fn handle_call(node: &Node, call: Value) -> Option<Value> {
     })
 }
 
+/// geth's answer for a method it does not serve (-32601).
+fn unknown_method(method: &str) -> RpcError {
+    RpcError::new(
+        -32601,
+        format!("the method {method} does not exist/is not available"),
+    )
+}
+
 fn error_response(id: Value, error: RpcError) -> Value {
     json!({"jsonrpc": "2.0", "id": id, "error": {"code": error.code, "message": error.message}})
 }
 
-fn quantity(n: u64) -> Value {
+pub(crate) fn quantity(n: u64) -> Value {
     Value::String(format!("{n:#x}"))
 }
 
-fn string_param<'a>(params: &'a [Value], index: usize, name: &str) -> Result<&'a str, RpcError> {
+pub(crate) fn string_param<'a>(
+    params: &'a [Value],
+    index: usize,
+    name: &str,
+) -> Result<&'a str, RpcError> {
     params
         .get(index)
         .and_then(Value::as_str)
@@ -174,20 +208,31 @@ async fn dispatch(node: &Node, method: &str, params: &[Value]) -> Result<Value, 
                 .unwrap_or(false);
             Ok(Value::Bool(known))
         }
+        // geth's answer on a transport without notifications (HTTP).
+        "eth_subscribe" | "eth_unsubscribe" => {
+            Err(RpcError::new(-32601, "notifications not supported"))
+        }
         "eth_sendRawTransaction" => send_raw_transaction(node, params),
-        "eth_getTransactionByHash" => pending_transaction(node, params),
-        "eth_blockNumber" => Ok(quantity(node.store.head().number)),
+        "eth_getTransactionByHash" => eth::get_transaction_by_hash(node, params),
+        "eth_getTransactionCount" => eth::get_transaction_count(node, params),
+        "eth_getBlockByNumber" => eth::get_block_by_number(node, params),
+        "eth_getBlockByHash" => eth::get_block_by_hash(node, params),
+        "eth_gasPrice" => Ok(eth::gas_price(node)),
+        "eth_maxPriorityFeePerGas" => Ok(Value::String(format!("{:#x}", eth::suggested_tip(node)))),
+        "eth_syncing" => Ok(eth::syncing(node)),
+        "eth_blockNumber" => Ok(quantity(eth::latest_number(node))),
         "eth_chainId" => Ok(quantity(node.chain_id)),
+        "txpool_status" => txpool::status(node),
+        "txpool_content" => txpool::content(node),
+        "txpool_contentFrom" => txpool::content_from(node, params),
+        "txpool_inspect" => txpool::inspect(node),
         "net_peerCount" => {
             let peers = node.manager.send(ConnectedPeers).await.unwrap_or_default();
             Ok(quantity(peers.len() as u64))
         }
         "net_version" => Ok(Value::String(node.network_id.to_string())),
         "web3_clientVersion" => Ok(Value::String(node.client_id.clone())),
-        other => Err(RpcError::new(
-            -32601,
-            format!("the method {other} does not exist/is not available"),
-        )),
+        other => Err(unknown_method(other)),
     }
 }
 
@@ -268,155 +313,112 @@ fn send_raw_transaction(node: &Node, params: &[Value]) -> Result<Value, RpcError
     }
     match node.pool.add(vec![tx], None).pop() {
         Some(Ok(hash)) => Ok(Value::String(hash.to_string())),
-        Some(Err(error)) => Err(RpcError::new(-32000, error.to_string())),
+        Some(Err(error)) => Err(pool_rpc_error(&error)),
         None => Err(RpcError::new(-32000, "transaction not processed")),
     }
 }
 
-/// A pool transaction in geth's RPC shape (block fields null: it is pending); `null` when
-/// the pool does not hold it.
-fn pending_transaction(node: &Node, params: &[Value]) -> Result<Value, RpcError> {
-    use alloy_consensus::Transaction;
-    use alloy_eips::Typed2718;
-    let hash: alloy_primitives::B256 = string_param(params, 0, "transaction hash")?
-        .parse()
-        .map_err(|_| RpcError::params("transaction hash must be 32 bytes of hex"))?;
-    let Some(pooled) = node.pool.get(&hash) else {
-        return Ok(Value::Null);
-    };
-    let tx = &pooled.tx;
-    Ok(json!({
-        "hash": hash,
-        "type": quantity(u64::from(tx.ty())),
-        "from": pooled.sender,
-        "to": tx.to(),
-        "nonce": quantity(tx.nonce()),
-        "gas": quantity(tx.gas_limit()),
-        "value": tx.value(),
-        "input": tx.input(),
-        "chainId": tx.chain_id().map(quantity),
-        // geth reports a pending dynamic-fee tx's gasPrice as its fee cap.
-        "gasPrice": format!("{:#x}", tx.gas_price().unwrap_or(tx.max_fee_per_gas())),
-        "maxFeePerGas": (!tx.is_legacy()).then(|| format!("{:#x}", tx.max_fee_per_gas())),
-        "maxPriorityFeePerGas": tx.max_priority_fee_per_gas().map(|fee| format!("{fee:#x}")),
-        "v": quantity(signature_v(tx)),
-        "yParity": (!tx.is_legacy()).then(|| quantity(u64::from(tx.signature().v()))),
-        "r": tx.signature().r(),
-        "s": tx.signature().s(),
-        "blockHash": null,
-        "blockNumber": null,
-        "transactionIndex": null,
-    }))
-}
-
-/// A signature's `v` as RPC shows it: 27/28 or EIP-155 (`35 + 2 * chain id + parity`) for
-/// legacy txs, the y parity for typed ones.
-fn signature_v(tx: &PooledTx) -> u64 {
-    use alloy_consensus::Transaction;
-    let parity = u64::from(tx.signature().v());
-    match (tx.is_legacy(), tx.chain_id()) {
-        (true, Some(chain_id)) => 35 + 2 * chain_id + parity,
-        (true, None) => 27 + parity,
-        (false, _) => parity,
-    }
-}
-
-/// geth's default `--http.vhosts`: a request naming an IP address or `localhost` in its
-/// Host header passes; any other name is refused, so a page on a rebinding DNS name
-/// cannot reach the node from a victim's browser.
-fn allowed_host(host: &str) -> bool {
-    let name = match host.rsplit_once(':') {
-        // "[::1]:8545", "127.0.0.1:8545", "localhost:8545"; a bare IPv6 has several colons.
-        Some((name, port)) if port.chars().all(|c| c.is_ascii_digit()) && !name.ends_with(':') => {
-            name
-        }
-        _ => host,
-    };
-    let name = name.trim_start_matches('[').trim_end_matches(']');
-    name.is_empty()
-        || name.parse::<std::net::IpAddr>().is_ok()
-        || name.eq_ignore_ascii_case("localhost")
-}
-
-/// Serves JSON-RPC at `POST /` on `addr` (one worker). Returns the server and the bound
-/// address.
+/// Serves JSON-RPC at `POST /` on `addr` (one worker) with every namespace (the `--rpc`
+/// alias). Returns the server and the bound address.
 pub fn server(
     node: Node,
     addr: SocketAddr,
 ) -> std::io::Result<(actix_web::dev::Server, SocketAddr)> {
-    super::http::http_server(addr, move |config| configure(node.clone())(config))
+    server_with(node, addr, RpcAccess::all())
 }
 
-/// Mounts the JSON-RPC endpoint in an embedder's actix-web app: at `POST /` of the app,
-/// or at the scope's own path (`/rpc` and `/rpc/` for `web::scope("/rpc")`).
+/// Serves JSON-RPC at `POST /` on `addr` as `access` allows (`--http.*` flags).
+pub fn server_with(
+    node: Node,
+    addr: SocketAddr,
+    access: RpcAccess,
+) -> std::io::Result<(actix_web::dev::Server, SocketAddr)> {
+    super::http::http_server(addr, move |config| {
+        configure_with(node.clone(), access.clone())(config)
+    })
+}
+
+/// Mounts the JSON-RPC endpoint, every namespace served, in an embedder's actix-web app:
+/// at `POST /` of the app, or at the scope's own path (`/rpc` and `/rpc/` for
+/// `web::scope("/rpc")`).
 pub fn configure(node: Node) -> impl FnOnce(&mut web::ServiceConfig) {
+    configure_with(node, RpcAccess::all())
+}
+
+/// Mounts the JSON-RPC endpoint serving what `access` allows.
+pub fn configure_with(node: Node, access: RpcAccess) -> impl FnOnce(&mut web::ServiceConfig) {
     move |config| {
         config
             .app_data(web::Data::new(node))
+            .app_data(web::Data::new(access))
             .app_data(web::PayloadConfig::new(MAX_REQUEST_SIZE))
             .route("", web::post().to(endpoint))
-            .route("/", web::post().to(endpoint));
+            .route("/", web::post().to(endpoint))
+            .route("", web::method(Method::OPTIONS).to(preflight))
+            .route("/", web::method(Method::OPTIONS).to(preflight));
     }
+}
+
+fn header(request: &actix_web::HttpRequest, name: header::HeaderName) -> Option<&str> {
+    request.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The CORS headers for `request`'s Origin, if `access` allows it (as geth's CORS
+/// handler: methods POST and GET, any header, preflight cached 600 s).
+fn with_cors(
+    mut response: HttpResponse,
+    access: &RpcAccess,
+    request: &actix_web::HttpRequest,
+) -> HttpResponse {
+    let allowed = header(request, header::ORIGIN).and_then(|origin| access.cors_origin(origin));
+    if let Some(origin) = allowed.and_then(|o| header::HeaderValue::from_str(&o).ok()) {
+        let headers = response.headers_mut();
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            header::HeaderValue::from_static("POST, GET"),
+        );
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            header::HeaderValue::from_static("*"),
+        );
+        headers.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            header::HeaderValue::from_static("600"),
+        );
+    }
+    response
+}
+
+async fn preflight(access: web::Data<RpcAccess>, request: actix_web::HttpRequest) -> HttpResponse {
+    with_cors(HttpResponse::NoContent().finish(), &access, &request)
 }
 
 async fn endpoint(
     node: web::Data<Node>,
+    access: web::Data<RpcAccess>,
     request: actix_web::HttpRequest,
     body: web::Bytes,
 ) -> HttpResponse {
     // As geth: only application/json. A web page can POST text/plain to a local port
     // without a CORS preflight; insisting on JSON makes the browser ask first.
-    let json = request
-        .headers()
-        .get(actix_web::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(';')
-                .next()
-                .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
-        });
+    let json = header(&request, header::CONTENT_TYPE).is_some_and(|v| {
+        v.split(';')
+            .next()
+            .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
+    });
     if !json {
         return HttpResponse::UnsupportedMediaType()
             .body("invalid content type, only application/json is supported");
     }
     // The Host header only: actix's `connection_info().host()` prefers Forwarded and
     // X-Forwarded-Host, which a rebinding page's request can set to anything.
-    let host = request
-        .headers()
-        .get(actix_web::http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("");
-    if !allowed_host(host) {
+    if !access.allows_host(header(&request, header::HOST).unwrap_or("")) {
         return HttpResponse::Forbidden().body("invalid host specified");
     }
-    match handle_body(&node, &body).await {
+    let response = match handle_body_with(&node, &access, &body).await {
         Some(answer) => HttpResponse::Ok().json(answer),
         None => HttpResponse::NoContent().finish(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::allowed_host;
-
-    #[test]
-    fn hosts_pass_as_in_geths_default_vhosts() {
-        for host in [
-            "127.0.0.1:8545",
-            "localhost:8545",
-            "LOCALHOST",
-            "[::1]:8545",
-            "::1",
-            "10.0.0.2",
-        ] {
-            assert!(allowed_host(host), "{host}");
-        }
-        for host in [
-            "evil.example:8545",
-            "evil.example",
-            "localhost.evil.example",
-        ] {
-            assert!(!allowed_host(host), "{host}");
-        }
-    }
+    };
+    with_cors(response, &access, &request)
 }

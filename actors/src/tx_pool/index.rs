@@ -45,6 +45,11 @@ impl TxIndex {
         self.by_sender.get(sender)
     }
 
+    /// The senders with transactions in the pool.
+    pub(super) fn senders(&self) -> impl Iterator<Item = &Address> {
+        self.by_sender.keys()
+    }
+
     pub(super) fn values(&self) -> impl Iterator<Item = &Arc<PoolTx>> {
         self.by_hash.values()
     }

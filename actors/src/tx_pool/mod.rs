@@ -3,6 +3,7 @@
 //! [`NewTxs`] event, and [`InMemoryTxPool`], a non-validating implementation for tests and
 //! embedders that validate elsewhere.
 
+mod content;
 mod index;
 mod memory;
 mod state;
@@ -18,6 +19,7 @@ use alloy_primitives::{Address, B256};
 
 use crate::eth::PooledTx;
 
+pub use content::{PoolCounters, SenderTxs, INCLUDED_SENDERS};
 pub use memory::InMemoryTxPool;
 pub use state::{AccountState, MemoryState, NoState, StateError, StateProvider};
 pub use validating::{

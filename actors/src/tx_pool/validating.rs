@@ -8,8 +8,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use alloy_consensus::Transaction;
-use alloy_primitives::B256;
+use alloy_primitives::{Address, B256};
 
+use super::content::{PoolCounters, INCLUDED_SENDERS};
 use super::index::{impl_tx_pool_reads, SharedIndex};
 use super::validate::{validate_state, validate_stateless, TxValidationError, ValidationRules};
 use super::{PoolTx, StateProvider};
@@ -58,8 +59,12 @@ pub enum PoolError {
 /// A validating, bounded transaction pool (see the module doc).
 pub struct ValidatingTxPool {
     rules: ValidationRules,
-    state_provider: Arc<dyn StateProvider>,
-    shared: SharedIndex,
+    pub(super) state_provider: Arc<dyn StateProvider>,
+    pub(super) shared: SharedIndex,
+    /// Each sender's next nonce as included blocks show it (see `content.rs`).
+    pub(super) included: Mutex<lru::LruCache<Address, u64>>,
+    /// Included, evicted and replaced counts.
+    pub(super) counters: PoolCounters,
     /// Rejection counts of the peers seen last (bounded: peers that left fall out).
     rejections: Mutex<lru::LruCache<PeerId, HashMap<&'static str, u64>>>,
     /// Capacity in transactions and bytes.
@@ -84,6 +89,10 @@ impl ValidatingTxPool {
                 std::num::NonZeroUsize::MIN.saturating_add(REJECTION_PEERS - 1),
             )),
             capacity: (MAX_POOL_TXS, MAX_POOL_BYTES),
+            included: Mutex::new(lru::LruCache::new(
+                std::num::NonZeroUsize::MIN.saturating_add(INCLUDED_SENDERS - 1),
+            )),
+            counters: PoolCounters::default(),
         }
     }
 
@@ -123,6 +132,7 @@ impl ValidatingTxPool {
                     .map_err(PoolError::from)
                     .and_then(|tx| {
                         validate_state(&tx, self.state_provider.as_ref())
+                            .and_then(|()| self.check_included_nonce(&tx))
                             .map(|()| tx)
                             .map_err(PoolError::from)
                     })
@@ -179,11 +189,7 @@ impl ValidatingTxPool {
     }
 
     fn insert(&self, tx: PoolTx) -> Result<Arc<PoolTx>, PoolError> {
-        let account_nonce = self
-            .state_provider
-            .account(&tx.sender)
-            .unwrap_or_default()
-            .nonce;
+        let account_nonce = self.account_nonce(&tx.sender);
         let mut index = self.shared.write();
         if index.contains(&tx.hash) {
             return Err(PoolError::AlreadyKnown);
@@ -237,6 +243,7 @@ impl ValidatingTxPool {
                 match cheapest {
                     Some((hash, cheapest_fee)) if fee(&tx) > cheapest_fee => {
                         index.remove(&hash);
+                        self.counters.count_evicted(1);
                     }
                     _ => return Err(PoolError::Underpriced),
                 }
@@ -244,6 +251,7 @@ impl ValidatingTxPool {
         }
         if let Some(old_hash) = replaced {
             index.remove(&old_hash);
+            self.counters.count_replaced(1);
         }
         let tx = Arc::new(tx);
         index.insert(tx.clone());

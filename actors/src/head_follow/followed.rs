@@ -1,0 +1,165 @@
+//! [`FollowedChain`]: the blocks the head follower took from peers, as a shared read view
+//! (RPC reads it synchronously, the follower writes it). A bounded window of recent
+//! blocks with their transactions' senders, an index of their transactions, and the
+//! highest block number peers have claimed. These blocks are the peers' word (see the
+//! README's trust model): never served, relayed or advertised as ours.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::SystemTime;
+
+use alloy_consensus::Header;
+use alloy_primitives::{Address, B256};
+
+use crate::eth::EthBlockBody;
+
+/// Followed blocks kept: 256, the window of `BLOCKHASH` (and about 50 minutes of mainnet
+/// blocks), enough for `eth_getBlockByNumber` on recent blocks, the gas price oracle's 20
+/// blocks and any reorg the pool cares about.
+pub const FOLLOWED_BLOCKS: usize = 256;
+
+/// A block the follower took from peers, with what RPC and the pool need precomputed.
+#[derive(Clone, Debug)]
+pub struct FollowedBlock {
+    /// Its hash.
+    pub hash: B256,
+    /// Its header.
+    pub header: Header,
+    /// Its body (checked against the header's roots).
+    pub body: EthBlockBody,
+    /// The sender of each transaction, in body order.
+    pub senders: Vec<Address>,
+    /// When we had it complete (header and body).
+    pub received_at: SystemTime,
+}
+
+/// Where a followed transaction sits.
+#[derive(Clone, Debug)]
+pub struct FollowedTx {
+    /// Its block.
+    pub block: Arc<FollowedBlock>,
+    /// Its position in the block.
+    pub index: usize,
+}
+
+#[derive(Default)]
+struct Inner {
+    by_number: BTreeMap<u64, Arc<FollowedBlock>>,
+    by_hash: HashMap<B256, Arc<FollowedBlock>>,
+    txs: HashMap<B256, (B256, usize)>,
+    /// The highest block number a peer has claimed (Status, BlockRangeUpdate, headers).
+    highest_claimed: u64,
+    /// The head number when following started (for `eth_syncing`'s `startingBlock`).
+    starting: Option<u64>,
+}
+
+/// The followed blocks (see the module doc). Cheap to share behind an `Arc`.
+#[derive(Default)]
+pub struct FollowedChain {
+    inner: RwLock<Inner>,
+}
+
+impl FollowedChain {
+    /// An empty view.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The highest followed block.
+    pub fn head(&self) -> Option<Arc<FollowedBlock>> {
+        self.read().by_number.values().next_back().cloned()
+    }
+
+    /// The followed block at `number`.
+    pub fn by_number(&self, number: u64) -> Option<Arc<FollowedBlock>> {
+        self.read().by_number.get(&number).cloned()
+    }
+
+    /// The followed block with `hash`.
+    pub fn by_hash(&self, hash: &B256) -> Option<Arc<FollowedBlock>> {
+        self.read().by_hash.get(hash).cloned()
+    }
+
+    /// The followed transaction with `hash`.
+    pub fn transaction(&self, hash: &B256) -> Option<FollowedTx> {
+        let inner = self.read();
+        let (block, index) = inner.txs.get(hash)?;
+        let block = inner.by_hash.get(block)?.clone();
+        Some(FollowedTx {
+            block,
+            index: *index,
+        })
+    }
+
+    /// The highest block number peers have claimed.
+    pub fn highest_claimed(&self) -> u64 {
+        self.read().highest_claimed
+    }
+
+    /// The head number when following began.
+    pub fn starting_block(&self) -> Option<u64> {
+        self.read().starting
+    }
+
+    /// Records a peer's claim of a head at `number` (never lowers the record).
+    pub fn note_claim(&self, number: u64) {
+        let mut inner = self.write();
+        inner.highest_claimed = inner.highest_claimed.max(number);
+    }
+
+    /// Records where following began.
+    pub fn note_start(&self, number: u64) {
+        self.write().starting.get_or_insert(number);
+    }
+
+    /// Adds `block` as the new head: blocks at its number or above that it replaces (a
+    /// reorg) leave, and the window keeps the newest [`FOLLOWED_BLOCKS`].
+    pub fn push(&self, block: FollowedBlock) -> Arc<FollowedBlock> {
+        let block = Arc::new(block);
+        let mut inner = self.write();
+        let number = block.header.number;
+        let replaced: Vec<u64> = inner.by_number.range(number..).map(|(n, _)| *n).collect();
+        for n in replaced {
+            inner.remove(n);
+        }
+        for (index, tx) in block.body.transactions.iter().enumerate() {
+            inner.txs.insert(*tx.hash(), (block.hash, index));
+        }
+        inner.by_hash.insert(block.hash, block.clone());
+        inner.by_number.insert(number, block.clone());
+        inner.highest_claimed = inner.highest_claimed.max(number);
+        while inner.by_number.len() > FOLLOWED_BLOCKS {
+            let Some(oldest) = inner.by_number.keys().next().copied() else {
+                break;
+            };
+            inner.remove(oldest);
+        }
+        block
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
+        self.inner.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Inner> {
+        self.inner.write().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Inner {
+    fn remove(&mut self, number: u64) {
+        let Some(block) = self.by_number.remove(&number) else {
+            return;
+        };
+        self.by_hash.remove(&block.hash);
+        for tx in &block.body.transactions {
+            if self
+                .txs
+                .get(tx.hash())
+                .is_some_and(|(b, _)| *b == block.hash)
+            {
+                self.txs.remove(tx.hash());
+            }
+        }
+    }
+}

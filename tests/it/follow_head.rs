@@ -1,0 +1,171 @@
+//! Following the head from in-process peers: a node whose store stops at block 550 of the
+//! ethtest chain, peered with two nodes at 600, follows to 600 (two peers agree), drops
+//! from its pool the transactions blocks 551-600 include and a stale-nonce transaction of
+//! an included sender, answers RPC from the followed blocks, and keeps its own Status
+//! head (the store) at 550.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use alloy_consensus::transaction::SignerRecoverable;
+use alloy_consensus::Transaction;
+use alloy_primitives::{Bytes, TxKind, U256};
+use ethpeer_actors::chain::{ChainStore, MemoryChainStore};
+use ethpeer_actors::eth::{genesis, PooledTx};
+use ethpeer_actors::head_follow::FollowConfig;
+use ethpeer_actors::node::{Node, NodeConfig};
+use ethpeer_actors::tx_pool::{NoState, TxPool};
+use secp256k1::SecretKey;
+use serde_json::json;
+
+use crate::common::testdata_or_skip;
+use crate::tx_validation::{rules, sender, signed, transfer};
+
+/// A node at block 550 of the ethtest chain, without state (a relay), polling every 50 ms.
+async fn follower(dir: &std::path::Path) -> Node {
+    let spec = genesis::load_genesis(&dir.join("ethtest/genesis.json")).expect("genesis");
+    let ethtest = crate::common::ethtest(dir);
+    let genesis_header = ethtest.store.header_by_number(0).expect("genesis");
+    let store = Arc::new(MemoryChainStore::new(genesis_header.clone()));
+    for block in &ethtest.blocks[..550] {
+        store.insert_block(block.clone(), None).expect("links");
+    }
+    let config = NodeConfig::new(
+        SecretKey::from_byte_array([9; 32]).expect("key"),
+        "127.0.0.1:0".parse().expect("addr"),
+        spec.config.chain_id,
+        genesis::fork_schedule(&spec, genesis_header.hash_slow()),
+        rules(),
+    );
+    Node::start(
+        NodeConfig {
+            arrival_wait: Duration::ZERO,
+            follow: FollowConfig {
+                enabled: true,
+                interval: Duration::from_millis(50),
+                quorum: 2,
+            },
+            ..config
+        },
+        store,
+        Arc::new(NoState),
+    )
+    .await
+    .expect("starts")
+}
+
+#[actix_rt::test]
+async fn a_node_at_550_follows_two_peers_to_600_and_drops_included_txs() {
+    let dir = testdata_or_skip!();
+    let ethtest = crate::common::ethtest(&dir);
+    let c = follower(&dir).await;
+    // Non-blob txs of blocks 551-600 (blob txs travel with sidecars, which blocks lack).
+    let included: Vec<PooledTx> = ethtest.blocks[550..]
+        .iter()
+        .flat_map(|b| b.body.transactions.iter())
+        .filter(|tx| !tx.is_eip4844())
+        .map(|tx| PooledTx::try_from(tx.clone()).expect("non-blob"))
+        .collect();
+    assert!(!included.is_empty());
+    let results = c.pool.add(included.clone(), None);
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    // A tx of an included sender at a nonce the blocks use, with another body: stale.
+    let (address, key) = sender(&dir);
+    let used = included
+        .iter()
+        .filter(|tx| tx.recover_signer().ok() == Some(address))
+        .map(|tx| tx.nonce())
+        .max()
+        .expect("the sender has txs in 551-600");
+    let stale = signed(
+        key,
+        transfer(
+            used,
+            U256::from(7),
+            21_000,
+            TxKind::Call(address),
+            Bytes::new(),
+        ),
+    );
+    let stale_hash = *stale.hash();
+    let outcome = c.pool.add(vec![stale], None);
+    assert!(
+        outcome[0].is_ok()
+            || outcome[0] == Err(ethpeer_actors::tx_pool::PoolError::ReplacementUnderpriced),
+        "{outcome:?}"
+    );
+    let stale_pooled = outcome[0].is_ok();
+
+    // A newHeads subscriber over WebSocket.
+    let (server, ws) = ethpeer_actors::node::rpc::ws::server(
+        c.clone(),
+        "127.0.0.1:0".parse().unwrap(),
+        ethpeer_actors::node::rpc::RpcAccess::all(),
+    )
+    .unwrap();
+    actix_rt::spawn(server);
+    let mut heads = crate::ws::connect(ws, None).await;
+    let sub = crate::ws::request(&mut heads, "eth_subscribe", json!(["newHeads"])).await;
+    assert!(sub["result"].is_string(), "{sub}");
+
+    let a = crate::node::node_with(&dir, 1, &ethpeer_actors::eth::EthVersion::ALL).await;
+    let b = crate::node::node_with(&dir, 2, &ethpeer_actors::eth::EthVersion::ALL).await;
+    c.dial(a.local_addr, a.node_id()).await.expect("C dials A");
+    c.dial(b.local_addr, b.node_id()).await.expect("C dials B");
+
+    tokio::time::timeout(Duration::from_secs(20), async {
+        while c.follow.head().map(|h| h.header.number) != Some(600) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("followed to 600 within 20 s");
+
+    assert_eq!(
+        c.follow.head().unwrap().hash,
+        ethtest.blocks[599].header.hash_slow()
+    );
+    // newHeads streamed each followed head, in order, in geth's header shape.
+    for number in 551..=600u64 {
+        let note = crate::ws::next_json(&mut heads).await;
+        let head = &note["params"]["result"];
+        assert_eq!(head["number"], json!(format!("{number:#x}")), "{note}");
+        let expected = ethtest.blocks[number as usize - 1].header.hash_slow();
+        assert_eq!(head["hash"], json!(expected));
+        assert!(head["parentHash"].is_string() && head["transactions"].is_null());
+    }
+    for tx in &included {
+        assert!(c.pool.get(tx.hash()).is_none(), "included tx left the pool");
+    }
+    if stale_pooled {
+        assert!(
+            c.pool.get(&stale_hash).is_none(),
+            "stale-nonce tx left the pool"
+        );
+        assert!(c.pool.counters().evicted() >= 1);
+    }
+    // The stale tx may have replaced the included one of its nonce (a 10% fee bump).
+    let replaced = c.pool.counters().replaced();
+    assert_eq!(
+        c.pool.counters().included() + replaced,
+        included.len() as u64
+    );
+    // Followed blocks are the peers' word: the store (our Status head) stays at 550.
+    assert_eq!(c.store.head().number, 550);
+    assert_eq!(c.status().head_hash, ethtest.blocks[549].header.hash_slow());
+
+    let answer = crate::rpc_shapes::call(&c, "eth_blockNumber", json!([])).await;
+    assert_eq!(answer["result"], json!("0x258"));
+    let tx =
+        crate::rpc_shapes::call(&c, "eth_getTransactionByHash", json!([included[0].hash()])).await;
+    assert!(tx["result"]["blockNumber"].is_string(), "{tx}");
+    let block = crate::rpc_shapes::call(&c, "eth_getBlockByNumber", json!(["0x258", true])).await;
+    assert_eq!(
+        block["result"]["hash"],
+        json!(ethtest.blocks[599].header.hash_slow())
+    );
+    assert_eq!(
+        crate::rpc_shapes::call(&c, "eth_syncing", json!([])).await["result"],
+        json!(false)
+    );
+}
