@@ -97,7 +97,7 @@ fn node_refuses_bad_flags_and_files_with_one_line() {
     let datadir = dir.path().to_str().expect("utf-8").to_string();
     let bad_key = dir.path().join("badkey");
     std::fs::write(&bad_key, "not hex").expect("write");
-    let cases: [Vec<&str>; 8] = [
+    let cases: [Vec<&str>; 10] = [
         vec!["node", "--datadir", &datadir, "--nat", "upnp"],
         vec!["node", "--datadir", &datadir, "--bootnodes", "enr:garbage"],
         // A namespace the node does not implement, as geth refuses unknown modules.

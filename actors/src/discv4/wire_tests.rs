@@ -90,7 +90,7 @@ fn every_packet_round_trips_and_recovers_its_signer() {
             "{} too large",
             packet.name()
         );
-        let decoded = Packet::decode(&bytes).expect(packet.name());
+        let decoded = Packet::decode(&bytes).unwrap_or_else(|e| panic!("{}: {e}", packet.name()));
         assert_eq!(decoded.packet, packet);
         assert_eq!(decoded.hash, hash);
         assert_eq!(decoded.sender, id);

@@ -47,6 +47,13 @@ pub const MAX_QUEUED_RESPONSES: usize = 16;
 /// many, its socket is not read (reth stops reading a session at 4 queued responses).
 pub const MAX_UNANSWERED_REQUESTS: usize = 4;
 
+/// Reply bytes one peer can have queued at most: [`MAX_UNANSWERED_REQUESTS`] replies, each
+/// under the eth message cap (10 MiB, geth `maxMessageSize`; headers and bodies stop near
+/// the 2 MiB soft limit, eth/70 receipts page at 10 MiB). The bound follows from the two
+/// limits above, so it needs no counter of its own: 40 MiB for the rare peer asking for
+/// four pages of receipts, 8 MiB for headers and bodies.
+pub const MAX_QUEUED_REPLY_BYTES: usize = MAX_UNANSWERED_REQUESTS * crate::eth::MAX_MESSAGE_SIZE;
+
 /// How long a request routed to the request handler counts as unanswered at most (the
 /// handler answers at once; a lost answer frees its slot after this, as our own request
 /// timeout).

@@ -17,9 +17,9 @@ use actix::{Actor, Addr, Handler, Recipient};
 
 pub(crate) use actor::short;
 pub use actor::{
-    InboundStream, PeerActor, DISCONNECT_GRACE, MAX_QUEUED_CONTROL, MAX_QUEUED_RESPONSES,
-    MAX_UNANSWERED_REQUESTS, PEER_MAILBOX_CAPACITY, PING_INTERVAL, PONG_TIMEOUT, SERVE_DEADLINE,
-    WRITE_TIMEOUT,
+    InboundStream, PeerActor, DISCONNECT_GRACE, MAX_QUEUED_CONTROL, MAX_QUEUED_REPLY_BYTES,
+    MAX_QUEUED_RESPONSES, MAX_UNANSWERED_REQUESTS, PEER_MAILBOX_CAPACITY, PING_INTERVAL,
+    PONG_TIMEOUT, SERVE_DEADLINE, WRITE_TIMEOUT,
 };
 pub use connection::{memory_connection, ConnectionError, Outbound, OutboundSink};
 pub use gate::{GateReason, Gated, InboundTicket, ReadGate, MAX_INBOUND_IN_FLIGHT};
