@@ -2,8 +2,9 @@
 //! of its 600 blocks, then geth on loopback (`--nodiscover --nat none`, HTTP RPC with
 //! admin,eth,txpool,net). Two `ethpeer node` binaries meet it (one dials geth, geth dials
 //! the other), txs cross both ways, and an in-process ethpeer requests headers, bodies and
-//! receipts from geth at eth/69 and eth/70 (with eth/70 paging) and checks them against the
-//! chain's roots. geth only accepts txs from peers once synced, which a consensus client
+//! receipts from geth at eth/69, eth/70 and eth/71 (with eth/70 paging) and checks them
+//! against the chain's roots, and at eth/71 block access lists (none: the chain is
+//! pre-Amsterdam). geth only accepts txs from peers once synced, which a consensus client
 //! normally says through the engine API; the test sends it the same forkchoice update.
 
 use std::path::{Path, PathBuf};
@@ -16,7 +17,8 @@ use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::{keccak256, Address, Bytes, TxKind, B256, U256};
 use ethpeer_actors::chain::{verify_block, ChainStore};
 use ethpeer_actors::eth::{
-    EthBlock, EthMessage, EthVersion, GetReceipts, GetReceipts70, Receipts69, RequestPair,
+    BlockAccessListEntry, BlockAccessLists, EthBlock, EthMessage, EthVersion, GetBlockAccessLists,
+    GetReceipts, GetReceipts70, Receipts69, RequestPair,
 };
 use ethpeer_actors::peer::PeerHandle;
 use serde_json::{json, Value};
@@ -284,7 +286,7 @@ async fn geth_and_ethpeer_peer_both_ways_and_exchange_transactions() {
 
     // A dials geth; geth dials B (B has no head state, see the rejected tx below).
     let mut a = ethtest_node(&path("a"), &testdata, &["--peers", &geth.enode]).await;
-    a.log_line(&["peer connected", "outbound", "eth/70", "Geth/"])
+    a.log_line(&["peer connected", "outbound", "eth/71", "Geth/"])
         .await;
     let mut b = Binary::start(
         &path("b"),
@@ -296,7 +298,7 @@ async fn geth_and_ethpeer_peer_both_ways_and_exchange_transactions() {
                 .expect("utf-8"),
             "--chain",
             testdata.join("ethtest/chain.rlp").to_str().expect("utf-8"),
-            // B stops at eth/69, so geth speaks it with B and eth/70 with A.
+            // B stops at eth/69, so geth speaks it with B and eth/71 with A.
             "--eth",
             "66,67,68,69",
         ],
@@ -307,7 +309,7 @@ async fn geth_and_ethpeer_peer_both_ways_and_exchange_transactions() {
         .await;
 
     // Both sides agree on ids and on the highest version both offer (geth v1.17.10 offers
-    // 72, 71, 70, 69; A offers 66-70, B 66-69).
+    // 72, 71, 70, 69; A offers 66-71, B 66-69).
     // geth lists a peer as "handshake" until its side of Status is done: wait for both.
     let keys = [pubkey_of(&a.enode), pubkey_of(&b.enode)];
     poll_until("geth's eth handshakes", || async {
@@ -318,7 +320,7 @@ async fn geth_and_ethpeer_peer_both_ways_and_exchange_transactions() {
     })
     .await;
     let geth_peers = geth.call("admin_peers", json!([])).await;
-    for (node, version) in [(&a, 70), (&b, 69)] {
+    for (node, version) in [(&a, 71), (&b, 69)] {
         let key = pubkey_of(&node.enode);
         let entry = peer_with(&geth_peers, key).expect("geth lists the ethpeer node");
         assert_eq!(entry["protocols"]["eth"]["version"], version, "{entry}");
@@ -430,7 +432,7 @@ async fn geth_and_ethpeer_peer_both_ways_and_exchange_transactions() {
 }
 
 #[actix_rt::test]
-async fn ethpeer_fetches_headers_bodies_and_receipts_from_geth_at_eth69_and_eth70() {
+async fn ethpeer_fetches_headers_bodies_and_receipts_from_geth_at_eth69_to_eth71() {
     let _ = env_logger::builder().is_test(true).try_init();
     let testdata = testdata_or_skip!();
     let go = go_bin_or_skip!();
@@ -441,7 +443,7 @@ async fn ethpeer_fetches_headers_bodies_and_receipts_from_geth_at_eth69_and_eth7
         let url: ethpeer_actors::node::Enode = geth.enode.parse().expect("enode");
         (url.addr, url.id)
     };
-    for version in [EthVersion::Eth69, EthVersion::Eth70] {
+    for version in [EthVersion::Eth69, EthVersion::Eth70, EthVersion::Eth71] {
         let node = crate::node::node_with(&testdata, 0x61 + version as u8, &[version]).await;
         let peer = node.dial(addr, id).await.expect("dials geth");
         assert_eq!(peer.version, version);
@@ -481,8 +483,30 @@ async fn ethpeer_fetches_headers_bodies_and_receipts_from_geth_at_eth69_and_eth7
                 block.header.number
             );
         }
+        if version >= EthVersion::Eth71 {
+            access_lists_are_unavailable(&peer, &want).await;
+        }
         node.shutdown(Duration::from_secs(3)).await;
     }
+}
+
+/// geth's answer to GetBlockAccessLists for known blocks of this pre-Amsterdam chain and
+/// an unknown hash: one entry per hash, in request order, each the RLP empty string.
+async fn access_lists_are_unavailable(peer: &PeerHandle, known: &[B256]) {
+    let hashes = vec![known[3], B256::repeat_byte(0xde), known[0], known[3]];
+    let answer = crate::fetch::request(
+        peer,
+        EthMessage::GetBlockAccessLists(RequestPair::new(0, GetBlockAccessLists(hashes))),
+    )
+    .await;
+    let EthMessage::BlockAccessLists(RequestPair {
+        message: BlockAccessLists(entries),
+        ..
+    }) = answer
+    else {
+        panic!("{answer:?}")
+    };
+    assert_eq!(entries, vec![BlockAccessListEntry::Unavailable; 4]);
 }
 
 /// Every receipt of `blocks` from `peer`: one GetReceipts at eth/69; at eth/70, pages that
@@ -541,7 +565,7 @@ async fn receipts(
         }
     }
     eprintln!(
-        "eth/70: receipts of {} blocks in {pages} pages",
+        "{version}: receipts of {} blocks in {pages} pages",
         blocks.len()
     );
     assert!(pages > 1, "block 11's receipts exceed one 10 MiB page");

@@ -4,11 +4,11 @@
 use alloy_rlp::{Decodable, Encodable};
 
 use super::{
-    BlockBodies, BlockHeaders, BlockRangeUpdate, EthVersion, EthWireError, GetBlockBodies,
-    GetBlockHeaders, GetNodeData, GetPooledTransactions, GetReceipts, GetReceipts70, NewBlock,
-    NewBlockHashes, NewPooledTransactionHashes66, NewPooledTransactionHashes68, NodeData,
-    PooledTransactions, Receipts, Receipts69, Receipts70, RequestPair, Status, Status69,
-    Transactions,
+    BlockAccessLists, BlockBodies, BlockHeaders, BlockRangeUpdate, EthVersion, EthWireError,
+    GetBlockAccessLists, GetBlockBodies, GetBlockHeaders, GetNodeData, GetPooledTransactions,
+    GetReceipts, GetReceipts70, NewBlock, NewBlockHashes, NewPooledTransactionHashes66,
+    NewPooledTransactionHashes68, NodeData, PooledTransactions, Receipts, Receipts69, Receipts70,
+    RequestPair, Status, Status69, Transactions,
 };
 
 /// Largest eth message accepted, in bytes (geth `maxMessageSize`, 10 MiB; `caps/eth.md`
@@ -51,11 +51,15 @@ pub enum EthMessageId {
     Receipts = 0x10,
     /// 0x11 BlockRangeUpdate (eth >= 69).
     BlockRangeUpdate = 0x11,
+    /// 0x12 GetBlockAccessLists (eth >= 71, EIP-8159).
+    GetBlockAccessLists = 0x12,
+    /// 0x13 BlockAccessLists (eth >= 71, EIP-8159).
+    BlockAccessLists = 0x13,
 }
 
 impl EthMessageId {
     /// Every id, in code order.
-    pub const ALL: [Self; 16] = [
+    pub const ALL: [Self; 18] = [
         Self::Status,
         Self::NewBlockHashes,
         Self::Transactions,
@@ -72,21 +76,25 @@ impl EthMessageId {
         Self::GetReceipts,
         Self::Receipts,
         Self::BlockRangeUpdate,
+        Self::GetBlockAccessLists,
+        Self::BlockAccessLists,
     ];
 
-    /// Looks up an id; `None` for codes no eth version defines (0x0b, 0x0c, > 0x11).
+    /// Looks up an id; `None` for codes no eth version defines (0x0b, 0x0c, > 0x13).
     pub fn from_u8(id: u8) -> Option<Self> {
         Self::ALL.into_iter().find(|m| *m as u8 == id)
     }
 
     /// Whether the message exists in `version`: GetNodeData/NodeData only in eth/66
     /// (EIP-4938), NewBlock/NewBlockHashes only up to eth/68 (geth's eth/69 handler table
-    /// has no entry for them), BlockRangeUpdate from eth/69 (EIP-7642).
+    /// has no entry for them), BlockRangeUpdate from eth/69 (EIP-7642), the block access
+    /// list messages from eth/71 (EIP-8159).
     pub fn is_valid_in(self, version: EthVersion) -> bool {
         match self {
             Self::GetNodeData | Self::NodeData => version == EthVersion::Eth66,
             Self::NewBlock | Self::NewBlockHashes => version <= EthVersion::Eth68,
             Self::BlockRangeUpdate => version >= EthVersion::Eth69,
+            Self::GetBlockAccessLists | Self::BlockAccessLists => version >= EthVersion::Eth71,
             _ => true,
         }
     }
@@ -100,6 +108,7 @@ impl EthMessageId {
                 | Self::GetPooledTransactions
                 | Self::GetNodeData
                 | Self::GetReceipts
+                | Self::GetBlockAccessLists
         )
     }
 
@@ -112,6 +121,7 @@ impl EthMessageId {
                 | Self::PooledTransactions
                 | Self::NodeData
                 | Self::Receipts
+                | Self::BlockAccessLists
         )
     }
 }
@@ -167,6 +177,10 @@ pub enum EthMessage {
     Receipts70(Receipts70),
     /// BlockRangeUpdate (eth >= 69).
     BlockRangeUpdate(BlockRangeUpdate),
+    /// GetBlockAccessLists (eth >= 71).
+    GetBlockAccessLists(RequestPair<GetBlockAccessLists>),
+    /// BlockAccessLists (eth >= 71).
+    BlockAccessLists(RequestPair<BlockAccessLists>),
 }
 
 /// Applies `$e` to the request id field of every message that has one (the one list of
@@ -187,6 +201,8 @@ macro_rules! request_id_field {
             Self::Receipts($m) => Some($e),
             Self::Receipts69($m) => Some($e),
             Self::Receipts70($m) => Some($e),
+            Self::GetBlockAccessLists($m) => Some($e),
+            Self::BlockAccessLists($m) => Some($e),
             _ => None,
         }
     };
@@ -267,6 +283,12 @@ impl EthMessage {
                 update.validate()?;
                 Self::BlockRangeUpdate(update)
             }
+            EthMessageId::GetBlockAccessLists => {
+                Self::GetBlockAccessLists(Decodable::decode(buf).map_err(rlp)?)
+            }
+            EthMessageId::BlockAccessLists => {
+                Self::BlockAccessLists(Decodable::decode(buf).map_err(rlp)?)
+            }
         };
         if !buf.is_empty() {
             return Err(EthWireError::TrailingBytes {
@@ -298,6 +320,8 @@ impl EthMessage {
             Self::GetReceipts(_) | Self::GetReceipts70(_) => EthMessageId::GetReceipts,
             Self::Receipts(_) | Self::Receipts69(_) | Self::Receipts70(_) => EthMessageId::Receipts,
             Self::BlockRangeUpdate(_) => EthMessageId::BlockRangeUpdate,
+            Self::GetBlockAccessLists(_) => EthMessageId::GetBlockAccessLists,
+            Self::BlockAccessLists(_) => EthMessageId::BlockAccessLists,
         }
     }
 
@@ -345,6 +369,9 @@ impl EthMessage {
             Self::GetNodeData(m) => (EthMessageId::NodeData, len(m.message.0.len())),
             Self::GetReceipts(m) => (EthMessageId::Receipts, len(m.message.0.len())),
             Self::GetReceipts70(m) => (EthMessageId::Receipts, len(m.block_hashes.len())),
+            Self::GetBlockAccessLists(m) => {
+                (EthMessageId::BlockAccessLists, len(m.message.0.len()))
+            }
             _ => return None,
         })
     }
@@ -361,6 +388,7 @@ impl EthMessage {
             Self::Receipts(m) => len(m.message.0.len()),
             Self::Receipts69(m) => len(m.message.0.len()),
             Self::Receipts70(m) => len(m.receipts.len()),
+            Self::BlockAccessLists(m) => len(m.message.0.len()),
             _ => None,
         }
     }
@@ -405,6 +433,8 @@ impl EthMessage {
             Self::Receipts69(m) => m,
             Self::Receipts70(m) => m,
             Self::BlockRangeUpdate(m) => m,
+            Self::GetBlockAccessLists(m) => m,
+            Self::BlockAccessLists(m) => m,
         }
     }
 }

@@ -1,9 +1,10 @@
-//! The eth wire protocol, eth/66 to eth/70: versions, message types and their codecs, fork
+//! The eth wire protocol, eth/66 to eth/71: versions, message types and their codecs, fork
 //! ids and genesis. Pure data: no actix, no I/O.
 //!
 //! Types from the alloy stack (headers, transaction envelopes, receipts) are used as they
 //! are; this module adds the message envelopes and the version rules.
 
+mod access_lists;
 mod blocks;
 mod error;
 pub mod forkid;
@@ -15,6 +16,7 @@ mod status;
 mod transactions;
 mod version;
 
+pub use access_lists::{BlockAccessListEntry, BlockAccessLists, GetBlockAccessLists};
 pub use blocks::{
     BlockBodies, BlockHashNumber, BlockHeaders, BlockRangeUpdate, EthBlock, EthBlockBody,
     GetBlockBodies, GetBlockHeaders, NewBlock, NewBlockHashes,

@@ -138,7 +138,8 @@ impl InboundRoutes {
             | M::GetPooledTransactions(_)
             | M::GetNodeData(_)
             | M::GetReceipts(_)
-            | M::GetReceipts70(_) => self.requests.as_ref(),
+            | M::GetReceipts70(_)
+            | M::GetBlockAccessLists(_) => self.requests.as_ref(),
             M::NewBlock(_) | M::NewBlockHashes(_) | M::BlockRangeUpdate(_) => self.blocks.as_ref(),
             M::Transactions(_)
             | M::NewPooledTransactionHashes66(_)

@@ -12,8 +12,8 @@ use alloy_primitives::B256;
 
 use crate::chain::{serve, ChainStore};
 use crate::eth::{
-    BlockBodies, BlockHeaders, EthMessage, EthVersion, NodeData, PooledTransactions, PooledTx,
-    Receipts, Receipts69, Receipts70,
+    BlockAccessLists, BlockBodies, BlockHeaders, EthMessage, EthVersion, NodeData,
+    PooledTransactions, PooledTx, Receipts, Receipts69, Receipts70,
 };
 use crate::peer::{short, InboundEth, SendEth};
 use crate::tx_pool::TxPool;
@@ -92,6 +92,9 @@ impl RequestHandler {
             }
             EthMessage::GetPooledTransactions(r) => EthMessage::PooledTransactions(r.answer(
                 PooledTransactions(pooled_transactions(self.pool.as_ref(), &r.message.0)),
+            )),
+            EthMessage::GetBlockAccessLists(r) => EthMessage::BlockAccessLists(r.answer(
+                BlockAccessLists(serve::block_access_lists(store, &r.message.0)),
             )),
             // We keep no state trie to serve from: an empty answer, as geth's snap-synced
             // nodes give.
