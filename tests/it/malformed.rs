@@ -191,6 +191,8 @@ fn messages_illegal_in_the_version_are_typed_errors() {
         (EthVersion::Eth68, EthMessageId::BlockRangeUpdate),
         (EthVersion::Eth70, EthMessageId::GetBlockAccessLists),
         (EthVersion::Eth66, EthMessageId::BlockAccessLists),
+        (EthVersion::Eth71, EthMessageId::GetCells),
+        (EthVersion::Eth71, EthMessageId::Cells),
     ];
     for (version, id) in cases {
         assert_eq!(
@@ -198,7 +200,7 @@ fn messages_illegal_in_the_version_are_typed_errors() {
             Err(EthWireError::IllegalInVersion { id, version })
         );
     }
-    for id in [0x0b, 0x0c, 0x14, 0xff] {
+    for id in [0x0b, 0x0c, 0x16, 0xff] {
         assert_eq!(
             decode(EthVersion::Eth71, id, "c0"),
             Err(EthWireError::UnknownMessageId { id })
@@ -312,6 +314,10 @@ fn every_wire_error_maps_to_subprotocol_error() {
             latest: 5,
         },
         EthWireError::ZeroLatestHash,
+        EthWireError::CellsLengthMismatch {
+            hashes: 2,
+            lists: 1,
+        },
         EthWireError::MessageTooLarge {
             size: MAX_MESSAGE_SIZE + 1,
             limit: MAX_MESSAGE_SIZE,
@@ -327,6 +333,7 @@ fn every_wire_error_maps_to_subprotocol_error() {
             | EthWireError::AnnouncementLengthMismatch { .. }
             | EthWireError::InvalidBlockRange { .. }
             | EthWireError::ZeroLatestHash
+            | EthWireError::CellsLengthMismatch { .. }
             | EthWireError::MessageTooLarge { .. } => {}
         }
         assert_eq!(
@@ -335,5 +342,5 @@ fn every_wire_error_maps_to_subprotocol_error() {
             "{error:?}"
         );
     }
-    assert_eq!(every_kind.len(), 8, "one value of each variant");
+    assert_eq!(every_kind.len(), 9, "one value of each variant");
 }

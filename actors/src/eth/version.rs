@@ -21,6 +21,10 @@ pub enum EthVersion {
     Eth70 = 70,
     /// eth/71 (EIP-8159): block access lists (GetBlockAccessLists/BlockAccessLists).
     Eth71 = 71,
+    /// eth/72 (sparse blob pool): announcements with a custody mask, GetCells/Cells, blob
+    /// txs gossiped without blobs. Its messages are decoded and encoded, but it is not in
+    /// [`EthVersion::ALL`]: the node does not offer it until it fetches blobs by cells.
+    Eth72 = 72,
 }
 
 /// A version number that is not one of [`EthVersion`].
@@ -32,7 +36,7 @@ pub struct UnsupportedEthVersion {
 }
 
 impl EthVersion {
-    /// Every supported version, oldest first.
+    /// Every version we offer and accept, oldest first.
     pub const ALL: [Self; 6] = [
         Self::Eth66,
         Self::Eth67,
@@ -51,12 +55,14 @@ impl EthVersion {
     }
 
     /// How many message ids the version reserves in the RLPx id space (geth
-    /// `protocolLengths`: 17 for eth/66-68, 18 for eth/69-70, 20 for eth/71).
+    /// `protocolLengths`: 17 for eth/66-68, 18 for eth/69-70, 20 for eth/71, 22 for
+    /// eth/72).
     pub const fn message_count(self) -> u8 {
         match self {
             Self::Eth66 | Self::Eth67 | Self::Eth68 => 17,
             Self::Eth69 | Self::Eth70 => 18,
             Self::Eth71 => 20,
+            Self::Eth72 => 22,
         }
     }
 

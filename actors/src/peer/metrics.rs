@@ -161,6 +161,8 @@ impl WireMetrics {
                 Id::BlockRangeUpdate => "BlockRangeUpdate",
                 Id::GetBlockAccessLists => "GetBlockAccessLists",
                 Id::BlockAccessLists => "BlockAccessLists",
+                Id::GetCells => "GetCells",
+                Id::Cells => "Cells",
             });
         match (slot, name) {
             (P2P_SLOT, _) => "p2p",
