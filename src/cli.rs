@@ -151,7 +151,7 @@ pub struct NodeArgs {
     #[arg(long)]
     pub networkid: Option<u64>,
     /// Offered eth versions, comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = "66,67,68,69,70,71")]
+    #[arg(long, value_delimiter = ',', default_value = "66,67,68,69,70,71,72")]
     pub eth: Vec<u64>,
     /// Serve JSON-RPC (admin, eth, net) on this address, e.g. 127.0.0.1:8545.
     #[arg(long)]

@@ -13,8 +13,8 @@ use crate::common::testdata_or_skip;
 /// The go-ethereum version `.ci/go-tools` builds (the suite and geth in these tests).
 pub const GETH_VERSION: &str = "1.17.10";
 
-/// Tests of the pinned suite that exercise eth/72 (cells), which ethpeer does not speak
-/// yet; their results are printed, not required. They return early below eth/72 and pass.
+/// Tests of the pinned suite that exercise eth/72 (cells). They return early (and pass)
+/// below eth/72; the run at eth/72 requires them by name.
 const ETH72_TESTS: [&str; 3] = [
     "BlobTxAvailabilityFailure",
     "GetCells",
@@ -105,8 +105,7 @@ pub async fn ethtest_node(datadir: &Path, testdata: &Path, extra: &[&str]) -> Bi
 }
 
 /// Runs go-ethereum's eth suite against `ethpeer node` on the ethtest chain started with
-/// `node_flags`; every test passes except the eth/72 ones listed in [`ETH72_TESTS`] and
-/// those in `tolerated`. The suite posts a forkchoice update to `--engineapi` before its tx
+/// `node_flags`; every test passes except those in `tolerated`. The suite posts a forkchoice update to `--engineapi` before its tx
 /// tests and only fails on a transport error, so our JSON-RPC endpoint stands in (it
 /// answers "method not found"; we have no engine API).
 async fn eth_suite_passes(node_flags: &[&str], tolerated: &[&str]) {
@@ -141,15 +140,13 @@ async fn eth_suite_passes(node_flags: &[&str], tolerated: &[&str]) {
     let failed: Vec<&str> = results
         .iter()
         .filter(|r| !r.ok)
-        .filter(|r| {
-            !ETH72_TESTS.contains(&r.name.as_str()) && !tolerated.contains(&r.name.as_str())
-        })
+        .filter(|r| !tolerated.contains(&r.name.as_str()))
         .map(|r| r.name.as_str())
         .collect();
     assert!(failed.is_empty(), "failed: {failed:?}\n{stdout}");
     let eth71 = (!tolerated.contains(&ETH71_ONLY_TEST)).then_some(ETH71_ONLY_TEST);
     let required = ["Status", "GetReceipts", "GetLargeReceipts", "Transaction"];
-    for name in required.into_iter().chain(eth71) {
+    for name in required.into_iter().chain(eth71).chain(ETH72_TESTS) {
         assert!(
             results.iter().any(|r| r.ok && r.name == name),
             "{name} did not pass"
@@ -157,9 +154,10 @@ async fn eth_suite_passes(node_flags: &[&str], tolerated: &[&str]) {
     }
 }
 
-/// At our highest version, eth/71 (the suite offers 69-72), GetBlockAccessLists included.
+/// At our highest version, eth/72 (the suite offers 69-72): the cell tests run for real;
+/// GetBlockAccessLists dials at eth/71.
 #[actix_rt::test]
-async fn go_ethereums_eth_suite_passes_against_the_node_at_eth71() {
+async fn go_ethereums_eth_suite_passes_against_the_node_at_eth72() {
     eth_suite_passes(&[], &[]).await;
 }
 

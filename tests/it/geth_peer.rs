@@ -286,7 +286,7 @@ async fn geth_and_ethpeer_peer_both_ways_and_exchange_transactions() {
 
     // A dials geth; geth dials B (B has no head state, see the rejected tx below).
     let mut a = ethtest_node(&path("a"), &testdata, &["--peers", &geth.enode]).await;
-    a.log_line(&["peer connected", "outbound", "eth/71", "Geth/"])
+    a.log_line(&["peer connected", "outbound", "eth/72", "Geth/"])
         .await;
     let mut b = Binary::start(
         &path("b"),
@@ -298,7 +298,7 @@ async fn geth_and_ethpeer_peer_both_ways_and_exchange_transactions() {
                 .expect("utf-8"),
             "--chain",
             testdata.join("ethtest/chain.rlp").to_str().expect("utf-8"),
-            // B stops at eth/69, so geth speaks it with B and eth/71 with A.
+            // B stops at eth/69, so geth speaks it with B and eth/72 with A.
             "--eth",
             "66,67,68,69",
         ],
@@ -309,7 +309,7 @@ async fn geth_and_ethpeer_peer_both_ways_and_exchange_transactions() {
         .await;
 
     // Both sides agree on ids and on the highest version both offer (geth v1.17.10 offers
-    // 72, 71, 70, 69; A offers 66-71, B 66-69).
+    // 72, 71, 70, 69; A offers 66-72, B 66-69).
     // geth lists a peer as "handshake" until its side of Status is done: wait for both.
     let keys = [pubkey_of(&a.enode), pubkey_of(&b.enode)];
     poll_until("geth's eth handshakes", || async {
@@ -320,7 +320,7 @@ async fn geth_and_ethpeer_peer_both_ways_and_exchange_transactions() {
     })
     .await;
     let geth_peers = geth.call("admin_peers", json!([])).await;
-    for (node, version) in [(&a, 71), (&b, 69)] {
+    for (node, version) in [(&a, 72), (&b, 69)] {
         let key = pubkey_of(&node.enode);
         let entry = peer_with(&geth_peers, key).expect("geth lists the ethpeer node");
         assert_eq!(entry["protocols"]["eth"]["version"], version, "{entry}");

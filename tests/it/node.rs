@@ -110,17 +110,17 @@ async fn a_serves_b_the_ethtest_chains_headers_and_bodies() {
     }
 }
 
-/// eth/71: B asks A for block access lists of the (pre-Amsterdam) ethtest chain and an
+/// eth/71 and up (here eth/72): B asks A for block access lists of the (pre-Amsterdam) ethtest chain and an
 /// unknown hash; every position is answered, in request order, with the empty string.
 #[actix_rt::test]
-async fn a_answers_bs_block_access_list_request_at_eth71() {
+async fn a_answers_bs_block_access_list_request_at_eth71_and_up() {
     use ethpeer_actors::eth::{
         BlockAccessListEntry, BlockAccessLists, EthMessage, GetBlockAccessLists, RequestPair,
     };
     let dir = testdata_or_skip!();
     let (a, b) = (node(&dir, 0x96).await, node(&dir, 0x97).await);
     let peer = b.dial(a.local_addr, a.node_id()).await.expect("B dials A");
-    assert_eq!(peer.version, EthVersion::Eth71);
+    assert_eq!(peer.version, EthVersion::LATEST);
     let head = a.store.head().hash_slow();
     let hashes = vec![head, B256::repeat_byte(0xde), head];
     let answer = crate::fetch::request(

@@ -606,9 +606,9 @@ fn message(version: EthVersion, id: EthMessageId) -> BoxedStrategy<EthMessage> {
     }
 }
 
-/// Every version with a codec: those offered and eth/72 (not offered yet).
+/// Every version with a codec.
 fn codec_versions() -> impl Iterator<Item = EthVersion> {
-    EthVersion::ALL.into_iter().chain([EthVersion::Eth72])
+    EthVersion::ALL.into_iter()
 }
 
 /// Cells for `hashes` transactions (a few random cells each).

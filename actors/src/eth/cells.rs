@@ -9,10 +9,47 @@
 //! cells come column by column (for each set bit of the mask, one cell per blob).
 
 use alloy_eips::eip4844::{Blob, Bytes48};
+use alloy_eips::eip7594::{BlobTransactionSidecarEip7594, BlobTransactionSidecarVariant};
 use alloy_primitives::{Bytes, FixedBytes, B256};
 use alloy_rlp::{RlpDecodable, RlpEncodable, RlpEncodableWrapper};
 
-use super::EthWireError;
+use super::{EthWireError, PooledTx};
+
+/// The EIP-7594 sidecar of a blob tx, if it has one (v0 sidecars carry no cell proofs).
+pub fn cell_sidecar(tx: &PooledTx) -> Option<&BlobTransactionSidecarEip7594> {
+    match tx {
+        PooledTx::Eip4844(signed) => signed.tx().sidecar.as_eip7594(),
+        _ => None,
+    }
+}
+
+/// Whether `tx` is a blob tx in its eth/72 form: commitments and cell proofs, no blobs.
+pub fn is_blobless(tx: &PooledTx) -> bool {
+    cell_sidecar(tx).is_some_and(|s| s.blobs.is_empty() && !s.commitments.is_empty())
+}
+
+/// `tx` as eth/72 gossips it: an EIP-7594 blob tx without its blobs (geth
+/// `blobTxForProtocol`); every other tx (v0 sidecars included) unchanged.
+pub fn without_blobs(tx: &PooledTx) -> PooledTx {
+    let mut out = tx.clone();
+    if let PooledTx::Eip4844(signed) = &mut out {
+        if let BlobTransactionSidecarVariant::Eip7594(sidecar) = &mut signed.tx_mut().sidecar {
+            sidecar.blobs = Vec::new();
+        }
+    }
+    out
+}
+
+/// The blobless `tx` with `blobs` put back (same hash: blobs are not signed over).
+pub fn with_blobs(tx: &PooledTx, blobs: Vec<Blob>) -> PooledTx {
+    let mut out = tx.clone();
+    if let PooledTx::Eip4844(signed) = &mut out {
+        if let BlobTransactionSidecarVariant::Eip7594(sidecar) = &mut signed.tx_mut().sidecar {
+            sidecar.blobs = blobs;
+        }
+    }
+    out
+}
 
 /// Cells (columns) of an extended blob (EIP-7594 `CELLS_PER_EXT_BLOB`, geth
 /// `kzg4844.CellsPerBlob`).

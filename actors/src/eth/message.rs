@@ -404,6 +404,7 @@ impl EthMessage {
             Self::GetBlockAccessLists(m) => {
                 (EthMessageId::BlockAccessLists, len(m.message.0.len()))
             }
+            Self::GetCells(m) => (EthMessageId::Cells, len(m.hashes.len())),
             _ => return None,
         })
     }

@@ -1,4 +1,4 @@
-//! eth protocol versions this crate speaks (eth/66 to eth/71) and what each one allows.
+//! eth protocol versions this crate speaks (eth/66 to eth/72) and what each one allows.
 
 use std::fmt;
 
@@ -22,8 +22,7 @@ pub enum EthVersion {
     /// eth/71 (EIP-8159): block access lists (GetBlockAccessLists/BlockAccessLists).
     Eth71 = 71,
     /// eth/72 (sparse blob pool): announcements with a custody mask, GetCells/Cells, blob
-    /// txs gossiped without blobs. Its messages are decoded and encoded, but it is not in
-    /// [`EthVersion::ALL`]: the node does not offer it until it fetches blobs by cells.
+    /// txs gossiped without blobs.
     Eth72 = 72,
 }
 
@@ -37,17 +36,18 @@ pub struct UnsupportedEthVersion {
 
 impl EthVersion {
     /// Every version we offer and accept, oldest first.
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::Eth66,
         Self::Eth67,
         Self::Eth68,
         Self::Eth69,
         Self::Eth70,
         Self::Eth71,
+        Self::Eth72,
     ];
 
     /// The newest version we speak.
-    pub const LATEST: Self = Self::Eth71;
+    pub const LATEST: Self = Self::Eth72;
 
     /// The version number as sent in Hello capabilities and Status.
     pub const fn as_u8(self) -> u8 {
@@ -116,6 +116,6 @@ mod tests {
         assert!(!EthVersion::Eth69.has_total_difficulty());
         assert_eq!(EthVersion::Eth70.message_count(), 18);
         assert_eq!(EthVersion::Eth71.message_count(), 20);
-        assert_eq!("eth/71".parse::<EthVersion>(), Ok(EthVersion::LATEST));
+        assert_eq!("eth/72".parse::<EthVersion>(), Ok(EthVersion::LATEST));
     }
 }
