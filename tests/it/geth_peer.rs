@@ -431,6 +431,40 @@ async fn geth_and_ethpeer_peer_both_ways_and_exchange_transactions() {
         .await;
 }
 
+/// eth/72 with geth: a blob tx (one blob, cell proofs) sent to geth's RPC reaches
+/// ethpeer's pool: geth announces it with its mask, we fetch it without blobs, then its
+/// data columns with GetCells, verify them and rebuild the blobs. (The other direction is
+/// not covered: geth's blob fetcher did not fetch a blob tx only we announced.)
+#[actix_rt::test]
+async fn a_blob_tx_from_geth_reaches_ethpeer_by_cells_at_eth72() {
+    use alloy_eips::eip2718::Encodable2718;
+    let testdata = testdata_or_skip!();
+    let go = go_bin_or_skip!();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let geth = Geth::start(&go, &testdata, dir.path()).await;
+    geth.follow_head(head_hash(&testdata)).await;
+    let mut a = ethtest_node(&dir.path().join("a"), &testdata, &["--peers", &geth.enode]).await;
+    a.log_line(&["peer connected", "outbound", "eth/72", "Geth/"])
+        .await;
+    let cells_in = |m: &str| metric(m, "Cells");
+
+    // geth -> ethpeer.
+    let before = cells_in(&a.metrics().await);
+    let tx = crate::node::cell_proof_blob_tx(&testdata, 603, 2);
+    let (hash_g, raw_g) = (*tx.hash(), format!("0x{}", hex::encode(tx.encoded_2718())));
+    let sent = geth.call("eth_sendRawTransaction", json!([raw_g])).await;
+    assert_eq!(sent, json!(hash_g), "{sent}");
+    let took = poll_until("blob tx from geth in A's pool", || async {
+        let found = a.call("eth_getTransactionByHash", json!([hash_g])).await;
+        !found["result"].is_null()
+    })
+    .await;
+    let cells = cells_in(&a.metrics().await) - before;
+    eprintln!("blob tx geth -> ethpeer at eth/72: {took:?} ({cells} Cells)");
+    assert!(cells >= 1, "A got the blobs by cells");
+    geth.interrupt();
+}
+
 #[actix_rt::test]
 async fn ethpeer_fetches_headers_bodies_and_receipts_from_geth_at_eth69_to_eth71() {
     let _ = env_logger::builder().is_test(true).try_init();

@@ -138,21 +138,25 @@ async fn a_answers_bs_block_access_list_request_at_eth71_and_up() {
     assert_eq!(entries, vec![BlockAccessListEntry::Unavailable; 3]);
 }
 
-/// The ethtest sender's blob tx (nonce 603) with one blob and an EIP-7594 sidecar (cell
-/// proofs), as go-ethereum's suite makes them.
-fn cell_proof_blob_tx(dir: &std::path::Path) -> ethpeer_actors::eth::PooledTx {
+/// The ethtest sender's blob tx with `nonce` and one blob of `fill` bytes, with an
+/// EIP-7594 sidecar (cell proofs), as go-ethereum's suite makes them.
+pub(crate) fn cell_proof_blob_tx(
+    dir: &std::path::Path,
+    nonce: u64,
+    fill: u8,
+) -> ethpeer_actors::eth::PooledTx {
     use alloy_consensus::{SignableTransaction, Signed, TxEip4844, TxEip4844WithSidecar};
     use alloy_eips::eip4844::Blob;
     use alloy_eips::eip7594::{BlobTransactionSidecarEip7594, BlobTransactionSidecarVariant};
     let (_, key) = sender(dir);
     let sidecar = BlobTransactionSidecarEip7594::try_from_blobs_with_settings(
-        vec![Blob::repeat_byte(1)],
+        vec![Blob::repeat_byte(fill)],
         alloy_eips::eip4844::env_settings::EnvKzgSettings::Default.get(),
     )
     .expect("kzg");
     let tx = TxEip4844 {
         chain_id: rules().chain_id,
-        nonce: 603,
+        nonce,
         gas_limit: 21_000,
         max_fee_per_gas: 10_000_000_000,
         max_priority_fee_per_gas: 1_000_000_000,
@@ -183,7 +187,7 @@ async fn a_blob_tx_crosses_from_a_to_b_at_eth72_by_cells_and_at_eth71_whole() {
         let b = node_with(&dir, key + 1, &[version]).await;
         let peer = b.dial(a.local_addr, a.node_id()).await.expect("B dials A");
         assert_eq!(peer.version, version);
-        let tx = cell_proof_blob_tx(&dir);
+        let tx = cell_proof_blob_tx(&dir, 603, 1);
         let hash = *tx.hash();
         assert!(a.pool.add(vec![tx.clone()], None)[0].is_ok());
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
