@@ -4,7 +4,7 @@
 //! the other), txs cross both ways, and an in-process ethpeer requests headers, bodies and
 //! receipts from geth at eth/69, eth/70 and eth/71 (with eth/70 paging) and checks them
 //! against the chain's roots, and at eth/71 block access lists (none: the chain is
-//! pre-Amsterdam). geth only accepts txs from peers once synced, which a consensus client
+//! pre-Amsterdam). At eth/72 blob txs cross both ways by cells. geth only accepts txs from peers once synced, which a consensus client
 //! normally says through the engine API; the test sends it the same forkchoice update.
 
 use std::path::{Path, PathBuf};
@@ -433,8 +433,7 @@ async fn geth_and_ethpeer_peer_both_ways_and_exchange_transactions() {
 
 /// eth/72 with geth: a blob tx (one blob, cell proofs) sent to geth's RPC reaches
 /// ethpeer's pool: geth announces it with its mask, we fetch it without blobs, then its
-/// data columns with GetCells, verify them and rebuild the blobs. (The other direction is
-/// not covered: geth's blob fetcher did not fetch a blob tx only we announced.)
+/// data columns with GetCells, verify them and rebuild the blobs.
 #[actix_rt::test]
 async fn a_blob_tx_from_geth_reaches_ethpeer_by_cells_at_eth72() {
     use alloy_eips::eip2718::Encodable2718;
@@ -462,6 +461,49 @@ async fn a_blob_tx_from_geth_reaches_ethpeer_by_cells_at_eth72() {
     let cells = cells_in(&a.metrics().await) - before;
     eprintln!("blob tx geth -> ethpeer at eth/72: {took:?} ({cells} Cells)");
     assert!(cells >= 1, "A got the blobs by cells");
+    geth.interrupt();
+}
+
+/// eth/72 towards geth: a blob tx sent to A's RPC reaches geth's pool, geth fetching its
+/// cells from us. geth fetches whole blobs for only 15% of blob txs (its
+/// `DefaultFetchProbability`) and otherwise only its custody columns, and only once two
+/// peers announced them; so B, fed by A, announces it too.
+#[actix_rt::test]
+async fn a_blob_tx_from_ethpeer_reaches_geth_by_cells_at_eth72() {
+    use alloy_eips::eip2718::Encodable2718;
+    let testdata = testdata_or_skip!();
+    let go = go_bin_or_skip!();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let geth = Geth::start(&go, &testdata, dir.path()).await;
+    geth.follow_head(head_hash(&testdata)).await;
+    let mut a = ethtest_node(&dir.path().join("a"), &testdata, &["--peers", &geth.enode]).await;
+    a.log_line(&["peer connected", "outbound", "eth/72", "Geth/"])
+        .await;
+    let peers = format!("{},{}", geth.enode, a.enode);
+    let mut b = ethtest_node(&dir.path().join("b"), &testdata, &["--peers", &peers]).await;
+    b.log_line(&["peer connected", "outbound", "eth/72", "Geth/"])
+        .await;
+    b.log_line(&["peer connected", "outbound", "eth/72", "ethpeer/"])
+        .await;
+    let get_cells = |m: &str| metric(m, "GetCells");
+    let tx = crate::node::cell_proof_blob_tx(&testdata, 603, 3);
+    let (hash, raw) = (*tx.hash(), format!("0x{}", hex::encode(tx.encoded_2718())));
+    let sent = a.call("eth_sendRawTransaction", json!([raw])).await;
+    assert_eq!(sent["result"], json!(hash), "{sent}");
+    poll_until("blob tx in B's pool", || async {
+        let found = b.call("eth_getTransactionByHash", json!([hash])).await;
+        !found["result"].is_null()
+    })
+    .await;
+    // geth's txpool_content leaves out its blob pool; a pooled blob tx is found by hash.
+    let took = poll_until("blob tx from ethpeer in geth's pool", || async {
+        let found = geth.call("eth_getTransactionByHash", json!([hash])).await;
+        !found.is_null()
+    })
+    .await;
+    let asked = get_cells(&a.metrics().await) + get_cells(&b.metrics().await);
+    eprintln!("blob tx ethpeer -> geth at eth/72: {took:?} ({asked} GetCells served)");
+    assert!(asked >= 1, "geth took the blobs by cells");
     geth.interrupt();
 }
 
