@@ -168,7 +168,7 @@ pub struct NodeArgs {
     #[arg(long)]
     pub networkid: Option<u64>,
     /// Offered eth versions, comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = "66,67,68,69,70")]
+    #[arg(long, value_delimiter = ',', default_value = "66,67,68,69,70,71,72")]
     pub eth: Vec<u64>,
     /// Serve JSON-RPC over HTTP (on --http.addr:--http.port).
     #[arg(long)]

@@ -169,7 +169,7 @@ fn handshakes(c: &mut Criterion) {
                     session::dial(x, &ca, cb.node_id(), &status),
                     session::accept(y, &cb, &status)
                 );
-                assert_eq!(da.unwrap().eth_version, EthVersion::Eth70);
+                assert_eq!(da.unwrap().eth_version, EthVersion::LATEST);
                 db.unwrap()
             })
         })

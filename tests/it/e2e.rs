@@ -29,7 +29,7 @@ async fn three_binaries_relay_an_rpc_transaction_and_shut_down_cleanly() {
     .await;
     // Both dial B; B logs each connection.
     b.log_line(&["peer connected", "inbound", "eth/68"]).await;
-    b.log_line(&["peer connected", "inbound", "eth/70"]).await;
+    b.log_line(&["peer connected", "inbound", "eth/72"]).await;
     a.log_line(&["peer connected", "outbound"]).await;
     c.log_line(&["peer connected", "outbound"]).await;
 
@@ -41,7 +41,7 @@ async fn three_binaries_relay_an_rpc_transaction_and_shut_down_cleanly() {
         .map(|p| p["protocols"]["eth"]["version"].as_u64().expect("version"))
         .collect();
     versions.sort();
-    assert_eq!(versions, [68, 70], "{peers}");
+    assert_eq!(versions, [68, 72], "{peers}");
     // Inbound peers' enodes carry their source port, not their listening port (as geth's).
     let id_of = |enode: &str| {
         enode

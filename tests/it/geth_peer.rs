@@ -2,8 +2,9 @@
 //! of its 600 blocks, then geth on loopback (`--nodiscover --nat none`, HTTP RPC with
 //! admin,eth,txpool,net). Two `ethpeer node` binaries meet it (one dials geth, geth dials
 //! the other), txs cross both ways, and an in-process ethpeer requests headers, bodies and
-//! receipts from geth at eth/69 and eth/70 (with eth/70 paging) and checks them against the
-//! chain's roots. geth only accepts txs from peers once synced, which a consensus client
+//! receipts from geth at eth/69, eth/70 and eth/71 (with eth/70 paging) and checks them
+//! against the chain's roots, and at eth/71 block access lists (none: the chain is
+//! pre-Amsterdam). At eth/72 blob txs cross both ways by cells. geth only accepts txs from peers once synced, which a consensus client
 //! normally says through the engine API; the test sends it the same forkchoice update.
 
 use std::path::{Path, PathBuf};
@@ -16,7 +17,8 @@ use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::{keccak256, Address, Bytes, TxKind, B256, U256};
 use ethpeer_actors::chain::{verify_block, ChainStore};
 use ethpeer_actors::eth::{
-    EthBlock, EthMessage, EthVersion, GetReceipts, GetReceipts70, Receipts69, RequestPair,
+    BlockAccessListEntry, BlockAccessLists, EthBlock, EthMessage, EthVersion, GetBlockAccessLists,
+    GetReceipts, GetReceipts70, Receipts69, RequestPair,
 };
 use ethpeer_actors::peer::PeerHandle;
 use serde_json::{json, Value};
@@ -284,7 +286,7 @@ async fn geth_and_ethpeer_peer_both_ways_and_exchange_transactions() {
 
     // A dials geth; geth dials B (B has no head state, see the rejected tx below).
     let mut a = ethtest_node(&path("a"), &testdata, &["--peers", &geth.enode]).await;
-    a.log_line(&["peer connected", "outbound", "eth/70", "Geth/"])
+    a.log_line(&["peer connected", "outbound", "eth/72", "Geth/"])
         .await;
     let mut b = Binary::start(
         &path("b"),
@@ -296,7 +298,7 @@ async fn geth_and_ethpeer_peer_both_ways_and_exchange_transactions() {
                 .expect("utf-8"),
             "--chain",
             testdata.join("ethtest/chain.rlp").to_str().expect("utf-8"),
-            // B stops at eth/69, so geth speaks it with B and eth/70 with A.
+            // B stops at eth/69, so geth speaks it with B and eth/72 with A.
             "--eth",
             "66,67,68,69",
         ],
@@ -307,7 +309,7 @@ async fn geth_and_ethpeer_peer_both_ways_and_exchange_transactions() {
         .await;
 
     // Both sides agree on ids and on the highest version both offer (geth v1.17.10 offers
-    // 72, 71, 70, 69; A offers 66-70, B 66-69).
+    // 72, 71, 70, 69; A offers 66-72, B 66-69).
     // geth lists a peer as "handshake" until its side of Status is done: wait for both.
     let keys = [pubkey_of(&a.enode), pubkey_of(&b.enode)];
     poll_until("geth's eth handshakes", || async {
@@ -318,7 +320,7 @@ async fn geth_and_ethpeer_peer_both_ways_and_exchange_transactions() {
     })
     .await;
     let geth_peers = geth.call("admin_peers", json!([])).await;
-    for (node, version) in [(&a, 70), (&b, 69)] {
+    for (node, version) in [(&a, 72), (&b, 69)] {
         let key = pubkey_of(&node.enode);
         let entry = peer_with(&geth_peers, key).expect("geth lists the ethpeer node");
         assert_eq!(entry["protocols"]["eth"]["version"], version, "{entry}");
@@ -429,8 +431,84 @@ async fn geth_and_ethpeer_peer_both_ways_and_exchange_transactions() {
         .await;
 }
 
+/// eth/72 with geth: a blob tx (one blob, cell proofs) sent to geth's RPC reaches
+/// ethpeer's pool: geth announces it with its mask, we fetch it without blobs, then its
+/// data columns with GetCells, verify them and rebuild the blobs.
 #[actix_rt::test]
-async fn ethpeer_fetches_headers_bodies_and_receipts_from_geth_at_eth69_and_eth70() {
+async fn a_blob_tx_from_geth_reaches_ethpeer_by_cells_at_eth72() {
+    use alloy_eips::eip2718::Encodable2718;
+    let testdata = testdata_or_skip!();
+    let go = go_bin_or_skip!();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let geth = Geth::start(&go, &testdata, dir.path()).await;
+    geth.follow_head(head_hash(&testdata)).await;
+    let mut a = ethtest_node(&dir.path().join("a"), &testdata, &["--peers", &geth.enode]).await;
+    a.log_line(&["peer connected", "outbound", "eth/72", "Geth/"])
+        .await;
+    let cells_in = |m: &str| metric(m, "Cells");
+
+    // geth -> ethpeer.
+    let before = cells_in(&a.metrics().await);
+    let tx = crate::node::cell_proof_blob_tx(&testdata, 603, 2);
+    let (hash_g, raw_g) = (*tx.hash(), format!("0x{}", hex::encode(tx.encoded_2718())));
+    let sent = geth.call("eth_sendRawTransaction", json!([raw_g])).await;
+    assert_eq!(sent, json!(hash_g), "{sent}");
+    let took = poll_until("blob tx from geth in A's pool", || async {
+        let found = a.call("eth_getTransactionByHash", json!([hash_g])).await;
+        !found["result"].is_null()
+    })
+    .await;
+    let cells = cells_in(&a.metrics().await) - before;
+    eprintln!("blob tx geth -> ethpeer at eth/72: {took:?} ({cells} Cells)");
+    assert!(cells >= 1, "A got the blobs by cells");
+    geth.interrupt();
+}
+
+/// eth/72 towards geth: a blob tx sent to A's RPC reaches geth's pool, geth fetching its
+/// cells from us. geth fetches whole blobs for only 15% of blob txs (its
+/// `DefaultFetchProbability`) and otherwise only its custody columns, and only once two
+/// peers announced them; so B, fed by A, announces it too.
+#[actix_rt::test]
+async fn a_blob_tx_from_ethpeer_reaches_geth_by_cells_at_eth72() {
+    use alloy_eips::eip2718::Encodable2718;
+    let testdata = testdata_or_skip!();
+    let go = go_bin_or_skip!();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let geth = Geth::start(&go, &testdata, dir.path()).await;
+    geth.follow_head(head_hash(&testdata)).await;
+    let mut a = ethtest_node(&dir.path().join("a"), &testdata, &["--peers", &geth.enode]).await;
+    a.log_line(&["peer connected", "outbound", "eth/72", "Geth/"])
+        .await;
+    let peers = format!("{},{}", geth.enode, a.enode);
+    let mut b = ethtest_node(&dir.path().join("b"), &testdata, &["--peers", &peers]).await;
+    b.log_line(&["peer connected", "outbound", "eth/72", "Geth/"])
+        .await;
+    b.log_line(&["peer connected", "outbound", "eth/72", "ethpeer/"])
+        .await;
+    let get_cells = |m: &str| metric(m, "GetCells");
+    let tx = crate::node::cell_proof_blob_tx(&testdata, 603, 3);
+    let (hash, raw) = (*tx.hash(), format!("0x{}", hex::encode(tx.encoded_2718())));
+    let sent = a.call("eth_sendRawTransaction", json!([raw])).await;
+    assert_eq!(sent["result"], json!(hash), "{sent}");
+    poll_until("blob tx in B's pool", || async {
+        let found = b.call("eth_getTransactionByHash", json!([hash])).await;
+        !found["result"].is_null()
+    })
+    .await;
+    // geth's txpool_content leaves out its blob pool; a pooled blob tx is found by hash.
+    let took = poll_until("blob tx from ethpeer in geth's pool", || async {
+        let found = geth.call("eth_getTransactionByHash", json!([hash])).await;
+        !found.is_null()
+    })
+    .await;
+    let asked = get_cells(&a.metrics().await) + get_cells(&b.metrics().await);
+    eprintln!("blob tx ethpeer -> geth at eth/72: {took:?} ({asked} GetCells served)");
+    assert!(asked >= 1, "geth took the blobs by cells");
+    geth.interrupt();
+}
+
+#[actix_rt::test]
+async fn ethpeer_fetches_headers_bodies_and_receipts_from_geth_at_eth69_to_eth71() {
     let _ = env_logger::builder().is_test(true).try_init();
     let testdata = testdata_or_skip!();
     let go = go_bin_or_skip!();
@@ -441,7 +519,7 @@ async fn ethpeer_fetches_headers_bodies_and_receipts_from_geth_at_eth69_and_eth7
         let url: ethpeer_actors::node::Enode = geth.enode.parse().expect("enode");
         (url.addr, url.id)
     };
-    for version in [EthVersion::Eth69, EthVersion::Eth70] {
+    for version in [EthVersion::Eth69, EthVersion::Eth70, EthVersion::Eth71] {
         let node = crate::node::node_with(&testdata, 0x61 + version as u8, &[version]).await;
         let peer = node.dial(addr, id).await.expect("dials geth");
         assert_eq!(peer.version, version);
@@ -481,8 +559,30 @@ async fn ethpeer_fetches_headers_bodies_and_receipts_from_geth_at_eth69_and_eth7
                 block.header.number
             );
         }
+        if version >= EthVersion::Eth71 {
+            access_lists_are_unavailable(&peer, &want).await;
+        }
         node.shutdown(Duration::from_secs(3)).await;
     }
+}
+
+/// geth's answer to GetBlockAccessLists for known blocks of this pre-Amsterdam chain and
+/// an unknown hash: one entry per hash, in request order, each the RLP empty string.
+async fn access_lists_are_unavailable(peer: &PeerHandle, known: &[B256]) {
+    let hashes = vec![known[3], B256::repeat_byte(0xde), known[0], known[3]];
+    let answer = crate::fetch::request(
+        peer,
+        EthMessage::GetBlockAccessLists(RequestPair::new(0, GetBlockAccessLists(hashes))),
+    )
+    .await;
+    let EthMessage::BlockAccessLists(RequestPair {
+        message: BlockAccessLists(entries),
+        ..
+    }) = answer
+    else {
+        panic!("{answer:?}")
+    };
+    assert_eq!(entries, vec![BlockAccessListEntry::Unavailable; 4]);
 }
 
 /// Every receipt of `blocks` from `peer`: one GetReceipts at eth/69; at eth/70, pages that
@@ -541,7 +641,7 @@ async fn receipts(
         }
     }
     eprintln!(
-        "eth/70: receipts of {} blocks in {pages} pages",
+        "{version}: receipts of {} blocks in {pages} pages",
         blocks.len()
     );
     assert!(pages > 1, "block 11's receipts exceed one 10 MiB page");

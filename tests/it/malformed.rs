@@ -189,6 +189,10 @@ fn messages_illegal_in_the_version_are_typed_errors() {
         (EthVersion::Eth67, EthMessageId::GetNodeData),
         (EthVersion::Eth68, EthMessageId::NodeData),
         (EthVersion::Eth68, EthMessageId::BlockRangeUpdate),
+        (EthVersion::Eth70, EthMessageId::GetBlockAccessLists),
+        (EthVersion::Eth66, EthMessageId::BlockAccessLists),
+        (EthVersion::Eth71, EthMessageId::GetCells),
+        (EthVersion::Eth71, EthMessageId::Cells),
     ];
     for (version, id) in cases {
         assert_eq!(
@@ -196,12 +200,45 @@ fn messages_illegal_in_the_version_are_typed_errors() {
             Err(EthWireError::IllegalInVersion { id, version })
         );
     }
-    for id in [0x0b, 0x0c, 0x12, 0xff] {
+    for id in [0x0b, 0x0c, 0x16, 0xff] {
         assert_eq!(
-            decode(EthVersion::Eth70, id, "c0"),
+            decode(EthVersion::Eth71, id, "c0"),
             Err(EthWireError::UnknownMessageId { id })
         );
     }
+}
+
+#[test]
+fn malformed_block_access_list_messages_are_rejected() {
+    // GetBlockAccessLists [5, [hash]] decodes; a 31-byte hash, a missing hash list and a
+    // hash list given as a string do not.
+    let hash = "a0".to_string() + &"ab".repeat(32);
+    assert!(decode(EthVersion::Eth71, 0x12, &format!("e3 05 e1 {hash}")).is_ok());
+    let short_hash = "9f".to_string() + &"ab".repeat(31);
+    assert_eq!(
+        rlp_error(decode(
+            EthVersion::Eth71,
+            0x12,
+            &format!("e2 05 e0 {short_hash}")
+        )),
+        RlpError::UnexpectedLength
+    );
+    assert_eq!(
+        rlp_error(decode(EthVersion::Eth71, 0x12, "c1 05")),
+        RlpError::InputTooShort
+    );
+    assert_eq!(
+        rlp_error(decode(EthVersion::Eth71, 0x12, "c2 05 80")),
+        RlpError::UnexpectedString
+    );
+    // BlockAccessLists [5, [entry]]: the empty string and a list are entries; a non-empty
+    // string (neither "unavailable" nor a BAL) and a list running past its parent are not.
+    assert!(decode(EthVersion::Eth71, 0x13, "c4 05 c2 80 c0").is_ok());
+    assert_eq!(
+        rlp_error(decode(EthVersion::Eth71, 0x13, "c5 05 c3 82 abcd")),
+        RlpError::UnexpectedString
+    );
+    assert!(decode(EthVersion::Eth71, 0x13, "c4 05 c2 c3 01").is_err());
 }
 
 #[test]
@@ -277,6 +314,10 @@ fn every_wire_error_maps_to_subprotocol_error() {
             latest: 5,
         },
         EthWireError::ZeroLatestHash,
+        EthWireError::CellsLengthMismatch {
+            hashes: 2,
+            lists: 1,
+        },
         EthWireError::MessageTooLarge {
             size: MAX_MESSAGE_SIZE + 1,
             limit: MAX_MESSAGE_SIZE,
@@ -292,6 +333,7 @@ fn every_wire_error_maps_to_subprotocol_error() {
             | EthWireError::AnnouncementLengthMismatch { .. }
             | EthWireError::InvalidBlockRange { .. }
             | EthWireError::ZeroLatestHash
+            | EthWireError::CellsLengthMismatch { .. }
             | EthWireError::MessageTooLarge { .. } => {}
         }
         assert_eq!(
@@ -300,5 +342,5 @@ fn every_wire_error_maps_to_subprotocol_error() {
             "{error:?}"
         );
     }
-    assert_eq!(every_kind.len(), 8, "one value of each variant");
+    assert_eq!(every_kind.len(), 9, "one value of each variant");
 }

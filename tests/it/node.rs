@@ -110,6 +110,108 @@ async fn a_serves_b_the_ethtest_chains_headers_and_bodies() {
     }
 }
 
+/// eth/71 and up (here eth/72): B asks A for block access lists of the (pre-Amsterdam) ethtest chain and an
+/// unknown hash; every position is answered, in request order, with the empty string.
+#[actix_rt::test]
+async fn a_answers_bs_block_access_list_request_at_eth71_and_up() {
+    use ethpeer_actors::eth::{
+        BlockAccessListEntry, BlockAccessLists, EthMessage, GetBlockAccessLists, RequestPair,
+    };
+    let dir = testdata_or_skip!();
+    let (a, b) = (node(&dir, 0x96).await, node(&dir, 0x97).await);
+    let peer = b.dial(a.local_addr, a.node_id()).await.expect("B dials A");
+    assert_eq!(peer.version, EthVersion::LATEST);
+    let head = a.store.head().hash_slow();
+    let hashes = vec![head, B256::repeat_byte(0xde), head];
+    let answer = crate::fetch::request(
+        &peer,
+        EthMessage::GetBlockAccessLists(RequestPair::new(0, GetBlockAccessLists(hashes))),
+    )
+    .await;
+    let EthMessage::BlockAccessLists(RequestPair {
+        message: BlockAccessLists(entries),
+        ..
+    }) = answer
+    else {
+        panic!("{answer:?}")
+    };
+    assert_eq!(entries, vec![BlockAccessListEntry::Unavailable; 3]);
+}
+
+/// The ethtest sender's blob tx with `nonce` and one blob of `fill` bytes, with an
+/// EIP-7594 sidecar (cell proofs), as go-ethereum's suite makes them.
+pub(crate) fn cell_proof_blob_tx(
+    dir: &std::path::Path,
+    nonce: u64,
+    fill: u8,
+) -> ethpeer_actors::eth::PooledTx {
+    use alloy_consensus::{SignableTransaction, Signed, TxEip4844, TxEip4844WithSidecar};
+    use alloy_eips::eip4844::Blob;
+    use alloy_eips::eip7594::{BlobTransactionSidecarEip7594, BlobTransactionSidecarVariant};
+    let (_, key) = sender(dir);
+    let sidecar = BlobTransactionSidecarEip7594::try_from_blobs_with_settings(
+        vec![Blob::repeat_byte(fill)],
+        alloy_eips::eip4844::env_settings::EnvKzgSettings::Default.get(),
+    )
+    .expect("kzg");
+    let tx = TxEip4844 {
+        chain_id: rules().chain_id,
+        nonce,
+        gas_limit: 21_000,
+        max_fee_per_gas: 10_000_000_000,
+        max_priority_fee_per_gas: 1_000_000_000,
+        to: Address::repeat_byte(7),
+        value: U256::ZERO,
+        access_list: Default::default(),
+        blob_versioned_hashes: sidecar.versioned_hashes().collect(),
+        max_fee_per_blob_gas: 1_000_000_000,
+        input: Default::default(),
+    };
+    let signature =
+        alloy_consensus::crypto::secp256k1::sign_message(key, tx.signature_hash()).expect("signs");
+    let sidecar = BlobTransactionSidecarVariant::Eip7594(sidecar);
+    ethpeer_actors::eth::PooledTx::Eip4844(Signed::new_unhashed(
+        TxEip4844WithSidecar { tx, sidecar },
+        signature,
+    ))
+}
+
+/// A blob tx pooled at A reaches B's pool whole: at eth/72 as a blobless tx whose 64 data
+/// columns B fetches with GetCells and verifies, at eth/71 with its blobs in
+/// PooledTransactions.
+#[actix_rt::test]
+async fn a_blob_tx_crosses_from_a_to_b_at_eth72_by_cells_and_at_eth71_whole() {
+    let dir = testdata_or_skip!();
+    for (key, version) in [(0x98u8, EthVersion::Eth72), (0x9a, EthVersion::Eth71)] {
+        let a = node(&dir, key).await;
+        let b = node_with(&dir, key + 1, &[version]).await;
+        let peer = b.dial(a.local_addr, a.node_id()).await.expect("B dials A");
+        assert_eq!(peer.version, version);
+        let tx = cell_proof_blob_tx(&dir, 603, 1);
+        let hash = *tx.hash();
+        assert!(a.pool.add(vec![tx.clone()], None)[0].is_ok());
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let got = loop {
+            if let Some(got) = b.pool.get(&hash) {
+                break got;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{version}: B never got the blob tx"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        };
+        // The blobs B pooled are A's, rebuilt from cells at eth/72.
+        assert_eq!(got.tx, tx, "{version}");
+        let cells_in = |node: &Node| {
+            let slot = ethpeer_actors::eth::EthMessageId::Cells as usize;
+            node.wire.messages_in[slot].load(std::sync::atomic::Ordering::Relaxed)
+        };
+        let want = u64::from(version == EthVersion::Eth72);
+        assert_eq!(cells_in(&b), want, "{version}: Cells replies B got");
+    }
+}
+
 #[actix_rt::test]
 async fn dialing_ourselves_is_refused() {
     let dir = testdata_or_skip!();

@@ -5,10 +5,11 @@
 use std::path::Path;
 
 use alloy_consensus::{Header, ReceiptEnvelope};
-use alloy_primitives::{B256, U256};
+use alloy_primitives::{Bytes, B256, U256};
 use alloy_rlp::{Decodable, Encodable};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
+use super::store::check_block_access_list;
 use super::{ChainStore, StoreError};
 use crate::eth::{EthBlock, EthBlockBody};
 
@@ -17,6 +18,8 @@ const BODIES: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("bodies")
 const RECEIPTS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("receipts");
 const TOTAL_DIFFICULTY: TableDefinition<&[u8; 32], &[u8; 32]> = TableDefinition::new("td");
 const CANONICAL: TableDefinition<u64, &[u8; 32]> = TableDefinition::new("canonical");
+/// Block access lists (EIP-7928) by block hash, as their RLP, checked against the header.
+const ACCESS_LISTS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("access_lists");
 
 /// The file name of the chain database inside the data directory.
 pub const CHAIN_DB_FILE: &str = "chain.redb";
@@ -263,5 +266,23 @@ impl ChainStore for RedbChainStore {
         let hash = block.header.hash_slow();
         self.write(|tx| insert(tx, &block, receipts.as_ref()))?;
         Ok(hash)
+    }
+
+    fn block_access_list(&self, hash: &B256) -> Option<Bytes> {
+        let tx = self.db.begin_read().ok()?;
+        let table = tx.open_table(ACCESS_LISTS).ok()?;
+        let value = table.get(&hash.0).ok()??;
+        Some(Bytes::copy_from_slice(value.value()))
+    }
+
+    fn insert_block_access_list(&self, hash: &B256, encoded: Bytes) -> Result<(), StoreError> {
+        check_block_access_list(hash, self.header_by_hash(hash).as_ref(), &encoded)?;
+        self.write(|tx| {
+            tx.open_table(ACCESS_LISTS)
+                .map_err(backend)?
+                .insert(&hash.0, encoded.as_ref())
+                .map_err(backend)?;
+            Ok(())
+        })
     }
 }

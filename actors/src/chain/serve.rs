@@ -7,7 +7,7 @@ use alloy_primitives::B256;
 use alloy_rlp::Encodable;
 
 use super::ChainStore;
-use crate::eth::{EthBlockBody, GetBlockHeaders, Receipt69};
+use crate::eth::{BlockAccessListEntry, EthBlockBody, GetBlockHeaders, Receipt69};
 
 /// Most headers served per request (geth `maxHeadersServe`, 1024).
 pub const MAX_HEADERS_SERVE: usize = 1024;
@@ -15,6 +15,9 @@ pub const MAX_HEADERS_SERVE: usize = 1024;
 pub const MAX_BODIES_SERVE: usize = 1024;
 /// Most blocks' receipts served per request (geth `maxReceiptsServe`, 1024).
 pub const MAX_RECEIPTS_SERVE: usize = 1024;
+/// Most block access lists served per request (geth `maxBALsServe`, 1024; EIP-8159 leaves
+/// the number to implementations).
+pub const MAX_BLOCK_ACCESS_LISTS_SERVE: usize = 1024;
 /// Size after which a reply stops growing (geth `softResponseLimit`, 2 MiB).
 pub const SOFT_RESPONSE_LIMIT: usize = 2 * 1024 * 1024;
 /// Largest eth/70 Receipts reply before it is cut with `lastBlockIncomplete` (geth
@@ -71,6 +74,29 @@ pub fn bodies(store: &dyn ChainStore, hashes: &[B256]) -> Vec<EthBlockBody> {
         if let Some(body) = store.body(hash) {
             bytes += body.length();
             out.push(body);
+        }
+    }
+    out
+}
+
+/// The eth/71 BlockAccessLists entries for `hashes`: one per hash in request order, the
+/// stored BAL or [`BlockAccessListEntry::Unavailable`] (unknown and pre-Amsterdam blocks,
+/// and every block whose BAL we were never given). The list is cut from the tail once
+/// the BALs in it reach [`SOFT_RESPONSE_LIMIT`] or it has
+/// [`MAX_BLOCK_ACCESS_LISTS_SERVE`] entries, as geth's `serviceGetBlockAccessListsQuery`.
+pub fn block_access_lists(store: &dyn ChainStore, hashes: &[B256]) -> Vec<BlockAccessListEntry> {
+    let mut out = Vec::new();
+    let mut bytes = 0;
+    for hash in hashes.iter().take(MAX_BLOCK_ACCESS_LISTS_SERVE) {
+        if bytes >= SOFT_RESPONSE_LIMIT {
+            break;
+        }
+        match store.block_access_list(hash) {
+            Some(encoded) => {
+                bytes += encoded.len();
+                out.push(BlockAccessListEntry::Available(encoded));
+            }
+            None => out.push(BlockAccessListEntry::Unavailable),
         }
     }
     out
@@ -214,5 +240,98 @@ mod tests {
         let (rest, incomplete) = receipts70(&store, &hashes[2..], 0);
         assert!(!incomplete);
         assert_eq!(rest[0].len(), 2);
+    }
+
+    /// An RLP list of `size` payload bytes (a stand-in BAL: serving never decodes it).
+    fn encoded_list(size: usize, fill: u8) -> alloy_primitives::Bytes {
+        let mut out = Vec::new();
+        alloy_rlp::Header {
+            list: true,
+            payload_length: size,
+        }
+        .encode(&mut out);
+        out.resize(out.len() + size, fill);
+        out.into()
+    }
+
+    /// Blocks 1-3 whose headers commit to BALs of `size` bytes; the BALs are stored.
+    fn store_with_access_lists(size: usize) -> (MemoryChainStore, Vec<B256>) {
+        let store = MemoryChainStore::new(Header::default());
+        let mut hashes = Vec::new();
+        for number in 1..=3u8 {
+            let bal = encoded_list(size, number);
+            let header = Header {
+                parent_hash: store.head().hash_slow(),
+                number: number.into(),
+                block_access_list_hash: Some(alloy_primitives::keccak256(&bal)),
+                ..Default::default()
+            };
+            let block = EthBlock {
+                header,
+                body: Default::default(),
+            };
+            let hash = store.insert_block(block, None).expect("links");
+            store.insert_block_access_list(&hash, bal).expect("matches");
+            hashes.push(hash);
+        }
+        (store, hashes)
+    }
+
+    #[test]
+    fn access_lists_come_in_request_order_with_empty_strings_for_the_missing() {
+        let (store, hashes) = store_with_access_lists(100);
+        let unknown = B256::repeat_byte(0xde);
+        let genesis = store.canonical_hash(0).expect("genesis");
+        let served =
+            block_access_lists(&store, &[hashes[2], unknown, genesis, hashes[0], hashes[2]]);
+        assert_eq!(served.len(), 5);
+        assert_eq!(served[1], BlockAccessListEntry::Unavailable);
+        assert_eq!(served[2], BlockAccessListEntry::Unavailable);
+        assert_eq!(served[0], served[4]);
+        let header = store.header_by_hash(&hashes[0]).expect("stored");
+        assert_eq!(served[3].hash(), header.block_access_list_hash);
+        assert!(block_access_lists(&store, &[]).is_empty());
+    }
+
+    #[test]
+    fn access_lists_are_cut_from_the_tail_at_the_soft_limit() {
+        // Three 1.5 MiB BALs: the second one takes the reply past 2 MiB, the third is cut.
+        let (store, hashes) = store_with_access_lists(1536 * 1024);
+        let served = block_access_lists(&store, &hashes);
+        assert_eq!(served.len(), 2);
+        assert_eq!(
+            served[1].hash(),
+            store
+                .header_by_hash(&hashes[1])
+                .expect("h")
+                .block_access_list_hash
+        );
+        // Unavailable entries cost nothing, so the count limit applies to them.
+        let many = vec![B256::ZERO; MAX_BLOCK_ACCESS_LISTS_SERVE + 5];
+        assert_eq!(
+            block_access_lists(&store, &many).len(),
+            MAX_BLOCK_ACCESS_LISTS_SERVE
+        );
+    }
+
+    #[test]
+    fn an_access_list_not_matching_the_header_is_refused() {
+        let (store, hashes) = store_with_access_lists(10);
+        let wrong = encoded_list(10, 0xff);
+        assert!(matches!(
+            store.insert_block_access_list(&hashes[0], wrong.clone()),
+            Err(crate::chain::StoreError::BlockAccessListMismatch { .. })
+        ));
+        // Pre-Amsterdam (the genesis commits to none) and unknown blocks refuse any BAL.
+        let genesis = store.canonical_hash(0).expect("genesis");
+        assert!(matches!(
+            store.insert_block_access_list(&genesis, wrong.clone()),
+            Err(crate::chain::StoreError::BlockAccessListMismatch { expected: None, .. })
+        ));
+        assert!(matches!(
+            store.insert_block_access_list(&B256::ZERO, wrong),
+            Err(crate::chain::StoreError::UnknownBlock { .. })
+        ));
+        assert_eq!(store.block_access_list(&genesis), None);
     }
 }

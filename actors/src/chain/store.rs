@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::{PoisonError, RwLock};
 
 use alloy_consensus::{Header, ReceiptEnvelope};
-use alloy_primitives::{B256, U256};
+use alloy_primitives::{keccak256, Bytes, B256, U256};
 
 use crate::eth::{EthBlock, EthBlockBody};
 
@@ -27,6 +27,23 @@ pub enum StoreError {
         stored: B256,
         /// The configured genesis hash.
         expected: B256,
+    },
+    /// A block access list for a block the store does not have.
+    #[error("no block {hash} to attach a block access list to")]
+    UnknownBlock {
+        /// The block hash named.
+        hash: B256,
+    },
+    /// A block access list that does not hash to the header's `block-access-list-hash`
+    /// (`None` there: a pre-Amsterdam header, which commits to no BAL).
+    #[error("block access list hashes to {got}, header {hash} commits to {expected:?}")]
+    BlockAccessListMismatch {
+        /// The block.
+        hash: B256,
+        /// The header's commitment.
+        expected: Option<B256>,
+        /// `keccak256` of the list offered.
+        got: B256,
     },
     /// The backing database failed.
     #[error("store failure: {reason}")]
@@ -61,6 +78,30 @@ pub trait ChainStore: Send + Sync + 'static {
         block: EthBlock,
         receipts: Option<Vec<ReceiptEnvelope>>,
     ) -> Result<B256, StoreError>;
+    /// The block access list (EIP-7928) of the block with `hash`, as its RLP encoding, if
+    /// the store has it.
+    fn block_access_list(&self, hash: &B256) -> Option<Bytes>;
+    /// Stores the RLP-encoded block access list of the stored block `hash`, after checking
+    /// it against the header's `block-access-list-hash` (EIP-8159 "Validation").
+    fn insert_block_access_list(&self, hash: &B256, encoded: Bytes) -> Result<(), StoreError>;
+}
+
+/// Checks `encoded` against the commitment of `header` (the block `hash`).
+pub(super) fn check_block_access_list(
+    hash: &B256,
+    header: Option<&Header>,
+    encoded: &[u8],
+) -> Result<(), StoreError> {
+    let header = header.ok_or(StoreError::UnknownBlock { hash: *hash })?;
+    let got = keccak256(encoded);
+    if header.block_access_list_hash != Some(got) {
+        return Err(StoreError::BlockAccessListMismatch {
+            hash: *hash,
+            expected: header.block_access_list_hash,
+            got,
+        });
+    }
+    Ok(())
 }
 
 /// An in-memory [`ChainStore`].
@@ -72,6 +113,7 @@ struct Inner {
     headers: HashMap<B256, Header>,
     bodies: HashMap<B256, EthBlockBody>,
     receipts: HashMap<B256, Vec<ReceiptEnvelope>>,
+    access_lists: HashMap<B256, Bytes>,
     td: HashMap<B256, U256>,
     /// Canonical hashes by number, from genesis.
     canonical: Vec<B256>,
@@ -85,6 +127,7 @@ impl MemoryChainStore {
             td: HashMap::from([(hash, genesis.difficulty)]),
             bodies: HashMap::from([(hash, EthBlockBody::default())]),
             receipts: HashMap::new(),
+            access_lists: HashMap::new(),
             canonical: vec![hash],
             headers: HashMap::from([(hash, genesis)]),
         };
@@ -160,5 +203,16 @@ impl ChainStore for MemoryChainStore {
         }
         inner.headers.insert(hash, header);
         Ok(hash)
+    }
+
+    fn block_access_list(&self, hash: &B256) -> Option<Bytes> {
+        self.read().access_lists.get(hash).cloned()
+    }
+
+    fn insert_block_access_list(&self, hash: &B256, encoded: Bytes) -> Result<(), StoreError> {
+        let mut inner = self.inner.write().unwrap_or_else(PoisonError::into_inner);
+        check_block_access_list(hash, inner.headers.get(hash), &encoded)?;
+        inner.access_lists.insert(*hash, encoded);
+        Ok(())
     }
 }

@@ -50,6 +50,14 @@ pub enum EthWireError {
         /// Number of hashes.
         hashes: usize,
     },
+    /// An eth/72 Cells message whose hash and cell lists differ in length.
+    #[error("cells for {lists} transactions under {hashes} hashes")]
+    CellsLengthMismatch {
+        /// Number of hashes.
+        hashes: usize,
+        /// Number of per-transaction cell lists.
+        lists: usize,
+    },
     /// A BlockRangeUpdate whose earliest block is above its latest block.
     #[error("block range earliest {earliest} is above latest {latest}")]
     InvalidBlockRange {

@@ -4,10 +4,11 @@
 use alloy_rlp::{Decodable, Encodable};
 
 use super::{
-    BlockBodies, BlockHeaders, BlockRangeUpdate, EthVersion, EthWireError, GetBlockBodies,
-    GetBlockHeaders, GetNodeData, GetPooledTransactions, GetReceipts, GetReceipts70, NewBlock,
-    NewBlockHashes, NewPooledTransactionHashes66, NewPooledTransactionHashes68, NodeData,
-    PooledTransactions, Receipts, Receipts69, Receipts70, RequestPair, Status, Status69,
+    BlockAccessLists, BlockBodies, BlockHeaders, BlockRangeUpdate, Cells, EthVersion, EthWireError,
+    GetBlockAccessLists, GetBlockBodies, GetBlockHeaders, GetCells, GetNodeData,
+    GetPooledTransactions, GetReceipts, GetReceipts70, NewBlock, NewBlockHashes,
+    NewPooledTransactionHashes66, NewPooledTransactionHashes68, NewPooledTransactionHashes72,
+    NodeData, PooledTransactions, Receipts, Receipts69, Receipts70, RequestPair, Status, Status69,
     Transactions,
 };
 
@@ -51,11 +52,19 @@ pub enum EthMessageId {
     Receipts = 0x10,
     /// 0x11 BlockRangeUpdate (eth >= 69).
     BlockRangeUpdate = 0x11,
+    /// 0x12 GetBlockAccessLists (eth >= 71, EIP-8159).
+    GetBlockAccessLists = 0x12,
+    /// 0x13 BlockAccessLists (eth >= 71, EIP-8159).
+    BlockAccessLists = 0x13,
+    /// 0x14 GetCells (eth >= 72).
+    GetCells = 0x14,
+    /// 0x15 Cells (eth >= 72).
+    Cells = 0x15,
 }
 
 impl EthMessageId {
     /// Every id, in code order.
-    pub const ALL: [Self; 16] = [
+    pub const ALL: [Self; 20] = [
         Self::Status,
         Self::NewBlockHashes,
         Self::Transactions,
@@ -72,21 +81,28 @@ impl EthMessageId {
         Self::GetReceipts,
         Self::Receipts,
         Self::BlockRangeUpdate,
+        Self::GetBlockAccessLists,
+        Self::BlockAccessLists,
+        Self::GetCells,
+        Self::Cells,
     ];
 
-    /// Looks up an id; `None` for codes no eth version defines (0x0b, 0x0c, > 0x11).
+    /// Looks up an id; `None` for codes no eth version defines (0x0b, 0x0c, > 0x15).
     pub fn from_u8(id: u8) -> Option<Self> {
         Self::ALL.into_iter().find(|m| *m as u8 == id)
     }
 
     /// Whether the message exists in `version`: GetNodeData/NodeData only in eth/66
     /// (EIP-4938), NewBlock/NewBlockHashes only up to eth/68 (geth's eth/69 handler table
-    /// has no entry for them), BlockRangeUpdate from eth/69 (EIP-7642).
+    /// has no entry for them), BlockRangeUpdate from eth/69 (EIP-7642), the block access
+    /// list messages from eth/71 (EIP-8159), the cell messages from eth/72.
     pub fn is_valid_in(self, version: EthVersion) -> bool {
         match self {
             Self::GetNodeData | Self::NodeData => version == EthVersion::Eth66,
             Self::NewBlock | Self::NewBlockHashes => version <= EthVersion::Eth68,
             Self::BlockRangeUpdate => version >= EthVersion::Eth69,
+            Self::GetBlockAccessLists | Self::BlockAccessLists => version >= EthVersion::Eth71,
+            Self::GetCells | Self::Cells => version >= EthVersion::Eth72,
             _ => true,
         }
     }
@@ -100,6 +116,8 @@ impl EthMessageId {
                 | Self::GetPooledTransactions
                 | Self::GetNodeData
                 | Self::GetReceipts
+                | Self::GetBlockAccessLists
+                | Self::GetCells
         )
     }
 
@@ -112,6 +130,8 @@ impl EthMessageId {
                 | Self::PooledTransactions
                 | Self::NodeData
                 | Self::Receipts
+                | Self::BlockAccessLists
+                | Self::Cells
         )
     }
 }
@@ -145,8 +165,10 @@ pub enum EthMessage {
     NewBlock(Box<NewBlock>),
     /// NewPooledTransactionHashes for eth/66-67.
     NewPooledTransactionHashes66(NewPooledTransactionHashes66),
-    /// NewPooledTransactionHashes for eth/68+.
+    /// NewPooledTransactionHashes for eth/68-71.
     NewPooledTransactionHashes68(NewPooledTransactionHashes68),
+    /// NewPooledTransactionHashes for eth/72 (with the custody mask).
+    NewPooledTransactionHashes72(NewPooledTransactionHashes72),
     /// GetPooledTransactions.
     GetPooledTransactions(RequestPair<GetPooledTransactions>),
     /// PooledTransactions.
@@ -167,6 +189,14 @@ pub enum EthMessage {
     Receipts70(Receipts70),
     /// BlockRangeUpdate (eth >= 69).
     BlockRangeUpdate(BlockRangeUpdate),
+    /// GetBlockAccessLists (eth >= 71).
+    GetBlockAccessLists(RequestPair<GetBlockAccessLists>),
+    /// BlockAccessLists (eth >= 71).
+    BlockAccessLists(RequestPair<BlockAccessLists>),
+    /// GetCells (eth >= 72).
+    GetCells(GetCells),
+    /// Cells (eth >= 72).
+    Cells(Cells),
 }
 
 /// Applies `$e` to the request id field of every message that has one (the one list of
@@ -187,6 +217,10 @@ macro_rules! request_id_field {
             Self::Receipts($m) => Some($e),
             Self::Receipts69($m) => Some($e),
             Self::Receipts70($m) => Some($e),
+            Self::GetBlockAccessLists($m) => Some($e),
+            Self::BlockAccessLists($m) => Some($e),
+            Self::GetCells($m) => Some($e),
+            Self::Cells($m) => Some($e),
             _ => None,
         }
     };
@@ -235,6 +269,11 @@ impl EthMessage {
             }
             EthMessageId::BlockBodies => Self::BlockBodies(Decodable::decode(buf).map_err(rlp)?),
             EthMessageId::NewBlock => Self::NewBlock(Box::new(NewBlock::decode(buf).map_err(rlp)?)),
+            EthMessageId::NewPooledTransactionHashes if version >= EthVersion::Eth72 => {
+                let announcement = NewPooledTransactionHashes72::decode(buf).map_err(rlp)?;
+                announcement.validate()?;
+                Self::NewPooledTransactionHashes72(announcement)
+            }
             EthMessageId::NewPooledTransactionHashes if version >= EthVersion::Eth68 => {
                 let announcement = NewPooledTransactionHashes68::decode(buf).map_err(rlp)?;
                 announcement.validate()?;
@@ -267,6 +306,18 @@ impl EthMessage {
                 update.validate()?;
                 Self::BlockRangeUpdate(update)
             }
+            EthMessageId::GetBlockAccessLists => {
+                Self::GetBlockAccessLists(Decodable::decode(buf).map_err(rlp)?)
+            }
+            EthMessageId::BlockAccessLists => {
+                Self::BlockAccessLists(Decodable::decode(buf).map_err(rlp)?)
+            }
+            EthMessageId::GetCells => Self::GetCells(Decodable::decode(buf).map_err(rlp)?),
+            EthMessageId::Cells => {
+                let cells = Cells::decode(buf).map_err(rlp)?;
+                cells.validate()?;
+                Self::Cells(cells)
+            }
         };
         if !buf.is_empty() {
             return Err(EthWireError::TrailingBytes {
@@ -288,9 +339,9 @@ impl EthMessage {
             Self::GetBlockBodies(_) => EthMessageId::GetBlockBodies,
             Self::BlockBodies(_) => EthMessageId::BlockBodies,
             Self::NewBlock(_) => EthMessageId::NewBlock,
-            Self::NewPooledTransactionHashes66(_) | Self::NewPooledTransactionHashes68(_) => {
-                EthMessageId::NewPooledTransactionHashes
-            }
+            Self::NewPooledTransactionHashes66(_)
+            | Self::NewPooledTransactionHashes68(_)
+            | Self::NewPooledTransactionHashes72(_) => EthMessageId::NewPooledTransactionHashes,
             Self::GetPooledTransactions(_) => EthMessageId::GetPooledTransactions,
             Self::PooledTransactions(_) => EthMessageId::PooledTransactions,
             Self::GetNodeData(_) => EthMessageId::GetNodeData,
@@ -298,6 +349,10 @@ impl EthMessage {
             Self::GetReceipts(_) | Self::GetReceipts70(_) => EthMessageId::GetReceipts,
             Self::Receipts(_) | Self::Receipts69(_) | Self::Receipts70(_) => EthMessageId::Receipts,
             Self::BlockRangeUpdate(_) => EthMessageId::BlockRangeUpdate,
+            Self::GetBlockAccessLists(_) => EthMessageId::GetBlockAccessLists,
+            Self::BlockAccessLists(_) => EthMessageId::BlockAccessLists,
+            Self::GetCells(_) => EthMessageId::GetCells,
+            Self::Cells(_) => EthMessageId::Cells,
         }
     }
 
@@ -312,7 +367,8 @@ impl EthMessage {
                 Self::Status(_) => !eth69,
                 Self::Status69(_) => eth69,
                 Self::NewPooledTransactionHashes66(_) => !eth68,
-                Self::NewPooledTransactionHashes68(_) => eth68,
+                Self::NewPooledTransactionHashes68(_) => eth68 && version < EthVersion::Eth72,
+                Self::NewPooledTransactionHashes72(_) => version >= EthVersion::Eth72,
                 Self::GetReceipts(_) => !eth70,
                 Self::GetReceipts70(_) => eth70,
                 Self::Receipts(_) => !eth69,
@@ -345,6 +401,10 @@ impl EthMessage {
             Self::GetNodeData(m) => (EthMessageId::NodeData, len(m.message.0.len())),
             Self::GetReceipts(m) => (EthMessageId::Receipts, len(m.message.0.len())),
             Self::GetReceipts70(m) => (EthMessageId::Receipts, len(m.block_hashes.len())),
+            Self::GetBlockAccessLists(m) => {
+                (EthMessageId::BlockAccessLists, len(m.message.0.len()))
+            }
+            Self::GetCells(m) => (EthMessageId::Cells, len(m.hashes.len())),
             _ => return None,
         })
     }
@@ -361,6 +421,8 @@ impl EthMessage {
             Self::Receipts(m) => len(m.message.0.len()),
             Self::Receipts69(m) => len(m.message.0.len()),
             Self::Receipts70(m) => len(m.receipts.len()),
+            Self::BlockAccessLists(m) => len(m.message.0.len()),
+            Self::Cells(m) => len(m.hashes.len()),
             _ => None,
         }
     }
@@ -395,6 +457,7 @@ impl EthMessage {
             Self::NewBlock(m) => m.as_ref(),
             Self::NewPooledTransactionHashes66(m) => m,
             Self::NewPooledTransactionHashes68(m) => m,
+            Self::NewPooledTransactionHashes72(m) => m,
             Self::GetPooledTransactions(m) => m,
             Self::PooledTransactions(m) => m,
             Self::GetNodeData(m) => m,
@@ -405,6 +468,10 @@ impl EthMessage {
             Self::Receipts69(m) => m,
             Self::Receipts70(m) => m,
             Self::BlockRangeUpdate(m) => m,
+            Self::GetBlockAccessLists(m) => m,
+            Self::BlockAccessLists(m) => m,
+            Self::GetCells(m) => m,
+            Self::Cells(m) => m,
         }
     }
 }

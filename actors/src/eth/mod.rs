@@ -1,10 +1,12 @@
-//! The eth wire protocol, eth/66 to eth/70: versions, message types and their codecs, fork
+//! The eth wire protocol, eth/66 to eth/71 (and eth/72's messages): versions, message types and their codecs, fork
 //! ids and genesis. Pure data: no actix, no I/O.
 //!
 //! Types from the alloy stack (headers, transaction envelopes, receipts) are used as they
 //! are; this module adds the message envelopes and the version rules.
 
+mod access_lists;
 mod blocks;
+pub mod cells;
 mod error;
 pub mod forkid;
 pub mod genesis;
@@ -15,10 +17,12 @@ mod status;
 mod transactions;
 mod version;
 
+pub use access_lists::{BlockAccessListEntry, BlockAccessLists, GetBlockAccessLists};
 pub use blocks::{
     BlockBodies, BlockHashNumber, BlockHeaders, BlockRangeUpdate, EthBlock, EthBlockBody,
     GetBlockBodies, GetBlockHeaders, NewBlock, NewBlockHashes,
 };
+pub use cells::{Cells, CustodyBitmap, GetCells, NewPooledTransactionHashes72};
 pub use error::EthWireError;
 pub use forkid::{ForkId, ForkSchedule};
 pub use message::{EthMessage, EthMessageId, MAX_MESSAGE_SIZE};

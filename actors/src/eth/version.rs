@@ -1,4 +1,4 @@
-//! eth protocol versions this crate speaks (eth/66 to eth/70) and what each one allows.
+//! eth protocol versions this crate speaks (eth/66 to eth/72) and what each one allows.
 
 use std::fmt;
 
@@ -19,6 +19,11 @@ pub enum EthVersion {
     Eth69 = 69,
     /// eth/70 (EIP-7975): paged receipts.
     Eth70 = 70,
+    /// eth/71 (EIP-8159): block access lists (GetBlockAccessLists/BlockAccessLists).
+    Eth71 = 71,
+    /// eth/72 (sparse blob pool): announcements with a custody mask, GetCells/Cells, blob
+    /// txs gossiped without blobs.
+    Eth72 = 72,
 }
 
 /// A version number that is not one of [`EthVersion`].
@@ -30,17 +35,19 @@ pub struct UnsupportedEthVersion {
 }
 
 impl EthVersion {
-    /// Every supported version, oldest first.
-    pub const ALL: [Self; 5] = [
+    /// Every version we offer and accept, oldest first.
+    pub const ALL: [Self; 7] = [
         Self::Eth66,
         Self::Eth67,
         Self::Eth68,
         Self::Eth69,
         Self::Eth70,
+        Self::Eth71,
+        Self::Eth72,
     ];
 
     /// The newest version we speak.
-    pub const LATEST: Self = Self::Eth70;
+    pub const LATEST: Self = Self::Eth72;
 
     /// The version number as sent in Hello capabilities and Status.
     pub const fn as_u8(self) -> u8 {
@@ -48,11 +55,14 @@ impl EthVersion {
     }
 
     /// How many message ids the version reserves in the RLPx id space (geth
-    /// `protocolLengths`: 17 for eth/66-68, 18 for eth/69-70).
+    /// `protocolLengths`: 17 for eth/66-68, 18 for eth/69-70, 20 for eth/71, 22 for
+    /// eth/72).
     pub const fn message_count(self) -> u8 {
         match self {
             Self::Eth66 | Self::Eth67 | Self::Eth68 => 17,
             Self::Eth69 | Self::Eth70 => 18,
+            Self::Eth71 => 20,
+            Self::Eth72 => 22,
         }
     }
 
@@ -105,5 +115,7 @@ mod tests {
         assert!(EthVersion::Eth68.has_total_difficulty());
         assert!(!EthVersion::Eth69.has_total_difficulty());
         assert_eq!(EthVersion::Eth70.message_count(), 18);
+        assert_eq!(EthVersion::Eth71.message_count(), 20);
+        assert_eq!("eth/72".parse::<EthVersion>(), Ok(EthVersion::LATEST));
     }
 }

@@ -170,6 +170,9 @@ fn broadcast_violation(message: &EthMessage) -> Option<&'static str> {
         EthMessage::NewPooledTransactionHashes68(ann) if duplicates(&ann.hashes) => {
             Some("duplicate hashes in one announcement")
         }
+        EthMessage::NewPooledTransactionHashes72(ann) if duplicates(&ann.hashes) => {
+            Some("duplicate hashes in one announcement")
+        }
         _ => None,
     }
 }

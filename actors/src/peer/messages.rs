@@ -138,11 +138,14 @@ impl InboundRoutes {
             | M::GetPooledTransactions(_)
             | M::GetNodeData(_)
             | M::GetReceipts(_)
-            | M::GetReceipts70(_) => self.requests.as_ref(),
+            | M::GetReceipts70(_)
+            | M::GetBlockAccessLists(_)
+            | M::GetCells(_) => self.requests.as_ref(),
             M::NewBlock(_) | M::NewBlockHashes(_) | M::BlockRangeUpdate(_) => self.blocks.as_ref(),
             M::Transactions(_)
             | M::NewPooledTransactionHashes66(_)
-            | M::NewPooledTransactionHashes68(_) => self.transactions.as_ref(),
+            | M::NewPooledTransactionHashes68(_)
+            | M::NewPooledTransactionHashes72(_) => self.transactions.as_ref(),
             _ => None,
         }
     }

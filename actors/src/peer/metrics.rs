@@ -81,15 +81,16 @@ impl PeerMetrics {
     }
 }
 
-/// Slots of [`WireMetrics`]: one per eth message code 0x00..=0x11, one for every p2p
-/// message (Hello, Disconnect, Ping, Pong) together, one for codes no eth version defines.
-pub const WIRE_SLOTS: usize = 0x12 + 2;
+/// Slots of [`WireMetrics`]: one per eth message code 0x00..=0x15 (eth/72's Cells is the
+/// highest), one for every p2p message (Hello, Disconnect, Ping, Pong) together, one for
+/// codes no eth version defines.
+pub const WIRE_SLOTS: usize = 0x16 + 2;
 
 /// The slot of p2p messages in [`WireMetrics`].
-pub const P2P_SLOT: usize = 0x12;
+pub const P2P_SLOT: usize = 0x16;
 
 /// The slot of eth codes that no version defines (sent by a misbehaving peer).
-pub const OTHER_SLOT: usize = 0x13;
+pub const OTHER_SLOT: usize = 0x17;
 
 /// Messages and payload bytes in and out by message type, summed over every peer of a
 /// node (counters survive the peers, as Prometheus counters must).
@@ -158,6 +159,10 @@ impl WireMetrics {
                 Id::GetReceipts => "GetReceipts",
                 Id::Receipts => "Receipts",
                 Id::BlockRangeUpdate => "BlockRangeUpdate",
+                Id::GetBlockAccessLists => "GetBlockAccessLists",
+                Id::BlockAccessLists => "BlockAccessLists",
+                Id::GetCells => "GetCells",
+                Id::Cells => "Cells",
             });
         match (slot, name) {
             (P2P_SLOT, _) => "p2p",

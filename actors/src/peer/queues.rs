@@ -185,7 +185,15 @@ impl PeerQueues {
             match pool.get(&hash) {
                 Some(tx) => {
                     types.push(tx.tx_type);
-                    sizes.push(tx.size as u64);
+                    // eth/72 gossips blob txs without blobs: announce that form's size.
+                    let size = if version >= EthVersion::Eth72 && tx.tx.is_eip4844() {
+                        alloy_eips::eip2718::Encodable2718::encode_2718_len(
+                            &crate::eth::cells::without_blobs(&tx.tx),
+                        )
+                    } else {
+                        tx.size
+                    };
+                    sizes.push(size as u64);
                     hashes.push(hash);
                 }
                 None => PeerMetrics::add(&metrics.skipped_gone, 1),
@@ -195,7 +203,15 @@ impl PeerQueues {
             return None;
         }
         PeerMetrics::add(&metrics.sent_tx_anns, hashes.len() as u64);
-        Some(if version >= EthVersion::Eth68 {
+        Some(if version >= EthVersion::Eth72 {
+            // We keep whole blobs, so every column is ours to serve.
+            EthMessage::NewPooledTransactionHashes72(crate::eth::NewPooledTransactionHashes72 {
+                types: types.into(),
+                sizes,
+                hashes,
+                mask: crate::eth::CustodyBitmap::ALL,
+            })
+        } else if version >= EthVersion::Eth68 {
             EthMessage::NewPooledTransactionHashes68(NewPooledTransactionHashes68 {
                 types: types.into(),
                 sizes,

@@ -11,12 +11,19 @@ use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::B256;
 
 use crate::chain::{serve, ChainStore};
+use crate::eth::cells::{self, Cell, CustodyBitmap};
 use crate::eth::{
-    BlockBodies, BlockHeaders, EthMessage, EthVersion, NodeData, PooledTransactions, PooledTx,
-    Receipts, Receipts69, Receipts70,
+    BlockAccessLists, BlockBodies, BlockHeaders, Cells, EthMessage, EthVersion, NodeData,
+    PooledTransactions, PooledTx, Receipts, Receipts69, Receipts70,
 };
 use crate::peer::{short, InboundEth, SendEth};
 use crate::tx_pool::TxPool;
+
+/// Most transactions looked up per GetCells (geth `maxCellsServe`, 4096).
+pub const MAX_CELL_TXS_SERVE: usize = 4096;
+/// Most cells per Cells reply: the 2 MiB soft limit in 2 KiB cells (geth
+/// `softResponseLimit / 2048`).
+pub const MAX_CELLS_SERVE: usize = serve::SOFT_RESPONSE_LIMIT / cells::BYTES_PER_CELL;
 
 /// Most transactions served per GetPooledTransactions (geth serves up to the 2 MiB soft
 /// limit; reth caps at 4096 items as well).
@@ -90,8 +97,25 @@ impl RequestHandler {
                     receipts,
                 })
             }
-            EthMessage::GetPooledTransactions(r) => EthMessage::PooledTransactions(r.answer(
-                PooledTransactions(pooled_transactions(self.pool.as_ref(), &r.message.0)),
+            EthMessage::GetPooledTransactions(r) => {
+                let mut txs = pooled_transactions(self.pool.as_ref(), &r.message.0);
+                if version >= EthVersion::Eth72 {
+                    // eth/72 sends blob txs without blobs; their cells go by GetCells.
+                    txs = txs.iter().map(cells::without_blobs).collect();
+                }
+                EthMessage::PooledTransactions(r.answer(PooledTransactions(txs)))
+            }
+            EthMessage::GetCells(r) => {
+                let (hashes, cells) = pooled_cells(self.pool.as_ref(), &r.hashes, &r.mask);
+                EthMessage::Cells(Cells {
+                    request_id: r.request_id,
+                    hashes,
+                    cells,
+                    mask: r.mask,
+                })
+            }
+            EthMessage::GetBlockAccessLists(r) => EthMessage::BlockAccessLists(r.answer(
+                BlockAccessLists(serve::block_access_lists(store, &r.message.0)),
             )),
             // We keep no state trie to serve from: an empty answer, as geth's snap-synced
             // nodes give.
@@ -116,4 +140,49 @@ pub fn pooled_transactions(pool: &dyn TxPool, hashes: &[B256]) -> Vec<PooledTx> 
         }
     }
     out
+}
+
+/// The cells of `mask`'s columns for the pooled blob txs among `hashes`, in request order
+/// and column by column (for each column, one cell per blob), computed from the blobs we
+/// hold; txs we lack (or hold with a v0 sidecar, which is just as good: cells come from
+/// blobs) are left out. Stops at [`MAX_CELLS_SERVE`] cells or [`MAX_CELL_TXS_SERVE`]
+/// lookups, as geth's `answerGetCells`.
+pub fn pooled_cells(
+    pool: &dyn TxPool,
+    hashes: &[B256],
+    mask: &CustodyBitmap,
+) -> (Vec<B256>, Vec<Vec<Cell>>) {
+    let (mut served, mut out, mut count) = (Vec::new(), Vec::new(), 0usize);
+    for hash in hashes.iter().take(MAX_CELL_TXS_SERVE) {
+        if count >= MAX_CELLS_SERVE {
+            break;
+        }
+        let Some(tx) = pool.get(hash) else { continue };
+        let PooledTx::Eip4844(signed) = &tx.tx else {
+            continue;
+        };
+        let blobs = signed.tx().sidecar.blobs();
+        let Some(per_blob) = blobs
+            .iter()
+            .map(|blob| cells::cells_of_blob(blob, mask))
+            .collect::<Option<Vec<Vec<Cell>>>>()
+        else {
+            continue;
+        };
+        if per_blob.is_empty() {
+            continue;
+        }
+        let columns = mask.count();
+        let flat: Vec<Cell> = (0..columns)
+            .flat_map(|column| {
+                per_blob
+                    .iter()
+                    .filter_map(move |cells| cells.get(column).copied())
+            })
+            .collect();
+        count += flat.len();
+        served.push(*hash);
+        out.push(flat);
+    }
+    (served, out)
 }

@@ -87,9 +87,25 @@ pub struct Established<S> {
     /// The head its Status announced.
     pub head: PeerHead,
     /// The inbound half.
-    pub reader: FramedRead<ReadHalf<S>, RlpxDecoder>,
+    pub reader: FramedRead<SessionRead<S>, RlpxDecoder>,
     /// The outbound half.
     pub writer: FramedWrite<WriteHalf<S>, RlpxEncoder>,
+}
+
+/// The inbound byte stream of an established session: the bytes already read past the
+/// Status (a frame the remote sent right behind it), then the socket. `FramedRead` only
+/// decodes what is in its buffer after its reader has produced data, so bytes put into
+/// that buffer by hand would wait there until the remote sends more; served by the
+/// reader instead, they are decoded at once.
+pub type SessionRead<S> = tokio::io::Chain<std::io::Cursor<BytesMut>, ReadHalf<S>>;
+
+/// The framed inbound half over `leftover` then `read`.
+pub(super) fn session_reader<S: AsyncRead>(
+    read: ReadHalf<S>,
+    decoder: RlpxDecoder,
+    leftover: BytesMut,
+) -> FramedRead<SessionRead<S>, RlpxDecoder> {
+    FramedRead::new(std::io::Cursor::new(leftover).chain(read), decoder)
 }
 
 impl<S: AsyncRead + AsyncWrite> Established<S> {
@@ -132,10 +148,16 @@ impl Established<tokio::net::TcpStream> {
     pub fn detach(self) -> std::io::Result<DetachedSession> {
         let read = self.reader.into_parts();
         let write = self.writer.into_parts();
-        let stream = read.io.unsplit(write.io).into_std()?;
+        let (unread, half) = read.io.into_inner();
+        // Undecoded bytes: those in the frame buffer, then those not yet taken from the
+        // leftover.
+        let mut read_buf = read.read_buf;
+        let position = usize::try_from(unread.position()).unwrap_or(usize::MAX);
+        read_buf.extend_from_slice(unread.get_ref().get(position..).unwrap_or_default());
+        let stream = half.unsplit(write.io).into_std()?;
         Ok(DetachedSession {
             stream,
-            read_buf: read.read_buf,
+            read_buf,
             write_buf: write.write_buf,
             decoder: read.codec,
             encoder: write.codec,
@@ -159,8 +181,7 @@ impl DetachedSession {
     pub fn attach(self) -> std::io::Result<Established<tokio::net::TcpStream>> {
         let stream = tokio::net::TcpStream::from_std(self.stream)?;
         let (read, write) = tokio::io::split(stream);
-        let mut reader = FramedRead::new(read, self.decoder);
-        reader.read_buffer_mut().extend_from_slice(&self.read_buf);
+        let reader = session_reader(read, self.decoder, self.read_buf);
         let mut writer = FramedWrite::new(write, self.encoder);
         writer.write_buffer_mut().extend_from_slice(&self.write_buf);
         Ok(Established {
@@ -406,9 +427,8 @@ where
                 // itself, with its own error and reason.
                 decoder.set_max_payload(MAX_UNCOMPRESSED_SIZE);
                 let (read, write) = tokio::io::split(stream);
-                let mut reader = FramedRead::new(read, decoder);
                 // Bytes already read past the Status belong to the peer's stream.
-                reader.read_buffer_mut().extend_from_slice(&read_buf);
+                let reader = session_reader(read, decoder, read_buf);
                 let writer = FramedWrite::new(write, encoder);
                 Ok(Established {
                     remote_id,

@@ -10,7 +10,7 @@ mod status;
 
 pub use error::{SessionError, Stage};
 pub use handshake::{
-    accept, dial, DetachedSession, Established, SessionConfig, HANDSHAKE_STEP_TIMEOUT,
+    accept, dial, DetachedSession, Established, SessionConfig, SessionRead, HANDSHAKE_STEP_TIMEOUT,
 };
 pub use listener::{accept_loop, ListenerMetrics, MAX_PENDING_HANDSHAKES};
 pub use status::{ChainStatus, StatusExchange, StatusMismatch, StatusRejection};

@@ -72,7 +72,7 @@ async fn duplex_endpoints_handshake_and_exchange_messages_both_ways() {
     );
     assert_eq!(
         (da.eth_version, db.eth_version),
-        (EthVersion::Eth70, EthVersion::Eth70)
+        (EthVersion::LATEST, EthVersion::LATEST)
     );
     assert_eq!((da.remote_id, db.remote_id), (cb.node_id(), ca.node_id()));
     assert_eq!(da.eth_offset, 0x10);
@@ -109,6 +109,35 @@ async fn duplex_endpoints_handshake_and_exchange_messages_both_ways() {
     assert_eq!(got_b.1.expect("frame").expect("valid"), small);
     assert_eq!(got_a.0.expect("frame").expect("valid"), small);
     assert_eq!(got_a.1.expect("frame").expect("valid"), big);
+}
+
+/// A frame whose bytes were already read off the socket (it came right behind the remote's
+/// Status, as the go-ethereum suite sends its first request) is decoded at once, without
+/// waiting for the remote to send more. It once waited until the remote hung up.
+#[tokio::test]
+async fn a_frame_read_with_the_status_is_decoded_without_more_bytes() {
+    use tokio::io::AsyncReadExt;
+    let (a, b) = tokio::io::duplex(64 * 1024);
+    let (ca, cb) = (config(1, &EthVersion::ALL), config(2, &EthVersion::ALL));
+    let (da, db) = handshake(a, b, &ca, &cb, &chain(1, 7), &chain(1, 7)).await;
+    let (da, mut db) = (da.expect("dialer"), db.expect("acceptor"));
+    let frame = RlpxMessage {
+        id: 0x22,
+        payload: vec![0xc0].into(),
+    };
+    db.writer.send(frame.clone()).await.expect("sent");
+    // Take the frame's bytes off the stream by hand, as the Status exchange's reads do.
+    let parts = da.reader.into_parts();
+    let (unread, mut half) = parts.io.into_inner();
+    assert!(unread.get_ref().is_empty());
+    let mut leftover = bytes::BytesMut::zeroed(64 * 1024);
+    let n = half.read(&mut leftover).await.expect("read");
+    leftover.truncate(n);
+    let mut reader = handshake::session_reader(half, parts.codec, leftover);
+    let got = tokio::time::timeout(Duration::from_secs(2), reader.next())
+        .await
+        .expect("decoded from the leftover alone");
+    assert_eq!(got.expect("frame").expect("valid"), frame);
 }
 
 #[tokio::test]
@@ -446,7 +475,12 @@ async fn the_accept_loop_bounds_pending_handshakes_and_frees_slots_on_timeout() 
 
 #[tokio::test]
 async fn status_succeeds_at_eth68_69_and_70() {
-    for version in [EthVersion::Eth68, EthVersion::Eth69, EthVersion::Eth70] {
+    for version in [
+        EthVersion::Eth68,
+        EthVersion::Eth69,
+        EthVersion::Eth70,
+        EthVersion::Eth71,
+    ] {
         let (a, b) = tokio::io::duplex(64 * 1024);
         let (ca, cb) = (config(5, &[version]), config(6, &EthVersion::ALL));
         let (da, db) = handshake(a, b, &ca, &cb, &chain(1, 7), &chain(1, 7)).await;

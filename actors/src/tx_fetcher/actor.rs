@@ -8,7 +8,8 @@ use actix::prelude::*;
 use alloy_eips::eip2718::{Encodable2718, Typed2718};
 use alloy_primitives::B256;
 
-use crate::eth::{EthMessage, GetPooledTransactions, PooledTx, RequestPair};
+use crate::eth::cells::{self, CustodyBitmap};
+use crate::eth::{EthMessage, GetCells, GetPooledTransactions, PooledTx, RequestPair};
 use crate::p2p::DisconnectReason;
 use crate::peer::{
     short, Disconnect, GateReason, InboundEth, InboundTicket, PeerId, ReadGate, SendRequest,
@@ -33,6 +34,12 @@ pub const MAX_SIZE_DEVIATION: u64 = 8;
 /// the excess; we also pause the sender for geth's fetcher slow-down (200 ms, as for a
 /// mostly refused batch), so a flood costs the flooder time instead of our CPU.
 pub const ANNOUNCE_FLOOD_PAUSE: Duration = Duration::from_millis(200);
+/// Blob txs held without blobs while their cells are fetched (eth/72). geth's blob fetcher
+/// tracks at most `maxTxAnnounces` (4096) hashes per peer; a blobless tx holds only its
+/// commitments and 128 cell proofs per blob (6 KiB a blob), so 1024 of them stay under
+/// 50 MiB at six blobs each. Past the bound new ones are dropped (and refetched if
+/// announced again).
+pub const MAX_PENDING_CELL_TXS: usize = 1024;
 /// How often what peers that left had announced is forgotten.
 pub const PRUNE_INTERVAL: Duration = Duration::from_secs(30);
 
@@ -54,6 +61,8 @@ struct Announcer {
     gate: ReadGate,
     /// eth/68 metadata: (type, size).
     meta: Option<(u8, u64)>,
+    /// eth/72: the columns the announcer holds.
+    mask: Option<CustodyBitmap>,
 }
 
 /// Fetches announced transactions.
@@ -75,6 +84,9 @@ pub struct TxFetcher {
     outstanding: HashMap<PeerId, usize>,
     /// Announcements ignored because a peer had too many outstanding.
     pub(crate) ignored: u64,
+    /// eth/72 blob txs received without blobs, with the announcers that may serve their
+    /// cells, until the data columns arrive and verify.
+    cells_pending: HashMap<B256, (PooledTx, Vec<Announcer>)>,
 }
 
 impl TxFetcher {
@@ -90,6 +102,7 @@ impl TxFetcher {
             busy: HashSet::new(),
             outstanding: HashMap::new(),
             ignored: 0,
+            cells_pending: HashMap::new(),
         }
     }
 }
@@ -142,20 +155,28 @@ impl Handler<InboundEth> for TxFetcher {
     type Result = ();
 
     fn handle(&mut self, msg: InboundEth, ctx: &mut Self::Context) {
-        let announcer = |meta| Announcer {
+        let announcer = |meta, mask| Announcer {
             peer: msg.peer,
             requests: msg.requests.clone(),
             disconnect: msg.disconnect.clone(),
             gate: msg.gate.clone(),
             meta,
+            mask,
         };
         let announced: Vec<(B256, Announcer)> = match &msg.message {
             EthMessage::NewPooledTransactionHashes66(ann) => {
-                ann.0.iter().map(|h| (*h, announcer(None))).collect()
+                ann.0.iter().map(|h| (*h, announcer(None, None))).collect()
             }
             EthMessage::NewPooledTransactionHashes68(ann) => ann
                 .iter()
-                .map(|(t, s, h)| (*h, announcer(Some((t, s)))))
+                .map(|(t, s, h)| (*h, announcer(Some((t, s)), None)))
+                .collect(),
+            EthMessage::NewPooledTransactionHashes72(ann) => ann
+                .types
+                .iter()
+                .zip(&ann.sizes)
+                .zip(&ann.hashes)
+                .map(|((t, s), h)| (*h, announcer(Some((*t, *s)), Some(ann.mask))))
                 .collect(),
             EthMessage::Transactions(txs) => {
                 let pooled: Vec<PooledTx> = txs
@@ -163,7 +184,7 @@ impl Handler<InboundEth> for TxFetcher {
                     .iter()
                     .filter_map(|tx| PooledTx::try_from(tx.clone()).ok())
                     .collect();
-                self.deliver(&announcer(None), pooled, Some(&msg.ticket), ctx);
+                self.deliver(&announcer(None, None), pooled, Some(&msg.ticket), ctx);
                 return;
             }
             _ => return,
@@ -300,7 +321,140 @@ impl TxFetcher {
                 return;
             }
         }
+        let (blobless, txs): (Vec<PooledTx>, Vec<PooledTx>) =
+            txs.into_iter().partition(cells::is_blobless);
+        for tx in blobless {
+            self.await_cells(who, tx, ctx);
+        }
         self.deliver(who, txs, None, ctx);
+    }
+
+    /// An eth/72 blob tx delivered without blobs: its commitments must match its versioned
+    /// hashes and it must carry 128 cell proofs per blob (or `who` is dropped, as for a bad
+    /// sidecar); then its cells are fetched.
+    fn await_cells(&mut self, who: &Announcer, tx: PooledTx, ctx: &mut Context<Self>) {
+        let hash = *tx.hash();
+        let sound = match (&tx, cells::cell_sidecar(&tx)) {
+            (PooledTx::Eip4844(signed), Some(sidecar)) => {
+                let hashes = &signed.tx().tx.blob_versioned_hashes;
+                hashes.len() == sidecar.commitments.len()
+                    && sidecar.cell_proofs.len() == hashes.len() * cells::CELLS_PER_BLOB
+                    && hashes.iter().zip(&sidecar.commitments).all(|(h, c)| {
+                        alloy_eips::eip4844::kzg_to_versioned_hash(c.as_slice()) == *h
+                    })
+            }
+            _ => false,
+        };
+        if !sound {
+            log::debug!(
+                "peer {}: blob tx {hash} with a bad sidecar",
+                short(&who.peer)
+            );
+            who.disconnect.do_send(Disconnect {
+                reason: DisconnectReason::SubprotocolSpecific,
+            });
+            self.forget_announcer(&hash, &who.peer);
+            self.mark_ready(hash);
+            return;
+        }
+        if self.cells_pending.contains_key(&hash)
+            || self.cells_pending.len() >= MAX_PENDING_CELL_TXS
+        {
+            return;
+        }
+        let mut sources = self.wanted.get(&hash).cloned().unwrap_or_default();
+        if !sources.iter().any(|a| a.peer == who.peer) {
+            sources.push(who.clone());
+        }
+        self.cells_pending.insert(hash, (tx, sources));
+        self.fetch_cells(hash, ctx);
+    }
+
+    /// Asks one announcer of `hash` holding the data columns for them (a full fetch: the
+    /// 64 data columns are the blobs). Never a partial fetch: this node keeps whole blobs,
+    /// so a single announcer is never asked for fewer than 64 columns either.
+    fn fetch_cells(&mut self, hash: B256, ctx: &mut Context<Self>) {
+        let data = CustodyBitmap::data();
+        let Some((_, sources)) = self.cells_pending.get_mut(&hash) else {
+            return;
+        };
+        sources.retain(|a| a.mask.is_some_and(|m| m.covers(&data)) && a.disconnect.connected());
+        let Some(who) = sources.first().cloned() else {
+            log::debug!("blob tx {hash}: no announcer left to serve its cells");
+            self.cells_pending.remove(&hash);
+            return;
+        };
+        let request = EthMessage::GetCells(GetCells {
+            request_id: 0,
+            hashes: vec![hash],
+            mask: data,
+        });
+        let fut = who.requests.send(SendRequest(request));
+        ctx.spawn(fut.into_actor(self).map(move |result, act, ctx| {
+            let reply = match result {
+                Ok(Ok(EthMessage::Cells(reply))) => Some(reply),
+                other => {
+                    log::debug!("peer {}: no cells for {hash}: {other:?}", short(&who.peer));
+                    None // timeout or gone
+                }
+            };
+            act.cells_arrived(hash, &who, reply, ctx);
+        }));
+    }
+
+    /// Checks the cells `who` sent for `hash`: valid ones complete the tx, which goes to
+    /// the pool; invalid ones get `who` disconnected; either failure tries the next source.
+    fn cells_arrived(
+        &mut self,
+        hash: B256,
+        who: &Announcer,
+        reply: Option<crate::eth::Cells>,
+        ctx: &mut Context<Self>,
+    ) {
+        let Some(sidecar) = self
+            .cells_pending
+            .get(&hash)
+            .and_then(|(tx, _)| cells::cell_sidecar(tx))
+        else {
+            return;
+        };
+        let data = CustodyBitmap::data();
+        let cells = reply.and_then(|r| {
+            let position = r.hashes.iter().position(|h| *h == hash)?;
+            (r.mask == data).then(|| r.cells.into_iter().nth(position))?
+        });
+        // None: no answer for it (try another source); Some(None): cells that do not verify.
+        let outcome = cells.map(|cells| {
+            cells::verify_cells(&sidecar.commitments, &sidecar.cell_proofs, &data, &cells)
+                .ok()
+                .and_then(|()| cells::blobs_from_data_cells(&cells, sidecar.commitments.len()))
+        });
+        match outcome {
+            Some(Some(blobs)) => {
+                if let Some((tx, _)) = self.cells_pending.remove(&hash) {
+                    self.deliver(who, vec![cells::with_blobs(&tx, blobs)], None, ctx);
+                }
+            }
+            Some(None) => {
+                log::debug!(
+                    "peer {}: invalid cells for blob tx {hash}",
+                    short(&who.peer)
+                );
+                who.disconnect.do_send(Disconnect {
+                    reason: DisconnectReason::SubprotocolSpecific,
+                });
+                self.drop_cell_source(hash, &who.peer, ctx);
+            }
+            None => self.drop_cell_source(hash, &who.peer, ctx),
+        }
+    }
+
+    /// Stops asking `peer` for the cells of `hash` and asks the next source.
+    fn drop_cell_source(&mut self, hash: B256, peer: &PeerId, ctx: &mut Context<Self>) {
+        if let Some((_, sources)) = self.cells_pending.get_mut(&hash) {
+            sources.retain(|a| a.peer != *peer);
+        }
+        self.fetch_cells(hash, ctx);
     }
 
     /// Hands txs from `who` to the ingest path (verification on worker threads, then the
