@@ -11,6 +11,7 @@ use ethpeer_actors::eth::genesis;
 use ethpeer_actors::node::{metrics, rpc, DialError, Node, NodeBuilder, NodeEvent};
 use ethpeer_actors::p2p::DisconnectReason;
 use ethpeer_actors::peer::{Delivery, StopReason};
+use ethpeer_actors::peer_set::Len;
 use ethpeer_actors::tx_pool::TxPool;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
@@ -101,6 +102,12 @@ async fn a_static_peer_gets_an_rpc_transaction_with_events_trace_and_metrics() {
     })
     .await;
     assert_eq!(id, a.node_id());
+    // B has registered A; A registers B on its own arbiter, maybe a moment later. A tx
+    // pooled at A before that reaches B by the announcement every new peer gets, not in
+    // full: wait for A's side too.
+    while a.peer_set.send(Len).await.expect("alive") != 1 {
+        tokio::task::yield_now().await;
+    }
 
     let (hash, raw) = dev_transfer(0, 0);
     let answer = call(&a, "eth_sendRawTransaction", json!([raw])).await;
