@@ -463,19 +463,31 @@ async fn blob_transactions_oversized_broadcasts_and_duplicate_announcements_disc
     }
 }
 
+/// A registered session peer whose inbound messages all go to an inbox that keeps them,
+/// the remote end of its session, and paused time from here on.
+async fn peer_with_inbox(
+    version: EthVersion,
+) -> (
+    Established<DuplexStream>,
+    mpsc::UnboundedReceiver<InboundEth>,
+) {
+    let (sa, raw) = sessions(version).await;
+    let (_, pool) = pool();
+    let set = PeerSetActor::new().start();
+    let (links, inbox) = links(&set);
+    start_session_peer(sa, pool, links)
+        .await
+        .expect("registered");
+    tokio::time::pause();
+    (raw, inbox)
+}
+
 /// A peer that asks and asks: the request handler (here an inbox that never answers) sees
 /// only [`MAX_UNANSWERED_REQUESTS`] of its 50 requests while none is answered, because the
 /// socket is no longer read; one answer lets exactly one more in.
 #[actix_rt::test]
 async fn a_peer_with_four_unanswered_requests_is_not_read_further() {
-    let (sa, mut raw) = sessions(EthVersion::Eth68).await;
-    let (_, pool) = pool();
-    let set = PeerSetActor::new().start();
-    let (links, mut inbox) = links(&set);
-    start_session_peer(sa, pool, links)
-        .await
-        .expect("registered");
-    tokio::time::pause();
+    let (mut raw, mut inbox) = peer_with_inbox(EthVersion::Eth68).await;
     for _ in 0..50 {
         raw.writer
             .send(RlpxMessage {
@@ -509,17 +521,9 @@ async fn a_peer_with_four_unanswered_requests_is_not_read_further() {
 #[actix_rt::test]
 async fn a_peer_whose_messages_wait_in_a_stuck_handler_is_not_read_further() {
     use crate::eth::NewPooledTransactionHashes66;
-    // eth/67: announcements are plain hash lists.
-    let (sa, mut raw) = sessions(EthVersion::Eth67).await;
-    let (_, pool) = pool();
-    let set = PeerSetActor::new().start();
-    // The inbox stands for a handler that has not got to the messages yet: it holds them,
-    // tickets and all.
-    let (links, mut inbox) = links(&set);
-    start_session_peer(sa, pool, links)
-        .await
-        .expect("registered");
-    tokio::time::pause();
+    // eth/67: announcements are plain hash lists. The inbox stands for a handler that has
+    // not got to the messages yet: it holds them, tickets and all.
+    let (mut raw, mut inbox) = peer_with_inbox(EthVersion::Eth67).await;
     for n in 0..(MAX_INBOUND_IN_FLIGHT as u8 + 10) {
         let ann = NewPooledTransactionHashes66(vec![B256::repeat_byte(n)]);
         raw.writer
