@@ -110,6 +110,7 @@ async fn a_static_peer_gets_an_rpc_transaction_with_events_trace_and_metrics() {
             hash: seen,
             peer,
             delivery,
+            ..
         } if *seen == hash => Some((*peer, *delivery)),
         _ => None,
     })
