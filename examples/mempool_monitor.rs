@@ -63,7 +63,7 @@ impl Handler<NodeEvent> for Monitor {
                     unix(first_seen),
                     tx.tx_type,
                     tx.sender,
-                    &peer.to_string()[..16],
+                    &peer.to_string()[..18],
                 );
             }
             NodeEvent::TxIncluded {
