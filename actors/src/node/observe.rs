@@ -26,8 +26,8 @@ use crate::tx_pool::NewTxs;
 /// is reported again. 16,384 is 3.2x geth's whole legacy pool (legacypool `DefaultConfig`:
 /// GlobalSlots 4096 + GlobalQueue 1024 = 5,120 txs, our `MAX_POOL_TXS`), so a tx still
 /// pending at a geth peer is normally still here; it covers over ten minutes of mainnet's
-/// ~20 tx/s. With every one of 50 peers recorded (16 bytes each, plus ~120 bytes per
-/// hash) that is about 15 MiB, 19 MiB at the cap.
+/// ~20 tx/s. With every one of 50 peers recorded (16 bytes each, plus ~180 bytes per
+/// hash for the key, first sighting and LRU links) that is about 16 MiB, 20 MiB at the cap.
 pub const SEEN_WINDOW: usize = 16_384;
 
 /// The window after a tx's first sighting within which the peers that also delivered or
