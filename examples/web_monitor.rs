@@ -91,6 +91,7 @@ impl Handler<NodeEvent> for Activity {
                 hash,
                 peer,
                 delivery,
+                ..
             } => {
                 if self.txs.len() == LATEST_TXS {
                     self.txs.pop_back();
@@ -101,7 +102,7 @@ impl Handler<NodeEvent> for Activity {
                     delivery,
                 });
             }
-            NodeEvent::BlockSeen { .. } => {}
+            NodeEvent::TxIncluded { .. } | NodeEvent::BlockSeen { .. } => {}
         }
     }
 }

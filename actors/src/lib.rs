@@ -67,7 +67,9 @@
 //!             NodeEvent::PeerDisconnected { reason, .. } => {
 //!                 let _ = self.0.send(format!("disconnected: {reason:?}"));
 //!             }
-//!             NodeEvent::TxSeen { .. } | NodeEvent::BlockSeen { .. } => {}
+//!             NodeEvent::TxSeen { .. }
+//!             | NodeEvent::TxIncluded { .. }
+//!             | NodeEvent::BlockSeen { .. } => {}
 //!         }
 //!     }
 //! }

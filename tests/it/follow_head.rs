@@ -2,7 +2,8 @@
 //! ethtest chain, peered with two nodes at 600, follows to 600 (two peers agree), drops
 //! from its pool the transactions blocks 551-600 include and a stale-nonce transaction of
 //! an included sender, answers RPC from the followed blocks, and keeps its own Status
-//! head (the store) at 550.
+//! head (the store) at 550. A tx a peer had announced comes out as `TxSeen` when pooled
+//! and as `TxIncluded` with its block when followed.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,7 +14,8 @@ use alloy_primitives::{Bytes, TxKind, U256};
 use ethpeer_actors::chain::{ChainStore, MemoryChainStore};
 use ethpeer_actors::eth::{genesis, PooledTx};
 use ethpeer_actors::head_follow::FollowConfig;
-use ethpeer_actors::node::{Node, NodeConfig};
+use ethpeer_actors::node::{Node, NodeConfig, NodeEvent};
+use ethpeer_actors::peer::{Delivery, Seen, SeenItem};
 use ethpeer_actors::tx_pool::{NoState, TxPool};
 use secp256k1::SecretKey;
 use serde_json::json;
@@ -67,6 +69,21 @@ async fn a_node_at_550_follows_two_peers_to_600_and_drops_included_txs() {
         .map(|tx| PooledTx::try_from(tx.clone()).expect("non-blob"))
         .collect();
     assert!(!included.is_empty());
+    // A peer's announcement of the first one, as a peer actor reports it to the observer
+    // (stamped 5 s ago, so time to inclusion is at least that).
+    let mut events = crate::node_dev::subscribe(&c);
+    let watched = *included[0].hash();
+    let announcer = ethpeer_actors::peer::PeerId::repeat_byte(0x42);
+    let first_seen = std::time::SystemTime::now() - Duration::from_secs(5);
+    c.observer
+        .send(Seen {
+            peer: announcer,
+            at: first_seen,
+            delivery: Delivery::Announced,
+            items: vec![SeenItem::Tx(watched)],
+        })
+        .await
+        .expect("observer alive");
     let results = c.pool.add(included.clone(), None);
     assert!(results.iter().all(Result::is_ok), "{results:?}");
     // A tx of an included sender at a nonce the blocks use, with another body: stale.
@@ -95,6 +112,22 @@ async fn a_node_at_550_follows_two_peers_to_600_and_drops_included_txs() {
         "{outcome:?}"
     );
     let stale_pooled = outcome[0].is_ok();
+    let (tx, peer, delivery, seen_at) = crate::node_dev::wait_for(&mut events, |e| match e {
+        NodeEvent::TxSeen {
+            hash,
+            tx,
+            peer,
+            delivery,
+            first_seen,
+        } if *hash == watched => Some((tx.clone(), *peer, *delivery, *first_seen)),
+        _ => None,
+    })
+    .await;
+    assert_eq!(tx.tx, included[0]);
+    assert_eq!(
+        (peer, delivery, seen_at),
+        (announcer, Delivery::Announced, first_seen)
+    );
 
     // A newHeads subscriber over WebSocket.
     let (server, ws) = ethpeer_actors::node::rpc::ws::server(
@@ -150,6 +183,33 @@ async fn a_node_at_550_follows_two_peers_to_600_and_drops_included_txs() {
         c.pool.counters().included() + replaced,
         included.len() as u64
     );
+    // The announced tx's inclusion, with the block that has it.
+    let including = ethtest.blocks[550..]
+        .iter()
+        .find(|b| b.body.transactions.iter().any(|tx| *tx.hash() == watched))
+        .expect("a block of 551-600 has it");
+    let (block, seen_at, included_at, peers) =
+        crate::node_dev::wait_for(&mut events, |e| match e {
+            NodeEvent::TxIncluded {
+                hash,
+                block,
+                first_seen,
+                included_at,
+                peers_within_window,
+            } if *hash == watched => {
+                Some((*block, *first_seen, *included_at, *peers_within_window))
+            }
+            _ => None,
+        })
+        .await;
+    assert_eq!(block.number, including.header.number);
+    assert_eq!(block.hash, including.header.hash_slow());
+    assert_eq!((seen_at, peers), (first_seen, 1));
+    let wait = included_at
+        .duration_since(first_seen)
+        .expect("after the sighting");
+    assert!(wait >= Duration::from_secs(5), "{wait:?}");
+    assert!(included_at <= std::time::SystemTime::now());
     // Followed blocks are the peers' word: the store (our Status head) stays at 550.
     assert_eq!(c.store.head().number, 550);
     assert_eq!(c.status().head_hash, ethtest.blocks[549].header.hash_slow());

@@ -3,6 +3,7 @@
 // A failed expectation in a test should panic with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod alloy_ws;
 mod binary;
 mod common;
 

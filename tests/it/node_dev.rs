@@ -31,14 +31,14 @@ impl Handler<NodeEvent> for Events {
     }
 }
 
-fn subscribe(node: &Node) -> mpsc::UnboundedReceiver<NodeEvent> {
+pub(crate) fn subscribe(node: &Node) -> mpsc::UnboundedReceiver<NodeEvent> {
     let (tx, rx) = mpsc::unbounded_channel();
     node.subscribe(Events(tx).start().recipient());
     rx
 }
 
 /// The next event matching `pick`, within 10 s.
-async fn wait_for<T>(
+pub(crate) async fn wait_for<T>(
     events: &mut mpsc::UnboundedReceiver<NodeEvent>,
     mut pick: impl FnMut(&NodeEvent) -> Option<T>,
 ) -> T {
@@ -117,6 +117,7 @@ async fn a_static_peer_gets_an_rpc_transaction_with_events_trace_and_metrics() {
             hash: seen,
             peer,
             delivery,
+            ..
         } if *seen == hash => Some((*peer, *delivery)),
         _ => None,
     })

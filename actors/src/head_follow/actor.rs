@@ -53,6 +53,22 @@ pub struct FollowLinks {
     pub peers: Recipient<Peers>,
     /// New followed heads (the `newHeads` stream), one message per round.
     pub heads: Recipient<NewHeads>,
+    /// Who learns each followed block's tx hashes (the propagation observer, for
+    /// inclusion times), if anyone.
+    pub included: Option<Recipient<BlockIncluded>>,
+}
+
+/// Event: a followed block included these transactions (every tx of the block, pooled or
+/// not), stamped with the time the follower took the block.
+#[derive(Clone, Debug, actix::Message)]
+#[rtype(result = "()")]
+pub struct BlockIncluded {
+    /// The block's number and hash.
+    pub block: alloy_eips::BlockNumHash,
+    /// Its transactions' hashes, in block order.
+    pub txs: Vec<B256>,
+    /// When the follower took the block.
+    pub at: SystemTime,
 }
 
 /// The head follower (see the module doc).
@@ -187,13 +203,22 @@ impl HeadFollower {
             .map(|(tx, sender)| (*tx.hash(), *sender, tx.nonce()))
             .collect();
         let header: Header = block.header.clone();
+        let received_at = SystemTime::now();
         self.chain.push(FollowedBlock {
             hash,
             header: block.header,
             body: block.body,
             senders,
-            received_at: SystemTime::now(),
+            received_at,
         });
+        if let Some(to) = &self.links.included {
+            // One message per block, never waited on: a busy observer loses it.
+            let _ = to.try_send(BlockIncluded {
+                block: alloy_eips::BlockNumHash::new(header.number, hash),
+                txs: included.iter().map(|(hash, _, _)| *hash).collect(),
+                at: received_at,
+            });
+        }
         let outcome = self.pool.apply_included(&included);
         log::debug!(
             "followed block {} ({} txs): {} left the pool included, {} stale",

@@ -9,6 +9,6 @@ mod actor;
 mod followed;
 mod poll;
 
-pub use actor::{FollowConfig, FollowLinks, HeadFollower, POLLED_PEERS};
+pub use actor::{BlockIncluded, FollowConfig, FollowLinks, HeadFollower, POLLED_PEERS};
 pub use followed::{FollowedBlock, FollowedChain, FollowedTx, FOLLOWED_BLOCKS};
 pub use poll::{agreed_chain, FollowError, PeerChain, BODIES_PER_REQUEST, HEADERS_PER_POLL};

@@ -2,12 +2,16 @@
 //! with the reason) and about transactions and blocks (first seen, from whom, how).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::SystemTime;
 
 use actix::prelude::*;
+use alloy_eips::BlockNumHash;
 use alloy_primitives::B256;
 
 use crate::eth::EthVersion;
 use crate::peer::{Delivery, PeerId, StopReason};
+use crate::tx_pool::PoolTx;
 
 /// Which side opened a connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
@@ -53,15 +57,36 @@ pub enum NodeEvent {
         /// Why (`None`: removed without its actor reporting a reason).
         reason: Option<StopReason>,
     },
-    /// A transaction was seen for the first time (since the node started, within the last
-    /// [`super::observe::SEEN_WINDOW`] hashes).
+    /// A transaction a peer delivered or announced entered the pool for the first time
+    /// (since the node started, within the last [`super::observe::SEEN_WINDOW`] hashes).
+    /// Sent when the pool accepts it, so it carries the validated tx; `peer`, `delivery`
+    /// and `first_seen` describe the first sighting, which for an announced tx precedes
+    /// the fetch. Transactions that only came through our own RPC are not reported.
     TxSeen {
         /// Its hash.
         hash: B256,
+        /// The pooled transaction (sender recovered).
+        tx: Arc<PoolTx>,
         /// Who delivered or announced it first.
         peer: PeerId,
-        /// Full or announced.
+        /// Full or announced, the first time.
         delivery: Delivery,
+        /// When the first peer's message carrying it was decoded.
+        first_seen: SystemTime,
+    },
+    /// A followed block included a transaction a peer had delivered or announced to us.
+    TxIncluded {
+        /// Its hash.
+        hash: B256,
+        /// The including block.
+        block: BlockNumHash,
+        /// When a peer first delivered or announced it.
+        first_seen: SystemTime,
+        /// When the follower took the block.
+        included_at: SystemTime,
+        /// Distinct peers that delivered or announced it within
+        /// [`super::observe::SPREAD_WINDOW`] of `first_seen` (the first one included).
+        peers_within_window: u32,
     },
     /// A block was seen for the first time.
     BlockSeen {
@@ -77,7 +102,7 @@ pub enum NodeEvent {
 }
 
 /// Command: send every later [`NodeEvent`] to this recipient. Peer events always arrive;
-/// the high-volume `TxSeen`/`BlockSeen` are offered with `try_send`, so a subscriber whose
+/// the high-volume `TxSeen`/`TxIncluded`/`BlockSeen` are offered with `try_send`, so a subscriber whose
 /// mailbox is full loses those (counted as `ethpeer_events_dropped_total`) and never slows
 /// the node.
 #[derive(Clone, Debug, Message)]

@@ -326,6 +326,8 @@ impl Node {
             external_ip: config.discovery.external_ip,
         };
         node.pool.subscribe(node.subscriptions.clone().recipient());
+        // The observer turns peers' first sightings into TxSeen once a tx is pooled.
+        node.pool.subscribe(node.observer.clone().recipient());
         HeadFollower::new(
             config.follow.clone(),
             node.store.clone(),
@@ -334,6 +336,7 @@ impl Node {
             FollowLinks {
                 peers: node.peer_set.clone().recipient(),
                 heads: node.subscriptions.clone().recipient(),
+                included: Some(node.observer.clone().recipient()),
             },
         )
         .start();
