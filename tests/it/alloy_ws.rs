@@ -7,19 +7,11 @@ use std::time::Duration;
 
 use alloy_primitives::{hex, B256};
 use alloy_provider::{Provider, ProviderBuilder, WsConnect};
-use ethpeer_actors::node::rpc::{self, RpcAccess};
 use serde_json::{json, Value};
 
 #[actix_rt::test]
 async fn alloy_provider_subscribes_sends_a_raw_tx_and_reads_txpool_status() {
-    let node = crate::rpc_shapes::dev_node().await;
-    let (server, addr) = rpc::ws::server(
-        node.clone(),
-        "127.0.0.1:0".parse().unwrap(),
-        RpcAccess::all(),
-    )
-    .unwrap();
-    actix_rt::spawn(server);
+    let (_node, addr) = crate::ws::ws_dev_node().await;
     let provider = ProviderBuilder::new()
         .connect_ws(WsConnect::new(format!("ws://{addr}/")))
         .await

@@ -69,8 +69,8 @@ fn tx(nonce: u64, calldata: usize) -> (B256, String) {
     (*tx.hash(), hex::encode_prefixed(tx.encoded_2718()))
 }
 
-#[actix_rt::test]
-async fn subscribers_get_pending_txs_and_a_slow_one_only_loses_its_own() {
+/// A dev node with a WebSocket server (every namespace) on a free loopback port.
+pub(crate) async fn ws_dev_node() -> (ethpeer_actors::node::Node, std::net::SocketAddr) {
     let node = crate::rpc_shapes::dev_node().await;
     let (server, addr) = rpc::ws::server(
         node.clone(),
@@ -79,6 +79,12 @@ async fn subscribers_get_pending_txs_and_a_slow_one_only_loses_its_own() {
     )
     .unwrap();
     actix_rt::spawn(server);
+    (node, addr)
+}
+
+#[actix_rt::test]
+async fn subscribers_get_pending_txs_and_a_slow_one_only_loses_its_own() {
+    let (node, addr) = ws_dev_node().await;
     let mut fast = connect(addr, None).await;
     let mut slow = connect(addr, Some(4096)).await;
     let sub = request(

@@ -140,15 +140,11 @@ pub struct NewPooledTransactionHashes72 {
 impl NewPooledTransactionHashes72 {
     /// Checks that the three lists have equal length (as for eth/68).
     pub fn validate(&self) -> Result<(), EthWireError> {
-        let (types, sizes, hashes) = (self.types.len(), self.sizes.len(), self.hashes.len());
-        if types != sizes || sizes != hashes {
-            return Err(EthWireError::AnnouncementLengthMismatch {
-                types,
-                sizes,
-                hashes,
-            });
-        }
-        Ok(())
+        super::transactions::announcement_lengths(
+            self.types.len(),
+            self.sizes.len(),
+            self.hashes.len(),
+        )
     }
 }
 

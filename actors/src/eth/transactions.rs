@@ -36,18 +36,27 @@ pub struct NewPooledTransactionHashes68 {
     pub hashes: Vec<B256>,
 }
 
+/// The rule of the eth/68 and eth/72 announcements: the type, size and hash lists have one
+/// entry per transaction (geth disconnects otherwise).
+pub(crate) fn announcement_lengths(
+    types: usize,
+    sizes: usize,
+    hashes: usize,
+) -> Result<(), EthWireError> {
+    if types != sizes || sizes != hashes {
+        return Err(EthWireError::AnnouncementLengthMismatch {
+            types,
+            sizes,
+            hashes,
+        });
+    }
+    Ok(())
+}
+
 impl NewPooledTransactionHashes68 {
     /// Checks that the three lists have equal length (geth disconnects otherwise).
     pub fn validate(&self) -> Result<(), EthWireError> {
-        let (types, sizes, hashes) = (self.types.len(), self.sizes.len(), self.hashes.len());
-        if types != sizes || sizes != hashes {
-            return Err(EthWireError::AnnouncementLengthMismatch {
-                types,
-                sizes,
-                hashes,
-            });
-        }
-        Ok(())
+        announcement_lengths(self.types.len(), self.sizes.len(), self.hashes.len())
     }
 
     /// Iterates over `(type, size, hash)` triples.
