@@ -215,6 +215,15 @@ pub struct NodeArgs {
     /// Serve Prometheus metrics at /metrics on this address, e.g. 127.0.0.1:6060.
     #[arg(long)]
     pub metrics: Option<std::net::SocketAddr>,
+    /// Percent of eth/72 blob txs fetched whole; the others are sampled at the custody
+    /// columns (EIP-8070; geth's flag, 15 to 100). Irrelevant while custody is all columns.
+    #[arg(long = "blobpool.fetchprobability", default_value_t = 15)]
+    pub blobpool_fetch_probability: u8,
+    /// Columns of each blob kept when sampling: `all` (every blob tx fetched whole, as geth
+    /// without a consensus client), or indices and ranges such as `0-3,64` (geth takes them
+    /// from its consensus client; fewer than 64 columns makes this node a sampler).
+    #[arg(long = "blobpool.custody", default_value = "all")]
+    pub blobpool_custody: String,
     /// Milliseconds between a tx announcement and its fetch.
     #[arg(long, default_value_t = 500)]
     pub tx_arrival_wait: u64,

@@ -15,6 +15,7 @@ use ethpeer_actors::node::{
     bootnodes, metrics, rpc, rules_for_genesis, Bootnode, DiscoveryConfig, NodeBuilder,
 };
 use ethpeer_actors::tx_pool::{MemoryState, NoState, StateProvider};
+use ethpeer_actors::tx_fetcher::BlobFetchPolicy;
 
 use crate::cli::{NetworkArg, NodeArgs};
 
@@ -144,7 +145,12 @@ impl Plan {
             .state(state)
             .eth_versions(eth_versions)
             .max_peers(args.maxpeers)
-            .arrival_wait(Duration::from_millis(args.tx_arrival_wait));
+            .arrival_wait(Duration::from_millis(args.tx_arrival_wait))
+            .blob_fetch(BlobFetchPolicy::new(
+                BlobFetchPolicy::parse_custody(&args.blobpool_custody)
+                    .map_err(|e| anyhow::anyhow!("--blobpool.custody: {e}"))?,
+                args.blobpool_fetch_probability,
+            ));
         builder.config_mut().follow = ethpeer_actors::head_follow::FollowConfig {
             enabled: args.follow_quorum > 0,
             interval: Duration::from_secs(args.follow_interval.max(1)),

@@ -189,6 +189,7 @@ fn workers(c: &mut Criterion) {
                                 gate: ReadGate::default(),
                                 disconnect: nobody.clone(),
                                 ticket: None,
+                                cells: Default::default(),
                             })
                         });
                         for outcome in futures::future::join_all(sends).await {

@@ -118,3 +118,49 @@ pub async fn next_eth(rx: &mut mpsc::Receiver<Outbound>) -> Option<EthMessage> {
         _ => None,
     }
 }
+
+/// A blob transaction of one blob per `fills` byte (each blob that byte repeated) with a
+/// real EIP-7594 sidecar (commitments and 128 cell proofs per blob, computed by c-kzg).
+pub fn cell_blob_tx(from: Address, nonce: u64, fills: &[u8]) -> PooledTx {
+    use alloy_eips::eip7594::BlobTransactionSidecarEip7594;
+    let sidecar = BlobTransactionSidecarEip7594::try_from_blobs_with_settings(
+        fills.iter().map(|f| Blob::repeat_byte(*f)).collect(),
+        alloy_eips::eip4844::env_settings::EnvKzgSettings::Default.get(),
+    )
+    .expect("kzg");
+    let tx = TxEip4844 {
+        chain_id: 1,
+        nonce,
+        gas_limit: 21_000,
+        max_fee_per_gas: 2_000_000_000,
+        max_priority_fee_per_gas: 1_000_000_000,
+        to: from,
+        value: U256::ZERO,
+        access_list: Default::default(),
+        blob_versioned_hashes: sidecar.versioned_hashes().collect(),
+        max_fee_per_blob_gas: 1,
+        input: Bytes::new(),
+    };
+    let sidecar = BlobTransactionSidecarVariant::Eip7594(sidecar);
+    PooledTx::Eip4844(Signed::new_unhashed(
+        TxEip4844WithSidecar { tx, sidecar },
+        Signature::test_signature(),
+    ))
+}
+
+/// The cells of `tx`'s blobs at `mask`'s columns, column by column (as Cells carries them).
+pub fn column_cells(tx: &PooledTx, mask: &crate::eth::CustodyBitmap) -> Vec<crate::eth::cells::Cell> {
+    let PooledTx::Eip4844(signed) = tx else {
+        return Vec::new();
+    };
+    let per_blob: Vec<Vec<crate::eth::cells::Cell>> = signed
+        .tx()
+        .sidecar
+        .blobs()
+        .iter()
+        .map(|b| crate::eth::cells::cells_of_blob(b, mask).expect("cells"))
+        .collect();
+    (0..mask.count())
+        .flat_map(|column| per_blob.iter().map(move |cells| cells[column]))
+        .collect()
+}

@@ -7,6 +7,7 @@
 mod access_lists;
 mod blocks;
 pub mod cells;
+pub mod sampled;
 mod error;
 pub mod forkid;
 pub mod genesis;
@@ -23,6 +24,7 @@ pub use blocks::{
     GetBlockBodies, GetBlockHeaders, NewBlock, NewBlockHashes,
 };
 pub use cells::{Cells, CustodyBitmap, GetCells, NewPooledTransactionHashes72};
+pub use sampled::SampledCells;
 pub use error::EthWireError;
 pub use forkid::{ForkId, ForkSchedule};
 pub use message::{EthMessage, EthMessageId, MAX_MESSAGE_SIZE};

@@ -154,6 +154,12 @@ impl NodeBuilder {
         self
     }
 
+    /// How eth/72 blob txs' cells are fetched (default: every blob tx whole).
+    pub fn blob_fetch(mut self, policy: crate::tx_fetcher::BlobFetchPolicy) -> Self {
+        self.config.blob_fetch = policy;
+        self
+    }
+
     /// Write the propagation trace (JSON lines) to this file.
     pub fn trace_propagation(mut self, path: PathBuf) -> Self {
         self.config.trace_propagation = Some(path);

@@ -53,7 +53,7 @@ use crate::session::{
     MAX_PENDING_HANDSHAKES,
 };
 use crate::tx_broadcast::{PeerSetLink, TxBroadcaster};
-use crate::tx_fetcher::DEFAULT_ARRIVAL_WAIT;
+use crate::tx_fetcher::{BlobFetchPolicy, DEFAULT_ARRIVAL_WAIT};
 use crate::tx_pool::validate::ValidationRules;
 use crate::tx_pool::{StateProvider, TxPool, ValidatingTxPool};
 use manager::{Admission, InboundThrottle};
@@ -107,6 +107,10 @@ pub struct NodeConfig {
     pub discovery: DiscoveryConfig,
     /// Following the head from peers (interval, quorum).
     pub follow: FollowConfig,
+    /// How eth/72 blob txs' cells are fetched: custody columns and the share fetched
+    /// whole (default: every column, so every blob tx whole, as geth without a consensus
+    /// client).
+    pub blob_fetch: BlobFetchPolicy,
 }
 
 impl NodeConfig {
@@ -137,6 +141,7 @@ impl NodeConfig {
             peer_arbiters: std::thread::available_parallelism().map_or(1, |n| n.get()),
             discovery: DiscoveryConfig::default(),
             follow: FollowConfig::default(),
+            blob_fetch: BlobFetchPolicy::default(),
         }
     }
 }

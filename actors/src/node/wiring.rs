@@ -58,9 +58,18 @@ pub(super) fn start_inbound_handlers(
                 },
                 config.arrival_wait,
             )
+            .with_blob_policy(config.blob_fetch.salted(blob_fetch_salt(&config.key)))
             .start()
             .recipient(),
         ),
         seen: Some(seen),
     }
+}
+
+/// The salt of this node's whole-or-sample choice per blob tx: derived from its key, so
+/// stable across restarts and unknown to peers.
+fn blob_fetch_salt(key: &secp256k1::SecretKey) -> alloy_primitives::B256 {
+    let mut input = b"ethpeer blob fetch salt".to_vec();
+    input.extend_from_slice(&key.secret_bytes());
+    alloy_primitives::keccak256(input)
 }

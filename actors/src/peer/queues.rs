@@ -9,7 +9,7 @@ use alloy_primitives::{B256, U256};
 
 use super::PeerMetrics;
 use crate::eth::{
-    BlockHashNumber, EthBlock, EthMessage, EthVersion, NewBlock, NewBlockHashes,
+    BlockHashNumber, CustodyBitmap, EthBlock, EthMessage, EthVersion, NewBlock, NewBlockHashes,
     NewPooledTransactionHashes66, NewPooledTransactionHashes68, Transactions,
 };
 use crate::tx_pool::TxPool;
@@ -178,12 +178,22 @@ impl PeerQueues {
         }
 
         let (mut types, mut sizes, mut hashes) = (Vec::new(), Vec::new(), Vec::new());
+        // eth/72 names one column mask per message: every column for txs we hold whole,
+        // the kept columns for a sampled one, so a message holds txs of one mask only.
+        let mut mask = None;
         while hashes.len() * ANNOUNCED_HASH_COST < MAX_TX_PACKET_SIZE {
             let Some(hash) = self.tx_anns.pop_front() else {
                 break;
             };
             match pool.get(&hash) {
+                // Older peers need blobs, which a sampled tx lacks: it is not theirs.
+                Some(tx) if tx.is_sampled() && version < EthVersion::Eth72 => {}
                 Some(tx) => {
+                    let held = tx.cells.as_ref().map_or(CustodyBitmap::ALL, |c| c.mask());
+                    if *mask.get_or_insert(held) != held {
+                        self.tx_anns.push_front(hash);
+                        break;
+                    }
                     types.push(tx.tx_type);
                     // eth/72 gossips blob txs without blobs: announce that form's size.
                     let size = if version >= EthVersion::Eth72 && tx.tx.is_eip4844() {
@@ -204,12 +214,11 @@ impl PeerQueues {
         }
         PeerMetrics::add(&metrics.sent_tx_anns, hashes.len() as u64);
         Some(if version >= EthVersion::Eth72 {
-            // We keep whole blobs, so every column is ours to serve.
             EthMessage::NewPooledTransactionHashes72(crate::eth::NewPooledTransactionHashes72 {
                 types: types.into(),
                 sizes,
                 hashes,
-                mask: crate::eth::CustodyBitmap::ALL,
+                mask: mask.unwrap_or(CustodyBitmap::ALL),
             })
         } else if version >= EthVersion::Eth68 {
             EthMessage::NewPooledTransactionHashes68(NewPooledTransactionHashes68 {

@@ -98,7 +98,7 @@ impl RequestHandler {
                 })
             }
             EthMessage::GetPooledTransactions(r) => {
-                let mut txs = pooled_transactions(self.pool.as_ref(), &r.message.0);
+                let mut txs = pooled_transactions(self.pool.as_ref(), &r.message.0, version);
                 if version >= EthVersion::Eth72 {
                     // eth/72 sends blob txs without blobs; their cells go by GetCells.
                     txs = txs.iter().map(cells::without_blobs).collect();
@@ -127,14 +127,18 @@ impl RequestHandler {
 
 /// The pool's transactions for `hashes`, in request order, unknown ones skipped, blob txs
 /// with their sidecars, up to [`MAX_POOLED_TXS_SERVE`] and about 2 MiB.
-pub fn pooled_transactions(pool: &dyn TxPool, hashes: &[B256]) -> Vec<PooledTx> {
+///
+/// Sampled blob txs (held without blobs) go only to eth/72 peers: an older peer needs the
+/// blobs, which we do not have, so for it they are unknown.
+pub fn pooled_transactions(pool: &dyn TxPool, hashes: &[B256], version: EthVersion) -> Vec<PooledTx> {
     let mut out = Vec::new();
     let mut bytes = 0;
     for hash in hashes.iter().take(MAX_POOLED_TXS_SERVE) {
         if bytes >= serve::SOFT_RESPONSE_LIMIT {
             break;
         }
-        if let Some(tx) = pool.get(hash) {
+        let pooled = pool.get(hash);
+        if let Some(tx) = pooled.filter(|tx| version >= EthVersion::Eth72 || !tx.is_sampled()) {
             bytes += tx.tx.encode_2718_len();
             out.push(tx.tx.clone());
         }
@@ -144,9 +148,10 @@ pub fn pooled_transactions(pool: &dyn TxPool, hashes: &[B256]) -> Vec<PooledTx> 
 
 /// The cells of `mask`'s columns for the pooled blob txs among `hashes`, in request order
 /// and column by column (for each column, one cell per blob), computed from the blobs we
-/// hold; txs we lack (or hold with a v0 sidecar, which is just as good: cells come from
-/// blobs) are left out. Stops at [`MAX_CELLS_SERVE`] cells or [`MAX_CELL_TXS_SERVE`]
-/// lookups, as geth's `answerGetCells`.
+/// hold, or for a sampled tx from the cells we keep. Txs we lack, and sampled ones missing
+/// a column asked for, are left out (as geth); a v0 sidecar is just as good, as cells come
+/// from blobs. Stops at [`MAX_CELLS_SERVE`] cells or [`MAX_CELL_TXS_SERVE`] lookups, as
+/// geth's `answerGetCells`.
 pub fn pooled_cells(
     pool: &dyn TxPool,
     hashes: &[B256],
@@ -158,6 +163,16 @@ pub fn pooled_cells(
             break;
         }
         let Some(tx) = pool.get(hash) else { continue };
+        if let Some(sampled) = &tx.cells {
+            // A sampled tx: served if we hold every column asked for (as geth, which
+            // leaves out a tx with any cell missing).
+            if let Some(flat) = sampled.select(mask).filter(|f| !f.is_empty()) {
+                count += flat.len();
+                served.push(*hash);
+                out.push(flat);
+            }
+            continue;
+        }
         let PooledTx::Eip4844(signed) = &tx.tx else {
             continue;
         };

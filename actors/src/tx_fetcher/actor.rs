@@ -9,7 +9,8 @@ use alloy_eips::eip2718::{Encodable2718, Typed2718};
 use alloy_primitives::B256;
 
 use crate::eth::cells::{self, CustodyBitmap};
-use crate::eth::{EthMessage, GetCells, GetPooledTransactions, PooledTx, RequestPair};
+use crate::eth::SampledCells;
+use crate::eth::{EthMessage, GetPooledTransactions, PooledTx, RequestPair};
 use crate::p2p::DisconnectReason;
 use crate::peer::{
     short, Disconnect, GateReason, InboundEth, InboundTicket, PeerId, ReadGate, SendRequest,
@@ -18,6 +19,8 @@ use crate::peer_set::MarkTxs;
 use crate::tx_ingest::IngestTxs;
 use crate::tx_pool::validate::TxValidationError;
 use crate::tx_pool::{PoolError, TxPool};
+
+use super::cells::{BlobFetchPolicy, PendingCells};
 
 /// How long an announced hash waits before it is fetched (geth `txArriveTimeout`, 500 ms).
 pub const DEFAULT_ARRIVAL_WAIT: Duration = Duration::from_millis(500);
@@ -34,12 +37,6 @@ pub const MAX_SIZE_DEVIATION: u64 = 8;
 /// the excess; we also pause the sender for geth's fetcher slow-down (200 ms, as for a
 /// mostly refused batch), so a flood costs the flooder time instead of our CPU.
 pub const ANNOUNCE_FLOOD_PAUSE: Duration = Duration::from_millis(200);
-/// Blob txs held without blobs while their cells are fetched (eth/72). geth's blob fetcher
-/// tracks at most `maxTxAnnounces` (4096) hashes per peer; a blobless tx holds only its
-/// commitments and 128 cell proofs per blob (6 KiB a blob), so 1024 of them stay under
-/// 50 MiB at six blobs each. Past the bound new ones are dropped (and refetched if
-/// announced again).
-pub const MAX_PENDING_CELL_TXS: usize = 1024;
 /// How often what peers that left had announced is forgotten.
 pub const PRUNE_INTERVAL: Duration = Duration::from_secs(30);
 
@@ -54,15 +51,15 @@ pub struct TxFetcherLinks {
 
 /// One announcer of a hash.
 #[derive(Clone)]
-struct Announcer {
-    peer: PeerId,
-    requests: Recipient<SendRequest>,
-    disconnect: Recipient<Disconnect>,
-    gate: ReadGate,
+pub(super) struct Announcer {
+    pub(super) peer: PeerId,
+    pub(super) requests: Recipient<SendRequest>,
+    pub(super) disconnect: Recipient<Disconnect>,
+    pub(super) gate: ReadGate,
     /// eth/68 metadata: (type, size).
     meta: Option<(u8, u64)>,
     /// eth/72: the columns the announcer holds.
-    mask: Option<CustodyBitmap>,
+    pub(super) mask: Option<CustodyBitmap>,
 }
 
 /// Fetches announced transactions.
@@ -72,7 +69,7 @@ pub struct TxFetcher {
     links: TxFetcherLinks,
     arrival_wait: Duration,
     /// Announcers per hash still wanted.
-    wanted: HashMap<B256, Vec<Announcer>>,
+    pub(super) wanted: HashMap<B256, Vec<Announcer>>,
     /// Hashes ready to fetch (their wait is over).
     ready: HashSet<B256>,
     /// The same hashes in announcement order (may hold stale entries), so that one
@@ -84,9 +81,12 @@ pub struct TxFetcher {
     outstanding: HashMap<PeerId, usize>,
     /// Announcements ignored because a peer had too many outstanding.
     pub(crate) ignored: u64,
-    /// eth/72 blob txs received without blobs, with the announcers that may serve their
-    /// cells, until the data columns arrive and verify.
-    cells_pending: HashMap<B256, (PooledTx, Vec<Announcer>)>,
+    /// eth/72 blob txs received without blobs, until their cells arrive and verify.
+    pub(super) cells_pending: HashMap<B256, PendingCells>,
+    /// Whole fetch or sampling, and the columns sampled (EIP-8070).
+    pub(super) blob_policy: BlobFetchPolicy,
+    /// Blob txs fetched whole and sampled so far (in that order).
+    pub(super) blob_fetches: (u64, u64),
 }
 
 impl TxFetcher {
@@ -103,7 +103,16 @@ impl TxFetcher {
             outstanding: HashMap::new(),
             ignored: 0,
             cells_pending: HashMap::new(),
+            blob_policy: BlobFetchPolicy::default(),
+            blob_fetches: (0, 0),
         }
+    }
+
+    /// The same fetcher deciding blob fetches by `policy` (default: every column, so every
+    /// blob tx whole, as geth without a consensus client).
+    pub fn with_blob_policy(mut self, policy: BlobFetchPolicy) -> Self {
+        self.blob_policy = policy;
+        self
     }
 }
 
@@ -136,6 +145,12 @@ pub struct FetcherStats {
     pub busy: usize,
     /// Announcements ignored because their peer had [`MAX_TX_ANNOUNCES`] outstanding.
     pub ignored: u64,
+    /// Blob txs waiting for their cells.
+    pub pending_cells: usize,
+    /// Blob txs fetched whole (all data columns), so far.
+    pub blobs_whole: u64,
+    /// Blob txs sampled (custody columns only), so far.
+    pub blobs_sampled: u64,
 }
 
 impl Handler<GetFetcherStats> for TxFetcher {
@@ -147,6 +162,9 @@ impl Handler<GetFetcherStats> for TxFetcher {
             announcers: self.outstanding.len(),
             busy: self.busy.len(),
             ignored: self.ignored,
+            pending_cells: self.cells_pending.len(),
+            blobs_whole: self.blob_fetches.0,
+            blobs_sampled: self.blob_fetches.1,
         })
     }
 }
@@ -184,7 +202,8 @@ impl Handler<InboundEth> for TxFetcher {
                     .iter()
                     .filter_map(|tx| PooledTx::try_from(tx.clone()).ok())
                     .collect();
-                self.deliver(&announcer(None, None), pooled, Some(&msg.ticket), ctx);
+                let who = announcer(None, None);
+                self.deliver(&who, pooled, Some(&msg.ticket), HashMap::new(), ctx);
                 return;
             }
             _ => return,
@@ -198,6 +217,11 @@ impl Handler<InboundEth> for TxFetcher {
         let mut flooded = false;
         for (hash, who) in announced {
             if self.pool.get(&hash).is_some() {
+                continue;
+            }
+            if self.cells_pending.contains_key(&hash) {
+                // We hold the tx already: one more peer that may serve its cells.
+                self.add_cell_source(hash, who, ctx);
                 continue;
             }
             let count = self.outstanding.entry(who.peer).or_default();
@@ -326,146 +350,19 @@ impl TxFetcher {
         for tx in blobless {
             self.await_cells(who, tx, ctx);
         }
-        self.deliver(who, txs, None, ctx);
-    }
-
-    /// An eth/72 blob tx delivered without blobs: its commitments must match its versioned
-    /// hashes and it must carry 128 cell proofs per blob (or `who` is dropped, as for a bad
-    /// sidecar); then its cells are fetched.
-    fn await_cells(&mut self, who: &Announcer, tx: PooledTx, ctx: &mut Context<Self>) {
-        let hash = *tx.hash();
-        let sound = match (&tx, cells::cell_sidecar(&tx)) {
-            (PooledTx::Eip4844(signed), Some(sidecar)) => {
-                let hashes = &signed.tx().tx.blob_versioned_hashes;
-                hashes.len() == sidecar.commitments.len()
-                    && sidecar.cell_proofs.len() == hashes.len() * cells::CELLS_PER_BLOB
-                    && hashes.iter().zip(&sidecar.commitments).all(|(h, c)| {
-                        alloy_eips::eip4844::kzg_to_versioned_hash(c.as_slice()) == *h
-                    })
-            }
-            _ => false,
-        };
-        if !sound {
-            log::debug!(
-                "peer {}: blob tx {hash} with a bad sidecar",
-                short(&who.peer)
-            );
-            who.disconnect.do_send(Disconnect {
-                reason: DisconnectReason::SubprotocolSpecific,
-            });
-            self.forget_announcer(&hash, &who.peer);
-            self.mark_ready(hash);
-            return;
-        }
-        if self.cells_pending.contains_key(&hash)
-            || self.cells_pending.len() >= MAX_PENDING_CELL_TXS
-        {
-            return;
-        }
-        let mut sources = self.wanted.get(&hash).cloned().unwrap_or_default();
-        if !sources.iter().any(|a| a.peer == who.peer) {
-            sources.push(who.clone());
-        }
-        self.cells_pending.insert(hash, (tx, sources));
-        self.fetch_cells(hash, ctx);
-    }
-
-    /// Asks one announcer of `hash` holding the data columns for them (a full fetch: the
-    /// 64 data columns are the blobs). Never a partial fetch: this node keeps whole blobs,
-    /// so a single announcer is never asked for fewer than 64 columns either.
-    fn fetch_cells(&mut self, hash: B256, ctx: &mut Context<Self>) {
-        let data = CustodyBitmap::data();
-        let Some((_, sources)) = self.cells_pending.get_mut(&hash) else {
-            return;
-        };
-        sources.retain(|a| a.mask.is_some_and(|m| m.covers(&data)) && a.disconnect.connected());
-        let Some(who) = sources.first().cloned() else {
-            log::debug!("blob tx {hash}: no announcer left to serve its cells");
-            self.cells_pending.remove(&hash);
-            return;
-        };
-        let request = EthMessage::GetCells(GetCells {
-            request_id: 0,
-            hashes: vec![hash],
-            mask: data,
-        });
-        let fut = who.requests.send(SendRequest(request));
-        ctx.spawn(fut.into_actor(self).map(move |result, act, ctx| {
-            let reply = match result {
-                Ok(Ok(EthMessage::Cells(reply))) => Some(reply),
-                other => {
-                    log::debug!("peer {}: no cells for {hash}: {other:?}", short(&who.peer));
-                    None // timeout or gone
-                }
-            };
-            act.cells_arrived(hash, &who, reply, ctx);
-        }));
-    }
-
-    /// Checks the cells `who` sent for `hash`: valid ones complete the tx, which goes to
-    /// the pool; invalid ones get `who` disconnected; either failure tries the next source.
-    fn cells_arrived(
-        &mut self,
-        hash: B256,
-        who: &Announcer,
-        reply: Option<crate::eth::Cells>,
-        ctx: &mut Context<Self>,
-    ) {
-        let Some(sidecar) = self
-            .cells_pending
-            .get(&hash)
-            .and_then(|(tx, _)| cells::cell_sidecar(tx))
-        else {
-            return;
-        };
-        let data = CustodyBitmap::data();
-        let cells = reply.and_then(|r| {
-            let position = r.hashes.iter().position(|h| *h == hash)?;
-            (r.mask == data).then(|| r.cells.into_iter().nth(position))?
-        });
-        // None: no answer for it (try another source); Some(None): cells that do not verify.
-        let outcome = cells.map(|cells| {
-            cells::verify_cells(&sidecar.commitments, &sidecar.cell_proofs, &data, &cells)
-                .ok()
-                .and_then(|()| cells::blobs_from_data_cells(&cells, sidecar.commitments.len()))
-        });
-        match outcome {
-            Some(Some(blobs)) => {
-                if let Some((tx, _)) = self.cells_pending.remove(&hash) {
-                    self.deliver(who, vec![cells::with_blobs(&tx, blobs)], None, ctx);
-                }
-            }
-            Some(None) => {
-                log::debug!(
-                    "peer {}: invalid cells for blob tx {hash}",
-                    short(&who.peer)
-                );
-                who.disconnect.do_send(Disconnect {
-                    reason: DisconnectReason::SubprotocolSpecific,
-                });
-                self.drop_cell_source(hash, &who.peer, ctx);
-            }
-            None => self.drop_cell_source(hash, &who.peer, ctx),
-        }
-    }
-
-    /// Stops asking `peer` for the cells of `hash` and asks the next source.
-    fn drop_cell_source(&mut self, hash: B256, peer: &PeerId, ctx: &mut Context<Self>) {
-        if let Some((_, sources)) = self.cells_pending.get_mut(&hash) {
-            sources.retain(|a| a.peer != *peer);
-        }
-        self.fetch_cells(hash, ctx);
+        self.deliver(who, txs, None, HashMap::new(), ctx);
     }
 
     /// Hands txs from `who` to the ingest path (verification on worker threads, then the
     /// pool). A blob tx with a bad sidecar gets its sender disconnected; the hash stays
     /// wanted so another announcer is asked. `ticket` is the broadcast's, if it was one:
     /// it keeps counting against the sender until the marks and txs are taken.
-    fn deliver(
+    pub(super) fn deliver(
         &mut self,
         who: &Announcer,
         txs: Vec<PooledTx>,
         ticket: Option<&InboundTicket>,
+        cells: HashMap<B256, SampledCells>,
         ctx: &mut Context<Self>,
     ) {
         if txs.is_empty() {
@@ -483,6 +380,7 @@ impl TxFetcher {
             gate: who.gate.clone(),
             disconnect: who.disconnect.clone(),
             ticket: ticket.map(InboundTicket::share),
+            cells,
         });
         let (peer, disconnect) = (who.peer, who.disconnect.clone());
         ctx.spawn(ingest.into_actor(self).map(move |outcomes, act, ctx| {
@@ -550,13 +448,13 @@ impl TxFetcher {
     }
 
     /// Queues `hash` for fetching if it is still wanted.
-    fn mark_ready(&mut self, hash: B256) {
+    pub(super) fn mark_ready(&mut self, hash: B256) {
         if self.wanted.contains_key(&hash) && self.ready.insert(hash) {
             self.ready_order.push(hash);
         }
     }
 
-    fn forget_announcer(&mut self, hash: &B256, peer: &PeerId) {
+    pub(super) fn forget_announcer(&mut self, hash: &B256, peer: &PeerId) {
         let Some(announcers) = self.wanted.get_mut(hash) else {
             return;
         };

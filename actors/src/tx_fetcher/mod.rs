@@ -2,13 +2,20 @@
 //! (the tx may arrive in full from another peer), then fetches announced hashes with
 //! GetPooledTransactions from one announcer at a time, retries from another announcer on
 //! timeout, checks deliveries against the announcement, and hands transactions to the pool.
+//! eth/72 blob txs arrive without blobs; their cells are fetched whole or sampled
+//! (EIP-8070) by [`BlobFetchPolicy`].
 
 mod actor;
+mod cells;
 
 pub use actor::{
     FetcherStats, GetFetcherStats, TxFetcher, TxFetcherLinks, ANNOUNCE_FLOOD_PAUSE,
     DEFAULT_ARRIVAL_WAIT, MAX_SIZE_DEVIATION, MAX_TX_ANNOUNCES, MAX_TX_RETRIEVALS,
     MAX_TX_RETRIEVAL_SIZE,
+};
+pub use cells::{
+    BlobFetchPolicy, AVAILABILITY_THRESHOLD, BLOB_AVAILABILITY_TIMEOUT, MAX_PENDING_CELL_TXS,
+    MIN_FULL_FETCH_PERCENT,
 };
 
 #[cfg(test)]

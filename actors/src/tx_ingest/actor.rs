@@ -12,7 +12,7 @@ use futures::channel::oneshot;
 use lru::LruCache;
 
 use super::VerifyTxs;
-use crate::eth::PooledTx;
+use crate::eth::{PooledTx, SampledCells};
 use crate::p2p::DisconnectReason;
 use crate::peer::{short, Disconnect, GateReason, InboundTicket, PeerId, ReadGate};
 use crate::tx_pool::validate::TxValidationError;
@@ -61,6 +61,9 @@ pub struct IngestTxs {
     /// The peer's inbound message these came from, counted until it is queued here
     /// (`None` for replies to our own requests, which the fetcher bounds).
     pub ticket: Option<InboundTicket>,
+    /// The verified cells of sampled blob txs among `txs` (sent without blobs), by hash:
+    /// the fetcher's, which checked them (EIP-8070 sampler role). Empty otherwise.
+    pub cells: HashMap<B256, SampledCells>,
 }
 
 /// What the ingest path did, summed over peers (never decreasing).
@@ -132,6 +135,9 @@ pub struct TxIngest {
     turn: VecDeque<PeerId>,
     /// Hashes queued or at a verifier.
     in_flight: HashSet<B256>,
+    /// Cells of the sampled txs among them, until they are pooled (bounded by the
+    /// fetcher's `MAX_PENDING_CELL_TXS`, which hands them over).
+    cells: HashMap<B256, SampledCells>,
     rejected: LruCache<B256, ()>,
     /// Batches at the verifiers, at most `max_batches`.
     batches: usize,
@@ -153,6 +159,7 @@ impl TxIngest {
             peers: HashMap::new(),
             turn: VecDeque::new(),
             in_flight: HashSet::new(),
+            cells: HashMap::new(),
             rejected: LruCache::new(NonZeroUsize::MIN.saturating_add(RECENTLY_REJECTED - 1)),
             batches: 0,
             max_batches: workers.max(1) * 2,
@@ -191,6 +198,7 @@ impl Handler<IngestTxs> for TxIngest {
         let mut results = vec![None; msg.txs.len()];
         let mut seen = HashSet::with_capacity(msg.txs.len());
         let mut queue = VecDeque::new();
+        let mut cells = msg.cells;
         for (index, tx) in msg.txs.into_iter().enumerate() {
             let hash = *tx.hash();
             if !seen.insert(hash)
@@ -203,6 +211,9 @@ impl Handler<IngestTxs> for TxIngest {
                 IngestMetrics::add(&self.metrics.skipped_rejected, 1);
                 results[index] = Some(Err(PoolError::RecentlyRejected));
             } else {
+                if let Some(cells) = cells.remove(&hash) {
+                    self.cells.insert(hash, cells);
+                }
                 queue.push_back((index, tx));
             }
         }
@@ -217,7 +228,8 @@ impl Handler<IngestTxs> for TxIngest {
         });
         if peer.queued + queue.len() > 2 * MAX_QUEUED_PER_PEER {
             IngestMetrics::add(&self.metrics.dropped_backlog, queue.len());
-            for (index, _) in queue.drain(..) {
+            for (index, tx) in queue.drain(..) {
+                self.cells.remove(tx.hash());
                 results[index] = Some(Err(PoolError::Busy));
             }
         }
@@ -295,6 +307,18 @@ impl TxIngest {
             .iter()
             .filter(|o| o.as_ref().is_err_and(never_relayed))
             .count();
+        let outcomes = outcomes
+            .into_iter()
+            .map(|outcome| {
+                outcome.map(|tx| match self.cells.remove(&tx.hash) {
+                    Some(cells) => tx.with_cells(cells),
+                    None => tx,
+                })
+            })
+            .collect();
+        for hash in &hashes {
+            self.cells.remove(hash);
+        }
         let results = self.pool.add_verified(outcomes, Some(id));
         let mut refused = 0;
         for (hash, result) in hashes.iter().zip(&results) {

@@ -122,6 +122,7 @@ impl FakePeer {
             gate: self.gate.clone(),
             disconnect: self.hangup.clone(),
             ticket: None,
+            cells: Default::default(),
         }
     }
 }

@@ -17,7 +17,7 @@ use alloy_consensus::TxEnvelope;
 use alloy_eips::eip2718::{Encodable2718, Typed2718};
 use alloy_primitives::{Address, B256};
 
-use crate::eth::PooledTx;
+use crate::eth::{PooledTx, SampledCells};
 
 pub use content::{PoolCounters, SenderTxs, INCLUDED_SENDERS};
 pub use memory::InMemoryTxPool;
@@ -39,8 +39,12 @@ pub struct PoolTx {
     /// The size announced in eth/68 NewPooledTransactionHashes: the length of the
     /// network encoding (for blob txs with the sidecar, as geth announces it).
     pub size: usize,
-    /// The transaction in its network form (blob txs carry the sidecar).
+    /// The transaction in its network form (blob txs carry the sidecar; a sampled one
+    /// carries it without blobs).
     pub tx: PooledTx,
+    /// A sampled blob tx's cells (EIP-8070 sampler role): some columns, verified. `None`
+    /// for every other tx, blob txs held whole included.
+    pub cells: Option<Arc<SampledCells>>,
 }
 
 impl PoolTx {
@@ -52,7 +56,22 @@ impl PoolTx {
             tx_type: tx.ty(),
             size: tx.encode_2718_len(),
             tx,
+            cells: None,
         }
+    }
+
+    /// The blobless `self` with the `cells` it was verified with: a sampled blob tx. Its
+    /// size counts the cells, which are what it holds instead of blobs.
+    pub fn with_cells(mut self, cells: SampledCells) -> Self {
+        self.size = self.size.saturating_add(cells.size());
+        self.cells = Some(Arc::new(cells));
+        self
+    }
+
+    /// Whether this is a sampled blob tx: held without blobs, with some columns' cells. Such
+    /// a tx can be served only to eth/72 peers (older ones need the blobs).
+    pub fn is_sampled(&self) -> bool {
+        self.cells.is_some()
     }
 
     /// Whether this is an EIP-4844 blob transaction (never broadcast in full, EIP-4844).

@@ -11,6 +11,7 @@ use alloy_eips::eip7594::BlobTransactionSidecarVariant;
 use alloy_primitives::U256;
 
 use super::{PoolTx, StateProvider};
+use crate::eth::cells::CELLS_PER_BLOB;
 use crate::eth::PooledTx;
 
 /// Largest transaction accepted, without a blob sidecar (geth `txMaxSize`, 128 KiB).
@@ -275,6 +276,21 @@ fn check_sidecar(
             alloy_rlp::Encodable::length(s),
         ),
     };
+    // A blobless EIP-7594 sidecar is a sampled tx's (eth/72): its cells were verified
+    // when fetched, and the pool takes it only with them (`ValidatingTxPool::insert`).
+    if let BlobTransactionSidecarVariant::Eip7594(s) = sidecar {
+        if blobs == 0 && commitments.len() == hashes.len() {
+            if s.cell_proofs.len() != hashes.len() * CELLS_PER_BLOB {
+                return Err(TxValidationError::SidecarShape {
+                    blobs,
+                    commitments: commitments.len(),
+                    hashes: hashes.len(),
+                });
+            }
+            check_commitments(commitments, hashes)?;
+            return Ok(size);
+        }
+    }
     if blobs != hashes.len() || commitments.len() != hashes.len() {
         return Err(TxValidationError::SidecarShape {
             blobs,
@@ -282,11 +298,7 @@ fn check_sidecar(
             hashes: hashes.len(),
         });
     }
-    for (index, (commitment, hash)) in commitments.iter().zip(hashes).enumerate() {
-        if kzg_to_versioned_hash(commitment.as_slice()) != *hash {
-            return Err(TxValidationError::CommitmentMismatch { index });
-        }
-    }
+    check_commitments(commitments, hashes)?;
     let settings = EnvKzgSettings::Default.get();
     let verified = match sidecar {
         BlobTransactionSidecarVariant::Eip4844(s) => s.validate(hashes, settings),
@@ -296,6 +308,19 @@ fn check_sidecar(
         reason: e.to_string(),
     })?;
     Ok(size)
+}
+
+/// Each commitment hashes to its versioned hash.
+fn check_commitments(
+    commitments: &[alloy_eips::eip4844::Bytes48],
+    hashes: &[alloy_primitives::B256],
+) -> Result<(), TxValidationError> {
+    for (index, (commitment, hash)) in commitments.iter().zip(hashes).enumerate() {
+        if kzg_to_versioned_hash(commitment.as_slice()) != *hash {
+            return Err(TxValidationError::CommitmentMismatch { index });
+        }
+    }
+    Ok(())
 }
 
 /// The state-backed checks: nonce not below the account's, balance covering value + gas *

@@ -71,6 +71,24 @@ pub struct ValidatingTxPool {
     capacity: (usize, usize),
 }
 
+/// A blob tx without blobs enters only as a sampled tx: with the cells it was verified
+/// with (the fetcher's, [`PoolTx::cells`]). Any other blobless blob tx (say, one submitted
+/// over RPC) is refused for its shape.
+fn sampled_cells_present(tx: &PoolTx) -> Result<(), TxValidationError> {
+    let Some(sidecar) = crate::eth::cells::cell_sidecar(&tx.tx).filter(|s| s.blobs.is_empty())
+    else {
+        return Ok(());
+    };
+    match &tx.cells {
+        Some(cells) if cells.belong_to(sidecar) => Ok(()),
+        _ => Err(TxValidationError::SidecarShape {
+            blobs: 0,
+            commitments: sidecar.commitments.len(),
+            hashes: sidecar.commitments.len(),
+        }),
+    }
+}
+
 /// The fee a tx competes on for eviction: its tip cap (legacy: gas price).
 fn fee(tx: &PoolTx) -> u128 {
     tx.tx
@@ -130,6 +148,7 @@ impl ValidatingTxPool {
             .map(|tx| {
                 let result = tx
                     .map_err(PoolError::from)
+                    .and_then(|tx| sampled_cells_present(&tx).map(|()| tx).map_err(PoolError::from))
                     .and_then(|tx| {
                         validate_state(&tx, self.state_provider.as_ref())
                             .and_then(|()| self.check_included_nonce(&tx))
