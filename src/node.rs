@@ -14,8 +14,8 @@ use ethpeer_actors::node::enode::{load_or_create_node_key, Enode};
 use ethpeer_actors::node::{
     bootnodes, metrics, rpc, rules_for_genesis, Bootnode, DiscoveryConfig, NodeBuilder,
 };
-use ethpeer_actors::tx_pool::{MemoryState, NoState, StateProvider};
 use ethpeer_actors::tx_fetcher::BlobFetchPolicy;
+use ethpeer_actors::tx_pool::{MemoryState, NoState, StateProvider};
 
 use crate::cli::{NetworkArg, NodeArgs};
 

@@ -149,7 +149,10 @@ pub fn cell_blob_tx(from: Address, nonce: u64, fills: &[u8]) -> PooledTx {
 }
 
 /// The cells of `tx`'s blobs at `mask`'s columns, column by column (as Cells carries them).
-pub fn column_cells(tx: &PooledTx, mask: &crate::eth::CustodyBitmap) -> Vec<crate::eth::cells::Cell> {
+pub fn column_cells(
+    tx: &PooledTx,
+    mask: &crate::eth::CustodyBitmap,
+) -> Vec<crate::eth::cells::Cell> {
     let PooledTx::Eip4844(signed) = tx else {
         return Vec::new();
     };

@@ -32,6 +32,7 @@ mod rlp_vectors;
 mod rlpx_vectors;
 mod roundtrip;
 mod rpc_shapes;
+mod sampling;
 mod serve;
 mod tx_fetch;
 mod tx_validation;

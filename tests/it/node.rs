@@ -23,6 +23,16 @@ async fn node(dir: &std::path::Path, key: u8) -> Node {
 /// A node on the ethtest chain (store with the 600 blocks, head state for the pool) with
 /// key bytes `key`, offering `versions`, listening on 127.0.0.1:0.
 pub(crate) async fn node_with(dir: &std::path::Path, key: u8, versions: &[EthVersion]) -> Node {
+    node_with_config(dir, key, versions, |_| {}).await
+}
+
+/// [`node_with`], with `adjust` applied to its configuration last.
+pub(crate) async fn node_with_config(
+    dir: &std::path::Path,
+    key: u8,
+    versions: &[EthVersion],
+    adjust: impl FnOnce(&mut NodeConfig),
+) -> Node {
     let spec = genesis::load_genesis(&dir.join("ethtest/genesis.json")).expect("genesis");
     let ethtest = crate::common::ethtest(dir);
     let genesis_hash = ethtest.store.canonical_hash(0).expect("genesis");
@@ -35,17 +45,15 @@ pub(crate) async fn node_with(dir: &std::path::Path, key: u8, versions: &[EthVer
     );
     let state =
         Arc::new(MemoryState::from_dump(&dir.join("ethtest/headstate.json")).expect("state"));
-    Node::start(
-        NodeConfig {
-            arrival_wait: Duration::ZERO,
-            eth_versions: versions.to_vec(),
-            ..config
-        },
-        ethtest.store,
-        state,
-    )
-    .await
-    .expect("starts")
+    let mut config = NodeConfig {
+        arrival_wait: Duration::ZERO,
+        eth_versions: versions.to_vec(),
+        ..config
+    };
+    adjust(&mut config);
+    Node::start(config, ethtest.store, state)
+        .await
+        .expect("starts")
 }
 
 #[actix_rt::test]

@@ -7,13 +7,13 @@
 mod access_lists;
 mod blocks;
 pub mod cells;
-pub mod sampled;
 mod error;
 pub mod forkid;
 pub mod genesis;
 mod message;
 mod receipts;
 mod request;
+pub mod sampled;
 mod status;
 mod transactions;
 mod version;
@@ -24,12 +24,12 @@ pub use blocks::{
     GetBlockBodies, GetBlockHeaders, NewBlock, NewBlockHashes,
 };
 pub use cells::{Cells, CustodyBitmap, GetCells, NewPooledTransactionHashes72};
-pub use sampled::SampledCells;
 pub use error::EthWireError;
 pub use forkid::{ForkId, ForkSchedule};
 pub use message::{EthMessage, EthMessageId, MAX_MESSAGE_SIZE};
 pub use receipts::{GetReceipts, GetReceipts70, Receipt69, Receipts, Receipts69, Receipts70};
 pub use request::RequestPair;
+pub use sampled::SampledCells;
 pub use status::{PeerHead, Status, Status69};
 pub use transactions::{
     GetNodeData, GetPooledTransactions, NewPooledTransactionHashes66, NewPooledTransactionHashes68,

@@ -58,7 +58,10 @@ pub(super) fn start_inbound_handlers(
                 },
                 config.arrival_wait,
             )
-            .with_blob_policy(config.blob_fetch.salted(blob_fetch_salt(&config.key)))
+            .with_blob_policy(match config.blob_fetch.salt().is_zero() {
+                true => config.blob_fetch.salted(blob_fetch_salt(&config.key)),
+                false => config.blob_fetch,
+            })
             .start()
             .recipient(),
         ),
@@ -66,8 +69,8 @@ pub(super) fn start_inbound_handlers(
     }
 }
 
-/// The salt of this node's whole-or-sample choice per blob tx: derived from its key, so
-/// stable across restarts and unknown to peers.
+/// The salt of this node's whole-or-sample choice per blob tx unless the embedder set one:
+/// derived from its key, so stable across restarts and unknown to peers.
 fn blob_fetch_salt(key: &secp256k1::SecretKey) -> alloy_primitives::B256 {
     let mut input = b"ethpeer blob fetch salt".to_vec();
     input.extend_from_slice(&key.secret_bytes());

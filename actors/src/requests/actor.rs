@@ -130,7 +130,11 @@ impl RequestHandler {
 ///
 /// Sampled blob txs (held without blobs) go only to eth/72 peers: an older peer needs the
 /// blobs, which we do not have, so for it they are unknown.
-pub fn pooled_transactions(pool: &dyn TxPool, hashes: &[B256], version: EthVersion) -> Vec<PooledTx> {
+pub fn pooled_transactions(
+    pool: &dyn TxPool,
+    hashes: &[B256],
+    version: EthVersion,
+) -> Vec<PooledTx> {
     let mut out = Vec::new();
     let mut bytes = 0;
     for hash in hashes.iter().take(MAX_POOLED_TXS_SERVE) {

@@ -105,6 +105,11 @@ impl BlobFetchPolicy {
         }
     }
 
+    /// The salt of the per-tx choice (zero until [`Self::salted`]).
+    pub fn salt(&self) -> B256 {
+        self.salt
+    }
+
     /// The custody columns.
     pub fn custody(&self) -> CustodyBitmap {
         self.custody
@@ -343,9 +348,10 @@ fn sound_blobless(tx: &PooledTx) -> bool {
             let hashes = &signed.tx().tx.blob_versioned_hashes;
             hashes.len() == sidecar.commitments.len()
                 && sidecar.cell_proofs.len() == hashes.len() * cells::CELLS_PER_BLOB
-                && hashes.iter().zip(&sidecar.commitments).all(|(h, c)| {
-                    alloy_eips::eip4844::kzg_to_versioned_hash(c.as_slice()) == *h
-                })
+                && hashes
+                    .iter()
+                    .zip(&sidecar.commitments)
+                    .all(|(h, c)| alloy_eips::eip4844::kzg_to_versioned_hash(c.as_slice()) == *h)
         }
         _ => false,
     }

@@ -19,4 +19,6 @@ pub use cells::{
 };
 
 #[cfg(test)]
+mod cell_tests;
+#[cfg(test)]
 mod tests;

@@ -148,7 +148,11 @@ impl ValidatingTxPool {
             .map(|tx| {
                 let result = tx
                     .map_err(PoolError::from)
-                    .and_then(|tx| sampled_cells_present(&tx).map(|()| tx).map_err(PoolError::from))
+                    .and_then(|tx| {
+                        sampled_cells_present(&tx)
+                            .map(|()| tx)
+                            .map_err(PoolError::from)
+                    })
                     .and_then(|tx| {
                         validate_state(&tx, self.state_provider.as_ref())
                             .and_then(|()| self.check_included_nonce(&tx))
