@@ -178,10 +178,14 @@ impl PeerQueues {
         }
 
         let (mut types, mut sizes, mut hashes) = (Vec::new(), Vec::new(), Vec::new());
-        // eth/72 names one column mask per message: every column for txs we hold whole,
-        // the kept columns for a sampled one, so a message holds txs of one mask only.
-        let mut mask = None;
-        while hashes.len() * ANNOUNCED_HASH_COST < MAX_TX_PACKET_SIZE {
+        // eth/72 names one column mask per message, for its blob txs: every column for
+        // those we hold whole, the kept columns for a sampled one. A blob tx of another
+        // mask than the message's waits at the front for a later message (as geth).
+        let (mut mask, mut deferred) = (None, Vec::new());
+        for _ in 0..self.tx_anns.len() {
+            if hashes.len() * ANNOUNCED_HASH_COST >= MAX_TX_PACKET_SIZE {
+                break;
+            }
             let Some(hash) = self.tx_anns.pop_front() else {
                 break;
             };
@@ -189,10 +193,12 @@ impl PeerQueues {
                 // Older peers need blobs, which a sampled tx lacks: it is not theirs.
                 Some(tx) if tx.is_sampled() && version < EthVersion::Eth72 => {}
                 Some(tx) => {
-                    let held = tx.cells.as_ref().map_or(CustodyBitmap::ALL, |c| c.mask());
-                    if *mask.get_or_insert(held) != held {
-                        self.tx_anns.push_front(hash);
-                        break;
+                    if tx.is_blob() {
+                        let held = tx.cells.as_ref().map_or(CustodyBitmap::ALL, |c| c.mask());
+                        if *mask.get_or_insert(held) != held {
+                            deferred.push(hash);
+                            continue;
+                        }
                     }
                     types.push(tx.tx_type);
                     // eth/72 gossips blob txs without blobs: announce that form's size.
@@ -209,6 +215,9 @@ impl PeerQueues {
                 None => PeerMetrics::add(&metrics.skipped_gone, 1),
             }
         }
+        for hash in deferred.into_iter().rev() {
+            self.tx_anns.push_front(hash);
+        }
         if hashes.is_empty() {
             return None;
         }
@@ -218,7 +227,8 @@ impl PeerQueues {
                 types: types.into(),
                 sizes,
                 hashes,
-                mask: mask.unwrap_or(CustodyBitmap::ALL),
+                // No blob tx: an empty mask, as geth sends.
+                mask: mask.unwrap_or_default(),
             })
         } else if version >= EthVersion::Eth68 {
             EthMessage::NewPooledTransactionHashes68(NewPooledTransactionHashes68 {

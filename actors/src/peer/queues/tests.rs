@@ -173,3 +173,59 @@ fn blob_transactions_are_never_packed_in_full() {
         .is_none());
     assert_eq!(mem.len(), 1);
 }
+
+#[test]
+fn eth72_announcements_name_each_txs_columns_and_older_peers_never_see_sampled_txs() {
+    use crate::eth::cells::{cell_sidecar, without_blobs, CustodyBitmap};
+    use crate::eth::SampledCells;
+    use crate::testing::{cell_blob_tx, column_cells};
+    use crate::tx_pool::PoolTx;
+    let (mem, shared) = pool();
+    let custody = CustodyBitmap::from_indices([1, 2, 3, 4]).expect("mask");
+    // A sampled blob tx: blobless, with its custody cells.
+    let full = cell_blob_tx(sender(2), 0, &[7]);
+    let sidecar = cell_sidecar(&full).expect("7594").clone();
+    let cells = SampledCells::verify(&sidecar, custody, column_cells(&full, &custody))
+        .expect("cells verify");
+    let sampled = PoolTx::new(without_blobs(&full), sender(2)).with_cells(cells);
+    let (plain, whole) = (tx(sender(1), 0, 10), blob_tx(sender(3), 0));
+    mem.insert([plain.clone(), sampled.clone(), whole.clone()]);
+    let order = vec![plain.hash, sampled.hash, whole.hash];
+    let metrics = PeerMetrics::default();
+
+    // eth/72: every column for blob txs held whole, the custody for the sampled one; one
+    // mask per message, so the whole one waits for the next message.
+    let mut queues = PeerQueues::default();
+    queues.push_tx_anns(order.clone(), &metrics);
+    let mut sent = Vec::new();
+    while let Some(message) = queues.next_message(shared.as_ref(), EthVersion::Eth72, &metrics) {
+        let EthMessage::NewPooledTransactionHashes72(ann) = message else {
+            panic!("{message:?}")
+        };
+        sent.push((ann.hashes, ann.mask));
+    }
+    assert_eq!(
+        sent,
+        vec![
+            (vec![plain.hash, sampled.hash], custody),
+            (vec![whole.hash], CustodyBitmap::ALL),
+        ]
+    );
+
+    // eth/68: the sampled tx is left out (its announcement would ask for blobs we lack).
+    let mut queues = PeerQueues::default();
+    queues.push_tx_anns(order, &metrics);
+    let message = queues.next_message(shared.as_ref(), EthVersion::Eth68, &metrics);
+    let Some(EthMessage::NewPooledTransactionHashes68(ann)) = message else {
+        panic!("{message:?}")
+    };
+    assert_eq!(ann.hashes, vec![plain.hash, whole.hash]);
+    // Without blob txs the mask is empty (geth's zero bitmap).
+    let mut queues = PeerQueues::default();
+    queues.push_tx_anns(vec![plain.hash], &metrics);
+    let message = queues.next_message(shared.as_ref(), EthVersion::Eth72, &metrics);
+    let Some(EthMessage::NewPooledTransactionHashes72(ann)) = message else {
+        panic!("{message:?}")
+    };
+    assert_eq!(ann.mask, CustodyBitmap::default());
+}
