@@ -388,8 +388,8 @@ mod blobs {
 
     use alloy_consensus::{SignableTransaction, Signed, TxEip4844, TxEip4844WithSidecar};
     use alloy_eips::eip2718::{Encodable2718, Typed2718};
-    use alloy_eips::eip4844::{Blob, BlobTransactionSidecar};
-    use alloy_eips::eip7594::BlobTransactionSidecarVariant;
+    use alloy_eips::eip4844::Blob;
+    use alloy_eips::eip7594::{BlobTransactionSidecarEip7594, BlobTransactionSidecarVariant};
     use alloy_primitives::{Address, B256, U256};
     use ethpeer_actors::eth::{
         EthMessage, EthVersion, NewPooledTransactionHashes68, PooledTransactions, PooledTx,
@@ -410,9 +410,9 @@ mod blobs {
     use crate::tx_validation::{rules, sender};
 
     /// The ethtest sender's blob tx (nonce 603) carrying one blob, with a real KZG
-    /// commitment and proof; with `lie`, the sidecar's commitment is another blob's.
+    /// commitment and cell proofs; with `lie`, the sidecar's commitment is another blob's.
     fn blob_tx(key: B256, lie: bool) -> PooledTx {
-        let sidecar = BlobTransactionSidecar::try_from_blobs_with_settings(
+        let sidecar = BlobTransactionSidecarEip7594::try_from_blobs_with_settings(
             vec![Blob::repeat_byte(1)],
             alloy_eips::eip4844::env_settings::EnvKzgSettings::Default.get(),
         )
@@ -434,14 +434,14 @@ mod blobs {
             .expect("signs");
         let mut sidecar = sidecar;
         if lie {
-            let other = BlobTransactionSidecar::try_from_blobs_with_settings(
+            let other = BlobTransactionSidecarEip7594::try_from_blobs_with_settings(
                 vec![Blob::repeat_byte(2)],
                 alloy_eips::eip4844::env_settings::EnvKzgSettings::Default.get(),
             )
             .expect("kzg");
             sidecar.commitments = other.commitments;
         }
-        let sidecar = BlobTransactionSidecarVariant::Eip4844(sidecar);
+        let sidecar = BlobTransactionSidecarVariant::Eip7594(sidecar);
         PooledTx::Eip4844(Signed::new_unhashed(
             TxEip4844WithSidecar { tx, sidecar },
             signature,

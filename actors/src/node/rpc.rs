@@ -306,10 +306,23 @@ fn send_raw_transaction(node: &Node, params: &[Value]) -> Result<Value, RpcError
     let bytes = hex::decode(raw).map_err(|_| RpcError::params("raw transaction is not hex"))?;
     // The RPC form is the network form: blob txs come with their sidecar.
     let mut slice = bytes.as_slice();
-    let tx = PooledTx::decode_2718(&mut slice)
+    let mut tx = PooledTx::decode_2718(&mut slice)
         .map_err(|error| RpcError::new(-32000, format!("invalid transaction: {error}")))?;
     if !slice.is_empty() {
         return Err(RpcError::new(-32000, "invalid transaction: trailing bytes"));
+    }
+    // A legacy blob sidecar gets cell proofs (as geth's eth_sendRawTransaction converts it):
+    // the pool takes only version 1, which eth/72 peers can fetch cells of.
+    if let PooledTx::Eip4844(signed) = &mut tx {
+        let sidecar = &mut signed.tx_mut().sidecar;
+        if sidecar.as_eip7594().is_none() {
+            *sidecar = sidecar
+                .clone()
+                .try_convert_into_eip7594()
+                .map_err(|error| {
+                    RpcError::new(-32000, format!("blob sidecar conversion failed: {error}"))
+                })?;
+        }
     }
     match node.pool.add(vec![tx], None).pop() {
         Some(Ok(hash)) => Ok(Value::String(hash.to_string())),

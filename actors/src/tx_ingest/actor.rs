@@ -427,6 +427,7 @@ fn remembered(error: &PoolError) -> bool {
                 | TxValidationError::GasLimitTooHigh { .. }
                 | TxValidationError::BlobCount { .. }
                 | TxValidationError::SidecarShape { .. }
+                | TxValidationError::LegacySidecar { .. }
                 | TxValidationError::CommitmentMismatch { .. }
                 | TxValidationError::InvalidKzgProof { .. }
         ),

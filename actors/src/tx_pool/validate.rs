@@ -127,6 +127,14 @@ pub enum TxValidationError {
         /// Versioned hashes.
         hashes: usize,
     },
+    /// A legacy (version 0, EIP-4844 blob proofs) sidecar: geth v1.17 pools only version 1
+    /// (EIP-7594 cell proofs) since Osaka, and eth/72 peers need cell proofs to fetch cells.
+    /// Our RPC converts one before it gets here, as geth's `eth_sendRawTransaction` does.
+    #[error("sidecar version {version}, expected 1 (cell proofs)")]
+    LegacySidecar {
+        /// The sidecar's version.
+        version: u8,
+    },
     /// A commitment does not hash to its versioned hash.
     #[error("commitment {index} does not match its versioned hash")]
     CommitmentMismatch {
@@ -299,6 +307,9 @@ fn check_sidecar(
         });
     }
     check_commitments(commitments, hashes)?;
+    if matches!(sidecar, BlobTransactionSidecarVariant::Eip4844(_)) {
+        return Err(TxValidationError::LegacySidecar { version: 0 });
+    }
     let settings = EnvKzgSettings::Default.get();
     let verified = match sidecar {
         BlobTransactionSidecarVariant::Eip4844(s) => s.validate(hashes, settings),
@@ -396,14 +407,30 @@ mod tests {
         };
         let (mut inner, signature) = (signed.tx().clone(), *signed.signature());
         let settings = EnvKzgSettings::Default.get();
-        let mut sidecar = BlobTransactionSidecar::try_from_blobs_with_settings(
+        let legacy = BlobTransactionSidecar::try_from_blobs_with_settings(
             vec![Blob::repeat_byte(1)],
             settings,
         )
         .expect("kzg");
-        inner.tx.blob_versioned_hashes = sidecar.versioned_hashes().collect();
-        sidecar.proofs = vec![Bytes48::ZERO];
-        inner.sidecar = BlobTransactionSidecarVariant::Eip4844(sidecar);
+        inner.tx.blob_versioned_hashes = legacy.versioned_hashes().collect();
+        // A sound legacy sidecar is refused for its version (geth v1.17 pools only v1).
+        inner.sidecar = BlobTransactionSidecarVariant::Eip4844(legacy.clone());
+        let tx = PooledTx::Eip4844(alloy_consensus::Signed::new_unhashed(
+            inner.clone(),
+            signature,
+        ));
+        assert_eq!(
+            validate_stateless(tx, &rules(6)).err(),
+            Some(TxValidationError::LegacySidecar { version: 0 })
+        );
+        let mut sidecar =
+            alloy_eips::eip7594::BlobTransactionSidecarEip7594::try_from_blobs_with_settings(
+                legacy.blobs,
+                settings,
+            )
+            .expect("kzg");
+        sidecar.cell_proofs[5] = Bytes48::ZERO;
+        inner.sidecar = BlobTransactionSidecarVariant::Eip7594(sidecar);
         let tx = PooledTx::Eip4844(alloy_consensus::Signed::new_unhashed(inner, signature));
         assert!(matches!(
             validate_stateless(tx, &rules(6)),

@@ -77,6 +77,9 @@ fn invalid_text(error: &TxValidationError) -> String {
             "invalid number of {blobs} blobs and {commitments} commitments compared to \
              {hashes} blob hashes"
         ),
+        E::LegacySidecar { version } => {
+            format!("Wrong sidecar format: unexpected sidecar version, want: 1, got: {version}")
+        }
         E::CommitmentMismatch { index } => {
             format!("blob {index}: computed hash mismatches transaction one")
         }
