@@ -146,6 +146,26 @@ async fn a_answers_bs_block_access_list_request_at_eth71_and_up() {
     assert_eq!(entries, vec![BlockAccessListEntry::Unavailable; 3]);
 }
 
+/// `hash` from `node`'s pool once it is there (polled every 10 ms; at most 10 s, then
+/// the test fails naming `who`).
+pub(crate) async fn pooled_within(
+    node: &Node,
+    hash: B256,
+    who: &str,
+) -> Arc<ethpeer_actors::tx_pool::PoolTx> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(got) = node.pool.get(&hash) {
+            return got;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{who} never pooled {hash}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 /// The ethtest sender's blob tx with `nonce` and one blob of `fill` bytes, with an
 /// EIP-7594 sidecar (cell proofs), as go-ethereum's suite makes them.
 pub(crate) fn cell_proof_blob_tx(
@@ -198,17 +218,7 @@ async fn a_blob_tx_crosses_from_a_to_b_at_eth72_by_cells_and_at_eth71_whole() {
         let tx = cell_proof_blob_tx(&dir, 603, 1);
         let hash = *tx.hash();
         assert!(a.pool.add(vec![tx.clone()], None)[0].is_ok());
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        let got = loop {
-            if let Some(got) = b.pool.get(&hash) {
-                break got;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "{version}: B never got the blob tx"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        };
+        let got = pooled_within(&b, hash, &format!("{version}: B")).await;
         // The blobs B pooled are A's, rebuilt from cells at eth/72.
         assert_eq!(got.tx, tx, "{version}");
         let cells_in = |node: &Node| {

@@ -3,8 +3,6 @@
 //! cells only, serves them (and the blobless tx) to eth/72 peers, and hides it from older
 //! ones, which would need the blobs.
 
-use std::time::Duration;
-
 use alloy_primitives::B256;
 use ethpeer_actors::eth::{
     Cells, CustodyBitmap, EthMessage, EthVersion, GetCells, GetPooledTransactions,
@@ -12,10 +10,9 @@ use ethpeer_actors::eth::{
 };
 use ethpeer_actors::node::Node;
 use ethpeer_actors::tx_fetcher::BlobFetchPolicy;
-use ethpeer_actors::tx_pool::TxPool;
 
 use crate::common::testdata_or_skip;
-use crate::node::{cell_proof_blob_tx, node_with};
+use crate::node::{cell_proof_blob_tx, node_with, pooled_within};
 
 /// Columns 1-4 (the consensus specs' minimal custody is 4 columns).
 fn custody() -> CustodyBitmap {
@@ -74,17 +71,7 @@ async fn a_sampler_pools_only_its_custody_cells_and_serves_them_at_eth72_only() 
     assert!(a.pool.add(vec![tx.clone()], None)[0].is_ok());
     assert!(c.pool.add(vec![tx.clone()], None)[0].is_ok());
 
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    let got = loop {
-        if let Some(got) = b.pool.get(&hash) {
-            break got;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "B never pooled the tx"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    };
+    let got = pooled_within(&b, hash, "B").await;
     // Sampled: no blobs, the custody columns' cells only (4 cells of one blob).
     assert_eq!(got.cells.as_ref().map(|c| c.mask()), Some(custody()));
     assert!(ethpeer_actors::eth::cells::is_blobless(&got.tx));
