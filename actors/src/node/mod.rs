@@ -104,7 +104,7 @@ pub struct NodeConfig {
     /// Arbiters (threads) the peer actors are spread over; default one per core; 0 keeps
     /// every peer on the arbiter that started the node.
     pub peer_arbiters: usize,
-    /// Peer discovery (default: off; the `ethpeer` binary turns discv4 on).
+    /// Peer discovery (default: off; the `ethpeer` binary turns discv4 and discv5 on).
     pub discovery: DiscoveryConfig,
     /// Following the head from peers (interval, quorum).
     pub follow: FollowConfig,
