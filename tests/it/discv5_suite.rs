@@ -51,4 +51,8 @@ async fn go_ethereums_discv5_suite_passes_against_the_node() {
         "{passed} passed, failed: {failed:?}\n{stdout}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
+    let metrics = node.metrics().await;
+    // FindnodeResults' five bystanders were taken into the table.
+    let table = crate::binary::counter(&metrics, "ethpeer_discv5_table_nodes ");
+    assert!(table >= 5, "{metrics}");
 }
