@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use ethpeer_actors::enr::Record;
 use ethpeer_actors::eth::forkid::Network;
-use ethpeer_actors::node::manager::{ConnectedPeer, ConnectedPeers, PeerSource};
+use ethpeer_actors::node::manager::{ConnectedPeer, ConnectedPeers, GetManagerStats, PeerSource};
 use ethpeer_actors::node::{DiscoveryConfig, Node, NodeBuilder};
 
 async fn start(builder: NodeBuilder, bootnodes: Vec<Record>) -> Node {
@@ -83,6 +83,9 @@ async fn three_nodes_find_and_peer_with_each_other_by_discv5_alone() {
     // Every connection was dialed by one side because discv5 found the other.
     assert_eq!(by_discv5, NODES * (NODES - 1) / 2);
     assert!(peers(&alien).await.is_empty());
+    // The bootnode had a session with the alien and judged its record.
+    let stats = nodes[0].manager.send(GetManagerStats).await.expect("stats");
+    assert!(stats.candidates_incompatible >= 1, "{stats:?}");
     let v5 = nodes[0]
         .discovery
         .as_ref()
