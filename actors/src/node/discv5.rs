@@ -266,17 +266,7 @@ impl Offer {
     /// discv5 DHT is shared with consensus clients, whose records carry `eth2` and a TCP
     /// port that speaks libp2p, not RLPx; geth's v5 iterator filters them out the same way.
     fn record(&self, found: &discv5::Enr) {
-        let candidate = from_crate_record(found).and_then(|record| {
-            let fork = verdict(Some(&record), &self.status);
-            let addr = enr::tcp_addr(&record)?;
-            (fork != ForkVerdict::Absent && addr.port() != 0).then(|| {
-                let enode = Enode {
-                    id: enr::node_id(&record),
-                    addr,
-                };
-                (enode, fork)
-            })
-        });
+        let candidate = candidate(found, |record| verdict(Some(record), &self.status));
         let Some((enode, fork)) = candidate else {
             self.metrics.skipped.fetch_add(1, Ordering::Relaxed);
             return;
@@ -291,6 +281,21 @@ impl Offer {
             fork,
         });
     }
+}
+
+/// A found record as a dial candidate with its fork verdict (from `judge`); `None` for a
+/// record RLPx cannot use or that carries no `eth` entry (see [`Offer::record`]).
+fn candidate(
+    found: &discv5::Enr,
+    judge: impl FnOnce(&Record) -> ForkVerdict,
+) -> Option<(Enode, ForkVerdict)> {
+    let record = from_crate_record(found)?;
+    let addr = enr::tcp_addr(&record).filter(|addr| addr.port() != 0)?;
+    let fork = judge(&record);
+    (fork != ForkVerdict::Absent).then(|| {
+        let id = enr::node_id(&record);
+        (Enode { id, addr }, fork)
+    })
 }
 
 /// The crate's events: sessions with live nodes are offered, talk requests answered,
@@ -398,6 +403,54 @@ mod tests {
         let crate_key = CombinedKey::secp256k1_from_bytes(&mut secret).unwrap();
         assert_eq!(theirs.public_key(), discv5::enr::EnrKey::public(&crate_key));
         assert_eq!(from_crate_record(&theirs).unwrap(), ours);
+    }
+
+    #[test]
+    fn found_records_become_candidates_only_with_an_eth_entry_and_a_tcp_port() {
+        use crate::eth::forkid::{ForkHash, ForkId};
+        let key = SecretKey::from_byte_array([9u8; 32]).unwrap();
+        let with_fork = |tcp| RecordContent {
+            ip: Some("10.0.0.3".parse().unwrap()),
+            tcp,
+            udp: Some(30303),
+            fork_id: Some(ForkId {
+                hash: ForkHash([1, 2, 3, 4]),
+                next: 0,
+            }),
+        };
+        let found = |content| {
+            let ours = LocalRecord::load_or_create(&key, content, None).unwrap();
+            to_crate_record(ours.record()).unwrap()
+        };
+        let judged = |verdict| {
+            move |record: &Record| {
+                assert!(enr::eth_fork_id(record).is_some());
+                verdict
+            }
+        };
+        let (enode, fork) =
+            candidate(&found(with_fork(30304)), judged(ForkVerdict::Compatible)).unwrap();
+        assert_eq!(enode.addr, "10.0.0.3:30304".parse().unwrap());
+        assert_eq!(fork, ForkVerdict::Compatible);
+        // Another chain's node is still handed over: the scheduler refuses and counts it.
+        let (_, fork) =
+            candidate(&found(with_fork(30304)), judged(ForkVerdict::Incompatible)).unwrap();
+        assert_eq!(fork, ForkVerdict::Incompatible);
+        // No `eth` entry (a consensus client, say): not offered.
+        let (_, plain) = record("10.0.0.4");
+        let plain = to_crate_record(&plain).unwrap();
+        assert!(candidate(&plain, |_| ForkVerdict::Absent).is_none());
+        // No TCP port to dial.
+        assert!(candidate(&found(with_fork(0)), judged(ForkVerdict::Compatible)).is_none());
+        // A record of the ed25519 scheme is not an RLPx node.
+        let ed = CombinedKey::generate_ed25519();
+        let mut builder = discv5::Enr::builder();
+        builder
+            .ip4("10.0.0.5".parse().unwrap())
+            .tcp4(30303)
+            .udp4(30303);
+        let ed_record = builder.build(&ed).unwrap();
+        assert!(candidate(&ed_record, |_| ForkVerdict::Compatible).is_none());
     }
 
     #[test]
