@@ -132,14 +132,20 @@ pub struct NodeArgs {
     /// dialed like static peers.
     #[arg(long, value_delimiter = ',')]
     pub bootnodes: Vec<String>,
-    /// Disable peer discovery (geth's flag): only static, trusted and inbound peers.
+    /// Disable peer discovery, v4 and v5 (geth's flag): only static, trusted and inbound
+    /// peers.
     #[arg(long)]
     pub nodiscover: bool,
     /// Run discovery v4 (geth's flag; `--discovery.v4=false` turns it off).
     #[arg(long = "discovery.v4", default_value_t = true, action = clap::ArgAction::Set,
           num_args = 0..=1, default_missing_value = "true")]
     pub discovery_v4: bool,
-    /// UDP port of discovery (default: the listening port, as geth).
+    /// Run discovery v5 (geth's flag, default on as in geth 1.17; `--discovery.v5=false`
+    /// turns it off). It shares the discovery UDP port with discv4.
+    #[arg(long = "discovery.v5", default_value_t = true, action = clap::ArgAction::Set,
+          num_args = 0..=1, default_missing_value = "true")]
+    pub discovery_v5: bool,
+    /// UDP port of discovery, v4 and v5 alike (default: the listening port, as geth).
     #[arg(long = "discovery.port")]
     pub discovery_port: Option<u16>,
     /// NAT: `extip:IP` names the address others reach us at (in our record and enode);

@@ -160,7 +160,7 @@ impl Plan {
             builder = builder.network_id(id);
         }
         let discovery = discovery_config(args, &datadir)?;
-        let static_bootnodes = match discovery.v4 {
+        let static_bootnodes = match discovery.v4 || discovery.v5 {
             // Without discovery, bootnodes are dialed like static peers (as before).
             false => enodes("bootnodes", &args.bootnodes)?,
             true => Vec::new(),
@@ -327,7 +327,8 @@ fn public_network(arg: NetworkArg) -> Option<Network> {
 }
 
 /// Discovery from `--nodiscover`, `--discovery.*`, `--nat` and `--bootnodes` (default:
-/// the network's built-in list; none for dev or a custom genesis).
+/// the network's built-in lists, geth's v4 list per network and its one v5 list; none for
+/// dev or a custom genesis).
 fn discovery_config(args: &NodeArgs, datadir: &Path) -> anyhow::Result<DiscoveryConfig> {
     let external_ip = match args.nat.as_str() {
         "none" | "" => None,
@@ -347,8 +348,24 @@ fn discovery_config(args: &NodeArgs, datadir: &Path) -> anyhow::Result<Discovery
         .filter(|t| !t.trim().is_empty())
         .map(|t| t.parse::<Bootnode>().context("--bootnodes"))
         .collect::<anyhow::Result<Vec<_>>>()?;
+    // discv5 takes the `enr:` entries of --bootnodes (its table holds signed records
+    // only), else geth's V5Bootnodes on the public networks.
+    let v5_texts: Vec<&str> = match (&args.bootnodes[..], &args.genesis) {
+        ([], None) => match public_network(args.network) {
+            Some(_) => bootnodes::V5.to_vec(),
+            None => Vec::new(),
+        },
+        (urls, _) => urls.iter().map(String::as_str).collect(),
+    };
+    let v5_bootnodes = v5_texts
+        .iter()
+        .filter(|t| t.trim().starts_with("enr:"))
+        .map(|t| ethpeer_actors::enr::parse_record(t).context("--bootnodes"))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     Ok(DiscoveryConfig {
         v4: args.discovery_v4 && !args.nodiscover,
+        v5: args.discovery_v5 && !args.nodiscover,
+        v5_bootnodes,
         port: args.discovery_port,
         external_ip,
         bootnodes,

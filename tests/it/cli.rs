@@ -203,3 +203,25 @@ async fn nat_extip_names_the_external_address_in_enode_and_record() {
     let saved = std::fs::read_to_string(dir.path().join("enr")).expect("saved record");
     assert_eq!(saved.trim(), info["enr"].as_str().expect("enr"));
 }
+
+/// `--discovery.v4=false` leaves discv5 alone on the discovery port; `--nodiscover` turns
+/// both off (no record, discovery port 0, no discovery metrics).
+#[actix_rt::test]
+async fn discovery_flags_choose_the_protocols() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = crate::binary::Binary::start(dir.path(), &["--discovery.v4=false"]).await;
+    let metrics = node.metrics().await;
+    assert!(metrics.contains("ethpeer_discv5_table_nodes "), "{metrics}");
+    assert!(!metrics.contains("ethpeer_discv4_"), "{metrics}");
+    let info = node.call("admin_nodeInfo", serde_json::json!([])).await["result"].clone();
+    assert!(info["ports"]["discovery"].as_u64().expect("port") > 0);
+    drop(node);
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = crate::binary::Binary::start(dir.path(), &["--nodiscover"]).await;
+    let metrics = node.metrics().await;
+    assert!(!metrics.contains("ethpeer_discv5_"), "{metrics}");
+    assert!(!metrics.contains("ethpeer_discv4_"), "{metrics}");
+    let info = node.call("admin_nodeInfo", serde_json::json!([])).await["result"].clone();
+    assert_eq!(info["ports"]["discovery"].as_u64(), Some(0));
+}

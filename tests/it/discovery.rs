@@ -86,7 +86,12 @@ async fn nodes_that_know_one_bootnode_find_and_peer_with_each_other() {
     // The bootnode bonded with the alien and judged its record.
     let stats = nodes[0].manager.send(GetManagerStats).await.expect("stats");
     assert!(stats.candidates_incompatible >= 1, "{stats:?}");
-    let m = &nodes[0].discovery.as_ref().expect("discovery").v4.metrics;
+    let m = &nodes[0]
+        .discovery
+        .as_ref()
+        .and_then(|d| d.v4.as_ref())
+        .expect("discv4")
+        .metrics;
     assert!(m.table_size.load(std::sync::atomic::Ordering::Relaxed) >= NODES as u64 - 1);
     for node in nodes.iter().chain([&alien]) {
         node.shutdown(Duration::from_secs(2)).await;
@@ -148,8 +153,8 @@ async fn twenty_nodes_with_one_bootnode_peer_widely_within_a_minute() {
         let table = node
             .discovery
             .as_ref()
-            .expect("discovery")
-            .v4
+            .and_then(|d| d.v4.as_ref())
+            .expect("discv4")
             .metrics
             .table_size
             .load(std::sync::atomic::Ordering::Relaxed);

@@ -1,7 +1,8 @@
 //! go-ethereum's discovery v4 test suite (`devp2p discv4 test`, the pinned version that
 //! `.ci/go-tools` builds) against the `ethpeer` binary's UDP endpoint: all 15 tests must
 //! pass (ping variants, expiration, endpoint proof, ENRRequest, FindNode, amplification
-//! from a wrong IP). The suite's second tester listens on 127.0.0.2.
+//! from a wrong IP). The suite's second tester listens on 127.0.0.2. The binary runs
+//! discv5 on the same port (its default), so this also checks the shared socket.
 
 use std::time::Duration;
 
@@ -30,4 +31,9 @@ async fn go_ethereums_discv4_suite_passes_against_the_node() {
         "{passed} passed, failed: {failed:?}\n{stdout}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
+    // The binary runs discv5 too (its default): the suite's packets reached discv4 through
+    // discv5's hand-over on the shared port.
+    let metrics = node.metrics().await;
+    let shared = crate::binary::counter(&metrics, "ethpeer_discv5_shared_to_v4_total ");
+    assert!(shared > 0, "{metrics}");
 }

@@ -36,6 +36,8 @@ fn table_size(node: &Node) -> u64 {
     let discovery = node.discovery.as_ref().expect("discovery");
     discovery
         .v4
+        .as_ref()
+        .expect("discv4")
         .metrics
         .table_size
         .load(std::sync::atomic::Ordering::Relaxed)

@@ -11,6 +11,8 @@ mod cli;
 mod discovery;
 mod discv4_suite;
 mod discv4_vectors;
+mod discv5;
+mod discv5_suite;
 mod e2e;
 mod eip2481;
 mod eth_protocol;

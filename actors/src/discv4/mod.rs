@@ -21,5 +21,5 @@ pub mod wire;
 pub use handlers::relay_allowed;
 pub use metrics::{Discv4Metrics, DropReason};
 pub use proto::{DiscoveredNode, Discv4, Discv4Config, Discv4Event};
-pub use service::{Discv4Handle, Discv4Service};
+pub use service::{Discv4Handle, Discv4Service, Inbound};
 pub use wire::{Decoded, Discv4WireError, Endpoint, NodeRecord, Packet};

@@ -1,6 +1,8 @@
 //! The discovery service: one tokio UDP socket around the [`Discv4`] state machine. This
 //! loop only moves datagrams in and out, runs the timers and forwards discovered nodes;
-//! every decision is the state machine's.
+//! every decision is the state machine's. The socket may be shared with discv5 (as geth
+//! shares one port): then discv5 reads it and passes on what it cannot decode
+//! ([`Inbound::Shared`]), and this loop only sends on it.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -21,6 +23,20 @@ pub const TICK: Duration = Duration::from_millis(50);
 
 /// Commands the loop queues at most (ours; lookups and stop are rare).
 pub const COMMAND_QUEUE: usize = 16;
+
+/// Datagrams queued from a sharing protocol at most (geth's `SharedUDPConn` queue of
+/// unhandled packets holds 100).
+pub const SHARED_QUEUE: usize = 100;
+
+/// Where the service's datagrams come from.
+#[derive(Debug)]
+pub enum Inbound {
+    /// It reads the socket itself.
+    Socket,
+    /// Another protocol reads the shared socket and hands over the datagrams it could not
+    /// decode, with their source.
+    Shared(mpsc::Receiver<(SocketAddr, Vec<u8>)>),
+}
 
 /// Commands to the running service.
 #[derive(Debug)]
@@ -63,7 +79,8 @@ impl Discv4Service {
     /// blocks the loop (a full channel drops the node; it is announced again when its
     /// record changes or it is rediscovered).
     pub fn spawn(
-        socket: UdpSocket,
+        socket: Arc<UdpSocket>,
+        inbound: Inbound,
         proto: Discv4,
         record: Record,
         discovered: mpsc::Sender<DiscoveredNode>,
@@ -71,7 +88,7 @@ impl Discv4Service {
         let local_addr = socket.local_addr()?;
         let (commands, queue) = mpsc::channel(COMMAND_QUEUE);
         let metrics = proto.metrics().clone();
-        tokio::task::spawn_local(run(socket, proto, queue, discovered));
+        tokio::task::spawn_local(run(socket, inbound, proto, queue, discovered));
         log::info!("discv4 listening on udp {local_addr}");
         Ok(Discv4Handle {
             local_addr,
@@ -83,7 +100,8 @@ impl Discv4Service {
 }
 
 async fn run(
-    socket: UdpSocket,
+    socket: Arc<UdpSocket>,
+    mut inbound: Inbound,
     mut proto: Discv4,
     mut commands: mpsc::Receiver<Command>,
     discovered: mpsc::Sender<DiscoveredNode>,
@@ -94,11 +112,11 @@ async fn run(
     timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            received = socket.recv_from(&mut buf) => match received {
-                Ok((len, from)) => proto.on_datagram(from, &buf[..len], Instant::now()),
-                // ICMP port-unreachable surfaces as an error on some platforms: not fatal.
-                Err(error) => log::trace!("discv4 recv: {error}"),
-            },
+            received = next_datagram(&socket, &mut inbound, &mut buf) => {
+                if let Some((len, from)) = received {
+                    proto.on_datagram(from, &buf[..len], Instant::now());
+                }
+            }
             _ = timer.tick() => proto.tick(Instant::now()),
             command = commands.recv() => match command {
                 Some(Command::Lookup(target)) => {
@@ -119,4 +137,33 @@ async fn run(
         }
     }
     log::debug!("discv4 on {:?} stopped", socket.local_addr());
+}
+
+/// The next datagram into `buf`: its length and source; `None` after a receive error.
+async fn next_datagram(
+    socket: &UdpSocket,
+    inbound: &mut Inbound,
+    buf: &mut [u8],
+) -> Option<(usize, SocketAddr)> {
+    match inbound {
+        Inbound::Socket => match socket.recv_from(buf).await {
+            Ok(received) => Some(received),
+            // ICMP port-unreachable surfaces as an error on some platforms: not fatal.
+            Err(error) => {
+                log::trace!("discv4 recv: {error}");
+                None
+            }
+        },
+        Inbound::Shared(queue) => match queue.recv().await {
+            Some((from, datagram)) => {
+                // The sharer reads at most 1,280 bytes; anything longer is cut to one byte
+                // over our limit, which the decoder rejects as oversized.
+                let len = datagram.len().min(buf.len());
+                buf[..len].copy_from_slice(&datagram[..len]);
+                Some((len, from))
+            }
+            // The sharer stopped: nothing more will come (timers and commands still run).
+            None => std::future::pending().await,
+        },
+    }
 }

@@ -1,7 +1,8 @@
 //! Discovery wired into the node: the settings ([`DiscoveryConfig`], bootnode URLs with
-//! `?discport=`), our node record, the discv4 service on the UDP port, and the forwarder
-//! that judges each discovered node's `eth` entry against our fork filter and offers it to
-//! the [`PeerManager`]'s dial scheduler.
+//! `?discport=`), our node record, the discv4 service on the UDP port (shared with discv5,
+//! `super::discv5`, when both run), and the forwarder that judges each discovered node's
+//! `eth` entry against our fork filter and offers it to the [`PeerManager`]'s dial
+//! scheduler.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -13,10 +14,13 @@ use secp256k1::SecretKey;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
+use super::discv5::{self, Discv5Handle, Discv5Start};
 use super::enode::{Enode, EnodeError};
 use super::manager::{AddCandidate, ForkVerdict, PeerManager, PeerSource};
 use super::StoreStatus;
-use crate::discv4::{DiscoveredNode, Discv4, Discv4Config, Discv4Handle, Discv4Service, Endpoint};
+use crate::discv4::{
+    DiscoveredNode, Discv4, Discv4Config, Discv4Handle, Discv4Service, Endpoint, Inbound,
+};
 use crate::enr::{self, LocalRecord, Record, RecordContent};
 
 /// Discovered nodes queued between the UDP loop and the forwarder (ours; a full queue
@@ -106,11 +110,15 @@ fn from_record(text: &str) -> Result<Bootnode, BootnodeError> {
 }
 
 /// How the node discovers peers. Off by default for embedders; the `ethpeer` binary turns
-/// discv4 on unless `--nodiscover`.
+/// discv4 and discv5 on unless `--nodiscover`.
 #[derive(Clone, Debug, Default)]
 pub struct DiscoveryConfig {
     /// Run discv4 (`--discovery.v4`).
     pub v4: bool,
+    /// Run discv5 (`--discovery.v5`), on the same UDP port as discv4.
+    pub v5: bool,
+    /// Where discv5 lookups start: signed records only (the `enr:` bootnodes).
+    pub v5_bootnodes: Vec<Record>,
     /// UDP port (`--discovery.port`); `None`: the RLPx listening port.
     pub port: Option<u16>,
     /// The address others reach us at (`--nat extip:IP`), put into our record and enode.
@@ -121,22 +129,36 @@ pub struct DiscoveryConfig {
     pub record_file: Option<PathBuf>,
 }
 
-/// A running discovery service and our record.
+/// The running discovery services and our record.
 #[derive(Debug)]
 pub struct Discovery {
-    /// The discv4 service.
-    pub v4: Discv4Handle,
+    /// The discv4 service, if it runs.
+    pub v4: Option<Discv4Handle>,
+    /// The discv5 service, if it runs.
+    pub v5: Option<Arc<Discv5Handle>>,
+    record: Record,
+    port: u16,
 }
 
 impl Discovery {
-    /// Our record.
+    /// Our record (both protocols serve it).
     pub fn record(&self) -> &Record {
-        &self.v4.record
+        &self.record
     }
 
-    /// The UDP port discovery answers on.
+    /// The UDP port discovery answers on (both protocols: the record's `udp`).
     pub fn port(&self) -> u16 {
-        self.v4.local_addr.port()
+        self.port
+    }
+
+    /// Stops every service.
+    pub fn stop(&self) {
+        if let Some(v4) = &self.v4 {
+            v4.stop();
+        }
+        if let Some(v5) = &self.v5 {
+            v5.stop();
+        }
     }
 }
 
@@ -148,7 +170,8 @@ pub(super) fn announced_ip(config: &DiscoveryConfig, listen: SocketAddr) -> Opti
         .or_else(|| (!listen.ip().is_unspecified()).then_some(listen.ip()))
 }
 
-/// Binds the UDP socket, makes our record and starts discv4 and the forwarder.
+/// Binds the UDP socket, makes our record and starts discv4 (with its forwarder) and
+/// discv5 on it, as the config asks.
 pub(super) async fn start(
     config: &DiscoveryConfig,
     key: SecretKey,
@@ -157,7 +180,7 @@ pub(super) async fn start(
     manager: Addr<PeerManager>,
 ) -> std::io::Result<Discovery> {
     let udp_addr = SocketAddr::new(tcp.ip(), config.port.unwrap_or(tcp.port()));
-    let socket = UdpSocket::bind(udp_addr).await?;
+    let socket = Arc::new(UdpSocket::bind(udp_addr).await?);
     let udp = socket.local_addr()?;
     let ip = announced_ip(config, tcp);
     let content = RecordContent {
@@ -169,10 +192,65 @@ pub(super) async fn start(
     let local = LocalRecord::load_or_create(&key, content, config.record_file.as_deref())
         .map_err(std::io::Error::other)?;
     let record = local.record().clone();
+    // Both on: discv5 reads the socket and passes discv4's datagrams on.
+    let (to_v4, inbound) = match config.v4 && config.v5 {
+        true => {
+            let (to_v4, queue) = mpsc::channel(discv5::SHARED_QUEUE);
+            (Some(to_v4), Inbound::Shared(queue))
+        }
+        false => (None, Inbound::Socket),
+    };
+    let v4 = match config.v4 {
+        true => Some(start_v4(
+            config,
+            key,
+            &record,
+            (socket.clone(), inbound),
+            status.clone(),
+            manager.clone(),
+            (ip, tcp.port()),
+        )?),
+        false => None,
+    };
+    let v5 = match config.v5 {
+        true => Some(
+            discv5::start(Discv5Start {
+                socket,
+                key,
+                record: record.clone(),
+                bootnodes: config.v5_bootnodes.clone(),
+                to_v4,
+                status,
+                manager,
+            })
+            .await
+            .map_err(std::io::Error::other)?,
+        ),
+        false => None,
+    };
+    Ok(Discovery {
+        v4,
+        v5,
+        record,
+        port: udp.port(),
+    })
+}
+
+/// Starts discv4 and its forwarder on `socket`.
+fn start_v4(
+    config: &DiscoveryConfig,
+    key: SecretKey,
+    record: &Record,
+    (socket, inbound): (Arc<UdpSocket>, Inbound),
+    status: Arc<StoreStatus>,
+    manager: Addr<PeerManager>,
+    (ip, tcp): (Option<IpAddr>, u16),
+) -> std::io::Result<Discv4Handle> {
+    let udp = socket.local_addr()?;
     let endpoint = Endpoint {
         ip: ip.unwrap_or(udp.ip()),
         udp: udp.port(),
-        tcp: tcp.port(),
+        tcp,
     };
     let proto_config = Discv4Config {
         bootnodes: config
@@ -198,9 +276,9 @@ pub(super) async fn start(
         unix,
     );
     let (found, discovered) = mpsc::channel(DISCOVERED_QUEUE);
-    let v4 = Discv4Service::spawn(socket, proto, record, found)?;
+    let v4 = Discv4Service::spawn(socket, inbound, proto, record.clone(), found)?;
     tokio::task::spawn_local(forward(discovered, status, manager));
-    Ok(Discovery { v4 })
+    Ok(v4)
 }
 
 /// Offers every discovered node to the dial scheduler with its fork verdict.

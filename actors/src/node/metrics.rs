@@ -229,7 +229,13 @@ fn discovery(out: &mut Exposition, node: &Node, stats: &super::manager::ManagerS
     let Some(discovery) = &node.discovery else {
         return;
     };
-    let m = &discovery.v4.metrics;
+    if let Some(v5) = &discovery.v5 {
+        discv5(out, v5);
+    }
+    let Some(v4) = &discovery.v4 else {
+        return;
+    };
+    let m = &v4.metrics;
     let gauges = [
         (
             "ethpeer_discv4_table_nodes",
@@ -291,6 +297,70 @@ fn discovery(out: &mut Exposition, node: &Node, stats: &super::manager::ManagerS
             &[("reason", reason.as_str())],
             m.drops(reason),
         );
+    }
+}
+
+/// discv5: the crate's table and sessions, our lookups and what they found.
+fn discv5(out: &mut Exposition, v5: &super::discv5::Discv5Handle) {
+    let table = u64::try_from(v5.table_nodes()).unwrap_or(u64::MAX);
+    let from_crate = v5.crate_metrics();
+    let sessions = u64::try_from(from_crate.active_sessions).unwrap_or(u64::MAX);
+    for (name, help, value) in [
+        (
+            "ethpeer_discv5_table_nodes",
+            "Nodes in the discv5 routing table.",
+            table,
+        ),
+        (
+            "ethpeer_discv5_active_sessions",
+            "Established discv5 sessions (the crate's count, process-wide).",
+            sessions,
+        ),
+    ] {
+        out.family(name, "gauge", help);
+        out.sample(name, &[], value);
+    }
+    let m = &v5.metrics;
+    let bytes = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+    for (name, help, value) in [
+        (
+            "ethpeer_discv5_lookups_total",
+            "Random discv5 lookups started.",
+            m.lookups.load(Ordering::Relaxed),
+        ),
+        (
+            "ethpeer_discv5_discovered_total",
+            "Live discv5 nodes offered to the dialer.",
+            m.discovered.load(Ordering::Relaxed),
+        ),
+        (
+            "ethpeer_discv5_skipped_total",
+            "Live discv5 nodes not offered (no eth entry, no TCP port, not secp256k1).",
+            m.skipped.load(Ordering::Relaxed),
+        ),
+        (
+            "ethpeer_discv5_shared_to_v4_total",
+            "Datagrams on the shared UDP port passed from discv5 to discv4.",
+            m.shared_to_v4.load(Ordering::Relaxed),
+        ),
+        (
+            "ethpeer_discv5_shared_dropped_total",
+            "Datagrams for discv4 dropped because its queue was full.",
+            m.shared_dropped.load(Ordering::Relaxed),
+        ),
+        (
+            "ethpeer_discv5_bytes_in_total",
+            "UDP bytes received on the discovery port (the crate's count, process-wide).",
+            bytes(from_crate.bytes_recv),
+        ),
+        (
+            "ethpeer_discv5_bytes_out_total",
+            "UDP bytes discv5 sent (the crate's count, process-wide).",
+            bytes(from_crate.bytes_sent),
+        ),
+    ] {
+        out.family(name, "counter", help);
+        out.sample(name, &[], value);
     }
 }
 

@@ -13,6 +13,7 @@ pub mod bootnodes;
 mod builder;
 mod dial;
 pub mod discovery;
+pub mod discv5;
 pub mod enode;
 pub mod events;
 pub(crate) mod http;
@@ -103,7 +104,7 @@ pub struct NodeConfig {
     /// Arbiters (threads) the peer actors are spread over; default one per core; 0 keeps
     /// every peer on the arbiter that started the node.
     pub peer_arbiters: usize,
-    /// Peer discovery (default: off; the `ethpeer` binary turns discv4 on).
+    /// Peer discovery (default: off; the `ethpeer` binary turns discv4 and discv5 on).
     pub discovery: DiscoveryConfig,
     /// Following the head from peers (interval, quorum).
     pub follow: FollowConfig,
@@ -292,7 +293,7 @@ impl Node {
             .static_peers(config.trusted_peers.iter().copied())
             .start();
         peer_set.do_send(SubscribePeerEvents(manager.clone().recipient()));
-        let discovery = match config.discovery.v4 {
+        let discovery = match config.discovery.v4 || config.discovery.v5 {
             true => Some(Arc::new(
                 discovery::start(
                     &config.discovery,
@@ -457,7 +458,7 @@ impl Node {
     pub async fn shutdown(&self, grace: Duration) {
         let _ = self.manager.send(manager::ShutDown).await;
         if let Some(discovery) = &self.discovery {
-            discovery.v4.stop();
+            discovery.stop();
         }
         let _ = self.peer_set.send(Close).await;
         // The manager hears of every peer that leaves; it answers when none is left.

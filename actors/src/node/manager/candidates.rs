@@ -37,6 +37,8 @@ pub enum PeerSource {
     Trusted,
     /// Found by discovery v4.
     Discv4,
+    /// Found by discovery v5.
+    Discv5,
     /// It dialed us.
     Inbound,
     /// Dialed by the embedder through `Node::dial`.
@@ -50,6 +52,7 @@ impl PeerSource {
             Self::Static => "static",
             Self::Trusted => "trusted",
             Self::Discv4 => "discv4",
+            Self::Discv5 => "discv5",
             Self::Inbound => "inbound",
             Self::Dialed => "dialed",
         }
