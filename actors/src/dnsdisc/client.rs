@@ -162,8 +162,11 @@ impl<R: Resolver> Client<R> {
                 .map(|(k, _)| k.clone())
                 .collect();
             if syncable.is_empty() {
-                let next = self.trees.values().map(TreeSync::next_root_check).min()?;
-                tokio::time::sleep_until(next).await;
+                if self.trees.is_empty() {
+                    return None;
+                }
+                let next = self.trees.values().filter_map(TreeSync::next_root_check).min();
+                tokio::time::sleep_until(next.unwrap_or(now)).await;
                 continue;
             }
             let pick = self.random() % u64::try_from(syncable.len()).unwrap_or(1).max(1);
@@ -191,10 +194,7 @@ impl<R: Resolver> Client<R> {
             return Ok(None);
         };
         if tree.root_update_due(now) {
-            let (link, delay) = (tree.link().clone(), tree.root_delay());
-            if !delay.is_zero() {
-                tokio::time::sleep(delay).await;
-            }
+            let link = tree.link().clone();
             let result = self.fetch_root(&link).await;
             let now = Instant::now();
             let Some(tree) = self.trees.get_mut(domain) else {

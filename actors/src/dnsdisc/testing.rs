@@ -61,10 +61,6 @@ impl MapResolver {
         self.add(tree.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     }
 
-    /// Removes every record.
-    pub fn clear(&self) {
-        self.records.borrow_mut().clear();
-    }
 }
 
 impl Resolver for MapResolver {

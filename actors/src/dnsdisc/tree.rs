@@ -140,22 +140,23 @@ impl TreeSync {
     }
 
     /// Whether the root should be fetched: never fetched, fetched [`RECHECK_INTERVAL`] ago,
-    /// or leaves kept failing.
+    /// or leaves kept failing; after repeated root failures, not before
+    /// [`TreeSync::root_delay`] has passed.
     pub fn root_update_due(&self, now: Instant) -> bool {
-        self.root.is_none()
-            || self.leaf_failures > ROOT_RECHECK_FAIL_COUNT
-            || now >= self.next_root_check()
+        self.next_root_check().is_none_or(|at| now >= at)
     }
 
-    /// When the root is fetched again on the timer.
-    pub fn next_root_check(&self) -> Instant {
-        match self.last_root_check {
-            Some(at) => at + RECHECK_INTERVAL,
-            None => Instant::now(),
+    /// When the root is fetched next (`None`: now). geth sleeps the whole iterator for
+    /// the slowdown; here only this tree waits, so one dead tree does not stall the rest.
+    pub fn next_root_check(&self) -> Option<Instant> {
+        let at = self.last_root_check?;
+        match self.root.is_none() || self.leaf_failures > ROOT_RECHECK_FAIL_COUNT {
+            true => Some(at + self.root_delay()),
+            false => Some(at + RECHECK_INTERVAL),
         }
     }
 
-    /// How long to wait before fetching the root (after repeated failures).
+    /// How long to wait between root fetches after repeated failures.
     pub fn root_delay(&self) -> Duration {
         match self.root_failures {
             n if n > ROOT_SLOWDOWN_MAX_AFTER => ROOT_SLOWDOWN_MAX,
