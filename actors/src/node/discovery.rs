@@ -119,6 +119,8 @@ pub struct DiscoveryConfig {
     pub bootnodes: Vec<Bootnode>,
     /// Where our record (and so its sequence number) is kept across restarts.
     pub record_file: Option<PathBuf>,
+    /// EIP-1459 trees to take nodes from (`--discovery.dns`); empty: none.
+    pub dns: Vec<crate::dnsdisc::Link>,
 }
 
 /// A running discovery service and our record.

@@ -37,6 +37,8 @@ pub enum PeerSource {
     Trusted,
     /// Found by discovery v4.
     Discv4,
+    /// Found in an EIP-1459 DNS node list.
+    Dns,
     /// It dialed us.
     Inbound,
     /// Dialed by the embedder through `Node::dial`.
@@ -50,6 +52,7 @@ impl PeerSource {
             Self::Static => "static",
             Self::Trusted => "trusted",
             Self::Discv4 => "discv4",
+            Self::Dns => "dns",
             Self::Inbound => "inbound",
             Self::Dialed => "dialed",
         }
