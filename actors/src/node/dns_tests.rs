@@ -69,3 +69,41 @@ async fn tree_nodes_reach_the_scheduler_as_dns_candidates_with_their_fork_verdic
     assert!(dns.metrics.nodes_found.load(std::sync::atomic::Ordering::Relaxed) >= 10);
     dns.stop();
 }
+
+#[actix_rt::test]
+async fn a_running_nodes_metrics_show_the_dns_client() {
+    let mut node = crate::node::NodeBuilder::dev()
+        .listen("127.0.0.1:0".parse().unwrap())
+        .start()
+        .await
+        .unwrap();
+    assert!(node.dns.is_none(), "no trees configured, no DNS client");
+    let key = testing::key(1);
+    let resolver = MapResolver::default();
+    resolver.add_tree(&build_tree(&key, "nodes.test", 1, &[testing::record(1)], &[]));
+    let trees = vec![testing::url(&key, "nodes.test")];
+    let verdict = |_: &Record| ForkVerdict::Absent;
+    node.dns = Some(Arc::new(start(resolver, trees, 1, verdict, node.manager.clone())));
+    let metrics = node.dns.as_ref().unwrap().metrics.clone();
+    for _ in 0..100 {
+        if metrics.nodes_found.load(std::sync::atomic::Ordering::Relaxed) > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let text = crate::node::metrics::render(&node).await;
+    let value = |series: &str| -> u64 {
+        text.lines()
+            .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("{series} missing:\n{text}"))
+    };
+    assert_eq!(value("ethpeer_dns_trees"), 1);
+    assert_eq!(value("ethpeer_dns_roots_verified_total"), 1);
+    // A one-leaf tree yields its node again on every pass (from the cache, rate-limited).
+    assert!(value("ethpeer_dns_nodes_found_total") >= 1);
+    // The leaf and the empty link branch, each fetched once.
+    assert_eq!(value("ethpeer_dns_entries_resolved_total"), 2);
+    assert_eq!(value("ethpeer_dns_errors_total{kind=\"signature\"}"), 0);
+    assert!(value("ethpeer_dial_candidates_total{source=\"dns\"}") >= 1);
+    node.shutdown(Duration::from_secs(1)).await;
+}
