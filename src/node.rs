@@ -439,7 +439,10 @@ mod tests {
     #[test]
     fn discovery_dns_follows_geths_semantics() {
         // Default: the network's built-in `all` tree; none for dev or a custom genesis.
-        assert_eq!(domains(&["--network", "mainnet"]), ["all.mainnet.ethdisco.net"]);
+        assert_eq!(
+            domains(&["--network", "mainnet"]),
+            ["all.mainnet.ethdisco.net"]
+        );
         assert_eq!(domains(&["--network", "hoodi"]), ["all.hoodi.ethdisco.net"]);
         assert!(domains(&[]).is_empty());
         assert!(domains(&["--network", "sepolia", "--genesis", "g.json"]).is_empty());

@@ -165,7 +165,11 @@ impl<R: Resolver> Client<R> {
                 if self.trees.is_empty() {
                     return None;
                 }
-                let next = self.trees.values().filter_map(TreeSync::next_root_check).min();
+                let next = self
+                    .trees
+                    .values()
+                    .filter_map(TreeSync::next_root_check)
+                    .min();
                 tokio::time::sleep_until(next.unwrap_or(now)).await;
                 continue;
             }
@@ -328,9 +332,7 @@ impl<R: Resolver> Client<R> {
                 .is_some_and(|link| link.key == tree.link().key)
         });
         for (key, link) in reachable {
-            self.trees
-                .entry(key)
-                .or_insert_with(|| TreeSync::new(link));
+            self.trees.entry(key).or_insert_with(|| TreeSync::new(link));
         }
         let count = u64::try_from(self.trees.len()).unwrap_or(u64::MAX);
         self.metrics

@@ -35,7 +35,11 @@ fn config() -> ClientConfig {
 #[tokio::test(start_paused = true)]
 async fn the_eip_example_tree_yields_its_three_nodes_and_follows_its_link() {
     let resolver = MapResolver::new(EXAMPLE_RECORDS);
-    let mut client = Client::new(resolver.clone(), vec![EXAMPLE_URL.parse().unwrap()], config());
+    let mut client = Client::new(
+        resolver.clone(),
+        vec![EXAMPLE_URL.parse().unwrap()],
+        config(),
+    );
     let want: Vec<Record> = EXAMPLE_RECORDS[3..]
         .iter()
         .map(|(_, text)| crate::enr::parse_record(text).unwrap())
@@ -48,7 +52,11 @@ async fn the_eip_example_tree_yields_its_three_nodes_and_follows_its_link() {
     assert_eq!(metrics.roots_verified.load(Ordering::Relaxed), 1);
     assert!(metrics.nodes_found.load(Ordering::Relaxed) >= 3);
     assert_eq!(metrics.error_count("signature"), 0);
-    assert!(resolver.queries.borrow().iter().any(|q| q == "morenodes.example.org"));
+    assert!(resolver
+        .queries
+        .borrow()
+        .iter()
+        .any(|q| q == "morenodes.example.org"));
 }
 
 #[tokio::test(start_paused = true)]
@@ -71,14 +79,26 @@ async fn a_new_root_seq_is_picked_up_at_the_recheck_and_unlinked_trees_dropped()
     let key = testing::key(1);
     let nodes: Vec<Record> = (0..30).map(testing::record).collect();
     let resolver = MapResolver::default();
-    resolver.add_tree(&build_tree(&key, "t1", 1, &nodes[..10], &[testing::url(&key, "t2")]));
+    resolver.add_tree(&build_tree(
+        &key,
+        "t1",
+        1,
+        &nodes[..10],
+        &[testing::url(&key, "t2")],
+    ));
     resolver.add_tree(&build_tree(&key, "t2", 1, &nodes[10..20], &[]));
     resolver.add_tree(&build_tree(&key, "t3", 1, &nodes[20..], &[]));
     let mut client = Client::new(resolver.clone(), vec![testing::url(&key, "t1")], config());
     assert!(find_all(&mut client, &nodes[..20]).await.is_empty());
     // t1 now links t3 instead of t2 and lists other nodes.
     let updated: Vec<Record> = (100..110).map(testing::record).collect();
-    resolver.add_tree(&build_tree(&key, "t1", 2, &updated, &[testing::url(&key, "t3")]));
+    resolver.add_tree(&build_tree(
+        &key,
+        "t1",
+        2,
+        &updated,
+        &[testing::url(&key, "t3")],
+    ));
     tokio::time::advance(RECHECK_INTERVAL).await;
     let want: Vec<Record> = updated.iter().chain(&nodes[20..]).cloned().collect();
     assert!(find_all(&mut client, &want).await.is_empty());
@@ -105,7 +125,11 @@ async fn a_forged_root_yields_nothing_and_lookups_keep_to_the_rate_limit() {
     assert!(queries.iter().all(|q| q == "t1"));
     let seconds = u32::try_from((Instant::now() - started).as_secs()).unwrap();
     let bound = usize::try_from(RATE_BURST + RATE_LIMIT * seconds).unwrap();
-    assert!(queries.len() <= bound, "{} lookups in {seconds} s", queries.len());
+    assert!(
+        queries.len() <= bound,
+        "{} lookups in {seconds} s",
+        queries.len()
+    );
     assert!(queries.len() >= 10, "{} lookups", queries.len());
 }
 
@@ -172,7 +196,13 @@ async fn links_to_many_trees_are_followed_up_to_the_bound() {
         .map(|i| testing::url(&key, &format!("l{i}.test")))
         .collect();
     let resolver = MapResolver::default();
-    resolver.add_tree(&build_tree(&key, "hub.test", 1, &[testing::record(1)], &links));
+    resolver.add_tree(&build_tree(
+        &key,
+        "hub.test",
+        1,
+        &[testing::record(1)],
+        &links,
+    ));
     for link in &links {
         resolver.add_tree(&build_tree(&key, &link.domain, 1, &[], &[]));
     }

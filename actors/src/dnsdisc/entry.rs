@@ -271,8 +271,8 @@ impl Root {
     /// and only low-s signatures pass (libsecp256k1 and geth's `VerifySignature` agree).
     pub fn verify(&self, key: &PublicKey) -> Result<(), DnsError> {
         let bad = |reason| DnsError::BadSignature { reason };
-        let signature = Signature::from_compact(&self.signature[..64])
-            .map_err(|_| bad("not a signature"))?;
+        let signature =
+            Signature::from_compact(&self.signature[..64]).map_err(|_| bad("not a signature"))?;
         let message = Message::from_digest(self.signed);
         SECP256K1
             .verify_ecdsa(message, &signature, key)

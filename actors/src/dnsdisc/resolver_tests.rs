@@ -55,7 +55,11 @@ fn answer(zone: &Zone, query: &Message) -> Message {
         Some(records) if question.query_type() == RecordType::TXT => {
             for strings in records {
                 let txt = TXT::new(strings.clone());
-                reply.add_answer(DnsRecord::from_rdata(question.name().clone(), 60, RData::TXT(txt)));
+                reply.add_answer(DnsRecord::from_rdata(
+                    question.name().clone(),
+                    60,
+                    RData::TXT(txt),
+                ));
             }
         }
         Some(_) => {}
@@ -80,12 +84,18 @@ async fn txt_records_come_back_joined_and_missing_names_as_not_found() {
     zone.insert("split.test".into(), vec![vec![a.into(), b.into()]]);
     let server = serve(zone).await;
     let resolver = HickoryResolver::with_server(server).unwrap();
-    assert_eq!(resolver.lookup_txt("split.test").await.unwrap(), vec![leaf.to_string()]);
+    assert_eq!(
+        resolver.lookup_txt("split.test").await.unwrap(),
+        vec![leaf.to_string()]
+    );
     assert_eq!(
         resolver.lookup_txt("n").await.unwrap(),
         vec![EXAMPLE_RECORDS[0].1.to_string()]
     );
-    assert_eq!(resolver.lookup_txt("absent.test").await, Err(LookupError::NotFound));
+    assert_eq!(
+        resolver.lookup_txt("absent.test").await,
+        Err(LookupError::NotFound)
+    );
 }
 
 #[tokio::test]
@@ -108,13 +118,18 @@ async fn the_client_walks_the_eip_example_tree_through_the_real_resolver() {
             break;
         }
     }
-    let want: std::collections::HashSet<String> =
-        EXAMPLE_RECORDS[3..].iter().map(|(_, t)| t.to_string()).collect();
+    let want: std::collections::HashSet<String> = EXAMPLE_RECORDS[3..]
+        .iter()
+        .map(|(_, t)| t.to_string())
+        .collect();
     assert_eq!(found, want);
     // The linked tree's root is not served: one "lookup" error, nothing forged.
     let metrics = client.metrics();
     assert!(metrics.error_count("lookup") >= 1);
-    assert_eq!(metrics.error_count("signature") + metrics.error_count("hash_mismatch"), 0);
+    assert_eq!(
+        metrics.error_count("signature") + metrics.error_count("hash_mismatch"),
+        0
+    );
 }
 
 #[test]

@@ -17,8 +17,7 @@ use crate::enr::{LocalRecord, Record, RecordContent};
 
 /// geth's test signing key of the EIP-1459 example tree (`client_test.go`,
 /// `TestClientSyncTree`: the example root verifies against this URL's key).
-pub const EXAMPLE_URL: &str =
-    "enrtree://AKPYQIUQIL7PSIACI32J7FGZW56E5FKHEFCCOFHILBIMW3M6LWXS2@n";
+pub const EXAMPLE_URL: &str = "enrtree://AKPYQIUQIL7PSIACI32J7FGZW56E5FKHEFCCOFHILBIMW3M6LWXS2@n";
 
 /// The example tree's TXT records (EIP-1459 "Example in zone file format", under `n` as
 /// geth's test puts them).
@@ -60,7 +59,6 @@ impl MapResolver {
     pub fn add_tree(&self, tree: &HashMap<String, String>) {
         self.add(tree.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     }
-
 }
 
 impl Resolver for MapResolver {
@@ -116,7 +114,11 @@ pub fn build_tree(
     let mut out = HashMap::new();
     let leaves: Vec<String> = records.iter().map(Record::to_base64).collect();
     let eroot = build_subtree(&mut out, domain, leaves);
-    let lroot = build_subtree(&mut out, domain, links.iter().map(|l| l.to_string()).collect());
+    let lroot = build_subtree(
+        &mut out,
+        domain,
+        links.iter().map(|l| l.to_string()).collect(),
+    );
     out.insert(domain.to_string(), sign_root(key, &eroot, &lroot, seq));
     out
 }
@@ -156,6 +158,9 @@ fn build_subtree(out: &mut HashMap<String, String>, domain: &str, texts: Vec<Str
         .chunks(CHILDREN)
         .map(|chunk| build_subtree(out, domain, chunk.to_vec()))
         .collect();
-    let branches: Vec<String> = groups.iter().map(|h| out[&format!("{h}.{domain}")].clone()).collect();
+    let branches: Vec<String> = groups
+        .iter()
+        .map(|h| out[&format!("{h}.{domain}")].clone())
+        .collect();
     build_subtree(out, domain, branches)
 }

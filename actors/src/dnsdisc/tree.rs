@@ -170,7 +170,10 @@ impl TreeSync {
     pub fn can_sync(&self, now: Instant) -> bool {
         self.root_update_due(now)
             || self.links.as_ref().is_some_and(|s| !s.done())
-            || self.nodes.as_ref().is_some_and(|s| !s.done() || s.leaves > 0)
+            || self
+                .nodes
+                .as_ref()
+                .is_some_and(|s| !s.done() || s.leaves > 0)
     }
 
     /// A root fetch failed.
@@ -237,7 +240,11 @@ impl TreeSync {
 
     /// A requested entry was fetched and its hash matched. Returns the node record of an
     /// `enr:` leaf. A link pass that ends here replaces the tree's links.
-    pub fn resolved(&mut self, request: &Request, entry: &Entry) -> Result<Option<Record>, DnsError> {
+    pub fn resolved(
+        &mut self,
+        request: &Request,
+        entry: &Entry,
+    ) -> Result<Option<Record>, DnsError> {
         let result = self.apply(request, entry);
         match &result {
             Ok(_) => self.leaf_failures = 0,
@@ -262,7 +269,9 @@ impl TreeSync {
     /// Whether the last pass over the node subtree just ended with leaves seen (a "synced"
     /// tree for the metrics).
     pub fn node_pass_done(&self) -> bool {
-        self.nodes.as_ref().is_some_and(|s| s.done() && s.leaves > 0)
+        self.nodes
+            .as_ref()
+            .is_some_and(|s| s.done() && s.leaves > 0)
     }
 
     fn subtree(&mut self, link: bool) -> Option<&mut Subtree> {

@@ -36,7 +36,10 @@ async fn a_chain_of_branches_deeper_than_the_limit_is_refused() {
         let child = hash(&format!("e{}", depth + 1));
         let result = tree.resolved(&request, &branch(&[child]));
         if depth + 1 > MAX_TREE_DEPTH {
-            assert!(matches!(result, Err(DnsError::TooDeep { depth: 9, .. })), "{result:?}");
+            assert!(
+                matches!(result, Err(DnsError::TooDeep { depth: 9, .. })),
+                "{result:?}"
+            );
         } else {
             assert!(result.is_ok(), "depth {depth}: {result:?}");
         }
@@ -51,11 +54,14 @@ async fn a_hash_listed_many_times_is_fetched_once() {
     finish_links(&mut tree);
     let request = tree.next_request(0).unwrap();
     let child = hash("leaf");
-    tree.resolved(&request, &branch(&vec![child.clone(); 18])).unwrap();
+    tree.resolved(&request, &branch(&vec![child.clone(); 18]))
+        .unwrap();
     let next = tree.next_request(0).unwrap();
     assert_eq!(next.hash, child);
     let record = testing::record(1);
-    let found = tree.resolved(&next, &Entry::Enr(Box::new(record.clone()))).unwrap();
+    let found = tree
+        .resolved(&next, &Entry::Enr(Box::new(record.clone())))
+        .unwrap();
     assert_eq!(found.map(|r| r.node_id()), Some(record.node_id()));
     // The pass is over; a new one starts from the root.
     assert!(tree.node_pass_done());
@@ -95,7 +101,13 @@ async fn a_subtree_wider_than_the_pending_limit_is_refused() {
         }
     }
     assert!(
-        matches!(refused, Some(DnsError::TreeTooLarge { max: MAX_PENDING, .. })),
+        matches!(
+            refused,
+            Some(DnsError::TreeTooLarge {
+                max: MAX_PENDING,
+                ..
+            })
+        ),
         "{refused:?}"
     );
 }
@@ -108,14 +120,22 @@ async fn leaves_in_the_wrong_subtree_are_refused() {
     let record = Entry::Enr(Box::new(testing::record(2)));
     assert!(matches!(
         tree.resolved(&request, &record),
-        Err(DnsError::WrongSubtree { found: "enr", subtree: "link", .. })
+        Err(DnsError::WrongSubtree {
+            found: "enr",
+            subtree: "link",
+            ..
+        })
     ));
     let request = tree.next_request(0).unwrap();
     assert!(!request.link);
     let link = Entry::Link(testing::url(&testing::key(9), "other.test"));
     assert!(matches!(
         tree.resolved(&request, &link),
-        Err(DnsError::WrongSubtree { found: "link", subtree: "node", .. })
+        Err(DnsError::WrongSubtree {
+            found: "link",
+            subtree: "node",
+            ..
+        })
     ));
 }
 
@@ -125,7 +145,15 @@ async fn roots_are_rechecked_on_the_timer_and_after_failures_and_never_go_back()
     let mut tree = TreeSync::new(testing::url(&key, "t.test"));
     let start = Instant::now();
     assert!(tree.root_update_due(start));
-    let root = |seq| Root::parse(&sign_root(&key, hash("e").as_str(), hash("l").as_str(), seq)).unwrap();
+    let root = |seq| {
+        Root::parse(&sign_root(
+            &key,
+            hash("e").as_str(),
+            hash("l").as_str(),
+            seq,
+        ))
+        .unwrap()
+    };
     tree.set_root(root(5), start).unwrap();
     assert!(!tree.root_update_due(start));
     assert_eq!(tree.next_root_check(), Some(start + RECHECK_INTERVAL));
@@ -137,7 +165,14 @@ async fn roots_are_rechecked_on_the_timer_and_after_failures_and_never_go_back()
     }
     assert!(tree.root_update_due(start));
     // A lower sequence number is refused; the same one is accepted (EIP-1459: ">=").
-    assert!(matches!(tree.set_root(root(4), start), Err(DnsError::SeqRegressed { seq: 4, previous: 5, .. })));
+    assert!(matches!(
+        tree.set_root(root(4), start),
+        Err(DnsError::SeqRegressed {
+            seq: 4,
+            previous: 5,
+            ..
+        })
+    ));
     assert_eq!(tree.root().map(|r| r.seq), Some(5));
     tree.set_root(root(5), start).unwrap();
     // Repeated root failures slow root fetches down, as geth.

@@ -20,9 +20,13 @@ fn built_in_trees_are_geths_and_parse() {
     }
     assert!(parse_urls("").unwrap().is_empty());
     assert_eq!(
-        parse_urls(&format!(" {} ,, {}", known_tree(Network::Sepolia), known_tree(Network::Hoodi)))
-            .unwrap()
-            .len(),
+        parse_urls(&format!(
+            " {} ,, {}",
+            known_tree(Network::Sepolia),
+            known_tree(Network::Hoodi)
+        ))
+        .unwrap()
+        .len(),
         2
     );
     assert!(parse_urls("enrtree://nope@x").is_err());
@@ -66,7 +70,12 @@ async fn tree_nodes_reach_the_scheduler_as_dns_candidates_with_their_fork_verdic
     assert!(stats.candidates["dns"] >= 10, "{:?}", stats.candidates);
     assert!(stats.candidates_incompatible >= 1);
     assert!(dials.get() >= 9, "{} dials", dials.get());
-    assert!(dns.metrics.nodes_found.load(std::sync::atomic::Ordering::Relaxed) >= 10);
+    assert!(
+        dns.metrics
+            .nodes_found
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= 10
+    );
     dns.stop();
 }
 
@@ -80,13 +89,29 @@ async fn a_running_nodes_metrics_show_the_dns_client() {
     assert!(node.dns.is_none(), "no trees configured, no DNS client");
     let key = testing::key(1);
     let resolver = MapResolver::default();
-    resolver.add_tree(&build_tree(&key, "nodes.test", 1, &[testing::record(1)], &[]));
+    resolver.add_tree(&build_tree(
+        &key,
+        "nodes.test",
+        1,
+        &[testing::record(1)],
+        &[],
+    ));
     let trees = vec![testing::url(&key, "nodes.test")];
     let verdict = |_: &Record| ForkVerdict::Absent;
-    node.dns = Some(Arc::new(start(resolver, trees, 1, verdict, node.manager.clone())));
+    node.dns = Some(Arc::new(start(
+        resolver,
+        trees,
+        1,
+        verdict,
+        node.manager.clone(),
+    )));
     let metrics = node.dns.as_ref().unwrap().metrics.clone();
     for _ in 0..100 {
-        if metrics.nodes_found.load(std::sync::atomic::Ordering::Relaxed) > 0 {
+        if metrics
+            .nodes_found
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > 0
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
