@@ -215,3 +215,19 @@ async fn links_to_many_trees_are_followed_up_to_the_bound() {
     .await;
     assert_eq!(client.tree_domains().len(), MAX_TREES);
 }
+
+#[tokio::test(start_paused = true)]
+async fn trees_that_link_each_other_and_themselves_are_each_walked_once() {
+    let key = testing::key(1);
+    let nodes: Vec<Record> = (0..20).map(testing::record).collect();
+    let (u1, u2) = (testing::url(&key, "t1"), testing::url(&key, "t2"));
+    let resolver = MapResolver::default();
+    resolver.add_tree(&build_tree(&key, "t1", 1, &nodes[..10], &[u2.clone(), u1.clone()]));
+    resolver.add_tree(&build_tree(&key, "t2", 1, &nodes[10..], &[u1.clone()]));
+    let mut client = Client::new(resolver.clone(), vec![u1], config());
+    assert!(find_all(&mut client, &nodes).await.is_empty());
+    assert_eq!(client.tree_domains(), vec!["t1", "t2"]);
+    // Each root was fetched once: no tree was added twice through the loop.
+    let roots = resolver.queries.borrow().iter().filter(|q| !q.contains('.')).count();
+    assert_eq!(roots, 2);
+}
