@@ -222,12 +222,23 @@ async fn trees_that_link_each_other_and_themselves_are_each_walked_once() {
     let nodes: Vec<Record> = (0..20).map(testing::record).collect();
     let (u1, u2) = (testing::url(&key, "t1"), testing::url(&key, "t2"));
     let resolver = MapResolver::default();
-    resolver.add_tree(&build_tree(&key, "t1", 1, &nodes[..10], &[u2.clone(), u1.clone()]));
+    resolver.add_tree(&build_tree(
+        &key,
+        "t1",
+        1,
+        &nodes[..10],
+        &[u2.clone(), u1.clone()],
+    ));
     resolver.add_tree(&build_tree(&key, "t2", 1, &nodes[10..], &[u1.clone()]));
     let mut client = Client::new(resolver.clone(), vec![u1], config());
     assert!(find_all(&mut client, &nodes).await.is_empty());
     assert_eq!(client.tree_domains(), vec!["t1", "t2"]);
     // Each root was fetched once: no tree was added twice through the loop.
-    let roots = resolver.queries.borrow().iter().filter(|q| !q.contains('.')).count();
+    let roots = resolver
+        .queries
+        .borrow()
+        .iter()
+        .filter(|q| !q.contains('.'))
+        .count();
     assert_eq!(roots, 2);
 }

@@ -172,7 +172,7 @@ impl fmt::Debug for Link {
     }
 }
 
-/// Links order by domain (lower case), then key: trees are kept in sets.
+/// Links order by domain (lower case first), then key: trees are kept in sets.
 impl PartialOrd for Link {
     fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
         Some(self.cmp(other))
@@ -181,7 +181,13 @@ impl PartialOrd for Link {
 
 impl Ord for Link {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (self.domain_key(), self.key.serialize()).cmp(&(other.domain_key(), other.key.serialize()))
+        // Case-insensitive first (the tree's key), then exact, so that the order agrees
+        // with `Eq`.
+        (self.domain_key(), &self.domain, self.key.serialize()).cmp(&(
+            other.domain_key(),
+            &other.domain,
+            other.key.serialize(),
+        ))
     }
 }
 
