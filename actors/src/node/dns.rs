@@ -29,7 +29,10 @@ pub const DNS_PREFIX: &str = "enrtree://AKA3AM6LPBYEUDMVNU3BSVQJ5AD45Y7YPOHJLEF6
 pub const PROTOCOL: &str = "all";
 
 /// The built-in tree of a public network (geth `params.KnownDNSNetwork(genesis, "all")`):
-/// `enrtree://AKA3...@all.<network>.ethdisco.net`.
+/// `enrtree://AKA3...@all.<network>.ethdisco.net`. go-ethereum v1.17's `KnownDNSNetwork`
+/// names mainnet, sepolia and hoodi; its Holesky case is gone with Holesky's bootnodes
+/// (see `bootnodes.rs`), so Holesky's is the `all.holesky.ethdisco.net` that earlier
+/// releases named (not checked against a tag; the list may no longer be published).
 pub fn known_tree(network: Network) -> String {
     let name = match network {
         Network::Mainnet => "mainnet",
