@@ -19,6 +19,12 @@ const KEEP_LEN: usize = super::entry::MAX_ENTRY_LEN + 1;
 /// the first of a known type).
 pub const MAX_TXT_RECORDS: usize = 16;
 
+/// Responses hickory's own cache keeps (ours; its default is 8,192). The client caches
+/// verified entries itself ([`super::client::CACHE_LIMIT`]), so hickory's TTL cache only
+/// spares repeated lookups; a small bound keeps a hostile tree's large answers from piling
+/// up in it.
+pub const RESOLVER_CACHE: u64 = 256;
+
 /// Why a lookup failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LookupError {
@@ -55,9 +61,10 @@ impl std::fmt::Debug for HickoryResolver {
 impl HickoryResolver {
     /// The servers of the system's configuration (`/etc/resolv.conf`).
     pub fn system() -> Result<Self, LookupError> {
-        let builder = TokioResolver::builder_tokio().map_err(|e| LookupError::Failed {
+        let mut builder = TokioResolver::builder_tokio().map_err(|e| LookupError::Failed {
             reason: format!("system DNS configuration: {e}"),
         })?;
+        builder.options_mut().cache_size = RESOLVER_CACHE;
         let inner = builder.build().map_err(|e| LookupError::Failed {
             reason: e.to_string(),
         })?;
@@ -75,6 +82,7 @@ impl HickoryResolver {
         let mut options = ResolverOpts::default();
         // The client times lookups itself; one attempt each, so its timeout is the bound.
         options.attempts = 1;
+        options.cache_size = RESOLVER_CACHE;
         let inner = TokioResolver::builder_with_config(config, TokioRuntimeProvider::default())
             .with_options(options)
             .build()
