@@ -242,3 +242,25 @@ async fn trees_that_link_each_other_and_themselves_are_each_walked_once() {
         .count();
     assert_eq!(roots, 2);
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_empty_tree_waits_for_its_root_recheck_without_spinning() {
+    let key = testing::key(1);
+    let resolver = MapResolver::default();
+    resolver.add_tree(&build_tree(&key, "t1", 1, &[], &[]));
+    let mut client = Client::new(resolver.clone(), vec![testing::url(&key, "t1")], config());
+    let waited = tokio::time::timeout(RECHECK_INTERVAL / 2, client.next_node()).await;
+    assert!(waited.is_err(), "nothing to find yet");
+    // The root and the empty branch both subtrees start from (the second time from the
+    // cache); then it sleeps until the recheck.
+    assert_eq!(
+        resolver.queries.borrow().len(),
+        2,
+        "{:?}",
+        resolver.queries.borrow()
+    );
+    let node = testing::record(5);
+    resolver.add_tree(&build_tree(&key, "t1", 2, std::slice::from_ref(&node), &[]));
+    let found = tokio::time::timeout(RECHECK_INTERVAL, client.next_node()).await;
+    assert_eq!(found.ok().flatten().map(|r| id(&r)), Some(id(&node)));
+}
