@@ -145,6 +145,11 @@ pub struct NodeArgs {
     #[arg(long = "discovery.v5", default_value_t = true, action = clap::ArgAction::Set,
           num_args = 0..=1, default_missing_value = "true")]
     pub discovery_v5: bool,
+    /// EIP-1459 DNS node lists to take peers from (`enrtree://` URLs, comma-separated; geth's
+    /// flag). Default: geth's `all` tree of the network (none for dev or a custom genesis);
+    /// an empty string disables them, as does --nodiscover.
+    #[arg(long = "discovery.dns")]
+    pub discovery_dns: Option<String>,
     /// UDP port of discovery, v4 and v5 alike (default: the listening port, as geth).
     #[arg(long = "discovery.port")]
     pub discovery_port: Option<u16>,

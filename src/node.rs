@@ -370,7 +370,25 @@ fn discovery_config(args: &NodeArgs, datadir: &Path) -> anyhow::Result<Discovery
         external_ip,
         bootnodes,
         record_file: Some(datadir.join(ethpeer_actors::enr::RECORD_FILE)),
+        dns: dns_trees(args)?,
     })
+}
+
+/// `--discovery.dns` as geth reads it: off with --nodiscover; the given URLs (an empty
+/// string: none); by default the network's built-in tree (none for dev or a custom genesis).
+fn dns_trees(args: &NodeArgs) -> anyhow::Result<Vec<ethpeer_actors::dnsdisc::Link>> {
+    use ethpeer_actors::node::dns;
+    if args.nodiscover {
+        return Ok(Vec::new());
+    }
+    let text = match (&args.discovery_dns, &args.genesis) {
+        (Some(text), _) => text.clone(),
+        (None, None) => public_network(args.network)
+            .map(dns::known_tree)
+            .unwrap_or_default(),
+        (None, Some(_)) => String::new(),
+    };
+    dns::parse_urls(&text).with_context(|| format!("--discovery.dns {text}"))
 }
 
 /// `~/.ethpeer/<network>` (geth uses `~/.ethereum`); `./.ethpeer/<network>` without a home.
@@ -416,4 +434,47 @@ pub fn key_show(file: &Path, addr: std::net::SocketAddr) -> anyhow::Result<()> {
         })
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn args(flags: &[&str]) -> NodeArgs {
+        let argv = ["ethpeer", "node"].iter().chain(flags);
+        match Cli::try_parse_from(argv).map(|cli| cli.command) {
+            Ok(Some(Command::Node(args))) => *args,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn domains(flags: &[&str]) -> Vec<String> {
+        dns_trees(&args(flags))
+            .unwrap()
+            .into_iter()
+            .map(|link| link.domain)
+            .collect()
+    }
+
+    #[test]
+    fn discovery_dns_follows_geths_semantics() {
+        // Default: the network's built-in `all` tree; none for dev or a custom genesis.
+        assert_eq!(
+            domains(&["--network", "mainnet"]),
+            ["all.mainnet.ethdisco.net"]
+        );
+        assert_eq!(domains(&["--network", "hoodi"]), ["all.hoodi.ethdisco.net"]);
+        assert!(domains(&[]).is_empty());
+        assert!(domains(&["--network", "sepolia", "--genesis", "g.json"]).is_empty());
+        // An empty string disables; --nodiscover wins over everything.
+        assert!(domains(&["--network", "mainnet", "--discovery.dns", ""]).is_empty());
+        assert!(domains(&["--network", "mainnet", "--nodiscover"]).is_empty());
+        let url = "enrtree://AKA3AM6LPBYEUDMVNU3BSVQJ5AD45Y7YPOHJLEF6W26QOE4VTUDPE@x.test";
+        let two = format!("{url},{url}2");
+        assert_eq!(domains(&["--discovery.dns", &two]), ["x.test", "x.test2"]);
+        assert!(dns_trees(&args(&["--discovery.dns", "enrtree://bad@x"])).is_err());
+    }
 }

@@ -115,6 +115,7 @@ pub mod block_import;
 pub mod block_propagation;
 pub mod chain;
 pub mod discv4;
+pub mod dnsdisc;
 pub mod enr;
 pub mod eth;
 pub mod fuzzing;

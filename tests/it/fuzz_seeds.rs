@@ -13,7 +13,7 @@ use crate::common::testdata;
 
 type Target = fn(&[u8]);
 
-const TARGETS: [(&str, Target); 11] = [
+const TARGETS: [(&str, Target); 12] = [
     ("eth_decode", fuzzing::eth_decode),
     ("rlpx_handshake", fuzzing::rlpx_handshake),
     ("rlpx_frames", fuzzing::rlpx_frames),
@@ -25,6 +25,7 @@ const TARGETS: [(&str, Target); 11] = [
     ("tx_fetcher", fuzzing::tx_fetcher),
     ("discv4_packet", fuzzing::discv4_packet),
     ("enr_record", fuzzing::enr_record),
+    ("dns_entry", fuzzing::dns_entry),
 ];
 
 #[test]

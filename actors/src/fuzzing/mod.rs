@@ -221,3 +221,40 @@ pub fn enr_record(data: &[u8]) {
         }
     }
 }
+
+/// Arbitrary bytes as an EIP-1459 TXT record: root, branch, leaf and link parsing never
+/// panics; a parsed link prints back to a link that parses equal, a branch's children
+/// to the same branch, a root's signature check runs to an answer.
+pub fn dns_entry(data: &[u8]) {
+    use crate::dnsdisc::{Entry, Link, Root};
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(root) = Root::parse(text) {
+        if let Ok(link) =
+            "enrtree://AKPYQIUQIL7PSIACI32J7FGZW56E5FKHEFCCOFHILBIMW3M6LWXS2@n".parse::<Link>()
+        {
+            let _ = root.verify(&link.key);
+        }
+    }
+    match Entry::parse(text) {
+        Ok(Entry::Link(link)) => {
+            let again = link.to_string().parse::<Link>().ok();
+            assert_eq!(again.as_ref(), Some(&link), "link round trip");
+        }
+        Ok(Entry::Branch(children)) => {
+            let names: Vec<String> = children.iter().map(ToString::to_string).collect();
+            let text = format!(
+                "{}{}",
+                crate::dnsdisc::entry::BRANCH_PREFIX,
+                names.join(",")
+            );
+            match Entry::parse(&text) {
+                Ok(Entry::Branch(again)) => assert_eq!(again, children, "branch round trip"),
+                other => panic!("branch round trip: {other:?}"),
+            }
+        }
+        Ok(Entry::Enr(record)) => assert!(record.verify(), "unverified record accepted"),
+        Err(_) => {}
+    }
+}

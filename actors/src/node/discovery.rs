@@ -127,6 +127,8 @@ pub struct DiscoveryConfig {
     pub bootnodes: Vec<Bootnode>,
     /// Where our record (and so its sequence number) is kept across restarts.
     pub record_file: Option<PathBuf>,
+    /// EIP-1459 trees to take nodes from (`--discovery.dns`); empty: none.
+    pub dns: Vec<crate::dnsdisc::Link>,
 }
 
 /// The running discovery services and our record.

@@ -206,7 +206,60 @@ pub async fn render(node: &Node) -> String {
     );
     out.sample("ethpeer_chain_head", &[], node.store.head().number);
     discovery(&mut out, node, &stats);
+    dns(&mut out, node);
     out.0
+}
+
+/// The DNS node lists' client (EIP-1459), when trees are configured.
+fn dns(out: &mut Exposition, node: &Node) {
+    let Some(dns) = &node.dns else {
+        return;
+    };
+    let m = &dns.metrics;
+    out.family(
+        "ethpeer_dns_trees",
+        "gauge",
+        "DNS trees followed (configured and linked).",
+    );
+    out.sample("ethpeer_dns_trees", &[], m.trees.load(Ordering::Relaxed));
+    let counters = [
+        (
+            "ethpeer_dns_roots_verified_total",
+            "Tree roots fetched whose signature verified.",
+            &m.roots_verified,
+        ),
+        (
+            "ethpeer_dns_trees_synced_total",
+            "Full passes over a tree's node records.",
+            &m.trees_synced,
+        ),
+        (
+            "ethpeer_dns_entries_resolved_total",
+            "Tree entries fetched from DNS whose hash matched.",
+            &m.entries_resolved,
+        ),
+        (
+            "ethpeer_dns_nodes_found_total",
+            "Node records taken from DNS trees.",
+            &m.nodes_found,
+        ),
+    ];
+    for (name, help, value) in counters {
+        out.family(name, "counter", help);
+        out.sample(name, &[], value.load(Ordering::Relaxed));
+    }
+    out.family(
+        "ethpeer_dns_errors_total",
+        "counter",
+        "DNS discovery failures, by kind (lookup, timeout, malformed, signature, ...).",
+    );
+    for kind in crate::dnsdisc::DnsError::KINDS {
+        out.sample(
+            "ethpeer_dns_errors_total",
+            &[("kind", kind)],
+            m.error_count(kind),
+        );
+    }
 }
 
 /// Discovery's table and packets, and the dial candidates it (and others) offered.

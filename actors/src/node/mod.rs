@@ -14,6 +14,7 @@ mod builder;
 mod dial;
 pub mod discovery;
 pub mod discv5;
+pub mod dns;
 pub mod enode;
 pub mod events;
 pub(crate) mod http;
@@ -208,6 +209,8 @@ pub struct Node {
     arbiters: Arc<PeerArbiters>,
     /// Discovery, when it runs.
     pub discovery: Option<Arc<Discovery>>,
+    /// DNS node lists, when configured.
+    pub dns: Option<Arc<dns::DnsDiscovery>>,
     /// The IP our enode and record name instead of the listening one (`--nat extip`).
     external_ip: Option<std::net::IpAddr>,
 }
@@ -306,6 +309,16 @@ impl Node {
             )),
             false => None,
         };
+        let dns = match config.discovery.dns.is_empty() {
+            true => None,
+            false => {
+                let status = status.clone();
+                let verdict = move |r: &crate::enr::Record| discovery::verdict(Some(r), &status);
+                let seed = u64::from_le_bytes(secret[24..].try_into().unwrap_or_default());
+                let (trees, manager) = (config.discovery.dns.clone(), manager.clone());
+                dns::start_system(trees, seed, verdict, manager).map(Arc::new)
+            }
+        };
         let hub = rpc::subscriptions::SubscriptionHub::new();
         let node = Self {
             peer_set,
@@ -329,6 +342,7 @@ impl Node {
             chain: status.clone(),
             arbiters: arbiters.clone(),
             discovery,
+            dns,
             external_ip: config.discovery.external_ip,
         };
         node.pool.subscribe(node.subscriptions.clone().recipient());
@@ -459,6 +473,9 @@ impl Node {
         let _ = self.manager.send(manager::ShutDown).await;
         if let Some(discovery) = &self.discovery {
             discovery.stop();
+        }
+        if let Some(dns) = &self.dns {
+            dns.stop();
         }
         let _ = self.peer_set.send(Close).await;
         // The manager hears of every peer that leaves; it answers when none is left.

@@ -39,6 +39,8 @@ pub enum PeerSource {
     Discv4,
     /// Found by discovery v5.
     Discv5,
+    /// Found in an EIP-1459 DNS node list.
+    Dns,
     /// It dialed us.
     Inbound,
     /// Dialed by the embedder through `Node::dial`.
@@ -53,6 +55,7 @@ impl PeerSource {
             Self::Trusted => "trusted",
             Self::Discv4 => "discv4",
             Self::Discv5 => "discv5",
+            Self::Dns => "dns",
             Self::Inbound => "inbound",
             Self::Dialed => "dialed",
         }
