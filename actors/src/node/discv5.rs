@@ -347,6 +347,12 @@ async fn run_lookups(
             return;
         };
         let before = service.table_nodes();
+        if before == 0 {
+            // Nothing to ask (no bootnodes, or all gone): the crate would only warn. Look
+            // again once a node has reached us.
+            pause = LOOKUP_INTERVAL_MIN;
+            continue;
+        }
         let Some(query) = service.with(|service| service.find_node(NodeId::random())) else {
             return;
         };
