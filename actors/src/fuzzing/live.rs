@@ -17,13 +17,14 @@ use futures::channel::oneshot;
 use serde_json::Value;
 
 use crate::eth::{
-    EthMessage, EthMessageId, EthVersion, NewPooledTransactionHashes68, Transactions,
+    CustodyBitmap, EthMessage, EthMessageId, EthVersion, NewPooledTransactionHashes68,
+    NewPooledTransactionHashes72, Transactions,
 };
 use crate::node::{Node, NodeBuilder};
 use crate::p2p::DisconnectReason;
 use crate::peer::{Disconnect, InboundEth, ReadGate, RequestError, SendEth, SendRequest};
 use crate::peer_set::PeerSetActor;
-use crate::tx_fetcher::{TxFetcher, TxFetcherLinks};
+use crate::tx_fetcher::{BlobFetchPolicy, TxFetcher, TxFetcherLinks, MIN_FULL_FETCH_PERCENT};
 use crate::tx_ingest::{start_verifiers, TxIngest};
 use crate::tx_pool::validate::ValidationRules;
 use crate::tx_pool::{NoState, TxPool, ValidatingTxPool};
@@ -189,7 +190,14 @@ impl TxPath {
             ingest: ingest.recipient(),
         };
         let shared: Arc<dyn TxPool> = pool;
-        let fetcher = TxFetcher::new(shared, links, Duration::ZERO).start();
+        // A sampler (columns 1-4), so that eth/72 blob txs take both the whole and the
+        // sampled path (the fixed salt picks per hash).
+        let custody = CustodyBitmap::from_indices([1, 2, 3, 4]).unwrap_or_default();
+        let policy =
+            BlobFetchPolicy::new(custody, MIN_FULL_FETCH_PERCENT).salted(B256::repeat_byte(0x5a));
+        let fetcher = TxFetcher::new(shared, links, Duration::ZERO)
+            .with_blob_policy(policy)
+            .start();
         let mut path = Self {
             fetcher,
             peers: Vec::new(),
@@ -242,11 +250,37 @@ impl TxPath {
         let (op, who) = (*op, *who);
         *data = rest;
         let peer = usize::from(who) % FUZZ_PEERS;
-        match op % 4 {
+        match op % 6 {
             0 => {
                 let announcement = self.announcement(data)?;
                 let message = EthMessage::NewPooledTransactionHashes68(announcement);
                 self.fetcher.do_send(self.says(peer, message));
+            }
+            4 => {
+                // eth/72: a 16-byte column mask, then the eth/68 part.
+                let (mask, rest) = data.split_first_chunk::<16>()?;
+                let mask = CustodyBitmap(alloy_primitives::FixedBytes(*mask));
+                *data = rest;
+                let ann = self.announcement(data)?;
+                let message =
+                    EthMessage::NewPooledTransactionHashes72(NewPooledTransactionHashes72 {
+                        types: ann.types,
+                        sizes: ann.sizes,
+                        hashes: ann.hashes,
+                        mask,
+                    });
+                self.fetcher.do_send(self.says(peer, message));
+            }
+            5 => {
+                // A reply to a GetCells: any Cells message, or none.
+                let chunk = take_chunk(data)?;
+                let id = EthMessageId::Cells as u8;
+                let answer = EthMessage::decode(EthVersion::Eth72, id, chunk).map_err(|_| {
+                    RequestError::Timeout {
+                        after: Duration::from_secs(5),
+                    }
+                });
+                self.peers[peer].addr.do_send(Answer(answer));
             }
             1 => {
                 let chunk = take_chunk(data)?;
@@ -332,9 +366,11 @@ fn take_chunk<'a>(data: &mut &'a [u8]) -> Option<&'a [u8]> {
 }
 
 /// Arbitrary bytes as a script of remote behaviour against the node's inbound tx path:
-/// eth/68 announcements (real or made-up hashes, any types and sizes up to u64::MAX),
-/// Transactions broadcasts, replies to the fetcher's requests (any PooledTransactions, or
-/// none) and peers leaving, from four peers. Nothing may panic on any thread.
+/// eth/68 and eth/72 announcements (real or made-up hashes, any types and sizes up to
+/// u64::MAX, any column mask), Transactions broadcasts, replies to the fetcher's requests
+/// (any PooledTransactions or Cells, or none) and peers leaving, from four peers, against a
+/// fetcher that samples some blob txs and fetches others whole. Nothing may panic on any
+/// thread.
 pub fn tx_fetcher(data: &[u8]) {
     let script = data.to_vec();
     on_system(Box::new(move |done| {
