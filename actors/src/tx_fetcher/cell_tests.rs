@@ -33,6 +33,8 @@ struct CellPeer {
     holds: Vec<PooledTx>,
     /// Flip a byte of every cell it serves.
     corrupt: bool,
+    /// Answer GetCells only with a timeout, after [`STALL`].
+    stall: bool,
     asked: mpsc::UnboundedSender<Asked>,
     hangups: mpsc::UnboundedSender<DisconnectReason>,
 }
@@ -58,6 +60,13 @@ impl Handler<SendRequest> for CellPeer {
                     request.request_id,
                     PooledTransactions(txs),
                 ))
+            }
+            EthMessage::GetCells(request) if self.stall => {
+                let _ = self.asked.unbounded_send(Some(request.mask));
+                return Box::pin(async {
+                    tokio::time::sleep(STALL).await;
+                    Err(RequestError::Timeout { after: STALL })
+                });
             }
             EthMessage::GetCells(request) => {
                 let _ = self.asked.unbounded_send(Some(request.mask));
@@ -134,11 +143,25 @@ struct Peer {
 }
 
 fn peer(n: u8, holds: &PooledTx, corrupt: bool) -> Peer {
+    rigged_peer(n, holds, corrupt, false)
+}
+
+/// A peer that answers GetCells only with a timeout, [`STALL`] later (as a peer that
+/// never answers does, through the request tracker's deadline).
+fn stalling_peer(n: u8, holds: &PooledTx) -> Peer {
+    rigged_peer(n, holds, false, true)
+}
+
+/// How long a stalling peer takes to fail: past [`BLOB_AVAILABILITY_TIMEOUT`].
+const STALL: Duration = Duration::from_secs(5);
+
+fn rigged_peer(n: u8, holds: &PooledTx, corrupt: bool, stall: bool) -> Peer {
     let (asked_tx, asked) = mpsc::unbounded();
     let (hangups_tx, hangups) = mpsc::unbounded();
     let addr = CellPeer {
         holds: vec![holds.clone()],
         corrupt,
+        stall,
         asked: asked_tx,
         hangups: hangups_tx,
     }
@@ -341,4 +364,53 @@ async fn a_sampler_asks_a_partial_announcer_holding_its_columns_once_two_provide
     for provider in &mut providers {
         assert!(provider.asked.try_recv().is_err(), "providers not asked");
     }
+}
+
+#[actix_rt::test]
+async fn a_provider_stalling_past_the_availability_timeout_leaves_no_tx_pending_forever() {
+    tokio::time::pause();
+    let tx = cell_blob_tx(sender(1), 0, &[6]);
+    let (fetcher, mut delivered) = rig(sampling(&tx));
+    let mut staller = stalling_peer(1, &tx);
+    let mut honest = peer(2, &tx, false);
+    fetcher.do_send(staller.announces(&tx, CustodyBitmap::ALL));
+    fetcher.do_send(honest.announces(&tx, CustodyBitmap::ALL));
+    assert_eq!(next(&mut staller.asked).await, None);
+    // Two providers: the first announcer is asked for the custody columns and stalls
+    // while the availability timeout passes, then fails, leaving one provider.
+    assert_eq!(next(&mut staller.asked).await, Some(custody()));
+    // Too few providers after the timeout: the tx is fetched whole from the other.
+    assert_eq!(next(&mut honest.asked).await, Some(CustodyBitmap::data()));
+    let (from, hash, whole, _) = next(&mut delivered).await;
+    assert_eq!((from, hash, whole), (honest.id, *tx.hash(), true));
+    let stats = fetcher.send(GetFetcherStats).await.expect("stats");
+    assert_eq!(stats.pending_cells, 0);
+    assert!(honest.hangups.try_recv().is_err(), "the honest peer stays");
+}
+
+#[actix_rt::test]
+async fn a_blob_tx_whose_cells_failed_is_fetched_again_when_announced_again() {
+    tokio::time::pause();
+    let tx = cell_blob_tx(sender(1), 0, &[7]);
+    let (fetcher, mut delivered) = rig(BlobFetchPolicy::default());
+    let mut bad = peer(1, &tx, true);
+    // A partial announcer: it stays an announcer of the hash but cannot serve it whole.
+    let partial = peer(2, &tx, false);
+    fetcher.do_send(bad.announces(&tx, CustodyBitmap::ALL));
+    fetcher.do_send(partial.announces(&tx, custody()));
+    assert_eq!(next(&mut bad.asked).await, None);
+    assert_eq!(next(&mut bad.asked).await, Some(CustodyBitmap::data()));
+    assert_eq!(
+        next(&mut bad.hangups).await,
+        DisconnectReason::SubprotocolSpecific
+    );
+    // Nobody left to serve its cells: given up. A later honest announcer fetches it anew.
+    let stats = fetcher.send(GetFetcherStats).await.expect("stats");
+    assert_eq!(stats.pending_cells, 0);
+    let mut honest = peer(3, &tx, false);
+    fetcher.do_send(honest.announces(&tx, CustodyBitmap::ALL));
+    assert_eq!(next(&mut honest.asked).await, None);
+    assert_eq!(next(&mut honest.asked).await, Some(CustodyBitmap::data()));
+    let (from, hash, whole, _) = next(&mut delivered).await;
+    assert_eq!((from, hash, whole), (honest.id, *tx.hash(), true));
 }

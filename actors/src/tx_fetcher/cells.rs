@@ -143,6 +143,9 @@ pub(super) struct PendingCells {
     whole: bool,
     /// A GetCells is in flight.
     asking: bool,
+    /// [`BLOB_AVAILABILITY_TIMEOUT`] passed: a sampler short of providers fetches whole
+    /// from then on (also when the timeout found a request in flight that then failed).
+    timed_out: bool,
 }
 
 impl TxFetcher {
@@ -163,9 +166,12 @@ impl TxFetcher {
             self.mark_ready(hash);
             return;
         }
-        if self.cells_pending.contains_key(&hash)
-            || self.cells_pending.len() >= MAX_PENDING_CELL_TXS
-        {
+        if self.cells_pending.contains_key(&hash) {
+            return;
+        }
+        if self.cells_pending.len() >= MAX_PENDING_CELL_TXS {
+            // Forgotten altogether, so that a later announcement fetches it anew.
+            self.forget_hash(&hash);
             return;
         }
         let mut sources = self.wanted.get(&hash).cloned().unwrap_or_default();
@@ -185,6 +191,7 @@ impl TxFetcher {
                 sources,
                 whole,
                 asking: false,
+                timed_out: false,
             },
         );
         self.fetch_cells(hash, ctx);
@@ -207,9 +214,8 @@ impl TxFetcher {
     /// A sampler that saw too few providers in time fetches the tx whole (as geth).
     fn availability_timed_out(&mut self, hash: B256, ctx: &mut Context<Self>) {
         if let Some(pending) = self.cells_pending.get_mut(&hash) {
+            pending.timed_out = true;
             if !pending.whole && !pending.asking {
-                log::debug!("blob tx {hash}: too few providers to sample, fetching it whole");
-                pending.whole = true;
                 self.fetch_cells(hash, ctx);
             }
         }
@@ -217,22 +223,29 @@ impl TxFetcher {
 
     /// The columns a pending tx is fetched for, and the announcer to ask: for a whole
     /// fetch the data columns from one holding them; for a sample the custody columns from
-    /// one holding them, once enough providers announced. `None`: nobody to ask yet.
+    /// one holding them, once enough providers announced (past the availability timeout,
+    /// too few providers turn it into a whole fetch). `None`: nobody to ask yet.
     fn next_cell_request(&mut self, hash: &B256) -> Option<(CustodyBitmap, Announcer)> {
         let custody = self.blob_policy.custody();
         let pending = self.cells_pending.get_mut(hash)?;
         pending.sources.retain(|a| a.disconnect.connected());
-        let want = if pending.whole {
-            CustodyBitmap::data()
-        } else {
+        if !pending.whole {
             let providers = pending
                 .sources
                 .iter()
                 .filter(|a| a.mask == Some(CustodyBitmap::ALL))
                 .count();
             if providers < AVAILABILITY_THRESHOLD {
-                return None;
+                if !pending.timed_out {
+                    return None;
+                }
+                log::debug!("blob tx {hash}: too few providers to sample, fetching it whole");
+                pending.whole = true;
             }
+        }
+        let want = if pending.whole {
+            CustodyBitmap::data()
+        } else {
             custody
         };
         let who = pending
@@ -249,6 +262,8 @@ impl TxFetcher {
             if self.cells_pending.get(&hash).is_some_and(|p| p.whole) {
                 log::debug!("blob tx {hash}: no announcer left to serve its cells");
                 self.cells_pending.remove(&hash);
+                // Its other announcers cannot serve it either; a later one starts afresh.
+                self.forget_hash(&hash);
             }
             return;
         };
