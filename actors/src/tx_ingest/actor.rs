@@ -135,8 +135,8 @@ pub struct TxIngest {
     turn: VecDeque<PeerId>,
     /// Hashes queued or at a verifier.
     in_flight: HashSet<B256>,
-    /// Cells of the sampled txs among them, until they are pooled (bounded by the
-    /// fetcher's `MAX_PENDING_CELL_TXS`, which hands them over).
+    /// Cells of the sampled txs among them, until they are pooled or dropped (one entry
+    /// per hash in `in_flight` at most, so bounded as the per-peer queues are).
     cells: HashMap<B256, SampledCells>,
     rejected: LruCache<B256, ()>,
     /// Batches at the verifiers, at most `max_batches`.
@@ -398,9 +398,24 @@ impl TxIngest {
         for submission in peer.submissions {
             for (_, tx) in &submission.txs {
                 self.in_flight.remove(tx.hash());
+                self.cells.remove(tx.hash());
             }
             submission.finish();
         }
+    }
+}
+
+/// How many sampled txs' cells the ingest path holds (a test's view of its memory).
+#[cfg(test)]
+#[derive(Message)]
+#[rtype(result = "usize")]
+pub(super) struct HeldCells;
+
+#[cfg(test)]
+impl Handler<HeldCells> for TxIngest {
+    type Result = usize;
+    fn handle(&mut self, _: HeldCells, _: &mut Context<Self>) -> usize {
+        self.cells.len()
     }
 }
 
