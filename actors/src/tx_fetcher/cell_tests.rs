@@ -414,3 +414,39 @@ async fn a_blob_tx_whose_cells_failed_is_fetched_again_when_announced_again() {
     let (from, hash, whole, _) = next(&mut delivered).await;
     assert_eq!((from, hash, whole), (honest.id, *tx.hash(), true));
 }
+
+/// A forged blobless blob tx of `blobs` blobs: `tx`'s one commitment and its proofs
+/// repeated (sound in shape, as the fetcher checks before asking for cells).
+fn fat_blobless(tx: &PooledTx, blobs: usize) -> PooledTx {
+    use alloy_consensus::Signed;
+    let PooledTx::Eip4844(signed) = without_blobs(tx) else {
+        panic!("a blob tx");
+    };
+    let mut body = signed.tx().clone();
+    let hash = body.tx.blob_versioned_hashes[0];
+    body.tx.blob_versioned_hashes = vec![hash; blobs];
+    if let alloy_eips::eip7594::BlobTransactionSidecarVariant::Eip7594(sidecar) = &mut body.sidecar
+    {
+        sidecar.commitments = vec![sidecar.commitments[0]; blobs];
+        sidecar.cell_proofs = sidecar.cell_proofs.repeat(blobs);
+    }
+    PooledTx::Eip4844(Signed::new_unhashed(body, *signed.signature()))
+}
+
+#[actix_rt::test]
+async fn forged_blob_txs_of_thousands_of_blobs_are_not_held_while_their_cells_are_fetched() {
+    tokio::time::pause();
+    let fat = fat_blobless(
+        &cell_blob_tx(sender(1), 0, &[8]),
+        MAX_PENDING_CELL_BLOBS + 1,
+    );
+    let (fetcher, _delivered) = rig(BlobFetchPolicy::default());
+    let mut forger = stalling_peer(1, &fat);
+    fetcher.do_send(forger.announces(&fat, CustodyBitmap::ALL));
+    assert_eq!(next(&mut forger.asked).await, None);
+    // Too many blobs to hold: never asked for its cells, nothing pending.
+    let asked = tokio::time::timeout(Duration::from_secs(1), forger.asked.next()).await;
+    assert!(asked.is_err(), "asked for the cells of {asked:?}");
+    let stats = fetcher.send(GetFetcherStats).await.expect("stats");
+    assert_eq!(stats.pending_cells, 0);
+}

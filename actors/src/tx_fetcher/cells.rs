@@ -22,6 +22,12 @@ use crate::peer::{short, Disconnect, PeerId, SendRequest};
 /// 50 MiB at six blobs each. Past the bound new ones are dropped (and refetched if
 /// announced again).
 pub const MAX_PENDING_CELL_TXS: usize = 1024;
+/// Blobs of all blob txs held in [`MAX_PENDING_CELL_TXS`] at most: that many txs of six
+/// blobs (EIP-7594's `MAX_BLOBS_PER_TX`, the public networks' cap). A blob costs its
+/// commitment and 128 cell proofs (6,192 bytes), so this holds about 38 MiB; it is what
+/// bounds memory, since the tx count alone would let a peer's forged txs of thousands of
+/// blobs each take gigabytes. A tx past it is dropped like one past the count.
+pub const MAX_PENDING_CELL_BLOBS: usize = MAX_PENDING_CELL_TXS * 6;
 /// The least share of blob txs, in percent, a node fetches whole: EIP-8070's p = 0.15,
 /// geth's `DefaultFetchProbability` (15), which is also its floor for
 /// `--blobpool.fetchprobability`.
@@ -148,6 +154,13 @@ pub(super) struct PendingCells {
     timed_out: bool,
 }
 
+impl PendingCells {
+    /// Blobs of the tx (what its memory grows with).
+    fn blobs(&self) -> usize {
+        cells::cell_sidecar(&self.tx).map_or(0, |s| s.commitments.len())
+    }
+}
+
 impl TxFetcher {
     /// An eth/72 blob tx delivered without blobs: its commitments must match its versioned
     /// hashes and it must carry 128 cell proofs per blob (or `who` is dropped, as for a bad
@@ -169,7 +182,11 @@ impl TxFetcher {
         if self.cells_pending.contains_key(&hash) {
             return;
         }
-        if self.cells_pending.len() >= MAX_PENDING_CELL_TXS {
+        let blobs = cells::cell_sidecar(&tx).map_or(0, |s| s.commitments.len());
+        let held: usize = self.cells_pending.values().map(PendingCells::blobs).sum();
+        if self.cells_pending.len() >= MAX_PENDING_CELL_TXS
+            || held.saturating_add(blobs) > MAX_PENDING_CELL_BLOBS
+        {
             // Forgotten altogether, so that a later announcement fetches it anew.
             self.forget_hash(&hash);
             return;

@@ -12,11 +12,11 @@ use futures::channel::mpsc;
 use futures::{FutureExt, StreamExt};
 
 use super::*;
-use crate::tx_ingest::actor::HeldCells;
 use crate::eth::PooledTx;
 use crate::p2p::DisconnectReason;
 use crate::peer::{Disconnect, GateReason, ReadGate};
 use crate::testing::peer_id;
+use crate::tx_ingest::actor::HeldCells;
 use crate::tx_pool::validate::{TxValidationError, ValidationRules};
 use crate::tx_pool::{MemoryState, PoolError, TxPool, ValidatingTxPool};
 
