@@ -259,7 +259,7 @@ impl Handler<InboundEth> for TxFetcher {
 
 impl TxFetcher {
     /// Starts one request per idle announcer for the ready hashes it announced.
-    fn schedule(&mut self, ctx: &mut Context<Self>) {
+    pub(super) fn schedule(&mut self, ctx: &mut Context<Self>) {
         let mut batches: HashMap<PeerId, (Announcer, Vec<B256>, u64)> = HashMap::new();
         let mut seen = HashSet::new();
         let ready = &self.ready;

@@ -289,10 +289,11 @@ async fn invalid_cells_disconnect_their_sender_and_the_next_announcer_serves_the
         DisconnectReason::SubprotocolSpecific
     );
     assert_eq!(next(&mut good.asked).await, Some(CustodyBitmap::data()));
+    // Handed to ingest as the deliverer's: its sidecar's proofs are checked there.
     let (from, hash, whole, sampled) = next(&mut delivered).await;
     assert_eq!(
         (from, hash, whole, sampled),
-        (good.id, *tx.hash(), true, None)
+        (bad.id, *tx.hash(), true, None)
     );
     assert!(good.hangups.try_recv().is_err(), "the good peer stays");
     let stats = fetcher.send(GetFetcherStats).await.expect("stats");
@@ -382,7 +383,7 @@ async fn a_provider_stalling_past_the_availability_timeout_leaves_no_tx_pending_
     // Too few providers after the timeout: the tx is fetched whole from the other.
     assert_eq!(next(&mut honest.asked).await, Some(CustodyBitmap::data()));
     let (from, hash, whole, _) = next(&mut delivered).await;
-    assert_eq!((from, hash, whole), (honest.id, *tx.hash(), true));
+    assert_eq!((from, hash, whole), (staller.id, *tx.hash(), true));
     let stats = fetcher.send(GetFetcherStats).await.expect("stats");
     assert_eq!(stats.pending_cells, 0);
     assert!(honest.hangups.try_recv().is_err(), "the honest peer stays");
@@ -449,4 +450,84 @@ async fn forged_blob_txs_of_thousands_of_blobs_are_not_held_while_their_cells_ar
     assert!(asked.is_err(), "asked for the cells of {asked:?}");
     let stats = fetcher.send(GetFetcherStats).await.expect("stats");
     assert_eq!(stats.pending_cells, 0);
+}
+
+/// `tx` with forged cell proofs: the same hash (proofs are not signed over) and
+/// commitments, proofs that refuse its own cells. (A constant blob's true proofs are all
+/// the point at infinity; its commitment, a valid point, is not one of them.)
+fn with_forged_proofs(tx: &PooledTx) -> PooledTx {
+    use alloy_consensus::Signed;
+    let PooledTx::Eip4844(signed) = tx.clone() else {
+        panic!("a blob tx");
+    };
+    let mut body = signed.tx().clone();
+    if let alloy_eips::eip7594::BlobTransactionSidecarVariant::Eip7594(sidecar) = &mut body.sidecar
+    {
+        sidecar.cell_proofs = vec![sidecar.commitments[0]; sidecar.cell_proofs.len()];
+    }
+    PooledTx::Eip4844(Signed::new_unhashed(body, *signed.signature()))
+}
+
+#[actix_rt::test]
+async fn forged_proofs_disconnect_their_deliverer_not_the_honest_cell_provider() {
+    tokio::time::pause();
+    let tx = cell_blob_tx(sender(1), 0, &[9]);
+    let forged = with_forged_proofs(&tx);
+    assert_eq!(forged.hash(), tx.hash());
+    let (fetcher, mut delivered) = rig(BlobFetchPolicy::default());
+    // The forger announces first (only some columns, so it is not asked for the data
+    // columns) and delivers the tx with its forged proofs; the honest peer serves cells.
+    let mut forger = peer(1, &forged, false);
+    let mut honest = peer(2, &tx, false);
+    fetcher.do_send(forger.announces(&tx, custody()));
+    fetcher.do_send(honest.announces(&tx, CustodyBitmap::ALL));
+    assert_eq!(next(&mut forger.asked).await, None);
+    assert_eq!(next(&mut honest.asked).await, Some(CustodyBitmap::data()));
+    assert_eq!(
+        next(&mut forger.hangups).await,
+        DisconnectReason::SubprotocolSpecific
+    );
+    // The tx is fetched again, sidecar and all, from the honest peer, and completed.
+    assert_eq!(next(&mut honest.asked).await, None);
+    assert_eq!(next(&mut honest.asked).await, Some(CustodyBitmap::data()));
+    let (from, hash, whole, _) = next(&mut delivered).await;
+    assert_eq!((from, hash, whole), (honest.id, *tx.hash(), true));
+    assert!(honest.hangups.try_recv().is_err(), "the honest peer stays");
+}
+
+#[actix_rt::test]
+async fn a_sample_failing_forged_proofs_blames_nobody_and_the_whole_fetch_finds_the_forger() {
+    tokio::time::pause();
+    let tx = cell_blob_tx(sender(1), 0, &[10]);
+    let forged = with_forged_proofs(&tx);
+    let (fetcher, mut delivered) = rig(sampling(&tx));
+    let mut forger = peer(1, &forged, false);
+    let mut providers = [peer(2, &tx, false), peer(3, &tx, false)];
+    fetcher.do_send(forger.announces(&tx, CustodyBitmap::from_indices([90]).expect("mask")));
+    for provider in &providers {
+        fetcher.do_send(provider.announces(&tx, CustodyBitmap::ALL));
+    }
+    assert_eq!(next(&mut forger.asked).await, None);
+    // The first provider's sample refuses the forged proofs; a sample cannot tell whose
+    // fault that is, so nobody is dropped and the next provider is asked for the blobs.
+    assert_eq!(next(&mut providers[0].asked).await, Some(custody()));
+    assert_eq!(
+        next(&mut providers[1].asked).await,
+        Some(CustodyBitmap::data())
+    );
+    assert_eq!(
+        next(&mut forger.hangups).await,
+        DisconnectReason::SubprotocolSpecific
+    );
+    // Fetched anew from the first provider, with its true proofs, and sampled.
+    assert_eq!(next(&mut providers[0].asked).await, None);
+    assert_eq!(next(&mut providers[0].asked).await, Some(custody()));
+    let delivery = next(&mut delivered).await;
+    assert_eq!(
+        delivery,
+        (providers[0].id, *tx.hash(), false, Some(custody()))
+    );
+    for provider in &mut providers {
+        assert!(provider.hangups.try_recv().is_err(), "providers stay");
+    }
 }
