@@ -340,18 +340,18 @@ impl TxFetcher {
                 self.cells_pending.remove(&hash);
                 self.blob_fetches.0 += 1;
                 // The pool checks every proof against the blobs now: the deliverer's word.
-                return self.deliver(&deliverer, vec![tx], None, HashMap::new(), ctx);
+                self.deliver(&deliverer, vec![tx], None, HashMap::new(), ctx)
             }
             Verdict::Sampled(tx, sampled) => {
                 self.cells_pending.remove(&hash);
                 self.blob_fetches.1 += 1;
                 let cells = HashMap::from([(hash, sampled)]);
-                return self.deliver(who, vec![tx], None, cells, ctx);
+                self.deliver(who, vec![tx], None, cells, ctx)
             }
             Verdict::Unsure => {
                 log::debug!("blob tx {hash}: sampled cells did not verify, fetching it whole");
                 pending.whole = true;
-                return self.drop_cell_source(hash, &who.peer, ctx);
+                self.drop_cell_source(hash, &who.peer, ctx)
             }
             Verdict::BadCells => {
                 log::debug!(
