@@ -307,18 +307,7 @@ impl TxIngest {
             .iter()
             .filter(|o| o.as_ref().is_err_and(never_relayed))
             .count();
-        let outcomes = outcomes
-            .into_iter()
-            .map(|outcome| {
-                outcome.map(|tx| match self.cells.remove(&tx.hash) {
-                    Some(cells) => tx.with_cells(cells),
-                    None => tx,
-                })
-            })
-            .collect();
-        for hash in &hashes {
-            self.cells.remove(hash);
-        }
+        let outcomes = self.with_cells(outcomes, &hashes);
         let results = self.pool.add_verified(outcomes, Some(id));
         let mut refused = 0;
         for (hash, result) in hashes.iter().zip(&results) {
@@ -388,6 +377,28 @@ impl TxIngest {
         } else if peer.queued > 0 {
             self.turn.push_back(id);
         }
+    }
+
+    /// The verified txs of a batch with the cells of the sampled ones, which leave the
+    /// cells map (as do those of txs that failed verification).
+    fn with_cells(
+        &mut self,
+        outcomes: Vec<Result<PoolTx, TxValidationError>>,
+        hashes: &[B256],
+    ) -> Vec<Result<PoolTx, TxValidationError>> {
+        let outcomes = outcomes
+            .into_iter()
+            .map(|outcome| {
+                outcome.map(|tx| match self.cells.remove(&tx.hash) {
+                    Some(cells) => tx.with_cells(cells),
+                    None => tx,
+                })
+            })
+            .collect();
+        for hash in hashes {
+            self.cells.remove(hash);
+        }
+        outcomes
     }
 
     /// Drops a peer's queue: its waiting transactions are answered as [`PoolError::Busy`].
