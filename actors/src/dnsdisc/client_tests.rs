@@ -1,3 +1,6 @@
+//! The DNS discovery client over an in-memory resolver, on paused time: the EIP example
+//! tree, forged, deep, wide and linked trees, rate limit, cache and root rechecks.
+
 use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 

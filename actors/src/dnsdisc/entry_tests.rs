@@ -1,3 +1,6 @@
+//! EIP-1459 entry parsing: the EIP's example records, root signatures, and malformed,
+//! oversized and odd (base32, base64, UTF-8) text.
+
 use super::*;
 use crate::dnsdisc::testing::{self, EXAMPLE_RECORDS, EXAMPLE_URL};
 

@@ -1,3 +1,6 @@
+//! One tree's sync state alone: which hash comes next, subtree passes, depth and size
+//! bounds, root rechecks and sequence numbers.
+
 use super::*;
 use crate::dnsdisc::entry::BRANCH_PREFIX;
 use crate::dnsdisc::testing::{self, sign_root};

@@ -276,6 +276,18 @@ pub fn blobs_from_data_cells(cells: &[Cell], blobs: usize) -> Option<Vec<Blob>> 
     Some(out)
 }
 
+/// Whether each of `blobs` commits to its commitment (c-kzg; a non-canonical blob does
+/// not). Cells rebuilt into blobs that pass are the tx's own data, whatever its proofs say.
+pub fn blobs_match_commitments(blobs: &[Blob], commitments: &[Bytes48]) -> bool {
+    let settings = alloy_eips::eip4844::env_settings::EnvKzgSettings::Default.get();
+    blobs.len() == commitments.len()
+        && blobs.iter().zip(commitments).all(|(blob, commitment)| {
+            settings
+                .blob_to_kzg_commitment(&c_kzg::Blob::new(blob.0))
+                .is_ok_and(|c| c.to_bytes().into_inner() == commitment.0)
+        })
+}
+
 /// The cells of `blob` at `mask`'s columns, ascending (for serving from whole blobs).
 pub fn cells_of_blob(blob: &Blob, mask: &CustodyBitmap) -> Option<Vec<Cell>> {
     let settings = alloy_eips::eip4844::env_settings::EnvKzgSettings::Default.get();

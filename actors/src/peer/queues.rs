@@ -176,7 +176,16 @@ impl PeerQueues {
             PeerMetrics::add(&metrics.sent_txs, txs.len() as u64);
             return Some(EthMessage::Transactions(Transactions(txs)));
         }
+        self.next_announcement(pool, version, metrics)
+    }
 
+    /// The next announcement of queued hashes, in the form `version` speaks.
+    fn next_announcement(
+        &mut self,
+        pool: &dyn TxPool,
+        version: EthVersion,
+        metrics: &PeerMetrics,
+    ) -> Option<EthMessage> {
         let (mut types, mut sizes, mut hashes) = (Vec::new(), Vec::new(), Vec::new());
         // eth/72 names one column mask per message, for its blob txs: every column for
         // those we hold whole, the kept columns for a sampled one. A blob tx of another

@@ -259,7 +259,7 @@ impl Handler<InboundEth> for TxFetcher {
 
 impl TxFetcher {
     /// Starts one request per idle announcer for the ready hashes it announced.
-    fn schedule(&mut self, ctx: &mut Context<Self>) {
+    pub(super) fn schedule(&mut self, ctx: &mut Context<Self>) {
         let mut batches: HashMap<PeerId, (Announcer, Vec<B256>, u64)> = HashMap::new();
         let mut seen = HashSet::new();
         let ready = &self.ready;
@@ -415,15 +415,8 @@ impl TxFetcher {
                     self.forget_announcer(hash, &peer);
                     self.mark_ready(*hash);
                 }
-                _ => {
-                    // Accepted or refused for good: nobody needs to fetch it again.
-                    if let Some(announcers) = self.wanted.remove(hash) {
-                        for a in announcers {
-                            self.release(&a.peer);
-                        }
-                    }
-                    self.ready.remove(hash);
-                }
+                // Accepted or refused for good: nobody needs to fetch it again.
+                _ => self.forget_hash(hash),
             }
         }
     }
@@ -445,6 +438,17 @@ impl TxFetcher {
         }
         self.outstanding
             .retain(|peer, count| *count > 0 && !gone.contains(peer));
+    }
+
+    /// Stops wanting `hash`: its announcers' counts are released, and an announcement
+    /// after this one starts a fetch anew.
+    pub(super) fn forget_hash(&mut self, hash: &B256) {
+        if let Some(announcers) = self.wanted.remove(hash) {
+            for a in announcers {
+                self.release(&a.peer);
+            }
+        }
+        self.ready.remove(hash);
     }
 
     /// Queues `hash` for fetching if it is still wanted.

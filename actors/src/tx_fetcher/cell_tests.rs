@@ -33,6 +33,8 @@ struct CellPeer {
     holds: Vec<PooledTx>,
     /// Flip a byte of every cell it serves.
     corrupt: bool,
+    /// Answer GetCells only with a timeout, after [`STALL`].
+    stall: bool,
     asked: mpsc::UnboundedSender<Asked>,
     hangups: mpsc::UnboundedSender<DisconnectReason>,
 }
@@ -58,6 +60,13 @@ impl Handler<SendRequest> for CellPeer {
                     request.request_id,
                     PooledTransactions(txs),
                 ))
+            }
+            EthMessage::GetCells(request) if self.stall => {
+                let _ = self.asked.unbounded_send(Some(request.mask));
+                return Box::pin(async {
+                    tokio::time::sleep(STALL).await;
+                    Err(RequestError::Timeout { after: STALL })
+                });
             }
             EthMessage::GetCells(request) => {
                 let _ = self.asked.unbounded_send(Some(request.mask));
@@ -134,11 +143,25 @@ struct Peer {
 }
 
 fn peer(n: u8, holds: &PooledTx, corrupt: bool) -> Peer {
+    rigged_peer(n, holds, corrupt, false)
+}
+
+/// A peer that answers GetCells only with a timeout, [`STALL`] later (as a peer that
+/// never answers does, through the request tracker's deadline).
+fn stalling_peer(n: u8, holds: &PooledTx) -> Peer {
+    rigged_peer(n, holds, false, true)
+}
+
+/// How long a stalling peer takes to fail: past [`BLOB_AVAILABILITY_TIMEOUT`].
+const STALL: Duration = Duration::from_secs(5);
+
+fn rigged_peer(n: u8, holds: &PooledTx, corrupt: bool, stall: bool) -> Peer {
     let (asked_tx, asked) = mpsc::unbounded();
     let (hangups_tx, hangups) = mpsc::unbounded();
     let addr = CellPeer {
         holds: vec![holds.clone()],
         corrupt,
+        stall,
         asked: asked_tx,
         hangups: hangups_tx,
     }
@@ -266,10 +289,11 @@ async fn invalid_cells_disconnect_their_sender_and_the_next_announcer_serves_the
         DisconnectReason::SubprotocolSpecific
     );
     assert_eq!(next(&mut good.asked).await, Some(CustodyBitmap::data()));
+    // Handed to ingest as the deliverer's: its sidecar's proofs are checked there.
     let (from, hash, whole, sampled) = next(&mut delivered).await;
     assert_eq!(
         (from, hash, whole, sampled),
-        (good.id, *tx.hash(), true, None)
+        (bad.id, *tx.hash(), true, None)
     );
     assert!(good.hangups.try_recv().is_err(), "the good peer stays");
     let stats = fetcher.send(GetFetcherStats).await.expect("stats");
@@ -340,5 +364,170 @@ async fn a_sampler_asks_a_partial_announcer_holding_its_columns_once_two_provide
     assert_eq!((from, whole, sampled), (partial.id, false, Some(custody())));
     for provider in &mut providers {
         assert!(provider.asked.try_recv().is_err(), "providers not asked");
+    }
+}
+
+#[actix_rt::test]
+async fn a_provider_stalling_past_the_availability_timeout_leaves_no_tx_pending_forever() {
+    tokio::time::pause();
+    let tx = cell_blob_tx(sender(1), 0, &[6]);
+    let (fetcher, mut delivered) = rig(sampling(&tx));
+    let mut staller = stalling_peer(1, &tx);
+    let mut honest = peer(2, &tx, false);
+    fetcher.do_send(staller.announces(&tx, CustodyBitmap::ALL));
+    fetcher.do_send(honest.announces(&tx, CustodyBitmap::ALL));
+    assert_eq!(next(&mut staller.asked).await, None);
+    // Two providers: the first announcer is asked for the custody columns and stalls
+    // while the availability timeout passes, then fails, leaving one provider.
+    assert_eq!(next(&mut staller.asked).await, Some(custody()));
+    // Too few providers after the timeout: the tx is fetched whole from the other.
+    assert_eq!(next(&mut honest.asked).await, Some(CustodyBitmap::data()));
+    let (from, hash, whole, _) = next(&mut delivered).await;
+    assert_eq!((from, hash, whole), (staller.id, *tx.hash(), true));
+    let stats = fetcher.send(GetFetcherStats).await.expect("stats");
+    assert_eq!(stats.pending_cells, 0);
+    assert!(honest.hangups.try_recv().is_err(), "the honest peer stays");
+}
+
+#[actix_rt::test]
+async fn a_blob_tx_whose_cells_failed_is_fetched_again_when_announced_again() {
+    tokio::time::pause();
+    let tx = cell_blob_tx(sender(1), 0, &[7]);
+    let (fetcher, mut delivered) = rig(BlobFetchPolicy::default());
+    let mut bad = peer(1, &tx, true);
+    // A partial announcer: it stays an announcer of the hash but cannot serve it whole.
+    let partial = peer(2, &tx, false);
+    fetcher.do_send(bad.announces(&tx, CustodyBitmap::ALL));
+    fetcher.do_send(partial.announces(&tx, custody()));
+    assert_eq!(next(&mut bad.asked).await, None);
+    assert_eq!(next(&mut bad.asked).await, Some(CustodyBitmap::data()));
+    assert_eq!(
+        next(&mut bad.hangups).await,
+        DisconnectReason::SubprotocolSpecific
+    );
+    // Nobody left to serve its cells: given up. A later honest announcer fetches it anew.
+    let stats = fetcher.send(GetFetcherStats).await.expect("stats");
+    assert_eq!(stats.pending_cells, 0);
+    let mut honest = peer(3, &tx, false);
+    fetcher.do_send(honest.announces(&tx, CustodyBitmap::ALL));
+    assert_eq!(next(&mut honest.asked).await, None);
+    assert_eq!(next(&mut honest.asked).await, Some(CustodyBitmap::data()));
+    let (from, hash, whole, _) = next(&mut delivered).await;
+    assert_eq!((from, hash, whole), (honest.id, *tx.hash(), true));
+}
+
+/// A forged blobless blob tx of `blobs` blobs: `tx`'s one commitment and its proofs
+/// repeated (sound in shape, as the fetcher checks before asking for cells).
+fn fat_blobless(tx: &PooledTx, blobs: usize) -> PooledTx {
+    use alloy_consensus::Signed;
+    let PooledTx::Eip4844(signed) = without_blobs(tx) else {
+        panic!("a blob tx");
+    };
+    let mut body = signed.tx().clone();
+    let hash = body.tx.blob_versioned_hashes[0];
+    body.tx.blob_versioned_hashes = vec![hash; blobs];
+    if let alloy_eips::eip7594::BlobTransactionSidecarVariant::Eip7594(sidecar) = &mut body.sidecar
+    {
+        sidecar.commitments = vec![sidecar.commitments[0]; blobs];
+        sidecar.cell_proofs = sidecar.cell_proofs.repeat(blobs);
+    }
+    PooledTx::Eip4844(Signed::new_unhashed(body, *signed.signature()))
+}
+
+#[actix_rt::test]
+async fn forged_blob_txs_of_thousands_of_blobs_are_not_held_while_their_cells_are_fetched() {
+    tokio::time::pause();
+    let fat = fat_blobless(
+        &cell_blob_tx(sender(1), 0, &[8]),
+        MAX_PENDING_CELL_BLOBS + 1,
+    );
+    let (fetcher, _delivered) = rig(BlobFetchPolicy::default());
+    let mut forger = stalling_peer(1, &fat);
+    fetcher.do_send(forger.announces(&fat, CustodyBitmap::ALL));
+    assert_eq!(next(&mut forger.asked).await, None);
+    // Too many blobs to hold: never asked for its cells, nothing pending.
+    let asked = tokio::time::timeout(Duration::from_secs(1), forger.asked.next()).await;
+    assert!(asked.is_err(), "asked for the cells of {asked:?}");
+    let stats = fetcher.send(GetFetcherStats).await.expect("stats");
+    assert_eq!(stats.pending_cells, 0);
+}
+
+/// `tx` with forged cell proofs: the same hash (proofs are not signed over) and
+/// commitments, proofs that refuse its own cells. (A constant blob's true proofs are all
+/// the point at infinity; its commitment, a valid point, is not one of them.)
+fn with_forged_proofs(tx: &PooledTx) -> PooledTx {
+    use alloy_consensus::Signed;
+    let PooledTx::Eip4844(signed) = tx.clone() else {
+        panic!("a blob tx");
+    };
+    let mut body = signed.tx().clone();
+    if let alloy_eips::eip7594::BlobTransactionSidecarVariant::Eip7594(sidecar) = &mut body.sidecar
+    {
+        sidecar.cell_proofs = vec![sidecar.commitments[0]; sidecar.cell_proofs.len()];
+    }
+    PooledTx::Eip4844(Signed::new_unhashed(body, *signed.signature()))
+}
+
+#[actix_rt::test]
+async fn forged_proofs_disconnect_their_deliverer_not_the_honest_cell_provider() {
+    tokio::time::pause();
+    let tx = cell_blob_tx(sender(1), 0, &[9]);
+    let forged = with_forged_proofs(&tx);
+    assert_eq!(forged.hash(), tx.hash());
+    let (fetcher, mut delivered) = rig(BlobFetchPolicy::default());
+    // The forger announces first (only some columns, so it is not asked for the data
+    // columns) and delivers the tx with its forged proofs; the honest peer serves cells.
+    let mut forger = peer(1, &forged, false);
+    let mut honest = peer(2, &tx, false);
+    fetcher.do_send(forger.announces(&tx, custody()));
+    fetcher.do_send(honest.announces(&tx, CustodyBitmap::ALL));
+    assert_eq!(next(&mut forger.asked).await, None);
+    assert_eq!(next(&mut honest.asked).await, Some(CustodyBitmap::data()));
+    assert_eq!(
+        next(&mut forger.hangups).await,
+        DisconnectReason::SubprotocolSpecific
+    );
+    // The tx is fetched again, sidecar and all, from the honest peer, and completed.
+    assert_eq!(next(&mut honest.asked).await, None);
+    assert_eq!(next(&mut honest.asked).await, Some(CustodyBitmap::data()));
+    let (from, hash, whole, _) = next(&mut delivered).await;
+    assert_eq!((from, hash, whole), (honest.id, *tx.hash(), true));
+    assert!(honest.hangups.try_recv().is_err(), "the honest peer stays");
+}
+
+#[actix_rt::test]
+async fn a_sample_failing_forged_proofs_blames_nobody_and_the_whole_fetch_finds_the_forger() {
+    tokio::time::pause();
+    let tx = cell_blob_tx(sender(1), 0, &[10]);
+    let forged = with_forged_proofs(&tx);
+    let (fetcher, mut delivered) = rig(sampling(&tx));
+    let mut forger = peer(1, &forged, false);
+    let mut providers = [peer(2, &tx, false), peer(3, &tx, false)];
+    fetcher.do_send(forger.announces(&tx, CustodyBitmap::from_indices([90]).expect("mask")));
+    for provider in &providers {
+        fetcher.do_send(provider.announces(&tx, CustodyBitmap::ALL));
+    }
+    assert_eq!(next(&mut forger.asked).await, None);
+    // The first provider's sample refuses the forged proofs; a sample cannot tell whose
+    // fault that is, so nobody is dropped and the next provider is asked for the blobs.
+    assert_eq!(next(&mut providers[0].asked).await, Some(custody()));
+    assert_eq!(
+        next(&mut providers[1].asked).await,
+        Some(CustodyBitmap::data())
+    );
+    assert_eq!(
+        next(&mut forger.hangups).await,
+        DisconnectReason::SubprotocolSpecific
+    );
+    // Fetched anew from the first provider, with its true proofs, and sampled.
+    assert_eq!(next(&mut providers[0].asked).await, None);
+    assert_eq!(next(&mut providers[0].asked).await, Some(custody()));
+    let delivery = next(&mut delivered).await;
+    assert_eq!(
+        delivery,
+        (providers[0].id, *tx.hash(), false, Some(custody()))
+    );
+    for provider in &mut providers {
+        assert!(provider.hangups.try_recv().is_err(), "providers stay");
     }
 }

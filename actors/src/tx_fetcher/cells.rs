@@ -11,7 +11,7 @@ use actix::prelude::*;
 use alloy_primitives::{keccak256, B256};
 
 use super::actor::{Announcer, TxFetcher};
-use crate::eth::cells::{self, CustodyBitmap, DATA_COLUMNS};
+use crate::eth::cells::{self, Cell, CellError, CustodyBitmap, DATA_COLUMNS};
 use crate::eth::{Cells, EthMessage, GetCells, PooledTx, SampledCells};
 use crate::p2p::DisconnectReason;
 use crate::peer::{short, Disconnect, PeerId, SendRequest};
@@ -22,6 +22,12 @@ use crate::peer::{short, Disconnect, PeerId, SendRequest};
 /// 50 MiB at six blobs each. Past the bound new ones are dropped (and refetched if
 /// announced again).
 pub const MAX_PENDING_CELL_TXS: usize = 1024;
+/// Blobs of all blob txs held in [`MAX_PENDING_CELL_TXS`] at most: that many txs of six
+/// blobs (EIP-7594's `MAX_BLOBS_PER_TX`, the public networks' cap). A blob costs its
+/// commitment and 128 cell proofs (6,192 bytes), so this holds about 38 MiB; it is what
+/// bounds memory, since the tx count alone would let a peer's forged txs of thousands of
+/// blobs each take gigabytes. A tx past it is dropped like one past the count.
+pub const MAX_PENDING_CELL_BLOBS: usize = MAX_PENDING_CELL_TXS * 6;
 /// The least share of blob txs, in percent, a node fetches whole: EIP-8070's p = 0.15,
 /// geth's `DefaultFetchProbability` (15), which is also its floor for
 /// `--blobpool.fetchprobability`.
@@ -137,12 +143,25 @@ impl BlobFetchPolicy {
 /// A blobless blob tx waiting for its cells.
 pub(super) struct PendingCells {
     tx: PooledTx,
+    /// Who delivered `tx`: its commitments and cell proofs are this peer's word (the tx
+    /// hash does not cover them), so proofs that refuse the tx's own data are its fault.
+    deliverer: Announcer,
     /// Announcers that may serve cells, in announcement order.
     sources: Vec<Announcer>,
     /// Fetch the data columns (whole) rather than the custody columns.
     whole: bool,
     /// A GetCells is in flight.
     asking: bool,
+    /// [`BLOB_AVAILABILITY_TIMEOUT`] passed: a sampler short of providers fetches whole
+    /// from then on (also when the timeout found a request in flight that then failed).
+    timed_out: bool,
+}
+
+impl PendingCells {
+    /// Blobs of the tx (what its memory grows with).
+    fn blobs(&self) -> usize {
+        cells::cell_sidecar(&self.tx).map_or(0, |s| s.commitments.len())
+    }
 }
 
 impl TxFetcher {
@@ -163,9 +182,16 @@ impl TxFetcher {
             self.mark_ready(hash);
             return;
         }
-        if self.cells_pending.contains_key(&hash)
-            || self.cells_pending.len() >= MAX_PENDING_CELL_TXS
+        if self.cells_pending.contains_key(&hash) {
+            return;
+        }
+        let blobs = cells::cell_sidecar(&tx).map_or(0, |s| s.commitments.len());
+        let held: usize = self.cells_pending.values().map(PendingCells::blobs).sum();
+        if self.cells_pending.len() >= MAX_PENDING_CELL_TXS
+            || held.saturating_add(blobs) > MAX_PENDING_CELL_BLOBS
         {
+            // Forgotten altogether, so that a later announcement fetches it anew.
+            self.forget_hash(&hash);
             return;
         }
         let mut sources = self.wanted.get(&hash).cloned().unwrap_or_default();
@@ -182,9 +208,11 @@ impl TxFetcher {
             hash,
             PendingCells {
                 tx,
+                deliverer: who.clone(),
                 sources,
                 whole,
                 asking: false,
+                timed_out: false,
             },
         );
         self.fetch_cells(hash, ctx);
@@ -207,9 +235,8 @@ impl TxFetcher {
     /// A sampler that saw too few providers in time fetches the tx whole (as geth).
     fn availability_timed_out(&mut self, hash: B256, ctx: &mut Context<Self>) {
         if let Some(pending) = self.cells_pending.get_mut(&hash) {
+            pending.timed_out = true;
             if !pending.whole && !pending.asking {
-                log::debug!("blob tx {hash}: too few providers to sample, fetching it whole");
-                pending.whole = true;
                 self.fetch_cells(hash, ctx);
             }
         }
@@ -217,22 +244,29 @@ impl TxFetcher {
 
     /// The columns a pending tx is fetched for, and the announcer to ask: for a whole
     /// fetch the data columns from one holding them; for a sample the custody columns from
-    /// one holding them, once enough providers announced. `None`: nobody to ask yet.
+    /// one holding them, once enough providers announced (past the availability timeout,
+    /// too few providers turn it into a whole fetch). `None`: nobody to ask yet.
     fn next_cell_request(&mut self, hash: &B256) -> Option<(CustodyBitmap, Announcer)> {
         let custody = self.blob_policy.custody();
         let pending = self.cells_pending.get_mut(hash)?;
         pending.sources.retain(|a| a.disconnect.connected());
-        let want = if pending.whole {
-            CustodyBitmap::data()
-        } else {
+        if !pending.whole {
             let providers = pending
                 .sources
                 .iter()
                 .filter(|a| a.mask == Some(CustodyBitmap::ALL))
                 .count();
             if providers < AVAILABILITY_THRESHOLD {
-                return None;
+                if !pending.timed_out {
+                    return None;
+                }
+                log::debug!("blob tx {hash}: too few providers to sample, fetching it whole");
+                pending.whole = true;
             }
+        }
+        let want = if pending.whole {
+            CustodyBitmap::data()
+        } else {
             custody
         };
         let who = pending
@@ -249,6 +283,8 @@ impl TxFetcher {
             if self.cells_pending.get(&hash).is_some_and(|p| p.whole) {
                 log::debug!("blob tx {hash}: no announcer left to serve its cells");
                 self.cells_pending.remove(&hash);
+                // Its other announcers cannot serve it either; a later one starts afresh.
+                self.forget_hash(&hash);
             }
             return;
         };
@@ -273,9 +309,11 @@ impl TxFetcher {
         }));
     }
 
-    /// Checks the cells `who` sent for `hash`: valid ones complete the tx (whole: blobs
-    /// rebuilt from the data columns; sampled: kept beside the blobless tx), which goes to
-    /// the pool; invalid ones get `who` disconnected; either failure tries the next source.
+    /// Judges the cells `who` sent for `hash` ([`judge_cells`]): valid ones complete the
+    /// tx (whole: blobs rebuilt from the data columns; sampled: kept beside the blobless
+    /// tx), which goes to the pool; wrong cells get `who` disconnected, proofs that refuse
+    /// the tx's own data get the tx's deliverer disconnected (and the tx is fetched again
+    /// from another announcer); a failed sample blames nobody and turns into a whole fetch.
     fn cells_arrived(
         &mut self,
         hash: B256,
@@ -288,47 +326,57 @@ impl TxFetcher {
             return;
         };
         pending.asking = false;
-        let Some(sidecar) = cells::cell_sidecar(&pending.tx).cloned() else {
-            return;
-        };
         let cells = reply.and_then(|r| {
             let position = r.hashes.iter().position(|h| *h == hash)?;
             (r.mask == want).then(|| r.cells.into_iter().nth(position))?
         });
-        // None: no answer for it (try another source); Some(Err): cells that do not verify.
+        // No answer for it: try another source.
         let Some(cells) = cells else {
             return self.drop_cell_source(hash, &who.peer, ctx);
         };
-        let completed = if pending.whole {
-            cells::verify_cells(&sidecar.commitments, &sidecar.cell_proofs, &want, &cells)
-                .ok()
-                .and_then(|()| cells::blobs_from_data_cells(&cells, sidecar.commitments.len()))
-                .map(|blobs| (cells::with_blobs(&pending.tx, blobs), None))
-        } else {
-            SampledCells::verify(&sidecar, want, cells)
-                .ok()
-                .map(|sampled| (pending.tx.clone(), Some(sampled)))
-        };
-        let Some((tx, sampled)) = completed else {
-            log::debug!(
-                "peer {}: invalid cells for blob tx {hash}",
-                short(&who.peer)
-            );
-            who.disconnect.do_send(Disconnect {
-                reason: DisconnectReason::SubprotocolSpecific,
-            });
-            return self.drop_cell_source(hash, &who.peer, ctx);
-        };
-        self.cells_pending.remove(&hash);
-        let mut cells = HashMap::new();
-        match sampled {
-            Some(sampled) => {
-                self.blob_fetches.1 += 1;
-                cells.insert(hash, sampled);
+        let (verdict, deliverer) = (judge_cells(pending, want, cells), pending.deliverer.clone());
+        match verdict {
+            Verdict::Whole(tx) => {
+                self.cells_pending.remove(&hash);
+                self.blob_fetches.0 += 1;
+                // The pool checks every proof against the blobs now: the deliverer's word.
+                self.deliver(&deliverer, vec![tx], None, HashMap::new(), ctx)
             }
-            None => self.blob_fetches.0 += 1,
+            Verdict::Sampled(tx, sampled) => {
+                self.cells_pending.remove(&hash);
+                self.blob_fetches.1 += 1;
+                let cells = HashMap::from([(hash, sampled)]);
+                self.deliver(who, vec![tx], None, cells, ctx)
+            }
+            Verdict::Unsure => {
+                log::debug!("blob tx {hash}: sampled cells did not verify, fetching it whole");
+                pending.whole = true;
+                self.drop_cell_source(hash, &who.peer, ctx)
+            }
+            Verdict::BadCells => {
+                log::debug!(
+                    "peer {}: invalid cells for blob tx {hash}",
+                    short(&who.peer)
+                );
+                who.disconnect.do_send(Disconnect {
+                    reason: DisconnectReason::SubprotocolSpecific,
+                });
+                self.drop_cell_source(hash, &who.peer, ctx)
+            }
+            Verdict::BadProofs => {
+                log::debug!(
+                    "peer {}: blob tx {hash} with cell proofs refusing its own data",
+                    short(&deliverer.peer)
+                );
+                deliverer.disconnect.do_send(Disconnect {
+                    reason: DisconnectReason::SubprotocolSpecific,
+                });
+                // Fetched anew, sidecar and all, from another announcer if there is one.
+                self.cells_pending.remove(&hash);
+                self.mark_ready(hash);
+                self.schedule(ctx);
+            }
         }
-        self.deliver(who, vec![tx], None, cells, ctx);
     }
 
     /// Stops asking `peer` for the cells of `hash` and asks the next source.
@@ -337,6 +385,50 @@ impl TxFetcher {
             pending.sources.retain(|a| a.peer != *peer);
         }
         self.fetch_cells(hash, ctx);
+    }
+}
+
+/// What a reply's cells showed about a pending tx.
+enum Verdict {
+    /// A whole fetch verified: the tx with its blobs back.
+    Whole(PooledTx),
+    /// A sample verified: the blobless tx and its cells.
+    Sampled(PooledTx, SampledCells),
+    /// The cells are wrong (count, or data that is not the blobs'): their sender's fault.
+    BadCells,
+    /// The data columns rebuild blobs matching the commitments, yet the sidecar's proofs
+    /// refuse them: the proofs are forged, the deliverer's fault.
+    BadProofs,
+    /// Sampled cells that do not verify: the cells or the proofs are wrong, and a sample
+    /// cannot tell which (a whole fetch can).
+    Unsure,
+}
+
+/// Checks `cells` of `want`'s columns against the pending tx's commitments and proofs.
+/// Only when they refuse does it cost more: a whole fetch's data columns are rebuilt into
+/// blobs and committed to (c-kzg), to tell forged proofs from wrong cells.
+fn judge_cells(pending: &PendingCells, want: CustodyBitmap, cells: Vec<Cell>) -> Verdict {
+    // Always there: `sound_blobless` let the tx in.
+    let Some(sidecar) = cells::cell_sidecar(&pending.tx) else {
+        return Verdict::BadProofs;
+    };
+    if !pending.whole {
+        return match SampledCells::verify(sidecar, want, cells) {
+            Ok(sampled) => Verdict::Sampled(pending.tx.clone(), sampled),
+            Err(CellError::WrongCount { .. }) => Verdict::BadCells,
+            Err(_) => Verdict::Unsure,
+        };
+    }
+    let checked = cells::verify_cells(&sidecar.commitments, &sidecar.cell_proofs, &want, &cells);
+    let blobs = cells::blobs_from_data_cells(&cells, sidecar.commitments.len());
+    match (checked, blobs) {
+        (Ok(()), Some(blobs)) => Verdict::Whole(cells::with_blobs(&pending.tx, blobs)),
+        (Err(CellError::Invalid), Some(blobs))
+            if cells::blobs_match_commitments(&blobs, &sidecar.commitments) =>
+        {
+            Verdict::BadProofs
+        }
+        _ => Verdict::BadCells,
     }
 }
 

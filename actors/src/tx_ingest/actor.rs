@@ -135,8 +135,8 @@ pub struct TxIngest {
     turn: VecDeque<PeerId>,
     /// Hashes queued or at a verifier.
     in_flight: HashSet<B256>,
-    /// Cells of the sampled txs among them, until they are pooled (bounded by the
-    /// fetcher's `MAX_PENDING_CELL_TXS`, which hands them over).
+    /// Cells of the sampled txs among them, until they are pooled or dropped (one entry
+    /// per hash in `in_flight` at most, so bounded as the per-peer queues are).
     cells: HashMap<B256, SampledCells>,
     rejected: LruCache<B256, ()>,
     /// Batches at the verifiers, at most `max_batches`.
@@ -307,18 +307,7 @@ impl TxIngest {
             .iter()
             .filter(|o| o.as_ref().is_err_and(never_relayed))
             .count();
-        let outcomes = outcomes
-            .into_iter()
-            .map(|outcome| {
-                outcome.map(|tx| match self.cells.remove(&tx.hash) {
-                    Some(cells) => tx.with_cells(cells),
-                    None => tx,
-                })
-            })
-            .collect();
-        for hash in &hashes {
-            self.cells.remove(hash);
-        }
+        let outcomes = self.with_cells(outcomes, &hashes);
         let results = self.pool.add_verified(outcomes, Some(id));
         let mut refused = 0;
         for (hash, result) in hashes.iter().zip(&results) {
@@ -390,6 +379,28 @@ impl TxIngest {
         }
     }
 
+    /// The verified txs of a batch with the cells of the sampled ones, which leave the
+    /// cells map (as do those of txs that failed verification).
+    fn with_cells(
+        &mut self,
+        outcomes: Vec<Result<PoolTx, TxValidationError>>,
+        hashes: &[B256],
+    ) -> Vec<Result<PoolTx, TxValidationError>> {
+        let outcomes = outcomes
+            .into_iter()
+            .map(|outcome| {
+                outcome.map(|tx| match self.cells.remove(&tx.hash) {
+                    Some(cells) => tx.with_cells(cells),
+                    None => tx,
+                })
+            })
+            .collect();
+        for hash in hashes {
+            self.cells.remove(hash);
+        }
+        outcomes
+    }
+
     /// Drops a peer's queue: its waiting transactions are answered as [`PoolError::Busy`].
     fn forget(&mut self, id: PeerId) {
         let Some(peer) = self.peers.remove(&id) else {
@@ -398,9 +409,24 @@ impl TxIngest {
         for submission in peer.submissions {
             for (_, tx) in &submission.txs {
                 self.in_flight.remove(tx.hash());
+                self.cells.remove(tx.hash());
             }
             submission.finish();
         }
+    }
+}
+
+/// How many sampled txs' cells the ingest path holds (a test's view of its memory).
+#[cfg(test)]
+#[derive(Message)]
+#[rtype(result = "usize")]
+pub(super) struct HeldCells;
+
+#[cfg(test)]
+impl Handler<HeldCells> for TxIngest {
+    type Result = usize;
+    fn handle(&mut self, _: HeldCells, _: &mut Context<Self>) -> usize {
+        self.cells.len()
     }
 }
 

@@ -16,6 +16,7 @@ use crate::eth::PooledTx;
 use crate::p2p::DisconnectReason;
 use crate::peer::{Disconnect, GateReason, ReadGate};
 use crate::testing::peer_id;
+use crate::tx_ingest::actor::HeldCells;
 use crate::tx_pool::validate::{TxValidationError, ValidationRules};
 use crate::tx_pool::{MemoryState, PoolError, TxPool, ValidatingTxPool};
 
@@ -234,4 +235,29 @@ async fn a_big_backlog_closes_the_senders_gate_and_another_peer_is_served_first(
         (&mut flood).now_or_never().is_none(),
         "the other peer's tx waited for the whole backlog"
     );
+}
+
+#[actix_rt::test]
+async fn a_dropped_peers_queued_sampled_txs_leave_no_cells_behind() {
+    use crate::eth::cells::{cell_sidecar, without_blobs, CustodyBitmap};
+    use crate::eth::SampledCells;
+    use crate::testing::{cell_blob_tx, column_cells, sender};
+    let pool = pool();
+    let (ingest, _) = ingest(&pool, 1);
+    let mut attacker = fake_peer(1);
+    // Its junk gets it dropped after the first batch; a sampled tx waits behind the junk.
+    let junk: Vec<PooledTx> = (0..2 * INGEST_BATCH as u64).map(unsigned).collect();
+    let tx = cell_blob_tx(sender(9), 0, &[1]);
+    let mask = CustodyBitmap::from_indices([1, 2, 3, 4]).expect("mask");
+    let sidecar = cell_sidecar(&tx).expect("7594");
+    let sampled = SampledCells::verify(sidecar, mask, column_cells(&tx, &mask)).expect("cells");
+    let mut queued = attacker.send(vec![without_blobs(&tx)]);
+    queued.cells.insert(*tx.hash(), sampled);
+    let (flood, queued) = futures::join!(ingest.send(attacker.send(junk)), ingest.send(queued));
+    assert!(flood.is_ok());
+    assert_eq!(queued.expect("alive"), vec![Err(PoolError::Busy)]);
+    // A deadline for a hung test, not a speed goal.
+    let hangup = tokio::time::timeout(Duration::from_secs(60), attacker.hangups.next()).await;
+    assert_eq!(hangup, Ok(Some(DisconnectReason::UselessPeer)));
+    assert_eq!(ingest.send(HeldCells).await.expect("alive"), 0);
 }
