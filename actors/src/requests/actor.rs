@@ -24,6 +24,12 @@ pub const MAX_CELL_TXS_SERVE: usize = 4096;
 /// Most cells per Cells reply: the 2 MiB soft limit in 2 KiB cells (geth
 /// `softResponseLimit / 2048`).
 pub const MAX_CELLS_SERVE: usize = serve::SOFT_RESPONSE_LIMIT / cells::BYTES_PER_CELL;
+/// Blobs whose extension one GetCells may make us compute (ours). Extension columns
+/// (64-127) of a blob held whole cost a c-kzg `compute_cells`, 3.7 ms a blob here, so this
+/// caps a request at about 120 ms of one worker; geth keeps computed cells in its pool and
+/// pays nothing. Txs past it are left out, which EIP-8070 allows ("the responder MAY
+/// truncate"). Data columns are cut from the blob and do not count.
+pub const MAX_CELL_COMPUTE_BLOBS: usize = 32;
 
 /// Most transactions served per GetPooledTransactions (geth serves up to the 2 MiB soft
 /// limit; reth caps at 4096 items as well).
@@ -151,17 +157,21 @@ pub fn pooled_transactions(
 }
 
 /// The cells of `mask`'s columns for the pooled blob txs among `hashes`, in request order
-/// and column by column (for each column, one cell per blob), computed from the blobs we
-/// hold, or for a sampled tx from the cells we keep. Txs we lack, and sampled ones missing
-/// a column asked for, are left out (as geth); a v0 sidecar is just as good, as cells come
-/// from blobs. Stops at [`MAX_CELLS_SERVE`] cells or [`MAX_CELL_TXS_SERVE`] lookups, as
-/// geth's `answerGetCells`.
+/// and column by column (for each column, one cell per blob): cut or computed from the
+/// blobs we hold, or for a sampled tx taken from the cells we keep. Txs we lack, and
+/// sampled ones missing a column asked for, are left out (as geth). Stops at
+/// [`MAX_CELLS_SERVE`] cells or [`MAX_CELL_TXS_SERVE`] lookups (geth's `answerGetCells`),
+/// or at [`MAX_CELL_COMPUTE_BLOBS`] blobs whose extension had to be computed (ours).
 pub fn pooled_cells(
     pool: &dyn TxPool,
     hashes: &[B256],
     mask: &CustodyBitmap,
 ) -> (Vec<B256>, Vec<Vec<Cell>>) {
     let (mut served, mut out, mut count) = (Vec::new(), Vec::new(), 0usize);
+    let mut compute_left = match cells::data_only(mask) {
+        true => usize::MAX,
+        false => MAX_CELL_COMPUTE_BLOBS,
+    };
     for hash in hashes.iter().take(MAX_CELL_TXS_SERVE) {
         if count >= MAX_CELLS_SERVE {
             break;
@@ -181,6 +191,10 @@ pub fn pooled_cells(
             continue;
         };
         let blobs = signed.tx().sidecar.blobs();
+        compute_left = match compute_left.checked_sub(blobs.len()) {
+            Some(left) => left,
+            None => break,
+        };
         let Some(per_blob) = blobs
             .iter()
             .map(|blob| cells::cells_of_blob(blob, mask))

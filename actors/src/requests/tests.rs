@@ -179,3 +179,38 @@ async fn pooled_transactions_come_in_request_order_with_unknown_ones_skipped() {
         "the blob tx carries its sidecar"
     );
 }
+
+#[test]
+fn extension_cells_are_computed_for_at_most_32_blobs_a_request_and_data_cells_freely() {
+    use crate::eth::cells::{cell_sidecar, CustodyBitmap};
+    use crate::eth::PooledTx;
+    use crate::testing::cell_blob_tx;
+    use crate::tx_pool::PoolTx;
+    let (mem, shared) = pool();
+    // Six txs of the same six blobs (proofs computed once), by nonce: 36 blobs.
+    let first = cell_blob_tx(sender(1), 0, &[1, 2, 3, 4, 5, 6]);
+    let PooledTx::Eip4844(signed) = &first else {
+        panic!("blob tx")
+    };
+    let txs: Vec<PoolTx> = (0..6)
+        .map(|nonce| {
+            let mut inner = signed.tx().clone();
+            inner.tx.nonce = nonce;
+            let tx = alloy_consensus::Signed::new_unhashed(inner, *signed.signature());
+            PoolTx::new(PooledTx::Eip4844(tx), sender(1))
+        })
+        .collect();
+    assert!(txs.iter().all(|t| cell_sidecar(&t.tx).is_some()));
+    mem.insert(txs.clone());
+    let hashes: Vec<B256> = txs.iter().map(|t| t.hash).collect();
+    // One extension column: five txs (30 blobs) fit the budget, the sixth is left out.
+    let extension = CustodyBitmap::from_indices([100]).expect("mask");
+    let (served, cells) = super::actor::pooled_cells(shared.as_ref(), &hashes, &extension);
+    assert_eq!(served, hashes[..5]);
+    assert!(cells.iter().all(|c| c.len() == 6));
+    // Data columns cost nothing to compute: every tx is served.
+    let data = CustodyBitmap::from_indices([0, 63]).expect("mask");
+    let (served, cells) = super::actor::pooled_cells(shared.as_ref(), &hashes, &data);
+    assert_eq!(served, hashes);
+    assert!(cells.iter().all(|c| c.len() == 12));
+}
