@@ -211,12 +211,9 @@ impl PeerQueues {
                     }
                     types.push(tx.tx_type);
                     // eth/72 gossips blob txs without blobs: announce that form's size.
-                    let size = if version >= EthVersion::Eth72 && tx.tx.is_eip4844() {
-                        alloy_eips::eip2718::Encodable2718::encode_2718_len(
-                            &crate::eth::cells::without_blobs(&tx.tx),
-                        )
-                    } else {
-                        tx.size
+                    let size = match version >= EthVersion::Eth72 {
+                        true => tx.size_without_blobs,
+                        false => tx.size,
                     };
                     sizes.push(size as u64);
                     hashes.push(hash);

@@ -42,6 +42,10 @@ pub struct PoolTx {
     /// The transaction in its network form (blob txs carry the sidecar; a sampled one
     /// carries it without blobs).
     pub tx: PooledTx,
+    /// The length of the eth/72 network form (blob txs without blobs; geth's
+    /// `SizeWithoutBlob`), what eth/72 announcements carry. Computed once here, so that
+    /// announcing a blob tx to many peers copies nothing.
+    pub size_without_blobs: usize,
     /// A sampled blob tx's cells (EIP-8070 sampler role): some columns, verified. `None`
     /// for every other tx, blob txs held whole included.
     pub cells: Option<Arc<SampledCells>>,
@@ -55,6 +59,12 @@ impl PoolTx {
             sender,
             tx_type: tx.ty(),
             size: tx.encode_2718_len(),
+            size_without_blobs: match crate::eth::cells::cell_sidecar(&tx) {
+                Some(s) if !s.blobs.is_empty() => {
+                    crate::eth::cells::without_blobs(&tx).encode_2718_len()
+                }
+                _ => tx.encode_2718_len(),
+            },
             tx,
             cells: None,
         }
