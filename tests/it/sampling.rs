@@ -64,12 +64,16 @@ async fn a_sampler_pools_only_its_custody_cells_and_serves_them_at_eth72_only() 
     let versions = [EthVersion::Eth71, EthVersion::Eth72];
     let b: Node = crate::node::node_with_config(&dir, 0xa2, &versions, |config| {
         config.blob_fetch = policy;
+        // geth's 500 ms and more: both announcements are in before B fetches the tx, so
+        // the sample does not hang on the 2 s availability timeout when the machine is
+        // loaded (it would then fetch the tx whole, as it should).
+        config.arrival_wait = std::time::Duration::from_secs(1);
     })
     .await;
     b.dial(a.local_addr, a.node_id()).await.expect("B dials A");
     b.dial(c.local_addr, c.node_id()).await.expect("B dials C");
-    assert!(a.pool.add(vec![tx.clone()], None)[0].is_ok());
     assert!(c.pool.add(vec![tx.clone()], None)[0].is_ok());
+    assert!(a.pool.add(vec![tx.clone()], None)[0].is_ok());
 
     let got = pooled_within(&b, hash, "B").await;
     // Sampled: no blobs, the custody columns' cells only (4 cells of one blob).
