@@ -91,53 +91,12 @@ impl Plan {
             .unwrap_or_else(|| datadir.join("nodekey"));
         let key = load_or_create_node_key(&key_path)?;
 
-        let (mut builder, genesis_header) = match (&spec, args.network) {
-            (Some(spec), _) => (
-                NodeBuilder::from_genesis(spec)?,
-                genesis::genesis_header(spec)?,
-            ),
-            (None, network) => {
-                let Some(network) = public_network(network) else {
-                    anyhow::bail!("network {} needs a genesis", network.name());
-                };
-                (
-                    NodeBuilder::network(network),
-                    genesis::network_genesis_header(network),
-                )
-            }
-        };
-        let store = Arc::new(RedbChainStore::open(
-            &datadir.join(CHAIN_DB_FILE),
-            &genesis_header,
-        )?);
-        if let Some(chain) = &args.chain {
-            let summary = crate::import_into(&store, chain, spec.as_ref())?;
-            log::info!("imported {chain:?}: {summary}");
-        }
-        let state: Arc<dyn StateProvider> = match (&args.state, &spec) {
-            (Some(path), _) => Arc::new(MemoryState::from_dump(path)?),
-            (None, Some(spec)) => Arc::new(MemoryState::from_genesis(spec)),
-            (None, None) => Arc::new(NoState),
-        };
+        let (mut builder, store, state) = open_chain(args, spec.as_ref(), &datadir)?;
         if let Some(spec) = &spec {
             // The pool follows the head's gas limit and fork, not genesis's.
             builder.config_mut().rules = rules_for_genesis(spec, &store.head());
         }
-        let eth_versions = args
-            .eth
-            .iter()
-            .map(|v| EthVersion::try_from(*v))
-            .collect::<Result<Vec<_>, _>>()
-            .context("--eth")?;
-        if eth_versions.is_empty() {
-            anyhow::bail!("--eth names no version");
-        }
-        let enodes = |flag: &str, urls: &[String]| -> anyhow::Result<Vec<Enode>> {
-            urls.iter()
-                .filter(|u| !u.trim().is_empty())
-                .map(|u| u.parse::<Enode>().with_context(|| format!("--{flag}")))
-                .collect()
-        };
+        let eth_versions = eth_versions(args)?;
         let mut builder = builder
             .key(key)
             .listen(std::net::SocketAddr::new(args.addr, args.port))
@@ -159,22 +118,7 @@ impl Plan {
         if let Some(id) = args.networkid {
             builder = builder.network_id(id);
         }
-        let discovery = discovery_config(args, &datadir)?;
-        let static_bootnodes = match discovery.v4 || discovery.v5 {
-            // Without discovery, bootnodes are dialed like static peers (as before).
-            false => enodes("bootnodes", &args.bootnodes)?,
-            true => Vec::new(),
-        };
-        for enode in enodes("peers", &args.peers)?
-            .into_iter()
-            .chain(static_bootnodes)
-        {
-            builder = builder.static_peer(enode);
-        }
-        builder = builder.discovery(discovery);
-        for enode in enodes("trusted-peers", &args.trusted_peers)? {
-            builder = builder.trusted_peer(enode);
-        }
+        builder = with_peers(builder, args, &datadir)?;
         if let Some(path) = &args.trace_propagation {
             builder = builder.trace_propagation(path.clone());
         }
@@ -191,6 +135,89 @@ impl Plan {
             metrics: args.metrics,
         })
     }
+}
+
+/// The builder for the network or genesis, its chain store (with `--chain` imported) and
+/// the pool's state (`--state`, the genesis alloc, or none).
+fn open_chain(
+    args: &NodeArgs,
+    spec: Option<&alloy_genesis::Genesis>,
+    datadir: &Path,
+) -> anyhow::Result<(NodeBuilder, Arc<RedbChainStore>, Arc<dyn StateProvider>)> {
+    let (builder, genesis_header) = match (spec, args.network) {
+        (Some(spec), _) => (
+            NodeBuilder::from_genesis(spec)?,
+            genesis::genesis_header(spec)?,
+        ),
+        (None, network) => {
+            let Some(network) = public_network(network) else {
+                anyhow::bail!("network {} needs a genesis", network.name());
+            };
+            (
+                NodeBuilder::network(network),
+                genesis::network_genesis_header(network),
+            )
+        }
+    };
+    let store = Arc::new(RedbChainStore::open(
+        &datadir.join(CHAIN_DB_FILE),
+        &genesis_header,
+    )?);
+    if let Some(chain) = &args.chain {
+        let summary = crate::import_into(&store, chain, spec)?;
+        log::info!("imported {chain:?}: {summary}");
+    }
+    let state: Arc<dyn StateProvider> = match (&args.state, spec) {
+        (Some(path), _) => Arc::new(MemoryState::from_dump(path)?),
+        (None, Some(spec)) => Arc::new(MemoryState::from_genesis(spec)),
+        (None, None) => Arc::new(NoState),
+    };
+    Ok((builder, store, state))
+}
+
+/// `--eth` as versions (at least one).
+fn eth_versions(args: &NodeArgs) -> anyhow::Result<Vec<EthVersion>> {
+    let versions = args
+        .eth
+        .iter()
+        .map(|v| EthVersion::try_from(*v))
+        .collect::<Result<Vec<_>, _>>()
+        .context("--eth")?;
+    if versions.is_empty() {
+        anyhow::bail!("--eth names no version");
+    }
+    Ok(versions)
+}
+
+/// Discovery, static peers (bootnodes too when no discovery runs) and trusted peers.
+fn with_peers(
+    mut builder: NodeBuilder,
+    args: &NodeArgs,
+    datadir: &Path,
+) -> anyhow::Result<NodeBuilder> {
+    let enodes = |flag: &str, urls: &[String]| -> anyhow::Result<Vec<Enode>> {
+        urls.iter()
+            .filter(|u| !u.trim().is_empty())
+            .map(|u| u.parse::<Enode>().with_context(|| format!("--{flag}")))
+            .collect()
+    };
+    let discovery = discovery_config(args, datadir)?;
+    let static_bootnodes = match discovery.v4 || discovery.v5 {
+        // Without discovery, bootnodes are dialed like static peers (as before).
+        false => enodes("bootnodes", &args.bootnodes)?,
+        true => Vec::new(),
+    };
+    for enode in enodes("peers", &args.peers)?
+        .into_iter()
+        .chain(static_bootnodes)
+    {
+        builder = builder.static_peer(enode);
+    }
+    builder = builder.discovery(discovery);
+    for enode in enodes("trusted-peers", &args.trusted_peers)? {
+        builder = builder.trusted_peer(enode);
+    }
+    Ok(builder)
 }
 
 async fn serve(plan: Plan) -> anyhow::Result<()> {
