@@ -173,40 +173,21 @@ impl Handler<InboundEth> for TxFetcher {
     type Result = ();
 
     fn handle(&mut self, msg: InboundEth, ctx: &mut Self::Context) {
-        let announcer = |meta, mask| Announcer {
-            peer: msg.peer,
-            requests: msg.requests.clone(),
-            disconnect: msg.disconnect.clone(),
-            gate: msg.gate.clone(),
-            meta,
-            mask,
-        };
-        let announced: Vec<(B256, Announcer)> = match &msg.message {
-            EthMessage::NewPooledTransactionHashes66(ann) => {
-                ann.0.iter().map(|h| (*h, announcer(None, None))).collect()
-            }
-            EthMessage::NewPooledTransactionHashes68(ann) => ann
-                .iter()
-                .map(|(t, s, h)| (*h, announcer(Some((t, s)), None)))
-                .collect(),
-            EthMessage::NewPooledTransactionHashes72(ann) => ann
-                .types
-                .iter()
-                .zip(&ann.sizes)
-                .zip(&ann.hashes)
-                .map(|((t, s), h)| (*h, announcer(Some((*t, *s)), Some(ann.mask))))
-                .collect(),
+        let announced = match &msg.message {
             EthMessage::Transactions(txs) => {
                 let pooled: Vec<PooledTx> = txs
                     .0
                     .iter()
                     .filter_map(|tx| PooledTx::try_from(tx.clone()).ok())
                     .collect();
-                let who = announcer(None, None);
+                let who = announcer_of(&msg, None, None);
                 self.deliver(&who, pooled, Some(&msg.ticket), HashMap::new(), ctx);
                 return;
             }
-            _ => return,
+            message => match announcements(&msg, message) {
+                Some(announced) => announced,
+                None => return,
+            },
         };
         self.links.mark.do_send(MarkTxs {
             peer: msg.peer,
@@ -255,6 +236,46 @@ impl Handler<InboundEth> for TxFetcher {
             act.schedule(ctx);
         });
     }
+}
+
+/// The sender of `msg` as the announcer of a hash, with eth/68 metadata and eth/72 mask.
+fn announcer_of(
+    msg: &InboundEth,
+    meta: Option<(u8, u64)>,
+    mask: Option<CustodyBitmap>,
+) -> Announcer {
+    Announcer {
+        peer: msg.peer,
+        requests: msg.requests.clone(),
+        disconnect: msg.disconnect.clone(),
+        gate: msg.gate.clone(),
+        meta,
+        mask,
+    }
+}
+
+/// The hashes an announcement (any version) names, each with its announcer; `None` for
+/// other messages.
+fn announcements(msg: &InboundEth, message: &EthMessage) -> Option<Vec<(B256, Announcer)>> {
+    Some(match message {
+        EthMessage::NewPooledTransactionHashes66(ann) => ann
+            .0
+            .iter()
+            .map(|h| (*h, announcer_of(msg, None, None)))
+            .collect(),
+        EthMessage::NewPooledTransactionHashes68(ann) => ann
+            .iter()
+            .map(|(t, s, h)| (*h, announcer_of(msg, Some((t, s)), None)))
+            .collect(),
+        EthMessage::NewPooledTransactionHashes72(ann) => ann
+            .types
+            .iter()
+            .zip(&ann.sizes)
+            .zip(&ann.hashes)
+            .map(|((t, s), h)| (*h, announcer_of(msg, Some((*t, *s)), Some(ann.mask))))
+            .collect(),
+        _ => return None,
+    })
 }
 
 impl TxFetcher {
