@@ -25,8 +25,53 @@ async fn start(builder: NodeBuilder, bootnodes: Vec<Bootnode>) -> Node {
         .expect("node starts")
 }
 
-async fn peers(node: &Node) -> Vec<ethpeer_actors::node::manager::ConnectedPeer> {
+pub(crate) async fn peers(node: &Node) -> Vec<ethpeer_actors::node::manager::ConnectedPeer> {
     node.manager.send(ConnectedPeers).await.expect("manager")
+}
+
+/// Waits (polling every 50 ms, failing after 30 s) until each of `nodes` is peered with
+/// all the others; answers how long that took.
+pub(crate) async fn wait_fully_peered(nodes: &[Node]) -> Duration {
+    let started = tokio::time::Instant::now();
+    let deadline = started + Duration::from_secs(30);
+    loop {
+        let mut counts = Vec::new();
+        for node in nodes {
+            counts.push(peers(node).await.len());
+        }
+        if counts.iter().all(|n| *n == nodes.len() - 1) {
+            return started.elapsed();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "peers per node after 30 s: {counts:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Checks that every connection among `nodes` was dialed by one side because `source`
+/// found the other (the other side sees it inbound), and that `alien` was never dialed
+/// and has no peer.
+pub(crate) async fn found_by(nodes: &[Node], alien: &Node, source: PeerSource) {
+    let mut dialed = 0;
+    for node in nodes {
+        for peer in peers(node).await {
+            assert_ne!(
+                peer.session.enode.id,
+                alien.node_id(),
+                "the alien was dialed"
+            );
+            assert!(
+                peer.found == source || peer.found == PeerSource::Inbound,
+                "{:?}",
+                peer.found
+            );
+            dialed += usize::from(peer.found == source);
+        }
+    }
+    assert_eq!(dialed, nodes.len() * (nodes.len() - 1) / 2);
+    assert!(peers(alien).await.is_empty());
 }
 
 #[actix_rt::test]
@@ -44,45 +89,9 @@ async fn nodes_that_know_one_bootnode_find_and_peer_with_each_other() {
     // Same bootnode, another chain: its record's fork id fails everyone's filter.
     let alien = start(NodeBuilder::network(Network::Sepolia), vec![entry]).await;
 
-    let started = tokio::time::Instant::now();
-    let deadline = started + Duration::from_secs(30);
-    loop {
-        let mut counts = Vec::new();
-        for node in &nodes {
-            counts.push(peers(node).await.len());
-        }
-        if counts.iter().all(|n| *n == NODES - 1) {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "peers per node after 30 s: {counts:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    eprintln!(
-        "{NODES} nodes fully peered through discovery in {:?}",
-        started.elapsed()
-    );
-    let mut by_discovery = 0;
-    for node in &nodes {
-        for peer in peers(node).await {
-            assert_ne!(
-                peer.session.enode.id,
-                alien.node_id(),
-                "the alien was dialed"
-            );
-            assert!(
-                matches!(peer.found, PeerSource::Discv4 | PeerSource::Inbound),
-                "{:?}",
-                peer.found
-            );
-            by_discovery += usize::from(peer.found == PeerSource::Discv4);
-        }
-    }
-    // Every connection was dialed by one side because discovery found the other.
-    assert_eq!(by_discovery, NODES * (NODES - 1) / 2);
-    assert!(peers(&alien).await.is_empty());
+    let elapsed = wait_fully_peered(&nodes).await;
+    eprintln!("{NODES} nodes fully peered through discovery in {elapsed:?}");
+    found_by(&nodes, &alien, PeerSource::Discv4).await;
     // The bootnode bonded with the alien and judged its record.
     let stats = nodes[0].manager.send(GetManagerStats).await.expect("stats");
     assert!(stats.candidates_incompatible >= 1, "{stats:?}");

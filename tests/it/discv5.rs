@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use ethpeer_actors::enr::Record;
 use ethpeer_actors::eth::forkid::Network;
-use ethpeer_actors::node::manager::{ConnectedPeer, ConnectedPeers, GetManagerStats, PeerSource};
+use ethpeer_actors::node::manager::{GetManagerStats, PeerSource};
+
+use crate::discovery::{found_by, wait_fully_peered};
 use ethpeer_actors::node::{DiscoveryConfig, Node, NodeBuilder};
 
 async fn start(builder: NodeBuilder, bootnodes: Vec<Record>) -> Node {
@@ -20,10 +22,6 @@ async fn start(builder: NodeBuilder, bootnodes: Vec<Record>) -> Node {
         .start()
         .await
         .expect("node starts")
-}
-
-async fn peers(node: &Node) -> Vec<ConnectedPeer> {
-    node.manager.send(ConnectedPeers).await.expect("manager")
 }
 
 fn record(node: &Node) -> Record {
@@ -44,45 +42,9 @@ async fn three_nodes_find_and_peer_with_each_other_by_discv5_alone() {
     // Same bootnode, another chain: its `eth` entry fails everyone's fork filter.
     let alien = start(NodeBuilder::network(Network::Sepolia), vec![entry]).await;
 
-    let started = tokio::time::Instant::now();
-    let deadline = started + Duration::from_secs(30);
-    loop {
-        let mut counts = Vec::new();
-        for node in &nodes {
-            counts.push(peers(node).await.len());
-        }
-        if counts.iter().all(|n| *n == NODES - 1) {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "peers per node after 30 s: {counts:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    eprintln!(
-        "{NODES} nodes fully peered through discv5 in {:?}",
-        started.elapsed()
-    );
-    let mut by_discv5 = 0;
-    for node in &nodes {
-        for peer in peers(node).await {
-            assert_ne!(
-                peer.session.enode.id,
-                alien.node_id(),
-                "the alien was dialed"
-            );
-            assert!(
-                matches!(peer.found, PeerSource::Discv5 | PeerSource::Inbound),
-                "{:?}",
-                peer.found
-            );
-            by_discv5 += usize::from(peer.found == PeerSource::Discv5);
-        }
-    }
-    // Every connection was dialed by one side because discv5 found the other.
-    assert_eq!(by_discv5, NODES * (NODES - 1) / 2);
-    assert!(peers(&alien).await.is_empty());
+    let elapsed = wait_fully_peered(&nodes).await;
+    eprintln!("{NODES} nodes fully peered through discv5 in {elapsed:?}");
+    found_by(&nodes, &alien, PeerSource::Discv5).await;
     // The bootnode had a session with the alien and judged its record.
     let stats = nodes[0].manager.send(GetManagerStats).await.expect("stats");
     assert!(stats.candidates_incompatible >= 1, "{stats:?}");
