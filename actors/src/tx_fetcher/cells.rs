@@ -160,8 +160,13 @@ pub(super) struct PendingCells {
 impl PendingCells {
     /// Blobs of the tx (what its memory grows with).
     fn blobs(&self) -> usize {
-        cells::cell_sidecar(&self.tx).map_or(0, |s| s.commitments.len())
+        blob_count(&self.tx)
     }
+}
+
+/// Blobs of a blob tx with an EIP-7594 sidecar (0 for anything else).
+fn blob_count(tx: &PooledTx) -> usize {
+    cells::cell_sidecar(tx).map_or(0, |s| s.commitments.len())
 }
 
 impl TxFetcher {
@@ -185,7 +190,7 @@ impl TxFetcher {
         if self.cells_pending.contains_key(&hash) {
             return;
         }
-        let blobs = cells::cell_sidecar(&tx).map_or(0, |s| s.commitments.len());
+        let blobs = blob_count(&tx);
         let held: usize = self.cells_pending.values().map(PendingCells::blobs).sum();
         if self.cells_pending.len() >= MAX_PENDING_CELL_TXS
             || held.saturating_add(blobs) > MAX_PENDING_CELL_BLOBS
