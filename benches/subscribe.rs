@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::{hex, Address, U256};
+use ethpeer_actors::api::rpc::{self, RpcAccess};
 use ethpeer_actors::eth::genesis;
-use ethpeer_actors::node::rpc::{self, RpcAccess};
 use ethpeer_actors::node::NodeBuilder;
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};

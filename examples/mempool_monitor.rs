@@ -17,8 +17,9 @@ use std::net::SocketAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use actix::prelude::*;
+use ethpeer_actors::discovery::bootnodes;
 use ethpeer_actors::eth::forkid::Network;
-use ethpeer_actors::node::{bootnodes, DiscoveryConfig, Enode, NodeBuilder, NodeEvent};
+use ethpeer_actors::node::{DiscoveryConfig, Enode, NodeBuilder, NodeEvent};
 
 /// Events the printer can hold unprocessed: a Transactions message of a few hundred txs
 /// is a burst of events; past a full mailbox the node drops them (and counts them).

@@ -16,7 +16,8 @@ use std::net::SocketAddr;
 use actix::prelude::*;
 use actix_web::{web, App, HttpResponse, HttpServer};
 use ethpeer_actors::alloy_primitives::B256;
-use ethpeer_actors::node::{rpc, Direction, Node, NodeBuilder, NodeEvent};
+use ethpeer_actors::api::rpc;
+use ethpeer_actors::node::{Direction, Node, NodeBuilder, NodeEvent};
 use ethpeer_actors::peer::{Delivery, PeerId};
 
 /// Latest transactions kept for the page.

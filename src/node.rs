@@ -7,15 +7,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use ethpeer_actors::api::{metrics, rpc};
 use ethpeer_actors::chain::{ChainStore, RedbChainStore, CHAIN_DB_FILE};
+use ethpeer_actors::discovery::bootnodes;
+use ethpeer_actors::discovery::enode::{load_or_create_node_key, Enode};
 use ethpeer_actors::eth::forkid::Network;
 use ethpeer_actors::eth::{genesis, EthVersion};
-use ethpeer_actors::node::enode::{load_or_create_node_key, Enode};
-use ethpeer_actors::node::{
-    bootnodes, metrics, rpc, rules_for_genesis, Bootnode, DiscoveryConfig, NodeBuilder,
-};
-use ethpeer_actors::tx_fetcher::BlobFetchPolicy;
-use ethpeer_actors::tx_pool::{MemoryState, NoState, StateProvider};
+use ethpeer_actors::node::{rules_for_genesis, Bootnode, DiscoveryConfig, NodeBuilder};
+use ethpeer_actors::txs::inbox::BlobFetchPolicy;
+use ethpeer_actors::txs::pool::{MemoryState, NoState, StateProvider};
 
 use crate::cli::{NetworkArg, NodeArgs};
 
@@ -110,7 +110,7 @@ impl Plan {
                     .map_err(|e| anyhow::anyhow!("--blobpool.custody: {e}"))?,
                 args.blobpool_fetch_probability,
             ));
-        builder.config_mut().follow = ethpeer_actors::head_follow::FollowConfig {
+        builder.config_mut().follow = ethpeer_actors::blocks::follow::FollowConfig {
             enabled: args.follow_quorum > 0,
             interval: Duration::from_secs(args.follow_interval.max(1)),
             quorum: args.follow_quorum,
@@ -223,7 +223,7 @@ fn with_peers(
 async fn serve(plan: Plan) -> anyhow::Result<()> {
     let node = plan.builder.start().await.context("cannot listen")?;
     // stdout carries the machine-readable facts (one per line); logs go to stderr.
-    println!("{}", node.enode());
+    println!("{}", node.enode_url());
     let mut servers = Vec::new();
     if let Some((addr, access)) = plan.http {
         let (server, bound) = rpc::server_with(node.clone(), addr, access).context("--http")?;
@@ -387,7 +387,7 @@ fn discovery_config(args: &NodeArgs, datadir: &Path) -> anyhow::Result<Discovery
     let v5_bootnodes = v5_texts
         .iter()
         .filter(|t| t.trim().starts_with("enr:"))
-        .map(|t| ethpeer_actors::enr::parse_record(t).context("--bootnodes"))
+        .map(|t| ethpeer_actors::discovery::enr::parse_record(t).context("--bootnodes"))
         .collect::<anyhow::Result<Vec<_>>>()?;
     Ok(DiscoveryConfig {
         v4: args.discovery_v4 && !args.nodiscover,
@@ -396,15 +396,15 @@ fn discovery_config(args: &NodeArgs, datadir: &Path) -> anyhow::Result<Discovery
         port: args.discovery_port,
         external_ip,
         bootnodes,
-        record_file: Some(datadir.join(ethpeer_actors::enr::RECORD_FILE)),
+        record_file: Some(datadir.join(ethpeer_actors::discovery::enr::RECORD_FILE)),
         dns: dns_trees(args)?,
     })
 }
 
 /// `--discovery.dns` as geth reads it: off with --nodiscover; the given URLs (an empty
 /// string: none); by default the network's built-in tree (none for dev or a custom genesis).
-fn dns_trees(args: &NodeArgs) -> anyhow::Result<Vec<ethpeer_actors::dnsdisc::Link>> {
-    use ethpeer_actors::node::dns;
+fn dns_trees(args: &NodeArgs) -> anyhow::Result<Vec<ethpeer_actors::discovery::dns::Link>> {
+    use ethpeer_actors::discovery::dns::service as dns;
     if args.nodiscover {
         return Ok(Vec::new());
     }
@@ -429,25 +429,25 @@ fn default_datadir(network: &str) -> PathBuf {
 
 /// `ethpeer key show FILE`.
 pub fn key_show(file: &Path, addr: std::net::SocketAddr) -> anyhow::Result<()> {
-    let key = ethpeer_actors::node::enode::read_node_key(file)?;
+    let key = ethpeer_actors::discovery::enode::read_node_key(file)?;
     let id = ethpeer_actors::rlpx::handshake::NodeKey::new(key).id();
     // The node's own record when it saved one next to the key, else one for `addr`.
     let saved = file
         .parent()
-        .map(|dir| dir.join(ethpeer_actors::enr::RECORD_FILE))
+        .map(|dir| dir.join(ethpeer_actors::discovery::enr::RECORD_FILE))
         .and_then(|path| std::fs::read_to_string(path).ok())
-        .and_then(|text| ethpeer_actors::enr::parse_record(&text).ok())
-        .filter(|record| ethpeer_actors::enr::node_id(record) == id);
+        .and_then(|text| ethpeer_actors::discovery::enr::parse_record(&text).ok())
+        .filter(|record| ethpeer_actors::discovery::enr::node_id(record) == id);
     let record = match saved {
         Some(record) => record,
         None => {
-            let content = ethpeer_actors::enr::RecordContent {
+            let content = ethpeer_actors::discovery::enr::RecordContent {
                 ip: Some(addr.ip()),
                 tcp: addr.port(),
                 udp: Some(addr.port()),
                 fork_id: None,
             };
-            ethpeer_actors::enr::LocalRecord::load_or_create(&key, content, None)?
+            ethpeer_actors::discovery::enr::LocalRecord::load_or_create(&key, content, None)?
                 .record()
                 .clone()
         }

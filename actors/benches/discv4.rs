@@ -10,10 +10,10 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use alloy_primitives::{keccak256, B512};
 use criterion::{criterion_group, criterion_main, Criterion};
-use ethpeer_actors::discv4::limiter::RequestLimiter;
-use ethpeer_actors::discv4::table::{NodeEntry, Table, BUCKET_SIZE};
-use ethpeer_actors::discv4::wire::{Neighbors, Ping, MAX_NEIGHBORS, PING_VERSION};
-use ethpeer_actors::discv4::{Endpoint, NodeRecord, Packet};
+use ethpeer_actors::discovery::v4::limiter::RequestLimiter;
+use ethpeer_actors::discovery::v4::table::{NodeEntry, Table, BUCKET_SIZE};
+use ethpeer_actors::discovery::v4::wire::{Neighbors, Ping, MAX_NEIGHBORS, PING_VERSION};
+use ethpeer_actors::discovery::v4::{Endpoint, NodeRecord, Packet};
 use secp256k1::SecretKey;
 use tokio::time::Instant;
 

@@ -16,8 +16,8 @@ use alloy_genesis::{Genesis, GenesisAccount};
 use alloy_primitives::{Address, TxKind, B256, U256};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ethpeer_actors::eth::{EthMessage, EthVersion, PooledTx, Transactions};
-use ethpeer_actors::tx_pool::validate::{validate_state, validate_stateless, ValidationRules};
-use ethpeer_actors::tx_pool::MemoryState;
+use ethpeer_actors::txs::pool::validate::{validate_state, validate_stateless, ValidationRules};
+use ethpeer_actors::txs::pool::MemoryState;
 
 const TXS: u64 = 1000;
 
@@ -138,8 +138,8 @@ fn four_peers() -> (Vec<Vec<PooledTx>>, Genesis) {
 fn workers(c: &mut Criterion) {
     use actix::Actor;
     use ethpeer_actors::peer::{Disconnect, ReadGate};
-    use ethpeer_actors::tx_ingest::{start_verifiers, IngestTxs, TxIngest};
-    use ethpeer_actors::tx_pool::{TxPool, ValidatingTxPool};
+    use ethpeer_actors::txs::ingest::{start_verifiers, IngestTxs, TxIngest};
+    use ethpeer_actors::txs::pool::{TxPool, ValidatingTxPool};
     use std::sync::Arc;
     use std::time::{Duration, Instant};
 

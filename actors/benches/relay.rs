@@ -13,7 +13,7 @@ use alloy_primitives::{Address, U256};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ethpeer_actors::eth::genesis;
 use ethpeer_actors::node::NodeBuilder;
-use ethpeer_actors::tx_pool::TxPool;
+use ethpeer_actors::txs::pool::TxPool;
 
 /// Four dev accounts × 250 consecutive nonces.
 const TXS: usize = 1000;

@@ -24,10 +24,10 @@ use ethpeer_actors::peer::{
 use ethpeer_actors::peer_set::{
     known_set, KnownSet, PeerHead, PeerSetActor, Register, MAX_KNOWN_TXS,
 };
-use ethpeer_actors::tx_broadcast::{
+use ethpeer_actors::txs::broadcast::{
     DirectPeerChoice, GetBroadcastStats, PeerSetLink, TxBroadcaster, TX_MAX_BROADCAST_SIZE,
 };
-use ethpeer_actors::tx_pool::{InMemoryTxPool, NewTxs, PoolTx, TxPool};
+use ethpeer_actors::txs::pool::{InMemoryTxPool, NewTxs, PoolTx, TxPool};
 
 const PEERS: usize = 50;
 const BATCH: usize = 1000;

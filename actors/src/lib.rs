@@ -2,43 +2,46 @@
 //!
 //! An embeddable Ethereum devp2p peer subsystem built on actix.
 //!
+//! The crate is built in layers, lowest first; each imports only the layers above it in
+//! this list (`.ci/layers` checks it):
+//!
 //! Protocol code, pure data and functions (no actix):
 //!
 //! - [`p2p`]: the devp2p base protocol: Hello, capability negotiation, Disconnect (with
 //!   the reasons every layer's errors map to), Ping/Pong.
-//! - [`eth`]: the eth wire protocol, eth/66 to eth/70. One [`eth::EthMessage`] enum for
+//! - [`eth`]: the eth wire protocol, eth/66 to eth/72. One [`eth::EthMessage`] enum for
 //!   every version, decoded in one place ([`eth::EthMessage::decode`]) with typed errors;
 //!   fork ids (EIP-2124/6122), genesis headers (geth `genesis.json`, the built-in dev
 //!   network, the public networks).
 //! - [`rlpx`]: ECIES, the EIP-8 handshake and the frame codecs.
-//! - [`chain`]: the [`chain::ChainStore`] trait with memory and redb stores, serving
-//!   headers/bodies/receipts, RLP chain files and the block checks that need no execution.
 //! - [`rlp_tree`]: schema-free RLP, for tools and conformance tests.
+//! - [`chain`]: the [`chain::ChainStore`] trait with memory and redb stores, serving
+//!   headers/bodies/receipts, RLP chain files, block checks and execution.
 //! - [`session`]: the handshakes (RLPx, Hello, Status) as async functions over any
 //!   `AsyncRead + AsyncWrite`, and the bounded accept loop.
 //!
-//! Actors (actix), each holding only `Recipient`s and traits of the others:
+//! Wings (each one folder), held together by `Recipient`s and traits:
 //!
-//! - [`peer::PeerActor`]: one per connection; bounded queues for txs, tx announcements,
-//!   block propagations and block announcements; one write in flight, blocks first.
-//! - [`peer_set::PeerSetActor`]: registration, known-tx/known-block sets, lookups.
-//! - [`tx_broadcast::TxBroadcaster`]: routes pool batches (full to ⌈√n⌉ per sender,
-//!   announced to the rest).
-//! - [`block_propagation::BlockPropagator`]: NewBlock / NewBlockHashes for eth <= 68.
-//! - [`requests::RequestHandler`]: serves Get* requests from the store and pool.
-//! - [`block_import::BlockHandler`]: NewBlock / NewBlockHashes in, validation, import.
-//! - [`tx_fetcher::TxFetcher`]: fetches announced txs into the pool.
-//! - [`tx_pool`]: the [`tx_pool::TxPool`] trait the actors read, the validating pool
-//!   (stateless and [`tx_pool::StateProvider`] checks) and an in-memory pool.
-//! - [`head_follow::HeadFollower`]: follows the head from peers (a quorum of them must
-//!   agree), checks bodies against headers, keeps the [`head_follow::FollowedChain`] and
-//!   removes included and stale-nonce transactions from the pool; followed blocks are
-//!   never stored, relayed or advertised.
-//! - [`node`]: the whole subsystem wired together ([`node::NodeBuilder`]), with the
-//!   [`node::PeerManager`] (admission, peer limits, static-peer dialing with backoff, the
-//!   inbound IP throttle), [`node::NodeEvent`] subscriptions, the propagation trace, and
-//!   the JSON-RPC over HTTP and WebSocket with `eth_subscribe` ([`node::rpc`]) and
-//!   Prometheus ([`node::metrics`]) endpoints.
+//! - [`discovery`]: discv4, discv5, DNS lists, records, enode URLs and bootnodes; every
+//!   source emits [`discovery::NodeDiscovered`] to a recipient the node gives it.
+//! - [`peer`]: [`peer::PeerActor`], one per connection: bounded queues, one write in
+//!   flight, blocks first; [`peer::PeerClient`] sends it typed requests.
+//! - [`peer_set`]: [`peer_set::PeerSetActor`]: registration, known-tx/known-block sets.
+//! - [`txs`]: the tx path: [`txs::inbox::TxInbox`] (broadcasts, announcements, fetches),
+//!   [`txs::ingest`] (verifier threads), [`txs::pool`] (the [`txs::pool::TxPool`] trait
+//!   and pools), [`txs::broadcast::TxBroadcaster`] (full to ⌈√n⌉ per sender, announced to
+//!   the rest).
+//! - [`blocks`]: [`blocks::propagation::BlockPropagator`] (NewBlock/NewBlockHashes for
+//!   eth <= 68), [`blocks::import::BlockHandler`] (blocks in, validation, import),
+//!   [`blocks::follow::HeadFollower`] (the head from a quorum of peers; followed blocks
+//!   are never stored, relayed or advertised).
+//! - [`serve`]: [`serve::RequestHandler`], peers' Get* requests from the store and pool.
+//! - [`feed`]: what watchers hear: [`feed::events::NodeEvent`], the propagation
+//!   observer, the `eth_subscribe` hub.
+//! - [`node`]: wiring only: [`node::NodeBuilder`], [`node::Node`], the
+//!   [`node::PeerManager`] (admission, peer limits, dialing with backoff).
+//! - [`api`]: JSON-RPC over HTTP and WebSocket ([`api::rpc`]) and Prometheus
+//!   ([`api::metrics`]) on a running node.
 //!
 //! ## Embedding
 //!
@@ -50,7 +53,7 @@
 //! use std::time::Duration;
 //! use actix::prelude::*;
 //! use ethpeer_actors::node::{NodeBuilder, NodeEvent};
-//! use ethpeer_actors::tx_pool::TxPool;
+//! use ethpeer_actors::txs::pool::TxPool;
 //!
 //! /// An embedder's actor: forwards the events it cares about.
 //! struct Watch(tokio::sync::mpsc::UnboundedSender<String>);
@@ -111,27 +114,23 @@
 //! assert!(EthMessage::decode(EthVersion::Eth69, 0x07, &bytes).is_err());
 //! ```
 
-pub mod block_import;
-pub mod block_propagation;
+pub mod api;
+pub mod blocks;
 pub mod chain;
-pub mod discv4;
-pub mod dnsdisc;
-pub mod enr;
+pub mod discovery;
 pub mod eth;
+pub mod feed;
+#[cfg(feature = "fuzzing")]
 pub mod fuzzing;
-pub mod head_follow;
 pub mod node;
 pub mod p2p;
 pub mod peer;
 pub mod peer_set;
-pub mod requests;
 pub mod rlp_tree;
 pub mod rlpx;
+pub mod serve;
 pub mod session;
-pub mod tx_broadcast;
-pub mod tx_fetcher;
-pub mod tx_ingest;
-pub mod tx_pool;
+pub mod txs;
 
 #[cfg(test)]
 mod testing;

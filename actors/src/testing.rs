@@ -11,7 +11,7 @@ use futures::StreamExt;
 
 use crate::eth::{EthMessage, EthVersion, PooledTx};
 use crate::peer::{memory_connection, Outbound, PeerActor, PeerHandle, PeerId};
-use crate::tx_pool::{InMemoryTxPool, PoolTx, TxPool};
+use crate::txs::pool::{InMemoryTxPool, PoolTx, TxPool};
 
 /// A peer id whose bytes are all `n`.
 pub fn peer_id(n: u8) -> PeerId {

@@ -61,6 +61,15 @@ impl LogFollower {
         }
     }
 
+    /// Takes in every line until the process closes its stderr (or `limit` passes): what a
+    /// process that exited said last.
+    pub async fn drain_until_closed(&mut self, limit: Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        while let Ok(Some(line)) = tokio::time::timeout_at(deadline, self.new_logs.recv()).await {
+            self.logs.push(line);
+        }
+    }
+
     /// Takes in the lines that arrived without waiting.
     pub fn drain(&mut self) {
         while let Ok(line) = self.new_logs.try_recv() {
@@ -108,6 +117,9 @@ impl Binary {
             .kill_on_drop(true)
             .spawn()
             .expect("ethpeer starts");
+        // Follow stderr from the start: a node that exits before printing its addresses
+        // must show why (its log and exit status), not only that it exited.
+        let mut log = LogFollower::start(child.stderr.take().expect("stderr"), "ethpeer");
         let mut stdout = BufReader::new(child.stdout.take().expect("stdout")).lines();
         let mut printed = Vec::new();
         // enode, rpc, ws (with --ws), metrics: the metrics line comes last.
@@ -115,12 +127,25 @@ impl Binary {
             .last()
             .is_some_and(|l: &String| l.starts_with("metrics "))
         {
-            let line = tokio::time::timeout(Duration::from_secs(30), stdout.next_line())
-                .await
-                .expect("ethpeer printed its addresses in time")
-                .expect("stdout")
-                .expect("ethpeer exited early");
-            printed.push(line);
+            let next = tokio::time::timeout(Duration::from_secs(30), stdout.next_line()).await;
+            match next {
+                Ok(Ok(Some(line))) => printed.push(line),
+                Ok(Ok(None)) | Ok(Err(_)) => {
+                    let status = tokio::time::timeout(Duration::from_secs(10), child.wait()).await;
+                    log.drain_until_closed(Duration::from_secs(5)).await;
+                    panic!(
+                        "ethpeer exited early ({status:?}) after printing {printed:?}; its log:\n{}",
+                        log.logs.join("\n")
+                    );
+                }
+                Err(_) => {
+                    log.drain();
+                    panic!(
+                        "ethpeer printed no addresses within 30 s (got {printed:?}); its log:\n{}",
+                        log.logs.join("\n")
+                    );
+                }
+            }
         }
         let printed_as = |prefix: &str| {
             printed
@@ -133,7 +158,6 @@ impl Binary {
         let ws = printed_as("ws ");
         let metrics = printed_as("metrics ").expect("a metrics line");
         assert!(enode.starts_with("enode://"), "{enode}");
-        let log = LogFollower::start(child.stderr.take().expect("stderr"), "ethpeer");
         Self {
             child,
             enode,

@@ -163,10 +163,10 @@ fn key_show_prints_the_node_id_and_enode() {
     assert_eq!(json["id"], format!("0x{g}"));
     assert_eq!(json["enode"], format!("enode://{g}@127.0.0.1:30303"));
     // Its node record: same node, the address of --addr (default) for ip, tcp and udp.
-    let record =
-        ethpeer_actors::enr::parse_record(json["enr"].as_str().expect("enr")).expect("valid");
+    let record = ethpeer_actors::discovery::enr::parse_record(json["enr"].as_str().expect("enr"))
+        .expect("valid");
     assert_eq!(
-        alloy_primitives::hex::encode(ethpeer_actors::enr::node_id(&record)),
+        alloy_primitives::hex::encode(ethpeer_actors::discovery::enr::node_id(&record)),
         g
     );
     assert_eq!(record.ip4(), Some(std::net::Ipv4Addr::LOCALHOST));
@@ -191,14 +191,14 @@ async fn nat_extip_names_the_external_address_in_enode_and_record() {
         node.enode.rsplit(':').next().expect("port")
     )));
     let info = node.call("admin_nodeInfo", serde_json::json!([])).await["result"].clone();
-    let record =
-        ethpeer_actors::enr::parse_record(info["enr"].as_str().expect("enr")).expect("valid");
+    let record = ethpeer_actors::discovery::enr::parse_record(info["enr"].as_str().expect("enr"))
+        .expect("valid");
     assert_eq!(record.ip4(), Some("203.0.113.9".parse().expect("ip")));
     let udp = info["ports"]["discovery"].as_u64().expect("port");
     assert!(udp > 0);
     assert_eq!(record.udp4().map(u64::from), Some(udp));
     // The record carries our fork id in its eth entry.
-    assert!(ethpeer_actors::enr::eth_fork_id(&record).is_some_and(|f| f.is_ok()));
+    assert!(ethpeer_actors::discovery::enr::eth_fork_id(&record).is_some_and(|f| f.is_ok()));
     // And it was saved in the data directory.
     let saved = std::fs::read_to_string(dir.path().join("enr")).expect("saved record");
     assert_eq!(saved.trim(), info["enr"].as_str().expect("enr"));

@@ -7,12 +7,12 @@
 use std::net::IpAddr;
 
 use alloy_primitives::{B256, B512};
-use ethpeer_actors::discv4::wire::{Discv4WireError, Packet};
+use ethpeer_actors::discovery::v4::wire::{Discv4WireError, Packet};
 
 use crate::common::{json, testdata_or_skip, unhex};
 
 fn endpoint_matches(
-    endpoint: &ethpeer_actors::discv4::Endpoint,
+    endpoint: &ethpeer_actors::discovery::v4::Endpoint,
     expected: &serde_json::Value,
 ) -> bool {
     let ip: IpAddr = expected["ip"].as_str().expect("ip").parse().expect("ip");
@@ -108,8 +108,9 @@ fn the_enr_md_record_verifies_and_names_its_node() {
     let dir = testdata_or_skip!();
     let file = json(&dir, "discv4/packets.json");
     let vector = &file["enr_test_vector"];
-    let record = ethpeer_actors::enr::parse_record(vector["text"].as_str().expect("text"))
-        .expect("the enr.md record is valid");
+    let record =
+        ethpeer_actors::discovery::enr::parse_record(vector["text"].as_str().expect("text"))
+            .expect("the enr.md record is valid");
     assert_eq!(record.seq(), vector["seq"].as_u64().expect("seq"));
     assert_eq!(record.ip4(), Some(std::net::Ipv4Addr::new(127, 0, 0, 1)));
     assert_eq!(record.udp4(), Some(0x765f));
@@ -123,12 +124,12 @@ fn the_enr_md_record_verifies_and_names_its_node() {
             .expect("rlp"),
     );
     assert_eq!(alloy_rlp::encode(&record), rlp);
-    assert!(ethpeer_actors::enr::decode_record(&rlp).is_ok());
+    assert!(ethpeer_actors::discovery::enr::decode_record(&rlp).is_ok());
     // No eth entry in the spec's example.
-    assert!(ethpeer_actors::enr::eth_fork_id(&record).is_none());
+    assert!(ethpeer_actors::discovery::enr::eth_fork_id(&record).is_none());
     // Its node id as discv4 names it is key B's public key.
     assert_eq!(
-        ethpeer_actors::enr::node_id(&record).as_slice(),
+        ethpeer_actors::discovery::enr::node_id(&record).as_slice(),
         unhex(file["signer_pubkey"].as_str().expect("key")).as_slice()
     );
 }

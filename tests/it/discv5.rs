@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use ethpeer_actors::enr::Record;
+use ethpeer_actors::discovery::enr::Record;
 use ethpeer_actors::eth::forkid::Network;
 use ethpeer_actors::node::manager::{GetManagerStats, PeerSource};
 

@@ -7,21 +7,22 @@ use std::time::Duration;
 
 use actix::Actor;
 use alloy_primitives::B256;
-use ethpeer_actors::block_import::{BlockHandler, BlockHandlerLinks};
-use ethpeer_actors::block_propagation::BlockPropagator;
+use ethpeer_actors::blocks::import::{BlockHandler, BlockHandlerLinks};
+use ethpeer_actors::blocks::propagation::BlockPropagator;
 use ethpeer_actors::chain::BlockPolicy;
 use ethpeer_actors::eth::{
     EthBlock, EthMessage, EthVersion, GetBlockBodies, GetBlockHeaders, RequestPair,
 };
 use ethpeer_actors::p2p::{self, DisconnectReason, P2pMessage};
-use ethpeer_actors::peer::{start_session_peer, InboundRoutes, SessionPeerLinks};
+use ethpeer_actors::peer::InboundRoutes;
 use ethpeer_actors::peer_set::PeerSetActor;
-use ethpeer_actors::requests::RequestHandler;
+use ethpeer_actors::peer_set::{start_session_peer, SessionPeerLinks};
 use ethpeer_actors::rlpx::RlpxMessage;
+use ethpeer_actors::serve::RequestHandler;
 use ethpeer_actors::session::{
     self, accept_loop, ChainStatus, Established, ListenerMetrics, SessionConfig, SessionError,
 };
-use ethpeer_actors::tx_pool::{InMemoryTxPool, TxPool};
+use ethpeer_actors::txs::pool::{InMemoryTxPool, TxPool};
 use futures::{SinkExt, StreamExt};
 use secp256k1::SecretKey;
 use tokio::net::TcpStream;

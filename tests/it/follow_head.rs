@@ -11,12 +11,12 @@ use std::time::Duration;
 use alloy_consensus::transaction::SignerRecoverable;
 use alloy_consensus::Transaction;
 use alloy_primitives::{Bytes, TxKind, U256};
+use ethpeer_actors::blocks::follow::FollowConfig;
 use ethpeer_actors::chain::{ChainStore, MemoryChainStore};
 use ethpeer_actors::eth::{genesis, PooledTx};
-use ethpeer_actors::head_follow::FollowConfig;
 use ethpeer_actors::node::{Node, NodeConfig, NodeEvent};
 use ethpeer_actors::peer::{Delivery, Seen, SeenItem};
-use ethpeer_actors::tx_pool::{NoState, TxPool};
+use ethpeer_actors::txs::pool::{NoState, TxPool};
 use secp256k1::SecretKey;
 use serde_json::json;
 
@@ -108,7 +108,7 @@ async fn a_node_at_550_follows_two_peers_to_600_and_drops_included_txs() {
     let outcome = c.pool.add(vec![stale], None);
     assert!(
         outcome[0].is_ok()
-            || outcome[0] == Err(ethpeer_actors::tx_pool::PoolError::ReplacementUnderpriced),
+            || outcome[0] == Err(ethpeer_actors::txs::pool::PoolError::ReplacementUnderpriced),
         "{outcome:?}"
     );
     let stale_pooled = outcome[0].is_ok();
@@ -130,10 +130,10 @@ async fn a_node_at_550_follows_two_peers_to_600_and_drops_included_txs() {
     );
 
     // A newHeads subscriber over WebSocket.
-    let (server, ws) = ethpeer_actors::node::rpc::ws::server(
+    let (server, ws) = ethpeer_actors::api::rpc::ws::server(
         c.clone(),
         "127.0.0.1:0".parse().unwrap(),
-        ethpeer_actors::node::rpc::RpcAccess::all(),
+        ethpeer_actors::api::rpc::RpcAccess::all(),
     )
     .unwrap();
     actix_rt::spawn(server);

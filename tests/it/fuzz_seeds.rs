@@ -83,22 +83,24 @@ fn well_formed_inputs_pass_the_targets_round_trip_checks() {
     );
     fuzzing::tx_fetcher(&fetcher_script(tx));
     // A signed FindNode and our own record: their round-trip checks must pass.
-    let find = ethpeer_actors::discv4::Packet::FindNode(ethpeer_actors::discv4::wire::FindNode {
-        target: alloy_primitives::B512::repeat_byte(3),
-        expiration: 1_900_000_000,
-    });
+    let find = ethpeer_actors::discovery::v4::Packet::FindNode(
+        ethpeer_actors::discovery::v4::wire::FindNode {
+            target: alloy_primitives::B512::repeat_byte(3),
+            expiration: 1_900_000_000,
+        },
+    );
     fuzzing::discv4_packet(
         &find
             .encode(&SecretKey::from_byte_array([0x12; 32]).expect("key"))
             .0,
     );
-    let content = ethpeer_actors::enr::RecordContent {
+    let content = ethpeer_actors::discovery::enr::RecordContent {
         ip: Some([10, 0, 0, 1].into()),
         tcp: 30303,
         udp: Some(30301),
         fork_id: None,
     };
-    let record = ethpeer_actors::enr::LocalRecord::load_or_create(
+    let record = ethpeer_actors::discovery::enr::LocalRecord::load_or_create(
         &SecretKey::from_byte_array([0x13; 32]).expect("key"),
         content,
         None,

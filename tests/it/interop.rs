@@ -308,10 +308,10 @@ async fn the_ethereumjs_peer_gets_ethtest_headers_from_us() {
     use actix::Actor;
     use alloy_eips::BlockHashOrNumber;
     use ethpeer_actors::eth::{GetBlockBodies, GetBlockHeaders, RequestPair};
-    use ethpeer_actors::peer::{start_session_peer, SessionPeerLinks};
     use ethpeer_actors::peer_set::PeerSetActor;
-    use ethpeer_actors::requests::RequestHandler;
-    use ethpeer_actors::tx_pool::InMemoryTxPool;
+    use ethpeer_actors::peer_set::{start_session_peer, SessionPeerLinks};
+    use ethpeer_actors::serve::RequestHandler;
+    use ethpeer_actors::txs::pool::InMemoryTxPool;
     use std::sync::Arc;
 
     let Some(dir) = interop_dir() else { return };

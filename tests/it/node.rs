@@ -10,7 +10,7 @@ use ethpeer_actors::eth::{genesis, EthVersion};
 use ethpeer_actors::node::{DialError, Node, NodeConfig};
 use ethpeer_actors::peer_set::Len;
 use ethpeer_actors::session::SessionError;
-use ethpeer_actors::tx_pool::{MemoryState, TxPool};
+use ethpeer_actors::txs::pool::{MemoryState, TxPool};
 use secp256k1::SecretKey;
 
 use crate::common::testdata_or_skip;
@@ -152,7 +152,7 @@ pub(crate) async fn pooled_within(
     node: &Node,
     hash: B256,
     who: &str,
-) -> Arc<ethpeer_actors::tx_pool::PoolTx> {
+) -> Arc<ethpeer_actors::txs::pool::PoolTx> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
         if let Some(got) = node.pool.get(&hash) {

@@ -7,12 +7,13 @@ use std::time::Duration;
 use actix::prelude::*;
 use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::{hex, Address, B256, U256};
+use ethpeer_actors::api::{metrics, rpc};
 use ethpeer_actors::eth::genesis;
-use ethpeer_actors::node::{metrics, rpc, DialError, Node, NodeBuilder, NodeEvent};
+use ethpeer_actors::node::{DialError, Node, NodeBuilder, NodeEvent};
 use ethpeer_actors::p2p::DisconnectReason;
 use ethpeer_actors::peer::{Delivery, StopReason};
 use ethpeer_actors::peer_set::Len;
-use ethpeer_actors::tx_pool::TxPool;
+use ethpeer_actors::txs::pool::TxPool;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 

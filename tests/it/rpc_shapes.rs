@@ -12,9 +12,10 @@ use alloy_eips::eip2718::Encodable2718;
 use alloy_eips::eip2930::{AccessList, AccessListItem};
 use alloy_eips::eip7702::Authorization;
 use alloy_primitives::{hex, Address, Bytes, TxKind, B256, U256};
+use ethpeer_actors::api::rpc;
 use ethpeer_actors::eth::genesis::DEV_ACCOUNT_KEYS;
 use ethpeer_actors::eth::PooledTx;
-use ethpeer_actors::node::{rpc, Node, NodeBuilder};
+use ethpeer_actors::node::{Node, NodeBuilder};
 use serde_json::{json, Value};
 
 pub(crate) async fn dev_node() -> Node {

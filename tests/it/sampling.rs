@@ -9,7 +9,7 @@ use ethpeer_actors::eth::{
     PooledTransactions, RequestPair,
 };
 use ethpeer_actors::node::Node;
-use ethpeer_actors::tx_fetcher::BlobFetchPolicy;
+use ethpeer_actors::txs::inbox::BlobFetchPolicy;
 
 use crate::common::testdata_or_skip;
 use crate::node::{cell_proof_blob_tx, node_with, pooled_within};

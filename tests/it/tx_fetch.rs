@@ -13,13 +13,14 @@ use ethpeer_actors::eth::{
     EthMessage, EthVersion, NewPooledTransactionHashes68, PooledTransactions, PooledTx,
 };
 use ethpeer_actors::p2p::{self, DisconnectReason, P2pMessage};
-use ethpeer_actors::peer::{start_session_peer, InboundRoutes, SessionPeerLinks};
+use ethpeer_actors::peer::InboundRoutes;
 use ethpeer_actors::peer_set::PeerSetActor;
+use ethpeer_actors::peer_set::{start_session_peer, SessionPeerLinks};
 use ethpeer_actors::rlpx::RlpxMessage;
 use ethpeer_actors::session::{self, Established, SessionConfig};
-use ethpeer_actors::tx_fetcher::{TxFetcher, TxFetcherLinks};
-use ethpeer_actors::tx_ingest::{start_verifiers, TxIngest};
-use ethpeer_actors::tx_pool::{MemoryState, TxPool, ValidatingTxPool};
+use ethpeer_actors::txs::inbox::{TxInbox, TxInboxLinks};
+use ethpeer_actors::txs::ingest::{start_verifiers, TxIngest};
+use ethpeer_actors::txs::pool::{MemoryState, TxPool, ValidatingTxPool};
 use futures::{SinkExt, StreamExt};
 use secp256k1::SecretKey;
 use tokio::io::DuplexStream;
@@ -40,9 +41,9 @@ pub(crate) async fn node_with_remotes(
     let pool = Arc::new(ValidatingTxPool::new(rules(), Arc::new(state)));
     let shared: Arc<dyn TxPool> = pool.clone();
     let set = PeerSetActor::new().start();
-    let fetcher = TxFetcher::new(
+    let fetcher = TxInbox::new(
         pool.clone(),
-        TxFetcherLinks {
+        TxInboxLinks {
             mark: set.clone().recipient(),
             ingest: TxIngest::new(
                 pool.clone(),
@@ -62,8 +63,8 @@ pub(crate) async fn node_with_remotes(
         seen: None,
     };
     if serve {
-        use ethpeer_actors::requests::RequestHandler;
-        use ethpeer_actors::tx_broadcast::{PeerSetLink, TxBroadcaster};
+        use ethpeer_actors::serve::RequestHandler;
+        use ethpeer_actors::txs::broadcast::{PeerSetLink, TxBroadcaster};
         TxBroadcaster::new(
             alloy_primitives::B512::repeat_byte(0x70),
             (3, 4),
@@ -243,7 +244,7 @@ mod spread {
 
     use ethpeer_actors::session::Established;
 
-    use ethpeer_actors::tx_pool::MemoryState;
+    use ethpeer_actors::txs::pool::MemoryState;
 
     use tokio::io::DuplexStream;
 
@@ -343,7 +344,7 @@ mod spread {
         let (address, key) = sender(&dir);
         let (mut a, mut c) = line(&dir).await;
         let state = MemoryState::from_dump(&dir.join("ethtest/headstate.json")).expect("state");
-        let balance = ethpeer_actors::tx_pool::StateProvider::account(&state, &address)
+        let balance = ethpeer_actors::txs::pool::StateProvider::account(&state, &address)
             .expect("account")
             .balance;
         let to = TxKind::Call(Address::repeat_byte(5));
@@ -400,7 +401,7 @@ mod blobs {
     use ethpeer_actors::rlpx::RlpxMessage;
     use ethpeer_actors::session::Established;
 
-    use ethpeer_actors::tx_pool::{TxPool, ValidatingTxPool};
+    use ethpeer_actors::txs::pool::{TxPool, ValidatingTxPool};
     use futures::SinkExt;
 
     use tokio::io::DuplexStream;

@@ -6,10 +6,10 @@
 use alloy_consensus::{SignableTransaction, Signed, TxEip1559};
 use alloy_primitives::{Address, Bytes, TxKind, B256, U256};
 use ethpeer_actors::eth::PooledTx;
-use ethpeer_actors::tx_pool::validate::{
+use ethpeer_actors::txs::pool::validate::{
     validate_state, validate_stateless, TxValidationError, ValidationRules,
 };
-use ethpeer_actors::tx_pool::{MemoryState, StateProvider};
+use ethpeer_actors::txs::pool::{MemoryState, StateProvider};
 
 use crate::common::{json, testdata_or_skip};
 
@@ -161,7 +161,7 @@ fn valid_and_invalid_transactions_with_the_ethtest_state() {
 
 #[test]
 fn intrinsic_gas_counts_calldata_access_lists_and_the_prague_floor() {
-    use ethpeer_actors::tx_pool::validate::intrinsic_gas;
+    use ethpeer_actors::txs::pool::validate::intrinsic_gas;
     let key = B256::repeat_byte(0x11);
     let to = TxKind::Call(Address::ZERO);
     let tx = |input: Vec<u8>| signed(key, transfer(0, U256::ZERO, 1_000_000, to, input.into()));
@@ -177,7 +177,7 @@ mod pool {
     use std::sync::Arc;
 
     use alloy_primitives::{Address, Bytes, TxKind, U256};
-    use ethpeer_actors::tx_pool::{MemoryState, PoolError, TxPool, ValidatingTxPool};
+    use ethpeer_actors::txs::pool::{MemoryState, PoolError, TxPool, ValidatingTxPool};
 
     use super::{rules, sender, signed, transfer};
     use crate::common::testdata_or_skip;
@@ -235,8 +235,8 @@ mod pool {
     /// 10% bump product (a panic in debug builds).
     #[test]
     fn extreme_values_and_fees_neither_overflow_nor_pass() {
-        use ethpeer_actors::tx_pool::validate::TxValidationError;
-        use ethpeer_actors::tx_pool::NoState;
+        use ethpeer_actors::txs::pool::validate::TxValidationError;
+        use ethpeer_actors::txs::pool::NoState;
         let dir = testdata_or_skip!();
         let (_, key) = sender(&dir);
         let pool = pool(&dir);

@@ -24,10 +24,10 @@ use crate::node::{Node, NodeBuilder};
 use crate::p2p::DisconnectReason;
 use crate::peer::{Disconnect, InboundEth, ReadGate, RequestError, SendEth, SendRequest};
 use crate::peer_set::PeerSetActor;
-use crate::tx_fetcher::{BlobFetchPolicy, TxFetcher, TxFetcherLinks, MIN_FULL_FETCH_PERCENT};
-use crate::tx_ingest::{start_verifiers, TxIngest};
-use crate::tx_pool::validate::ValidationRules;
-use crate::tx_pool::{NoState, TxPool, ValidatingTxPool};
+use crate::txs::inbox::{BlobFetchPolicy, TxInbox, TxInboxLinks, MIN_FULL_FETCH_PERCENT};
+use crate::txs::ingest::{start_verifiers, TxIngest};
+use crate::txs::pool::validate::ValidationRules;
+use crate::txs::pool::{NoState, TxPool, ValidatingTxPool};
 
 /// A job for the fuzzing system's thread; it sends on its channel when it has finished.
 type Job = Box<dyn FnOnce(std_mpsc::Sender<()>) + Send>;
@@ -85,7 +85,7 @@ pub fn json_rpc(data: &[u8]) {
                     node
                 }
             };
-            match crate::node::rpc::handle_body(&node, &body).await {
+            match crate::api::rpc::handle_body(&node, &body).await {
                 Some(Value::Array(answers)) => answers.iter().for_each(check_response),
                 Some(answer) => check_response(&answer),
                 None => {}
@@ -115,7 +115,7 @@ const FUZZ_PEERS: usize = 4;
 
 /// The node's inbound tx path, without sockets: fetcher -> ingest -> verifiers -> pool.
 struct TxPath {
-    fetcher: Addr<TxFetcher>,
+    fetcher: Addr<TxInbox>,
     peers: Vec<FuzzPeer>,
     next_id: u8,
     /// Hashes of txs seen in earlier inputs, so announcements can name real txs.
@@ -185,7 +185,7 @@ impl TxPath {
             Arc::new(ValidatingTxPool::new(rules, Arc::new(NoState)).with_capacity(512, 1 << 24));
         let verifiers = start_verifiers(pool.clone(), 2);
         let ingest = TxIngest::new(pool.clone(), verifiers.recipient(), 2).start();
-        let links = TxFetcherLinks {
+        let links = TxInboxLinks {
             mark: PeerSetActor::new().start().recipient(),
             ingest: ingest.recipient(),
         };
@@ -195,7 +195,7 @@ impl TxPath {
         let custody = CustodyBitmap::from_indices([1, 2, 3, 4]).unwrap_or_default();
         let policy =
             BlobFetchPolicy::new(custody, MIN_FULL_FETCH_PERCENT).salted(B256::repeat_byte(0x5a));
-        let fetcher = TxFetcher::new(shared, links, Duration::ZERO)
+        let fetcher = TxInbox::new(shared, links, Duration::ZERO)
             .with_blob_policy(policy)
             .start();
         let mut path = Self {

@@ -20,8 +20,8 @@ use crate::node::Enode;
 use crate::p2p::P2pMessage;
 use crate::rlpx::handshake::{read_ack, read_auth, Secrets};
 use crate::rlpx::{codecs, RlpxMessage};
-use crate::tx_pool::validate::ValidationRules;
-use crate::tx_pool::{NoState, ValidatingTxPool};
+use crate::txs::pool::validate::ValidationRules;
+use crate::txs::pool::{NoState, ValidatingTxPool};
 
 /// Byte 0 picks the eth version, byte 1 the message id, the rest is the payload: decoding
 /// never panics, and what decodes re-encodes to the same message.
@@ -165,7 +165,7 @@ pub fn tx_pool(data: &[u8]) {
 /// packet that decodes re-signs to the same packet, and a state machine fed the datagram
 /// (as the UDP loop would) never panics either.
 pub fn discv4_packet(data: &[u8]) {
-    use crate::discv4::{Discv4, Discv4Config, Endpoint, Packet};
+    use crate::discovery::v4::{Discv4, Discv4Config, Endpoint, Packet};
     let key = SecretKey::from_byte_array([0x11; 32]).unwrap_or_else(|_| unreachable!());
     if let Ok(decoded) = Packet::decode(data) {
         let (again, _) = decoded.packet.encode(&key);
@@ -175,13 +175,13 @@ pub fn discv4_packet(data: &[u8]) {
             "round trip changed the packet"
         );
     }
-    let content = crate::enr::RecordContent {
+    let content = crate::discovery::enr::RecordContent {
         ip: Some([127, 0, 0, 1].into()),
         tcp: 30303,
         udp: Some(30303),
         fork_id: None,
     };
-    let Ok(local) = crate::enr::LocalRecord::load_or_create(&key, content, None) else {
+    let Ok(local) = crate::discovery::enr::LocalRecord::load_or_create(&key, content, None) else {
         return;
     };
     let endpoint = Endpoint {
@@ -209,11 +209,11 @@ pub fn discv4_packet(data: &[u8]) {
 /// form: decoding never panics; a record that decodes re-encodes to one that decodes
 /// equal, and its `eth` entry reads without panicking.
 pub fn enr_record(data: &[u8]) {
-    if let Ok(record) = crate::enr::decode_record(data) {
-        let again = crate::enr::decode_record(&alloy_rlp::encode(&record)).ok();
+    if let Ok(record) = crate::discovery::enr::decode_record(data) {
+        let again = crate::discovery::enr::decode_record(&alloy_rlp::encode(&record)).ok();
         assert_eq!(again.as_ref(), Some(&record), "record round trip");
-        let _ = crate::enr::eth_fork_id(&record);
-        let _ = crate::enr::content_of(&record);
+        let _ = crate::discovery::enr::eth_fork_id(&record);
+        let _ = crate::discovery::enr::content_of(&record);
     }
     if let Ok(text) = std::str::from_utf8(data) {
         if let Ok(node) = text.parse::<crate::node::Bootnode>() {
@@ -226,7 +226,7 @@ pub fn enr_record(data: &[u8]) {
 /// panics; a parsed link prints back to a link that parses equal, a branch's children
 /// to the same branch, a root's signature check runs to an answer.
 pub fn dns_entry(data: &[u8]) {
-    use crate::dnsdisc::{Entry, Link, Root};
+    use crate::discovery::dns::{Entry, Link, Root};
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
@@ -246,7 +246,7 @@ pub fn dns_entry(data: &[u8]) {
             let names: Vec<String> = children.iter().map(ToString::to_string).collect();
             let text = format!(
                 "{}{}",
-                crate::dnsdisc::entry::BRANCH_PREFIX,
+                crate::discovery::dns::entry::BRANCH_PREFIX,
                 names.join(",")
             );
             match Entry::parse(&text) {

@@ -16,8 +16,8 @@ use crate::chain::{BlockPolicy, ChainStore, MemoryChainStore};
 use crate::eth::forkid::Network;
 use crate::eth::genesis::{self, GenesisError};
 use crate::eth::EthVersion;
-use crate::tx_pool::validate::ValidationRules;
-use crate::tx_pool::{MemoryState, NoState, StateProvider};
+use crate::txs::pool::validate::ValidationRules;
+use crate::txs::pool::{MemoryState, NoState, StateProvider};
 
 /// Most blobs per transaction on the public networks since Osaka (EIP-7594 caps a tx at
 /// 6 blobs even where a block may hold more).
@@ -155,7 +155,7 @@ impl NodeBuilder {
     }
 
     /// How eth/72 blob txs' cells are fetched (default: every blob tx whole).
-    pub fn blob_fetch(mut self, policy: crate::tx_fetcher::BlobFetchPolicy) -> Self {
+    pub fn blob_fetch(mut self, policy: crate::txs::inbox::BlobFetchPolicy) -> Self {
         self.config.blob_fetch = policy;
         self
     }

@@ -13,9 +13,10 @@ use tokio::net::TcpStream;
 use super::manager::{self, Admission, Admit, AdmitFailed, SessionInfo};
 use super::{DialError, Direction, Enode, PeerArbiters, StoreStatus, DIAL_TIMEOUT};
 use crate::p2p::DisconnectReason;
-use crate::peer::{start_session_peer, PeerHandle, SessionPeerLinks};
+use crate::peer::PeerHandle;
+use crate::peer_set::{start_session_peer, SessionPeerLinks};
 use crate::session::{self, Established, SessionConfig};
-use crate::tx_pool::TxPool;
+use crate::txs::pool::TxPool;
 
 /// The manager's way to dial: connect under [`DIAL_TIMEOUT`], handshake, admit, start.
 pub(super) fn dial_fn(

@@ -9,20 +9,10 @@
 //! handlers, `dial` connects and admits sessions, `placement` spreads peers over arbiters,
 //! `http` runs the HTTP servers.
 
-pub mod bootnodes;
 mod builder;
 mod dial;
-pub mod discovery;
-pub mod discv5;
-pub mod dns;
-pub mod enode;
-pub mod events;
-pub(crate) mod http;
 pub mod manager;
-pub mod metrics;
-pub mod observe;
 mod placement;
-pub mod rpc;
 mod wiring;
 
 use std::net::SocketAddr;
@@ -36,28 +26,30 @@ use secp256k1::SecretKey;
 use tokio::net::TcpListener;
 
 pub use builder::{rules_for_genesis, NodeBuilder};
-pub use discovery::{Bootnode, BootnodeError, Discovery, DiscoveryConfig};
-pub use enode::Enode;
-pub use events::{Direction, NodeEvent, SubscribeEvents};
+// The types an embedder configures a node with and hears from it, where they are used.
+pub use crate::discovery::enode::Enode;
+pub use crate::discovery::{Bootnode, BootnodeError, Discovery, DiscoveryConfig};
+pub use crate::feed::events::{Direction, NodeEvent, SubscribeEvents};
+pub use crate::feed::observe::PropagationObserver;
 pub use manager::PeerManager;
-pub use observe::PropagationObserver;
 
-use crate::block_propagation::BlockPropagator;
+use crate::blocks::follow::{FollowConfig, FollowLinks, FollowedChain, HeadFollower};
+use crate::blocks::propagation::BlockPropagator;
 use crate::chain::{BlockPolicy, ChainStore};
 use crate::eth::forkid::ForkSchedule;
 use crate::eth::EthVersion;
-use crate::head_follow::{FollowConfig, FollowLinks, FollowedChain, HeadFollower};
 use crate::p2p::DisconnectReason;
-use crate::peer::{PeerHandle, SeenRoute, SessionPeerLinks, WireMetrics};
+use crate::peer::{PeerHandle, SeenRoute, WireMetrics};
+use crate::peer_set::SessionPeerLinks;
 use crate::peer_set::{Close, PeerSetActor, RegisterError, SubscribePeerEvents};
 use crate::session::{
-    self, accept_loop, ChainStatus, ListenerMetrics, SessionConfig, SessionError,
+    accept_loop, ChainStatus, ListenerMetrics, SessionConfig, SessionError, StoreStatus,
     MAX_PENDING_HANDSHAKES,
 };
-use crate::tx_broadcast::{PeerSetLink, TxBroadcaster};
-use crate::tx_fetcher::{BlobFetchPolicy, DEFAULT_ARRIVAL_WAIT};
-use crate::tx_pool::validate::ValidationRules;
-use crate::tx_pool::{StateProvider, TxPool, ValidatingTxPool};
+use crate::txs::broadcast::{PeerSetLink, TxBroadcaster};
+use crate::txs::inbox::{BlobFetchPolicy, DEFAULT_ARRIVAL_WAIT};
+use crate::txs::pool::validate::ValidationRules;
+use crate::txs::pool::{StateProvider, TxPool, ValidatingTxPool};
 use manager::{Admission, InboundThrottle};
 pub use placement::PeerArbiters;
 
@@ -197,9 +189,9 @@ pub struct Node {
     /// Blocks followed from peers (not ours: see `head_follow`).
     pub follow: Arc<FollowedChain>,
     /// `eth_subscribe` subscriptions of the WebSocket connections.
-    pub subscriptions: Addr<rpc::subscriptions::SubscriptionHub>,
+    pub subscriptions: Addr<crate::feed::hub::SubscriptionHub>,
     /// The hub's delivered/dropped counters.
-    pub subscription_metrics: Arc<rpc::subscriptions::SubscriptionMetrics>,
+    pub subscription_metrics: Arc<crate::feed::hub::SubscriptionMetrics>,
     session: Arc<SessionConfig>,
     /// What every session peer is started with.
     links: SessionPeerLinks,
@@ -210,7 +202,7 @@ pub struct Node {
     /// Discovery, when it runs.
     pub discovery: Option<Arc<Discovery>>,
     /// DNS node lists, when configured.
-    pub dns: Option<Arc<dns::DnsDiscovery>>,
+    pub dns: Option<Arc<crate::discovery::dns::service::DnsDiscovery>>,
     /// The IP our enode and record name instead of the listening one (`--nat extip`).
     external_ip: Option<std::net::IpAddr>,
 }
@@ -298,12 +290,12 @@ impl Node {
         peer_set.do_send(SubscribePeerEvents(manager.clone().recipient()));
         let discovery = match config.discovery.v4 || config.discovery.v5 {
             true => Some(Arc::new(
-                discovery::start(
-                    &config.discovery,
+                crate::discovery::service::start(
+                    &discovery_config(&config),
                     config.key,
                     local_addr,
                     status.clone(),
-                    manager.clone(),
+                    manager.clone().recipient(),
                 )
                 .await?,
             )),
@@ -313,13 +305,21 @@ impl Node {
             true => None,
             false => {
                 let status = status.clone();
-                let verdict = move |r: &crate::enr::Record| discovery::verdict(Some(r), &status);
+                let verdict = move |r: &crate::discovery::enr::Record| {
+                    crate::discovery::verdict(Some(r), &status)
+                };
                 let seed = u64::from_le_bytes(secret[24..].try_into().unwrap_or_default());
                 let (trees, manager) = (config.discovery.dns.clone(), manager.clone());
-                dns::start_system(trees, seed, verdict, manager).map(Arc::new)
+                crate::discovery::dns::service::start_system(
+                    trees,
+                    seed,
+                    verdict,
+                    manager.recipient(),
+                )
+                .map(Arc::new)
             }
         };
-        let hub = rpc::subscriptions::SubscriptionHub::new();
+        let hub = crate::feed::hub::SubscriptionHub::new();
         let node = Self {
             peer_set,
             pool,
@@ -391,7 +391,7 @@ impl Node {
             gate,
             on_session,
         ));
-        log::info!("listening on {} as {}", node.local_addr, node.enode());
+        log::info!("listening on {} as {}", node.local_addr, node.enode_url());
         Ok(node)
     }
 
@@ -416,6 +416,17 @@ impl Node {
         Enode {
             id: self.node_id(),
             addr,
+        }
+    }
+
+    /// Our enode URL as geth prints it: [`Node::enode`], with `?discport=N` when discovery
+    /// answers on another UDP port than the RLPx one (geth's `URLv4`), so that a discovery
+    /// tool given the URL reaches our discovery.
+    pub fn enode_url(&self) -> String {
+        let enode = self.enode();
+        match self.discovery.as_ref().map(|d| d.port()) {
+            Some(udp) if udp != enode.addr.port() => format!("{enode}?discport={udp}"),
+            _ => enode.to_string(),
         }
     }
 
@@ -480,7 +491,7 @@ impl Node {
         let _ = self.peer_set.send(Close).await;
         // The manager hears of every peer that leaves; it answers when none is left.
         let _ = tokio::time::timeout(grace, self.manager.send(manager::WaitForNoPeers)).await;
-        self.observer.do_send(observe::StopObserver);
+        self.observer.do_send(crate::feed::observe::StopObserver);
         self.arbiters.stop();
     }
 
@@ -489,29 +500,14 @@ impl Node {
     }
 }
 
-/// The Status exchange against the store's head at the time of each handshake.
-struct StoreStatus {
-    network_id: u64,
-    forks: ForkSchedule,
-    store: Arc<dyn ChainStore>,
-}
-
-impl StoreStatus {
-    fn now(&self) -> ChainStatus {
-        ChainStatus::from_store(self.network_id, self.forks.clone(), self.store.as_ref())
+/// The discovery settings as started: with an ephemeral RLPx port (0) and no discovery
+/// port of its own, UDP takes an ephemeral port too, as geth binds `:0` for both. Reusing
+/// the number the OS gave TCP could collide with any UDP socket already on it (a busy test
+/// machine did: the node then failed to start).
+fn discovery_config(config: &NodeConfig) -> DiscoveryConfig {
+    let mut discovery = config.discovery.clone();
+    if discovery.port.is_none() && config.listen.port() == 0 {
+        discovery.port = Some(0);
     }
-}
-
-impl session::StatusExchange for StoreStatus {
-    fn local_status(&self, version: EthVersion) -> crate::eth::EthMessage {
-        self.now().local_status(version)
-    }
-
-    fn check_remote(
-        &self,
-        version: EthVersion,
-        remote: &crate::eth::EthMessage,
-    ) -> Result<crate::peer_set::PeerHead, session::StatusRejection> {
-        self.now().check_remote(version, remote)
-    }
+    discovery
 }

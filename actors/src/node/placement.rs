@@ -12,12 +12,13 @@ use actix::{Arbiter, ArbiterHandle};
 use futures::channel::oneshot;
 use tokio::net::TcpStream;
 
-use super::events::Direction;
 use super::manager::Admission;
 use super::DialError;
-use crate::peer::{PeerHandle, SessionPeerLinks};
+use crate::feed::events::Direction;
+use crate::peer::PeerHandle;
+use crate::peer_set::SessionPeerLinks;
 use crate::session::Established;
-use crate::tx_pool::TxPool;
+use crate::txs::pool::TxPool;
 
 /// The arbiters peers are spread over (none: peers run where their session was made).
 #[derive(Default)]

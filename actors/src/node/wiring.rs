@@ -5,15 +5,15 @@ use std::sync::Arc;
 use actix::prelude::*;
 
 use super::NodeConfig;
-use crate::block_import::{BlockHandler, BlockHandlerLinks};
-use crate::block_propagation::BlockPropagator;
+use crate::blocks::import::{BlockHandler, BlockHandlerLinks};
+use crate::blocks::propagation::BlockPropagator;
 use crate::chain::ChainStore;
 use crate::peer::{InboundRoutes, SeenRoute};
 use crate::peer_set::PeerSetActor;
-use crate::requests::RequestHandler;
-use crate::tx_fetcher::{TxFetcher, TxFetcherLinks};
-use crate::tx_ingest::{start_verifiers, TxIngest};
-use crate::tx_pool::{TxPool, ValidatingTxPool};
+use crate::serve::RequestHandler;
+use crate::txs::inbox::{TxInbox, TxInboxLinks};
+use crate::txs::ingest::{start_verifiers, TxIngest};
+use crate::txs::pool::{TxPool, ValidatingTxPool};
 
 /// Starts the actors that take peers' inbound messages (request handler, block handler,
 /// tx fetcher with the ingest path and its verifier threads) and returns where each kind
@@ -44,9 +44,9 @@ pub(super) fn start_inbound_handlers(
                 .recipient(),
         ),
         transactions: Some(
-            TxFetcher::new(
+            TxInbox::new(
                 pool.clone(),
-                TxFetcherLinks {
+                TxInboxLinks {
                     mark: peer_set.clone().recipient(),
                     ingest: TxIngest::new(
                         pool.clone(),

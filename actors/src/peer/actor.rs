@@ -17,7 +17,7 @@ use super::{
 use crate::eth::{BlockHashNumber, EthMessage, EthVersion};
 use crate::p2p::DisconnectReason;
 use crate::rlpx::{RlpxError, RlpxMessage};
-use crate::tx_pool::TxPool;
+use crate::txs::pool::TxPool;
 
 /// Mailbox capacity of a peer actor, in messages. Senders use `try_send`, so a peer whose
 /// actor falls this far behind loses the excess (counted in `dropped_mailbox`) instead of

@@ -2,6 +2,7 @@
 //! the outbound connection abstraction and per-peer metrics.
 
 mod actor;
+mod client;
 mod connection;
 mod gate;
 mod inbound;
@@ -9,7 +10,6 @@ mod messages;
 mod metrics;
 mod queues;
 mod requests;
-mod transport;
 
 use std::sync::Arc;
 
@@ -21,6 +21,7 @@ pub use actor::{
     MAX_QUEUED_RESPONSES, MAX_UNANSWERED_REQUESTS, PEER_MAILBOX_CAPACITY, PING_INTERVAL,
     PONG_TIMEOUT, SERVE_DEADLINE, WRITE_TIMEOUT,
 };
+pub use client::{CellsReply, ClientError, PeerClient, PeerRequest, ReceiptsReply};
 pub use connection::{memory_connection, ConnectionError, Outbound, OutboundSink};
 pub use gate::{GateReason, Gated, InboundTicket, ReadGate, MAX_INBOUND_IN_FLIGHT};
 pub use inbound::MAX_TRANSACTIONS_PER_MESSAGE;
@@ -37,7 +38,6 @@ pub use requests::{
     RequestError, ResponseViolation, SendRequest, MAX_PENDING_REQUESTS, REMEMBERED_EXPIRED,
     REQUEST_TIMEOUT,
 };
-pub use transport::{start_session_peer, SessionPeerLinks};
 
 use crate::eth::EthVersion;
 

@@ -12,7 +12,7 @@ use crate::eth::{
     BlockHashNumber, CustodyBitmap, EthBlock, EthMessage, EthVersion, NewBlock, NewBlockHashes,
     NewPooledTransactionHashes66, NewPooledTransactionHashes68, Transactions,
 };
-use crate::tx_pool::TxPool;
+use crate::txs::pool::TxPool;
 
 /// Tx hashes queued for full sending per peer (geth `maxQueuedTxs`, 4096 hashes); when
 /// full the oldest are dropped.

@@ -14,7 +14,7 @@ use super::*;
 use crate::eth::forkid::ForkSchedule;
 use crate::eth::{EthMessage, EthMessageId, EthVersion};
 use crate::p2p::{self, DisconnectReason, P2pMessage};
-use crate::peer_set::{Len, PeerSetActor};
+use crate::peer_set::{start_session_peer, Len, PeerSetActor, SessionPeerLinks};
 use crate::rlpx::RlpxMessage;
 use crate::session::{accept, dial, ChainStatus, Established, SessionConfig};
 use crate::testing::{pool, sender, tx};

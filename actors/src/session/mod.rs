@@ -13,7 +13,7 @@ pub use handshake::{
     accept, dial, DetachedSession, Established, SessionConfig, SessionRead, HANDSHAKE_STEP_TIMEOUT,
 };
 pub use listener::{accept_loop, ListenerMetrics, MAX_PENDING_HANDSHAKES};
-pub use status::{ChainStatus, StatusExchange, StatusMismatch, StatusRejection};
+pub use status::{ChainStatus, StatusExchange, StatusMismatch, StatusRejection, StoreStatus};
 
 #[cfg(test)]
 mod tests;

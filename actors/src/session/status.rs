@@ -2,6 +2,8 @@
 //! (geth's order: network id, version, genesis, fork id filter, then for eth/69+ the block
 //! range and a nonzero latest hash).
 
+use std::sync::Arc;
+
 use alloy_primitives::{B256, U256};
 
 use crate::chain::ChainStore;
@@ -236,5 +238,37 @@ impl StatusExchange for ChainStatus {
             }
         }
         Ok(head)
+    }
+}
+
+/// Our Status as of the store's head at the time of each handshake (and of each fork-id
+/// verdict on a discovered node's record): the store moves, so it is read anew each time.
+pub struct StoreStatus {
+    /// The network id.
+    pub network_id: u64,
+    /// The fork schedule of the chain in the store.
+    pub forks: ForkSchedule,
+    /// The chain whose head we advertise.
+    pub store: Arc<dyn ChainStore>,
+}
+
+impl StoreStatus {
+    /// Our Status at the store's head now.
+    pub fn now(&self) -> ChainStatus {
+        ChainStatus::from_store(self.network_id, self.forks.clone(), self.store.as_ref())
+    }
+}
+
+impl StatusExchange for StoreStatus {
+    fn local_status(&self, version: EthVersion) -> EthMessage {
+        self.now().local_status(version)
+    }
+
+    fn check_remote(
+        &self,
+        version: EthVersion,
+        remote: &EthMessage,
+    ) -> Result<PeerHead, StatusRejection> {
+        self.now().check_remote(version, remote)
     }
 }

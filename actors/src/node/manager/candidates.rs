@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::node::enode::Enode;
+use crate::discovery::enode::Enode;
+use crate::discovery::{ForkVerdict, PeerSource};
 use crate::peer::PeerId;
 
 /// geth `dialHistoryExpiration` (inbound throttle 30 s + 5 s): a node is not redialed
@@ -27,51 +28,6 @@ pub const MAX_CANDIDATES: usize = 1024;
 /// refuses the second connection as a duplicate, losing both; with this wait the lower
 /// id's dial lands first and the other node sees it connected.
 pub const TIE_BREAK_WAIT: Duration = Duration::from_secs(3);
-
-/// How a peer was found (geth reports a subset of this as `static`/`trusted`/`inbound`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum PeerSource {
-    /// Configured with `--peers`/`--bootnodes` or `admin_addPeer`.
-    Static,
-    /// Configured with `--trusted-peers`.
-    Trusted,
-    /// Found by discovery v4.
-    Discv4,
-    /// Found by discovery v5.
-    Discv5,
-    /// Found in an EIP-1459 DNS node list.
-    Dns,
-    /// It dialed us.
-    Inbound,
-    /// Dialed by the embedder through `Node::dial`.
-    Dialed,
-}
-
-impl PeerSource {
-    /// The label for RPC and metrics.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Static => "static",
-            Self::Trusted => "trusted",
-            Self::Discv4 => "discv4",
-            Self::Discv5 => "discv5",
-            Self::Dns => "dns",
-            Self::Inbound => "inbound",
-            Self::Dialed => "dialed",
-        }
-    }
-}
-
-/// What a candidate's record says about its chain.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ForkVerdict {
-    /// Its `eth` entry's fork id passes our fork filter.
-    Compatible,
-    /// No `eth` entry (or no record): tried once.
-    Absent,
-    /// Its `eth` entry names another chain or a stale fork: never dialed.
-    Incompatible,
-}
 
 /// One candidate.
 #[derive(Clone, Debug)]

@@ -47,8 +47,8 @@ fn dial_fn(log: Log, succeed: bool) -> DialFn {
     })
 }
 
-fn found(n: u8, fork: ForkVerdict) -> AddCandidate {
-    AddCandidate {
+fn found(n: u8, fork: ForkVerdict) -> NodeDiscovered {
+    NodeDiscovered {
         enode: enode(n),
         source: PeerSource::Discv4,
         fork,

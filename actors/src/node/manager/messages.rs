@@ -7,10 +7,10 @@ use actix::prelude::*;
 use futures::future::LocalBoxFuture;
 use tokio::time::Instant;
 
-use super::{ForkVerdict, PeerManager, PeerSource};
+use super::{PeerManager, PeerSource};
+use crate::discovery::enode::Enode;
 use crate::eth::EthVersion;
-use crate::node::enode::Enode;
-use crate::node::events::Direction;
+use crate::feed::events::Direction;
 use crate::p2p::DisconnectReason;
 use crate::peer::{PeerHandle, PeerId};
 
@@ -92,18 +92,6 @@ pub struct AddPeer {
     pub enode: Enode,
     /// Whether it is also trusted.
     pub trusted: bool,
-}
-
-/// Event: discovery found a node to dial (the dial scheduler decides whether and when).
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub struct AddCandidate {
-    /// The node and its RLPx endpoint.
-    pub enode: Enode,
-    /// Who found it.
-    pub source: PeerSource,
-    /// Its record's fork id against our filter.
-    pub fork: ForkVerdict,
 }
 
 /// Command: forget a static peer and disconnect it (reason: disconnect requested). Answers

@@ -18,10 +18,10 @@ mod messages;
 mod statics;
 mod throttle;
 
+pub use crate::discovery::{ForkVerdict, NodeDiscovered, PeerSource};
 use candidates::Candidates;
 pub use candidates::{
-    ForkVerdict, PeerSource, DIAL_HISTORY_EXPIRATION, MAX_CANDIDATES, MAX_CANDIDATE_FAILURES,
-    TIE_BREAK_WAIT,
+    DIAL_HISTORY_EXPIRATION, MAX_CANDIDATES, MAX_CANDIDATE_FAILURES, TIE_BREAK_WAIT,
 };
 pub use messages::*;
 use statics::{static_peer, StaticPeer};
@@ -29,8 +29,8 @@ pub use throttle::{InboundThrottle, INBOUND_THROTTLE, MAX_THROTTLED_IPS};
 // Tokio's clock, so that tests can pause it.
 use tokio::time::Instant;
 
-use super::enode::Enode;
-use super::events::{stop_reason_label, Direction, NodeEvent, SubscribeEvents, Subscribers};
+use crate::discovery::enode::Enode;
+use crate::feed::events::{stop_reason_label, Direction, NodeEvent, SubscribeEvents, Subscribers};
 use crate::p2p::DisconnectReason;
 use crate::peer::{short, Disconnect, PeerId};
 use crate::peer_set::PeerEvent;
@@ -224,10 +224,10 @@ impl Handler<AddPeer> for PeerManager {
     }
 }
 
-impl Handler<AddCandidate> for PeerManager {
+impl Handler<NodeDiscovered> for PeerManager {
     type Result = ();
 
-    fn handle(&mut self, msg: AddCandidate, ctx: &mut Self::Context) {
+    fn handle(&mut self, msg: NodeDiscovered, ctx: &mut Self::Context) {
         *self
             .stats
             .candidates

@@ -5,7 +5,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::{DIAL_BACKOFF_MAX, DIAL_BACKOFF_MIN};
-use crate::node::enode::Enode;
+use crate::discovery::enode::Enode;
 
 /// One static or trusted peer's dial schedule.
 #[derive(Debug)]

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::node::enode::is_lan;
+use crate::discovery::enode::is_lan;
 
 /// geth's `inboundThrottleTime`: a non-LAN IP may not connect again within 30 s.
 pub const INBOUND_THROTTLE: Duration = Duration::from_secs(30);

@@ -179,7 +179,7 @@ fn eth72_announcements_name_each_txs_columns_and_older_peers_never_see_sampled_t
     use crate::eth::cells::{cell_sidecar, without_blobs, CustodyBitmap};
     use crate::eth::SampledCells;
     use crate::testing::{cell_blob_tx, column_cells};
-    use crate::tx_pool::PoolTx;
+    use crate::txs::pool::PoolTx;
     let (mem, shared) = pool();
     let custody = CustodyBitmap::from_indices([1, 2, 3, 4]).expect("mask");
     // A sampled blob tx: blobless, with its custody cells.

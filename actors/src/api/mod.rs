@@ -1,0 +1,11 @@
+//! The node's outside interfaces, the top of the crate: they read a running
+//! [`Node`](crate::node::Node) and nothing below depends on them.
+//!
+//! - [`rpc`]: JSON-RPC over HTTP and WebSocket (`eth_`, `net_`, `web3_`, `txpool_`,
+//!   `admin_`, `eth_subscribe`).
+//! - [`metrics`]: the Prometheus text endpoint.
+//! - `http`: the actix-web server both run on.
+
+pub(crate) mod http;
+pub mod metrics;
+pub mod rpc;

@@ -1,0 +1,436 @@
+//! JSON-RPC 2.0 over HTTP (actix-web) with the methods people expect of a geth node's
+//! `admin`, `eth`, `net`, `txpool` and `web3` namespaces, as far as a node without
+//! execution can answer them: `admin_nodeInfo`, `admin_peers`, `admin_addPeer`,
+//! `admin_removePeer`; `eth_sendRawTransaction` (refusals in geth's words, `errors`),
+//! `eth_getTransactionByHash` (pool and followed blocks), `eth_getTransactionCount`,
+//! `eth_getBlockByNumber`/`ByHash`, `eth_gasPrice`, `eth_maxPriorityFeePerGas`
+//! (`gas_price`), `eth_syncing`, `eth_blockNumber`, `eth_chainId` (`eth`); `txpool_*`
+//! (`txpool`); `net_peerCount`, `net_version`, `web3_clientVersion`. Shapes come from
+//! alloy's RPC types (`shapes`). Batches are supported; malformed requests get the
+//! JSON-RPC error codes (-32700 parse, -32600 invalid request, -32601 unknown method,
+//! -32602 invalid params, -32000 refused by the node).
+
+use std::net::SocketAddr;
+
+use actix_web::http::{header, Method};
+use actix_web::{web, HttpResponse};
+use alloy_eips::eip2718::Decodable2718;
+use alloy_primitives::{hex, keccak256};
+use serde_json::{json, Value};
+
+mod access;
+mod errors;
+mod eth;
+pub mod gas_price;
+mod txpool;
+pub mod ws;
+
+pub use access::{split_list, RpcAccess, ALL_APIS, DEFAULT_APIS, DEFAULT_VHOSTS};
+pub use errors::{geth_text, is_geth_pool_text, pool_rpc_error, GETH_POOL_TEXTS, POOL_ERROR_CODE};
+
+use crate::discovery::enode::{Enode, EnodeError};
+use crate::eth::PooledTx;
+use crate::feed::events::Direction;
+use crate::node::manager::{ConnectedPeers, RemovePeer};
+use crate::node::Node;
+
+/// Largest request body accepted: geth's `maxRequestContentLength` (5 MiB).
+pub const MAX_REQUEST_SIZE: usize = 5 * 1024 * 1024;
+
+/// Most calls in one batch: geth's `BatchRequestLimit` default (1000).
+pub const MAX_BATCH: usize = 1000;
+
+/// A JSON-RPC error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RpcError {
+    /// The code.
+    pub code: i64,
+    /// The message.
+    pub message: String,
+}
+
+impl RpcError {
+    pub(crate) fn new(code: i64, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn params(message: impl Into<String>) -> Self {
+        Self::new(-32602, message)
+    }
+}
+
+/// Answers one HTTP body with every namespace served ([`RpcAccess::all`]): a call or a
+/// batch. `None` when nothing is to be sent back (a batch of notifications only).
+pub async fn handle_body(node: &Node, body: &[u8]) -> Option<Value> {
+    handle_body_with(node, &RpcAccess::all(), body).await
+}
+
+/// Answers one body serving the namespaces `access` allows.
+pub async fn handle_body_with(node: &Node, access: &RpcAccess, body: &[u8]) -> Option<Value> {
+    let request: Value = match serde_json::from_slice(body) {
+        Ok(value) => value,
+        Err(error) => {
+            return Some(error_response(
+                Value::Null,
+                RpcError::new(-32700, format!("parse error: {error}")),
+            ))
+        }
+    };
+    match request {
+        Value::Array(calls) if calls.is_empty() => Some(error_response(
+            Value::Null,
+            RpcError::new(-32600, "empty batch"),
+        )),
+        Value::Array(calls) if calls.len() > MAX_BATCH => Some(error_response(
+            Value::Null,
+            RpcError::new(
+                -32600,
+                format!("batch of {} exceeds {MAX_BATCH}", calls.len()),
+            ),
+        )),
+        Value::Array(calls) => {
+            let mut answers = Vec::with_capacity(calls.len());
+            for call in calls {
+                if let Some(answer) = handle_call(node, access, call).await {
+                    answers.push(answer);
+                }
+            }
+            (!answers.is_empty()).then_some(Value::Array(answers))
+        }
+        call => handle_call(node, access, call).await,
+    }
+}
+
+/// Answers one call object; `None` for a notification (no `id`).
+async fn handle_call(node: &Node, access: &RpcAccess, call: Value) -> Option<Value> {
+    let Value::Object(call) = call else {
+        return Some(error_response(
+            Value::Null,
+            RpcError::new(-32600, "request must be an object"),
+        ));
+    };
+    let id = call.get("id").cloned();
+    if matches!(
+        id,
+        Some(Value::Object(_) | Value::Array(_) | Value::Bool(_))
+    ) {
+        return Some(error_response(
+            Value::Null,
+            RpcError::new(
+                -32600,
+                "invalid request: id must be a string, number or null",
+            ),
+        ));
+    }
+    let method = call.get("method").and_then(Value::as_str);
+    let version_ok = call.get("jsonrpc").and_then(Value::as_str) == Some("2.0");
+    let (Some(method), true) = (method, version_ok) else {
+        return Some(error_response(
+            id.unwrap_or(Value::Null),
+            RpcError::new(
+                -32600,
+                "invalid request: needs jsonrpc \"2.0\" and a method",
+            ),
+        ));
+    };
+    let params = match call.get("params") {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(params)) => Ok(params.clone()),
+        Some(_) => Err(RpcError::params("params must be an array")),
+    };
+    let result = match params {
+        // geth answers a namespace it does not serve as an unknown method.
+        Ok(_) if !access.allows(method) => Err(unknown_method(method)),
+        Ok(params) => dispatch(node, method, &params).await,
+        Err(error) => Err(error),
+    };
+    // A notification (no id) is executed but never answered, not even with an error.
+    let id = id?;
+    Some(match result {
+        Ok(result) => json!({"jsonrpc": "2.0", "id": id, "result": result}),
+        Err(error) => error_response(id, error),
+    })
+}
+
+/// geth's answer for a method it does not serve (-32601).
+fn unknown_method(method: &str) -> RpcError {
+    RpcError::new(
+        -32601,
+        format!("the method {method} does not exist/is not available"),
+    )
+}
+
+fn error_response(id: Value, error: RpcError) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "error": {"code": error.code, "message": error.message}})
+}
+
+pub(crate) fn quantity(n: u64) -> Value {
+    Value::String(format!("{n:#x}"))
+}
+
+pub(crate) fn string_param<'a>(
+    params: &'a [Value],
+    index: usize,
+    name: &str,
+) -> Result<&'a str, RpcError> {
+    params
+        .get(index)
+        .and_then(Value::as_str)
+        .ok_or_else(|| RpcError::params(format!("missing {name} (string parameter {index})")))
+}
+
+fn enode_param(params: &[Value]) -> Result<Enode, RpcError> {
+    string_param(params, 0, "enode URL")?
+        .parse()
+        .map_err(|error: EnodeError| RpcError::params(error.to_string()))
+}
+
+async fn dispatch(node: &Node, method: &str, params: &[Value]) -> Result<Value, RpcError> {
+    match method {
+        "admin_nodeInfo" => Ok(node_info(node)),
+        "admin_peers" => peers(node).await,
+        "admin_addPeer" => {
+            // geth answers true for any valid URL, whether or not the peer was known.
+            let enode = enode_param(params)?;
+            node.add_peer(enode).await;
+            Ok(Value::Bool(true))
+        }
+        "admin_removePeer" => {
+            let enode = enode_param(params)?;
+            let known = node
+                .manager
+                .send(RemovePeer(enode.id))
+                .await
+                .unwrap_or(false);
+            Ok(Value::Bool(known))
+        }
+        // geth's answer on a transport without notifications (HTTP).
+        "eth_subscribe" | "eth_unsubscribe" => {
+            Err(RpcError::new(-32601, "notifications not supported"))
+        }
+        "eth_sendRawTransaction" => send_raw_transaction(node, params),
+        "eth_getTransactionByHash" => eth::get_transaction_by_hash(node, params),
+        "eth_getTransactionCount" => eth::get_transaction_count(node, params),
+        "eth_getBlockByNumber" => eth::get_block_by_number(node, params),
+        "eth_getBlockByHash" => eth::get_block_by_hash(node, params),
+        "eth_gasPrice" => Ok(eth::gas_price(node)),
+        "eth_maxPriorityFeePerGas" => Ok(Value::String(format!("{:#x}", eth::suggested_tip(node)))),
+        "eth_syncing" => Ok(eth::syncing(node)),
+        "eth_blockNumber" => Ok(quantity(eth::latest_number(node))),
+        "eth_chainId" => Ok(quantity(node.chain_id)),
+        "txpool_status" => txpool::status(node),
+        "txpool_content" => txpool::content(node),
+        "txpool_contentFrom" => txpool::content_from(node, params),
+        "txpool_inspect" => txpool::inspect(node),
+        "net_peerCount" => {
+            let peers = node.manager.send(ConnectedPeers).await.unwrap_or_default();
+            Ok(quantity(peers.len() as u64))
+        }
+        "net_version" => Ok(Value::String(node.network_id.to_string())),
+        "web3_clientVersion" => Ok(Value::String(node.client_id.clone())),
+        other => Err(unknown_method(other)),
+    }
+}
+
+/// geth's shape: `id` is the node's v4 id (keccak of the public key), `enode` the URL.
+fn node_info(node: &Node) -> Value {
+    let enode = node.enode();
+    let head = node.store.head();
+    let genesis = node
+        .store
+        .header_by_number(0)
+        .map(|h| h.hash_slow())
+        .unwrap_or_default();
+    // Without discovery there is no record and no discovery port (geth says 0 too).
+    let (record, discovery_port) = match &node.discovery {
+        Some(discovery) => (Some(discovery.record().to_base64()), discovery.port()),
+        None => (None, 0),
+    };
+    json!({
+        "id": hex::encode(keccak256(enode.id)),
+        "name": node.client_id,
+        "enode": node.enode_url(),
+        "enr": record,
+        "ip": enode.addr.ip().to_string(),
+        "ports": {"discovery": discovery_port, "listener": enode.addr.port()},
+        "listenAddr": enode.addr.to_string(),
+        "protocols": {"eth": {
+            "network": node.network_id,
+            "genesis": genesis,
+            "head": head.hash_slow(),
+            "headNumber": head.number,
+            "versions": node.eth_versions().iter().map(|v| *v as u8).collect::<Vec<_>>(),
+            "forkId": format!("{:#010x}", u32::from_be_bytes(node.status().fork_id().hash.0)),
+        }},
+    })
+}
+
+async fn peers(node: &Node) -> Result<Value, RpcError> {
+    let peers = node
+        .manager
+        .send(ConnectedPeers)
+        .await
+        .map_err(|_| RpcError::new(-32000, "node is shutting down"))?;
+    Ok(Value::Array(
+        peers
+            .into_iter()
+            .map(|peer| {
+                let session = &peer.session;
+                json!({
+                    "id": hex::encode(keccak256(session.enode.id)),
+                    "enode": session.enode.to_string(),
+                    "name": session.client,
+                    "caps": session.caps,
+                    "network": {
+                        "remoteAddress": session.enode.addr.to_string(),
+                        "localAddress": session.local.to_string(),
+                        "inbound": session.direction == Direction::Inbound,
+                        "trusted": peer.trusted,
+                        "static": peer.is_static,
+                    },
+                    // Not in geth: how the peer was found (static, trusted, discv4, inbound).
+                    "found": peer.found.as_str(),
+                    "protocols": {"eth": {"version": session.version as u8}},
+                })
+            })
+            .collect(),
+    ))
+}
+
+fn send_raw_transaction(node: &Node, params: &[Value]) -> Result<Value, RpcError> {
+    let raw = string_param(params, 0, "raw transaction")?;
+    let bytes = hex::decode(raw).map_err(|_| RpcError::params("raw transaction is not hex"))?;
+    // The RPC form is the network form: blob txs come with their sidecar.
+    let mut slice = bytes.as_slice();
+    let mut tx = PooledTx::decode_2718(&mut slice)
+        .map_err(|error| RpcError::new(-32000, format!("invalid transaction: {error}")))?;
+    if !slice.is_empty() {
+        return Err(RpcError::new(-32000, "invalid transaction: trailing bytes"));
+    }
+    // A legacy blob sidecar gets cell proofs (as geth's eth_sendRawTransaction converts it):
+    // the pool takes only version 1, which eth/72 peers can fetch cells of.
+    if let PooledTx::Eip4844(signed) = &mut tx {
+        let sidecar = &mut signed.tx_mut().sidecar;
+        if sidecar.as_eip7594().is_none() {
+            *sidecar = sidecar
+                .clone()
+                .try_convert_into_eip7594()
+                .map_err(|error| {
+                    RpcError::new(-32000, format!("blob sidecar conversion failed: {error}"))
+                })?;
+        }
+    }
+    match node.pool.add(vec![tx], None).pop() {
+        Some(Ok(hash)) => Ok(Value::String(hash.to_string())),
+        Some(Err(error)) => Err(pool_rpc_error(&error)),
+        None => Err(RpcError::new(-32000, "transaction not processed")),
+    }
+}
+
+/// Serves JSON-RPC at `POST /` on `addr` (one worker) with every namespace (the `--rpc`
+/// alias). Returns the server and the bound address.
+pub fn server(
+    node: Node,
+    addr: SocketAddr,
+) -> std::io::Result<(actix_web::dev::Server, SocketAddr)> {
+    server_with(node, addr, RpcAccess::all())
+}
+
+/// Serves JSON-RPC at `POST /` on `addr` as `access` allows (`--http.*` flags).
+pub fn server_with(
+    node: Node,
+    addr: SocketAddr,
+    access: RpcAccess,
+) -> std::io::Result<(actix_web::dev::Server, SocketAddr)> {
+    super::http::http_server(addr, move |config| {
+        configure_with(node.clone(), access.clone())(config)
+    })
+}
+
+/// Mounts the JSON-RPC endpoint, every namespace served, in an embedder's actix-web app:
+/// at `POST /` of the app, or at the scope's own path (`/rpc` and `/rpc/` for
+/// `web::scope("/rpc")`).
+pub fn configure(node: Node) -> impl FnOnce(&mut web::ServiceConfig) {
+    configure_with(node, RpcAccess::all())
+}
+
+/// Mounts the JSON-RPC endpoint serving what `access` allows.
+pub fn configure_with(node: Node, access: RpcAccess) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |config| {
+        config
+            .app_data(web::Data::new(node))
+            .app_data(web::Data::new(access))
+            .app_data(web::PayloadConfig::new(MAX_REQUEST_SIZE))
+            .route("", web::post().to(endpoint))
+            .route("/", web::post().to(endpoint))
+            .route("", web::method(Method::OPTIONS).to(preflight))
+            .route("/", web::method(Method::OPTIONS).to(preflight));
+    }
+}
+
+fn header(request: &actix_web::HttpRequest, name: header::HeaderName) -> Option<&str> {
+    request.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The CORS headers for `request`'s Origin, if `access` allows it (as geth's CORS
+/// handler: methods POST and GET, any header, preflight cached 600 s).
+fn with_cors(
+    mut response: HttpResponse,
+    access: &RpcAccess,
+    request: &actix_web::HttpRequest,
+) -> HttpResponse {
+    let allowed = header(request, header::ORIGIN).and_then(|origin| access.cors_origin(origin));
+    if let Some(origin) = allowed.and_then(|o| header::HeaderValue::from_str(&o).ok()) {
+        let headers = response.headers_mut();
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            header::HeaderValue::from_static("POST, GET"),
+        );
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            header::HeaderValue::from_static("*"),
+        );
+        headers.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            header::HeaderValue::from_static("600"),
+        );
+    }
+    response
+}
+
+async fn preflight(access: web::Data<RpcAccess>, request: actix_web::HttpRequest) -> HttpResponse {
+    with_cors(HttpResponse::NoContent().finish(), &access, &request)
+}
+
+async fn endpoint(
+    node: web::Data<Node>,
+    access: web::Data<RpcAccess>,
+    request: actix_web::HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    // As geth: only application/json. A web page can POST text/plain to a local port
+    // without a CORS preflight; insisting on JSON makes the browser ask first.
+    let json = header(&request, header::CONTENT_TYPE).is_some_and(|v| {
+        v.split(';')
+            .next()
+            .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
+    });
+    if !json {
+        return HttpResponse::UnsupportedMediaType()
+            .body("invalid content type, only application/json is supported");
+    }
+    // The Host header only: actix's `connection_info().host()` prefers Forwarded and
+    // X-Forwarded-Host, which a rebinding page's request can set to anything.
+    if !access.allows_host(header(&request, header::HOST).unwrap_or("")) {
+        return HttpResponse::Forbidden().body("invalid host specified");
+    }
+    let response = match handle_body_with(&node, &access, &body).await {
+        Some(answer) => HttpResponse::Ok().json(answer),
+        None => HttpResponse::NoContent().finish(),
+    };
+    with_cors(response, &access, &request)
+}

@@ -1,0 +1,252 @@
+//! JSON-RPC over WebSocket (`--ws`): every method of the HTTP endpoint, plus
+//! `eth_subscribe` (`newPendingTransactions`, with `true` full transactions, and
+//! `newHeads`) and `eth_unsubscribe`. Each connection drains its own bounded buffer of
+//! notifications (see [`super::subscriptions`]); a request above [`MAX_WS_MESSAGE`] or a
+//! subscription past [`MAX_SUBSCRIPTIONS_PER_CONNECTION`] gets a JSON-RPC error.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use actix::Addr;
+use actix_web::{web, HttpRequest, HttpResponse};
+use actix_ws::{AggregatedMessage, CloseCode, CloseReason, ProtocolError};
+use serde_json::{json, Value};
+
+use super::{handle_body_with, RpcAccess, RpcError, MAX_REQUEST_SIZE};
+use crate::feed::hub::{
+    notification_buffer, ConnectionClosed, NotificationSink, Subscribe, SubscriptionHub,
+    SubscriptionKind, Unsubscribe, MAX_SUBSCRIPTIONS_PER_CONNECTION, SUBSCRIBER_BUFFER,
+};
+use crate::node::Node;
+
+/// Largest request message (a frame, or frames joined): the HTTP endpoint's body limit
+/// (geth's 5 MiB `maxRequestContentLength`), so neither transport takes more per request.
+pub const MAX_WS_MESSAGE: usize = MAX_REQUEST_SIZE;
+
+/// EIP-1474's code for a request over a limit.
+pub const LIMIT_EXCEEDED: i64 = -32005;
+
+/// Connection ids, unique per process.
+static CONNECTIONS: AtomicU64 = AtomicU64::new(1);
+
+/// Serves JSON-RPC over WebSocket at `GET /` on `addr` (one worker) as `access` allows.
+pub fn server(
+    node: Node,
+    addr: SocketAddr,
+    access: RpcAccess,
+) -> std::io::Result<(actix_web::dev::Server, SocketAddr)> {
+    crate::api::http::http_server(addr, move |config| {
+        configure(node.clone(), access.clone())(config)
+    })
+}
+
+/// Mounts the WebSocket endpoint at `GET /` of an embedder's app (or its scope).
+pub fn configure(node: Node, access: RpcAccess) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |config| {
+        config
+            .app_data(web::Data::new(node))
+            .app_data(web::Data::new(access))
+            .route("", web::get().to(upgrade))
+            .route("/", web::get().to(upgrade));
+    }
+}
+
+async fn upgrade(
+    node: web::Data<Node>,
+    access: web::Data<RpcAccess>,
+    request: HttpRequest,
+    body: web::Payload,
+) -> actix_web::Result<HttpResponse> {
+    let host = request
+        .headers()
+        .get(actix_web::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    if !access.allows_host(host) {
+        return Ok(HttpResponse::Forbidden().body("invalid host specified"));
+    }
+    let (response, session, stream) = actix_ws::handle(&request, body)?;
+    let stream = stream
+        .max_frame_size(MAX_WS_MESSAGE)
+        .aggregate_continuations()
+        .max_continuation_size(MAX_WS_MESSAGE);
+    let connection = Connection {
+        id: CONNECTIONS.fetch_add(1, Ordering::Relaxed),
+        node: node.get_ref().clone(),
+        access: access.get_ref().clone(),
+        hub: node.subscriptions.clone(),
+    };
+    actix_web::rt::spawn(connection.run(session, stream));
+    Ok(response)
+}
+
+struct Connection {
+    id: u64,
+    node: Node,
+    access: RpcAccess,
+    hub: Addr<SubscriptionHub>,
+}
+
+impl Connection {
+    /// Answers requests and forwards notifications until either side closes.
+    async fn run(
+        self,
+        mut session: actix_ws::Session,
+        mut stream: actix_ws::AggregatedMessageStream,
+    ) {
+        let (sink, mut notes) = notification_buffer(SUBSCRIBER_BUFFER);
+        loop {
+            let sent = tokio::select! {
+                message = stream.recv() => match message {
+                    Some(Ok(AggregatedMessage::Text(text))) => {
+                        self.answer(&mut session, text.as_bytes(), &sink).await
+                    }
+                    Some(Ok(AggregatedMessage::Binary(bytes))) => {
+                        self.answer(&mut session, &bytes, &sink).await
+                    }
+                    Some(Ok(AggregatedMessage::Ping(bytes))) => session.pong(&bytes).await,
+                    Some(Ok(AggregatedMessage::Pong(_))) => Ok(()),
+                    Some(Ok(AggregatedMessage::Close(_))) | None => break,
+                    Some(Err(error)) => {
+                        self.refuse(session, error).await;
+                        self.hub.do_send(ConnectionClosed(self.id));
+                        return;
+                    }
+                },
+                Some(note) = notes.recv() => session.text(note).await,
+            };
+            if sent.is_err() {
+                break;
+            }
+        }
+        self.hub.do_send(ConnectionClosed(self.id));
+        let _ = session.close(None).await;
+    }
+
+    /// A message that broke a limit (or the protocol): a JSON-RPC error, then close (the
+    /// rest of an oversized frame cannot be skipped).
+    async fn refuse(&self, mut session: actix_ws::Session, error: ProtocolError) {
+        let (code, message) = match &error {
+            ProtocolError::Overflow => (
+                CloseCode::Size,
+                format!("request exceeds {MAX_WS_MESSAGE} bytes"),
+            ),
+            ProtocolError::Io(e) if e.to_string().contains("continuation size") => (
+                CloseCode::Size,
+                format!("request exceeds {MAX_WS_MESSAGE} bytes"),
+            ),
+            other => (
+                CloseCode::Protocol,
+                format!("websocket protocol error: {other}"),
+            ),
+        };
+        log::debug!("ws connection {}: {message}", self.id);
+        let answer = error_json(Value::Null, &RpcError::new(LIMIT_EXCEEDED, message.clone()));
+        let _ = session.text(answer.to_string()).await;
+        let _ = session
+            .close(Some(CloseReason {
+                code,
+                description: Some(message),
+            }))
+            .await;
+    }
+
+    /// Answers one request message (a call or a batch).
+    async fn answer(
+        &self,
+        session: &mut actix_ws::Session,
+        body: &[u8],
+        sink: &NotificationSink,
+    ) -> Result<(), actix_ws::Closed> {
+        let call: Option<Value> = serde_json::from_slice(body).ok();
+        let method = call
+            .as_ref()
+            .and_then(|c| c.get("method"))
+            .and_then(Value::as_str);
+        let answer = match method {
+            Some(m @ ("eth_subscribe" | "eth_unsubscribe")) if self.access.allows(m) => {
+                let call = call.as_ref().unwrap_or(&Value::Null);
+                Some(self.subscription_call(m, call, sink).await)
+            }
+            _ => handle_body_with(&self.node, &self.access, body).await,
+        };
+        match answer {
+            Some(answer) => session.text(answer.to_string()).await,
+            None => Ok(()),
+        }
+    }
+
+    async fn subscription_call(
+        &self,
+        method: &str,
+        call: &Value,
+        sink: &NotificationSink,
+    ) -> Value {
+        let id = call.get("id").cloned().unwrap_or(Value::Null);
+        let params = call.get("params").and_then(Value::as_array);
+        let result = match method {
+            "eth_subscribe" => self.subscribe(params, sink).await,
+            _ => self.unsubscribe(params).await,
+        };
+        match result {
+            Ok(result) => json!({"jsonrpc": "2.0", "id": id, "result": result}),
+            Err(error) => error_json(id, &error),
+        }
+    }
+
+    async fn subscribe(
+        &self,
+        params: Option<&Vec<Value>>,
+        sink: &NotificationSink,
+    ) -> Result<Value, RpcError> {
+        let name = params.and_then(|p| p.first()).and_then(Value::as_str);
+        let full = params.and_then(|p| p.get(1)).and_then(Value::as_bool) == Some(true);
+        let kind = match name {
+            Some("newPendingTransactions") if full => SubscriptionKind::PendingFull,
+            Some("newPendingTransactions") => SubscriptionKind::PendingHashes,
+            Some("newHeads") => SubscriptionKind::NewHeads,
+            Some(other) => {
+                return Err(RpcError::params(format!(
+                    "no \"{other}\" subscription in eth namespace"
+                )))
+            }
+            None => return Err(RpcError::params("missing subscription name")),
+        };
+        let id = self
+            .hub
+            .send(Subscribe {
+                connection: self.id,
+                kind,
+                sink: sink.clone(),
+            })
+            .await
+            .map_err(|_| RpcError::new(-32000, "node is shutting down"))?;
+        match id {
+            Some(id) => Ok(Value::String(id)),
+            None => Err(RpcError::new(
+                LIMIT_EXCEEDED,
+                format!("at most {MAX_SUBSCRIPTIONS_PER_CONNECTION} subscriptions per connection"),
+            )),
+        }
+    }
+
+    async fn unsubscribe(&self, params: Option<&Vec<Value>>) -> Result<Value, RpcError> {
+        let id = params
+            .and_then(|p| p.first())
+            .and_then(Value::as_str)
+            .ok_or_else(|| RpcError::params("missing subscription id"))?;
+        let ended = self
+            .hub
+            .send(Unsubscribe {
+                connection: self.id,
+                id: id.to_string(),
+            })
+            .await
+            .unwrap_or(false);
+        Ok(Value::Bool(ended))
+    }
+}
+
+fn error_json(id: Value, error: &RpcError) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "error": {"code": error.code, "message": error.message}})
+}

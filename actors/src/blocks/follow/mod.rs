@@ -1,0 +1,17 @@
+//! Following the chain's head from peers, for a node without a consensus client: peers'
+//! heads (eth/69+ Status and BlockRangeUpdate, header polls) pick a head that enough peers
+//! agree on; its header chain and bodies are fetched and checked (each body against its
+//! header's roots), kept in [`FollowedChain`], and applied to the pool (included and
+//! stale-nonce transactions leave). Followed blocks are the peers' word: they never enter
+//! the chain store, are never relayed and never become the head of our Status.
+
+mod actor;
+mod followed;
+mod poll;
+
+mod heads;
+
+pub use actor::{BlockIncluded, FollowConfig, FollowLinks, HeadFollower, POLLED_PEERS};
+pub use followed::{FollowedBlock, FollowedChain, FollowedTx, FOLLOWED_BLOCKS};
+pub use heads::{NewHead, NewHeads};
+pub use poll::{agreed_chain, FollowError, PeerChain, BODIES_PER_REQUEST, HEADERS_PER_POLL};

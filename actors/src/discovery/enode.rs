@@ -1,0 +1,208 @@
+//! Node addresses: the `enode://ID@HOST:PORT` URLs that geth, reth and every devp2p client
+//! print and accept, and the node key file that fixes our own id across restarts.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+
+use alloy_primitives::{hex, B512};
+use secp256k1::SecretKey;
+
+use crate::p2p::PeerId;
+
+/// A peer's id and TCP endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Enode {
+    /// The node id (uncompressed public key without the 0x04 prefix).
+    pub id: PeerId,
+    /// Where it listens for RLPx.
+    pub addr: SocketAddr,
+}
+
+/// Why an enode URL was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EnodeError {
+    /// Not `enode://...`.
+    #[error("{url:?}: not an enode URL (expected enode://<128 hex chars>@<ip>:<port>)")]
+    Scheme {
+        /// The input.
+        url: String,
+    },
+    /// The id is not 64 bytes of hex.
+    #[error("{url:?}: node id must be 128 hex characters")]
+    Id {
+        /// The input.
+        url: String,
+    },
+    /// The id is not a point on the curve.
+    #[error("{url:?}: node id is not a valid secp256k1 public key")]
+    InvalidKey {
+        /// The input.
+        url: String,
+    },
+    /// The host part is not `ip:port` (host names are not resolved, as in geth).
+    #[error("{url:?}: expected an IP address and TCP port after '@'")]
+    Endpoint {
+        /// The input.
+        url: String,
+    },
+}
+
+impl std::str::FromStr for Enode {
+    type Err = EnodeError;
+
+    fn from_str(url: &str) -> Result<Self, Self::Err> {
+        let fail = |make: fn(String) -> EnodeError| make(url.to_string());
+        let rest = url
+            .trim()
+            .strip_prefix("enode://")
+            .ok_or_else(|| fail(|url| EnodeError::Scheme { url }))?;
+        let (id, endpoint) = rest
+            .split_once('@')
+            .ok_or_else(|| fail(|url| EnodeError::Endpoint { url }))?;
+        let id: [u8; 64] = hex::decode(id)
+            .ok()
+            .and_then(|bytes| bytes.try_into().ok())
+            .ok_or_else(|| fail(|url| EnodeError::Id { url }))?;
+        let id = B512::from(id);
+        if crate::rlpx::handshake::public_key(&id).is_err() {
+            return Err(fail(|url| EnodeError::InvalidKey { url }));
+        }
+        // `?discport=N` names the UDP port of discovery; dialing needs only the TCP one.
+        let endpoint = endpoint.split('?').next().unwrap_or_default();
+        let addr: SocketAddr = endpoint
+            .parse()
+            .map_err(|_| fail(|url| EnodeError::Endpoint { url }))?;
+        Ok(Self { id, addr })
+    }
+}
+
+impl std::fmt::Display for Enode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "enode://{}@{}", hex::encode(self.id), self.addr)
+    }
+}
+
+/// Whether an address is on this machine or a private network, where geth skips its
+/// inbound throttle (`netutil.IsLAN`): several local nodes share one IP.
+pub fn is_lan(ip: IpAddr) -> bool {
+    // An IPv4 client of a dual-stack listener shows up as ::ffff:a.b.c.d.
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => v4.is_loopback() || v4.is_private() || v4.is_link_local(),
+        IpAddr::V6(v6) => {
+            v6.is_loopback() || (v6.segments()[0] & 0xfe00) == 0xfc00 || v6.is_unicast_link_local()
+        }
+    }
+}
+
+/// Why the node key file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeKeyError {
+    /// Reading or creating the file failed.
+    #[error("node key file {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The content is not 64 hex characters of a valid secp256k1 secret key.
+    #[error("node key file {path}: expected 64 hex characters of a secp256k1 private key")]
+    Invalid {
+        /// The file.
+        path: String,
+    },
+}
+
+/// Reads a node key file: 64 hex characters (geth's `nodekey` format), surrounding
+/// whitespace ignored.
+pub fn read_node_key(path: &Path) -> Result<SecretKey, NodeKeyError> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| NodeKeyError::Io {
+        path: shown.clone(),
+        source,
+    })?;
+    hex::decode(text.trim())
+        .ok()
+        .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
+        .and_then(|bytes| SecretKey::from_byte_array(bytes).ok())
+        .ok_or(NodeKeyError::Invalid { path: shown })
+}
+
+/// Reads the node key at `path`, or creates it with a fresh random key (mode 0600, 64 hex
+/// characters without newline, as geth writes it) when the file does not exist.
+pub fn load_or_create_node_key(path: &Path) -> Result<SecretKey, NodeKeyError> {
+    if path.exists() {
+        return read_node_key(path);
+    }
+    let io = |source| NodeKeyError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let key = SecretKey::new(&mut secp256k1::rand::rng());
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).map_err(io)?;
+    std::io::Write::write_all(&mut file, hex::encode(key.secret_bytes()).as_bytes()).map_err(io)?;
+    Ok(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ID: &str = "a979fb575495b8d6db44f750317d0f4622bf4c2aa3365d6af7c284339968eef29b69ad0dce72a4d8db5ebb4968de0e3bec910127f134779fbcb0cb6d3331163c";
+
+    #[test]
+    fn parses_and_prints_geth_enodes() {
+        let url = format!("enode://{ID}@127.0.0.1:30303?discport=30301");
+        let enode: Enode = url.parse().unwrap();
+        assert_eq!(enode.addr, "127.0.0.1:30303".parse().unwrap());
+        assert_eq!(enode.to_string(), format!("enode://{ID}@127.0.0.1:30303"));
+        let v6: Enode = format!("enode://{ID}@[::1]:1").parse().unwrap();
+        assert_eq!(v6.addr.port(), 1);
+    }
+
+    #[test]
+    fn refuses_malformed_enodes() {
+        for url in [
+            format!("http://{ID}@127.0.0.1:1"),
+            format!("enode://{}@127.0.0.1:1", &ID[2..]),
+            format!("enode://{ID}@localhost:1"),
+            format!("enode://{ID}"),
+            format!("enode://{}@127.0.0.1:1", "ff".repeat(64)),
+        ] {
+            assert!(url.parse::<Enode>().is_err(), "{url}");
+        }
+    }
+
+    #[test]
+    fn node_key_is_created_once_with_mode_0600() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nodekey");
+        let key = load_or_create_node_key(&path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.len(), 64);
+        assert_eq!(load_or_create_node_key(&path).unwrap(), key);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        std::fs::write(&path, "zz").unwrap();
+        assert!(matches!(
+            read_node_key(&path),
+            Err(NodeKeyError::Invalid { .. })
+        ));
+    }
+
+    #[test]
+    fn lan_addresses_are_exempt_from_the_throttle() {
+        assert!(is_lan("127.0.0.1".parse().unwrap()));
+        assert!(is_lan("192.168.1.4".parse().unwrap()));
+        assert!(!is_lan("203.0.113.5".parse().unwrap()));
+        assert!(is_lan("::ffff:127.0.0.1".parse().unwrap()));
+    }
+}

@@ -1,0 +1,13 @@
+//! What the node tells its watchers, below the node's wiring and above the actors that
+//! produce it:
+//!
+//! - [`events`]: [`events::NodeEvent`], the embedding API's event stream.
+//! - [`observe`]: the [`observe::PropagationObserver`]: first sightings per tx and block,
+//!   the propagation trace file, `TxSeen`/`TxIncluded`.
+//! - [`hub`]: the [`hub::SubscriptionHub`] behind `eth_subscribe` (pending txs, heads).
+//! - [`shapes`]: geth's JSON shapes of pooled txs, shared by the hub and the RPC.
+
+pub mod events;
+pub mod hub;
+pub mod observe;
+pub mod shapes;

@@ -1,0 +1,476 @@
+//! Propagation observation: [`PropagationObserver`] receives every [`Seen`] report of the
+//! node's peers, records when each peer first delivered or announced each tx and block (as
+//! JSON lines, `--trace-propagation`), and tells subscribers the first time the node sees a
+//! hash ([`NodeEvent::BlockSeen`]), when a tx it saw enters the pool
+//! ([`NodeEvent::TxSeen`]) and when a followed block includes one ([`NodeEvent::TxIncluded`]).
+
+use std::io::Write;
+use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use actix::prelude::*;
+use alloy_primitives::B256;
+use lru::LruCache;
+
+use super::events::{NodeEvent, SubscribeEvents, Subscribers};
+use crate::blocks::follow::BlockIncluded;
+#[cfg(doc)]
+use crate::peer::SeenRoute;
+use crate::peer::{Delivery, PeerId, Seen, SeenItem};
+use crate::txs::pool::NewTxs;
+
+/// Hashes whose sightings (first-seen time, first peer, who else) are remembered (LRU),
+/// which bounds what [`NodeEvent::TxIncluded`] can report. A hash forgotten and seen again
+/// is reported again. 16,384 is 3.2x geth's whole legacy pool (legacypool `DefaultConfig`:
+/// GlobalSlots 4096 + GlobalQueue 1024 = 5,120 txs, our `MAX_POOL_TXS`), so a tx still
+/// pending at a geth peer is normally still here; it covers over ten minutes of mainnet's
+/// ~20 tx/s. With every one of 50 peers recorded (16 bytes each, plus ~180 bytes per
+/// hash for the key, first sighting and LRU links) that is about 16 MiB, 20 MiB at the cap.
+pub const SEEN_WINDOW: usize = 16_384;
+
+/// The window after a tx's first sighting within which the peers that also delivered or
+/// announced it are counted ([`NodeEvent::TxIncluded`]'s `peers_within_window`): one
+/// second, the spread of a tx through a well-connected node's peers (geth announces to
+/// every peer within its 500 ms fetch/announce cycle).
+pub const SPREAD_WINDOW: Duration = Duration::from_secs(1);
+
+/// What the observer remembers of one hash.
+#[derive(Debug)]
+struct Sighting {
+    /// When the first report carrying it was decoded.
+    first_seen: SystemTime,
+    /// Who sent that report.
+    first_peer: PeerId,
+    /// How.
+    first_delivery: Delivery,
+    /// The (peer tag, delivery) pairs already recorded. A tag is the first 8 bytes of the
+    /// peer id: enough to tell a node's peers apart (ids are public keys, spoofing a prefix
+    /// only hides a peer's own sightings), 8x smaller than the id.
+    peers: Vec<(u64, Delivery)>,
+    /// Distinct peers seen within [`SPREAD_WINDOW`] of `first_seen`.
+    peers_within_window: u32,
+    /// Whether [`NodeEvent::TxSeen`] went out.
+    reported: bool,
+}
+
+/// Peers recorded per hash at most: enough for every peer of a default node (50).
+pub const MAX_SIGHTINGS_PER_HASH: usize = 64;
+
+/// Reports waiting in the observer's mailbox at most (ours: a second of a busy mainnet
+/// node's tx traffic from 50 peers).
+pub const OBSERVER_MAILBOX_CAPACITY: usize = 4096;
+
+/// One trace line.
+#[derive(Debug, serde::Serialize)]
+struct TraceLine<'a> {
+    /// `tx` or `block`.
+    kind: &'static str,
+    hash: &'a B256,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    number: Option<u64>,
+    peer: &'a PeerId,
+    /// Milliseconds since the Unix epoch, with microseconds.
+    time_ms: f64,
+    delivery: Delivery,
+}
+
+/// The observer of a node.
+pub struct PropagationObserver {
+    /// What is known of each recent hash.
+    sightings: LruCache<B256, Sighting>,
+    trace: Option<std::io::BufWriter<std::fs::File>>,
+    subscribers: Subscribers,
+    /// Trace lines written.
+    lines: u64,
+    /// Shared with the peers: whether reports are wanted (a trace or a subscriber).
+    active: Arc<AtomicBool>,
+}
+
+impl PropagationObserver {
+    /// An observer; `trace` is where JSON lines go, if anywhere.
+    pub fn new(trace: Option<std::fs::File>) -> Self {
+        Self {
+            active: Arc::new(AtomicBool::new(trace.is_some())),
+            sightings: LruCache::new(NonZeroUsize::new(SEEN_WINDOW).unwrap_or(NonZeroUsize::MIN)),
+            trace: trace.map(std::io::BufWriter::new),
+            subscribers: Subscribers::default(),
+            lines: 0,
+        }
+    }
+
+    /// The flag peers check before collecting reports (see [`SeenRoute`]).
+    pub fn activity(&self) -> Arc<AtomicBool> {
+        self.active.clone()
+    }
+
+    /// Whether anything needs [`Seen`] reports (a trace or a subscriber).
+    fn wants_reports(&self) -> bool {
+        self.trace.is_some() || !self.subscribers.is_empty()
+    }
+}
+
+impl Actor for PropagationObserver {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        // Peers report with try_send: an observer that falls behind loses reports (counted
+        // per peer as `dropped_seen`) instead of growing without bound.
+        ctx.set_mailbox_capacity(OBSERVER_MAILBOX_CAPACITY);
+    }
+
+    fn stopped(&mut self, _ctx: &mut Self::Context) {
+        if let Some(trace) = &mut self.trace {
+            let _ = trace.flush();
+        }
+    }
+}
+
+impl Handler<Seen> for PropagationObserver {
+    type Result = ();
+
+    fn handle(&mut self, msg: Seen, _ctx: &mut Self::Context) {
+        if !self.wants_reports() {
+            // The trace failed and every subscriber is gone: tell peers to stop reporting.
+            self.active.store(false, Ordering::Relaxed);
+            return;
+        }
+        let time_ms = msg
+            .at
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_micros() as f64 / 1000.0)
+            .unwrap_or_default();
+        for item in &msg.items {
+            let (hash, number) = match item {
+                SeenItem::Tx(hash) => (*hash, None),
+                SeenItem::Block { hash, number } => (*hash, Some(*number)),
+            };
+            if !self.record(hash, &msg) {
+                continue;
+            }
+            if let Some(trace) = &mut self.trace {
+                let line = TraceLine {
+                    kind: if number.is_some() { "block" } else { "tx" },
+                    hash: &hash,
+                    number,
+                    peer: &msg.peer,
+                    time_ms,
+                    delivery: msg.delivery,
+                };
+                let written = serde_json::to_writer(&mut *trace, &line)
+                    .map_err(std::io::Error::from)
+                    .and_then(|()| trace.write_all(b"\n"));
+                if let Err(error) = written {
+                    log::warn!("propagation trace: {error}; tracing stops");
+                    self.trace = None;
+                } else {
+                    self.lines += 1;
+                }
+            }
+            let first = self
+                .sightings
+                .peek(&hash)
+                .is_some_and(|s| s.peers.len() == 1);
+            if let (true, Some(number)) = (first, number) {
+                self.subscribers.publish(NodeEvent::BlockSeen {
+                    hash,
+                    number,
+                    peer: msg.peer,
+                    delivery: msg.delivery,
+                });
+            }
+        }
+        // One flush per report: lines reach the file promptly for tools tailing it,
+        // without a syscall per hash.
+        if let Some(trace) = &mut self.trace {
+            let _ = trace.flush();
+        }
+    }
+}
+
+impl PropagationObserver {
+    /// Records `report`'s sighting of `hash`; false if this peer and delivery were already
+    /// recorded for it (or the hash has [`MAX_SIGHTINGS_PER_HASH`]).
+    fn record(&mut self, hash: B256, report: &Seen) -> bool {
+        let tag = peer_tag(&report.peer);
+        let seen = self.sightings.get_or_insert_mut(hash, || Sighting {
+            first_seen: report.at,
+            first_peer: report.peer,
+            first_delivery: report.delivery,
+            peers: Vec::new(),
+            peers_within_window: 0,
+            reported: false,
+        });
+        if seen.peers.contains(&(tag, report.delivery))
+            || seen.peers.len() >= MAX_SIGHTINGS_PER_HASH
+        {
+            return false;
+        }
+        let new_peer = !seen.peers.iter().any(|(t, _)| *t == tag);
+        let within = report
+            .at
+            .duration_since(seen.first_seen)
+            .map_or(true, |after| after <= SPREAD_WINDOW);
+        if new_peer && within {
+            seen.peers_within_window = seen.peers_within_window.saturating_add(1);
+        }
+        seen.peers.push((tag, report.delivery));
+        true
+    }
+}
+
+/// Pool admissions: the first time a tx a peer sent or announced is pooled, it goes out
+/// as [`NodeEvent::TxSeen`] with the pooled tx and the first sighting.
+impl Handler<NewTxs> for PropagationObserver {
+    type Result = ();
+
+    fn handle(&mut self, msg: NewTxs, _ctx: &mut Self::Context) {
+        if self.subscribers.is_empty() {
+            return;
+        }
+        for tx in msg.txs.iter() {
+            let Some(seen) = self.sightings.peek_mut(&tx.hash) else {
+                continue;
+            };
+            if seen.reported {
+                continue;
+            }
+            seen.reported = true;
+            let event = NodeEvent::TxSeen {
+                hash: tx.hash,
+                tx: tx.clone(),
+                peer: seen.first_peer,
+                delivery: seen.first_delivery,
+                first_seen: seen.first_seen,
+            };
+            self.subscribers.publish(event);
+        }
+    }
+}
+
+/// Followed blocks: each included tx a peer had sent or announced goes out as
+/// [`NodeEvent::TxIncluded`], once (its sighting is forgotten).
+impl Handler<BlockIncluded> for PropagationObserver {
+    type Result = ();
+
+    fn handle(&mut self, msg: BlockIncluded, _ctx: &mut Self::Context) {
+        for hash in &msg.txs {
+            let Some(seen) = self.sightings.pop(hash) else {
+                continue;
+            };
+            self.subscribers.publish(NodeEvent::TxIncluded {
+                hash: *hash,
+                block: msg.block,
+                first_seen: seen.first_seen,
+                included_at: msg.at,
+                peers_within_window: seen.peers_within_window,
+            });
+        }
+    }
+}
+
+fn peer_tag(peer: &PeerId) -> u64 {
+    let mut prefix = [0u8; 8];
+    prefix.copy_from_slice(&peer[..8]);
+    u64::from_be_bytes(prefix)
+}
+
+impl Handler<SubscribeEvents> for PropagationObserver {
+    type Result = ();
+
+    fn handle(&mut self, msg: SubscribeEvents, _ctx: &mut Self::Context) {
+        self.subscribers.add(msg.0);
+        self.active.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Query: trace lines written and events dropped.
+#[derive(Debug, Message)]
+#[rtype(result = "(u64, u64)")]
+pub struct GetObserverStats;
+
+impl Handler<GetObserverStats> for PropagationObserver {
+    type Result = MessageResult<GetObserverStats>;
+
+    fn handle(&mut self, _msg: GetObserverStats, _ctx: &mut Self::Context) -> Self::Result {
+        MessageResult((
+            self.lines,
+            self.subscribers
+                .dropped
+                .load(std::sync::atomic::Ordering::Relaxed),
+        ))
+    }
+}
+
+/// Command: flush and stop the observer (the node sends it at shutdown).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct StopObserver;
+
+impl Handler<StopObserver> for PropagationObserver {
+    type Result = ();
+
+    fn handle(&mut self, _msg: StopObserver, ctx: &mut Self::Context) {
+        ctx.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, SystemTime};
+
+    struct Collect(std::rc::Rc<std::cell::RefCell<Vec<NodeEvent>>>);
+    impl Actor for Collect {
+        type Context = Context<Self>;
+    }
+    impl Handler<NodeEvent> for Collect {
+        type Result = ();
+        fn handle(&mut self, msg: NodeEvent, _ctx: &mut Self::Context) {
+            self.0.borrow_mut().push(msg);
+        }
+    }
+
+    /// Query: how many events the collector has handled (answered after those queued).
+    #[derive(Message)]
+    #[rtype(result = "usize")]
+    struct Collected;
+    impl Handler<Collected> for Collect {
+        type Result = usize;
+        fn handle(&mut self, _msg: Collected, _ctx: &mut Self::Context) -> usize {
+            self.0.borrow().len()
+        }
+    }
+
+    #[actix_rt::test]
+    async fn records_each_peers_first_delivery_and_reports_new_hashes_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("trace.jsonl");
+        let observer =
+            PropagationObserver::new(Some(std::fs::File::create(&path).unwrap())).start();
+        let events = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let collector = Collect(events.clone()).start();
+        observer
+            .send(SubscribeEvents(collector.clone().recipient()))
+            .await
+            .unwrap();
+        let (a, b, c) = (
+            PeerId::repeat_byte(0xaa),
+            PeerId::repeat_byte(0xbb),
+            PeerId::repeat_byte(0xcc),
+        );
+        let pooled = Arc::new(crate::testing::tx(crate::testing::sender(1), 0, 0));
+        let tx = pooled.hash;
+        let at = SystemTime::UNIX_EPOCH + Duration::from_millis(1_700_000_000_123);
+        let report = |peer, delivery, items: Vec<SeenItem>| Seen {
+            peer,
+            at,
+            delivery,
+            items,
+        };
+        observer
+            .send(report(a, Delivery::Announced, vec![SeenItem::Tx(tx)]))
+            .await
+            .unwrap();
+        // The same again from a: not recorded twice.
+        observer
+            .send(report(a, Delivery::Announced, vec![SeenItem::Tx(tx)]))
+            .await
+            .unwrap();
+        observer
+            .send(report(b, Delivery::Full, vec![SeenItem::Tx(tx)]))
+            .await
+            .unwrap();
+        // c only 2 s later: outside the spread window.
+        observer
+            .send(Seen {
+                at: at + Duration::from_secs(2),
+                ..report(c, Delivery::Announced, vec![SeenItem::Tx(tx)])
+            })
+            .await
+            .unwrap();
+        // The pool accepts it: TxSeen, with the first sighting (a's announcement).
+        let pool_event = NewTxs {
+            txs: vec![pooled.clone()].into(),
+        };
+        observer.send(pool_event.clone()).await.unwrap();
+        // Accepted again (e.g. after a reorg): not reported twice.
+        observer.send(pool_event).await.unwrap();
+        let block = SeenItem::Block {
+            hash: B256::repeat_byte(2),
+            number: 7,
+        };
+        observer
+            .send(report(b, Delivery::Full, vec![block]))
+            .await
+            .unwrap();
+        let included_at = at + Duration::from_secs(12);
+        let included = BlockIncluded {
+            block: alloy_eips::BlockNumHash::new(551, B256::repeat_byte(3)),
+            txs: vec![B256::repeat_byte(9), tx],
+            at: included_at,
+        };
+        observer.send(included.clone()).await.unwrap();
+        // Reported once: a second inclusion of the same hash (a reorg) finds it forgotten.
+        observer.send(included).await.unwrap();
+        assert_eq!(observer.send(GetObserverStats).await.unwrap(), (4, 0));
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 4);
+        assert_eq!(lines[0]["kind"], "tx");
+        assert_eq!(lines[0]["delivery"], "announced");
+        assert_eq!(lines[0]["peer"], format!("{a}"));
+        assert_eq!(lines[0]["time_ms"], 1_700_000_000_123.0);
+        assert_eq!(lines[1]["delivery"], "full");
+        assert_eq!(lines[3]["kind"], "block");
+        assert_eq!(lines[3]["number"], 7);
+        // Wait until the collector has handled three events (TxSeen, BlockSeen,
+        // TxIncluded), then ask once more: a fourth would be in its mailbox by then.
+        tokio::time::timeout(Duration::from_secs(5), async {
+            while collector.send(Collected).await.unwrap() < 3 {}
+        })
+        .await
+        .expect("three events within 5 s");
+        assert_eq!(collector.send(Collected).await.unwrap(), 3);
+        let events = events.borrow();
+        assert_eq!(events.len(), 3, "{events:?}");
+        match &events[0] {
+            NodeEvent::TxSeen {
+                hash,
+                tx: seen_tx,
+                peer,
+                delivery,
+                first_seen,
+            } => {
+                assert_eq!((*hash, *peer, *delivery), (tx, a, Delivery::Announced));
+                assert_eq!(*seen_tx, pooled);
+                assert_eq!(*first_seen, at);
+            }
+            other => panic!("not TxSeen: {other:?}"),
+        }
+        assert!(matches!(events[1], NodeEvent::BlockSeen { number: 7, .. }));
+        match &events[2] {
+            NodeEvent::TxIncluded {
+                hash,
+                block,
+                first_seen,
+                included_at: when,
+                peers_within_window,
+            } => {
+                assert_eq!(*hash, tx);
+                assert_eq!(
+                    *block,
+                    alloy_eips::BlockNumHash::new(551, B256::repeat_byte(3))
+                );
+                assert_eq!((*first_seen, *when), (at, included_at));
+                // a and b within the second; c came 2 s later.
+                assert_eq!(*peers_within_window, 2);
+            }
+            other => panic!("not TxIncluded: {other:?}"),
+        }
+    }
+}

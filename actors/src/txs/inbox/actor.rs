@@ -1,0 +1,504 @@
+//! [`TxInbox`]: where peers' txs and announcements arrive; its fetch rules are geth's
+//! `eth/fetcher/tx_fetcher.go` reduced to their core, as an actor.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use alloy_eips::eip2718::{Encodable2718, Typed2718};
+use alloy_primitives::B256;
+
+use crate::eth::cells::{self, CustodyBitmap};
+use crate::eth::SampledCells;
+use crate::eth::{EthMessage, GetPooledTransactions, PooledTx, RequestPair};
+use crate::p2p::DisconnectReason;
+use crate::peer::{
+    short, Disconnect, GateReason, InboundEth, InboundTicket, PeerId, ReadGate, SendRequest,
+};
+use crate::peer_set::MarkTxs;
+use crate::txs::ingest::IngestTxs;
+use crate::txs::pool::validate::TxValidationError;
+use crate::txs::pool::{PoolError, TxPool};
+
+use super::cells::{BlobFetchPolicy, PendingCells};
+
+/// How long an announced hash waits before it is fetched (geth `txArriveTimeout`, 500 ms).
+pub const DEFAULT_ARRIVAL_WAIT: Duration = Duration::from_millis(500);
+/// Most hashes per GetPooledTransactions (geth `maxTxRetrievals`, 256).
+pub const MAX_TX_RETRIEVALS: usize = 256;
+/// Most announced bytes per GetPooledTransactions (geth `maxTxRetrievalSize`, 128 KiB).
+pub const MAX_TX_RETRIEVAL_SIZE: u64 = 128 * 1024;
+/// Announced hashes a peer may have outstanding (geth `maxTxAnnounces`, 4096); more are
+/// ignored and counted.
+pub const MAX_TX_ANNOUNCES: usize = 4096;
+/// How far a delivered tx's size may be from the announced one (geth: 8 bytes).
+pub const MAX_SIZE_DEVIATION: u64 = 8;
+/// How long a peer that announced past [`MAX_TX_ANNOUNCES`] is not read. geth only drops
+/// the excess; we also pause the sender for geth's fetcher slow-down (200 ms, as for a
+/// mostly refused batch), so a flood costs the flooder time instead of our CPU.
+pub const ANNOUNCE_FLOOD_PAUSE: Duration = Duration::from_millis(200);
+/// How often what peers that left had announced is forgotten.
+pub const PRUNE_INTERVAL: Duration = Duration::from_secs(30);
+
+/// Where the fetcher reaches out.
+#[derive(Clone)]
+pub struct TxInboxLinks {
+    /// Mark txs known for the peer that sent or announced them.
+    pub mark: Recipient<MarkTxs>,
+    /// Where delivered txs are verified and pooled ([`crate::txs::ingest::TxIngest`]).
+    pub ingest: Recipient<IngestTxs>,
+}
+
+/// One announcer of a hash.
+#[derive(Clone)]
+pub(super) struct Announcer {
+    pub(super) peer: PeerId,
+    pub(super) requests: Recipient<SendRequest>,
+    pub(super) disconnect: Recipient<Disconnect>,
+    pub(super) gate: ReadGate,
+    /// eth/68 metadata: (type, size).
+    meta: Option<(u8, u64)>,
+    /// eth/72: the columns the announcer holds.
+    pub(super) mask: Option<CustodyBitmap>,
+}
+
+/// Fetches announced transactions.
+pub struct TxInbox {
+    /// Where a hash is looked up before it is fetched (already pooled: not wanted).
+    pool: Arc<dyn TxPool>,
+    links: TxInboxLinks,
+    arrival_wait: Duration,
+    /// Announcers per hash still wanted.
+    pub(super) wanted: HashMap<B256, Vec<Announcer>>,
+    /// Hashes ready to fetch (their wait is over).
+    ready: HashSet<B256>,
+    /// The same hashes in announcement order (may hold stale entries), so that one
+    /// sender's txs are requested, and handed to the pool, in nonce order.
+    ready_order: Vec<B256>,
+    /// Peers with a request in flight.
+    busy: HashSet<PeerId>,
+    /// Outstanding announced hashes per peer.
+    outstanding: HashMap<PeerId, usize>,
+    /// Announcements ignored because a peer had too many outstanding.
+    pub(crate) ignored: u64,
+    /// eth/72 blob txs received without blobs, until their cells arrive and verify.
+    pub(super) cells_pending: HashMap<B256, PendingCells>,
+    /// Whole fetch or sampling, and the columns sampled (EIP-8070).
+    pub(super) blob_policy: BlobFetchPolicy,
+    /// Blob txs fetched whole and sampled so far (in that order).
+    pub(super) blob_fetches: (u64, u64),
+}
+
+impl TxInbox {
+    /// A fetcher adding to `pool`, waiting `arrival_wait` after announcements (0 allowed).
+    pub fn new(pool: Arc<dyn TxPool>, links: TxInboxLinks, arrival_wait: Duration) -> Self {
+        Self {
+            pool,
+            links,
+            arrival_wait,
+            wanted: HashMap::new(),
+            ready: HashSet::new(),
+            ready_order: Vec::new(),
+            busy: HashSet::new(),
+            outstanding: HashMap::new(),
+            ignored: 0,
+            cells_pending: HashMap::new(),
+            blob_policy: BlobFetchPolicy::default(),
+            blob_fetches: (0, 0),
+        }
+    }
+
+    /// The same fetcher deciding blob fetches by `policy` (default: every column, so every
+    /// blob tx whole, as geth without a consensus client).
+    pub fn with_blob_policy(mut self, policy: BlobFetchPolicy) -> Self {
+        self.blob_policy = policy;
+        self
+    }
+}
+
+impl Actor for TxInbox {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        // Unbounded, because it is bounded upstream per peer: every message here is one
+        // peer's broadcast or announcement carrying its `InboundTicket`, at most
+        // `MAX_INBOUND_IN_FLIGHT` (16) per peer before that peer's socket stops being read.
+        // Peers send with `do_send`, which ignores a capacity anyway.
+        ctx.set_mailbox_capacity(0);
+        ctx.run_interval(PRUNE_INTERVAL, |act, _| act.prune());
+    }
+}
+
+/// Query: what the fetcher is tracking right now.
+#[derive(Debug, Message)]
+#[rtype(result = "InboxStats")]
+pub struct GetInboxStats;
+
+/// What [`GetInboxStats`] answers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct InboxStats {
+    /// Announced hashes still wanted.
+    pub wanted: usize,
+    /// Peers with announcements outstanding.
+    pub announcers: usize,
+    /// Peers with a request in flight.
+    pub busy: usize,
+    /// Announcements ignored because their peer had [`MAX_TX_ANNOUNCES`] outstanding.
+    pub ignored: u64,
+    /// Blob txs waiting for their cells.
+    pub pending_cells: usize,
+    /// Blob txs fetched whole (all data columns), so far.
+    pub blobs_whole: u64,
+    /// Blob txs sampled (custody columns only), so far.
+    pub blobs_sampled: u64,
+}
+
+impl Handler<GetInboxStats> for TxInbox {
+    type Result = MessageResult<GetInboxStats>;
+
+    fn handle(&mut self, _: GetInboxStats, _: &mut Self::Context) -> Self::Result {
+        MessageResult(InboxStats {
+            wanted: self.wanted.len(),
+            announcers: self.outstanding.len(),
+            busy: self.busy.len(),
+            ignored: self.ignored,
+            pending_cells: self.cells_pending.len(),
+            blobs_whole: self.blob_fetches.0,
+            blobs_sampled: self.blob_fetches.1,
+        })
+    }
+}
+
+impl Handler<InboundEth> for TxInbox {
+    type Result = ();
+
+    fn handle(&mut self, msg: InboundEth, ctx: &mut Self::Context) {
+        let announced = match &msg.message {
+            EthMessage::Transactions(txs) => {
+                let pooled: Vec<PooledTx> = txs
+                    .0
+                    .iter()
+                    .filter_map(|tx| PooledTx::try_from(tx.clone()).ok())
+                    .collect();
+                let who = announcer_of(&msg, None, None);
+                self.deliver(&who, pooled, Some(&msg.ticket), HashMap::new(), ctx);
+                return;
+            }
+            message => match announcements(&msg, message) {
+                Some(announced) => announced,
+                None => return,
+            },
+        };
+        self.links.mark.do_send(MarkTxs {
+            peer: msg.peer,
+            hashes: announced.iter().map(|(h, _)| *h).collect(),
+            ticket: Some(msg.ticket.share()),
+        });
+        let mut fresh = Vec::new();
+        let mut flooded = false;
+        for (hash, who) in announced {
+            if self.pool.get(&hash).is_some() {
+                continue;
+            }
+            if self.cells_pending.contains_key(&hash) {
+                // We hold the tx already: one more peer that may serve its cells.
+                self.add_cell_source(hash, who, ctx);
+                continue;
+            }
+            let count = self.outstanding.entry(who.peer).or_default();
+            if *count >= MAX_TX_ANNOUNCES {
+                self.ignored += 1;
+                flooded = true;
+                continue;
+            }
+            *count += 1;
+            let entry = self.wanted.entry(hash).or_default();
+            if entry.is_empty() {
+                fresh.push(hash);
+            }
+            entry.push(who);
+        }
+        if flooded && !msg.gate.is_held_by(GateReason::AnnounceFlood) {
+            log::debug!("peer {}: announced past its limit", short(&msg.peer));
+            msg.gate.close(GateReason::AnnounceFlood);
+            let gate = msg.gate.clone();
+            ctx.run_later(ANNOUNCE_FLOOD_PAUSE, move |_, _| {
+                gate.open(GateReason::AnnounceFlood)
+            });
+        }
+        if fresh.is_empty() {
+            return;
+        }
+        ctx.run_later(self.arrival_wait, move |act, ctx| {
+            for hash in fresh {
+                act.mark_ready(hash);
+            }
+            act.schedule(ctx);
+        });
+    }
+}
+
+/// The sender of `msg` as the announcer of a hash, with eth/68 metadata and eth/72 mask.
+fn announcer_of(
+    msg: &InboundEth,
+    meta: Option<(u8, u64)>,
+    mask: Option<CustodyBitmap>,
+) -> Announcer {
+    Announcer {
+        peer: msg.peer,
+        requests: msg.requests.clone(),
+        disconnect: msg.disconnect.clone(),
+        gate: msg.gate.clone(),
+        meta,
+        mask,
+    }
+}
+
+/// The hashes an announcement (any version) names, each with its announcer; `None` for
+/// other messages.
+fn announcements(msg: &InboundEth, message: &EthMessage) -> Option<Vec<(B256, Announcer)>> {
+    Some(match message {
+        EthMessage::NewPooledTransactionHashes66(ann) => ann
+            .0
+            .iter()
+            .map(|h| (*h, announcer_of(msg, None, None)))
+            .collect(),
+        EthMessage::NewPooledTransactionHashes68(ann) => ann
+            .iter()
+            .map(|(t, s, h)| (*h, announcer_of(msg, Some((t, s)), None)))
+            .collect(),
+        EthMessage::NewPooledTransactionHashes72(ann) => ann
+            .types
+            .iter()
+            .zip(&ann.sizes)
+            .zip(&ann.hashes)
+            .map(|((t, s), h)| (*h, announcer_of(msg, Some((*t, *s)), Some(ann.mask))))
+            .collect(),
+        _ => return None,
+    })
+}
+
+impl TxInbox {
+    /// Starts one request per idle announcer for the ready hashes it announced.
+    pub(super) fn schedule(&mut self, ctx: &mut Context<Self>) {
+        let mut batches: HashMap<PeerId, (Announcer, Vec<B256>, u64)> = HashMap::new();
+        let mut seen = HashSet::new();
+        let ready = &self.ready;
+        self.ready_order
+            .retain(|h| ready.contains(h) && seen.insert(*h));
+        for hash in self.ready_order.iter() {
+            let Some(announcers) = self.wanted.get(hash) else {
+                continue;
+            };
+            // The first announcer that is idle and has room in its batch.
+            for who in announcers {
+                if self.busy.contains(&who.peer) {
+                    continue;
+                }
+                let size = who.meta.map_or(0, |(_, s)| s);
+                let batch = batches
+                    .entry(who.peer)
+                    .or_insert_with(|| (who.clone(), Vec::new(), 0));
+                // Announced sizes are wire values: add without overflow.
+                if batch.1.len() < MAX_TX_RETRIEVALS
+                    && (batch.1.is_empty() || batch.2.saturating_add(size) <= MAX_TX_RETRIEVAL_SIZE)
+                {
+                    batch.1.push(*hash);
+                    batch.2 = batch.2.saturating_add(size);
+                    break;
+                }
+            }
+        }
+        for (peer, (who, hashes, _)) in batches {
+            for hash in &hashes {
+                self.ready.remove(hash);
+            }
+            self.busy.insert(peer);
+            let request = EthMessage::GetPooledTransactions(RequestPair::new(
+                0,
+                GetPooledTransactions(hashes.clone()),
+            ));
+            let fut = who.requests.send(SendRequest(request));
+            ctx.spawn(fut.into_actor(self).map(move |result, act, ctx| {
+                act.busy.remove(&peer);
+                let delivered = match result {
+                    Ok(Ok(EthMessage::PooledTransactions(reply))) => reply.message.0,
+                    _ => Vec::new(), // timeout or gone: try the others
+                };
+                let got: HashSet<B256> = delivered.iter().map(|tx| *tx.hash()).collect();
+                act.check_and_deliver(&who, delivered, ctx);
+                // Hashes this peer did not deliver: drop it as their announcer, retry elsewhere.
+                for hash in hashes {
+                    act.forget_announcer(&hash, &peer);
+                    if !got.contains(&hash) {
+                        act.mark_ready(hash);
+                    }
+                }
+                act.schedule(ctx);
+            }));
+        }
+    }
+
+    /// Checks deliveries against what `who` announced (eth/68: type equal, size within 8
+    /// bytes; geth drops the peer otherwise), then adds them to the pool.
+    fn check_and_deliver(&mut self, who: &Announcer, txs: Vec<PooledTx>, ctx: &mut Context<Self>) {
+        for tx in &txs {
+            let Some(announcers) = self.wanted.get(tx.hash()) else {
+                continue;
+            };
+            let Some(meta) = announcers
+                .iter()
+                .find(|a| a.peer == who.peer)
+                .and_then(|a| a.meta)
+            else {
+                continue;
+            };
+            let size = tx.encode_2718_len() as u64;
+            if meta.0 != tx.ty() || meta.1.abs_diff(size) > MAX_SIZE_DEVIATION {
+                log::debug!(
+                    "peer {}: delivered tx {} differs from its announcement",
+                    short(&who.peer),
+                    tx.hash()
+                );
+                who.disconnect.do_send(Disconnect {
+                    reason: DisconnectReason::SubprotocolSpecific,
+                });
+                return;
+            }
+        }
+        let (blobless, txs): (Vec<PooledTx>, Vec<PooledTx>) =
+            txs.into_iter().partition(cells::is_blobless);
+        for tx in blobless {
+            self.await_cells(who, tx, ctx);
+        }
+        self.deliver(who, txs, None, HashMap::new(), ctx);
+    }
+
+    /// Hands txs from `who` to the ingest path (verification on worker threads, then the
+    /// pool). A blob tx with a bad sidecar gets its sender disconnected; the hash stays
+    /// wanted so another announcer is asked. `ticket` is the broadcast's, if it was one:
+    /// it keeps counting against the sender until the marks and txs are taken.
+    pub(super) fn deliver(
+        &mut self,
+        who: &Announcer,
+        txs: Vec<PooledTx>,
+        ticket: Option<&InboundTicket>,
+        cells: HashMap<B256, SampledCells>,
+        ctx: &mut Context<Self>,
+    ) {
+        if txs.is_empty() {
+            return;
+        }
+        let hashes: Vec<B256> = txs.iter().map(|tx| *tx.hash()).collect();
+        self.links.mark.do_send(MarkTxs {
+            peer: who.peer,
+            hashes: hashes.clone(),
+            ticket: ticket.map(InboundTicket::share),
+        });
+        let ingest = self.links.ingest.send(IngestTxs {
+            peer: who.peer,
+            txs,
+            gate: who.gate.clone(),
+            disconnect: who.disconnect.clone(),
+            ticket: ticket.map(InboundTicket::share),
+            cells,
+        });
+        let (peer, disconnect) = (who.peer, who.disconnect.clone());
+        ctx.spawn(ingest.into_actor(self).map(move |outcomes, act, ctx| {
+            // The ingest actor is gone only when the system stops.
+            let outcomes = outcomes.unwrap_or_default();
+            act.ingested(peer, &disconnect, &hashes, outcomes);
+            // A refused blob sidecar made its hash ready again: ask another announcer.
+            act.schedule(ctx);
+        }));
+    }
+
+    /// What the pool made of delivered txs.
+    fn ingested(
+        &mut self,
+        peer: PeerId,
+        disconnect: &Recipient<Disconnect>,
+        hashes: &[B256],
+        outcomes: Vec<Result<B256, PoolError>>,
+    ) {
+        for (hash, result) in hashes.iter().zip(outcomes) {
+            match result {
+                Err(PoolError::Invalid(
+                    TxValidationError::CommitmentMismatch { .. }
+                    | TxValidationError::SidecarShape { .. }
+                    | TxValidationError::BlobCount { .. }
+                    | TxValidationError::InvalidKzgProof { .. },
+                )) => {
+                    log::debug!("peer {}: blob tx {hash} with a bad sidecar", short(&peer));
+                    disconnect.do_send(Disconnect {
+                        reason: DisconnectReason::SubprotocolSpecific,
+                    });
+                    self.forget_announcer(hash, &peer);
+                    self.mark_ready(*hash);
+                }
+                // Accepted or refused for good: nobody needs to fetch it again.
+                _ => self.forget_hash(hash),
+            }
+        }
+    }
+
+    /// Forgets peers that left: their announcements and their outstanding counts.
+    fn prune(&mut self) {
+        let gone: HashSet<PeerId> = self
+            .wanted
+            .values()
+            .flatten()
+            .filter(|a| !a.disconnect.connected())
+            .map(|a| a.peer)
+            .collect();
+        let hashes: Vec<B256> = self.wanted.keys().copied().collect();
+        for hash in hashes {
+            for peer in &gone {
+                self.forget_announcer(&hash, peer);
+            }
+        }
+        self.outstanding
+            .retain(|peer, count| *count > 0 && !gone.contains(peer));
+    }
+
+    /// Stops wanting `hash`: its announcers' counts are released, and an announcement
+    /// after this one starts a fetch anew.
+    pub(super) fn forget_hash(&mut self, hash: &B256) {
+        if let Some(announcers) = self.wanted.remove(hash) {
+            for a in announcers {
+                self.release(&a.peer);
+            }
+        }
+        self.ready.remove(hash);
+    }
+
+    /// Queues `hash` for fetching if it is still wanted.
+    pub(super) fn mark_ready(&mut self, hash: B256) {
+        if self.wanted.contains_key(&hash) && self.ready.insert(hash) {
+            self.ready_order.push(hash);
+        }
+    }
+
+    pub(super) fn forget_announcer(&mut self, hash: &B256, peer: &PeerId) {
+        let Some(announcers) = self.wanted.get_mut(hash) else {
+            return;
+        };
+        let before = announcers.len();
+        announcers.retain(|a| a.peer != *peer);
+        let (removed, empty) = (announcers.len() < before, announcers.is_empty());
+        if removed {
+            self.release(peer);
+        }
+        if empty {
+            self.wanted.remove(hash);
+            self.ready.remove(hash);
+        }
+    }
+
+    fn release(&mut self, peer: &PeerId) {
+        if let Some(count) = self.outstanding.get_mut(peer) {
+            *count = count.saturating_sub(1);
+        }
+    }
+}
