@@ -100,7 +100,8 @@ try {
   }
   if (cfg.listen > 65535) throw new Error('--listen: bad port')
   if (cfg.dial !== undefined) {
-    const m = /^enode:\/\/([0-9a-fA-F]{128})@([^:]+):(\d+)$/.exec(cfg.dial)
+    // An optional ?discport=N (geth prints it when discovery has its own port) names UDP.
+    const m = /^enode:\/\/([0-9a-fA-F]{128})@([^:]+):(\d+)(?:\?discport=\d+)?$/.exec(cfg.dial)
     if (!m) throw new Error('--dial: expected enode://<128 hex>@127.0.0.1:<port>')
     if (m[2] !== '127.0.0.1') throw new Error('--dial: only 127.0.0.1 is allowed')
     cfg.dialId = fromHex(m[1], '--dial id', 64)
