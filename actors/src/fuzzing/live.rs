@@ -223,12 +223,8 @@ impl TxPath {
     fn says(&self, peer: usize, message: EthMessage) -> InboundEth {
         let p = &self.peers[peer];
         InboundEth {
-            peer: p.id,
-            version: EthVersion::Eth68,
+            peer: crate::peer::remote_handle(p.id, EthVersion::Eth68, &p.addr),
             message,
-            reply: p.addr.clone().recipient(),
-            requests: p.addr.clone().recipient(),
-            disconnect: p.addr.clone().recipient(),
             ticket: p.gate.ticket(),
             gate: p.gate.clone(),
         }

@@ -4,7 +4,10 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+// Tokio's clock only (pings and serving deadlines alike), so that tests can pause it.
+use tokio::time::Instant;
 
 use actix::prelude::*;
 use futures::SinkExt;
@@ -117,7 +120,9 @@ pub struct PeerActor {
     pub(super) gate: super::ReadGate,
     /// When each request routed to the request handler arrived, oldest first, until its
     /// answer is queued.
-    pub(super) serving: VecDeque<tokio::time::Instant>,
+    pub(super) serving: VecDeque<Instant>,
+    /// This actor's own handle, made once, which inbound messages carry as their sender.
+    link: Option<super::PeerHandle>,
 }
 
 impl PeerActor {
@@ -147,6 +152,7 @@ impl PeerActor {
             has_inbound: false,
             gate: super::ReadGate::default(),
             serving: VecDeque::new(),
+            link: None,
         }
     }
 
@@ -325,7 +331,7 @@ impl Handler<Disconnect> for PeerActor {
 impl PeerActor {
     /// Counts a request handed to the request handler; see [`Self::check_serving`].
     pub(super) fn serving_started(&mut self, ctx: &mut Context<Self>) {
-        self.serving.push_back(tokio::time::Instant::now());
+        self.serving.push_back(Instant::now());
         self.check_serving(ctx);
     }
 
@@ -333,7 +339,7 @@ impl PeerActor {
     /// answers wait to be written; resumes once fewer are. A request unanswered for
     /// [`SERVE_DEADLINE`] stops counting.
     pub(super) fn check_serving(&mut self, ctx: &mut Context<Self>) {
-        let now = tokio::time::Instant::now();
+        let now = Instant::now();
         while self
             .serving
             .front()
@@ -522,6 +528,15 @@ impl PeerActor {
     /// The negotiated version.
     pub(super) fn version(&self) -> EthVersion {
         self.version
+    }
+
+    /// The handle others reach this actor by (what an inbound message names as its
+    /// sender), made on first use.
+    pub(super) fn link(&mut self, ctx: &mut Context<Self>) -> super::PeerHandle {
+        let (id, version, metrics) = (self.id, self.version, self.metrics.clone());
+        self.link
+            .get_or_insert_with(|| super::PeerHandle::new(id, version, &ctx.address(), metrics))
+            .clone()
     }
 }
 

@@ -10,9 +10,8 @@ use actix::Recipient;
 use alloy_consensus::{Header, ReceiptEnvelope};
 
 use super::requests::{RequestError, SendRequest};
-use crate::eth::cells::{Cell, CustodyBitmap};
 use crate::eth::{
-    BlockHeaders, EthBlockBody, EthMessage, EthMessageId, GetBlockBodies, GetBlockHeaders,
+    BlockHeaders, Cells, EthBlockBody, EthMessage, EthMessageId, GetBlockBodies, GetBlockHeaders,
     GetCells, GetPooledTransactions, GetReceipts, PooledTx, Receipt69, RequestPair,
 };
 
@@ -104,20 +103,9 @@ impl PeerRequest for GetReceipts {
     }
 }
 
-/// The cells a peer sent for a [`GetCells`] (eth/72): the txs it answered, the columns,
-/// and per answered tx its cells.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CellsReply {
-    /// The transactions answered, in request order.
-    pub hashes: Vec<alloy_primitives::B256>,
-    /// The columns sent.
-    pub mask: CustodyBitmap,
-    /// One list of cells per answered transaction.
-    pub cells: Vec<Vec<Cell>>,
-}
-
 impl PeerRequest for GetCells {
-    type Reply = CellsReply;
+    /// The eth/72 `Cells` message itself: the txs answered, the columns, the cells.
+    type Reply = Cells;
 
     fn into_message(self) -> EthMessage {
         EthMessage::GetCells(GetCells {
@@ -128,11 +116,7 @@ impl PeerRequest for GetCells {
 
     fn take_reply(message: EthMessage) -> Result<Self::Reply, EthMessageId> {
         match message {
-            EthMessage::Cells(reply) => Ok(CellsReply {
-                hashes: reply.hashes,
-                mask: reply.mask,
-                cells: reply.cells,
-            }),
+            EthMessage::Cells(reply) => Ok(reply),
             other => Err(other.message_id()),
         }
     }
@@ -187,7 +171,7 @@ impl PeerClient {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::eth::{BlockBodies, PooledTransactions};
+    use crate::eth::{BlockBodies, CustodyBitmap, PooledTransactions};
 
     #[test]
     fn each_request_takes_only_its_own_reply() {

@@ -126,11 +126,7 @@ impl PeerActor {
                     route.do_send(InboundEth {
                         ticket: self.gate.ticket(),
                         gate: self.gate.clone(),
-                        requests: ctx.address().recipient(),
-                        version: self.version(),
-                        reply: ctx.address().recipient(),
-                        disconnect: ctx.address().recipient(),
-                        peer: self.id(),
+                        peer: self.link(ctx),
                         message,
                     });
                 }

@@ -75,18 +75,12 @@ pub struct PeerStopped {
 #[derive(Clone, Debug, Message)]
 #[rtype(result = "()")]
 pub struct InboundEth {
-    /// The sender.
-    pub peer: PeerId,
-    /// The version negotiated with it.
-    pub version: crate::eth::EthVersion,
+    /// The sender: its id, negotiated version and the commands it takes (an answer with
+    /// `send`, a request with [`super::PeerHandle::client`], `disconnect` for violations
+    /// found after decoding).
+    pub peer: super::PeerHandle,
     /// The message.
     pub message: crate::eth::EthMessage,
-    /// Where to send an answer (a response to a request).
-    pub reply: actix::Recipient<SendEth>,
-    /// Where to send requests to this peer (e.g. to fetch an announced block).
-    pub requests: actix::Recipient<super::SendRequest>,
-    /// Disconnects this peer (for violations found after decoding, e.g. by the fetcher).
-    pub disconnect: actix::Recipient<Disconnect>,
     /// Stops and resumes reading this peer's socket (backpressure on its own work).
     pub gate: super::ReadGate,
     /// Counts this message against the peer's [`super::MAX_INBOUND_IN_FLIGHT`] until it

@@ -21,7 +21,7 @@ pub use actor::{
     MAX_QUEUED_RESPONSES, MAX_UNANSWERED_REQUESTS, PEER_MAILBOX_CAPACITY, PING_INTERVAL,
     PONG_TIMEOUT, SERVE_DEADLINE, WRITE_TIMEOUT,
 };
-pub use client::{CellsReply, ClientError, PeerClient, PeerRequest, ReceiptsReply};
+pub use client::{ClientError, PeerClient, PeerRequest, ReceiptsReply};
 pub use connection::{memory_connection, ConnectionError, Outbound, OutboundSink};
 pub use gate::{GateReason, Gated, InboundTicket, ReadGate, MAX_INBOUND_IN_FLIGHT};
 pub use inbound::MAX_TRANSACTIONS_PER_MESSAGE;
@@ -105,6 +105,52 @@ impl PeerHandle {
             send: addr.clone().recipient(),
             metrics,
         }
+    }
+}
+
+impl PeerHandle {
+    /// A typed request client for this peer.
+    pub fn client(&self) -> PeerClient {
+        PeerClient::new(self.requests.clone())
+    }
+}
+
+/// Test support: a handle for a stand-in remote that answers requests, takes answers and
+/// disconnects (`addr`), with the four broadcast queues going to an actor that drops them.
+#[cfg(any(test, feature = "fuzzing"))]
+pub fn remote_handle<A>(id: PeerId, version: EthVersion, addr: &Addr<A>) -> PeerHandle
+where
+    A: Actor<Context = actix::Context<A>>
+        + Handler<Disconnect>
+        + Handler<SendRequest>
+        + Handler<SendEth>,
+{
+    /// Takes every broadcast queue command and drops it.
+    struct DropQueues;
+    impl Actor for DropQueues {
+        type Context = actix::Context<Self>;
+    }
+    macro_rules! drops {
+        ($($command:ty),*) => {$(
+            impl Handler<$command> for DropQueues {
+                type Result = ();
+                fn handle(&mut self, _: $command, _: &mut actix::Context<Self>) {}
+            }
+        )*};
+    }
+    drops!(QueueTxs, QueueTxAnns, QueueProp, QueueAnn);
+    let queues = DropQueues.start();
+    PeerHandle {
+        id,
+        version,
+        txs: queues.clone().recipient(),
+        tx_anns: queues.clone().recipient(),
+        props: queues.clone().recipient(),
+        block_anns: queues.recipient(),
+        disconnect: addr.clone().recipient(),
+        requests: addr.clone().recipient(),
+        send: addr.clone().recipient(),
+        metrics: Arc::default(),
     }
 }
 

@@ -511,7 +511,7 @@ async fn a_peer_with_four_unanswered_requests_is_not_read_further() {
         panic!("{:?}", first.message)
     };
     let answer = EthMessage::BlockHeaders(request.answer(crate::eth::BlockHeaders(vec![])));
-    first.reply.do_send(SendEth(answer));
+    first.peer.send.do_send(SendEth(answer));
     assert!(inbox.next().await.is_some(), "reading resumed");
     let more = tokio::time::timeout(Duration::from_secs(1), inbox.next()).await;
     assert!(more.is_err(), "only one slot was freed");

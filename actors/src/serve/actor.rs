@@ -68,11 +68,11 @@ impl Handler<InboundEth> for RequestHandler {
     type Result = ();
 
     fn handle(&mut self, msg: InboundEth, _ctx: &mut SyncContext<Self>) {
-        let Some(response) = self.answer(msg.version, &msg.message) else {
+        let Some(response) = self.answer(msg.peer.version, &msg.message) else {
             return;
         };
-        if let Err(error) = msg.reply.try_send(SendEth(response)) {
-            log::debug!("peer {}: response not queued: {error}", short(&msg.peer));
+        if let Err(error) = msg.peer.send.try_send(SendEth(response)) {
+            log::debug!("peer {}: response not queued: {error}", short(&msg.peer.id));
         }
     }
 }

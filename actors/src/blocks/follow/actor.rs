@@ -131,8 +131,8 @@ impl HeadFollower {
             }
             let asked = best_peers(peers, POLLED_PEERS, number, |hash| known(&chain, hash));
             let answers = futures::future::join_all(asked.iter().map(|peer| {
-                let requests = peer.handle.requests.clone();
-                async move { headers_above(&requests, number, hash).await }
+                let client = peer.handle.client();
+                async move { headers_above(&client, number, hash).await }
             }))
             .await;
             let chains: Vec<PeerChain> = asked
@@ -141,7 +141,7 @@ impl HeadFollower {
                 .filter_map(|(peer, answer)| match answer {
                     Ok(headers) => Some(PeerChain {
                         peer: peer.handle.id,
-                        requests: peer.handle.requests,
+                        client: peer.handle.client(),
                         headers,
                     }),
                     Err(error) => {
@@ -156,7 +156,7 @@ impl HeadFollower {
                 .collect();
             let (index, len) = agreed_chain(&votes, &claims, quorum)?;
             let source = chains.get(index)?;
-            match fetch_blocks(&source.requests, &source.headers[..len]).await {
+            match fetch_blocks(&source.client, &source.headers[..len]).await {
                 Ok(blocks) => Some(blocks),
                 Err(error) => {
                     log::debug!("follow: bodies from {}: {error}", source.peer);

@@ -1,19 +1,18 @@
-//! One round of following, as plain async functions over peers' request recipients: ask
+//! One round of following, as plain async functions over peers' typed request clients: ask
 //! the best peers for headers above our head, count which (number, hash) pairs enough
 //! peers vouch for, fetch the agreed blocks' bodies and check them against the headers'
 //! roots.
 
 use std::collections::{HashMap, HashSet};
 
-use actix::Recipient;
 use alloy_consensus::proofs::calculate_ommers_root;
 use alloy_consensus::Header;
 use alloy_primitives::B256;
 
 use crate::chain::verify_block;
-use crate::eth::{EthBlock, EthMessage, GetBlockBodies, GetBlockHeaders, RequestPair};
+use crate::eth::{EthBlock, GetBlockBodies, GetBlockHeaders};
 use crate::p2p::PeerId;
-use crate::peer::{RequestError, SendRequest};
+use crate::peer::{ClientError, PeerClient};
 
 /// Headers asked of each peer per round: geth's downloader `MaxHeaderFetch` (192).
 pub const HEADERS_PER_POLL: u64 = 192;
@@ -23,15 +22,9 @@ pub const BODIES_PER_REQUEST: usize = 128;
 /// Why a round took no blocks from a peer.
 #[derive(Debug, thiserror::Error)]
 pub enum FollowError {
-    /// The request failed (timeout, peer gone, too many in flight).
+    /// The request got no typed reply (timeout, peer gone, too many in flight).
     #[error(transparent)]
-    Request(#[from] RequestError),
-    /// The peer's actor is gone.
-    #[error("peer gone")]
-    PeerGone,
-    /// A reply of another type (the request tracker refuses those first: a bug guard).
-    #[error("unexpected reply")]
-    WrongReply,
+    Request(#[from] ClientError),
     /// Fewer bodies than asked for.
     #[error("{got} bodies for {asked} headers")]
     MissingBodies {
@@ -55,37 +48,29 @@ pub struct PeerChain {
     /// Who sent it.
     pub peer: PeerId,
     /// Where to ask for bodies.
-    pub requests: Recipient<SendRequest>,
+    pub client: PeerClient,
     /// Headers with their hashes, from our head + 1 upwards.
     pub headers: Vec<(B256, Header)>,
 }
 
-/// Asks `requests` for up to [`HEADERS_PER_POLL`] headers from `base_number + 1` and keeps
+/// Asks `peer` for up to [`HEADERS_PER_POLL`] headers from `base_number + 1` and keeps
 /// the prefix that links to `base_hash` and to itself.
 pub async fn headers_above(
-    requests: &Recipient<SendRequest>,
+    peer: &PeerClient,
     base_number: u64,
     base_hash: B256,
 ) -> Result<Vec<(B256, Header)>, FollowError> {
-    let request = EthMessage::GetBlockHeaders(RequestPair::new(
-        0,
-        GetBlockHeaders {
+    let headers = peer
+        .request(GetBlockHeaders {
             start_block: base_number.saturating_add(1).into(),
             limit: HEADERS_PER_POLL,
             skip: 0,
             reverse: false,
-        },
-    ));
-    let reply = requests
-        .send(SendRequest(request))
-        .await
-        .map_err(|_| FollowError::PeerGone)??;
-    let EthMessage::BlockHeaders(reply) = reply else {
-        return Err(FollowError::WrongReply);
-    };
+        })
+        .await?;
     let mut linked = Vec::new();
     let (mut parent_hash, mut parent_number) = (base_hash, base_number);
-    for header in reply.message.0 {
+    for header in headers {
         if header.parent_hash != parent_hash || Some(header.number) != parent_number.checked_add(1)
         {
             break;
@@ -133,24 +118,16 @@ pub fn agreed_chain(
     })
 }
 
-/// Fetches the bodies of `headers` from `requests` and checks each against its header's
+/// Fetches the bodies of `headers` from `peer` and checks each against its header's
 /// transactions, withdrawals and ommers roots.
 pub async fn fetch_blocks(
-    requests: &Recipient<SendRequest>,
+    peer: &PeerClient,
     headers: &[(B256, Header)],
 ) -> Result<Vec<(B256, EthBlock)>, FollowError> {
     let mut blocks = Vec::with_capacity(headers.len());
     for chunk in headers.chunks(BODIES_PER_REQUEST) {
         let hashes = chunk.iter().map(|(hash, _)| *hash).collect();
-        let request = EthMessage::GetBlockBodies(RequestPair::new(0, GetBlockBodies(hashes)));
-        let reply = requests
-            .send(SendRequest(request))
-            .await
-            .map_err(|_| FollowError::PeerGone)??;
-        let EthMessage::BlockBodies(reply) = reply else {
-            return Err(FollowError::WrongReply);
-        };
-        let bodies = reply.message.0;
+        let bodies = peer.request(GetBlockBodies(hashes)).await?;
         if bodies.len() != chunk.len() {
             return Err(FollowError::MissingBodies {
                 got: bodies.len(),

@@ -13,10 +13,9 @@ use crate::chain::ethash::EthashVerifier;
 use crate::chain::{check_pow_block, validate_block, BlockPolicy, ChainStore, PowBlockError};
 use crate::eth::{
     BlockHashNumber, BlockRangeUpdate, EthBlock, EthMessage, GetBlockBodies, GetBlockHeaders,
-    RequestPair,
 };
 use crate::p2p::DisconnectReason;
-use crate::peer::{short, Disconnect, InboundEth, PeerId, RequestError, SendRequest};
+use crate::peer::{short, ClientError, Disconnect, InboundEth, PeerClient, PeerId};
 use crate::peer_set::{BroadcastBlockRange, MarkBlock, PeerHead, UpdatePeerHead};
 
 /// Announced blocks fetched at once at most; further announcements wait for a later one
@@ -120,7 +119,7 @@ impl Handler<InboundEth> for BlockHandler {
             EthMessage::NewBlock(new_block) => {
                 let hash = new_block.block.header.hash_slow();
                 self.links.mark.do_send(MarkBlock {
-                    peer: msg.peer,
+                    peer: msg.peer.id,
                     hash,
                 });
                 let head = PeerHead::TotalDifficulty {
@@ -128,15 +127,20 @@ impl Handler<InboundEth> for BlockHandler {
                     best_hash: hash,
                 };
                 self.links.head.do_send(UpdatePeerHead {
-                    peer: msg.peer,
+                    peer: msg.peer.id,
                     head,
                 });
-                self.receive(msg.peer, new_block.block, msg.disconnect.clone(), ctx);
+                self.receive(
+                    msg.peer.id,
+                    new_block.block,
+                    msg.peer.disconnect.clone(),
+                    ctx,
+                );
             }
             EthMessage::NewBlockHashes(announced) => {
                 for BlockHashNumber { hash, number } in announced.0 {
                     self.links.mark.do_send(MarkBlock {
-                        peer: msg.peer,
+                        peer: msg.peer.id,
                         hash,
                     });
                     if self.store.header_by_hash(&hash).is_some()
@@ -146,9 +150,9 @@ impl Handler<InboundEth> for BlockHandler {
                         continue;
                     }
                     self.fetching.insert(hash);
-                    let fetch = fetch(msg.requests.clone(), hash);
-                    let peer = msg.peer;
-                    let disconnect = msg.disconnect.clone();
+                    let fetch = fetch(msg.peer.client(), hash);
+                    let peer = msg.peer.id;
+                    let disconnect = msg.peer.disconnect.clone();
                     ctx.spawn(fetch.into_actor(self).map(move |result, act, ctx| {
                         act.fetching.remove(&hash);
                         match result {
@@ -168,7 +172,7 @@ impl Handler<InboundEth> for BlockHandler {
                     latest_hash: range.latest_hash,
                 };
                 self.links.head.do_send(UpdatePeerHead {
-                    peer: msg.peer,
+                    peer: msg.peer.id,
                     head,
                 });
             }
@@ -210,15 +214,15 @@ impl BlockHandler {
         if self.policy.is_post_merge(td) {
             log::debug!(
                 "peer {}: block broadcast on a post-merge chain",
-                short(&msg.peer)
+                short(&msg.peer.id)
             );
-            msg.disconnect.do_send(Disconnect {
+            msg.peer.disconnect.do_send(Disconnect {
                 reason: DisconnectReason::SubprotocolSpecific,
             });
         } else {
             log::debug!(
                 "peer {}: block broadcast ignored (blocks are imported locally only)",
-                short(&msg.peer)
+                short(&msg.peer.id)
             );
         }
         false
@@ -391,12 +395,9 @@ fn unix_now() -> u64 {
 /// Why fetching an announced block failed (the block is then not imported).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BlockFetchError {
-    /// The announcer's actor is gone.
-    #[error("peer gone")]
-    PeerGone,
-    /// The request got no valid response.
+    /// The request got no typed reply (refused, timed out, peer gone).
     #[error(transparent)]
-    Request(#[from] RequestError),
+    Request(#[from] ClientError),
     /// The announcer answered with no header or no body.
     #[error("empty {what} reply")]
     Empty {
@@ -406,57 +407,28 @@ pub enum BlockFetchError {
     /// The header does not hash to the announced hash.
     #[error("header does not hash to the announced hash")]
     WrongHash,
-    /// A response of another type (the peer's request tracker refuses those first, so
-    /// this is a bug guard).
-    #[error("unexpected {got:?} reply")]
-    WrongResponse {
-        /// What came back.
-        got: crate::eth::EthMessageId,
-    },
 }
 
 /// Fetches an announced block from its announcer: its header by hash, then its body.
-async fn fetch(requests: Recipient<SendRequest>, hash: B256) -> Result<EthBlock, BlockFetchError> {
-    let headers = EthMessage::GetBlockHeaders(RequestPair::new(
-        0,
-        GetBlockHeaders {
+async fn fetch(peer: PeerClient, hash: B256) -> Result<EthBlock, BlockFetchError> {
+    let headers = peer
+        .request(GetBlockHeaders {
             start_block: hash.into(),
             limit: 1,
             skip: 0,
             reverse: false,
-        },
-    ));
-    let reply = requests
-        .send(SendRequest(headers))
-        .await
-        .map_err(|_| BlockFetchError::PeerGone)??;
-    let EthMessage::BlockHeaders(reply) = reply else {
-        return Err(BlockFetchError::WrongResponse {
-            got: reply.message_id(),
-        });
-    };
-    let header = reply
-        .message
-        .0
+        })
+        .await?;
+    let header = headers
         .into_iter()
         .next()
         .ok_or(BlockFetchError::Empty { what: "header" })?;
     if header.hash_slow() != hash {
         return Err(BlockFetchError::WrongHash);
     }
-    let bodies = EthMessage::GetBlockBodies(RequestPair::new(0, GetBlockBodies(vec![hash])));
-    let reply = requests
-        .send(SendRequest(bodies))
-        .await
-        .map_err(|_| BlockFetchError::PeerGone)??;
-    let EthMessage::BlockBodies(reply) = reply else {
-        return Err(BlockFetchError::WrongResponse {
-            got: reply.message_id(),
-        });
-    };
-    let body = reply
-        .message
-        .0
+    let body = peer
+        .request(GetBlockBodies(vec![hash]))
+        .await?
         .into_iter()
         .next()
         .ok_or(BlockFetchError::Empty { what: "body" })?;

@@ -11,10 +11,10 @@ use alloy_primitives::B256;
 
 use crate::eth::cells::{self, CustodyBitmap};
 use crate::eth::SampledCells;
-use crate::eth::{EthMessage, GetPooledTransactions, PooledTx, RequestPair};
+use crate::eth::{EthMessage, GetPooledTransactions, PooledTx};
 use crate::p2p::DisconnectReason;
 use crate::peer::{
-    short, Disconnect, GateReason, InboundEth, InboundTicket, PeerId, ReadGate, SendRequest,
+    short, Disconnect, GateReason, InboundEth, InboundTicket, PeerClient, PeerId, ReadGate,
 };
 use crate::peer_set::MarkTxs;
 use crate::txs::ingest::IngestTxs;
@@ -54,7 +54,8 @@ pub struct TxInboxLinks {
 #[derive(Clone)]
 pub(super) struct Announcer {
     pub(super) peer: PeerId,
-    pub(super) requests: Recipient<SendRequest>,
+    /// Typed requests to the announcer (GetPooledTransactions, GetCells).
+    pub(super) client: PeerClient,
     pub(super) disconnect: Recipient<Disconnect>,
     pub(super) gate: ReadGate,
     /// eth/68 metadata: (type, size).
@@ -191,7 +192,7 @@ impl Handler<InboundEth> for TxInbox {
             },
         };
         self.links.mark.do_send(MarkTxs {
-            peer: msg.peer,
+            peer: msg.peer.id,
             hashes: announced.iter().map(|(h, _)| *h).collect(),
             ticket: Some(msg.ticket.share()),
         });
@@ -220,7 +221,7 @@ impl Handler<InboundEth> for TxInbox {
             entry.push(who);
         }
         if flooded && !msg.gate.is_held_by(GateReason::AnnounceFlood) {
-            log::debug!("peer {}: announced past its limit", short(&msg.peer));
+            log::debug!("peer {}: announced past its limit", short(&msg.peer.id));
             msg.gate.close(GateReason::AnnounceFlood);
             let gate = msg.gate.clone();
             ctx.run_later(ANNOUNCE_FLOOD_PAUSE, move |_, _| {
@@ -246,9 +247,9 @@ fn announcer_of(
     mask: Option<CustodyBitmap>,
 ) -> Announcer {
     Announcer {
-        peer: msg.peer,
-        requests: msg.requests.clone(),
-        disconnect: msg.disconnect.clone(),
+        peer: msg.peer.id,
+        client: msg.peer.client(),
+        disconnect: msg.peer.disconnect.clone(),
         gate: msg.gate.clone(),
         meta,
         mask,
@@ -315,17 +316,11 @@ impl TxInbox {
                 self.ready.remove(hash);
             }
             self.busy.insert(peer);
-            let request = EthMessage::GetPooledTransactions(RequestPair::new(
-                0,
-                GetPooledTransactions(hashes.clone()),
-            ));
-            let fut = who.requests.send(SendRequest(request));
+            let fut = who.client.request(GetPooledTransactions(hashes.clone()));
             ctx.spawn(fut.into_actor(self).map(move |result, act, ctx| {
                 act.busy.remove(&peer);
-                let delivered = match result {
-                    Ok(Ok(EthMessage::PooledTransactions(reply))) => reply.message.0,
-                    _ => Vec::new(), // timeout or gone: try the others
-                };
+                // Timeout or gone: try the others.
+                let delivered = result.unwrap_or_default();
                 let got: HashSet<B256> = delivered.iter().map(|tx| *tx.hash()).collect();
                 act.check_and_deliver(&who, delivered, ctx);
                 // Hashes this peer did not deliver: drop it as their announcer, retry elsewhere.

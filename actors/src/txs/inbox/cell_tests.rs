@@ -179,17 +179,13 @@ impl Peer {
     fn announces(&self, tx: &PooledTx, mask: CustodyBitmap) -> InboundEth {
         let gate = ReadGate::default();
         InboundEth {
-            peer: self.id,
-            version: EthVersion::Eth72,
+            peer: crate::peer::remote_handle(self.id, EthVersion::Eth72, &self.addr),
             message: EthMessage::NewPooledTransactionHashes72(NewPooledTransactionHashes72 {
                 types: vec![tx.ty()].into(),
                 sizes: vec![without_blobs(tx).encode_2718_len() as u64],
                 hashes: vec![*tx.hash()],
                 mask,
             }),
-            reply: self.addr.clone().recipient(),
-            requests: self.addr.clone().recipient(),
-            disconnect: self.addr.clone().recipient(),
             ticket: gate.ticket(),
             gate,
         }

@@ -12,9 +12,9 @@ use alloy_primitives::{keccak256, B256};
 
 use super::actor::{Announcer, TxInbox};
 use crate::eth::cells::{self, Cell, CellError, CustodyBitmap, DATA_COLUMNS};
-use crate::eth::{Cells, EthMessage, GetCells, PooledTx, SampledCells};
+use crate::eth::{Cells, GetCells, PooledTx, SampledCells};
 use crate::p2p::DisconnectReason;
-use crate::peer::{short, Disconnect, PeerId, SendRequest};
+use crate::peer::{short, Disconnect, PeerId};
 
 /// Blob txs held without blobs while their cells are fetched. geth's blob fetcher tracks
 /// at most `maxPayloadAnnounces` (4096) hashes per peer; a blobless tx holds only its
@@ -296,17 +296,16 @@ impl TxInbox {
         if let Some(pending) = self.cells_pending.get_mut(&hash) {
             pending.asking = true;
         }
-        let request = EthMessage::GetCells(GetCells {
+        let fut = who.client.request(GetCells {
             request_id: 0,
             hashes: vec![hash],
             mask: want,
         });
-        let fut = who.requests.send(SendRequest(request));
         ctx.spawn(fut.into_actor(self).map(move |result, act, ctx| {
             let reply = match result {
-                Ok(Ok(EthMessage::Cells(reply))) => Some(reply),
-                other => {
-                    log::debug!("peer {}: no cells for {hash}: {other:?}", short(&who.peer));
+                Ok(reply) => Some(reply),
+                Err(error) => {
+                    log::debug!("peer {}: no cells for {hash}: {error}", short(&who.peer));
                     None // timeout or gone
                 }
             };

@@ -154,12 +154,8 @@ impl Peer {
     fn says(&self, message: EthMessage) -> InboundEth {
         let gate = self.gate.clone();
         InboundEth {
-            peer: self.id,
-            version: EthVersion::Eth68,
+            peer: crate::peer::remote_handle(self.id, EthVersion::Eth68, &self.addr),
             message,
-            reply: self.addr.clone().recipient(),
-            requests: self.addr.clone().recipient(),
-            disconnect: self.addr.clone().recipient(),
             ticket: gate.ticket(),
             gate,
         }
