@@ -1,6 +1,8 @@
 //! The `ethpeer` binary: parses the command line and runs the command. All behaviour lives
 //! in the `ethpeer-actors` library.
 
+#![cfg_attr(not(test), warn(clippy::too_many_lines))]
+
 mod cli;
 mod node;
 

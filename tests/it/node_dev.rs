@@ -387,3 +387,64 @@ async fn the_peer_limit_splits_dialed_and_inbound_and_exempts_trusted_peers() {
     assert_eq!(trusted.len(), 3, "{peers}");
     assert_eq!(trusted.iter().filter(|t| **t).count(), 1, "{peers}");
 }
+
+/// The builder's keepalive reaches every peer: a peer that completes its handshake and then
+/// never answers a Ping is dropped with "ping timeout" after the configured Pong deadline
+/// (the 10 s bound on the wait is far below geth's default 15 s + 20 s).
+#[actix_rt::test]
+async fn the_builders_keepalive_drops_a_peer_that_never_answers_pings() {
+    use ethpeer_actors::session::{self, SessionConfig};
+    let a = NodeBuilder::dev()
+        .listen("127.0.0.1:0".parse().unwrap())
+        .keepalive(Duration::from_millis(200), Duration::from_millis(300))
+        .handshake_timeout(Duration::from_secs(2))
+        .start()
+        .await
+        .expect("A starts");
+    let mut events = subscribe(&a);
+    let stream = tokio::net::TcpStream::connect(a.local_addr)
+        .await
+        .expect("connect");
+    let config = SessionConfig::new(
+        secp256k1::SecretKey::from_byte_array([7; 32]).expect("key"),
+        "silent",
+    );
+    // The session is held but never read: A's Pings go unanswered.
+    let _silent = session::dial(stream, &config, a.node_id(), &a.status())
+        .await
+        .expect("handshake");
+    wait_for(&mut events, |e| {
+        matches!(e, NodeEvent::PeerConnected { .. }).then_some(())
+    })
+    .await;
+    assert_eq!(
+        next_disconnect(&mut events).await,
+        Some(StopReason::Disconnected(DisconnectReason::PingTimeout))
+    );
+}
+
+/// A dead actor shows as such on the metrics endpoint: `ethpeer_actor_up` turns 0 and the
+/// families read from it leave the output instead of reading as zeros.
+#[actix_rt::test]
+async fn metrics_say_when_an_actor_they_read_is_gone() {
+    let node = dev_node(None).await;
+    let before = metrics::render(&node).await;
+    assert!(before.contains("ethpeer_actor_up{actor=\"observer\"} 1"), "{before}");
+    assert!(before.contains("ethpeer_trace_lines_total 0"), "{before}");
+    node.observer
+        .send(ethpeer_actors::feed::observe::StopObserver)
+        .await
+        .expect("the observer takes the stop");
+    // The stop is handled; the actor's mailbox closes right after.
+    let mut after = metrics::render(&node).await;
+    for _ in 0..100 {
+        if after.contains("ethpeer_actor_up{actor=\"observer\"} 0") {
+            break;
+        }
+        tokio::task::yield_now().await;
+        after = metrics::render(&node).await;
+    }
+    assert!(after.contains("ethpeer_actor_up{actor=\"observer\"} 0"), "{after}");
+    assert!(!after.contains("ethpeer_trace_lines_total"), "{after}");
+    assert!(after.contains("ethpeer_actor_up{actor=\"peer_manager\"} 1"), "{after}");
+}

@@ -94,6 +94,60 @@ impl Discv5Handle {
         Discv5::metrics()
     }
 
+    /// The crate's table and sessions, our lookups and what they found
+    /// (`ethpeer_discv5_*`).
+    pub fn render(&self, out: &mut crate::exposition::Exposition) {
+        let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let from_crate = self.crate_metrics();
+        out.gauge(
+            "ethpeer_discv5_table_nodes",
+            "Nodes in the discv5 routing table.",
+            count(self.table_nodes()),
+        );
+        out.gauge(
+            "ethpeer_discv5_active_sessions",
+            "Established discv5 sessions (the crate's count, process-wide).",
+            count(from_crate.active_sessions),
+        );
+        let m = &self.metrics;
+        out.counter(
+            "ethpeer_discv5_lookups_total",
+            "Random discv5 lookups started.",
+            load(&m.lookups),
+        );
+        out.counter(
+            "ethpeer_discv5_discovered_total",
+            "Live discv5 nodes offered to the dialer.",
+            load(&m.discovered),
+        );
+        out.counter(
+            "ethpeer_discv5_skipped_total",
+            "Live discv5 nodes not offered (no eth entry, no TCP port, not secp256k1).",
+            load(&m.skipped),
+        );
+        out.counter(
+            "ethpeer_discv5_shared_to_v4_total",
+            "Datagrams on the shared UDP port passed from discv5 to discv4.",
+            load(&m.shared_to_v4),
+        );
+        out.counter(
+            "ethpeer_discv5_shared_dropped_total",
+            "Datagrams for discv4 dropped because its queue was full.",
+            load(&m.shared_dropped),
+        );
+        out.counter(
+            "ethpeer_discv5_bytes_in_total",
+            "UDP bytes received on the discovery port (the crate's count, process-wide).",
+            count(from_crate.bytes_recv),
+        );
+        out.counter(
+            "ethpeer_discv5_bytes_out_total",
+            "UDP bytes discv5 sent (the crate's count, process-wide).",
+            count(from_crate.bytes_sent),
+        );
+    }
+
     /// Stops lookups and the crate's service.
     pub fn stop(&self) {
         let _ = self.stop.send(true);

@@ -248,77 +248,7 @@ impl EthMessage {
             });
         }
         let buf = &mut payload;
-        let rlp = |source| EthWireError::Rlp {
-            id: message_id,
-            source,
-        };
-        let eth69 = version >= EthVersion::Eth69;
-        let message = match message_id {
-            EthMessageId::Status if eth69 => Self::Status69(Decodable::decode(buf).map_err(rlp)?),
-            EthMessageId::Status => Self::Status(Decodable::decode(buf).map_err(rlp)?),
-            EthMessageId::NewBlockHashes => {
-                Self::NewBlockHashes(Decodable::decode(buf).map_err(rlp)?)
-            }
-            EthMessageId::Transactions => Self::Transactions(Decodable::decode(buf).map_err(rlp)?),
-            EthMessageId::GetBlockHeaders => {
-                Self::GetBlockHeaders(Decodable::decode(buf).map_err(rlp)?)
-            }
-            EthMessageId::BlockHeaders => Self::BlockHeaders(Decodable::decode(buf).map_err(rlp)?),
-            EthMessageId::GetBlockBodies => {
-                Self::GetBlockBodies(Decodable::decode(buf).map_err(rlp)?)
-            }
-            EthMessageId::BlockBodies => Self::BlockBodies(Decodable::decode(buf).map_err(rlp)?),
-            EthMessageId::NewBlock => Self::NewBlock(Box::new(NewBlock::decode(buf).map_err(rlp)?)),
-            EthMessageId::NewPooledTransactionHashes if version >= EthVersion::Eth72 => {
-                let announcement = NewPooledTransactionHashes72::decode(buf).map_err(rlp)?;
-                announcement.validate()?;
-                Self::NewPooledTransactionHashes72(announcement)
-            }
-            EthMessageId::NewPooledTransactionHashes if version >= EthVersion::Eth68 => {
-                let announcement = NewPooledTransactionHashes68::decode(buf).map_err(rlp)?;
-                announcement.validate()?;
-                Self::NewPooledTransactionHashes68(announcement)
-            }
-            EthMessageId::NewPooledTransactionHashes => {
-                Self::NewPooledTransactionHashes66(Decodable::decode(buf).map_err(rlp)?)
-            }
-            EthMessageId::GetPooledTransactions => {
-                Self::GetPooledTransactions(Decodable::decode(buf).map_err(rlp)?)
-            }
-            EthMessageId::PooledTransactions => {
-                Self::PooledTransactions(Decodable::decode(buf).map_err(rlp)?)
-            }
-            EthMessageId::GetNodeData => Self::GetNodeData(Decodable::decode(buf).map_err(rlp)?),
-            EthMessageId::NodeData => Self::NodeData(Decodable::decode(buf).map_err(rlp)?),
-            EthMessageId::GetReceipts if version >= EthVersion::Eth70 => {
-                Self::GetReceipts70(Decodable::decode(buf).map_err(rlp)?)
-            }
-            EthMessageId::GetReceipts => Self::GetReceipts(Decodable::decode(buf).map_err(rlp)?),
-            EthMessageId::Receipts if version >= EthVersion::Eth70 => {
-                Self::Receipts70(Decodable::decode(buf).map_err(rlp)?)
-            }
-            EthMessageId::Receipts if eth69 => {
-                Self::Receipts69(Decodable::decode(buf).map_err(rlp)?)
-            }
-            EthMessageId::Receipts => Self::Receipts(Decodable::decode(buf).map_err(rlp)?),
-            EthMessageId::BlockRangeUpdate => {
-                let update = BlockRangeUpdate::decode(buf).map_err(rlp)?;
-                update.validate()?;
-                Self::BlockRangeUpdate(update)
-            }
-            EthMessageId::GetBlockAccessLists => {
-                Self::GetBlockAccessLists(Decodable::decode(buf).map_err(rlp)?)
-            }
-            EthMessageId::BlockAccessLists => {
-                Self::BlockAccessLists(Decodable::decode(buf).map_err(rlp)?)
-            }
-            EthMessageId::GetCells => Self::GetCells(Decodable::decode(buf).map_err(rlp)?),
-            EthMessageId::Cells => {
-                let cells = Cells::decode(buf).map_err(rlp)?;
-                cells.validate()?;
-                Self::Cells(cells)
-            }
-        };
+        let message = Self::decode_body(version, message_id, buf)?;
         if !buf.is_empty() {
             return Err(EthWireError::TrailingBytes {
                 id: message_id,
@@ -326,6 +256,68 @@ impl EthMessage {
             });
         }
         Ok(message)
+    }
+
+    /// The body of a message whose id is legal in `version`: the one match from id (and
+    /// version, where an encoding changed) to variant.
+    fn decode_body(
+        version: EthVersion,
+        message_id: EthMessageId,
+        buf: &mut &[u8],
+    ) -> Result<Self, EthWireError> {
+        let eth69 = version >= EthVersion::Eth69;
+        Ok(match message_id {
+            EthMessageId::Status if eth69 => Self::Status69(item(message_id, buf)?),
+            EthMessageId::Status => Self::Status(item(message_id, buf)?),
+            EthMessageId::NewBlockHashes => Self::NewBlockHashes(item(message_id, buf)?),
+            EthMessageId::Transactions => Self::Transactions(item(message_id, buf)?),
+            EthMessageId::GetBlockHeaders => Self::GetBlockHeaders(item(message_id, buf)?),
+            EthMessageId::BlockHeaders => Self::BlockHeaders(item(message_id, buf)?),
+            EthMessageId::GetBlockBodies => Self::GetBlockBodies(item(message_id, buf)?),
+            EthMessageId::BlockBodies => Self::BlockBodies(item(message_id, buf)?),
+            EthMessageId::NewBlock => Self::NewBlock(Box::new(item::<NewBlock>(message_id, buf)?)),
+            EthMessageId::NewPooledTransactionHashes if version >= EthVersion::Eth72 => {
+                let announcement = item::<NewPooledTransactionHashes72>(message_id, buf)?;
+                announcement.validate()?;
+                Self::NewPooledTransactionHashes72(announcement)
+            }
+            EthMessageId::NewPooledTransactionHashes if version >= EthVersion::Eth68 => {
+                let announcement = item::<NewPooledTransactionHashes68>(message_id, buf)?;
+                announcement.validate()?;
+                Self::NewPooledTransactionHashes68(announcement)
+            }
+            EthMessageId::NewPooledTransactionHashes => {
+                Self::NewPooledTransactionHashes66(item(message_id, buf)?)
+            }
+            EthMessageId::GetPooledTransactions => {
+                Self::GetPooledTransactions(item(message_id, buf)?)
+            }
+            EthMessageId::PooledTransactions => Self::PooledTransactions(item(message_id, buf)?),
+            EthMessageId::GetNodeData => Self::GetNodeData(item(message_id, buf)?),
+            EthMessageId::NodeData => Self::NodeData(item(message_id, buf)?),
+            EthMessageId::GetReceipts if version >= EthVersion::Eth70 => {
+                Self::GetReceipts70(item(message_id, buf)?)
+            }
+            EthMessageId::GetReceipts => Self::GetReceipts(item(message_id, buf)?),
+            EthMessageId::Receipts if version >= EthVersion::Eth70 => {
+                Self::Receipts70(item(message_id, buf)?)
+            }
+            EthMessageId::Receipts if eth69 => Self::Receipts69(item(message_id, buf)?),
+            EthMessageId::Receipts => Self::Receipts(item(message_id, buf)?),
+            EthMessageId::BlockRangeUpdate => {
+                let update = item::<BlockRangeUpdate>(message_id, buf)?;
+                update.validate()?;
+                Self::BlockRangeUpdate(update)
+            }
+            EthMessageId::GetBlockAccessLists => Self::GetBlockAccessLists(item(message_id, buf)?),
+            EthMessageId::BlockAccessLists => Self::BlockAccessLists(item(message_id, buf)?),
+            EthMessageId::GetCells => Self::GetCells(item(message_id, buf)?),
+            EthMessageId::Cells => {
+                let cells = item::<Cells>(message_id, buf)?;
+                cells.validate()?;
+                Self::Cells(cells)
+            }
+        })
     }
 
     /// The message's id.
@@ -474,4 +466,9 @@ impl EthMessage {
             Self::Cells(m) => m,
         }
     }
+}
+
+/// One RLP item of type `T`, as the body of message `id`.
+fn item<T: Decodable>(id: EthMessageId, buf: &mut &[u8]) -> Result<T, EthWireError> {
+    T::decode(buf).map_err(|source| EthWireError::Rlp { id, source })
 }

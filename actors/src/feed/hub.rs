@@ -311,6 +311,26 @@ impl Handler<NewHeads> for SubscriptionHub {
     }
 }
 
+impl SubscriptionMetrics {
+    /// Notifications delivered and dropped (`ethpeer_rpc_notifications_total`).
+    pub fn render(&self, out: &mut crate::exposition::Exposition) {
+        out.family(
+            "ethpeer_rpc_notifications_total",
+            crate::exposition::Kind::Counter,
+            "eth_subscribe notifications queued to subscribers, or dropped because a \
+             subscriber's buffer was full.",
+        )
+        .sample(
+            &[("outcome", "delivered")],
+            self.delivered.load(Ordering::Relaxed),
+        )
+        .sample(
+            &[("outcome", "dropped")],
+            self.dropped.load(Ordering::Relaxed),
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

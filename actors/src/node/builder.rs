@@ -136,6 +136,32 @@ impl NodeBuilder {
         self
     }
 
+    /// Pings every `interval` and drops a peer whose Pong takes longer than `timeout`
+    /// (geth's 15 s and 20 s by default).
+    pub fn keepalive(mut self, interval: Duration, timeout: Duration) -> Self {
+        self.config.ping_interval = interval;
+        self.config.pong_timeout = timeout;
+        self
+    }
+
+    /// Deadline of our requests to peers (5 s by default).
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.config.request_timeout = timeout;
+        self
+    }
+
+    /// Deadline of each handshake step (geth's 5 s by default).
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.config.handshake_timeout = timeout;
+        self
+    }
+
+    /// Inbound handshakes in progress at most (geth's 50 by default).
+    pub fn max_pending_handshakes(mut self, n: usize) -> Self {
+        self.config.max_pending_handshakes = n;
+        self
+    }
+
     /// A peer to dial now and redial whenever it is not connected.
     pub fn static_peer(mut self, enode: Enode) -> Self {
         self.config.static_peers.push(enode);

@@ -13,6 +13,7 @@ mod builder;
 mod dial;
 pub mod manager;
 mod placement;
+mod start;
 mod wiring;
 
 use std::net::SocketAddr;
@@ -23,7 +24,6 @@ use std::time::Duration;
 use actix::prelude::*;
 use alloy_primitives::B512;
 use secp256k1::SecretKey;
-use tokio::net::TcpListener;
 
 pub use builder::{rules_for_genesis, NodeBuilder};
 // The types an embedder configures a node with and hears from it, where they are used.
@@ -33,24 +33,23 @@ pub use crate::feed::events::{Direction, NodeEvent, SubscribeEvents};
 pub use crate::feed::observe::PropagationObserver;
 pub use manager::PeerManager;
 
-use crate::blocks::follow::{FollowConfig, FollowLinks, FollowedChain, HeadFollower};
+use crate::blocks::follow::{FollowConfig, FollowedChain};
 use crate::blocks::propagation::BlockPropagator;
 use crate::chain::{BlockPolicy, ChainStore};
 use crate::eth::forkid::ForkSchedule;
 use crate::eth::EthVersion;
 use crate::p2p::DisconnectReason;
-use crate::peer::{PeerHandle, SeenRoute, WireMetrics};
+use crate::peer::{PeerHandle, WireMetrics};
 use crate::peer_set::SessionPeerLinks;
-use crate::peer_set::{Close, PeerSetActor, RegisterError, SubscribePeerEvents};
+use crate::peer_set::{Close, PeerSetActor, RegisterError};
 use crate::session::{
-    accept_loop, ChainStatus, ListenerMetrics, SessionConfig, SessionError, StoreStatus,
-    MAX_PENDING_HANDSHAKES,
+    ChainStatus, ListenerMetrics, SessionConfig, SessionError, StoreStatus, MAX_PENDING_HANDSHAKES,
 };
-use crate::txs::broadcast::{PeerSetLink, TxBroadcaster};
+use crate::txs::broadcast::TxBroadcaster;
 use crate::txs::inbox::{BlobFetchPolicy, DEFAULT_ARRIVAL_WAIT};
 use crate::txs::pool::validate::ValidationRules;
-use crate::txs::pool::{StateProvider, TxPool, ValidatingTxPool};
-use manager::{Admission, InboundThrottle};
+use crate::txs::pool::ValidatingTxPool;
+use manager::Admission;
 pub use placement::PeerArbiters;
 
 /// geth's `defaultDialTimeout`: TCP connect to a peer.
@@ -105,6 +104,16 @@ pub struct NodeConfig {
     /// whole (default: every column, so every blob tx whole, as geth without a consensus
     /// client).
     pub blob_fetch: BlobFetchPolicy,
+    /// How often each peer is pinged ([`crate::peer::PING_INTERVAL`], geth's 15 s).
+    pub ping_interval: Duration,
+    /// How long a Pong may take before the peer is dropped ([`crate::peer::PONG_TIMEOUT`]).
+    pub pong_timeout: Duration,
+    /// Deadline of our requests to peers ([`crate::peer::REQUEST_TIMEOUT`]).
+    pub request_timeout: Duration,
+    /// Deadline of each handshake step ([`crate::session::HANDSHAKE_STEP_TIMEOUT`]).
+    pub handshake_timeout: Duration,
+    /// Inbound handshakes in progress at most ([`MAX_PENDING_HANDSHAKES`], geth's 50).
+    pub max_pending_handshakes: usize,
 }
 
 impl NodeConfig {
@@ -136,6 +145,11 @@ impl NodeConfig {
             discovery: DiscoveryConfig::default(),
             follow: FollowConfig::default(),
             blob_fetch: BlobFetchPolicy::default(),
+            ping_interval: crate::peer::PING_INTERVAL,
+            pong_timeout: crate::peer::PONG_TIMEOUT,
+            request_timeout: crate::peer::REQUEST_TIMEOUT,
+            handshake_timeout: crate::session::HANDSHAKE_STEP_TIMEOUT,
+            max_pending_handshakes: MAX_PENDING_HANDSHAKES,
         }
     }
 }
@@ -205,196 +219,11 @@ pub struct Node {
     pub dns: Option<Arc<crate::discovery::dns::service::DnsDiscovery>>,
     /// The IP our enode and record name instead of the listening one (`--nat extip`).
     external_ip: Option<std::net::IpAddr>,
+    /// Inbound handshakes in progress at most.
+    max_pending_handshakes: usize,
 }
 
 impl Node {
-    /// Starts every actor on the current arbiter and begins listening.
-    pub async fn start(
-        config: NodeConfig,
-        store: Arc<dyn ChainStore>,
-        state: Arc<dyn StateProvider>,
-    ) -> std::io::Result<Self> {
-        let trace = match &config.trace_propagation {
-            Some(path) => Some(std::fs::File::create(path).map_err(|error| {
-                std::io::Error::new(
-                    error.kind(),
-                    format!("propagation trace {}: {error}", path.display()),
-                )
-            })?),
-            None => None,
-        };
-        let listener = TcpListener::bind(config.listen).await?;
-        let local_addr = listener.local_addr()?;
-        let pool = Arc::new(ValidatingTxPool::new(config.rules.clone(), state));
-        let shared_pool: Arc<dyn TxPool> = pool.clone();
-        // The manager enforces the limits (with trusted peers exempt and the dial split);
-        // the peer set's own cap is only a backstop above that.
-        let hard_cap = config.max_peers + config.trusted_peers.len();
-        let peer_set = PeerSetActor::new().with_max_peers(hard_cap).start();
-        let mut session = SessionConfig::new(config.key, config.client_id.clone());
-        session.eth_versions = config.eth_versions.clone();
-        session.listen_port = local_addr.port();
-        let session = Arc::new(session);
-        // A deterministic secret per node key: the broadcast choice must be stable for a
-        // node and unpredictable for others; our key is both.
-        let secret = config.key.secret_bytes();
-        let key = (
-            u64::from_le_bytes(secret[..8].try_into().unwrap_or_default()),
-            u64::from_le_bytes(secret[8..16].try_into().unwrap_or_default()),
-        );
-        let broadcaster = TxBroadcaster::new(
-            session.node_id(),
-            key,
-            shared_pool.clone(),
-            PeerSetLink::new(&peer_set),
-        )
-        .start();
-        let propagator = BlockPropagator::new(peer_set.clone().recipient(), key).start();
-        let observer = PropagationObserver::new(trace);
-        let active = observer.activity();
-        let observer = observer.start();
-        let seen = SeenRoute {
-            active,
-            to: observer.clone().recipient(),
-        };
-        let routes =
-            wiring::start_inbound_handlers(&config, &store, &pool, &peer_set, &propagator, seen);
-        let wire = Arc::new(WireMetrics::default());
-        let status = Arc::new(StoreStatus {
-            network_id: config.network_id,
-            forks: config.forks.clone(),
-            store: store.clone(),
-        });
-        let links = SessionPeerLinks {
-            register: peer_set.clone().recipient(),
-            stopped: peer_set.clone().recipient(),
-            on_message: routes,
-            keepalive: None,
-            request_timeout: None,
-            wire: Some(wire.clone()),
-        };
-        let arbiters = Arc::new(PeerArbiters::start(config.peer_arbiters));
-        let dial = dial::dial_fn(
-            session.clone(),
-            status.clone(),
-            shared_pool.clone(),
-            links.clone(),
-            arbiters.clone(),
-        );
-        // Trusted peers are dialed like static ones.
-        let manager = PeerManager::new(session.node_id(), config.max_peers, dial)
-            .trusted(config.trusted_peers.iter().map(|e| e.id))
-            .static_peers(config.static_peers.iter().copied())
-            .static_peers(config.trusted_peers.iter().copied())
-            .start();
-        peer_set.do_send(SubscribePeerEvents(manager.clone().recipient()));
-        let discovery = match config.discovery.v4 || config.discovery.v5 {
-            true => Some(Arc::new(
-                crate::discovery::service::start(
-                    &discovery_config(&config),
-                    config.key,
-                    local_addr,
-                    status.clone(),
-                    manager.clone().recipient(),
-                )
-                .await?,
-            )),
-            false => None,
-        };
-        let dns = match config.discovery.dns.is_empty() {
-            true => None,
-            false => {
-                let status = status.clone();
-                let verdict = move |r: &crate::discovery::enr::Record| {
-                    crate::discovery::verdict(Some(r), &status)
-                };
-                let seed = u64::from_le_bytes(secret[24..].try_into().unwrap_or_default());
-                let (trees, manager) = (config.discovery.dns.clone(), manager.clone());
-                crate::discovery::dns::service::start_system(
-                    trees,
-                    seed,
-                    verdict,
-                    manager.recipient(),
-                )
-                .map(Arc::new)
-            }
-        };
-        let hub = crate::feed::hub::SubscriptionHub::new();
-        let node = Self {
-            peer_set,
-            pool,
-            store,
-            broadcaster,
-            propagator,
-            manager: manager.clone(),
-            observer,
-            local_addr,
-            listener: Arc::default(),
-            wire,
-            client_id: config.client_id,
-            chain_id: config.chain_id,
-            network_id: config.network_id,
-            follow: Arc::new(FollowedChain::new()),
-            subscription_metrics: hub.metrics(),
-            subscriptions: hub.start(),
-            session,
-            links: links.clone(),
-            chain: status.clone(),
-            arbiters: arbiters.clone(),
-            discovery,
-            dns,
-            external_ip: config.discovery.external_ip,
-        };
-        node.pool.subscribe(node.subscriptions.clone().recipient());
-        // The observer turns peers' first sightings into TxSeen once a tx is pooled.
-        node.pool.subscribe(node.observer.clone().recipient());
-        HeadFollower::new(
-            config.follow.clone(),
-            node.store.clone(),
-            node.follow.clone(),
-            node.pool.clone(),
-            FollowLinks {
-                peers: node.peer_set.clone().recipient(),
-                heads: node.subscriptions.clone().recipient(),
-                included: Some(node.observer.clone().recipient()),
-            },
-        )
-        .start();
-        let throttle = Arc::new(InboundThrottle::default());
-        let gate = move |addr: SocketAddr| throttle.allow(addr.ip(), tokio::time::Instant::now());
-        let on_session = move |established, addr: SocketAddr| {
-            let (links, pool, manager) = (links.clone(), shared_pool.clone(), manager.clone());
-            let arbiters = arbiters.clone();
-            async move {
-                // An inbound connection's local end is the listening socket.
-                let started = arbiters
-                    .admit_and_start(
-                        established,
-                        (addr, local_addr),
-                        Direction::Inbound,
-                        Admission::of(&manager),
-                        pool,
-                        links,
-                    )
-                    .await;
-                if let Err(error) = started {
-                    log::debug!("{addr}: inbound session not started: {error}");
-                }
-            }
-        };
-        tokio::task::spawn_local(accept_loop(
-            listener,
-            node.session.clone(),
-            status,
-            MAX_PENDING_HANDSHAKES,
-            node.listener.clone(),
-            gate,
-            on_session,
-        ));
-        log::info!("listening on {} as {}", node.local_addr, node.enode_url());
-        Ok(node)
-    }
-
     /// Our node id.
     pub fn node_id(&self) -> B512 {
         self.session.node_id()
@@ -498,16 +327,4 @@ impl Node {
     fn links(&self) -> SessionPeerLinks {
         self.links.clone()
     }
-}
-
-/// The discovery settings as started: with an ephemeral RLPx port (0) and no discovery
-/// port of its own, UDP takes an ephemeral port too, as geth binds `:0` for both. Reusing
-/// the number the OS gave TCP could collide with any UDP socket already on it (a busy test
-/// machine did: the node then failed to start).
-fn discovery_config(config: &NodeConfig) -> DiscoveryConfig {
-    let mut discovery = config.discovery.clone();
-    if discovery.port.is_none() && config.listen.port() == 0 {
-        discovery.port = Some(0);
-    }
-    discovery
 }

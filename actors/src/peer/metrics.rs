@@ -172,3 +172,80 @@ impl WireMetrics {
         }
     }
 }
+
+impl WireMetrics {
+    /// Messages and bytes in and out by type (`ethpeer_messages_*`, `ethpeer_bytes_*`).
+    pub fn render(&self, out: &mut crate::exposition::Exposition) {
+        use crate::exposition::Kind;
+        let families = [
+            (
+                "ethpeer_messages_in_total",
+                "Messages received, by type.",
+                &self.messages_in,
+            ),
+            (
+                "ethpeer_messages_out_total",
+                "Messages sent, by type.",
+                &self.messages_out,
+            ),
+            (
+                "ethpeer_bytes_in_total",
+                "Payload bytes received (uncompressed), by type.",
+                &self.bytes_in,
+            ),
+            (
+                "ethpeer_bytes_out_total",
+                "Payload bytes sent (uncompressed), by type.",
+                &self.bytes_out,
+            ),
+        ];
+        for (name, help, counters) in families {
+            let mut family = out.family(name, Kind::Counter, help);
+            for (slot, counter) in counters.iter().enumerate() {
+                let label = Self::slot_name(slot);
+                // Unused codes (0x0b, 0x0c) stay out of the output.
+                if label != "unknown" {
+                    family.sample(&[("type", label)], counter.load(Ordering::Relaxed));
+                }
+            }
+        }
+    }
+}
+
+impl PeerMetrics {
+    /// Queue depths over `peers` and queue drops over them plus peers that have left
+    /// (`departed`), so that the drop counters never go down.
+    pub fn render<'a>(
+        out: &mut crate::exposition::Exposition,
+        peers: impl Iterator<Item = &'a PeerMetrics> + Clone,
+        departed: &std::collections::HashMap<&'static str, u64>,
+    ) {
+        use crate::exposition::Kind;
+        let sum = |field: fn(&PeerMetrics) -> &AtomicU64| -> u64 {
+            peers.clone().map(|m| Self::get(field(m))).sum()
+        };
+        out.family(
+            "ethpeer_peer_queue_depth",
+            Kind::Gauge,
+            "Hashes queued to peers, by queue.",
+        )
+        .sample(&[("queue", "txs")], sum(|m| &m.queued_txs))
+        .sample(&[("queue", "tx_anns")], sum(|m| &m.queued_tx_anns));
+        let mut drops: std::collections::BTreeMap<&str, u64> =
+            departed.iter().map(|(k, v)| (*k, *v)).collect();
+        for metrics in peers {
+            for (kind, n) in metrics.drop_counts() {
+                *drops.entry(kind).or_default() += n;
+            }
+        }
+        let mut family = out.family(
+            "ethpeer_peer_dropped_total",
+            Kind::Counter,
+            "Items dropped because a peer's queue or mailbox was full, by kind (all peers, \
+             including those that have left).",
+        );
+        for (kind, n) in drops {
+            family.sample(&[("kind", kind)], n);
+        }
+    }
+}

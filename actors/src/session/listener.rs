@@ -100,3 +100,26 @@ pub async fn accept_loop<F, Fut>(
         });
     }
 }
+
+impl ListenerMetrics {
+    /// Inbound connections by result (`ethpeer_inbound_connections_total`).
+    pub fn render(&self, out: &mut crate::exposition::Exposition) {
+        let mut family = out.family(
+            "ethpeer_inbound_connections_total",
+            crate::exposition::Kind::Counter,
+            "Inbound TCP connections.",
+        );
+        for (result, counter) in [
+            ("accepted", &self.accepted),
+            ("throttled", &self.refused_gate),
+            ("busy", &self.refused_busy),
+            ("handshake_failed", &self.failed),
+            ("established", &self.established),
+        ] {
+            family.sample(
+                &[("result", result)],
+                counter.load(std::sync::atomic::Ordering::Relaxed),
+            );
+        }
+    }
+}

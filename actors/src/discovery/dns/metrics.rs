@@ -43,3 +43,43 @@ impl DnsMetrics {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 }
+
+impl DnsMetrics {
+    /// The trees, entries, nodes and errors (`ethpeer_dns_*`).
+    pub fn render(&self, out: &mut crate::exposition::Exposition) {
+        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        out.gauge(
+            "ethpeer_dns_trees",
+            "DNS trees followed (configured and linked).",
+            load(&self.trees),
+        );
+        out.counter(
+            "ethpeer_dns_roots_verified_total",
+            "Tree roots fetched whose signature verified.",
+            load(&self.roots_verified),
+        );
+        out.counter(
+            "ethpeer_dns_trees_synced_total",
+            "Full passes over a tree's node records.",
+            load(&self.trees_synced),
+        );
+        out.counter(
+            "ethpeer_dns_entries_resolved_total",
+            "Tree entries fetched from DNS whose hash matched.",
+            load(&self.entries_resolved),
+        );
+        out.counter(
+            "ethpeer_dns_nodes_found_total",
+            "Node records taken from DNS trees.",
+            load(&self.nodes_found),
+        );
+        let mut family = out.family(
+            "ethpeer_dns_errors_total",
+            crate::exposition::Kind::Counter,
+            "DNS discovery failures, by kind (lookup, timeout, malformed, signature, ...).",
+        );
+        for kind in DnsError::KINDS {
+            family.sample(&[("kind", kind)], self.error_count(kind));
+        }
+    }
+}

@@ -109,3 +109,56 @@ fn kind_index(kind: u8) -> Option<usize> {
         .checked_sub(1)
         .filter(|i| *i < KINDS.len())
 }
+
+impl Discv4Metrics {
+    /// The table, lookups and packets (`ethpeer_discv4_*`).
+    pub fn render(&self, out: &mut crate::exposition::Exposition) {
+        use crate::exposition::Kind;
+        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        out.gauge(
+            "ethpeer_discv4_table_nodes",
+            "Nodes in the discv4 table's buckets.",
+            load(&self.table_size),
+        );
+        out.gauge(
+            "ethpeer_discv4_bonded_nodes",
+            "Nodes with a live endpoint proof.",
+            load(&self.bonded),
+        );
+        out.counter(
+            "ethpeer_discv4_lookups_total",
+            "Lookups started.",
+            load(&self.lookups),
+        );
+        out.counter(
+            "ethpeer_discv4_discovered_total",
+            "Verified nodes handed to the dialer.",
+            load(&self.discovered),
+        );
+        for (name, help, values) in [
+            (
+                "ethpeer_discv4_packets_in_total",
+                "Valid discv4 packets received, by kind.",
+                &self.packets_in,
+            ),
+            (
+                "ethpeer_discv4_packets_out_total",
+                "discv4 packets sent, by kind.",
+                &self.packets_out,
+            ),
+        ] {
+            let mut family = out.family(name, Kind::Counter, help);
+            for (kind, value) in KINDS.iter().zip(values.iter()) {
+                family.sample(&[("kind", kind)], load(value));
+            }
+        }
+        let mut family = out.family(
+            "ethpeer_discv4_dropped_total",
+            Kind::Counter,
+            "discv4 datagrams dropped, by reason (malformed, expired, unsolicited, ...).",
+        );
+        for reason in DropReason::ALL {
+            family.sample(&[("reason", reason.as_str())], self.drops(reason));
+        }
+    }
+}

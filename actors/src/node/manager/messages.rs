@@ -142,3 +142,50 @@ pub struct ManagerStats {
     /// Events subscribers missed.
     pub events_dropped: u64,
 }
+
+impl ManagerStats {
+    /// Disconnects, refusals, dials and dial candidates (the manager's families).
+    pub fn render(&self, out: &mut crate::exposition::Exposition) {
+        use crate::exposition::Kind;
+        fn sorted<K: AsRef<str>>(map: &HashMap<K, u64>) -> Vec<(&str, u64)> {
+            let mut rows: Vec<(&str, u64)> = map.iter().map(|(k, v)| (k.as_ref(), *v)).collect();
+            rows.sort();
+            rows
+        }
+        let mut family = out.family(
+            "ethpeer_disconnects_total",
+            Kind::Counter,
+            "Peer disconnects by reason.",
+        );
+        for (reason, n) in sorted(&self.disconnects) {
+            family.sample(&[("reason", reason)], n);
+        }
+        let mut family = out.family(
+            "ethpeer_sessions_refused_total",
+            Kind::Counter,
+            "Established sessions refused by the peer manager, by reason.",
+        );
+        for (reason, n) in sorted(&self.refused) {
+            family.sample(&[("reason", reason)], n);
+        }
+        out.family(
+            "ethpeer_dials_total",
+            Kind::Counter,
+            "Dials of static peers, by result.",
+        )
+        .sample(&[("result", "started")], self.dials)
+        .sample(&[("result", "failed")], self.dial_failures);
+        let mut family = out.family(
+            "ethpeer_dial_candidates_total",
+            Kind::Counter,
+            "Dial candidates offered to the scheduler, by source; refused ones by fork id.",
+        );
+        for (source, n) in sorted(&self.candidates) {
+            family.sample(&[("source", source)], n);
+        }
+        family.sample(
+            &[("source", "refused_fork_id")],
+            self.candidates_incompatible,
+        );
+    }
+}

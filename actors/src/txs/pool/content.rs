@@ -44,6 +44,24 @@ impl PoolCounters {
         self.replaced.load(Ordering::Relaxed)
     }
 
+    /// The pool's size (`pooled`) and what left it, by why (`ethpeer_txpool_*`).
+    pub fn render(&self, out: &mut crate::exposition::Exposition, pooled: usize) {
+        out.gauge(
+            "ethpeer_txpool_transactions",
+            "Transactions in the pool.",
+            pooled as u64,
+        );
+        out.family(
+            "ethpeer_txpool_removed_total",
+            crate::exposition::Kind::Counter,
+            "Transactions that left the pool, by why: included in a followed block, evicted \
+             (stale nonce or no room), replaced (same nonce, higher fees).",
+        )
+        .sample(&[("reason", "included")], self.included())
+        .sample(&[("reason", "evicted")], self.evicted())
+        .sample(&[("reason", "replaced")], self.replaced());
+    }
+
     pub(super) fn count_evicted(&self, n: u64) {
         self.evicted.fetch_add(n, Ordering::Relaxed);
     }

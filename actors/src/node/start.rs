@@ -1,0 +1,320 @@
+//! [`Node::start`] in stages, each one function: the core (pool, peer set, broadcast,
+//! inbound handlers, what every session peer is started with), the peer manager, discovery,
+//! the feeds (subscriptions, observer, head follower), and the accept loop.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use actix::prelude::*;
+use tokio::net::TcpListener;
+
+use super::manager::{Admission, InboundThrottle};
+use super::{dial, wiring, Direction, Node, NodeConfig, PeerArbiters, PeerManager};
+use crate::blocks::follow::{FollowLinks, FollowedChain, HeadFollower};
+use crate::blocks::propagation::BlockPropagator;
+use crate::chain::ChainStore;
+use crate::discovery::dns::service::DnsDiscovery;
+use crate::discovery::{Discovery, DiscoveryConfig};
+use crate::feed::hub::SubscriptionHub;
+use crate::feed::observe::PropagationObserver;
+use crate::peer::{SeenRoute, WireMetrics};
+use crate::peer_set::{PeerSetActor, SessionPeerLinks, SubscribePeerEvents};
+use crate::session::{accept_loop, SessionConfig, StoreStatus};
+use crate::txs::broadcast::{PeerSetLink, TxBroadcaster};
+use crate::txs::pool::{StateProvider, TxPool, ValidatingTxPool};
+
+/// What the first stage starts: everything a peer needs once it is connected.
+struct Core {
+    pool: Arc<ValidatingTxPool>,
+    peer_set: Addr<PeerSetActor>,
+    session: Arc<SessionConfig>,
+    broadcaster: Addr<TxBroadcaster>,
+    propagator: Addr<BlockPropagator>,
+    observer: Addr<PropagationObserver>,
+    wire: Arc<WireMetrics>,
+    status: Arc<StoreStatus>,
+    links: SessionPeerLinks,
+    arbiters: Arc<PeerArbiters>,
+}
+
+impl Node {
+    /// Starts every actor on the current arbiter and begins listening. Files are opened
+    /// and the listener bound before any actor starts, so a bad path or a busy port fails
+    /// here with nothing running.
+    pub async fn start(
+        config: NodeConfig,
+        store: Arc<dyn ChainStore>,
+        state: Arc<dyn StateProvider>,
+    ) -> std::io::Result<Self> {
+        let trace = open_trace(&config)?;
+        let listener = TcpListener::bind(config.listen).await?;
+        let local_addr = listener.local_addr()?;
+        let core = Core::start(&config, &store, state, local_addr, trace);
+        let manager = core.start_manager(&config);
+        let discovery = start_discovery(&config, &core, &manager, local_addr).await?;
+        let dns = start_dns(&config, &core, &manager);
+        let hub = SubscriptionHub::new();
+        let node = Self {
+            peer_set: core.peer_set,
+            pool: core.pool,
+            store,
+            broadcaster: core.broadcaster,
+            propagator: core.propagator,
+            manager,
+            observer: core.observer,
+            local_addr,
+            listener: Arc::default(),
+            wire: core.wire,
+            client_id: config.client_id.clone(),
+            chain_id: config.chain_id,
+            network_id: config.network_id,
+            follow: Arc::new(FollowedChain::new()),
+            subscription_metrics: hub.metrics(),
+            subscriptions: hub.start(),
+            session: core.session,
+            links: core.links,
+            chain: core.status,
+            arbiters: core.arbiters,
+            discovery,
+            dns,
+            external_ip: config.discovery.external_ip,
+            max_pending_handshakes: config.max_pending_handshakes,
+        };
+        node.start_feeds(&config);
+        node.accept(listener);
+        log::info!("listening on {} as {}", node.local_addr, node.enode_url());
+        Ok(node)
+    }
+
+    /// Stage: the pool's and the follower's subscribers (the RPC hub, the observer) and
+    /// the head follower.
+    fn start_feeds(&self, config: &NodeConfig) {
+        self.pool.subscribe(self.subscriptions.clone().recipient());
+        // The observer turns peers' first sightings into TxSeen once a tx is pooled.
+        self.pool.subscribe(self.observer.clone().recipient());
+        HeadFollower::new(
+            config.follow.clone(),
+            self.store.clone(),
+            self.follow.clone(),
+            self.pool.clone(),
+            FollowLinks {
+                peers: self.peer_set.clone().recipient(),
+                heads: self.subscriptions.clone().recipient(),
+                included: Some(self.observer.clone().recipient()),
+            },
+        )
+        .start();
+    }
+
+    /// Stage: the accept loop (per-IP throttle, bounded handshakes); each session that
+    /// passes admission becomes a peer actor on the next arbiter.
+    fn accept(&self, listener: TcpListener) {
+        let throttle = Arc::new(InboundThrottle::default());
+        let gate = move |addr: SocketAddr| throttle.allow(addr.ip(), tokio::time::Instant::now());
+        let (links, pool, manager) = (
+            self.links.clone(),
+            self.pool.clone() as Arc<dyn TxPool>,
+            self.manager.clone(),
+        );
+        let (arbiters, local_addr) = (self.arbiters.clone(), self.local_addr);
+        let on_session = move |established, addr: SocketAddr| {
+            let (links, pool, manager) = (links.clone(), pool.clone(), manager.clone());
+            let arbiters = arbiters.clone();
+            async move {
+                // An inbound connection's local end is the listening socket.
+                let started = arbiters
+                    .admit_and_start(
+                        established,
+                        (addr, local_addr),
+                        Direction::Inbound,
+                        Admission::of(&manager),
+                        pool,
+                        links,
+                    )
+                    .await;
+                if let Err(error) = started {
+                    log::debug!("{addr}: inbound session not started: {error}");
+                }
+            }
+        };
+        tokio::task::spawn_local(accept_loop(
+            listener,
+            self.session.clone(),
+            self.chain.clone(),
+            self.max_pending_handshakes,
+            self.listener.clone(),
+            gate,
+            on_session,
+        ));
+    }
+}
+
+impl Core {
+    /// Stage: the pool, the peer set, the tx broadcaster and block propagator, the
+    /// observer, the inbound handlers, our Status, and the arbiters peers run on.
+    fn start(
+        config: &NodeConfig,
+        store: &Arc<dyn ChainStore>,
+        state: Arc<dyn StateProvider>,
+        local_addr: SocketAddr,
+        trace: Option<std::fs::File>,
+    ) -> Self {
+        let pool = Arc::new(ValidatingTxPool::new(config.rules.clone(), state));
+        // The manager enforces the limits (with trusted peers exempt and the dial split);
+        // the peer set's own cap is only a backstop above that.
+        let hard_cap = config.max_peers + config.trusted_peers.len();
+        let peer_set = PeerSetActor::new().with_max_peers(hard_cap).start();
+        let session = Arc::new(session_config(config, local_addr));
+        let key = broadcast_key(config);
+        let broadcaster = TxBroadcaster::new(
+            session.node_id(),
+            key,
+            pool.clone(),
+            PeerSetLink::new(&peer_set),
+        )
+        .start();
+        let propagator = BlockPropagator::new(peer_set.clone().recipient(), key).start();
+        let observer = PropagationObserver::new(trace);
+        let active = observer.activity();
+        let observer = observer.start();
+        let seen = SeenRoute {
+            active,
+            to: observer.clone().recipient(),
+        };
+        let routes =
+            wiring::start_inbound_handlers(config, store, &pool, &peer_set, &propagator, seen);
+        let wire = Arc::new(WireMetrics::default());
+        let status = Arc::new(StoreStatus {
+            network_id: config.network_id,
+            forks: config.forks.clone(),
+            store: store.clone(),
+        });
+        let links = SessionPeerLinks {
+            register: peer_set.clone().recipient(),
+            stopped: peer_set.clone().recipient(),
+            on_message: routes,
+            keepalive: Some((config.ping_interval, config.pong_timeout)),
+            request_timeout: Some(config.request_timeout),
+            wire: Some(wire.clone()),
+        };
+        Self {
+            pool,
+            peer_set,
+            session,
+            broadcaster,
+            propagator,
+            observer,
+            wire,
+            status,
+            links,
+            arbiters: Arc::new(PeerArbiters::start(config.peer_arbiters)),
+        }
+    }
+
+    /// Stage: the peer manager (admission, limits, the dial scheduler), told of every
+    /// peer the set registers or loses; static and trusted peers are dialed from here.
+    fn start_manager(&self, config: &NodeConfig) -> Addr<PeerManager> {
+        let dial = dial::dial_fn(
+            self.session.clone(),
+            self.status.clone(),
+            self.pool.clone(),
+            self.links.clone(),
+            self.arbiters.clone(),
+        );
+        let manager = PeerManager::new(self.session.node_id(), config.max_peers, dial)
+            .trusted(config.trusted_peers.iter().map(|e| e.id))
+            .static_peers(config.static_peers.iter().copied())
+            .static_peers(config.trusted_peers.iter().copied())
+            .start();
+        self.peer_set
+            .do_send(SubscribePeerEvents(manager.clone().recipient()));
+        manager
+    }
+}
+
+/// Stage: discv4 and discv5 on one UDP port, when either is on; what they find goes to
+/// the manager's dial scheduler.
+async fn start_discovery(
+    config: &NodeConfig,
+    core: &Core,
+    manager: &Addr<PeerManager>,
+    local_addr: SocketAddr,
+) -> std::io::Result<Option<Arc<Discovery>>> {
+    if !(config.discovery.v4 || config.discovery.v5) {
+        return Ok(None);
+    }
+    let discovery = crate::discovery::service::start(
+        &discovery_config(config),
+        config.key,
+        local_addr,
+        core.status.clone(),
+        manager.clone().recipient(),
+    )
+    .await?;
+    Ok(Some(Arc::new(discovery)))
+}
+
+/// Stage: the EIP-1459 trees, when any is configured, into the same dial scheduler.
+fn start_dns(
+    config: &NodeConfig,
+    core: &Core,
+    manager: &Addr<PeerManager>,
+) -> Option<Arc<DnsDiscovery>> {
+    if config.discovery.dns.is_empty() {
+        return None;
+    }
+    let status = core.status.clone();
+    let verdict =
+        move |r: &crate::discovery::enr::Record| crate::discovery::verdict(Some(r), &status);
+    // A seed per node key: the walk order differs between nodes but not across restarts.
+    let secret = config.key.secret_bytes();
+    let seed = u64::from_le_bytes(secret[24..].try_into().unwrap_or_default());
+    let trees = config.discovery.dns.clone();
+    crate::discovery::dns::service::start_system(trees, seed, verdict, manager.clone().recipient())
+        .map(Arc::new)
+}
+
+/// The propagation trace file, created before anything starts (a bad path fails the start).
+fn open_trace(config: &NodeConfig) -> std::io::Result<Option<std::fs::File>> {
+    let Some(path) = &config.trace_propagation else {
+        return Ok(None);
+    };
+    std::fs::File::create(path).map(Some).map_err(|error| {
+        std::io::Error::new(
+            error.kind(),
+            format!("propagation trace {}: {error}", path.display()),
+        )
+    })
+}
+
+/// Our side of every handshake: key, client id, versions, the port we announce, and the
+/// deadline of each step.
+fn session_config(config: &NodeConfig, local_addr: SocketAddr) -> SessionConfig {
+    let mut session = SessionConfig::new(config.key, config.client_id.clone());
+    session.eth_versions = config.eth_versions.clone();
+    session.listen_port = local_addr.port();
+    session.step_timeout = config.handshake_timeout;
+    session
+}
+
+/// A deterministic secret per node key for the broadcasters' peer choice: it must be
+/// stable for a node and unpredictable for others; our key is both.
+fn broadcast_key(config: &NodeConfig) -> (u64, u64) {
+    let secret = config.key.secret_bytes();
+    (
+        u64::from_le_bytes(secret[..8].try_into().unwrap_or_default()),
+        u64::from_le_bytes(secret[8..16].try_into().unwrap_or_default()),
+    )
+}
+
+/// The discovery settings as started: with an ephemeral RLPx port (0) and no discovery
+/// port of its own, UDP takes an ephemeral port too, as geth binds `:0` for both. Reusing
+/// the number the OS gave TCP could collide with any UDP socket already on it (a busy test
+/// machine did: the node then failed to start).
+fn discovery_config(config: &NodeConfig) -> DiscoveryConfig {
+    let mut discovery = config.discovery.clone();
+    if discovery.port.is_none() && config.listen.port() == 0 {
+        discovery.port = Some(0);
+    }
+    discovery
+}
