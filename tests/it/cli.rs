@@ -181,7 +181,7 @@ fn key_show_prints_the_node_id_and_enode() {
 #[actix_rt::test]
 async fn nat_extip_names_the_external_address_in_enode_and_record() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let node = crate::binary::Binary::start(
+    let node = crate::common::binary::Binary::start(
         dir.path(),
         &["--nat", "extip:203.0.113.9", "--discovery.port", "0"],
     )
@@ -209,7 +209,7 @@ async fn nat_extip_names_the_external_address_in_enode_and_record() {
 #[actix_rt::test]
 async fn discovery_flags_choose_the_protocols() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let node = crate::binary::Binary::start(dir.path(), &["--discovery.v4=false"]).await;
+    let node = crate::common::binary::Binary::start(dir.path(), &["--discovery.v4=false"]).await;
     let metrics = node.metrics().await;
     assert!(metrics.contains("ethpeer_discv5_table_nodes "), "{metrics}");
     assert!(!metrics.contains("ethpeer_discv4_"), "{metrics}");
@@ -218,7 +218,7 @@ async fn discovery_flags_choose_the_protocols() {
     drop(node);
 
     let dir = tempfile::tempdir().expect("tempdir");
-    let node = crate::binary::Binary::start(dir.path(), &["--nodiscover"]).await;
+    let node = crate::common::binary::Binary::start(dir.path(), &["--nodiscover"]).await;
     let metrics = node.metrics().await;
     assert!(!metrics.contains("ethpeer_discv5_"), "{metrics}");
     assert!(!metrics.contains("ethpeer_discv4_"), "{metrics}");

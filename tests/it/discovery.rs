@@ -112,6 +112,8 @@ async fn nodes_that_know_one_bootnode_find_and_peer_with_each_other() {
 /// every node's first peer and to every node's dialed share (maxpeers/3 = 16 peers).
 #[actix_rt::test]
 async fn twenty_nodes_with_one_bootnode_peer_widely_within_a_minute() {
+    // Heavy: runs alone among the heavy tests (common::heavy).
+    let _heavy = crate::common::heavy().await;
     const NODES: usize = 20;
     let boot = start(NodeBuilder::dev(), vec![]).await;
     let entry = Bootnode {

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use crate::binary::Binary;
+use crate::common::binary::Binary;
 use crate::geth::go_bin_or_skip;
 
 #[actix_rt::test]
@@ -34,6 +34,6 @@ async fn go_ethereums_discv4_suite_passes_against_the_node() {
     // The binary runs discv5 too (its default): the suite's packets reached discv4 through
     // discv5's hand-over on the shared port.
     let metrics = node.metrics().await;
-    let shared = crate::binary::counter(&metrics, "ethpeer_discv5_shared_to_v4_total ");
+    let shared = crate::common::binary::counter(&metrics, "ethpeer_discv5_shared_to_v4_total ");
     assert!(shared > 0, "{metrics}");
 }

@@ -17,7 +17,7 @@
 
 use std::time::Duration;
 
-use crate::binary::Binary;
+use crate::common::binary::Binary;
 use crate::geth::go_bin_or_skip;
 
 /// Failures explained in the module doc.
@@ -53,6 +53,6 @@ async fn go_ethereums_discv5_suite_passes_against_the_node() {
     );
     let metrics = node.metrics().await;
     // FindnodeResults' five bystanders were taken into the table.
-    let table = crate::binary::counter(&metrics, "ethpeer_discv5_table_nodes ");
+    let table = crate::common::binary::counter(&metrics, "ethpeer_discv5_table_nodes ");
     assert!(table >= 5, "{metrics}");
 }

@@ -10,7 +10,8 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::binary::{counter, eventually, Binary};
+use crate::common::binary::{counter, Binary};
+use crate::common::poll::eventually;
 
 use crate::node_dev::dev_transfer;
 

@@ -71,7 +71,7 @@ async fn a_node_at_550_follows_two_peers_to_600_and_drops_included_txs() {
     assert!(!included.is_empty());
     // A peer's announcement of the first one, as a peer actor reports it to the observer
     // (stamped 5 s ago, so time to inclusion is at least that).
-    let mut events = crate::node_dev::subscribe(&c);
+    let mut events = crate::common::events::subscribe(&c);
     let watched = *included[0].hash();
     let announcer = ethpeer_actors::peer::PeerId::repeat_byte(0x42);
     let first_seen = std::time::SystemTime::now() - Duration::from_secs(5);
@@ -112,7 +112,7 @@ async fn a_node_at_550_follows_two_peers_to_600_and_drops_included_txs() {
         "{outcome:?}"
     );
     let stale_pooled = outcome[0].is_ok();
-    let (tx, peer, delivery, seen_at) = crate::node_dev::wait_for(&mut events, |e| match e {
+    let (tx, peer, delivery, seen_at) = crate::common::events::wait_for(&mut events, |e| match e {
         NodeEvent::TxSeen {
             hash,
             tx,
@@ -146,13 +146,10 @@ async fn a_node_at_550_follows_two_peers_to_600_and_drops_included_txs() {
     c.dial(a.local_addr, a.node_id()).await.expect("C dials A");
     c.dial(b.local_addr, b.node_id()).await.expect("C dials B");
 
-    tokio::time::timeout(Duration::from_secs(20), async {
-        while c.follow.head().map(|h| h.header.number) != Some(600) {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+    crate::common::poll::eventually("C follows to block 600", || async {
+        c.follow.head().map(|h| h.header.number) == Some(600)
     })
-    .await
-    .expect("followed to 600 within 20 s");
+    .await;
 
     assert_eq!(
         c.follow.head().unwrap().hash,
@@ -189,7 +186,7 @@ async fn a_node_at_550_follows_two_peers_to_600_and_drops_included_txs() {
         .find(|b| b.body.transactions.iter().any(|tx| *tx.hash() == watched))
         .expect("a block of 551-600 has it");
     let (block, seen_at, included_at, peers) =
-        crate::node_dev::wait_for(&mut events, |e| match e {
+        crate::common::events::wait_for(&mut events, |e| match e {
             NodeEvent::TxIncluded {
                 hash,
                 block,

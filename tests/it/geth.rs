@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::binary::Binary;
+use crate::common::binary::Binary;
 use crate::common::testdata_or_skip;
 
 /// The go-ethereum version `.ci/go-tools` builds (the suite and geth in these tests).
@@ -158,6 +158,8 @@ async fn eth_suite_passes(node_flags: &[&str], tolerated: &[&str]) {
 /// GetBlockAccessLists dials at eth/71.
 #[actix_rt::test]
 async fn go_ethereums_eth_suite_passes_against_the_node_at_eth72() {
+    // Heavy: runs alone among the heavy tests (common::heavy).
+    let _heavy = crate::common::heavy().await;
     eth_suite_passes(&[], &[]).await;
 }
 
@@ -166,6 +168,8 @@ async fn go_ethereums_eth_suite_passes_against_the_node_at_eth72() {
 /// [`ETH71_ONLY_TEST`]).
 #[actix_rt::test]
 async fn go_ethereums_eth_suite_passes_against_the_node_at_eth69() {
+    // Heavy: runs alone among the heavy tests (common::heavy).
+    let _heavy = crate::common::heavy().await;
     eth_suite_passes(&["--eth", "66,67,68,69"], &[ETH71_ONLY_TEST]).await;
 }
 

@@ -24,7 +24,8 @@ use ethpeer_actors::peer::PeerHandle;
 use serde_json::{json, Value};
 use tokio::process::{Child, Command};
 
-use crate::binary::{counter, http, http_with, Binary, LogFollower};
+use crate::common::binary::{counter, http, http_with, Binary, LogFollower};
+use crate::common::poll::eventually;
 use crate::common::testdata_or_skip;
 use crate::geth::{ethtest_node, go_bin_or_skip, GETH_VERSION};
 use crate::tx_validation::{sender, signed, transfer};
@@ -143,7 +144,7 @@ impl Geth {
     }
 
     fn interrupt(&self) {
-        crate::binary::interrupt(&self.child);
+        crate::common::binary::interrupt(&self.child);
     }
 }
 
@@ -232,22 +233,14 @@ fn raw_transfer(testdata: &Path, nonce: u64) -> (B256, String) {
     (*tx.hash(), format!("0x{}", hex::encode(tx.encoded_2718())))
 }
 
-/// Polls `check` every 20 ms until it holds; the time it took, for the log only. The
-/// state lives in another process that offers no notification for it. The 20 s limit
-/// guards against a hang; it is not a speed requirement (speed is the benches' question).
-async fn poll_until<F, Fut>(what: &str, mut check: F) -> Duration
+/// Polls `check` until it holds ([`eventually`]); the time it took, for the log only.
+async fn poll_until<F, Fut>(what: &str, check: F) -> Duration
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
     let start = Instant::now();
-    while !check().await {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "{what}: never happened"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually(what, check).await;
     start.elapsed()
 }
 
@@ -276,6 +269,8 @@ fn metric(metrics: &str, kind: &str) -> u64 {
 
 #[actix_rt::test]
 async fn geth_and_ethpeer_peer_both_ways_and_exchange_transactions() {
+    // Heavy: runs alone among the heavy tests (common::heavy).
+    let _heavy = crate::common::heavy().await;
     let testdata = testdata_or_skip!();
     let go = go_bin_or_skip!();
     let dir = tempfile::tempdir().expect("tempdir");
@@ -436,6 +431,8 @@ async fn geth_and_ethpeer_peer_both_ways_and_exchange_transactions() {
 /// data columns with GetCells, verify them and rebuild the blobs.
 #[actix_rt::test]
 async fn a_blob_tx_from_geth_reaches_ethpeer_by_cells_at_eth72() {
+    // Heavy: runs alone among the heavy tests (common::heavy).
+    let _heavy = crate::common::heavy().await;
     use alloy_eips::eip2718::Encodable2718;
     let testdata = testdata_or_skip!();
     let go = go_bin_or_skip!();
@@ -470,6 +467,8 @@ async fn a_blob_tx_from_geth_reaches_ethpeer_by_cells_at_eth72() {
 /// peers announced them; so B, fed by A, announces it too.
 #[actix_rt::test]
 async fn a_blob_tx_from_ethpeer_reaches_geth_by_cells_at_eth72() {
+    // Heavy: runs alone among the heavy tests (common::heavy).
+    let _heavy = crate::common::heavy().await;
     use alloy_eips::eip2718::Encodable2718;
     let testdata = testdata_or_skip!();
     let go = go_bin_or_skip!();
@@ -509,6 +508,8 @@ async fn a_blob_tx_from_ethpeer_reaches_geth_by_cells_at_eth72() {
 
 #[actix_rt::test]
 async fn ethpeer_fetches_headers_bodies_and_receipts_from_geth_at_eth69_to_eth71() {
+    // Heavy: runs alone among the heavy tests (common::heavy).
+    let _heavy = crate::common::heavy().await;
     let _ = env_logger::builder().is_test(true).try_init();
     let testdata = testdata_or_skip!();
     let go = go_bin_or_skip!();

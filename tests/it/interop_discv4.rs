@@ -97,15 +97,10 @@ async fn ethereumjs_dpt_bonds_with_us_and_we_with_it_both_finding_nodes_through_
         udp: port,
     }])
     .await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while table_size(&c) < 3 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "C's table holds {} nodes after 20 s",
-            table_size(&c)
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    crate::common::poll::eventually("C's table holds the 3 nodes", || async {
+        table_size(&c) >= 3
+    })
+    .await;
     for node in [&a, &b, &c] {
         node.shutdown(Duration::from_secs(1)).await;
     }

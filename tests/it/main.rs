@@ -4,7 +4,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod alloy_ws;
-mod binary;
 mod common;
 
 mod cli;

@@ -153,17 +153,12 @@ pub(crate) async fn pooled_within(
     hash: B256,
     who: &str,
 ) -> Arc<ethpeer_actors::txs::pool::PoolTx> {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(got) = node.pool.get(&hash) {
-            return got;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{who} never pooled {hash}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let what = format!("{who} pools {hash}");
+    crate::common::poll::eventually_within(&what, Duration::from_secs(10), || async {
+        node.pool.get(&hash).is_some()
+    })
+    .await;
+    node.pool.get(&hash).expect("pooled, just seen")
 }
 
 /// The ethtest sender's blob tx with `nonce` and one blob of `fill` bytes, with an

@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use actix::prelude::*;
 use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::{hex, Address, B256, U256};
 use ethpeer_actors::api::{metrics, rpc};
@@ -17,43 +16,7 @@ use ethpeer_actors::txs::pool::TxPool;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
-/// Forwards node events into a channel the test awaits.
-struct Events(mpsc::UnboundedSender<NodeEvent>);
-
-impl Actor for Events {
-    type Context = Context<Self>;
-}
-
-impl Handler<NodeEvent> for Events {
-    type Result = ();
-
-    fn handle(&mut self, msg: NodeEvent, _ctx: &mut Self::Context) {
-        let _ = self.0.send(msg);
-    }
-}
-
-pub(crate) fn subscribe(node: &Node) -> mpsc::UnboundedReceiver<NodeEvent> {
-    let (tx, rx) = mpsc::unbounded_channel();
-    node.subscribe(Events(tx).start().recipient());
-    rx
-}
-
-/// The next event matching `pick`, within 10 s.
-pub(crate) async fn wait_for<T>(
-    events: &mut mpsc::UnboundedReceiver<NodeEvent>,
-    mut pick: impl FnMut(&NodeEvent) -> Option<T>,
-) -> T {
-    tokio::time::timeout(Duration::from_secs(10), async {
-        loop {
-            let event = events.recv().await.expect("node alive");
-            if let Some(found) = pick(&event) {
-                return found;
-            }
-        }
-    })
-    .await
-    .expect("event within 10 s")
-}
+use crate::common::events::{subscribe, wait_for};
 
 /// The reason of the next PeerDisconnected event.
 async fn next_disconnect(events: &mut mpsc::UnboundedReceiver<NodeEvent>) -> Option<StopReason> {
@@ -429,7 +392,10 @@ async fn the_builders_keepalive_drops_a_peer_that_never_answers_pings() {
 async fn metrics_say_when_an_actor_they_read_is_gone() {
     let node = dev_node(None).await;
     let before = metrics::render(&node).await;
-    assert!(before.contains("ethpeer_actor_up{actor=\"observer\"} 1"), "{before}");
+    assert!(
+        before.contains("ethpeer_actor_up{actor=\"observer\"} 1"),
+        "{before}"
+    );
     assert!(before.contains("ethpeer_trace_lines_total 0"), "{before}");
     node.observer
         .send(ethpeer_actors::feed::observe::StopObserver)
@@ -444,7 +410,13 @@ async fn metrics_say_when_an_actor_they_read_is_gone() {
         tokio::task::yield_now().await;
         after = metrics::render(&node).await;
     }
-    assert!(after.contains("ethpeer_actor_up{actor=\"observer\"} 0"), "{after}");
+    assert!(
+        after.contains("ethpeer_actor_up{actor=\"observer\"} 0"),
+        "{after}"
+    );
     assert!(!after.contains("ethpeer_trace_lines_total"), "{after}");
-    assert!(after.contains("ethpeer_actor_up{actor=\"peer_manager\"} 1"), "{after}");
+    assert!(
+        after.contains("ethpeer_actor_up{actor=\"peer_manager\"} 1"),
+        "{after}"
+    );
 }

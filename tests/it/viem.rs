@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::binary::Binary;
+use crate::common::binary::Binary;
 
 /// A state dump: dev accounts 1 funded, 2 funded at nonce 5.
 const STATE: &str = r#"{"root": "0x00", "accounts": {

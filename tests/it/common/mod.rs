@@ -1,4 +1,17 @@
-//! Shared helpers: locating the conformance data in `../shared/testdata`.
+//! The integration tests' harness, one place for what several feature files need:
+//!
+//! - this file: the conformance data in `../shared/testdata` and the ethtest chain;
+//! - [`binary`]: the `ethpeer` binary as a child process (its log shown when it dies);
+//! - [`events`]: a node's events as a channel;
+//! - [`poll`]: waiting for a condition that has no notification;
+//! - [`heavy`]: the lock that runs the heavy tests one at a time.
+
+pub mod binary;
+pub mod events;
+pub mod heavy;
+pub mod poll;
+
+pub use heavy::heavy;
 
 use std::path::{Path, PathBuf};
 

@@ -266,23 +266,6 @@ fn dechunk(mut rest: &str) -> String {
     out
 }
 
-/// Polls `check` every 20 ms for up to 20 s: the state lives in another process, which
-/// offers no notification for it.
-pub async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while !check().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{what}: not within 20 s"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 /// The value of the first metrics line starting with `line_prefix`.
 pub fn counter(metrics: &str, line_prefix: &str) -> u64 {
     metrics
