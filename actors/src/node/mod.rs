@@ -117,7 +117,7 @@ pub struct NodeConfig {
 }
 
 impl NodeConfig {
-    /// Defaults: eth/66-70, 50 peers (geth), 500 ms arrival wait, no static peers.
+    /// Defaults: every eth version (66-72), 50 peers (geth), 500 ms arrival wait, no static peers.
     pub fn new(
         key: SecretKey,
         listen: SocketAddr,

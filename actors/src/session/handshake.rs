@@ -41,7 +41,7 @@ pub struct SessionConfig {
 }
 
 impl SessionConfig {
-    /// A configuration offering eth/66-70 with the default deadline.
+    /// A configuration offering every eth version (66-72) with the default deadline.
     pub fn new(secret_key: SecretKey, client_id: impl Into<String>) -> Self {
         Self {
             key: NodeKey::new(secret_key),
