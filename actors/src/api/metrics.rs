@@ -4,9 +4,11 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use actix_web::{web, HttpResponse};
 
+use super::rpc::ConnectionGate;
 use crate::exposition::{Exposition, Kind};
 use crate::feed::observe::GetObserverStats;
 use crate::node::manager::{ConnectedPeers, GetManagerStats};
@@ -118,20 +120,50 @@ pub fn server(
     node: Node,
     addr: SocketAddr,
 ) -> std::io::Result<(actix_web::dev::Server, SocketAddr)> {
-    super::http::http_server(addr, move |config| configure(node.clone())(config))
+    server_with(node, None, addr)
+}
+
+/// [`server`], with the RPC servers' connection counters (`ethpeer_rpc_connections`...)
+/// when `rpc` is the gate they share.
+pub fn server_with(
+    node: Node,
+    rpc: Option<Arc<ConnectionGate>>,
+    addr: SocketAddr,
+) -> std::io::Result<(actix_web::dev::Server, SocketAddr)> {
+    super::http::http_server(addr, move |config| {
+        configure_with(node.clone(), rpc.clone())(config)
+    })
 }
 
 /// Mounts `GET /metrics` in an embedder's actix-web app.
 pub fn configure(node: Node) -> impl FnOnce(&mut web::ServiceConfig) {
+    configure_with(node, None)
+}
+
+/// [`configure`], with the RPC connection gate's counters.
+pub fn configure_with(
+    node: Node,
+    rpc: Option<Arc<ConnectionGate>>,
+) -> impl FnOnce(&mut web::ServiceConfig) {
     move |config| {
         config
             .app_data(web::Data::new(node))
+            .app_data(web::Data::new(rpc))
             .route("/metrics", web::get().to(metrics_endpoint));
     }
 }
 
-async fn metrics_endpoint(node: web::Data<Node>) -> HttpResponse {
+async fn metrics_endpoint(
+    node: web::Data<Node>,
+    rpc: web::Data<Option<Arc<ConnectionGate>>>,
+) -> HttpResponse {
+    let mut text = render(&node).await;
+    if let Some(gate) = rpc.get_ref() {
+        let mut out = Exposition::new();
+        gate.render(&mut out);
+        text.push_str(&out.into_text());
+    }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(render(&node).await)
+        .body(text)
 }

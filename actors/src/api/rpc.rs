@@ -22,6 +22,7 @@ mod access;
 mod errors;
 mod eth;
 pub mod gas_price;
+pub mod limits;
 mod txpool;
 pub mod ws;
 
@@ -37,8 +38,7 @@ use crate::node::Node;
 /// Largest request body accepted: geth's `maxRequestContentLength` (5 MiB).
 pub const MAX_REQUEST_SIZE: usize = 5 * 1024 * 1024;
 
-/// Most calls in one batch: geth's `BatchRequestLimit` default (1000).
-pub const MAX_BATCH: usize = 1000;
+pub use limits::{ConnectionGate, RpcLimits, BATCH_REQUEST_LIMIT as MAX_BATCH};
 
 /// A JSON-RPC error.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,40 +68,83 @@ pub async fn handle_body(node: &Node, body: &[u8]) -> Option<Value> {
     handle_body_with(node, &RpcAccess::all(), body).await
 }
 
-/// Answers one body serving the namespaces `access` allows.
+/// Answers one body serving the namespaces `access` allows, as a JSON value (see
+/// [`answer_body`], which the servers use).
 pub async fn handle_body_with(node: &Node, access: &RpcAccess, body: &[u8]) -> Option<Value> {
+    let text = answer_body(node, access, body).await?;
+    serde_json::from_str(&text).ok()
+}
+
+/// Answers one body (a call or a batch) as JSON text, within `access.limits`: a batch of
+/// more than `batch_request_limit` calls is refused whole, and once the answers so far
+/// exceed `batch_response_max_size` bytes, every call not yet answered gets geth's
+/// "response too large" (-32003) instead (a single answer over it too). `None` when
+/// nothing is to be sent back (notifications only).
+pub async fn answer_body(node: &Node, access: &RpcAccess, body: &[u8]) -> Option<String> {
     let request: Value = match serde_json::from_slice(body) {
         Ok(value) => value,
         Err(error) => {
-            return Some(error_response(
-                Value::Null,
-                RpcError::new(-32700, format!("parse error: {error}")),
-            ))
+            let error = RpcError::new(-32700, format!("parse error: {error}"));
+            return Some(error_response(Value::Null, error).to_string());
         }
     };
+    let limits = &access.limits;
     match request {
-        Value::Array(calls) if calls.is_empty() => Some(error_response(
-            Value::Null,
-            RpcError::new(-32600, "empty batch"),
-        )),
-        Value::Array(calls) if calls.len() > MAX_BATCH => Some(error_response(
-            Value::Null,
-            RpcError::new(
-                -32600,
-                format!("batch of {} exceeds {MAX_BATCH}", calls.len()),
-            ),
-        )),
-        Value::Array(calls) => {
-            let mut answers = Vec::with_capacity(calls.len());
-            for call in calls {
-                if let Some(answer) = handle_call(node, access, call).await {
-                    answers.push(answer);
-                }
-            }
-            (!answers.is_empty()).then_some(Value::Array(answers))
+        Value::Array(calls) if calls.is_empty() => {
+            let error = RpcError::new(-32600, "empty batch");
+            Some(error_response(Value::Null, error).to_string())
         }
-        call => handle_call(node, access, call).await,
+        Value::Array(calls) if calls.len() > limits.batch_request_limit => {
+            let error = RpcError::new(-32600, limits::BATCH_TOO_LARGE_TEXT);
+            Some(error_response(Value::Null, error).to_string())
+        }
+        Value::Array(calls) => answer_batch(node, access, calls).await,
+        call => {
+            let answer = handle_call(node, access, call).await?;
+            let text = answer.to_string();
+            match text.len() > limits.batch_response_max_size {
+                true => Some(too_large(answer.get("id").cloned().unwrap_or(Value::Null))),
+                false => Some(text),
+            }
+        }
     }
+}
+
+/// The answers of a batch as one JSON array, spending the response budget as geth does:
+/// the answer that crosses it is kept, the calls after it get "response too large".
+async fn answer_batch(node: &Node, access: &RpcAccess, calls: Vec<Value>) -> Option<String> {
+    let budget = access.limits.batch_response_max_size;
+    let mut spent = 0usize;
+    let mut out = String::from("[");
+    for call in calls {
+        let text = if spent > budget {
+            // Notifications get nothing; a call that is not an object gets a null id.
+            match &call {
+                Value::Object(object) => match object.get("id") {
+                    Some(id) => too_large(id.clone()),
+                    None => continue,
+                },
+                _ => too_large(Value::Null),
+            }
+        } else {
+            match handle_call(node, access, call).await {
+                Some(answer) => answer.to_string(),
+                None => continue,
+            }
+        };
+        spent = spent.saturating_add(text.len());
+        if out.len() > 1 {
+            out.push(',');
+        }
+        out.push_str(&text);
+    }
+    (out.len() > 1).then(|| out + "]")
+}
+
+/// geth's answer to a call past the response budget.
+fn too_large(id: Value) -> String {
+    let error = RpcError::new(limits::RESPONSE_TOO_LARGE, limits::RESPONSE_TOO_LARGE_TEXT);
+    error_response(id, error).to_string()
 }
 
 /// Answers one call object; `None` for a notification (no `id`).
@@ -211,7 +254,7 @@ async fn dispatch(node: &Node, method: &str, params: &[Value]) -> Result<Value, 
         "eth_subscribe" | "eth_unsubscribe" => {
             Err(RpcError::new(-32601, "notifications not supported"))
         }
-        "eth_sendRawTransaction" => send_raw_transaction(node, params),
+        "eth_sendRawTransaction" => send_raw_transaction(node, params).await,
         "eth_getTransactionByHash" => eth::get_transaction_by_hash(node, params),
         "eth_getTransactionCount" => eth::get_transaction_count(node, params),
         "eth_getBlockByNumber" => eth::get_block_by_number(node, params),
@@ -300,7 +343,14 @@ async fn peers(node: &Node) -> Result<Value, RpcError> {
     ))
 }
 
-fn send_raw_transaction(node: &Node, params: &[Value]) -> Result<Value, RpcError> {
+/// `eth_sendRawTransaction`, cheapest checks first: decode, then everything that needs no
+/// KZG work (already known, chain id, blob count, sidecar shape, size, fees, signature,
+/// nonce and balance: [`ValidatingTxPool::precheck`]); only then is a version-0 blob
+/// sidecar given cell proofs, on the blocking pool ([`convert_sidecar`]), never on the
+/// server's worker; the pool then runs its full checks.
+///
+/// [`ValidatingTxPool::precheck`]: crate::txs::pool::ValidatingTxPool::precheck
+async fn send_raw_transaction(node: &Node, params: &[Value]) -> Result<Value, RpcError> {
     let raw = string_param(params, 0, "raw transaction")?;
     let bytes = hex::decode(raw).map_err(|_| RpcError::params("raw transaction is not hex"))?;
     // The RPC form is the network form: blob txs come with their sidecar.
@@ -310,24 +360,60 @@ fn send_raw_transaction(node: &Node, params: &[Value]) -> Result<Value, RpcError
     if !slice.is_empty() {
         return Err(RpcError::new(-32000, "invalid transaction: trailing bytes"));
     }
+    drop(bytes);
+    node.pool
+        .precheck(&tx)
+        .map_err(|error| pool_rpc_error(&error))?;
     // A legacy blob sidecar gets cell proofs (as geth's eth_sendRawTransaction converts it):
     // the pool takes only version 1, which eth/72 peers can fetch cells of.
-    if let PooledTx::Eip4844(signed) = &mut tx {
-        let sidecar = &mut signed.tx_mut().sidecar;
-        if sidecar.as_eip7594().is_none() {
-            *sidecar = sidecar
-                .clone()
-                .try_convert_into_eip7594()
-                .map_err(|error| {
-                    RpcError::new(-32000, format!("blob sidecar conversion failed: {error}"))
-                })?;
-        }
+    if matches!(&tx, PooledTx::Eip4844(signed) if signed.tx().sidecar.as_eip7594().is_none()) {
+        tx = convert_sidecar(tx).await?;
     }
     match node.pool.add(vec![tx], None).pop() {
         Some(Ok(hash)) => Ok(Value::String(hash.to_string())),
         Some(Err(error)) => Err(pool_rpc_error(&error)),
         None => Err(RpcError::new(-32000, "transaction not processed")),
     }
+}
+
+/// Sidecar conversions (cell proofs of up to `max_blobs_per_tx` blobs, about 0.3 s each
+/// blob) running at once: ours, one per core of the machine we size for (2), so that
+/// block and peer work keep the rest.
+pub const MAX_SIDECAR_CONVERSIONS: usize = 2;
+
+/// Conversions waiting for a place at most; further calls are refused at once ("busy")
+/// rather than queued with their blobs held in memory.
+pub const MAX_SIDECAR_CONVERSIONS_WAITING: usize = 8;
+
+static CONVERSIONS: tokio::sync::Semaphore =
+    tokio::sync::Semaphore::const_new(MAX_SIDECAR_CONVERSIONS);
+static CONVERSIONS_WAITING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Gives a blob tx's version-0 sidecar cell proofs (EIP-7594) on tokio's blocking pool,
+/// at most [`MAX_SIDECAR_CONVERSIONS`] at once.
+async fn convert_sidecar(tx: PooledTx) -> Result<PooledTx, RpcError> {
+    use std::sync::atomic::Ordering;
+    let busy = || RpcError::new(-32000, "too many blob sidecar conversions in progress");
+    if CONVERSIONS_WAITING.fetch_add(1, Ordering::Relaxed) >= MAX_SIDECAR_CONVERSIONS_WAITING {
+        CONVERSIONS_WAITING.fetch_sub(1, Ordering::Relaxed);
+        return Err(busy());
+    }
+    let permit = CONVERSIONS.acquire().await;
+    CONVERSIONS_WAITING.fetch_sub(1, Ordering::Relaxed);
+    let _permit = permit.map_err(|_| busy())?;
+    let converted = tokio::task::spawn_blocking(move || {
+        let PooledTx::Eip4844(mut signed) = tx else {
+            return Ok(tx);
+        };
+        let sidecar = &mut signed.tx_mut().sidecar;
+        *sidecar = sidecar.clone().try_convert_into_eip7594()?;
+        Ok(PooledTx::Eip4844(signed))
+    })
+    .await
+    .map_err(|_| RpcError::new(-32000, "blob sidecar conversion failed"))?;
+    converted.map_err(|error: c_kzg::Error| {
+        RpcError::new(-32000, format!("blob sidecar conversion failed: {error}"))
+    })
 }
 
 /// Serves JSON-RPC at `POST /` on `addr` (one worker) with every namespace (the `--rpc`
@@ -345,7 +431,8 @@ pub fn server_with(
     addr: SocketAddr,
     access: RpcAccess,
 ) -> std::io::Result<(actix_web::dev::Server, SocketAddr)> {
-    super::http::http_server(addr, move |config| {
+    let gate = access.limits.connections.clone();
+    super::http::rpc_server(addr, gate, move |config| {
         configure_with(node.clone(), access.clone())(config)
     })
 }
@@ -428,8 +515,13 @@ async fn endpoint(
     if !access.allows_host(header(&request, header::HOST).unwrap_or("")) {
         return HttpResponse::Forbidden().body("invalid host specified");
     }
-    let response = match handle_body_with(&node, &access, &body).await {
-        Some(answer) => HttpResponse::Ok().json(answer),
+    if let Some(refusal) = super::http::over_connection_limit(&request) {
+        return refusal;
+    }
+    let response = match answer_body(&node, &access, &body).await {
+        Some(answer) => HttpResponse::Ok()
+            .content_type("application/json")
+            .body(answer),
         None => HttpResponse::NoContent().finish(),
     };
     with_cors(response, &access, &request)

@@ -1,8 +1,12 @@
 //! [`SubscriptionHub`]: the node side of `eth_subscribe`. It hears of new pool
-//! transactions ([`NewTxs`]) and followed heads ([`NewHead`]), renders each notification
-//! once per kind, and offers it to every subscriber's bounded buffer with `try_send`: a
-//! subscriber that stops reading loses notifications (counted and logged), and the hub
-//! never waits on a connection, so no client can slow the node or grow its memory.
+//! transactions ([`NewTxs`]) and followed heads ([`crate::blocks::follow::NewHead`]),
+//! renders each result once per kind into shared bytes, and offers a [`Notification`] (the
+//! subscription id and a reference to those bytes) to every subscriber's bounded buffer
+//! with `try_send`; the connection writes the JSON envelope around them. The byte budget is
+//! checked before anything is queued; a subscriber that stops reading loses notifications
+//! (counted and logged), one that stays full is dropped, and the hub never waits on a
+//! connection, so no client can slow the node or grow its memory. The node runs the hub on
+//! an arbiter of its own, not on the thread that coordinates peers.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -10,7 +14,6 @@ use std::sync::Arc;
 
 use actix::prelude::*;
 use alloy_consensus::Sealed;
-use serde_json::Value;
 use tokio::sync::mpsc;
 
 use super::shapes::pending_tx;
@@ -26,9 +29,19 @@ pub const SUBSCRIBER_BUFFER: usize = 4096;
 /// thousands of hash notifications or dozens of large full ones.
 pub const SUBSCRIBER_BYTES: usize = 8 * 1024 * 1024;
 
-/// Subscriptions one connection may hold. geth sets no limit; a monitor needs a few
-/// (pending hashes or txs, heads), and 128 bounds the hub's work per connection.
+/// Subscriptions one connection may hold by default. geth sets no limit (reth 1,024); a
+/// monitor needs a few (pending hashes or txs, heads), and 128 bounds the hub's work per
+/// connection.
 pub const MAX_SUBSCRIPTIONS_PER_CONNECTION: usize = 128;
+
+/// Subscriptions held by all connections together by default: ours, 16 full connections'
+/// worth (16 x 128); each costs the hub one buffer offer per notification.
+pub const MAX_SUBSCRIPTIONS: usize = 2048;
+
+/// Notifications missed in a row after which a subscriber is dropped: a whole
+/// [`SUBSCRIBER_BUFFER`] of them, i.e. the client read nothing while its buffer could have
+/// been refilled once over.
+pub const MAX_MISSED_IN_A_ROW: u64 = SUBSCRIBER_BUFFER as u64;
 
 /// Log one line per this many notifications a subscriber missed (and at the first).
 const DROP_LOG_EVERY: u64 = 1000;
@@ -44,18 +57,38 @@ pub enum SubscriptionKind {
     NewHeads,
 }
 
+/// One notification for one subscriber: its subscription id and the result, rendered once
+/// for every subscriber of its kind and shared.
+#[derive(Clone, Debug)]
+pub struct Notification {
+    /// The subscription id (`0x` + 32 hex digits).
+    pub subscription: Arc<str>,
+    /// The `result` member, as JSON text.
+    pub result: Arc<str>,
+}
+
+impl Notification {
+    /// The `eth_subscription` message a connection writes (geth's shape).
+    pub fn to_json(&self) -> String {
+        format!(
+            r#"{{"jsonrpc":"2.0","method":"eth_subscription","params":{{"subscription":"{}","result":{}}}}}"#,
+            self.subscription, self.result
+        )
+    }
+}
+
 /// Where one connection's notifications go: a buffer bounded in count
 /// ([`SUBSCRIBER_BUFFER`]) and bytes ([`SUBSCRIBER_BYTES`]) that the connection drains.
 #[derive(Clone, Debug)]
 pub struct NotificationSink {
-    tx: mpsc::Sender<String>,
+    tx: mpsc::Sender<Notification>,
     queued_bytes: Arc<AtomicUsize>,
 }
 
 /// The connection's end of a [`NotificationSink`].
 #[derive(Debug)]
 pub struct NotificationQueue {
-    rx: mpsc::Receiver<String>,
+    rx: mpsc::Receiver<Notification>,
     queued_bytes: Arc<AtomicUsize>,
 }
 
@@ -74,23 +107,32 @@ pub fn notification_buffer(capacity: usize) -> (NotificationSink, NotificationQu
 
 impl NotificationQueue {
     /// The next notification (`None` once every sink is gone).
-    pub async fn recv(&mut self) -> Option<String> {
+    pub async fn recv(&mut self) -> Option<Notification> {
         let note = self.rx.recv().await?;
-        self.queued_bytes.fetch_sub(note.len(), Ordering::Relaxed);
+        self.queued_bytes
+            .fetch_sub(note.result.len(), Ordering::Relaxed);
         Some(note)
     }
 }
 
 /// Why a notification was not queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Offer {
     Full,
     Closed,
 }
 
 impl NotificationSink {
-    fn offer(&self, note: String) -> Result<(), Offer> {
-        let len = note.len();
-        if self.queued_bytes.load(Ordering::Relaxed) + len > SUBSCRIBER_BYTES {
+    /// Queues `note` unless the buffer is full in count or bytes (checked first: nothing
+    /// is copied for a subscriber without room).
+    fn offer(&self, note: Notification) -> Result<(), Offer> {
+        let len = note.result.len();
+        if self
+            .queued_bytes
+            .load(Ordering::Relaxed)
+            .saturating_add(len)
+            > SUBSCRIBER_BYTES
+        {
             return Err(Offer::Full);
         }
         self.queued_bytes.fetch_add(len, Ordering::Relaxed);
@@ -105,10 +147,9 @@ impl NotificationSink {
 }
 
 /// Command: start a subscription for a connection; answers its id (`0x` + 32 hex digits,
-/// as geth's `rpc.NewID`), or `None` when the connection has
-/// [`MAX_SUBSCRIPTIONS_PER_CONNECTION`] already.
+/// as geth's `rpc.NewID`), or why not.
 #[derive(Message)]
-#[rtype(result = "Option<String>")]
+#[rtype(result = "Result<String, SubscribeRefused>")]
 pub struct Subscribe {
     /// The connection (its id, unique per hub).
     pub connection: u64,
@@ -116,6 +157,25 @@ pub struct Subscribe {
     pub kind: SubscriptionKind,
     /// Its buffer.
     pub sink: NotificationSink,
+    /// Subscriptions this connection may hold (its server's limit).
+    pub per_connection: usize,
+}
+
+/// Why a subscription was not started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SubscribeRefused {
+    /// The connection holds its limit already.
+    #[error("at most {limit} subscriptions per connection")]
+    PerConnection {
+        /// The connection's limit.
+        limit: usize,
+    },
+    /// All connections together hold the hub's limit.
+    #[error("the node serves at most {limit} subscriptions")]
+    Total {
+        /// The hub's limit.
+        limit: usize,
+    },
 }
 
 /// Command: end a subscription of a connection; answers whether it existed.
@@ -135,10 +195,14 @@ pub struct ConnectionClosed(pub u64);
 
 struct Subscriber {
     connection: u64,
+    /// Its id, shared by every notification it gets.
+    id: Arc<str>,
     kind: SubscriptionKind,
     sink: NotificationSink,
     /// Notifications this subscriber missed.
     dropped: u64,
+    /// Notifications it missed since the last one it took.
+    missed_in_a_row: u64,
 }
 
 /// Counters of the hub, shared with metrics.
@@ -148,19 +212,32 @@ pub struct SubscriptionMetrics {
     pub delivered: AtomicU64,
     /// Notifications dropped because a subscriber's buffer was full.
     pub dropped: AtomicU64,
+    /// Subscriptions ended because they missed [`MAX_MISSED_IN_A_ROW`] notifications.
+    pub subscribers_dropped: AtomicU64,
 }
 
 /// The subscriptions of every WebSocket connection (see the module doc).
-#[derive(Default)]
 pub struct SubscriptionHub {
-    subscribers: HashMap<String, Subscriber>,
+    subscribers: HashMap<Arc<str>, Subscriber>,
+    /// Subscriptions held by all connections together at most.
+    max_total: usize,
     metrics: Arc<SubscriptionMetrics>,
 }
 
+impl Default for SubscriptionHub {
+    fn default() -> Self {
+        Self::new(MAX_SUBSCRIPTIONS)
+    }
+}
+
 impl SubscriptionHub {
-    /// A hub without subscribers.
-    pub fn new() -> Self {
-        Self::default()
+    /// A hub without subscribers that holds at most `max_total` of them.
+    pub fn new(max_total: usize) -> Self {
+        Self {
+            subscribers: HashMap::new(),
+            max_total,
+            metrics: Arc::default(),
+        }
     }
 
     /// Its counters.
@@ -168,40 +245,26 @@ impl SubscriptionHub {
         self.metrics.clone()
     }
 
-    /// Offers one rendered result per kind to each subscriber of that kind.
-    fn publish(&mut self, results: &[(SubscriptionKind, Vec<String>)]) {
-        let mut closed = Vec::new();
-        for (id, subscriber) in &mut self.subscribers {
+    /// Offers the results rendered for each kind to every subscriber of that kind; a
+    /// subscriber that has missed [`MAX_MISSED_IN_A_ROW`] is dropped.
+    fn publish(&mut self, results: &[(SubscriptionKind, Vec<Arc<str>>)]) {
+        let mut gone = Vec::new();
+        for subscriber in self.subscribers.values_mut() {
             let Some((_, items)) = results.iter().find(|(k, _)| *k == subscriber.kind) else {
                 continue;
             };
-            for item in items {
-                let note = format!(
-                    r#"{{"jsonrpc":"2.0","method":"eth_subscription","params":{{"subscription":"{id}","result":{item}}}}}"#
-                );
-                match subscriber.sink.offer(note) {
-                    Ok(()) => {
-                        self.metrics.delivered.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Err(Offer::Full) => {
-                        self.metrics.dropped.fetch_add(1, Ordering::Relaxed);
-                        subscriber.dropped += 1;
-                        if subscriber.dropped % DROP_LOG_EVERY == 1 {
-                            log::warn!(
-                                "subscription {id}: client not reading, {} notifications dropped",
-                                subscriber.dropped
-                            );
-                        }
-                    }
-                    Err(Offer::Closed) => {
-                        closed.push(id.clone());
-                        break;
-                    }
-                }
+            if let Err(reason) = offer_all(subscriber, items, &self.metrics) {
+                gone.push((subscriber.id.clone(), reason));
             }
         }
-        for id in closed {
+        for (id, reason) in gone {
             self.subscribers.remove(&id);
+            if reason == Offer::Full {
+                self.metrics
+                    .subscribers_dropped
+                    .fetch_add(1, Ordering::Relaxed);
+                log::warn!("subscription {id}: dropped, its client read nothing for {MAX_MISSED_IN_A_ROW} notifications");
+            }
         }
     }
 
@@ -210,34 +273,81 @@ impl SubscriptionHub {
     }
 }
 
+/// Offers `items` to one subscriber in order; the reason to drop it, if any (its
+/// connection closed, or it has missed [`MAX_MISSED_IN_A_ROW`] in a row).
+fn offer_all(
+    subscriber: &mut Subscriber,
+    items: &[Arc<str>],
+    metrics: &SubscriptionMetrics,
+) -> Result<(), Offer> {
+    for item in items {
+        let note = Notification {
+            subscription: subscriber.id.clone(),
+            result: item.clone(),
+        };
+        match subscriber.sink.offer(note) {
+            Ok(()) => {
+                metrics.delivered.fetch_add(1, Ordering::Relaxed);
+                subscriber.missed_in_a_row = 0;
+            }
+            Err(Offer::Full) => {
+                metrics.dropped.fetch_add(1, Ordering::Relaxed);
+                subscriber.dropped += 1;
+                subscriber.missed_in_a_row += 1;
+                if subscriber.dropped % DROP_LOG_EVERY == 1 {
+                    log::warn!(
+                        "subscription {}: client not reading, {} notifications dropped",
+                        subscriber.id,
+                        subscriber.dropped
+                    );
+                }
+                if subscriber.missed_in_a_row >= MAX_MISSED_IN_A_ROW {
+                    return Err(Offer::Full);
+                }
+            }
+            Err(Offer::Closed) => return Err(Offer::Closed),
+        }
+    }
+    Ok(())
+}
+
 impl Actor for SubscriptionHub {
     type Context = Context<Self>;
 }
 
 impl Handler<Subscribe> for SubscriptionHub {
-    type Result = Option<String>;
+    type Result = Result<String, SubscribeRefused>;
 
-    fn handle(&mut self, msg: Subscribe, _ctx: &mut Context<Self>) -> Option<String> {
+    fn handle(&mut self, msg: Subscribe, _ctx: &mut Context<Self>) -> Self::Result {
+        if self.subscribers.len() >= self.max_total {
+            return Err(SubscribeRefused::Total {
+                limit: self.max_total,
+            });
+        }
         let held = self
             .subscribers
             .values()
             .filter(|s| s.connection == msg.connection)
             .count();
-        if held >= MAX_SUBSCRIPTIONS_PER_CONNECTION {
-            return None;
+        if held >= msg.per_connection {
+            return Err(SubscribeRefused::PerConnection {
+                limit: msg.per_connection,
+            });
         }
         // geth's rpc.NewID: 16 random bytes in hex.
-        let id = format!("{:#034x}", secp256k1::rand::random::<u128>());
+        let id: Arc<str> = format!("{:#034x}", secp256k1::rand::random::<u128>()).into();
         self.subscribers.insert(
             id.clone(),
             Subscriber {
                 connection: msg.connection,
+                id: id.clone(),
                 kind: msg.kind,
                 sink: msg.sink,
                 dropped: 0,
+                missed_in_a_row: 0,
             },
         );
-        Some(id)
+        Ok(id.to_string())
     }
 }
 
@@ -247,9 +357,9 @@ impl Handler<Unsubscribe> for SubscriptionHub {
     fn handle(&mut self, msg: Unsubscribe, _ctx: &mut Context<Self>) -> bool {
         let owned = self
             .subscribers
-            .get(&msg.id)
+            .get(msg.id.as_str())
             .is_some_and(|s| s.connection == msg.connection);
-        owned && self.subscribers.remove(&msg.id).is_some()
+        owned && self.subscribers.remove(msg.id.as_str()).is_some()
     }
 }
 
@@ -270,7 +380,7 @@ impl Handler<NewTxs> for SubscriptionHub {
             let hashes = msg
                 .txs
                 .iter()
-                .map(|tx| format!("\"{}\"", tx.hash))
+                .map(|tx| Arc::from(format!("\"{}\"", tx.hash)))
                 .collect();
             results.push((SubscriptionKind::PendingHashes, hashes));
         }
@@ -279,6 +389,7 @@ impl Handler<NewTxs> for SubscriptionHub {
                 .txs
                 .iter()
                 .filter_map(|tx| serde_json::to_string(&pending_tx(tx)).ok())
+                .map(Arc::from)
                 .collect();
             results.push((SubscriptionKind::PendingFull, full));
         }
@@ -302,9 +413,7 @@ impl Handler<NewHeads> for SubscriptionHub {
                     None,
                     None,
                 );
-                serde_json::to_value(header)
-                    .map(|v: Value| v.to_string())
-                    .ok()
+                serde_json::to_string(&header).ok().map(Arc::from)
             })
             .collect();
         self.publish(&[(SubscriptionKind::NewHeads, rendered)]);
@@ -338,7 +447,7 @@ mod tests {
 
     #[actix_rt::test]
     async fn a_subscriber_that_stops_reading_loses_notifications_and_others_do_not() {
-        let hub = SubscriptionHub::new();
+        let hub = SubscriptionHub::default();
         let metrics = hub.metrics();
         let hub = hub.start();
         let (slow_sink, mut slow) = notification_buffer(2);
@@ -349,10 +458,11 @@ mod tests {
                     connection,
                     kind: SubscriptionKind::PendingHashes,
                     sink,
+                    per_connection: MAX_SUBSCRIPTIONS_PER_CONNECTION,
                 })
                 .await
                 .unwrap();
-            assert!(id.is_some_and(|id| id.len() == 34));
+            assert!(id.is_ok_and(|id| id.len() == 34));
         }
         let txs: Vec<_> = (0..5).map(|n| Arc::new(legacy_tx(sender(1), n))).collect();
         hub.send(NewTxs {
@@ -362,7 +472,8 @@ mod tests {
         .unwrap();
         // The fast reader got all five, in order; the slow one's buffer held two.
         for tx in &txs {
-            let note: Value = serde_json::from_str(&fast.recv().await.unwrap()).unwrap();
+            let note = fast.recv().await.unwrap().to_json();
+            let note: serde_json::Value = serde_json::from_str(&note).unwrap();
             assert_eq!(note["method"], "eth_subscription");
             assert_eq!(note["params"]["result"], serde_json::json!(tx.hash));
         }
@@ -377,12 +488,13 @@ mod tests {
 
     #[actix_rt::test]
     async fn subscriptions_per_connection_are_capped_and_only_their_owner_ends_them() {
-        let hub = SubscriptionHub::new().start();
+        let hub = SubscriptionHub::new(MAX_SUBSCRIPTIONS_PER_CONNECTION + 1).start();
         let (sink, _rx) = notification_buffer(1);
         let subscribe = |connection| Subscribe {
             connection,
             kind: SubscriptionKind::NewHeads,
             sink: sink.clone(),
+            per_connection: MAX_SUBSCRIPTIONS_PER_CONNECTION,
         };
         let mut ids = Vec::new();
         for _ in 0..MAX_SUBSCRIPTIONS_PER_CONNECTION {
@@ -393,10 +505,22 @@ mod tests {
                     .expect("under the cap"),
             );
         }
-        assert_eq!(hub.send(subscribe(1)).await.unwrap(), None);
+        assert_eq!(
+            hub.send(subscribe(1)).await.unwrap(),
+            Err(SubscribeRefused::PerConnection {
+                limit: MAX_SUBSCRIPTIONS_PER_CONNECTION
+            })
+        );
         assert!(
-            hub.send(subscribe(2)).await.unwrap().is_some(),
+            hub.send(subscribe(2)).await.unwrap().is_ok(),
             "per connection"
+        );
+        // The node-wide cap (here one above one connection's) holds across connections.
+        assert_eq!(
+            hub.send(subscribe(3)).await.unwrap(),
+            Err(SubscribeRefused::Total {
+                limit: MAX_SUBSCRIPTIONS_PER_CONNECTION + 1
+            })
         );
         let id = ids[0].clone();
         assert!(!hub
@@ -415,6 +539,52 @@ mod tests {
             .unwrap());
         assert!(!hub.send(Unsubscribe { connection: 1, id }).await.unwrap());
         hub.send(ConnectionClosed(1)).await.unwrap();
-        assert!(hub.send(subscribe(1)).await.unwrap().is_some());
+        assert!(hub.send(subscribe(1)).await.unwrap().is_ok());
+    }
+
+    /// A subscriber that read nothing while a whole buffer's worth more was offered is
+    /// dropped; a subscriber that reads keeps its subscription.
+    #[actix_rt::test]
+    async fn a_subscriber_that_stays_full_is_dropped() {
+        let hub = SubscriptionHub::default();
+        let metrics = hub.metrics();
+        let hub = hub.start();
+        let (stuck_sink, _stuck) = notification_buffer(1);
+        let (reader_sink, mut reader) = notification_buffer(SUBSCRIBER_BUFFER);
+        for (connection, sink) in [(1, stuck_sink), (2, reader_sink)] {
+            hub.send(Subscribe {
+                connection,
+                kind: SubscriptionKind::PendingHashes,
+                sink,
+                per_connection: 1,
+            })
+            .await
+            .unwrap()
+            .unwrap();
+        }
+        let batch = |from: u64| NewTxs {
+            txs: (from..from + 512)
+                .map(|n| Arc::new(legacy_tx(sender(1), n)))
+                .collect::<Vec<_>>()
+                .into(),
+        };
+        let rounds = MAX_MISSED_IN_A_ROW / 512 + 1;
+        for round in 0..rounds {
+            hub.send(batch(round * 512)).await.unwrap();
+            while reader.rx.try_recv().is_ok() {}
+        }
+        assert_eq!(metrics.subscribers_dropped.load(Ordering::Relaxed), 1);
+        // The stuck one is gone: it may subscribe again (its connection holds none).
+        let (again, _rx) = notification_buffer(1);
+        let resubscribed = hub
+            .send(Subscribe {
+                connection: 1,
+                kind: SubscriptionKind::PendingHashes,
+                sink: again,
+                per_connection: 1,
+            })
+            .await
+            .unwrap();
+        assert!(resubscribed.is_ok());
     }
 }

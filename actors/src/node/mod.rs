@@ -114,6 +114,9 @@ pub struct NodeConfig {
     pub handshake_timeout: Duration,
     /// Inbound handshakes in progress at most ([`MAX_PENDING_HANDSHAKES`], geth's 50).
     pub max_pending_handshakes: usize,
+    /// `eth_subscribe` subscriptions of all connections together at most
+    /// ([`crate::feed::hub::MAX_SUBSCRIPTIONS`]; `--rpc.max-subscriptions`).
+    pub max_subscriptions: usize,
 }
 
 impl NodeConfig {
@@ -150,6 +153,7 @@ impl NodeConfig {
             request_timeout: crate::peer::REQUEST_TIMEOUT,
             handshake_timeout: crate::session::HANDSHAKE_STEP_TIMEOUT,
             max_pending_handshakes: MAX_PENDING_HANDSHAKES,
+            max_subscriptions: crate::feed::hub::MAX_SUBSCRIPTIONS,
         }
     }
 }
@@ -221,6 +225,8 @@ pub struct Node {
     external_ip: Option<std::net::IpAddr>,
     /// Inbound handshakes in progress at most.
     max_pending_handshakes: usize,
+    /// The thread the subscription hub runs on.
+    hub_arbiter: ArbiterHandle,
 }
 
 impl Node {
@@ -322,6 +328,7 @@ impl Node {
         let _ = tokio::time::timeout(grace, self.manager.send(manager::WaitForNoPeers)).await;
         self.observer.do_send(crate::feed::observe::StopObserver);
         self.arbiters.stop();
+        self.hub_arbiter.stop();
     }
 
     fn links(&self) -> SessionPeerLinks {

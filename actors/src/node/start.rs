@@ -53,7 +53,11 @@ impl Node {
         let manager = core.start_manager(&config);
         let discovery = start_discovery(&config, &core, &manager, local_addr).await?;
         let dns = start_dns(&config, &core, &manager);
-        let hub = SubscriptionHub::new();
+        // The hub renders notifications (full txs as JSON) for every subscriber: on an
+        // arbiter of its own, never on the thread that coordinates peers.
+        let hub_arbiter = Arbiter::new().handle();
+        let hub = SubscriptionHub::new(config.max_subscriptions);
+        let subscription_metrics = hub.metrics();
         let node = Self {
             peer_set: core.peer_set,
             pool: core.pool,
@@ -69,8 +73,9 @@ impl Node {
             chain_id: config.chain_id,
             network_id: config.network_id,
             follow: Arc::new(FollowedChain::new()),
-            subscription_metrics: hub.metrics(),
-            subscriptions: hub.start(),
+            subscription_metrics,
+            subscriptions: SubscriptionHub::start_in_arbiter(&hub_arbiter, move |_| hub),
+            hub_arbiter,
             session: core.session,
             links: core.links,
             chain: core.status,

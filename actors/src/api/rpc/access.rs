@@ -1,6 +1,9 @@
 //! Who may call what, as geth's flags decide it: the namespaces served on an endpoint
-//! (`--http.api`, `--ws.api`), the Host names accepted (`--http.vhosts`) and the browser
-//! origins answered with CORS headers (`--http.corsdomain`).
+//! (`--http.api`, `--ws.api`), the Host names accepted (`--http.vhosts`), the browser
+//! origins answered with CORS headers (`--http.corsdomain`), the browser origins allowed
+//! to open a WebSocket (`--ws.origins`), and what one client may cost ([`RpcLimits`]).
+
+use super::limits::RpcLimits;
 
 /// Every namespace the node implements.
 pub const ALL_APIS: [&str; 5] = ["admin", "eth", "net", "txpool", "web3"];
@@ -20,6 +23,12 @@ pub struct RpcAccess {
     pub vhosts: Vec<String>,
     /// Origins answered with CORS headers (`*`: any); none by default.
     pub cors: Vec<String>,
+    /// Browser origins allowed to open a WebSocket (`--ws.origins`; `*`: any). Empty, as
+    /// by default: `http://localhost` and this host's own name only. A request without
+    /// an Origin header (not a browser) always passes, as in geth.
+    pub origins: Vec<String>,
+    /// Batch, response, connection and subscription limits.
+    pub limits: RpcLimits,
 }
 
 impl Default for RpcAccess {
@@ -29,6 +38,8 @@ impl Default for RpcAccess {
             apis: DEFAULT_APIS.map(String::from).to_vec(),
             vhosts: DEFAULT_VHOSTS.map(String::from).to_vec(),
             cors: Vec::new(),
+            origins: Vec::new(),
+            limits: RpcLimits::default(),
         }
     }
 }
@@ -78,6 +89,70 @@ impl RpcAccess {
             .any(|c| c.eq_ignore_ascii_case(origin))
             .then(|| origin.to_string())
     }
+}
+
+impl RpcAccess {
+    /// Whether a WebSocket upgrade with this `Origin` header may proceed (geth's
+    /// `wsHandshakeValidator`): no header passes; otherwise the origin must match a rule
+    /// of [`RpcAccess::origins`] (scheme, host and port each compared where the rule names
+    /// them), or, with no rule, `http://localhost` or `http://` + this host's name.
+    pub fn allows_origin(&self, origin: Option<&str>) -> bool {
+        let Some(origin) = origin else {
+            return true;
+        };
+        let origin = origin.to_ascii_lowercase();
+        if self.origins.iter().any(|o| o == "*") {
+            return true;
+        }
+        let defaults;
+        let rules: &[String] = if self.origins.is_empty() {
+            defaults = default_origins();
+            &defaults
+        } else {
+            &self.origins
+        };
+        rules
+            .iter()
+            .any(|rule| origin_matches(&rule.to_ascii_lowercase(), &origin))
+    }
+}
+
+/// geth's origins when `--ws.origins` is empty: `http://localhost` and `http://HOSTNAME`.
+fn default_origins() -> Vec<String> {
+    let mut origins = vec!["http://localhost".to_string()];
+    if let Some(name) = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty())
+    {
+        origins.push(format!("http://{name}"));
+    }
+    origins
+}
+
+/// An origin's scheme, host and port (each `None` when absent): `https://a.b:8080`.
+fn origin_parts(text: &str) -> (Option<&str>, &str, Option<&str>) {
+    let (scheme, rest) = match text.split_once("://") {
+        Some((scheme, rest)) => (Some(scheme), rest),
+        None => (None, text),
+    };
+    let rest = rest.split('/').next().unwrap_or_default();
+    match rest.rsplit_once(':') {
+        Some((host, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => {
+            (scheme, host, Some(port))
+        }
+        _ => (scheme, rest, None),
+    }
+}
+
+/// geth's `ruleAllowsOrigin`: the host must be equal; the scheme and port only where the
+/// rule names them.
+fn origin_matches(rule: &str, origin: &str) -> bool {
+    let (rule_scheme, rule_host, rule_port) = origin_parts(rule);
+    let (scheme, host, port) = origin_parts(origin);
+    rule_host == host
+        && rule_scheme.is_none_or(|s| Some(s) == scheme)
+        && rule_port.is_none_or(|p| Some(p) == port)
 }
 
 /// A comma-separated flag value as a list (blank entries dropped).
@@ -130,6 +205,41 @@ mod tests {
             ..RpcAccess::default()
         };
         assert!(any.allows_host("evil.example"));
+    }
+
+    #[test]
+    fn websocket_origins_pass_as_geths_validator_lets_them() {
+        let default = RpcAccess::default();
+        assert!(default.allows_origin(None), "not a browser");
+        assert!(default.allows_origin(Some("http://localhost")));
+        assert!(default.allows_origin(Some("http://localhost:3000")));
+        assert!(!default.allows_origin(Some("https://evil.example")));
+        assert!(!default.allows_origin(Some("null")));
+        assert!(!default.allows_origin(Some("http://localhost.evil.example")));
+        let listed = RpcAccess {
+            origins: vec!["https://app.example".into(), "wallet.example:8080".into()],
+            ..RpcAccess::default()
+        };
+        assert!(listed.allows_origin(Some("https://APP.example")));
+        assert!(listed.allows_origin(Some("https://app.example:443")));
+        assert!(
+            !listed.allows_origin(Some("http://app.example")),
+            "scheme named"
+        );
+        assert!(listed.allows_origin(Some("http://wallet.example:8080")));
+        assert!(
+            !listed.allows_origin(Some("http://wallet.example:9090")),
+            "port named"
+        );
+        assert!(
+            !listed.allows_origin(Some("http://localhost")),
+            "the list replaces the default"
+        );
+        let any = RpcAccess {
+            origins: vec!["*".into()],
+            ..RpcAccess::default()
+        };
+        assert!(any.allows_origin(Some("null")));
     }
 
     #[test]

@@ -1,21 +1,26 @@
 //! JSON-RPC over WebSocket (`--ws`): every method of the HTTP endpoint, plus
 //! `eth_subscribe` (`newPendingTransactions`, with `true` full transactions, and
-//! `newHeads`) and `eth_unsubscribe`. Each connection drains its own bounded buffer of
-//! notifications (see [`super::subscriptions`]); a request above [`MAX_WS_MESSAGE`] or a
-//! subscription past [`MAX_SUBSCRIPTIONS_PER_CONNECTION`] gets a JSON-RPC error.
+//! `newHeads`) and `eth_unsubscribe`. A browser page may connect only from an allowed
+//! origin (`--ws.origins`, geth's rule). Each connection answers one request at a time,
+//! drains its own bounded buffer of notifications (see [`crate::feed::hub`]), writes big
+//! messages as 64 KiB continuation frames, and is closed when a write misses
+//! [`WS_WRITE_TIMEOUT`] or a Pong misses [`WS_PONG_TIMEOUT`]; a request above
+//! [`MAX_WS_MESSAGE`] or a subscription past the limits gets a JSON-RPC error.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use actix::Addr;
 use actix_web::{web, HttpRequest, HttpResponse};
-use actix_ws::{AggregatedMessage, CloseCode, CloseReason, ProtocolError};
+use actix_ws::{AggregatedMessage, CloseCode, CloseReason, Item, ProtocolError};
 use serde_json::{json, Value};
+use tokio::time::Instant;
 
-use super::{handle_body_with, RpcAccess, RpcError, MAX_REQUEST_SIZE};
+use super::limits::{WS_FRAME_SIZE, WS_PING_INTERVAL, WS_PONG_TIMEOUT, WS_WRITE_TIMEOUT};
+use super::{answer_body, RpcAccess, RpcError, MAX_REQUEST_SIZE};
 use crate::feed::hub::{
     notification_buffer, ConnectionClosed, NotificationSink, Subscribe, SubscriptionHub,
-    SubscriptionKind, Unsubscribe, MAX_SUBSCRIPTIONS_PER_CONNECTION, SUBSCRIBER_BUFFER,
+    SubscriptionKind, Unsubscribe, SUBSCRIBER_BUFFER,
 };
 use crate::node::Node;
 
@@ -35,7 +40,8 @@ pub fn server(
     addr: SocketAddr,
     access: RpcAccess,
 ) -> std::io::Result<(actix_web::dev::Server, SocketAddr)> {
-    crate::api::http::http_server(addr, move |config| {
+    let gate = access.limits.connections.clone();
+    crate::api::http::rpc_server(addr, gate, move |config| {
         configure(node.clone(), access.clone())(config)
     })
 }
@@ -65,6 +71,17 @@ async fn upgrade(
     if !access.allows_host(host) {
         return Ok(HttpResponse::Forbidden().body("invalid host specified"));
     }
+    let origin = request
+        .headers()
+        .get(actix_web::http::header::ORIGIN)
+        .map(|o| o.to_str().unwrap_or("\u{fffd}"));
+    if !access.allows_origin(origin) {
+        log::warn!("refused a WebSocket connection from origin {origin:?}");
+        return Ok(HttpResponse::Forbidden().body("websocket: request origin not allowed"));
+    }
+    if let Some(refusal) = crate::api::http::over_connection_limit(&request) {
+        return Ok(refusal);
+    }
     let (response, session, stream) = actix_ws::handle(&request, body)?;
     let stream = stream
         .max_frame_size(MAX_WS_MESSAGE)
@@ -88,13 +105,18 @@ struct Connection {
 }
 
 impl Connection {
-    /// Answers requests and forwards notifications until either side closes.
+    /// Answers requests and forwards notifications until either side closes, a write
+    /// misses [`WS_WRITE_TIMEOUT`] or a Pong misses [`WS_PONG_TIMEOUT`].
     async fn run(
         self,
         mut session: actix_ws::Session,
         mut stream: actix_ws::AggregatedMessageStream,
     ) {
         let (sink, mut notes) = notification_buffer(SUBSCRIBER_BUFFER);
+        let mut ping = tokio::time::interval(WS_PING_INTERVAL);
+        ping.reset();
+        // When our unanswered Ping went out, if one is out.
+        let mut ping_sent: Option<Instant> = None;
         loop {
             let sent = tokio::select! {
                 message = stream.recv() => match message {
@@ -104,8 +126,13 @@ impl Connection {
                     Some(Ok(AggregatedMessage::Binary(bytes))) => {
                         self.answer(&mut session, &bytes, &sink).await
                     }
-                    Some(Ok(AggregatedMessage::Ping(bytes))) => session.pong(&bytes).await,
-                    Some(Ok(AggregatedMessage::Pong(_))) => Ok(()),
+                    Some(Ok(AggregatedMessage::Ping(bytes))) => {
+                        within_deadline(session.pong(&bytes)).await
+                    }
+                    Some(Ok(AggregatedMessage::Pong(_))) => {
+                        ping_sent = None;
+                        Ok(())
+                    }
                     Some(Ok(AggregatedMessage::Close(_))) | None => break,
                     Some(Err(error)) => {
                         self.refuse(session, error).await;
@@ -113,14 +140,37 @@ impl Connection {
                         return;
                     }
                 },
-                Some(note) = notes.recv() => session.text(note).await,
+                Some(note) = notes.recv() => send_text(&mut session, note.to_json()).await,
+                _ = ping.tick() => match ping_sent {
+                    Some(at) if at.elapsed() >= WS_PONG_TIMEOUT => Err(SendFailed::Deadline),
+                    Some(_) => Ok(()),
+                    None => {
+                        ping_sent = Some(Instant::now());
+                        within_deadline(session.ping(b"")).await
+                    }
+                },
             };
-            if sent.is_err() {
-                break;
+            match sent {
+                Ok(()) => {}
+                Err(SendFailed::Closed) => break,
+                Err(SendFailed::Deadline) => {
+                    self.node_gate_timeout();
+                    log::debug!("ws connection {}: write or pong deadline missed", self.id);
+                    break;
+                }
             }
         }
         self.hub.do_send(ConnectionClosed(self.id));
-        let _ = session.close(None).await;
+        let _ = tokio::time::timeout(WS_WRITE_TIMEOUT, session.close(None)).await;
+    }
+
+    /// Counts a connection closed for a missed deadline.
+    fn node_gate_timeout(&self) {
+        self.access
+            .limits
+            .connections
+            .ws_timeouts
+            .fetch_add(1, Ordering::Relaxed);
     }
 
     /// A message that broke a limit (or the protocol): a JSON-RPC error, then close (the
@@ -157,7 +207,7 @@ impl Connection {
         session: &mut actix_ws::Session,
         body: &[u8],
         sink: &NotificationSink,
-    ) -> Result<(), actix_ws::Closed> {
+    ) -> Result<(), SendFailed> {
         let call: Option<Value> = serde_json::from_slice(body).ok();
         let method = call
             .as_ref()
@@ -166,12 +216,12 @@ impl Connection {
         let answer = match method {
             Some(m @ ("eth_subscribe" | "eth_unsubscribe")) if self.access.allows(m) => {
                 let call = call.as_ref().unwrap_or(&Value::Null);
-                Some(self.subscription_call(m, call, sink).await)
+                Some(self.subscription_call(m, call, sink).await.to_string())
             }
-            _ => handle_body_with(&self.node, &self.access, body).await,
+            _ => answer_body(&self.node, &self.access, body).await,
         };
         match answer {
-            Some(answer) => session.text(answer.to_string()).await,
+            Some(answer) => send_text(session, answer).await,
             None => Ok(()),
         }
     }
@@ -218,15 +268,13 @@ impl Connection {
                 connection: self.id,
                 kind,
                 sink: sink.clone(),
+                per_connection: self.access.limits.subscriptions_per_connection,
             })
             .await
             .map_err(|_| RpcError::new(-32000, "node is shutting down"))?;
         match id {
-            Some(id) => Ok(Value::String(id)),
-            None => Err(RpcError::new(
-                LIMIT_EXCEEDED,
-                format!("at most {MAX_SUBSCRIPTIONS_PER_CONNECTION} subscriptions per connection"),
-            )),
+            Ok(id) => Ok(Value::String(id)),
+            Err(refused) => Err(RpcError::new(LIMIT_EXCEEDED, refused.to_string())),
         }
     }
 
@@ -249,4 +297,50 @@ impl Connection {
 
 fn error_json(id: Value, error: &RpcError) -> Value {
     json!({"jsonrpc": "2.0", "id": id, "error": {"code": error.code, "message": error.message}})
+}
+
+/// Why a write to a WebSocket client failed.
+#[derive(Debug)]
+enum SendFailed {
+    /// The connection is closed.
+    Closed,
+    /// The client did not take it within [`WS_WRITE_TIMEOUT`] (or missed a Pong).
+    Deadline,
+}
+
+/// One write under [`WS_WRITE_TIMEOUT`].
+async fn within_deadline(
+    write: impl std::future::Future<Output = Result<(), actix_ws::Closed>>,
+) -> Result<(), SendFailed> {
+    match tokio::time::timeout(WS_WRITE_TIMEOUT, write).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err(SendFailed::Closed),
+        Err(_) => Err(SendFailed::Deadline),
+    }
+}
+
+/// Writes `text` as one message: a single frame up to [`WS_FRAME_SIZE`], continuation
+/// frames beyond (so a client that stops reading holds at most actix-ws' 32 queued frames
+/// of it), all within [`WS_WRITE_TIMEOUT`].
+async fn send_text(session: &mut actix_ws::Session, text: String) -> Result<(), SendFailed> {
+    if text.len() <= WS_FRAME_SIZE {
+        return within_deadline(session.text(text)).await;
+    }
+    let bytes = bytes::Bytes::from(text);
+    let write = async {
+        let mut start = 0;
+        while start < bytes.len() {
+            let end = (start + WS_FRAME_SIZE).min(bytes.len());
+            let chunk = bytes.slice(start..end);
+            let item = match (start, end == bytes.len()) {
+                (0, _) => Item::FirstText(chunk),
+                (_, true) => Item::Last(chunk),
+                (_, false) => Item::Continue(chunk),
+            };
+            session.continuation(item).await?;
+            start = end;
+        }
+        Ok(())
+    };
+    within_deadline(write).await
 }

@@ -202,6 +202,33 @@ pub fn validate_stateless(
     tx: PooledTx,
     rules: &ValidationRules,
 ) -> Result<PoolTx, TxValidationError> {
+    let sender = stateless_checks(&tx, rules, Proofs::Verify)?;
+    Ok(PoolTx::new(tx, sender))
+}
+
+/// The stateless checks that cost no KZG work (chain id, blob count, sidecar shape and
+/// commitments, size, fees, gas, signature), in that order; answers the sender. A blob tx
+/// with a version-0 sidecar passes here: it is what `eth_sendRawTransaction` takes and
+/// converts, after these checks, to version 1 (cell proofs).
+pub fn cheap_stateless_checks(
+    tx: &PooledTx,
+    rules: &ValidationRules,
+) -> Result<alloy_primitives::Address, TxValidationError> {
+    stateless_checks(tx, rules, Proofs::Skip)
+}
+
+/// Whether [`check_sidecar`] verifies the KZG proofs (and refuses version-0 sidecars).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Proofs {
+    Verify,
+    Skip,
+}
+
+fn stateless_checks(
+    tx: &PooledTx,
+    rules: &ValidationRules,
+    proofs: Proofs,
+) -> Result<alloy_primitives::Address, TxValidationError> {
     if let Some(chain_id) = tx.chain_id() {
         if chain_id != rules.chain_id {
             return Err(TxValidationError::WrongChainId {
@@ -210,11 +237,12 @@ pub fn validate_stateless(
             });
         }
     }
-    let sidecar_size = match &tx {
+    let sidecar_size = match tx {
         PooledTx::Eip4844(signed) => check_sidecar(
             &signed.tx().tx.blob_versioned_hashes,
             &signed.tx().sidecar,
             rules,
+            proofs,
         )?,
         _ => 0,
     };
@@ -245,17 +273,15 @@ pub fn validate_stateless(
             block: rules.block_gas_limit,
         });
     }
-    let intrinsic = intrinsic_gas(&tx, rules.calldata_floor);
+    let intrinsic = intrinsic_gas(tx, rules.calldata_floor);
     if tx.gas_limit() < intrinsic {
         return Err(TxValidationError::IntrinsicGas {
             gas_limit: tx.gas_limit(),
             intrinsic,
         });
     }
-    let sender = tx
-        .recover_signer()
-        .map_err(|_| TxValidationError::InvalidSignature)?;
-    Ok(PoolTx::new(tx, sender))
+    tx.recover_signer()
+        .map_err(|_| TxValidationError::InvalidSignature)
 }
 
 /// Blob count within the fork's limit, sidecar lengths equal to the versioned hashes,
@@ -265,6 +291,7 @@ fn check_sidecar(
     hashes: &[alloy_primitives::B256],
     sidecar: &BlobTransactionSidecarVariant,
     rules: &ValidationRules,
+    proofs: Proofs,
 ) -> Result<usize, TxValidationError> {
     if hashes.is_empty() || hashes.len() > rules.max_blobs_per_tx {
         return Err(TxValidationError::BlobCount {
@@ -307,6 +334,9 @@ fn check_sidecar(
         });
     }
     check_commitments(commitments, hashes)?;
+    if proofs == Proofs::Skip {
+        return Ok(size);
+    }
     if matches!(sidecar, BlobTransactionSidecarVariant::Eip4844(_)) {
         return Err(TxValidationError::LegacySidecar { version: 0 });
     }

@@ -135,6 +135,20 @@ impl ValidatingTxPool {
         validate_stateless(tx, &self.rules)
     }
 
+    /// What can refuse `tx` without KZG work, cheapest first: already pooled, the cheap
+    /// stateless checks (chain id, blobs, size, fees, gas, signature), then nonce and
+    /// balance. `eth_sendRawTransaction` runs it before converting a blob sidecar.
+    pub fn precheck(&self, tx: &PooledTx) -> Result<(), PoolError> {
+        if super::TxPool::get(self, tx.hash()).is_some() {
+            return Err(PoolError::AlreadyKnown);
+        }
+        let sender = super::validate::cheap_stateless_checks(tx, &self.rules)?;
+        let candidate = PoolTx::new(tx.clone(), sender);
+        validate_state(&candidate, self.state_provider.as_ref())?;
+        self.check_included_nonce(&candidate)?;
+        Ok(())
+    }
+
     /// The other half of [`Self::add`]: state checks and insertion of transactions that
     /// went through [`Self::verify`] (their outcomes, in order).
     pub fn add_verified(
