@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+use ethpeer_actors::api::rpc;
 
 /// An Ethereum devp2p peer node built on actix. Without a command it runs a node on the
 /// built-in dev network (`ethpeer node` with its defaults).
@@ -213,6 +214,30 @@ pub struct NodeArgs {
     /// Namespaces served over WebSocket, comma-separated (default: eth,net,web3).
     #[arg(long = "ws.api")]
     pub ws_api: Option<String>,
+    /// Browser origins allowed to open a WebSocket, comma-separated (`*`: any). Empty:
+    /// http://localhost and this host's name only (geth's rule). Clients that send no
+    /// Origin (not browsers) always pass.
+    #[arg(long = "ws.origins", default_value = "")]
+    pub ws_origins: String,
+    /// Most calls in one JSON-RPC batch (geth's name and default).
+    #[arg(long = "rpc.batch-request-limit", default_value_t = rpc::limits::BATCH_REQUEST_LIMIT)]
+    pub rpc_batch_request_limit: usize,
+    /// Most result bytes in one JSON-RPC response; calls past it get "response too large"
+    /// (geth's name and default).
+    #[arg(long = "rpc.batch-response-max-size", default_value_t = rpc::limits::BATCH_RESPONSE_MAX_SIZE)]
+    pub rpc_batch_response_max_size: usize,
+    /// Most open JSON-RPC connections, HTTP and WebSocket together (reth's name and default).
+    #[arg(long = "rpc.max-connections", default_value_t = rpc::limits::MAX_CONNECTIONS)]
+    pub rpc_max_connections: usize,
+    /// Most eth_subscribe subscriptions of all WebSocket connections together.
+    #[arg(long = "rpc.max-subscriptions", default_value_t = rpc::limits::MAX_SUBSCRIPTIONS)]
+    pub rpc_max_subscriptions: usize,
+    /// Most subscriptions one WebSocket connection may hold (reth's name).
+    #[arg(
+        long = "rpc.max-subscriptions-per-connection",
+        default_value_t = rpc::limits::MAX_SUBSCRIPTIONS_PER_CONNECTION
+    )]
+    pub rpc_max_subscriptions_per_connection: usize,
     /// Alias of `--http` on this address with every namespace unless --http.api says
     /// otherwise, e.g. 127.0.0.1:8545.
     #[arg(long)]

@@ -21,10 +21,15 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(error) if !error.use_stderr() => error.exit(),
         Err(error) => {
-            // clap's message spans several lines (usage, hint); ours is one.
-            let text = error.to_string();
-            let first = text.lines().next().unwrap_or_default();
+            // clap's whole text: the error, the valid values, "a similar argument exists",
+            // usage; its first line carries our prefix like every other error.
+            let text = error.render().to_string();
+            let mut lines = text.lines();
+            let first = lines.next().unwrap_or_default();
             eprintln!("ethpeer: {}", first.trim_start_matches("error: "));
+            for line in lines {
+                eprintln!("{line}");
+            }
             return ExitCode::from(2);
         }
     };

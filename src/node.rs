@@ -10,7 +10,7 @@ use anyhow::Context;
 use ethpeer_actors::api::{metrics, rpc};
 use ethpeer_actors::chain::{ChainStore, RedbChainStore, CHAIN_DB_FILE};
 use ethpeer_actors::discovery::bootnodes;
-use ethpeer_actors::discovery::enode::{load_or_create_node_key, Enode};
+use ethpeer_actors::discovery::enode::Enode;
 use ethpeer_actors::eth::forkid::Network;
 use ethpeer_actors::eth::{genesis, EthVersion};
 use ethpeer_actors::node::{rules_for_genesis, Bootnode, DiscoveryConfig, NodeBuilder};
@@ -23,13 +23,16 @@ use crate::cli::{NetworkArg, NodeArgs};
 /// own grace is 2 s).
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
-/// Runs a node until Ctrl-C.
+/// Runs a node until Ctrl-C. A start either fully works or changes nothing: every flag
+/// and file is checked ([`Plan::new`]) and every listener bound ([`Sockets::bind`])
+/// before the first byte is written to the data directory ([`Plan::open`]) or the first
+/// peer is dialed.
 pub fn run(args: NodeArgs) -> anyhow::Result<()> {
-    // Everything that can fail on bad flags or files fails here, before any socket opens.
     let plan = Plan::new(&args)?;
-    let store = plan.store.clone();
+    let sockets = Sockets::bind(&args, &plan)?;
+    let (plan, store) = plan.open()?;
     let system = actix_rt::System::new();
-    let result = system.block_on(serve(plan));
+    let result = system.block_on(serve(plan, sockets));
     // Dropping the System drops every actor, and with them their handles on the store.
     // HTTP worker threads report "stopped" slightly before they drop their app state (which
     // holds the node), so the last references may take a moment to go.
@@ -58,18 +61,28 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
 /// Tries (20 ms apart) to become the store's last owner at exit: 2 s in all.
 const STORE_CLOSE_ATTEMPTS: usize = 100;
 
-/// What the flags resolved to.
+/// What the flags resolved to, checked, with nothing written yet.
 struct Plan {
     builder: NodeBuilder,
-    store: Arc<RedbChainStore>,
-    http: Option<(std::net::SocketAddr, rpc::RpcAccess)>,
-    ws: Option<(std::net::SocketAddr, rpc::RpcAccess)>,
+    spec: Option<alloy_genesis::Genesis>,
+    genesis_header: ethpeer_actors::alloy_consensus::Header,
+    datadir: PathBuf,
+    /// The node key file, and its key when the file exists (read and checked).
+    key: (PathBuf, Option<ethpeer_actors::discovery::enode::SecretKey>),
+    /// `--chain`: an RLP file to import once the store is open.
+    chain: Option<PathBuf>,
+    network_name: &'static str,
+    http: Endpoint,
+    ws: Endpoint,
     metrics: Option<std::net::SocketAddr>,
+    rpc_limits: rpc::RpcLimits,
 }
 
 impl Plan {
+    /// Parses and checks every flag and file; writes nothing.
     fn new(args: &NodeArgs) -> anyhow::Result<Self> {
-        let (http, ws) = rpc_endpoints(args)?;
+        let rpc_limits = rpc_limits(args)?;
+        let (http, ws) = rpc_endpoints(args, &rpc_limits)?;
         let spec = match (&args.genesis, args.network) {
             (Some(path), _) => Some(genesis::load_genesis(path)?),
             (None, NetworkArg::Dev) => Some(genesis::dev_genesis()),
@@ -83,67 +96,140 @@ impl Plan {
             .datadir
             .clone()
             .unwrap_or_else(|| default_datadir(network_name));
-        std::fs::create_dir_all(&datadir)
-            .with_context(|| format!("cannot create data directory {}", datadir.display()))?;
         let key_path = args
             .nodekey
             .clone()
             .unwrap_or_else(|| datadir.join("nodekey"));
-        let key = load_or_create_node_key(&key_path)?;
-
-        let (mut builder, store, state) = open_chain(args, spec.as_ref(), &datadir)?;
-        if let Some(spec) = &spec {
-            // The pool follows the head's gas limit and fork, not genesis's.
-            builder.config_mut().rules = rules_for_genesis(spec, &store.head());
-        }
-        let eth_versions = eth_versions(args)?;
-        let mut builder = builder
-            .key(key)
-            .listen(std::net::SocketAddr::new(args.addr, args.port))
-            .store(store.clone())
-            .state(state)
-            .eth_versions(eth_versions)
-            .max_peers(args.maxpeers)
-            .arrival_wait(Duration::from_millis(args.tx_arrival_wait))
-            .blob_fetch(BlobFetchPolicy::new(
-                BlobFetchPolicy::parse_custody(&args.blobpool_custody)
-                    .map_err(|e| anyhow::anyhow!("--blobpool.custody: {e}"))?,
-                args.blobpool_fetch_probability,
-            ));
-        builder.config_mut().follow = ethpeer_actors::blocks::follow::FollowConfig {
-            enabled: args.follow_quorum > 0,
-            interval: Duration::from_secs(args.follow_interval.max(1)),
-            quorum: args.follow_quorum,
+        let key = match key_path.exists() {
+            true => Some(ethpeer_actors::discovery::enode::read_node_key(&key_path)?),
+            false => None,
         };
-        if let Some(id) = args.networkid {
-            builder = builder.network_id(id);
+        if let Some(chain) = &args.chain {
+            std::fs::metadata(chain)
+                .with_context(|| format!("--chain: cannot read chain file {}", chain.display()))?;
         }
-        builder = with_peers(builder, args, &datadir)?;
-        if let Some(path) = &args.trace_propagation {
-            builder = builder.trace_propagation(path.clone());
-        }
-        log::info!(
-            "network {network_name}, data in {}, head #{}",
-            datadir.display(),
-            store.head().number
-        );
+        let (builder, genesis_header) = chain_builder(args, spec.as_ref())?;
+        let builder = with_flags(builder, args, &datadir)?;
         Ok(Self {
             builder,
-            store,
+            spec,
+            genesis_header,
+            datadir,
+            key: (key_path, key),
+            chain: args.chain.clone(),
+            network_name,
             http,
             ws,
             metrics: args.metrics,
+            rpc_limits,
+        })
+    }
+
+    /// The first writes: the data directory, a new node key if there was none, the chain
+    /// store (with `--chain` imported). Answers the builder ready to start and the store.
+    fn open(mut self) -> anyhow::Result<(Self, Arc<RedbChainStore>)> {
+        std::fs::create_dir_all(&self.datadir)
+            .with_context(|| format!("cannot create data directory {}", self.datadir.display()))?;
+        let key = match self.key.1 {
+            Some(key) => key,
+            None => {
+                let key = ethpeer_actors::discovery::enode::new_node_key();
+                ethpeer_actors::discovery::enode::save_node_key(&self.key.0, &key)?;
+                key
+            }
+        };
+        let store = Arc::new(RedbChainStore::open(
+            &self.datadir.join(CHAIN_DB_FILE),
+            &self.genesis_header,
+        )?);
+        if let Some(chain) = &self.chain {
+            let summary = crate::import_into(&store, chain, self.spec.as_ref())?;
+            log::info!("imported {chain:?}: {summary}");
+        }
+        if let Some(spec) = &self.spec {
+            // The pool follows the head's gas limit and fork, not genesis's.
+            self.builder.config_mut().rules = rules_for_genesis(spec, &store.head());
+        }
+        self.builder = std::mem::replace(&mut self.builder, NodeBuilder::dev())
+            .key(key)
+            .store(store.clone());
+        log::info!(
+            "network {}, data in {}, head #{}",
+            self.network_name,
+            self.datadir.display(),
+            store.head().number
+        );
+        Ok((self, store))
+    }
+}
+
+/// Every listener, bound before anything is written: a busy port or a bad address ends the
+/// start with one line naming the flag, the address and the OS error.
+struct Sockets {
+    p2p: std::net::TcpListener,
+    discovery: Option<std::net::UdpSocket>,
+    http: Option<std::net::TcpListener>,
+    ws: Option<std::net::TcpListener>,
+    metrics: Option<std::net::TcpListener>,
+}
+
+impl Sockets {
+    fn bind(args: &NodeArgs, plan: &Plan) -> anyhow::Result<Self> {
+        let tcp = |flag: &str, addr: std::net::SocketAddr| {
+            std::net::TcpListener::bind(addr)
+                .map_err(|error| anyhow::anyhow!("{flag}: cannot listen on {addr}: {error}"))
+        };
+        let p2p = tcp("--port", std::net::SocketAddr::new(args.addr, args.port))?;
+        let discovery = plan.builder.config().discovery.clone();
+        let discovery =
+            match discovery.v4 || discovery.v5 {
+                true => {
+                    // One UDP port for v4 and v5: --discovery.port, else the RLPx port (an
+                    // ephemeral one of its own when that is 0, as geth binds :0 for both).
+                    let port = match (args.discovery_port, args.port) {
+                        (Some(port), _) => port,
+                        (None, 0) => 0,
+                        (None, _) => p2p.local_addr()?.port(),
+                    };
+                    let addr = std::net::SocketAddr::new(args.addr, port);
+                    let flag = match args.discovery_port {
+                        Some(_) => "--discovery.port",
+                        None => "--port (discovery, UDP)",
+                    };
+                    Some(std::net::UdpSocket::bind(addr).map_err(|error| {
+                        anyhow::anyhow!("{flag}: cannot listen on {addr}: {error}")
+                    })?)
+                }
+                false => None,
+            };
+        let http_flag = match args.rpc {
+            Some(_) => "--rpc",
+            None => "--http.port",
+        };
+        Ok(Self {
+            p2p,
+            discovery,
+            http: plan
+                .http
+                .as_ref()
+                .map(|(a, _)| tcp(http_flag, *a))
+                .transpose()?,
+            ws: plan
+                .ws
+                .as_ref()
+                .map(|(a, _)| tcp("--ws.port", *a))
+                .transpose()?,
+            metrics: plan.metrics.map(|a| tcp("--metrics", a)).transpose()?,
         })
     }
 }
 
-/// The builder for the network or genesis, its chain store (with `--chain` imported) and
-/// the pool's state (`--state`, the genesis alloc, or none).
-fn open_chain(
+/// The builder for the network or genesis, with the pool's state (`--state`, the genesis
+/// alloc, or none), and the genesis header the store is opened with.
+fn chain_builder(
     args: &NodeArgs,
     spec: Option<&alloy_genesis::Genesis>,
-    datadir: &Path,
-) -> anyhow::Result<(NodeBuilder, Arc<RedbChainStore>, Arc<dyn StateProvider>)> {
+) -> anyhow::Result<(NodeBuilder, ethpeer_actors::alloy_consensus::Header)> {
     let (builder, genesis_header) = match (spec, args.network) {
         (Some(spec), _) => (
             NodeBuilder::from_genesis(spec)?,
@@ -159,20 +245,109 @@ fn open_chain(
             )
         }
     };
-    let store = Arc::new(RedbChainStore::open(
-        &datadir.join(CHAIN_DB_FILE),
-        &genesis_header,
-    )?);
-    if let Some(chain) = &args.chain {
-        let summary = crate::import_into(&store, chain, spec)?;
-        log::info!("imported {chain:?}: {summary}");
-    }
     let state: Arc<dyn StateProvider> = match (&args.state, spec) {
         (Some(path), _) => Arc::new(MemoryState::from_dump(path)?),
         (None, Some(spec)) => Arc::new(MemoryState::from_genesis(spec)),
         (None, None) => Arc::new(NoState),
     };
-    Ok((builder, store, state))
+    Ok((builder.state(state), genesis_header))
+}
+
+/// The flags that shape the node apart from its chain, key and sockets.
+fn with_flags(
+    builder: NodeBuilder,
+    args: &NodeArgs,
+    datadir: &Path,
+) -> anyhow::Result<NodeBuilder> {
+    let eth_versions = eth_versions(args)?;
+    let mut builder = builder
+        .eth_versions(eth_versions)
+        .max_peers(args.maxpeers)
+        .arrival_wait(Duration::from_millis(args.tx_arrival_wait))
+        .blob_fetch(BlobFetchPolicy::new(
+            BlobFetchPolicy::parse_custody(&args.blobpool_custody)
+                .map_err(|e| anyhow::anyhow!("--blobpool.custody: {e}"))?,
+            args.blobpool_fetch_probability,
+        ));
+    builder.config_mut().follow = ethpeer_actors::blocks::follow::FollowConfig {
+        enabled: args.follow_quorum > 0,
+        interval: Duration::from_secs(args.follow_interval.max(1)),
+        quorum: args.follow_quorum,
+    };
+    builder.config_mut().max_subscriptions = args.rpc_max_subscriptions;
+    if let Some(id) = args.networkid {
+        builder = builder.network_id(id);
+    }
+    builder = with_peers(builder, args, datadir)?;
+    if let Some(path) = &args.trace_propagation {
+        builder = builder.trace_propagation(path.clone());
+    }
+    Ok(builder)
+}
+
+/// `--rpc.*` limits, one connection gate for the HTTP and WebSocket servers together,
+/// within what the descriptor budget leaves RPC ([`rpc_descriptor_share`]).
+fn rpc_limits(args: &NodeArgs) -> anyhow::Result<rpc::RpcLimits> {
+    if args.rpc_max_connections == 0 {
+        anyhow::bail!("--rpc.max-connections: must be at least 1");
+    }
+    let connections = match rpc_descriptor_share(args) {
+        Some(share) if share < args.rpc_max_connections => {
+            log::warn!(
+                "open-files limit leaves RPC {share} connections, not the {} of \
+                 --rpc.max-connections (peers keep their reserve; raise `ulimit -n`)",
+                args.rpc_max_connections
+            );
+            share.max(1)
+        }
+        _ => args.rpc_max_connections,
+    };
+    Ok(rpc::RpcLimits {
+        batch_request_limit: args.rpc_batch_request_limit,
+        batch_response_max_size: args.rpc_batch_response_max_size,
+        subscriptions_per_connection: args.rpc_max_subscriptions_per_connection,
+        connections: Arc::new(rpc::ConnectionGate::new(connections)),
+        ..rpc::RpcLimits::default()
+    })
+}
+
+/// Descriptors kept for everything but RPC clients: the chain store, logs, the trace
+/// file, the discovery socket, listeners and the runtime's own (ours, generous: the node
+/// uses about 30 of these).
+const BASE_DESCRIPTOR_RESERVE: usize = 128;
+
+/// Descriptors kept for peers: one per peer, per pending inbound handshake (geth's 50) and
+/// per dial in flight (a third of the peer limit is dialed: geth's dial ratio).
+fn peer_descriptor_reserve(args: &NodeArgs) -> usize {
+    args.maxpeers
+        .saturating_add(ethpeer_actors::session::MAX_PENDING_HANDSHAKES)
+        .saturating_add(args.maxpeers / 3 + 1)
+}
+
+/// Raises the soft open-files limit to the hard one (as geth and reth do at start) and
+/// answers how many RPC connections fit in what is left after the peers' and the base
+/// reserve: each RPC server may hold [`ACCEPT_SLACK`] sockets beyond its limit, and there
+/// are two servers. `None` when the limit cannot be read (no budget is applied then).
+///
+/// [`ACCEPT_SLACK`]: ethpeer_actors::api::http::ACCEPT_SLACK
+fn rpc_descriptor_share(args: &NodeArgs) -> Option<usize> {
+    let (soft, hard) = rlimit::getrlimit(rlimit::Resource::NOFILE).ok()?;
+    let limit = match rlimit::increase_nofile_limit(hard) {
+        Ok(raised) => {
+            if raised > soft {
+                log::info!("raised the open-files limit from {soft} to {raised}");
+            }
+            raised
+        }
+        Err(error) => {
+            log::warn!("cannot raise the open-files limit ({soft}): {error}");
+            soft
+        }
+    };
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let reserved = BASE_DESCRIPTOR_RESERVE.saturating_add(peer_descriptor_reserve(args));
+    let per_server = limit.saturating_sub(reserved) / 2;
+    Some(per_server.saturating_sub(ethpeer_actors::api::http::ACCEPT_SLACK))
 }
 
 /// `--eth` as versions (at least one).
@@ -220,25 +395,29 @@ fn with_peers(
     Ok(builder)
 }
 
-async fn serve(plan: Plan) -> anyhow::Result<()> {
-    let node = plan.builder.start().await.context("cannot listen")?;
+async fn serve(plan: Plan, sockets: Sockets) -> anyhow::Result<()> {
+    let mut builder = plan.builder.listener(sockets.p2p);
+    builder.config_mut().discovery.socket = sockets.discovery.map(Arc::new);
+    let node = builder.start().await.context("cannot start the node")?;
     // stdout carries the machine-readable facts (one per line); logs go to stderr.
     println!("{}", node.enode_url());
     let mut servers = Vec::new();
-    if let Some((addr, access)) = plan.http {
-        let (server, bound) = rpc::server_with(node.clone(), addr, access).context("--http")?;
+    if let (Some((_, access)), Some(listener)) = (plan.http, sockets.http) {
+        let (server, bound) = rpc::server_with(node.clone(), listener, access).context("--http")?;
         println!("rpc http://{bound}");
         log::info!("JSON-RPC on http://{bound}");
         servers.push(server);
     }
-    if let Some((addr, access)) = plan.ws {
-        let (server, bound) = rpc::ws::server(node.clone(), addr, access).context("--ws")?;
+    if let (Some((_, access)), Some(listener)) = (plan.ws, sockets.ws) {
+        let (server, bound) = rpc::ws::server(node.clone(), listener, access).context("--ws")?;
         println!("ws ws://{bound}");
         log::info!("JSON-RPC over WebSocket on ws://{bound}");
         servers.push(server);
     }
-    if let Some(addr) = plan.metrics {
-        let (server, bound) = metrics::server(node.clone(), addr).context("--metrics")?;
+    if let Some(listener) = sockets.metrics {
+        let gate = Some(plan.rpc_limits.connections.clone());
+        let (server, bound) =
+            metrics::server_with(node.clone(), gate, listener).context("--metrics")?;
         println!("metrics http://{bound}/metrics");
         log::info!("metrics on http://{bound}/metrics");
         servers.push(server);
@@ -290,7 +469,7 @@ async fn wait_for_signal() {
 /// `--rpc ADDR`, which serves every namespace unless `--http.api` narrows it) and `--ws`.
 type Endpoint = Option<(std::net::SocketAddr, rpc::RpcAccess)>;
 
-fn rpc_endpoints(args: &NodeArgs) -> anyhow::Result<(Endpoint, Endpoint)> {
+fn rpc_endpoints(args: &NodeArgs, limits: &rpc::RpcLimits) -> anyhow::Result<(Endpoint, Endpoint)> {
     let apis = |flag: &str, list: &Option<String>, default: rpc::RpcAccess| {
         let access = match list {
             Some(list) => default.with_apis(list),
@@ -330,13 +509,16 @@ fn rpc_endpoints(args: &NodeArgs) -> anyhow::Result<(Endpoint, Endpoint)> {
     let http = http.map(|(addr, mut access)| {
         access.vhosts = rpc::split_list(&args.http_vhosts);
         access.cors = rpc::split_list(&args.http_corsdomain);
+        access.limits = limits.clone();
         (addr, access)
     });
     let ws = match args.ws {
-        true => Some((
-            resolve("ws.addr", &args.ws_addr, args.ws_port)?,
-            apis("ws.api", &args.ws_api, rpc::RpcAccess::default())?,
-        )),
+        true => {
+            let mut access = apis("ws.api", &args.ws_api, rpc::RpcAccess::default())?;
+            access.origins = rpc::split_list(&args.ws_origins);
+            access.limits = limits.clone();
+            Some((resolve("ws.addr", &args.ws_addr, args.ws_port)?, access))
+        }
         false => None,
     };
     Ok((http, ws))
@@ -397,6 +579,7 @@ fn discovery_config(args: &NodeArgs, datadir: &Path) -> anyhow::Result<Discovery
         external_ip,
         bootnodes,
         record_file: Some(datadir.join(ethpeer_actors::discovery::enr::RECORD_FILE)),
+        socket: None,
         dns: dns_trees(args)?,
     })
 }

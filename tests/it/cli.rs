@@ -92,12 +92,16 @@ fn rlp_decode_prints_structure_and_rejects_bad_input() {
 }
 
 #[test]
-fn node_refuses_bad_flags_and_files_with_one_line() {
+fn node_refuses_bad_flags_and_files_with_one_line_and_writes_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let datadir = dir.path().to_str().expect("utf-8").to_string();
+    let datadir = dir.path().join("data");
+    let datadir = datadir.to_str().expect("utf-8").to_string();
     let bad_key = dir.path().join("badkey");
     std::fs::write(&bad_key, "not hex").expect("write");
-    let cases: [Vec<&str>; 10] = [
+    // A port someone else holds.
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let busy = busy.local_addr().expect("addr").port().to_string();
+    let ours: [Vec<&str>; 12] = [
         vec!["node", "--datadir", &datadir, "--nat", "upnp"],
         vec!["node", "--datadir", &datadir, "--bootnodes", "enr:garbage"],
         // A namespace the node does not implement, as geth refuses unknown modules.
@@ -117,7 +121,6 @@ fn node_refuses_bad_flags_and_files_with_one_line() {
             "--ws.api",
             "personal",
         ],
-        vec!["node", "--port", "abc"],
         vec!["node", "--datadir", &datadir, "--peers", "enode://nope"],
         vec![
             "node",
@@ -127,7 +130,6 @@ fn node_refuses_bad_flags_and_files_with_one_line() {
             "/nonexistent/genesis.json",
         ],
         vec!["node", "--datadir", &datadir, "--eth", "65"],
-        vec!["node", "--datadir", &datadir, "--network", "ropsten"],
         vec![
             "node",
             "--datadir",
@@ -135,18 +137,91 @@ fn node_refuses_bad_flags_and_files_with_one_line() {
             "--nodekey",
             bad_key.to_str().expect("utf-8"),
         ],
+        vec![
+            "node",
+            "--datadir",
+            &datadir,
+            "--chain",
+            "/nonexistent/chain.rlp",
+        ],
+        // Busy ports: every listener is bound before anything is written.
+        vec![
+            "node",
+            "--datadir",
+            &datadir,
+            "--port",
+            &busy,
+            "--addr",
+            "127.0.0.1",
+        ],
+        vec![
+            "node",
+            "--datadir",
+            &datadir,
+            "--port",
+            "0",
+            "--http",
+            "--http.port",
+            &busy,
+        ],
+        vec![
+            "node",
+            "--datadir",
+            &datadir,
+            "--port",
+            "0",
+            "--ws",
+            "--ws.port",
+            &busy,
+        ],
     ];
-    for args in cases {
+    for args in ours {
         let (ok, stdout, stderr) = ethpeer(&args);
         assert!(!ok, "{args:?} succeeded");
         assert!(stdout.is_empty(), "{args:?}: {stdout}");
-        let lines: Vec<&str> = stderr
+        assert_eq!(stderr.trim().lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.starts_with("ethpeer: "), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(
+            !std::path::Path::new(&datadir).exists(),
+            "{args:?} wrote the data directory"
+        );
+    }
+    let busy_line = ethpeer(&[
+        "node",
+        "--datadir",
+        &datadir,
+        "--port",
+        "0",
+        "--ws",
+        "--ws.port",
+        &busy,
+    ])
+    .2;
+    assert!(
+        busy_line.contains("--ws.port")
+            && busy_line.contains(&busy)
+            && busy_line.contains("in use"),
+        "{busy_line}"
+    );
+    // clap's errors keep their whole text: the valid values, the similar flag.
+    let (ok, _, stderr) = ethpeer(&["node", "--network", "ropsten"]);
+    assert!(!ok);
+    assert!(stderr.starts_with("ethpeer: "), "{stderr}");
+    assert!(stderr.contains("possible values"), "{stderr}");
+    let (ok, _, stderr) = ethpeer(&["node", "--maxpeer", "3"]);
+    assert!(!ok);
+    assert!(stderr.contains("--maxpeers"), "{stderr}");
+    let (ok, _, stderr) = ethpeer(&["node", "--port", "abc"]);
+    assert!(!ok);
+    assert_eq!(
+        stderr
             .lines()
             .filter(|l| l.starts_with("ethpeer: "))
-            .collect();
-        assert_eq!(lines.len(), 1, "{args:?}: {stderr}");
-        assert_eq!(stderr.trim().lines().count(), 1, "{args:?}: {stderr}");
-    }
+            .count(),
+        1,
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -132,7 +132,7 @@ async fn a_node_at_550_follows_two_peers_to_600_and_drops_included_txs() {
     // A newHeads subscriber over WebSocket.
     let (server, ws) = ethpeer_actors::api::rpc::ws::server(
         c.clone(),
-        "127.0.0.1:0".parse().unwrap(),
+        "127.0.0.1:0".parse::<std::net::SocketAddr>().unwrap(),
         ethpeer_actors::api::rpc::RpcAccess::all(),
     )
     .unwrap();

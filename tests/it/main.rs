@@ -32,6 +32,7 @@ mod pow_vectors;
 mod rlp_vectors;
 mod rlpx_vectors;
 mod roundtrip;
+mod rpc_hostile;
 mod rpc_shapes;
 mod sampling;
 mod serve;

@@ -74,7 +74,7 @@ pub(crate) async fn ws_dev_node() -> (ethpeer_actors::node::Node, std::net::Sock
     let node = crate::rpc_shapes::dev_node().await;
     let (server, addr) = rpc::ws::server(
         node.clone(),
-        "127.0.0.1:0".parse().unwrap(),
+        "127.0.0.1:0".parse::<std::net::SocketAddr>().unwrap(),
         RpcAccess::all(),
     )
     .unwrap();

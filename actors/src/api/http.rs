@@ -13,20 +13,60 @@ use super::rpc::limits::{ConnectionGate, ConnectionPermit};
 /// closed by actix-web's 5 s request timeout).
 pub const ACCEPT_SLACK: usize = 64;
 
+/// Where a server listens: an address to bind, or a socket the caller bound already (the
+/// binary binds every listener before it writes anything).
+#[derive(Debug)]
+pub enum Listen {
+    /// Bind this address.
+    Addr(SocketAddr),
+    /// Serve this bound socket.
+    Bound(std::net::TcpListener),
+}
+
+impl From<SocketAddr> for Listen {
+    fn from(addr: SocketAddr) -> Self {
+        Self::Addr(addr)
+    }
+}
+
+impl From<std::net::TcpListener> for Listen {
+    fn from(listener: std::net::TcpListener) -> Self {
+        Self::Bound(listener)
+    }
+}
+
+/// Binds or adopts a [`Listen`] for an actix-web server (a macro: the server's type has
+/// four parameters that only the call site knows).
+macro_rules! listen_on {
+    ($server:expr, $listen:expr) => {
+        match $listen {
+            Listen::Addr(addr) => $server.bind(addr),
+            Listen::Bound(listener) => $server.listen(listener),
+        }
+    };
+}
+
 /// An HTTP server with one worker (admin RPC and scrapes are light) and no signal handling
-/// of its own (the node's owner decides when to stop), bound to `addr`; returns the server
-/// (to spawn or await) and the bound address.
+/// of its own (the node's owner decides when to stop), on `listen`; returns the server (to
+/// spawn or await) and the bound address.
 pub(crate) fn http_server(
-    addr: SocketAddr,
+    listen: Listen,
     configure: impl Fn(&mut actix_web::web::ServiceConfig) + Clone + Send + 'static,
 ) -> std::io::Result<(actix_web::dev::Server, SocketAddr)> {
     let server =
         actix_web::HttpServer::new(move || actix_web::App::new().configure(configure.clone()))
             .workers(1)
-            .disable_signals()
-            .bind(addr)?;
-    let bound = server.addrs().first().copied().unwrap_or(addr);
+            .disable_signals();
+    let server = listen_on!(server, listen)?;
+    let bound = first_addr(server.addrs())?;
     Ok((server.run(), bound))
+}
+
+fn first_addr(addrs: Vec<SocketAddr>) -> std::io::Result<SocketAddr> {
+    addrs
+        .first()
+        .copied()
+        .ok_or_else(|| std::io::Error::other("the server listens nowhere"))
 }
 
 /// A connection's place under the limit, or none (then its requests get 503 and close).
@@ -35,8 +75,9 @@ struct Place(Option<ConnectionPermit>);
 /// An RPC server ([`http_server`]) whose connections take places from `gate`, shared with
 /// the node's other RPC server: HTTP and WebSocket connections count together.
 pub(crate) fn rpc_server(
-    addr: SocketAddr,
+    listen: Listen,
     gate: Arc<ConnectionGate>,
+    write_timeout: std::time::Duration,
     configure: impl Fn(&mut actix_web::web::ServiceConfig) + Clone + Send + 'static,
 ) -> std::io::Result<(actix_web::dev::Server, SocketAddr)> {
     let limit = gate.limit().saturating_add(ACCEPT_SLACK);
@@ -45,11 +86,24 @@ pub(crate) fn rpc_server(
             .workers(1)
             .disable_signals()
             .max_connections(limit)
-            .on_connect(move |_, extensions| {
-                extensions.insert(Place(gate.admit()));
-            })
-            .bind(addr)?;
-    let bound = server.addrs().first().copied().unwrap_or(addr);
+            .on_connect(move |connection, extensions| {
+                let stream = connection.downcast_ref::<actix_web::rt::net::TcpStream>();
+                if let Some(stream) = stream {
+                    // A client that stops reading: once our unsent data is older than the
+                    // write deadline the kernel closes the socket, and with it frees the
+                    // connection's place (actix-http would wait on the write forever).
+                    let socket = socket2::SockRef::from(stream);
+                    if let Err(error) = socket.set_tcp_user_timeout(Some(write_timeout)) {
+                        log::debug!("TCP_USER_TIMEOUT not set: {error}");
+                    }
+                }
+                let ip = stream
+                    .and_then(|stream| stream.peer_addr().ok())
+                    .map(|addr| addr.ip().to_canonical());
+                extensions.insert(Place(gate.admit(ip)));
+            });
+    let server = listen_on!(server, listen)?;
+    let bound = first_addr(server.addrs())?;
     Ok((server.run(), bound))
 }
 

@@ -118,7 +118,7 @@ fn discovery(out: &mut Exposition, node: &Node) {
 /// await or stop) and the bound address.
 pub fn server(
     node: Node,
-    addr: SocketAddr,
+    addr: impl Into<super::http::Listen>,
 ) -> std::io::Result<(actix_web::dev::Server, SocketAddr)> {
     server_with(node, None, addr)
 }
@@ -128,9 +128,9 @@ pub fn server(
 pub fn server_with(
     node: Node,
     rpc: Option<Arc<ConnectionGate>>,
-    addr: SocketAddr,
+    addr: impl Into<super::http::Listen>,
 ) -> std::io::Result<(actix_web::dev::Server, SocketAddr)> {
-    super::http::http_server(addr, move |config| {
+    super::http::http_server(addr.into(), move |config| {
         configure_with(node.clone(), rpc.clone())(config)
     })
 }

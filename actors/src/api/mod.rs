@@ -6,6 +6,6 @@
 //! - [`metrics`]: the Prometheus text endpoint.
 //! - `http`: the actix-web server both run on.
 
-pub(crate) mod http;
+pub mod http;
 pub mod metrics;
 pub mod rpc;

@@ -420,7 +420,7 @@ async fn convert_sidecar(tx: PooledTx) -> Result<PooledTx, RpcError> {
 /// alias). Returns the server and the bound address.
 pub fn server(
     node: Node,
-    addr: SocketAddr,
+    addr: impl Into<super::http::Listen>,
 ) -> std::io::Result<(actix_web::dev::Server, SocketAddr)> {
     server_with(node, addr, RpcAccess::all())
 }
@@ -428,11 +428,14 @@ pub fn server(
 /// Serves JSON-RPC at `POST /` on `addr` as `access` allows (`--http.*` flags).
 pub fn server_with(
     node: Node,
-    addr: SocketAddr,
+    addr: impl Into<super::http::Listen>,
     access: RpcAccess,
 ) -> std::io::Result<(actix_web::dev::Server, SocketAddr)> {
-    let gate = access.limits.connections.clone();
-    super::http::rpc_server(addr, gate, move |config| {
+    let (gate, timeout) = (
+        access.limits.connections.clone(),
+        access.limits.ws_write_timeout,
+    );
+    super::http::rpc_server(addr.into(), gate, timeout, move |config| {
         configure_with(node.clone(), access.clone())(config)
     })
 }

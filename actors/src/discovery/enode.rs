@@ -5,7 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 
 use alloy_primitives::{hex, B512};
-use secp256k1::SecretKey;
+pub use secp256k1::SecretKey;
 
 use crate::p2p::PeerId;
 
@@ -134,18 +134,29 @@ pub fn load_or_create_node_key(path: &Path) -> Result<SecretKey, NodeKeyError> {
     if path.exists() {
         return read_node_key(path);
     }
+    let key = new_node_key();
+    save_node_key(path, &key)?;
+    Ok(key)
+}
+
+/// A fresh random node key (the OS's randomness).
+pub fn new_node_key() -> SecretKey {
+    SecretKey::new(&mut secp256k1::rand::rng())
+}
+
+/// Writes `key` to a new file at `path` (mode 0600, 64 hex characters without newline, as
+/// geth writes it); an existing file is an error, never overwritten.
+pub fn save_node_key(path: &Path, key: &SecretKey) -> Result<(), NodeKeyError> {
     let io = |source| NodeKeyError::Io {
         path: path.display().to_string(),
         source,
     };
-    let key = SecretKey::new(&mut secp256k1::rand::rng());
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let mut file = options.open(path).map_err(io)?;
-    std::io::Write::write_all(&mut file, hex::encode(key.secret_bytes()).as_bytes()).map_err(io)?;
-    Ok(key)
+    std::io::Write::write_all(&mut file, hex::encode(key.secret_bytes()).as_bytes()).map_err(io)
 }
 
 #[cfg(test)]

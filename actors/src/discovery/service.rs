@@ -127,6 +127,8 @@ pub struct DiscoveryConfig {
     pub bootnodes: Vec<Bootnode>,
     /// Where our record (and so its sequence number) is kept across restarts.
     pub record_file: Option<PathBuf>,
+    /// A UDP socket already bound for discovery (then `port` is not bound again).
+    pub socket: Option<Arc<std::net::UdpSocket>>,
     /// EIP-1459 trees to take nodes from (`--discovery.dns`); empty: none.
     pub dns: Vec<crate::discovery::dns::Link>,
 }
@@ -181,8 +183,17 @@ pub async fn start(
     status: Arc<StoreStatus>,
     on_found: Recipient<NodeDiscovered>,
 ) -> std::io::Result<Discovery> {
-    let udp_addr = SocketAddr::new(tcp.ip(), config.port.unwrap_or(tcp.port()));
-    let socket = Arc::new(UdpSocket::bind(udp_addr).await?);
+    let socket = match &config.socket {
+        Some(bound) => {
+            let socket = bound.try_clone()?;
+            socket.set_nonblocking(true)?;
+            Arc::new(UdpSocket::from_std(socket)?)
+        }
+        None => {
+            let udp_addr = SocketAddr::new(tcp.ip(), config.port.unwrap_or(tcp.port()));
+            Arc::new(UdpSocket::bind(udp_addr).await?)
+        }
+    };
     let udp = socket.local_addr()?;
     let ip = announced_ip(config, tcp);
     let content = RecordContent {

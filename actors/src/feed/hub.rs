@@ -437,6 +437,11 @@ impl SubscriptionMetrics {
             &[("outcome", "dropped")],
             self.dropped.load(Ordering::Relaxed),
         );
+        out.counter(
+            "ethpeer_rpc_subscriptions_dropped_total",
+            "Subscriptions ended because their client read nothing for a whole buffer.",
+            self.subscribers_dropped.load(Ordering::Relaxed),
+        );
     }
 }
 

@@ -136,6 +136,16 @@ impl NodeBuilder {
         self
     }
 
+    /// Serves peers on `listener`, a socket the caller bound (its address replaces
+    /// [`NodeBuilder::listen`]'s).
+    pub fn listener(mut self, listener: std::net::TcpListener) -> Self {
+        if let Ok(addr) = listener.local_addr() {
+            self.config.listen = addr;
+        }
+        self.config.listener = Some(Arc::new(listener));
+        self
+    }
+
     /// Pings every `interval` and drops a peer whose Pong takes longer than `timeout`
     /// (geth's 15 s and 20 s by default).
     pub fn keepalive(mut self, interval: Duration, timeout: Duration) -> Self {
@@ -198,7 +208,12 @@ impl NodeBuilder {
         self
     }
 
-    /// The configuration so far, to adjust anything else.
+    /// The configuration so far.
+    pub fn config(&self) -> &NodeConfig {
+        &self.config
+    }
+
+    /// The configuration, to change what has no builder method.
     pub fn config_mut(&mut self) -> &mut NodeConfig {
         &mut self.config
     }

@@ -67,6 +67,9 @@ pub struct NodeConfig {
     pub client_id: String,
     /// Where to listen (port 0: any).
     pub listen: SocketAddr,
+    /// A TCP socket already bound for peers (then `listen` is not bound again): the binary
+    /// binds every listener before it writes anything, so a busy port changes nothing.
+    pub listener: Option<Arc<std::net::TcpListener>>,
     /// eth versions offered.
     pub eth_versions: Vec<EthVersion>,
     /// Network id.
@@ -132,6 +135,7 @@ impl NodeConfig {
             key,
             client_id: format!("ethpeer/v{}", env!("CARGO_PKG_VERSION")),
             listen,
+            listener: None,
             eth_versions: EthVersion::ALL.to_vec(),
             network_id,
             chain_id: rules.chain_id,

@@ -46,8 +46,15 @@ impl Node {
         store: Arc<dyn ChainStore>,
         state: Arc<dyn StateProvider>,
     ) -> std::io::Result<Self> {
+        let listener = match &config.listener {
+            Some(bound) => {
+                let listener = bound.try_clone()?;
+                listener.set_nonblocking(true)?;
+                TcpListener::from_std(listener)?
+            }
+            None => TcpListener::bind(config.listen).await?,
+        };
         let trace = open_trace(&config)?;
-        let listener = TcpListener::bind(config.listen).await?;
         let local_addr = listener.local_addr()?;
         let core = Core::start(&config, &store, state, local_addr, trace);
         let manager = core.start_manager(&config);

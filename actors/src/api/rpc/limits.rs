@@ -3,8 +3,10 @@
 //! WebSocket write deadline and keepalive. [`RpcLimits`] carries the configured values;
 //! [`ConnectionGate`] counts open connections across both servers.
 
+use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Calls in one batch at most: geth's `--rpc.batch-request-limit` default (1000).
@@ -53,6 +55,9 @@ pub struct RpcLimits {
     pub batch_response_max_size: usize,
     /// Subscriptions per WebSocket connection.
     pub subscriptions_per_connection: usize,
+    /// How long one WebSocket write may wait ([`WS_WRITE_TIMEOUT`]; also the Pong
+    /// deadline's unit: tests shorten it).
+    pub ws_write_timeout: Duration,
     /// Open connections, HTTP and WebSocket together; shared by every server given it.
     pub connections: Arc<ConnectionGate>,
 }
@@ -63,6 +68,7 @@ impl Default for RpcLimits {
             batch_request_limit: BATCH_REQUEST_LIMIT,
             batch_response_max_size: BATCH_RESPONSE_MAX_SIZE,
             subscriptions_per_connection: MAX_SUBSCRIPTIONS_PER_CONNECTION,
+            ws_write_timeout: WS_WRITE_TIMEOUT,
             connections: Arc::new(ConnectionGate::new(MAX_CONNECTIONS)),
         }
     }
@@ -73,6 +79,7 @@ impl PartialEq for RpcLimits {
         self.batch_request_limit == other.batch_request_limit
             && self.batch_response_max_size == other.batch_response_max_size
             && self.subscriptions_per_connection == other.subscriptions_per_connection
+            && self.ws_write_timeout == other.ws_write_timeout
             && Arc::ptr_eq(&self.connections, &other.connections)
     }
 }
@@ -80,11 +87,16 @@ impl PartialEq for RpcLimits {
 impl Eq for RpcLimits {}
 
 /// Counts the open connections of the RPC servers that share it; a connection over the
-/// limit is answered 503 and closed, so RPC clients cannot take the sockets peers need.
+/// limit (or over its address's share, [`ConnectionGate::per_ip`]) is answered 503 and
+/// closed, so RPC clients cannot take the sockets peers need, and one address cannot take
+/// every place from the others.
 #[derive(Debug)]
 pub struct ConnectionGate {
     limit: usize,
+    per_ip: usize,
     open: AtomicUsize,
+    /// Open connections per client address (entries leave at zero).
+    by_ip: Mutex<HashMap<IpAddr, usize>>,
     /// Connections refused because the limit was reached.
     pub refused: AtomicU64,
     /// WebSocket connections closed because a write missed [`WS_WRITE_TIMEOUT`] or a Pong
@@ -94,39 +106,80 @@ pub struct ConnectionGate {
 
 /// One open connection's place under the limit; dropping it frees the place.
 #[derive(Debug)]
-pub struct ConnectionPermit(Arc<ConnectionGate>);
+pub struct ConnectionPermit {
+    gate: Arc<ConnectionGate>,
+    ip: Option<IpAddr>,
+}
 
 impl Drop for ConnectionPermit {
     fn drop(&mut self) {
-        self.0.open.fetch_sub(1, Ordering::Relaxed);
+        self.gate.open.fetch_sub(1, Ordering::Relaxed);
+        if let Some(ip) = self.ip {
+            let mut by_ip = self.gate.lock();
+            if let Some(count) = by_ip.get_mut(&ip) {
+                *count = count.saturating_sub(1);
+                if *count == 0 {
+                    by_ip.remove(&ip);
+                }
+            }
+        }
     }
 }
 
 impl ConnectionGate {
-    /// A gate admitting `limit` connections at once.
+    /// A gate admitting `limit` connections at once, a quarter of them (at least one) per
+    /// client address (ours: at least four addresses share the places).
     pub fn new(limit: usize) -> Self {
         Self {
             limit,
+            per_ip: (limit / 4).max(1),
             open: AtomicUsize::new(0),
+            by_ip: Mutex::default(),
             refused: AtomicU64::new(0),
             ws_timeouts: AtomicU64::new(0),
         }
     }
 
-    /// A place for a new connection, or `None` (counted) when every place is taken.
-    pub fn admit(self: &Arc<Self>) -> Option<ConnectionPermit> {
+    /// A place for a new connection from `ip` (unknown: counted against the total only),
+    /// or `None` (counted) when every place, or its address's share, is taken.
+    pub fn admit(self: &Arc<Self>, ip: Option<IpAddr>) -> Option<ConnectionPermit> {
+        let refuse = || {
+            self.refused.fetch_add(1, Ordering::Relaxed);
+            None
+        };
+        let mut by_ip = self.lock();
+        if let Some(ip) = ip {
+            if by_ip.get(&ip).copied().unwrap_or(0) >= self.per_ip {
+                return refuse();
+            }
+        }
         let taken = self
             .open
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |open| {
                 (open < self.limit).then_some(open + 1)
             });
-        match taken {
-            Ok(_) => Some(ConnectionPermit(self.clone())),
-            Err(_) => {
-                self.refused.fetch_add(1, Ordering::Relaxed);
-                None
-            }
+        if taken.is_err() {
+            return refuse();
         }
+        if let Some(ip) = ip {
+            *by_ip.entry(ip).or_default() += 1;
+        }
+        Some(ConnectionPermit {
+            gate: self.clone(),
+            ip,
+        })
+    }
+
+    /// Places one client address may hold.
+    pub fn per_ip(&self) -> usize {
+        self.per_ip
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, usize>> {
+        // The map stays consistent under a panic elsewhere (each update is one step).
+        self.by_ip
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Connections open now.
@@ -166,12 +219,28 @@ mod tests {
     #[test]
     fn the_gate_admits_up_to_its_limit_and_frees_places_on_drop() {
         let gate = Arc::new(ConnectionGate::new(2));
-        let a = gate.admit().expect("first");
-        let _b = gate.admit().expect("second");
-        assert!(gate.admit().is_none());
+        let a = gate.admit(None).expect("first");
+        let _b = gate.admit(None).expect("second");
+        assert!(gate.admit(None).is_none());
         assert_eq!(gate.refused.load(Ordering::Relaxed), 1);
         drop(a);
-        let _c = gate.admit().expect("a freed place");
+        let _c = gate.admit(None).expect("a freed place");
         assert_eq!(gate.open(), 2);
+    }
+
+    #[test]
+    fn one_address_takes_at_most_a_quarter_of_the_places() {
+        let gate = Arc::new(ConnectionGate::new(8));
+        let (greedy, other) = (
+            Some("127.0.0.1".parse().unwrap()),
+            Some("127.0.0.2".parse().unwrap()),
+        );
+        let held: Vec<_> = (0..2)
+            .map(|_| gate.admit(greedy).expect("its share"))
+            .collect();
+        assert!(gate.admit(greedy).is_none(), "past its share");
+        let _honest = gate.admit(other).expect("another address still gets in");
+        drop(held);
+        assert!(gate.admit(greedy).is_some(), "its places came back");
     }
 }

@@ -37,11 +37,14 @@ static CONNECTIONS: AtomicU64 = AtomicU64::new(1);
 /// Serves JSON-RPC over WebSocket at `GET /` on `addr` (one worker) as `access` allows.
 pub fn server(
     node: Node,
-    addr: SocketAddr,
+    addr: impl Into<crate::api::http::Listen>,
     access: RpcAccess,
 ) -> std::io::Result<(actix_web::dev::Server, SocketAddr)> {
-    let gate = access.limits.connections.clone();
-    crate::api::http::rpc_server(addr, gate, move |config| {
+    let (gate, timeout) = (
+        access.limits.connections.clone(),
+        access.limits.ws_write_timeout,
+    );
+    crate::api::http::rpc_server(addr.into(), gate, timeout, move |config| {
         configure(node.clone(), access.clone())(config)
     })
 }
@@ -113,7 +116,7 @@ impl Connection {
         mut stream: actix_ws::AggregatedMessageStream,
     ) {
         let (sink, mut notes) = notification_buffer(SUBSCRIBER_BUFFER);
-        let mut ping = tokio::time::interval(WS_PING_INTERVAL);
+        let mut ping = tokio::time::interval(self.ping_interval());
         ping.reset();
         // When our unanswered Ping went out, if one is out.
         let mut ping_sent: Option<Instant> = None;
@@ -127,7 +130,7 @@ impl Connection {
                         self.answer(&mut session, &bytes, &sink).await
                     }
                     Some(Ok(AggregatedMessage::Ping(bytes))) => {
-                        within_deadline(session.pong(&bytes)).await
+                        within_deadline(self.deadline(), session.pong(&bytes)).await
                     }
                     Some(Ok(AggregatedMessage::Pong(_))) => {
                         ping_sent = None;
@@ -140,13 +143,13 @@ impl Connection {
                         return;
                     }
                 },
-                Some(note) = notes.recv() => send_text(&mut session, note.to_json()).await,
+                Some(note) = notes.recv() => send_text(&mut session, note.to_json(), self.deadline()).await,
                 _ = ping.tick() => match ping_sent {
-                    Some(at) if at.elapsed() >= WS_PONG_TIMEOUT => Err(SendFailed::Deadline),
+                    Some(at) if at.elapsed() >= self.pong_timeout() => Err(SendFailed::Deadline),
                     Some(_) => Ok(()),
                     None => {
                         ping_sent = Some(Instant::now());
-                        within_deadline(session.ping(b"")).await
+                        within_deadline(self.deadline(), session.ping(b"")).await
                     }
                 },
             };
@@ -161,7 +164,27 @@ impl Connection {
             }
         }
         self.hub.do_send(ConnectionClosed(self.id));
-        let _ = tokio::time::timeout(WS_WRITE_TIMEOUT, session.close(None)).await;
+        let _ = tokio::time::timeout(self.deadline(), session.close(None)).await;
+    }
+
+    /// The write deadline ([`WS_WRITE_TIMEOUT`] unless configured).
+    fn deadline(&self) -> std::time::Duration {
+        self.access.limits.ws_write_timeout
+    }
+
+    /// Pings go out at [`WS_PING_INTERVAL`], scaled as the write deadline is (geth's 30 s
+    /// against its 10 s deadline).
+    fn ping_interval(&self) -> std::time::Duration {
+        WS_PING_INTERVAL.mul_f64(self.scale())
+    }
+
+    /// The Pong deadline, scaled likewise ([`WS_PONG_TIMEOUT`]).
+    fn pong_timeout(&self) -> std::time::Duration {
+        WS_PONG_TIMEOUT.mul_f64(self.scale())
+    }
+
+    fn scale(&self) -> f64 {
+        self.deadline().as_secs_f64() / WS_WRITE_TIMEOUT.as_secs_f64()
     }
 
     /// Counts a connection closed for a missed deadline.
@@ -221,7 +244,7 @@ impl Connection {
             _ => answer_body(&self.node, &self.access, body).await,
         };
         match answer {
-            Some(answer) => send_text(session, answer).await,
+            Some(answer) => send_text(session, answer, self.deadline()).await,
             None => Ok(()),
         }
     }
@@ -308,11 +331,12 @@ enum SendFailed {
     Deadline,
 }
 
-/// One write under [`WS_WRITE_TIMEOUT`].
+/// One write under `deadline` ([`WS_WRITE_TIMEOUT`] by default).
 async fn within_deadline(
+    deadline: std::time::Duration,
     write: impl std::future::Future<Output = Result<(), actix_ws::Closed>>,
 ) -> Result<(), SendFailed> {
-    match tokio::time::timeout(WS_WRITE_TIMEOUT, write).await {
+    match tokio::time::timeout(deadline, write).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(_)) => Err(SendFailed::Closed),
         Err(_) => Err(SendFailed::Deadline),
@@ -322,9 +346,13 @@ async fn within_deadline(
 /// Writes `text` as one message: a single frame up to [`WS_FRAME_SIZE`], continuation
 /// frames beyond (so a client that stops reading holds at most actix-ws' 32 queued frames
 /// of it), all within [`WS_WRITE_TIMEOUT`].
-async fn send_text(session: &mut actix_ws::Session, text: String) -> Result<(), SendFailed> {
+async fn send_text(
+    session: &mut actix_ws::Session,
+    text: String,
+    deadline: std::time::Duration,
+) -> Result<(), SendFailed> {
     if text.len() <= WS_FRAME_SIZE {
-        return within_deadline(session.text(text)).await;
+        return within_deadline(deadline, session.text(text)).await;
     }
     let bytes = bytes::Bytes::from(text);
     let write = async {
@@ -342,5 +370,5 @@ async fn send_text(session: &mut actix_ws::Session, text: String) -> Result<(), 
         }
         Ok(())
     };
-    within_deadline(write).await
+    within_deadline(deadline, write).await
 }
