@@ -426,9 +426,10 @@ async fn geth_and_ethpeer_peer_both_ways_and_exchange_transactions() {
         .await;
 }
 
-/// eth/72 with geth: a blob tx (one blob, cell proofs) sent to geth's RPC reaches
-/// ethpeer's pool: geth announces it with its mask, we fetch it without blobs, then its
-/// data columns with GetCells, verify them and rebuild the blobs.
+/// eth/72 with geth: blob txs of 1, 2 and 6 blobs (cell proofs) sent to geth's RPC reach
+/// ethpeer's pool: geth announces each with its mask, we fetch it without blobs, then its
+/// data columns with GetCells (cells blob by blob, geth's order), verify them and rebuild
+/// the blobs.
 #[actix_rt::test]
 async fn a_blob_tx_from_geth_reaches_ethpeer_by_cells_at_eth72() {
     // Heavy: runs alone among the heavy tests (common::heavy).
@@ -444,25 +445,31 @@ async fn a_blob_tx_from_geth_reaches_ethpeer_by_cells_at_eth72() {
         .await;
     let cells_in = |m: &str| metric(m, "Cells");
 
-    // geth -> ethpeer.
+    // geth -> ethpeer, with 1, 2 and 6 blobs: the cells' order only shows with several.
     let before = cells_in(&a.metrics().await);
-    let tx = crate::node::cell_proof_blob_tx(&testdata, 603, 2);
-    let (hash_g, raw_g) = (*tx.hash(), format!("0x{}", hex::encode(tx.encoded_2718())));
-    let sent = geth.call("eth_sendRawTransaction", json!([raw_g])).await;
-    assert_eq!(sent, json!(hash_g), "{sent}");
-    let took = poll_until("blob tx from geth in A's pool", || async {
-        let found = a.call("eth_getTransactionByHash", json!([hash_g])).await;
-        !found["result"].is_null()
-    })
-    .await;
+    for (nonce, blobs) in [(603, 1), (604, 2), (605, 6)] {
+        let tx = crate::node::cell_proof_blobs_tx(&testdata, nonce, 2, blobs);
+        let (hash_g, raw_g) = (*tx.hash(), format!("0x{}", hex::encode(tx.encoded_2718())));
+        let sent = geth.call("eth_sendRawTransaction", json!([raw_g])).await;
+        assert_eq!(sent, json!(hash_g), "{sent}");
+        let took = poll_until(
+            &format!("{blobs}-blob tx from geth in A's pool"),
+            || async {
+                let found = a.call("eth_getTransactionByHash", json!([hash_g])).await;
+                !found["result"].is_null()
+            },
+        )
+        .await;
+        eprintln!("{blobs}-blob tx geth -> ethpeer at eth/72: {took:?}");
+    }
     let cells = cells_in(&a.metrics().await) - before;
-    eprintln!("blob tx geth -> ethpeer at eth/72: {took:?} ({cells} Cells)");
-    assert!(cells >= 1, "A got the blobs by cells");
+    eprintln!("{cells} Cells messages");
+    assert!(cells >= 3, "A got the blobs by cells");
     geth.interrupt();
 }
 
-/// eth/72 towards geth: a blob tx sent to A's RPC reaches geth's pool, geth fetching its
-/// cells from us. geth fetches whole blobs for only 15% of blob txs (its
+/// eth/72 towards geth: blob txs of 1, 2 and 6 blobs sent to A's RPC reach geth's pool,
+/// geth fetching their cells from us (in its blob-by-blob order). geth fetches whole blobs for only 15% of blob txs (its
 /// `DefaultFetchProbability`) and otherwise only its custody columns, and only once two
 /// peers announced them; so B, fed by A, announces it too.
 #[actix_rt::test]
@@ -485,23 +492,29 @@ async fn a_blob_tx_from_ethpeer_reaches_geth_by_cells_at_eth72() {
     b.log_line(&["peer connected", "outbound", "eth/72", "ethpeer/"])
         .await;
     let get_cells = |m: &str| metric(m, "GetCells");
-    let tx = crate::node::cell_proof_blob_tx(&testdata, 603, 3);
-    let (hash, raw) = (*tx.hash(), format!("0x{}", hex::encode(tx.encoded_2718())));
-    let sent = a.call("eth_sendRawTransaction", json!([raw])).await;
-    assert_eq!(sent["result"], json!(hash), "{sent}");
-    poll_until("blob tx in B's pool", || async {
-        let found = b.call("eth_getTransactionByHash", json!([hash])).await;
-        !found["result"].is_null()
-    })
-    .await;
-    // geth's txpool_content leaves out its blob pool; a pooled blob tx is found by hash.
-    let took = poll_until("blob tx from ethpeer in geth's pool", || async {
-        let found = geth.call("eth_getTransactionByHash", json!([hash])).await;
-        !found.is_null()
-    })
-    .await;
+    for (nonce, blobs) in [(603, 1), (604, 2), (605, 6)] {
+        let tx = crate::node::cell_proof_blobs_tx(&testdata, nonce, 3, blobs);
+        let (hash, raw) = (*tx.hash(), format!("0x{}", hex::encode(tx.encoded_2718())));
+        let sent = a.call("eth_sendRawTransaction", json!([raw])).await;
+        assert_eq!(sent["result"], json!(hash), "{sent}");
+        poll_until(&format!("{blobs}-blob tx in B's pool"), || async {
+            let found = b.call("eth_getTransactionByHash", json!([hash])).await;
+            !found["result"].is_null()
+        })
+        .await;
+        // geth's txpool_content leaves out its blob pool; a pooled blob tx is found by hash.
+        let took = poll_until(
+            &format!("{blobs}-blob tx from ethpeer in geth's pool"),
+            || async {
+                let found = geth.call("eth_getTransactionByHash", json!([hash])).await;
+                !found.is_null()
+            },
+        )
+        .await;
+        eprintln!("{blobs}-blob tx ethpeer -> geth at eth/72: {took:?}");
+    }
     let asked = get_cells(&a.metrics().await) + get_cells(&b.metrics().await);
-    eprintln!("blob tx ethpeer -> geth at eth/72: {took:?} ({asked} GetCells served)");
+    eprintln!("{asked} GetCells served");
     assert!(asked >= 1, "geth took the blobs by cells");
     geth.interrupt();
 }

@@ -168,12 +168,25 @@ pub(crate) fn cell_proof_blob_tx(
     nonce: u64,
     fill: u8,
 ) -> ethpeer_actors::eth::PooledTx {
+    cell_proof_blobs_tx(dir, nonce, fill, 1)
+}
+
+/// [`cell_proof_blob_tx`] with `blobs` blobs (filled `fill`, `fill + 1`, ...): with more
+/// than one blob the order of cells in Cells matters (geth's is blob by blob).
+pub(crate) fn cell_proof_blobs_tx(
+    dir: &std::path::Path,
+    nonce: u64,
+    fill: u8,
+    blobs: u8,
+) -> ethpeer_actors::eth::PooledTx {
     use alloy_consensus::{SignableTransaction, Signed, TxEip4844, TxEip4844WithSidecar};
     use alloy_eips::eip4844::Blob;
     use alloy_eips::eip7594::{BlobTransactionSidecarEip7594, BlobTransactionSidecarVariant};
     let (_, key) = sender(dir);
     let sidecar = BlobTransactionSidecarEip7594::try_from_blobs_with_settings(
-        vec![Blob::repeat_byte(fill)],
+        (0..blobs)
+            .map(|i| Blob::repeat_byte(fill.wrapping_add(i)))
+            .collect(),
         alloy_eips::eip4844::env_settings::EnvKzgSettings::Default.get(),
     )
     .expect("kzg");

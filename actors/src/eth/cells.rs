@@ -6,7 +6,10 @@
 //! `NewPooledTransactionHashes = [types: B, [size: P, ...], [hash: B_32, ...], mask: B_16]`,
 //! `GetCells = [request-id, [hash, ...], mask]`,
 //! `Cells = [request-id, [hash, ...], [[cell: B_2048, ...], ...], mask]`, where a tx's
-//! cells come column by column (for each set bit of the mask, one cell per blob).
+//! cells come column by column (for each set bit of the mask, one cell per blob): geth
+//! v1.17.10's `answerGetCells` serves them so and its `handleMessage` (`eth/handler_eth.go`)
+//! reads them so, transposing into its blob-major store; 2- and 6-blob txs cross with geth
+//! both ways in `tests/it/geth_peer.rs`.
 
 use alloy_eips::eip4844::{Blob, Bytes48};
 use alloy_eips::eip7594::{BlobTransactionSidecarEip7594, BlobTransactionSidecarVariant};
@@ -351,7 +354,7 @@ mod tests {
         (Bytes48::from(commitment.to_bytes().into_inner()), proofs)
     }
 
-    /// Cells of `blobs` for `mask`, column by column, as the suite's `buildCells`.
+    /// Cells of `blobs` for `mask`, column by column, as geth v1.17.10's suite `buildCells`.
     fn cells(blobs: &[Blob], mask: &CustodyBitmap) -> Vec<Cell> {
         let per_blob: Vec<Vec<Cell>> = blobs
             .iter()
@@ -360,6 +363,59 @@ mod tests {
         mask.indices()
             .flat_map(|i| per_blob.iter().map(move |c| c[i as usize]))
             .collect()
+    }
+
+    /// geth v1.17.10's wire order, built apart from ours: c-kzg's own cells (not
+    /// [`cells_of_blob`]) taken as its suite's `buildCells` takes them (`for index in mask
+    /// { for blob }`; its `answerGetCells` serves them so and `handleMessage` transposes
+    /// what arrives from that order), for a 2-blob and a 6-blob tx. They verify and rebuild
+    /// the blobs; the same cells blob by blob (an order a single blob hides) do not.
+    #[test]
+    fn cells_go_column_by_column_as_geth_sends_them() {
+        let settings = alloy_eips::eip4844::env_settings::EnvKzgSettings::Default.get();
+        for count in [2u8, 6] {
+            let blobs: Vec<Blob> = (1..=count).map(blob).collect();
+            let (commitments, proofs): (Vec<_>, Vec<_>) = blobs.iter().map(commit).unzip();
+            let proofs: Vec<Bytes48> = proofs.concat();
+            let all: Vec<Vec<Cell>> = blobs
+                .iter()
+                .map(|b| {
+                    let cells = settings
+                        .compute_cells(&c_kzg::Blob::new(b.0))
+                        .expect("cells");
+                    cells.iter().map(|c| Cell::from(c.to_bytes())).collect()
+                })
+                .collect();
+            let mask = CustodyBitmap::from_indices([0, 5, 64, 127]).expect("mask");
+            let mut geth = Vec::new();
+            for index in mask.indices() {
+                for blob_cells in &all {
+                    geth.push(blob_cells[index as usize]);
+                }
+            }
+            assert_eq!(verify_cells(&commitments, &proofs, &mask, &geth), Ok(()));
+            assert_eq!(
+                geth,
+                cells(&blobs, &mask),
+                "our helper agrees with geth's order"
+            );
+            let blob_major: Vec<Cell> = all
+                .iter()
+                .flat_map(|c| mask.indices().map(move |i| c[i as usize]))
+                .collect();
+            assert_eq!(
+                verify_cells(&commitments, &proofs, &mask, &blob_major),
+                Err(CellError::Invalid),
+                "{count} blobs"
+            );
+            let data: Vec<Cell> = (0..DATA_COLUMNS)
+                .flat_map(|i| all.iter().map(move |c| c[i]))
+                .collect();
+            assert_eq!(
+                blobs_from_data_cells(&data, blobs.len()),
+                Some(blobs.clone())
+            );
+        }
     }
 
     #[test]

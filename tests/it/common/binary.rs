@@ -93,6 +93,22 @@ pub struct Binary {
     log: LogFollower,
 }
 
+impl Drop for Binary {
+    /// A failed test shows the node's last log lines (its stderr), so the cause is there
+    /// to read.
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.log.drain();
+            let tail = self.log.logs.len().saturating_sub(60);
+            eprintln!(
+                "ethpeer {}'s last log lines:\n{}",
+                self.enode.get(..20).unwrap_or_default(),
+                self.log.logs[tail..].join("\n")
+            );
+        }
+    }
+}
+
 impl Binary {
     /// Starts `ethpeer node` with a data folder, ephemeral ports and `extra` flags.
     pub async fn start(datadir: &Path, extra: &[&str]) -> Self {
@@ -111,7 +127,10 @@ impl Binary {
                 "0",
             ])
             .args(extra)
-            .env("RUST_LOG", "info")
+            .env(
+                "RUST_LOG",
+                std::env::var("ETHPEER_TEST_LOG").unwrap_or("info".into()),
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
