@@ -1,7 +1,10 @@
 //! What the state machine does with each received packet. Every datagram passes, in this
-//! order: the per-source request budget (before the costly signature recovery), the
-//! envelope checks, the self and expiration checks; replies must match a pending request
-//! (same node, same address, same hash), and FindNode/ENRRequest need a bond.
+//! order, everything that costs no signature recovery first: a request's budget (per IP,
+//! per prefix, for all sources) on its type byte; the hash and the data; the expiration
+//! (not past, not more than [`MAX_EXPIRATION_AHEAD`] ahead); for a reply, a pending
+//! request to that address that it answers (a Pong's or ENRResponse's echoed hash, a
+//! FindNode for Neighbors). Only then is the signer recovered (about 40 µs), and it must
+//! be the node we asked; FindNode/ENRRequest need a bond.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -10,7 +13,10 @@ use tokio::time::Instant;
 
 use super::lookup::LookupNode;
 use super::metrics::DropReason;
-use super::proto::{short, Discv4, PendingKind, PingPurpose, BOND_EXPIRATION, RESPONSE_TIMEOUT};
+use super::proto::{
+    short, Discv4, PendingKind, PingPurpose, BOND_EXPIRATION, MAX_EXPIRATION_AHEAD,
+    RESPONSE_TIMEOUT,
+};
 use super::table::BUCKET_SIZE;
 use super::wire::{
     Endpoint, EnrResponse, FindNode, Neighbors, NodeRecord, Packet, Ping, Pong, HEADER_SIZE,
@@ -25,14 +31,14 @@ pub const MIN_RELAYED_UDP_PORT: u16 = 1025;
 impl Discv4 {
     /// Handles one datagram from `from`.
     pub fn on_datagram(&mut self, from: SocketAddr, datagram: &[u8], now: Instant) {
-        // Requests (Ping, FindNode, ENRRequest) are budgeted per source before the
-        // signature is recovered: a flood costs a lookup per packet, not an ecrecover.
+        // Requests (Ping, FindNode, ENRRequest) are budgeted before anything is decoded:
+        // a flood costs a lookup per packet, not an ecrecover.
         let kind = datagram.get(HEADER_SIZE - 1).copied();
-        if matches!(kind, Some(0x01 | 0x03 | 0x05)) && !self.limiter.allow(from, now) {
+        if matches!(kind, Some(0x01 | 0x03 | 0x05)) && !self.limiter.allow(from.ip(), now) {
             self.metrics.count_drop(DropReason::RateLimited);
             return;
         }
-        let decoded = match Packet::decode(datagram) {
+        let (packet, hash) = match Packet::decode_unverified(datagram) {
             Ok(decoded) => decoded,
             Err(error) => {
                 log::trace!("discv4: {from}: {error}");
@@ -40,23 +46,58 @@ impl Discv4 {
                 return;
             }
         };
-        if decoded.sender == self.local_id {
-            self.metrics.count_drop(DropReason::FromSelf);
-            return;
-        }
-        if decoded.packet.check_expiration(self.unix(now)).is_err() {
+        let unix = self.unix(now);
+        let too_far = unix.saturating_add(MAX_EXPIRATION_AHEAD.as_secs());
+        if packet.check_expiration(unix).is_err()
+            || packet.expiration().is_some_and(|e| e > too_far)
+        {
             self.metrics.count_drop(DropReason::Expired);
             return;
         }
-        self.metrics.count_in(decoded.packet.kind());
-        let sender = decoded.sender;
-        match decoded.packet {
-            Packet::Ping(ping) => self.on_ping(sender, decoded.hash, from, ping, now),
+        if !self.may_answer(from, &packet) {
+            self.metrics.count_drop(DropReason::Unsolicited);
+            return;
+        }
+        let sender = match Packet::recover_sender(datagram) {
+            Ok(sender) => sender,
+            Err(error) => {
+                log::trace!("discv4: {from}: {error}");
+                self.metrics.count_drop(DropReason::Malformed);
+                return;
+            }
+        };
+        if sender == self.local_id {
+            self.metrics.count_drop(DropReason::FromSelf);
+            return;
+        }
+        self.metrics.count_in(packet.kind());
+        match packet {
+            Packet::Ping(ping) => self.on_ping(sender, hash, from, ping, now),
             Packet::Pong(pong) => self.on_pong(sender, from, pong, now),
             Packet::FindNode(find) => self.on_findnode(sender, from, find, now),
             Packet::Neighbors(neighbors) => self.on_neighbors(sender, from, neighbors, now),
-            Packet::EnrRequest(_) => self.on_enr_request(sender, decoded.hash, from, now),
+            Packet::EnrRequest(_) => self.on_enr_request(sender, hash, from, now),
             Packet::EnrResponse(response) => self.on_enr_response(sender, from, response, now),
+        }
+    }
+
+    /// Whether `packet` from `from` is a request, or a reply to a request we sent to that
+    /// address (checked before the signer is recovered; the handlers check the signer).
+    fn may_answer(&self, from: SocketAddr, packet: &Packet) -> bool {
+        let asked = |matches: &dyn Fn(&PendingKind) -> bool| {
+            self.pending
+                .iter()
+                .any(|p| p.addr.ip() == from.ip() && matches(&p.kind))
+        };
+        match packet {
+            Packet::Ping(_) | Packet::FindNode(_) | Packet::EnrRequest(_) => true,
+            Packet::Pong(pong) => {
+                asked(&|k| matches!(k, PendingKind::Ping { hash, .. } if *hash == pong.ping_hash))
+            }
+            Packet::Neighbors(_) => asked(&|k| matches!(k, PendingKind::FindNode { .. })),
+            Packet::EnrResponse(response) => {
+                asked(&|k| matches!(k, PendingKind::Enr { hash } if *hash == response.request_hash))
+            }
         }
     }
 

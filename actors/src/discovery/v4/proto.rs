@@ -27,6 +27,11 @@ use crate::discovery::enr::Record;
 /// geth `expiration`: how far in the future our packets' expiration lies.
 pub const EXPIRATION: Duration = Duration::from_secs(20);
 
+/// How far in the future a received packet's expiration may lie (ours: geth sends now +
+/// 20 s; the rest allows for clock skew). A later one is refused: a packet valid until
+/// 2^62 could be replayed forever.
+pub const MAX_EXPIRATION_AHEAD: Duration = Duration::from_secs(300);
+
 /// geth `respTimeout`: how long we wait for a reply.
 pub const RESPONSE_TIMEOUT: Duration = Duration::from_millis(500);
 
@@ -493,13 +498,7 @@ impl Discv4 {
         for request in expired {
             match request.kind {
                 PendingKind::Ping { purpose, .. } => match purpose {
-                    PingPurpose::Revalidate => {
-                        // geth drops a node that fails revalidation; a replacement moves up.
-                        if self.table.remove(&request.id) {
-                            log::debug!("discv4: {} failed revalidation", short(&request.id));
-                        }
-                        self.update_gauges(now);
-                    }
+                    PingPurpose::Revalidate => self.missed_revalidation(request.id, now),
                     PingPurpose::BondThenFind(lookup) => self.lookup_answered(lookup, now),
                     PingPurpose::Bond => {}
                 },
@@ -510,6 +509,21 @@ impl Discv4 {
                 }
             }
         }
+    }
+
+    /// A table node missed its revalidation Pong: as geth's `tab_revalidate.go`, its
+    /// liveness count is divided by 3 and it leaves the table (a replacement moving up)
+    /// only at zero, so a node that answered for a long time survives a missed Pong or two
+    /// (say, during a flood) while a new or flaky one goes at once.
+    fn missed_revalidation(&mut self, id: B512, now: Instant) {
+        let Some(entry) = self.table.get_mut(&id) else {
+            return;
+        };
+        entry.liveness_checks /= 3;
+        if entry.liveness_checks == 0 && self.table.remove(&id) {
+            log::debug!("discv4: {} failed revalidation", short(&id));
+        }
+        self.update_gauges(now);
     }
 
     fn revalidate(&mut self, now: Instant) {

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use alloy_primitives::B512;
+use alloy_primitives::{B256, B512};
 use secp256k1::SecretKey;
 use tokio::time::Instant;
 
@@ -282,11 +282,66 @@ async fn a_ping_flood_from_one_address_is_rate_limited_without_hurting_others() 
         a.metrics().drops(DropReason::RateLimited),
         1000 - u64::from(REQUEST_BURST)
     );
-    // Another node is still answered.
-    a.on_datagram(addr(8), &raw(8, &ping_from(8, UNIX + 20)), Instant::now());
+    // A node on another address is still answered.
+    let elsewhere = SocketAddr::from(([127, 0, 1, 8], 40_008));
+    a.on_datagram(elsewhere, &raw(8, &ping_from(8, UNIX + 20)), Instant::now());
     assert!(drain(&mut a)
         .iter()
-        .any(|(to, p)| *to == addr(8) && matches!(p, Packet::Pong(_))));
+        .any(|(to, p)| *to == elsewhere && matches!(p, Packet::Pong(_))));
+}
+
+/// Many keys from many ports of one address are one source: the per-IP budget holds
+/// (keyed by address and port, 0 of 73,945 such Pings were limited before).
+#[tokio::test(start_paused = true)]
+async fn pings_signed_by_many_keys_from_many_ports_of_one_address_share_its_budget() {
+    let mut a = machine(1, &[], Instant::now());
+    for n in 10..=250u8 {
+        let from = SocketAddr::from(([127, 0, 0, 1], 50_000 + u16::from(n)));
+        a.on_datagram(from, &raw(n, &ping_from(n, UNIX + 20)), Instant::now());
+    }
+    let pongs = drain(&mut a)
+        .into_iter()
+        .filter(|(_, p)| matches!(p, Packet::Pong(_)))
+        .count();
+    assert_eq!(pongs, REQUEST_BURST as usize);
+}
+
+/// A Pong nobody asked for is dropped before its signature is recovered, and one replayed
+/// from other ports does not count as an answer; an expiration far in the future is
+/// refused (it would make the packet replayable for ever).
+#[tokio::test(start_paused = true)]
+async fn unsolicited_replies_and_far_future_expirations_are_dropped_before_any_recovery() {
+    let mut a = machine(1, &[], Instant::now());
+    let pong = raw(
+        9,
+        &Packet::Pong(Pong {
+            to: Endpoint {
+                ip: addr(1).ip(),
+                udp: addr(1).port(),
+                tcp: 0,
+            },
+            ping_hash: B256::repeat_byte(7),
+            expiration: UNIX + 20,
+            enr_seq: None,
+        }),
+    );
+    for port in 0..256u16 {
+        let from = SocketAddr::from(([127, 0, 0, 1], 60_000 + port));
+        a.on_datagram(from, &pong, Instant::now());
+    }
+    assert_eq!(a.metrics().drops(DropReason::Unsolicited), 256);
+    assert_eq!(
+        a.metrics()
+            .packets_in
+            .iter()
+            .map(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+            .sum::<u64>(),
+        0
+    );
+    let forever = raw(9, &ping_from(9, 1u64 << 62));
+    a.on_datagram(addr(9), &forever, Instant::now());
+    assert_eq!(a.metrics().drops(DropReason::Expired), 1);
+    assert!(drain(&mut a).is_empty(), "no Pong to a replayable Ping");
 }
 
 #[tokio::test(start_paused = true)]
@@ -321,4 +376,35 @@ async fn a_bond_made_from_one_ip_does_not_serve_findnode_from_another() {
     assert!(drain(a)
         .iter()
         .any(|(to, p)| *to == addr(2) && matches!(p, Packet::Neighbors(_))));
+}
+
+/// geth's liveness rule: a table node that answered many revalidations survives a missed
+/// Pong (its count divided by 3) and leaves only when the count reaches zero; a new node
+/// goes at its first miss.
+#[tokio::test(start_paused = true)]
+async fn a_long_lived_node_survives_missed_revalidations_until_its_liveness_runs_out() {
+    let start = Instant::now();
+    let mut a = machine(1, &[], start);
+    let mut veteran = super::super::table::NodeEntry::new(id_of(5), addr(5), 30_005, start);
+    veteran.liveness_checks = 9;
+    a.table.add(veteran);
+    let mut misses = 0;
+    while a.table().get(&id_of(5)).is_some() && misses < 10 {
+        // Only the veteran is in the table: each round pings it, it never answers.
+        tokio::time::advance(REVALIDATE_INTERVAL).await;
+        a.tick(Instant::now());
+        tokio::time::advance(RESPONSE_TIMEOUT).await;
+        a.tick(Instant::now());
+        drain(&mut a);
+        misses += 1;
+        if let Some(entry) = a.table().get(&id_of(5)) {
+            assert_eq!(
+                entry.liveness_checks,
+                9 / 3u32.pow(misses),
+                "after {misses} misses"
+            );
+        }
+    }
+    // 9 -> 3 -> 1 -> 0: out at the third miss.
+    assert_eq!(misses, 3);
 }
