@@ -223,6 +223,8 @@ pub struct Node {
     arbiters: Arc<PeerArbiters>,
     /// Discovery, when it runs.
     pub discovery: Option<Arc<Discovery>>,
+    /// The thread discovery runs on, when it runs.
+    discovery_arbiter: Option<ArbiterHandle>,
     /// DNS node lists, when configured.
     pub dns: Option<Arc<crate::discovery::dns::service::DnsDiscovery>>,
     /// The IP our enode and record name instead of the listening one (`--nat extip`).
@@ -323,6 +325,9 @@ impl Node {
         let _ = self.manager.send(manager::ShutDown).await;
         if let Some(discovery) = &self.discovery {
             discovery.stop();
+        }
+        if let Some(arbiter) = &self.discovery_arbiter {
+            arbiter.stop();
         }
         if let Some(dns) = &self.dns {
             dns.stop();

@@ -58,7 +58,11 @@ impl Node {
         let local_addr = listener.local_addr()?;
         let core = Core::start(&config, &store, state, local_addr, trace);
         let manager = core.start_manager(&config);
-        let discovery = start_discovery(&config, &core, &manager, local_addr).await?;
+        let (discovery, discovery_arbiter) =
+            match start_discovery(&config, &core, &manager, local_addr).await? {
+                Some((discovery, arbiter)) => (Some(discovery), Some(arbiter)),
+                None => (None, None),
+            };
         let dns = start_dns(&config, &core, &manager);
         // The hub renders notifications (full txs as JSON) for every subscriber: on an
         // arbiter of its own, never on the thread that coordinates peers.
@@ -88,6 +92,7 @@ impl Node {
             chain: core.status,
             arbiters: core.arbiters,
             discovery,
+            discovery_arbiter,
             dns,
             external_ip: config.discovery.external_ip,
             max_pending_handshakes: config.max_pending_handshakes,
@@ -244,26 +249,34 @@ impl Core {
     }
 }
 
-/// Stage: discv4 and discv5 on one UDP port, when either is on; what they find goes to
-/// the manager's dial scheduler.
+/// Stage: discv4 and discv5 on one UDP port, when either is on, on an arbiter (thread) of
+/// their own: the socket loops and the signature recoveries of a datagram flood never run
+/// on the thread that coordinates peers. What they find goes to the manager's dial
+/// scheduler.
 async fn start_discovery(
     config: &NodeConfig,
     core: &Core,
     manager: &Addr<PeerManager>,
     local_addr: SocketAddr,
-) -> std::io::Result<Option<Arc<Discovery>>> {
+) -> std::io::Result<Option<(Arc<Discovery>, ArbiterHandle)>> {
     if !(config.discovery.v4 || config.discovery.v5) {
         return Ok(None);
     }
-    let discovery = crate::discovery::service::start(
-        &discovery_config(config),
-        config.key,
-        local_addr,
-        core.status.clone(),
-        manager.clone().recipient(),
-    )
-    .await?;
-    Ok(Some(Arc::new(discovery)))
+    let arbiter = Arbiter::new().handle();
+    let (settings, key, status) = (discovery_config(config), config.key, core.status.clone());
+    let on_found = manager.clone().recipient();
+    let (done, started) = futures::channel::oneshot::channel();
+    let spawned = arbiter.spawn(async move {
+        let discovery =
+            crate::discovery::service::start(&settings, key, local_addr, status, on_found).await;
+        let _ = done.send(discovery);
+    });
+    let gone = || std::io::Error::other("the discovery thread stopped while starting");
+    if !spawned {
+        return Err(gone());
+    }
+    let discovery = started.await.map_err(|_| gone())??;
+    Ok(Some((Arc::new(discovery), arbiter)))
 }
 
 /// Stage: the EIP-1459 trees, when any is configured, into the same dial scheduler.
