@@ -8,27 +8,24 @@
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+#[path = "support/mod.rs"]
+mod support;
+
+use std::path::Path;
+use std::time::Duration;
 
 use alloy_consensus::{SignableTransaction, Signed, TxEip1559, TxEnvelope};
 use alloy_primitives::{Address, Signature, TxKind, B256, U256};
-use ethpeer_actors::chain::{self, ChainStore, MemoryChainStore};
-use ethpeer_actors::eth::{
-    genesis, EthMessage, EthVersion, GetBlockHeaders, NewPooledTransactionHashes68, RequestPair,
-    Transactions,
-};
+use ethpeer_actors::eth::{EthMessage, NewPooledTransactionHashes68, Transactions};
 use ethpeer_actors::p2p::{self as p2p, P2pMessage};
-use ethpeer_actors::rlpx::RlpxMessage;
-use ethpeer_actors::session::{self, ChainStatus, Established, SessionConfig};
-use futures::{SinkExt, StreamExt};
-use secp256k1::SecretKey;
+use ethpeer_actors::session::Established;
+use futures::StreamExt;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::TcpStream;
 
-const ROUNDS: usize = 200;
-const INTERVAL: Duration = Duration::from_millis(25);
+use support::{
+    dial, header_request, honest, percentile, send, shares, status, testdata, thread_ticks,
+};
 
 /// A deterministic generator (xorshift64*), so every run floods with the same bytes.
 struct Rng(u64);
@@ -46,28 +43,6 @@ impl Rng {
         }
         B256::from(out)
     }
-}
-
-fn testdata() -> PathBuf {
-    std::env::var_os("ETHPEER_TESTDATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/testdata"))
-}
-
-fn status(dir: &Path) -> ChainStatus {
-    let spec = genesis::load_genesis(&dir.join("ethtest/genesis.json")).unwrap();
-    let header = genesis::genesis_header(&spec).unwrap();
-    let genesis_hash = header.hash_slow();
-    let store = MemoryChainStore::new(header);
-    let bytes = std::fs::read(dir.join("ethtest/chain.rlp")).unwrap();
-    for block in chain::read_chain_file(&bytes).unwrap() {
-        store.insert_block(block, None).unwrap();
-    }
-    ChainStatus::from_store(
-        spec.config.chain_id,
-        genesis::fork_schedule(&spec, genesis_hash),
-        &store,
-    )
 }
 
 fn transfer(nonce: u64, value: u64) -> TxEip1559 {
@@ -115,69 +90,6 @@ fn stale(dir: &Path) -> Vec<TxEnvelope> {
         .collect()
 }
 
-async fn dial(enode: &str, status: &ChainStatus, key: u8) -> Established<TcpStream> {
-    let url: ethpeer_actors::node::Enode = enode.parse().unwrap();
-    let stream = TcpStream::connect(url.addr).await.unwrap();
-    stream.set_nodelay(true).unwrap();
-    let mut config = SessionConfig::new(
-        SecretKey::from_byte_array([key; 32]).unwrap(),
-        format!("bench-{key}"),
-    );
-    config.eth_versions = vec![EthVersion::Eth68];
-    session::dial(stream, &config, url.id, status)
-        .await
-        .unwrap()
-}
-
-async fn send(conn: &mut Established<TcpStream>, message: &EthMessage) -> bool {
-    let frame = RlpxMessage {
-        id: conn.eth_offset + message.message_id() as u64,
-        payload: message.encoded().into(),
-    };
-    conn.writer.send(frame).await.is_ok()
-}
-
-fn header_request(id: u64, limit: u64) -> EthMessage {
-    EthMessage::GetBlockHeaders(RequestPair::new(
-        id,
-        GetBlockHeaders {
-            start_block: 1u64.into(),
-            limit,
-            skip: 0,
-            reverse: false,
-        },
-    ))
-}
-
-/// The honest peer: 200 requests 25 ms apart; the round trips, sorted.
-async fn honest(mut conn: Established<TcpStream>) -> Vec<Duration> {
-    let mut rtts = Vec::with_capacity(ROUNDS);
-    for round in 0..ROUNDS as u64 {
-        let started = Instant::now();
-        assert!(send(&mut conn, &header_request(round, 1)).await);
-        loop {
-            let frame = conn.reader.next().await.unwrap().unwrap();
-            if frame.id == p2p::ids::PING {
-                let pong = P2pMessage::Pong;
-                let _ = conn
-                    .writer
-                    .send(RlpxMessage {
-                        id: pong.id(),
-                        payload: pong.encoded().into(),
-                    })
-                    .await;
-            }
-            if frame.id == conn.eth_offset + 0x04 {
-                break;
-            }
-        }
-        rtts.push(started.elapsed());
-        tokio::time::sleep(INTERVAL.saturating_sub(started.elapsed())).await;
-    }
-    rtts.sort();
-    rtts
-}
-
 /// The attacker's flood; what became of it.
 async fn flood(mut conn: Established<TcpStream>, messages: Vec<EthMessage>, read: bool) -> String {
     let total = messages.len();
@@ -212,81 +124,6 @@ async fn flood(mut conn: Established<TcpStream>, messages: Vec<EthMessage>, read
     }
 }
 
-/// CPU ticks (user + system) per thread of process `pid`, by thread name and id.
-fn thread_ticks(pid: u32) -> std::collections::HashMap<String, u64> {
-    let mut ticks = std::collections::HashMap::new();
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return ticks;
-    };
-    for task in tasks.flatten() {
-        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
-            continue;
-        };
-        // "tid (name) state ... utime stime ...": fields after the name's closing paren.
-        let Some((head, rest)) = stat.rsplit_once(')') else {
-            continue;
-        };
-        let name = head.split_once('(').map_or("", |(_, n)| n);
-        let tid = task.file_name().to_string_lossy().to_string();
-        // The main thread has the process id; actix names its arbiters' threads; the
-        // other threads of ours are the verifier threads (and actix-web's worker).
-        let name = if tid == pid.to_string() {
-            "main"
-        } else if name.starts_with("actix-rt|system") {
-            "arbiter"
-        } else if name.starts_with("actix-server") || name.starts_with("actix-rt|worker") {
-            "http"
-        } else {
-            "other"
-        };
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        let used = fields
-            .get(11)
-            .and_then(|u| u.parse::<u64>().ok())
-            .unwrap_or(0)
-            + fields
-                .get(12)
-                .and_then(|s| s.parse::<u64>().ok())
-                .unwrap_or(0);
-        ticks.insert(
-            format!("{name}/{}", task.file_name().to_string_lossy()),
-            used,
-        );
-    }
-    ticks
-}
-
-/// Each thread's share of the CPU the process used between two samples, largest first.
-fn shares(
-    before: &std::collections::HashMap<String, u64>,
-    after: &std::collections::HashMap<String, u64>,
-) -> String {
-    let mut used: Vec<(String, u64)> = after
-        .iter()
-        .map(|(k, v)| (k.clone(), v.saturating_sub(*before.get(k).unwrap_or(&0))))
-        .filter(|(_, v)| *v > 0)
-        .collect();
-    let total: u64 = used.iter().map(|(_, v)| v).sum();
-    used.sort_by_key(|u| std::cmp::Reverse(u.1));
-    used.iter()
-        .take(4)
-        .map(|(k, v)| {
-            format!(
-                "{} {:.0}%",
-                k.split('/').next().unwrap_or(""),
-                *v as f64 * 100.0 / total.max(1) as f64
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-        + &format!(" of {:.2} s CPU", total as f64 / 100.0)
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[index.min(sorted.len() - 1)]
-}
-
 fn main() {
     let dir = testdata();
     if !dir.join("ethtest").is_dir() {
@@ -294,22 +131,7 @@ fn main() {
         return;
     }
     let datadir = tempfile::tempdir().unwrap();
-    let file = |name: &str| dir.join("ethtest").join(name);
-    let mut node = std::process::Command::new(env!("CARGO_BIN_EXE_ethpeer"))
-        .arg("node")
-        .arg("--datadir")
-        .arg(datadir.path())
-        .arg("--genesis")
-        .arg(file("genesis.json"))
-        .arg("--chain")
-        .arg(file("chain.rlp"))
-        .arg("--state")
-        .arg(file("headstate.json"))
-        .args(["--port", "0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut node = support::ethtest_node(&dir, datadir.path());
     let stdout = node.stdout.take().unwrap();
     let pid = node.id();
     let runtime = tokio::runtime::Builder::new_current_thread()

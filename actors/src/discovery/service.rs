@@ -26,6 +26,10 @@ use crate::session::StoreStatus;
 /// drops nodes, which discovery offers again when their record changes).
 pub const DISCOVERED_QUEUE: usize = 256;
 
+/// The discovery socket's receive buffer (ours; the kernel caps it at
+/// `net.core.rmem_max`): about 40,000 small datagrams between two reads.
+pub const RECV_BUFFER: usize = 4 * 1024 * 1024;
+
 /// A bootnode: its enode and the UDP port its discovery answers on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Bootnode {
@@ -194,6 +198,11 @@ pub async fn start(
             Arc::new(UdpSocket::bind(udp_addr).await?)
         }
     };
+    // A flood fills the default buffer (about 200 KiB, a few hundred datagrams) between two
+    // reads and the kernel then drops honest datagrams with the flood's.
+    if let Err(error) = socket2::SockRef::from(socket.as_ref()).set_recv_buffer_size(RECV_BUFFER) {
+        log::debug!("discovery: receive buffer not enlarged: {error}");
+    }
     let udp = socket.local_addr()?;
     let ip = announced_ip(config, tcp);
     let content = RecordContent {

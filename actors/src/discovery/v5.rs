@@ -235,27 +235,11 @@ pub(super) async fn start(setup: Discv5Start) -> Result<Arc<Discv5Handle>, Discv
             ipv6: Some(socket),
         },
     };
-    let mut builder = ConfigBuilder::new(listen);
-    // Our record says what `--nat` and the listening address say; the crate must not
-    // re-sign it from PONG votes or withdraw the address on its own.
-    builder
-        .disable_enr_update()
-        .auto_nat_listen_duration(None)
-        .ping_interval(PING_INTERVAL);
-    if ip_limits_apply(
-        record
-            .ip4()
-            .map(IpAddr::V4)
-            .or(record.ip6().map(IpAddr::V6)),
-    ) {
-        // geth's table limits (2 per /24 in a bucket, 10 in the table). The crate's filter
-        // has no LAN exemption, so a node on a loopback or private address keeps it off.
-        builder.ip_limit();
-    }
+    let config = crate_config(listen, &record);
     let mut secret = key.secret_bytes();
     let crate_key = CombinedKey::secp256k1_from_bytes(&mut secret)
         .map_err(|error| Discv5Error::Identity(format!("key: {error:?}")))?;
-    let mut service = Discv5::new(to_crate_record(&record)?, crate_key, builder.build())
+    let mut service = Discv5::new(to_crate_record(&record)?, crate_key, config)
         .map_err(|error| Discv5Error::Identity(error.to_string()))?;
     service
         .start()
@@ -428,6 +412,58 @@ async fn run_lookups(
             false => (pause * 2).clamp(LOOKUP_INTERVAL_MIN, LOOKUP_INTERVAL_MAX),
         };
     }
+}
+
+/// The crate's configuration: our record as given (no updates of its own), geth's table IP
+/// limits off loopback and LAN addresses, and the packet filter on the shared socket.
+fn crate_config(listen: ListenConfig, record: &Record) -> discv5::Config {
+    let mut builder = ConfigBuilder::new(listen);
+    // Our record says what `--nat` and the listening address say; the crate must not
+    // re-sign it from PONG votes or withdraw the address on its own.
+    builder
+        .disable_enr_update()
+        .auto_nat_listen_duration(None)
+        .ping_interval(PING_INTERVAL);
+    if ip_limits_apply(
+        record
+            .ip4()
+            .map(IpAddr::V4)
+            .or(record.ip6().map(IpAddr::V6)),
+    ) {
+        // geth's table limits (2 per /24 in a bucket, 10 in the table). The crate's filter
+        // has no LAN exemption, so a node on a loopback or private address keeps it off.
+        builder.ip_limit();
+    }
+    // The crate's packet filter, as the first gate of the shared socket: its receive loop
+    // drops a source over its budget with one map lookup, so a flood from one address never
+    // fills the crate's 30-deep handler queue (which stops the loop reading, and the kernel
+    // then drops everyone's datagrams, honest Pings included). Budgets are wide enough for
+    // discv4 and discv5 together; no bans (many test nodes share 127.0.0.1, and our own
+    // discv4 limiter handles requests).
+    builder
+        .enable_packet_filter()
+        .filter_rate_limiter(packet_filter())
+        .filter_max_nodes_per_ip(None)
+        .filter_max_bans_per_ip(None);
+    builder.build()
+}
+
+/// Datagrams one source IP may send on the shared port per second before the crate's
+/// receive loop drops its next ones unread by either protocol (ours: an honest node's
+/// discv4 and discv5 traffic, lookups included, stays far below it).
+pub const FILTER_PER_IP: u64 = 500;
+
+/// Datagrams from all sources per second before the loop drops (ours: what the crate's
+/// pipeline and our discv4 keep up with on one core, with room).
+pub const FILTER_TOTAL: u64 = 20_000;
+
+/// The crate's per-IP and total datagram budgets.
+fn packet_filter() -> Option<discv5::RateLimiter> {
+    discv5::RateLimiterBuilder::new()
+        .ip_n_every(FILTER_PER_IP, Duration::from_secs(1))
+        .total_n_every(FILTER_TOTAL, Duration::from_secs(1))
+        .build()
+        .ok()
 }
 
 #[cfg(test)]

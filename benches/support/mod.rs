@@ -1,0 +1,229 @@
+//! Shared by the benches that run a release `ethpeer node` on the ethtest chain as a child
+//! process: finding the test data, an eth/68 session to the node, the honest peer's
+//! header round trips, the node's threads' CPU, percentiles.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use ethpeer_actors::chain::{self, ChainStore, MemoryChainStore};
+use ethpeer_actors::eth::{genesis, EthMessage, EthVersion, GetBlockHeaders, RequestPair};
+use ethpeer_actors::p2p::{self as p2p, P2pMessage};
+use ethpeer_actors::rlpx::RlpxMessage;
+use ethpeer_actors::session::{self, ChainStatus, Established, SessionConfig};
+use futures::{SinkExt, StreamExt};
+use secp256k1::SecretKey;
+use tokio::net::TcpStream;
+
+/// Requests the honest peer sends, and their spacing.
+pub const ROUNDS: usize = 200;
+pub const INTERVAL: Duration = Duration::from_millis(25);
+
+pub fn testdata() -> PathBuf {
+    std::env::var_os("ETHPEER_TESTDATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/testdata"))
+}
+
+pub fn status(dir: &Path) -> ChainStatus {
+    let spec = genesis::load_genesis(&dir.join("ethtest/genesis.json")).unwrap();
+    let header = genesis::genesis_header(&spec).unwrap();
+    let genesis_hash = header.hash_slow();
+    let store = MemoryChainStore::new(header);
+    let bytes = std::fs::read(dir.join("ethtest/chain.rlp")).unwrap();
+    for block in chain::read_chain_file(&bytes).unwrap() {
+        store.insert_block(block, None).unwrap();
+    }
+    ChainStatus::from_store(
+        spec.config.chain_id,
+        genesis::fork_schedule(&spec, genesis_hash),
+        &store,
+    )
+}
+
+pub async fn dial(enode: &str, status: &ChainStatus, key: u8) -> Established<TcpStream> {
+    let url: ethpeer_actors::node::Enode = enode.parse().unwrap();
+    let stream = TcpStream::connect(url.addr).await.unwrap();
+    stream.set_nodelay(true).unwrap();
+    let mut config = SessionConfig::new(
+        SecretKey::from_byte_array([key; 32]).unwrap(),
+        format!("bench-{key}"),
+    );
+    config.eth_versions = vec![EthVersion::Eth68];
+    session::dial(stream, &config, url.id, status)
+        .await
+        .unwrap()
+}
+
+pub async fn send(conn: &mut Established<TcpStream>, message: &EthMessage) -> bool {
+    let frame = RlpxMessage {
+        id: conn.eth_offset + message.message_id() as u64,
+        payload: message.encoded().into(),
+    };
+    conn.writer.send(frame).await.is_ok()
+}
+
+pub fn header_request(id: u64, limit: u64) -> EthMessage {
+    EthMessage::GetBlockHeaders(RequestPair::new(
+        id,
+        GetBlockHeaders {
+            start_block: 1u64.into(),
+            limit,
+            skip: 0,
+            reverse: false,
+        },
+    ))
+}
+
+/// The honest peer: 200 requests 25 ms apart; the round trips, sorted.
+pub async fn honest(mut conn: Established<TcpStream>) -> Vec<Duration> {
+    let mut rtts = Vec::with_capacity(ROUNDS);
+    for round in 0..ROUNDS as u64 {
+        let started = Instant::now();
+        assert!(send(&mut conn, &header_request(round, 1)).await);
+        loop {
+            let frame = conn.reader.next().await.unwrap().unwrap();
+            if frame.id == p2p::ids::PING {
+                let pong = P2pMessage::Pong;
+                let _ = conn
+                    .writer
+                    .send(RlpxMessage {
+                        id: pong.id(),
+                        payload: pong.encoded().into(),
+                    })
+                    .await;
+            }
+            if frame.id == conn.eth_offset + 0x04 {
+                break;
+            }
+        }
+        rtts.push(started.elapsed());
+        tokio::time::sleep(INTERVAL.saturating_sub(started.elapsed())).await;
+    }
+    rtts.sort();
+    rtts
+}
+
+/// CPU ticks (user + system) per thread of process `pid`, by thread name and id.
+pub fn thread_ticks(pid: u32) -> std::collections::HashMap<String, u64> {
+    let mut ticks = std::collections::HashMap::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return ticks;
+    };
+    for task in tasks.flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+            continue;
+        };
+        // "tid (name) state ... utime stime ...": fields after the name's closing paren.
+        let Some((head, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let name = head.split_once('(').map_or("", |(_, n)| n);
+        let tid = task.file_name().to_string_lossy().to_string();
+        // The main thread has the process id; actix names its arbiters' threads; the
+        // other threads of ours are the verifier threads (and actix-web's worker).
+        let name = if tid == pid.to_string() {
+            "main"
+        } else if name.starts_with("actix-rt|system") {
+            "arbiter"
+        } else if name.starts_with("actix-server") || name.starts_with("actix-rt|worker") {
+            "http"
+        } else {
+            "other"
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let used = fields
+            .get(11)
+            .and_then(|u| u.parse::<u64>().ok())
+            .unwrap_or(0)
+            + fields
+                .get(12)
+                .and_then(|s| s.parse::<u64>().ok())
+                .unwrap_or(0);
+        ticks.insert(
+            format!("{name}/{}", task.file_name().to_string_lossy()),
+            used,
+        );
+    }
+    ticks
+}
+
+/// Each thread's share of the CPU the process used between two samples, largest first.
+pub fn shares(
+    before: &std::collections::HashMap<String, u64>,
+    after: &std::collections::HashMap<String, u64>,
+) -> String {
+    let mut used: Vec<(String, u64)> = after
+        .iter()
+        .map(|(k, v)| (k.clone(), v.saturating_sub(*before.get(k).unwrap_or(&0))))
+        .filter(|(_, v)| *v > 0)
+        .collect();
+    let total: u64 = used.iter().map(|(_, v)| v).sum();
+    used.sort_by_key(|u| std::cmp::Reverse(u.1));
+    used.iter()
+        .take(4)
+        .map(|(k, v)| {
+            format!(
+                "{} {:.0}%",
+                k.split('/').next().unwrap_or(""),
+                *v as f64 * 100.0 / total.max(1) as f64
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+        + &format!(" of {:.2} s CPU", total as f64 / 100.0)
+}
+
+pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index.min(sorted.len() - 1)]
+}
+
+/// A release `ethpeer node` on the ethtest chain (discovery on its default, UDP beside an
+/// ephemeral RLPx port) with metrics, its stdout piped (the enode comes first, the metrics
+/// URL last).
+pub fn ethtest_node(dir: &Path, datadir: &Path) -> std::process::Child {
+    let file = |name: &str| dir.join("ethtest").join(name);
+    std::process::Command::new(env!("CARGO_BIN_EXE_ethpeer"))
+        .arg("node")
+        .arg("--datadir")
+        .arg(datadir)
+        .arg("--genesis")
+        .arg(file("genesis.json"))
+        .arg("--chain")
+        .arg(file("chain.rlp"))
+        .arg("--state")
+        .arg(file("headstate.json"))
+        .args([
+            "--port",
+            "0",
+            "--addr",
+            "127.0.0.1",
+            "--metrics",
+            "127.0.0.1:0",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// The value of metric line `prefix` (name and labels, then a space) at `url`.
+pub async fn metric(url: &str, prefix: &str) -> u64 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = url
+        .trim_start_matches("http://")
+        .trim_end_matches("/metrics");
+    let Ok(mut stream) = TcpStream::connect(addr).await else {
+        return 0;
+    };
+    let request = format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let _ = stream.write_all(request.as_bytes()).await;
+    let mut text = String::new();
+    let _ = stream.read_to_string(&mut text).await;
+    text.lines()
+        .find_map(|l| l.strip_prefix(prefix))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
