@@ -65,6 +65,12 @@ impl Exposition {
         self.family(name, Kind::Gauge, help).sample(&[], value);
     }
 
+    /// Appends lines written elsewhere (a family of a kind this type does not model, such
+    /// as a histogram); they must end with a newline.
+    pub fn raw(&mut self, text: &str) {
+        self.text.push_str(text);
+    }
+
     /// The text so far.
     pub fn into_text(self) -> String {
         self.text

@@ -56,6 +56,7 @@ async fn server(dir: &std::path::Path) -> Server {
     };
     let routes = InboundRoutes {
         requests: Some(RequestHandler::spawn(store.clone(), pool.clone(), 2).recipient()),
+        cells: None,
         blocks: Some(
             BlockHandler::new(store.clone(), block_links, BlockPolicy::PostMerge)
                 .start()

@@ -58,6 +58,7 @@ pub(crate) async fn node_with_remotes(
     .start();
     let mut routes = InboundRoutes {
         requests: None,
+        cells: None,
         blocks: None,
         transactions: Some(fetcher.recipient()),
         seen: None,

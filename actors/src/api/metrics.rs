@@ -56,6 +56,7 @@ pub async fn render(node: &Node) -> String {
         stats.render(&mut out);
     }
     node.listener.render(&mut out);
+    node.lag.render(&mut out);
     if let Some((trace_lines, observer_dropped)) = observer {
         out.counter(
             "ethpeer_trace_lines_total",

@@ -11,6 +11,7 @@
 
 mod builder;
 mod dial;
+pub mod lag;
 pub mod manager;
 mod placement;
 mod start;
@@ -233,6 +234,8 @@ pub struct Node {
     max_pending_handshakes: usize,
     /// The thread the subscription hub runs on.
     hub_arbiter: ArbiterHandle,
+    /// How late the coordinating thread runs (its probe's counts).
+    pub lag: Arc<lag::LagMetrics>,
 }
 
 impl Node {

@@ -1,6 +1,7 @@
 //! [`Node::start`] in stages, each one function: the core (pool, peer set, broadcast,
 //! inbound handlers, what every session peer is started with), the peer manager, discovery,
-//! the feeds (subscriptions, observer, head follower), and the accept loop.
+//! the feeds (subscriptions, observer, head follower), and the accept loop; a probe of
+//! the coordinating thread's lag runs beside them.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -8,6 +9,7 @@ use std::sync::Arc;
 use actix::prelude::*;
 use tokio::net::TcpListener;
 
+use super::lag::LagProbe;
 use super::manager::{Admission, InboundThrottle};
 use super::{dial, wiring, Direction, Node, NodeConfig, PeerArbiters, PeerManager};
 use crate::blocks::follow::{FollowLinks, FollowedChain, HeadFollower};
@@ -96,7 +98,9 @@ impl Node {
             dns,
             external_ip: config.discovery.external_ip,
             max_pending_handshakes: config.max_pending_handshakes,
+            lag: Arc::default(),
         };
+        LagProbe::new(node.lag.clone()).start();
         node.start_feeds(&config);
         node.accept(listener);
         log::info!("listening on {} as {}", node.local_addr, node.enode_url());

@@ -15,6 +15,11 @@ use crate::txs::inbox::{TxInbox, TxInboxLinks};
 use crate::txs::ingest::{start_verifiers, TxIngest};
 use crate::txs::pool::{TxPool, ValidatingTxPool};
 
+/// Threads answering GetCells (ours: one; a request computes at most 32 blob extensions,
+/// about 120 ms, and each peer at most 32 a second, so one core's share bounds the cost while
+/// header and body serving keep their own workers).
+pub const CELL_WORKERS: usize = 1;
+
 /// Starts the actors that take peers' inbound messages (request handler, block handler,
 /// tx fetcher with the ingest path and its verifier threads) and returns where each kind
 /// of message goes.
@@ -36,8 +41,10 @@ pub(super) fn start_inbound_handlers(
     };
     InboundRoutes {
         requests: Some(
-            RequestHandler::spawn(store.clone(), shared_pool, config.verify_threads).recipient(),
+            RequestHandler::spawn(store.clone(), shared_pool.clone(), config.verify_threads)
+                .recipient(),
         ),
+        cells: Some(RequestHandler::spawn(store.clone(), shared_pool, CELL_WORKERS).recipient()),
         blocks: Some(
             BlockHandler::new(store.clone(), block_links, config.block_policy)
                 .start()

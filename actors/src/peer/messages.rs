@@ -93,6 +93,9 @@ pub struct InboundEth {
 pub struct InboundRoutes {
     /// Requests (Get*).
     pub requests: Option<actix::Recipient<InboundEth>>,
+    /// GetCells, when they have workers of their own (else they go with `requests`), so
+    /// that computing cells never delays header and body serving.
+    pub cells: Option<actix::Recipient<InboundEth>>,
     /// Block announcements and ranges (NewBlock, NewBlockHashes, BlockRangeUpdate).
     pub blocks: Option<actix::Recipient<InboundEth>>,
     /// Transactions and their announcements.
@@ -117,6 +120,7 @@ impl InboundRoutes {
     pub fn all(recipient: actix::Recipient<InboundEth>) -> Self {
         Self {
             requests: Some(recipient.clone()),
+            cells: None,
             blocks: Some(recipient.clone()),
             transactions: Some(recipient),
             seen: None,
@@ -133,8 +137,9 @@ impl InboundRoutes {
             | M::GetNodeData(_)
             | M::GetReceipts(_)
             | M::GetReceipts70(_)
-            | M::GetBlockAccessLists(_)
-            | M::GetCells(_) => self.requests.as_ref(),
+            | M::GetBlockAccessLists(_) => self.requests.as_ref(),
+            // Cells may cost c-kzg work: their own worker, when there is one.
+            M::GetCells(_) => self.cells.as_ref().or(self.requests.as_ref()),
             M::NewBlock(_) | M::NewBlockHashes(_) | M::BlockRangeUpdate(_) => self.blocks.as_ref(),
             M::Transactions(_)
             | M::NewPooledTransactionHashes66(_)

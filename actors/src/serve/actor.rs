@@ -10,26 +10,16 @@ use actix::prelude::*;
 use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::B256;
 
+use super::cells::CellServer;
 use crate::chain::{serve, ChainStore};
-use crate::eth::cells::{self, Cell, CustodyBitmap};
+use crate::eth::cells;
 use crate::eth::{
     BlockAccessLists, BlockBodies, BlockHeaders, Cells, EthMessage, EthVersion, NodeData,
     PooledTransactions, PooledTx, Receipts, Receipts69, Receipts70,
 };
+use crate::p2p::PeerId;
 use crate::peer::{short, InboundEth, SendEth};
 use crate::txs::pool::TxPool;
-
-/// Most transactions looked up per GetCells (geth `maxCellsServe`, 4096).
-pub const MAX_CELL_TXS_SERVE: usize = 4096;
-/// Most cells per Cells reply: the 2 MiB soft limit in 2 KiB cells (geth
-/// `softResponseLimit / 2048`).
-pub const MAX_CELLS_SERVE: usize = serve::SOFT_RESPONSE_LIMIT / cells::BYTES_PER_CELL;
-/// Blobs whose extension one GetCells may make us compute (ours). Extension columns
-/// (64-127) of a blob held whole cost a c-kzg `compute_cells`, 3.7 ms a blob here, so this
-/// caps a request at about 120 ms of one worker; geth keeps computed cells in its pool and
-/// pays nothing. Txs past it are left out, which EIP-8070 allows ("the responder MAY
-/// truncate"). Data columns are cut from the blob and do not count.
-pub const MAX_CELL_COMPUTE_BLOBS: usize = 32;
 
 /// Most transactions served per GetPooledTransactions (geth serves up to the 2 MiB soft
 /// limit; reth caps at 4096 items as well).
@@ -42,20 +32,33 @@ pub struct RequestHandler {
     store: Arc<dyn ChainStore>,
     /// The transaction pool.
     pool: Arc<dyn TxPool>,
+    /// GetCells: the extension cache and the per-peer compute budgets, shared.
+    cells: Arc<CellServer>,
 }
 
 impl RequestHandler {
     /// A handler serving from `store` and `pool`.
     pub fn new(store: Arc<dyn ChainStore>, pool: Arc<dyn TxPool>) -> Self {
-        Self { store, pool }
+        Self {
+            store,
+            pool,
+            cells: Arc::default(),
+        }
+    }
+
+    /// Serves GetCells with `cells` (shared by every handler that answers them).
+    pub fn with_cells(mut self, cells: Arc<CellServer>) -> Self {
+        self.cells = cells;
+        self
     }
 
     /// Starts `threads` handler threads (at least one) serving from `store` and `pool`.
     /// What each peer may have waiting is bounded upstream: a peer's socket is not read
     /// while 4 of its requests are unanswered (`peer::MAX_UNANSWERED_REQUESTS`).
     pub fn spawn(store: Arc<dyn ChainStore>, pool: Arc<dyn TxPool>, threads: usize) -> Addr<Self> {
+        let cells = Arc::new(CellServer::default());
         SyncArbiter::start(threads.max(1), move || {
-            Self::new(store.clone(), pool.clone())
+            Self::new(store.clone(), pool.clone()).with_cells(cells.clone())
         })
     }
 }
@@ -68,7 +71,7 @@ impl Handler<InboundEth> for RequestHandler {
     type Result = ();
 
     fn handle(&mut self, msg: InboundEth, _ctx: &mut SyncContext<Self>) {
-        let Some(response) = self.answer(msg.peer.version, &msg.message) else {
+        let Some(response) = self.answer(msg.peer.id, msg.peer.version, &msg.message) else {
             return;
         };
         if let Err(error) = msg.peer.send.try_send(SendEth(response)) {
@@ -79,7 +82,12 @@ impl Handler<InboundEth> for RequestHandler {
 
 impl RequestHandler {
     /// The response to `request`, or `None` if it is not a request.
-    fn answer(&self, version: EthVersion, request: &EthMessage) -> Option<EthMessage> {
+    fn answer(
+        &self,
+        peer: PeerId,
+        version: EthVersion,
+        request: &EthMessage,
+    ) -> Option<EthMessage> {
         let store = self.store.as_ref();
         Some(match request {
             EthMessage::GetBlockHeaders(r) => {
@@ -112,7 +120,9 @@ impl RequestHandler {
                 EthMessage::PooledTransactions(r.answer(PooledTransactions(txs)))
             }
             EthMessage::GetCells(r) => {
-                let (hashes, cells) = pooled_cells(self.pool.as_ref(), &r.hashes, &r.mask);
+                let (hashes, cells) =
+                    self.cells
+                        .pooled_cells(self.pool.as_ref(), peer, &r.hashes, &r.mask);
                 EthMessage::Cells(Cells {
                     request_id: r.request_id,
                     hashes,
@@ -154,68 +164,4 @@ pub fn pooled_transactions(
         }
     }
     out
-}
-
-/// The cells of `mask`'s columns for the pooled blob txs among `hashes`, in request order
-/// and column by column (for each column, one cell per blob): cut or computed from the
-/// blobs we hold, or for a sampled tx taken from the cells we keep. Txs we lack, and
-/// sampled ones missing a column asked for, are left out (as geth). Stops at
-/// [`MAX_CELLS_SERVE`] cells or [`MAX_CELL_TXS_SERVE`] lookups (geth's `answerGetCells`),
-/// or at [`MAX_CELL_COMPUTE_BLOBS`] blobs whose extension had to be computed (ours).
-pub fn pooled_cells(
-    pool: &dyn TxPool,
-    hashes: &[B256],
-    mask: &CustodyBitmap,
-) -> (Vec<B256>, Vec<Vec<Cell>>) {
-    let (mut served, mut out, mut count) = (Vec::new(), Vec::new(), 0usize);
-    let mut compute_left = match cells::data_only(mask) {
-        true => usize::MAX,
-        false => MAX_CELL_COMPUTE_BLOBS,
-    };
-    for hash in hashes.iter().take(MAX_CELL_TXS_SERVE) {
-        if count >= MAX_CELLS_SERVE {
-            break;
-        }
-        let Some(tx) = pool.get(hash) else { continue };
-        if let Some(sampled) = &tx.cells {
-            // A sampled tx: served if we hold every column asked for (as geth, which
-            // leaves out a tx with any cell missing).
-            if let Some(flat) = sampled.select(mask).filter(|f| !f.is_empty()) {
-                count += flat.len();
-                served.push(*hash);
-                out.push(flat);
-            }
-            continue;
-        }
-        let PooledTx::Eip4844(signed) = &tx.tx else {
-            continue;
-        };
-        let blobs = signed.tx().sidecar.blobs();
-        compute_left = match compute_left.checked_sub(blobs.len()) {
-            Some(left) => left,
-            None => break,
-        };
-        let Some(per_blob) = blobs
-            .iter()
-            .map(|blob| cells::cells_of_blob(blob, mask))
-            .collect::<Option<Vec<Vec<Cell>>>>()
-        else {
-            continue;
-        };
-        if per_blob.is_empty() {
-            continue;
-        }
-        let columns = mask.count();
-        let flat: Vec<Cell> = (0..columns)
-            .flat_map(|column| {
-                per_blob
-                    .iter()
-                    .filter_map(move |cells| cells.get(column).copied())
-            })
-            .collect();
-        count += flat.len();
-        served.push(*hash);
-        out.push(flat);
-    }
-    (served, out)
 }

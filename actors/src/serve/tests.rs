@@ -21,6 +21,7 @@ use crate::peer_set::{start_session_peer, SessionPeerLinks};
 use crate::rlpx::RlpxMessage;
 use crate::session::{accept, dial, ChainStatus, Established, SessionConfig};
 use crate::testing::{blob_tx, pool, sender, tx};
+use std::sync::atomic::Ordering;
 
 /// A store with genesis and 20 empty blocks.
 fn store() -> Arc<MemoryChainStore> {
@@ -203,14 +204,44 @@ fn extension_cells_are_computed_for_at_most_32_blobs_a_request_and_data_cells_fr
     assert!(txs.iter().all(|t| cell_sidecar(&t.tx).is_some()));
     mem.insert(txs.clone());
     let hashes: Vec<B256> = txs.iter().map(|t| t.hash).collect();
-    // One extension column: five txs (30 blobs) fit the budget, the sixth is left out.
+    let server = super::CellServer::default();
+    let (peer, other) = (crate::testing::peer_id(1), crate::testing::peer_id(2));
+    // One extension column: five txs (30 blobs) fit the request's budget, the sixth is
+    // left out.
     let extension = CustodyBitmap::from_indices([100]).expect("mask");
-    let (served, cells) = super::actor::pooled_cells(shared.as_ref(), &hashes, &extension);
+    let (served, cells) = server.pooled_cells(shared.as_ref(), peer, &hashes, &extension);
     assert_eq!(served, hashes[..5]);
     assert!(cells.iter().all(|c| c.len() == 6));
+    assert_eq!(server.computed_blobs.load(Ordering::Relaxed), 30);
+    // Asked again (other columns), the five are served from the cache: nothing computed;
+    // the sixth would be, but the peer's budget for this second is spent.
+    let other_extension = CustodyBitmap::from_indices([64, 127]).expect("mask");
+    let (served, cells) = server.pooled_cells(shared.as_ref(), peer, &hashes, &other_extension);
+    assert_eq!(served, hashes[..5]);
+    assert!(cells.iter().all(|c| c.len() == 12));
+    assert_eq!(server.computed_blobs.load(Ordering::Relaxed), 30);
+    assert_eq!(server.cache_hits.load(Ordering::Relaxed), 5);
+    assert!(server.refused_for_budget.load(Ordering::Relaxed) >= 1);
+    // Another peer has its own budget: the sixth is computed for it.
+    let (served, _) = server.pooled_cells(shared.as_ref(), other, &hashes, &other_extension);
+    assert_eq!(served, hashes);
+    assert_eq!(server.computed_blobs.load(Ordering::Relaxed), 36);
+    // The cached extension's cells are c-kzg's: they verify against the tx's proofs.
+    let sidecar = cell_sidecar(&txs[0].tx).expect("cell sidecar");
+    let first_cells = server
+        .pooled_cells(shared.as_ref(), other, &hashes[..1], &other_extension)
+        .1
+        .remove(0);
+    crate::eth::cells::verify_cells(
+        &sidecar.commitments,
+        &sidecar.cell_proofs,
+        &other_extension,
+        &first_cells,
+    )
+    .expect("cached cells verify");
     // Data columns cost nothing to compute: every tx is served.
     let data = CustodyBitmap::from_indices([0, 63]).expect("mask");
-    let (served, cells) = super::actor::pooled_cells(shared.as_ref(), &hashes, &data);
+    let (served, cells) = server.pooled_cells(shared.as_ref(), peer, &hashes, &data);
     assert_eq!(served, hashes);
     assert!(cells.iter().all(|c| c.len() == 12));
 }

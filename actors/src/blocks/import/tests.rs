@@ -99,6 +99,7 @@ fn node_at(n: u8, version: EthVersion) -> (Node, Addr<BlockHandler>) {
     let requests = RequestHandler::spawn(store.clone(), pool.clone(), 1);
     let routes = InboundRoutes {
         requests: Some(requests.recipient()),
+        cells: None,
         blocks: Some(blocks.recipient()),
         transactions: None,
         seen: None,
