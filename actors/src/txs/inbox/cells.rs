@@ -313,11 +313,9 @@ impl TxInbox {
         }));
     }
 
-    /// Judges the cells `who` sent for `hash` ([`judge_cells`]): valid ones complete the
-    /// tx (whole: blobs rebuilt from the data columns; sampled: kept beside the blobless
-    /// tx), which goes to the pool; wrong cells get `who` disconnected, proofs that refuse
-    /// the tx's own data get the tx's deliverer disconnected (and the tx is fetched again
-    /// from another announcer); a failed sample blames nobody and turns into a whole fetch.
+    /// Takes the cells `who` sent for `hash` and has them judged ([`judge_cells`]: c-kzg
+    /// work, so on tokio's blocking pool, never on the thread that coordinates peers); the
+    /// request stays marked in flight until the verdict is applied ([`Self::apply_verdict`]).
     fn cells_arrived(
         &mut self,
         hash: B256,
@@ -329,16 +327,45 @@ impl TxInbox {
         let Some(pending) = self.cells_pending.get_mut(&hash) else {
             return;
         };
-        pending.asking = false;
         let cells = reply.and_then(|r| {
             let position = r.hashes.iter().position(|h| *h == hash)?;
             (r.mask == want).then(|| r.cells.into_iter().nth(position))?
         });
         // No answer for it: try another source.
         let Some(cells) = cells else {
+            pending.asking = false;
             return self.drop_cell_source(hash, &who.peer, ctx);
         };
-        let (verdict, deliverer) = (judge_cells(pending, want, cells), pending.deliverer.clone());
+        let (tx, whole, who) = (pending.tx.clone(), pending.whole, who.clone());
+        let judged = tokio::task::spawn_blocking(move || judge_cells(&tx, whole, want, cells));
+        ctx.spawn(judged.into_actor(self).map(move |verdict, act, ctx| {
+            if let Some(pending) = act.cells_pending.get_mut(&hash) {
+                pending.asking = false;
+            }
+            match verdict {
+                Ok(verdict) => act.apply_verdict(hash, &who, verdict, ctx),
+                // The blocking pool is shutting down: nothing to judge with.
+                Err(_) => act.drop_cell_source(hash, &who.peer, ctx),
+            }
+        }));
+    }
+
+    /// Acts on a verdict about the cells `who` sent for `hash`: valid ones complete the tx
+    /// (whole: blobs rebuilt from the data columns; sampled: kept beside the blobless tx),
+    /// which goes to the pool; wrong cells get `who` disconnected, proofs that refuse the
+    /// tx's own data get the tx's deliverer disconnected (and the tx is fetched again from
+    /// another announcer); a failed sample blames nobody and turns into a whole fetch.
+    fn apply_verdict(
+        &mut self,
+        hash: B256,
+        who: &Announcer,
+        verdict: Verdict,
+        ctx: &mut Context<Self>,
+    ) {
+        let Some(pending) = self.cells_pending.get_mut(&hash) else {
+            return;
+        };
+        let deliverer = pending.deliverer.clone();
         match verdict {
             Verdict::Whole(tx) => {
                 self.cells_pending.remove(&hash);
@@ -411,14 +438,14 @@ enum Verdict {
 /// Checks `cells` of `want`'s columns against the pending tx's commitments and proofs.
 /// Only when they refuse does it cost more: a whole fetch's data columns are rebuilt into
 /// blobs and committed to (c-kzg), to tell forged proofs from wrong cells.
-fn judge_cells(pending: &PendingCells, want: CustodyBitmap, cells: Vec<Cell>) -> Verdict {
+fn judge_cells(tx: &PooledTx, whole: bool, want: CustodyBitmap, cells: Vec<Cell>) -> Verdict {
     // Always there: `sound_blobless` let the tx in.
-    let Some(sidecar) = cells::cell_sidecar(&pending.tx) else {
+    let Some(sidecar) = cells::cell_sidecar(tx) else {
         return Verdict::BadProofs;
     };
-    if !pending.whole {
+    if !whole {
         return match SampledCells::verify(sidecar, want, cells) {
-            Ok(sampled) => Verdict::Sampled(pending.tx.clone(), sampled),
+            Ok(sampled) => Verdict::Sampled(tx.clone(), sampled),
             Err(CellError::WrongCount { .. }) => Verdict::BadCells,
             Err(_) => Verdict::Unsure,
         };
@@ -426,7 +453,7 @@ fn judge_cells(pending: &PendingCells, want: CustodyBitmap, cells: Vec<Cell>) ->
     let checked = cells::verify_cells(&sidecar.commitments, &sidecar.cell_proofs, &want, &cells);
     let blobs = cells::blobs_from_data_cells(&cells, sidecar.commitments.len());
     match (checked, blobs) {
-        (Ok(()), Some(blobs)) => Verdict::Whole(cells::with_blobs(&pending.tx, blobs)),
+        (Ok(()), Some(blobs)) => Verdict::Whole(cells::with_blobs(tx, blobs)),
         (Err(CellError::Invalid), Some(blobs))
             if cells::blobs_match_commitments(&blobs, &sidecar.commitments) =>
         {
