@@ -23,6 +23,8 @@ use futures::StreamExt;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::TcpStream;
 
+use ethpeer_actors::eth::{CustodyBitmap, EthVersion, GetCells};
+use ethpeer_actors::session::ChainStatus;
 use support::{
     dial, header_request, honest, percentile, send, shares, status, testdata, thread_ticks,
 };
@@ -124,6 +126,94 @@ async fn flood(mut conn: Established<TcpStream>, messages: Vec<EthMessage>, read
     }
 }
 
+/// `count` six-blob txs (version-1 sidecars: cell proofs) from the ethtest sender, nonces
+/// 603 on (its next at the head), as raw hex for `eth_sendRawTransaction`; their hashes.
+fn blob_txs(dir: &Path, count: u64) -> Vec<(B256, String)> {
+    use alloy_consensus::{TxEip4844, TxEip4844WithSidecar};
+    use alloy_eips::eip2718::Encodable2718;
+    use alloy_eips::eip4844::Blob;
+    use alloy_eips::eip7594::{BlobTransactionSidecarEip7594, BlobTransactionSidecarVariant};
+    let accounts: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("ethtest/accounts.json")).unwrap()).unwrap();
+    let key: B256 = accounts["0x7435ed30a8b4aeb0877cef0c6e8cffe834eb865f"]["key"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let settings = alloy_eips::eip4844::env_settings::EnvKzgSettings::Default.get();
+    (0..count)
+        .map(|i| {
+            let blobs = (0..6u8)
+                .map(|b| Blob::repeat_byte(b + 10 * i as u8 + 1))
+                .collect();
+            let sidecar =
+                BlobTransactionSidecarEip7594::try_from_blobs_with_settings(blobs, settings)
+                    .unwrap();
+            let tx = TxEip4844 {
+                chain_id: 3_503_995_874_084_926,
+                nonce: 603 + i,
+                gas_limit: 21_000,
+                max_fee_per_gas: 10_000_000_000,
+                max_priority_fee_per_gas: 1_000_000_000,
+                to: Address::repeat_byte(7),
+                value: U256::ZERO,
+                access_list: Default::default(),
+                blob_versioned_hashes: sidecar.versioned_hashes().collect(),
+                max_fee_per_blob_gas: 1_000_000_000,
+                input: Default::default(),
+            };
+            let signature =
+                alloy_consensus::crypto::secp256k1::sign_message(key, tx.signature_hash()).unwrap();
+            let sidecar = BlobTransactionSidecarVariant::Eip7594(sidecar);
+            let tx = ethpeer_actors::eth::PooledTx::Eip4844(Signed::new_unhashed(
+                TxEip4844WithSidecar { tx, sidecar },
+                signature,
+            ));
+            (
+                *tx.hash(),
+                format!("0x{}", alloy_primitives::hex::encode(tx.encoded_2718())),
+            )
+        })
+        .collect()
+}
+
+/// Four eth/72 peers each send 250 GetCells for the extension columns of `hashes` and never
+/// read, while the honest peer asks for headers; the row.
+async fn cells_flood(enode: &str, status: &ChainStatus, hashes: Vec<B256>, pid: u32) -> String {
+    let mask = CustodyBitmap::from_indices(64..128).unwrap();
+    let requests: Vec<EthMessage> = (0..250)
+        .map(|id| {
+            EthMessage::GetCells(GetCells {
+                request_id: id,
+                hashes: hashes.clone(),
+                mask,
+            })
+        })
+        .collect();
+    eprintln!("adversary: 4 eth/72 peers dial");
+    let mut attackers = Vec::new();
+    for key in 0..4u8 {
+        attackers.push(support::dial_at(enode, status, 80 + key, EthVersion::Eth72).await);
+    }
+    let honest_conn = dial(enode, status, 90).await;
+    let ticks = thread_ticks(pid);
+    let floods = futures::future::join_all(
+        attackers
+            .into_iter()
+            .map(|conn| flood(conn, requests.clone(), false)),
+    );
+    let (rtts, outcomes) = tokio::join!(honest(honest_conn), floods);
+    format!(
+        "| 4 peers x 250 GetCells of {} six-blob txs' extension columns, never reading | {:.1} ms | {:.1} ms | {:.1} ms | {} | {} |",
+        hashes.len(),
+        percentile(&rtts, 0.5).as_secs_f64() * 1e3,
+        percentile(&rtts, 0.99).as_secs_f64() * 1e3,
+        rtts.last().unwrap().as_secs_f64() * 1e3,
+        outcomes.join("; "),
+        shares(&ticks, &thread_ticks(pid)),
+    )
+}
+
 fn main() {
     let dir = testdata();
     if !dir.join("ethtest").is_dir() {
@@ -191,6 +281,21 @@ fn main() {
                 shares(&ticks, &thread_ticks(pid)),
             );
         }
+        let rpc = loop {
+            let line = lines.next_line().await.unwrap().unwrap();
+            if let Some(url) = line.strip_prefix("rpc ") {
+                break url.to_string();
+            }
+        };
+        eprintln!("adversary: pooling 4 six-blob txs through {rpc}");
+        let mut hashes = Vec::new();
+        for (hash, raw) in blob_txs(&dir, 4) {
+            let answer =
+                support::rpc(&rpc, "eth_sendRawTransaction", serde_json::json!([raw])).await;
+            assert_eq!(answer["result"], serde_json::json!(hash), "{answer}");
+            hashes.push(hash);
+        }
+        println!("{}", cells_flood(&enode, &status, hashes, pid).await);
     });
     let _ = node.kill();
     let _ = node.wait();

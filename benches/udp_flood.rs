@@ -172,13 +172,12 @@ fn main() {
         let mut lines =
             BufReader::new(tokio::process::ChildStdout::from_std(stdout).unwrap()).lines();
         let enode = lines.next_line().await.unwrap().unwrap();
-        let metrics = lines
-            .next_line()
-            .await
-            .unwrap()
-            .unwrap()
-            .trim_start_matches("metrics ")
-            .to_string();
+        let metrics = loop {
+            let line = lines.next_line().await.unwrap().unwrap();
+            if let Some(url) = line.strip_prefix("metrics ") {
+                break url.to_string();
+            }
+        };
         let dropped = |m: String| async move {
             let shared = support::metric(&m, "ethpeer_discv5_shared_dropped_total ").await;
             let limited =

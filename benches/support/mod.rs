@@ -43,6 +43,16 @@ pub fn status(dir: &Path) -> ChainStatus {
 }
 
 pub async fn dial(enode: &str, status: &ChainStatus, key: u8) -> Established<TcpStream> {
+    dial_at(enode, status, key, EthVersion::Eth68).await
+}
+
+/// An eth session to the node at `version`, as node key `[key; 32]`.
+pub async fn dial_at(
+    enode: &str,
+    status: &ChainStatus,
+    key: u8,
+    version: EthVersion,
+) -> Established<TcpStream> {
     let url: ethpeer_actors::node::Enode = enode.parse().unwrap();
     let stream = TcpStream::connect(url.addr).await.unwrap();
     stream.set_nodelay(true).unwrap();
@@ -50,7 +60,7 @@ pub async fn dial(enode: &str, status: &ChainStatus, key: u8) -> Established<Tcp
         SecretKey::from_byte_array([key; 32]).unwrap(),
         format!("bench-{key}"),
     );
-    config.eth_versions = vec![EthVersion::Eth68];
+    config.eth_versions = vec![version];
     session::dial(stream, &config, url.id, status)
         .await
         .unwrap()
@@ -181,8 +191,8 @@ pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 /// A release `ethpeer node` on the ethtest chain (discovery on its default, UDP beside an
-/// ephemeral RLPx port) with metrics, its stdout piped (the enode comes first, the metrics
-/// URL last).
+/// ephemeral RLPx port) with HTTP-RPC and metrics, its stdout piped: the enode, then
+/// `rpc http://…`, then `metrics http://…/metrics`.
 pub fn ethtest_node(dir: &Path, datadir: &Path) -> std::process::Child {
     let file = |name: &str| dir.join("ethtest").join(name);
     std::process::Command::new(env!("CARGO_BIN_EXE_ethpeer"))
@@ -203,6 +213,7 @@ pub fn ethtest_node(dir: &Path, datadir: &Path) -> std::process::Child {
             "--metrics",
             "127.0.0.1:0",
         ])
+        .args(["--http", "--http.port", "0", "--http.api", "eth"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -226,4 +237,23 @@ pub async fn metric(url: &str, prefix: &str) -> u64 {
         .find_map(|l| l.strip_prefix(prefix))
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(0)
+}
+
+/// One JSON-RPC call over HTTP (`rpc` as the node printed it); the answer.
+pub async fn rpc(rpc: &str, method: &str, params: serde_json::Value) -> serde_json::Value {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = rpc.trim_start_matches("http://").trim_end_matches('/');
+    let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
+        .to_string();
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).await.unwrap();
+    let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    serde_json::from_str(body).unwrap_or_default()
 }
