@@ -184,7 +184,8 @@ fn main() {
                 support::metric(&m, "ethpeer_discv4_dropped_total{reason=\"rate_limited\"} ").await;
             let unsolicited =
                 support::metric(&m, "ethpeer_discv4_dropped_total{reason=\"unsolicited\"} ").await;
-            (shared, limited, unsolicited)
+            let kernel = support::metric(&m, "ethpeer_discovery_socket_drops_total ").await;
+            (shared, limited, unsolicited, kernel)
         };
         let rlpx: SocketAddr = enode.rsplit('@').next().unwrap().split('?').next().unwrap().parse().unwrap();
         let udp_port = enode
@@ -192,7 +193,7 @@ fn main() {
             .map_or(rlpx.port(), |(_, p)| p.parse().unwrap());
         let udp = SocketAddr::new(rlpx.ip(), udp_port);
         let status = status(&dir);
-        println!("| flood | attacker packets/s | honest Pings answered | honest header p50 | p99 | max | node threads' CPU | v5->v4 queue drops / rate-limited / unsolicited |");
+        println!("| flood | attacker packets/s | honest Pings answered | honest header p50 | p99 | max | node threads' CPU | kernel drops / v5->v4 queue drops / rate-limited / unsolicited |");
         println!("|---|---|---|---|---|---|---|---|");
         let floods = [
             ("quiet baseline", 0u8),
@@ -227,11 +228,12 @@ fn main() {
             let rate = sent as f64 / started.elapsed().as_secs_f64();
             let after = dropped(metrics.clone()).await;
             println!(
-                "| {name} | {rate:.0} | {}/{pings} | {:.2} ms | {:.2} ms | {:.2} ms | {cpu} | {} / {} / {} |",
+                "| {name} | {rate:.0} | {}/{pings} | {:.2} ms | {:.2} ms | {:.2} ms | {cpu} | {} / {} / {} / {} |",
                 answered.load(Ordering::Relaxed),
                 percentile(&rtts, 0.5).as_secs_f64() * 1e3,
                 percentile(&rtts, 0.99).as_secs_f64() * 1e3,
                 rtts.last().unwrap().as_secs_f64() * 1e3,
+                after.3 - before.3,
                 after.0 - before.0,
                 after.1 - before.1,
                 after.2 - before.2,

@@ -109,6 +109,13 @@ fn discovery(out: &mut Exposition, node: &Node) {
         if let Some(v4) = &discovery.v4 {
             v4.metrics.render(out);
         }
+        if let Some(drops) = discovery.kernel_drops() {
+            out.counter(
+                "ethpeer_discovery_socket_drops_total",
+                "Datagrams the kernel dropped on the discovery socket (receive buffer full).",
+                drops,
+            );
+        }
     }
     if let Some(dns) = &node.dns {
         dns.metrics.render(out);

@@ -159,6 +159,17 @@ impl Discovery {
         self.port
     }
 
+    /// Datagrams the kernel dropped on our socket because its receive buffer was full
+    /// (Linux's `/proc/net/udp` `drops` of the socket on our port): what neither protocol
+    /// ever saw, the loss a flood causes. `None` where the table cannot be read.
+    pub fn kernel_drops(&self) -> Option<u64> {
+        ["/proc/net/udp", "/proc/net/udp6"]
+            .iter()
+            .filter_map(|path| std::fs::read_to_string(path).ok())
+            .map(|table| udp_drops(&table, self.port))
+            .reduce(|a, b| a + b)
+    }
+
     /// Stops every service.
     pub fn stop(&self) {
         if let Some(v4) = &self.v4 {
@@ -168,6 +179,24 @@ impl Discovery {
             v5.stop();
         }
     }
+}
+
+/// The `drops` of the sockets bound to local `port` in a `/proc/net/udp` table (columns:
+/// `sl local_address rem_address st tx_queue:rx_queue tr:when retrnsmt uid timeout inode
+/// ref pointer drops`; the address is hex `IP:PORT`).
+fn udp_drops(table: &str, port: u16) -> u64 {
+    let port = format!(":{port:04X}");
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let local = fields.get(1)?;
+            local
+                .ends_with(&port)
+                .then(|| fields.last()?.parse::<u64>().ok())?
+        })
+        .sum()
 }
 
 /// The IP our record names: the external one if given, else the listening one unless it
@@ -335,6 +364,16 @@ async fn forward(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kernel_drops_are_read_for_our_port_only() {
+        let table = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n\
+            1000: 0100007F:9C41 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 93452 2 0000000000000000 1234\n\
+            1001: 0100007F:1F90 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 93453 2 0000000000000000 7\n";
+        assert_eq!(udp_drops(table, 0x9C41), 1234);
+        assert_eq!(udp_drops(table, 8080), 7);
+        assert_eq!(udp_drops(table, 1), 0);
+    }
 
     const ID: &str = "a979fb575495b8d6db44f750317d0f4622bf4c2aa3365d6af7c284339968eef29b69ad0dce72a4d8db5ebb4968de0e3bec910127f134779fbcb0cb6d3331163c";
 
