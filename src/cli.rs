@@ -69,6 +69,15 @@ pub enum RlpCommand {
 /// `ethpeer key ...`
 #[derive(Debug, Subcommand)]
 pub enum KeyCommand {
+    /// Make a new node key: written to FILE (64 hex characters, mode 0600; an existing
+    /// file is never overwritten) or, without FILE, printed; prints its id and enode URL.
+    Generate {
+        /// Where to write the key.
+        file: Option<PathBuf>,
+        /// The address to put in the enode URL.
+        #[arg(long, default_value = "127.0.0.1:30303")]
+        addr: std::net::SocketAddr,
+    },
     /// Print the node id, enode URL and node record (ENR) of a node key file (64 hex
     /// characters). The record is the one the node saved next to the key (`enr` in the
     /// same folder) when there is one, else a fresh one for `--addr`.
@@ -167,6 +176,21 @@ pub struct NodeArgs {
     /// Built-in network.
     #[arg(long, value_enum, default_value = "dev")]
     pub network: NetworkArg,
+    /// Ethereum mainnet (geth's flag: --network mainnet).
+    #[arg(long, conflicts_with_all = ["network", "sepolia", "holesky", "hoodi", "dev"])]
+    pub mainnet: bool,
+    /// The Sepolia testnet (geth's flag: --network sepolia).
+    #[arg(long, conflicts_with_all = ["network", "holesky", "hoodi", "dev"])]
+    pub sepolia: bool,
+    /// The Holesky testnet (geth's flag: --network holesky).
+    #[arg(long, conflicts_with_all = ["network", "hoodi", "dev"])]
+    pub holesky: bool,
+    /// The Hoodi testnet (geth's flag: --network hoodi).
+    #[arg(long, conflicts_with_all = ["network", "dev"])]
+    pub hoodi: bool,
+    /// The built-in dev network (geth's flag: --network dev, the default).
+    #[arg(long, conflicts_with = "network")]
+    pub dev: bool,
     /// A geth-style genesis.json (a custom network; overrides --network's chain).
     #[arg(long)]
     pub genesis: Option<PathBuf>,
@@ -266,6 +290,25 @@ pub struct NodeArgs {
     /// Write, as JSON lines, when each peer first delivered or announced each tx and block.
     #[arg(long)]
     pub trace_propagation: Option<PathBuf>,
+}
+
+impl NodeArgs {
+    /// `--network` as geth's network flags (`--mainnet`, `--sepolia`, ...) set it.
+    pub fn resolve_network(mut self) -> Self {
+        let chosen = [
+            (self.mainnet, NetworkArg::Mainnet),
+            (self.sepolia, NetworkArg::Sepolia),
+            (self.holesky, NetworkArg::Holesky),
+            (self.hoodi, NetworkArg::Hoodi),
+            (self.dev, NetworkArg::Dev),
+        ]
+        .into_iter()
+        .find_map(|(set, network)| set.then_some(network));
+        if let Some(network) = chosen {
+            self.network = network;
+        }
+        self
+    }
 }
 
 impl Default for NodeArgs {

@@ -56,6 +56,9 @@ fn run(command: Command) -> anyhow::Result<()> {
         } => import(&datadir, &genesis, &chain),
         Command::Node(args) => node::run(*args),
         Command::Key(KeyCommand::Show { file, addr }) => node::key_show(&file, addr),
+        Command::Key(KeyCommand::Generate { file, addr }) => {
+            node::key_generate(file.as_deref(), addr)
+        }
     }
 }
 

@@ -28,6 +28,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 /// before the first byte is written to the data directory ([`Plan::open`]) or the first
 /// peer is dialed.
 pub fn run(args: NodeArgs) -> anyhow::Result<()> {
+    let args = args.resolve_network();
     let plan = Plan::new(&args)?;
     let sockets = Sockets::bind(&args, &plan)?;
     let (plan, store) = plan.open()?;
@@ -610,6 +611,27 @@ fn default_datadir(network: &str) -> PathBuf {
         .join(network)
 }
 
+/// `ethpeer key generate [FILE]`: a new key, written to FILE (never over an existing one)
+/// or printed, with its id and enode URL.
+pub fn key_generate(file: Option<&Path>, addr: std::net::SocketAddr) -> anyhow::Result<()> {
+    use ethpeer_actors::discovery::enode::{new_node_key, save_node_key};
+    let key = new_node_key();
+    if let Some(file) = file {
+        save_node_key(file, &key)?;
+    }
+    let id = ethpeer_actors::rlpx::handshake::NodeKey::new(key).id();
+    let mut out = serde_json::json!({
+        "id": id,
+        "enode": Enode { id, addr }.to_string(),
+    });
+    match file {
+        Some(file) => out["file"] = serde_json::json!(file.display().to_string()),
+        None => out["key"] = serde_json::json!(alloy_primitives::hex::encode(key.secret_bytes())),
+    }
+    println!("{out}");
+    Ok(())
+}
+
 /// `ethpeer key show FILE`.
 pub fn key_show(file: &Path, addr: std::net::SocketAddr) -> anyhow::Result<()> {
     let key = ethpeer_actors::discovery::enode::read_node_key(file)?;
@@ -686,5 +708,26 @@ mod tests {
         let two = format!("{url},{url}2");
         assert_eq!(domains(&["--discovery.dns", &two]), ["x.test", "x.test2"]);
         assert!(dns_trees(&args(&["--discovery.dns", "enrtree://bad@x"])).is_err());
+    }
+
+    #[test]
+    fn geths_network_flags_choose_the_network() {
+        let chosen = |flags: &[&str]| args(flags).resolve_network().network;
+        assert_eq!(chosen(&[]), NetworkArg::Dev);
+        assert_eq!(chosen(&["--mainnet"]), NetworkArg::Mainnet);
+        assert_eq!(chosen(&["--sepolia"]), NetworkArg::Sepolia);
+        assert_eq!(chosen(&["--holesky"]), NetworkArg::Holesky);
+        assert_eq!(chosen(&["--hoodi"]), NetworkArg::Hoodi);
+        assert_eq!(chosen(&["--dev"]), NetworkArg::Dev);
+        assert_eq!(chosen(&["--network", "sepolia"]), NetworkArg::Sepolia);
+        // Two networks at once is an error, as in geth.
+        for both in [["--mainnet", "--sepolia"], ["--mainnet", "--network"]] {
+            let mut argv = vec!["ethpeer", "node"];
+            argv.extend(both);
+            if both[1] == "--network" {
+                argv.push("hoodi");
+            }
+            assert!(Cli::try_parse_from(argv).is_err(), "{both:?}");
+        }
     }
 }

@@ -300,3 +300,30 @@ async fn discovery_flags_choose_the_protocols() {
     let info = node.call("admin_nodeInfo", serde_json::json!([])).await["result"].clone();
     assert_eq!(info["ports"]["discovery"].as_u64(), Some(0));
 }
+
+#[test]
+fn key_generate_writes_a_key_that_key_show_reads_and_never_overwrites() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("nodekey");
+    let path = file.to_str().expect("utf-8");
+    let (ok, stdout, stderr) = ethpeer(&["key", "generate", path]);
+    assert!(ok, "{stderr}");
+    let made: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    let (ok, stdout, _) = ethpeer(&["key", "show", path]);
+    assert!(ok);
+    let shown: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(made["id"], shown["id"]);
+    assert_eq!(made["enode"], shown["enode"]);
+    let text = std::fs::read_to_string(&file).expect("key file");
+    assert_eq!(text.len(), 64);
+    // An existing file is never overwritten.
+    let (ok, _, stderr) = ethpeer(&["key", "generate", path]);
+    assert!(!ok, "overwrote the key");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert_eq!(std::fs::read_to_string(&file).expect("key file"), text);
+    // Without a file: the key is printed.
+    let (ok, stdout, _) = ethpeer(&["key", "generate"]);
+    assert!(ok);
+    let printed: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(printed["key"].as_str().expect("key").len(), 64);
+}
