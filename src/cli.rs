@@ -5,10 +5,20 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 use ethpeer_actors::api::rpc;
 
+/// `--version`: the crate version, the git commit and the build date (from build.rs).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("ETHPEER_COMMIT"),
+    ", built ",
+    env!("ETHPEER_BUILD_DATE"),
+    ")"
+);
+
 /// An Ethereum devp2p peer node built on actix. Without a command it runs a node on the
 /// built-in dev network (`ethpeer node` with its defaults).
 #[derive(Debug, Parser)]
-#[command(name = "ethpeer", version, about)]
+#[command(name = "ethpeer", version = VERSION, about)]
 pub struct Cli {
     /// What to do (default: `node`).
     #[command(subcommand)]

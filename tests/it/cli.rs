@@ -327,3 +327,28 @@ fn key_generate_writes_a_key_that_key_show_reads_and_never_overwrites() {
     let printed: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
     assert_eq!(printed["key"].as_str().expect("key").len(), 64);
 }
+
+#[test]
+fn version_names_the_commit_and_build_date() {
+    let (ok, stdout, _) = ethpeer(&["--version"]);
+    assert!(ok);
+    let line = stdout.trim();
+    assert!(line.starts_with("ethpeer 0."), "{line}");
+    let commit = line
+        .split("commit ")
+        .nth(1)
+        .and_then(|r| r.split(',').next())
+        .expect("a commit");
+    assert!(
+        commit == "unknown"
+            || (commit.len() == 12 && commit.chars().all(|c| c.is_ascii_hexdigit())),
+        "{line}"
+    );
+    let date = line
+        .split("built ")
+        .nth(1)
+        .expect("a date")
+        .trim_end_matches(')');
+    assert_eq!(date.len(), 10, "{line}");
+    assert_eq!(&date[4..5], "-", "{line}");
+}
