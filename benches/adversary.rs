@@ -20,7 +20,6 @@ use ethpeer_actors::eth::{EthMessage, NewPooledTransactionHashes68, Transactions
 use ethpeer_actors::p2p::{self as p2p, P2pMessage};
 use ethpeer_actors::session::Established;
 use futures::StreamExt;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::TcpStream;
 
 use ethpeer_actors::eth::{CustodyBitmap, EthVersion, GetCells};
@@ -215,22 +214,11 @@ async fn cells_flood(enode: &str, status: &ChainStatus, hashes: Vec<B256>, pid: 
 }
 
 fn main() {
-    let dir = testdata();
-    if !dir.join("ethtest").is_dir() {
-        eprintln!("adversary bench: {} not found, skipped", dir.display());
+    let Some(node) = support::bench_node("adversary") else {
         return;
-    }
-    let datadir = tempfile::tempdir().unwrap();
-    let mut node = support::ethtest_node(&dir, datadir.path());
-    let stdout = node.stdout.take().unwrap();
-    let pid = node.id();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async move {
-        let mut lines =
-            BufReader::new(tokio::process::ChildStdout::from_std(stdout).unwrap()).lines();
+    };
+    let dir = testdata();
+    node.run(|mut lines, pid| async move {
         let enode = lines.next_line().await.unwrap().unwrap();
         let status = status(&dir);
         let mut rng = Rng(0x5eed);
@@ -281,12 +269,7 @@ fn main() {
                 shares(&ticks, &thread_ticks(pid)),
             );
         }
-        let rpc = loop {
-            let line = lines.next_line().await.unwrap().unwrap();
-            if let Some(url) = line.strip_prefix("rpc ") {
-                break url.to_string();
-            }
-        };
+        let rpc = support::line_with(&mut lines, "rpc ").await;
         eprintln!("adversary: pooling 4 six-blob txs through {rpc}");
         let mut hashes = Vec::new();
         for (hash, raw) in blob_txs(&dir, 4) {
@@ -297,6 +280,4 @@ fn main() {
         }
         println!("{}", cells_flood(&enode, &status, hashes, pid).await);
     });
-    let _ = node.kill();
-    let _ = node.wait();
 }

@@ -20,7 +20,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use alloy_primitives::B256;
 use ethpeer_actors::discovery::v4::wire::{Endpoint, Packet, Ping, Pong, PING_VERSION};
 use secp256k1::SecretKey;
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 use support::{dial, honest, percentile, shares, status, testdata, thread_ticks};
 
@@ -155,29 +154,13 @@ fn honest_pings(
 }
 
 fn main() {
-    let dir = testdata();
-    if !dir.join("ethtest").is_dir() {
-        eprintln!("udp_flood bench: {} not found, skipped", dir.display());
+    let Some(node) = support::bench_node("udp_flood") else {
         return;
-    }
-    let datadir = tempfile::tempdir().unwrap();
-    let mut node = support::ethtest_node(&dir, datadir.path());
-    let stdout = node.stdout.take().unwrap();
-    let pid = node.id();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async move {
-        let mut lines =
-            BufReader::new(tokio::process::ChildStdout::from_std(stdout).unwrap()).lines();
+    };
+    let dir = testdata();
+    node.run(|mut lines, pid| async move {
         let enode = lines.next_line().await.unwrap().unwrap();
-        let metrics = loop {
-            let line = lines.next_line().await.unwrap().unwrap();
-            if let Some(url) = line.strip_prefix("metrics ") {
-                break url.to_string();
-            }
-        };
+        let metrics = support::line_with(&mut lines, "metrics ").await;
         let dropped = |m: String| async move {
             let shared = support::metric(&m, "ethpeer_discv5_shared_dropped_total ").await;
             let limited =
@@ -240,6 +223,4 @@ fn main() {
             );
         }
     });
-    let _ = node.kill();
-    let _ = node.wait();
 }

@@ -257,3 +257,63 @@ pub async fn rpc(rpc: &str, method: &str, params: serde_json::Value) -> serde_js
     let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
     serde_json::from_str(body).unwrap_or_default()
 }
+
+/// The node's stdout, line by line.
+pub type NodeLines = tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>;
+
+/// The bench's node ([`ethtest_node`]) and its data directory, or `None` (said on stderr)
+/// without the test data.
+pub struct BenchNode {
+    child: std::process::Child,
+    _datadir: tempfile::TempDir,
+}
+
+/// Starts the node for bench `name`, or tells why it cannot.
+pub fn bench_node(name: &str) -> Option<BenchNode> {
+    let dir = testdata();
+    if !dir.join("ethtest").is_dir() {
+        eprintln!("{name} bench: {} not found, skipped", dir.display());
+        return None;
+    }
+    let datadir = tempfile::tempdir().unwrap();
+    let child = ethtest_node(&dir, datadir.path());
+    Some(BenchNode {
+        child,
+        _datadir: datadir,
+    })
+}
+
+impl BenchNode {
+    /// Runs `body` on a current-thread runtime with the node's stdout lines and process id,
+    /// then stops the node.
+    pub fn run<F, Fut>(mut self, body: F)
+    where
+        F: FnOnce(NodeLines, u32) -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
+        use tokio::io::AsyncBufReadExt;
+        let stdout = self.child.stdout.take().unwrap();
+        let pid = self.child.id();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let stdout = tokio::process::ChildStdout::from_std(stdout).unwrap();
+            body(tokio::io::BufReader::new(stdout).lines(), pid).await
+        });
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The rest of the first line the node printed that starts with `prefix` (`"rpc "`,
+/// `"metrics "`), skipping the lines before it.
+pub async fn line_with(lines: &mut NodeLines, prefix: &str) -> String {
+    loop {
+        let line = lines.next_line().await.unwrap().unwrap();
+        if let Some(rest) = line.strip_prefix(prefix) {
+            return rest.to_string();
+        }
+    }
+}
