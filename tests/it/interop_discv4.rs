@@ -10,6 +10,7 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
+use crate::discovery::table_size;
 use crate::interop::interop_dir;
 
 async fn start(bootnodes: Vec<Bootnode>) -> Node {
@@ -30,17 +31,6 @@ fn bootnode(node: &Node) -> Bootnode {
         enode: node.enode(),
         udp: node.discovery.as_ref().expect("discovery").port(),
     }
-}
-
-fn table_size(node: &Node) -> u64 {
-    let discovery = node.discovery.as_ref().expect("discovery");
-    discovery
-        .v4
-        .as_ref()
-        .expect("discv4")
-        .metrics
-        .table_size
-        .load(std::sync::atomic::Ordering::Relaxed)
 }
 
 #[actix_rt::test]

@@ -43,6 +43,12 @@ pub const BOND_EXPIRATION: Duration = Duration::from_secs(12 * 3600);
 /// dialer wants nodes, and refreshes the table every 30 min).
 pub const LOOKUP_INTERVAL: Duration = Duration::from_secs(10);
 
+/// Between lookups while the table is empty: the bootnodes did not answer (lost packets, or
+/// their per-IP limit spent by other nodes behind our address), so ask again soon rather
+/// than after a full [`LOOKUP_INTERVAL`] (geth's dialer likewise re-seeds an empty table
+/// from its bootnodes as soon as a lookup comes back empty).
+pub const EMPTY_TABLE_RETRY: Duration = Duration::from_secs(1);
+
 /// Between revalidation pings: the least recently checked node is pinged (ours; geth
 /// revalidates one node every few seconds).
 pub const REVALIDATE_INTERVAL: Duration = Duration::from_secs(5);
@@ -320,7 +326,12 @@ impl Discv4 {
             self.request_enr(id, addr, now);
         }
         if now >= self.next_lookup {
-            self.next_lookup = now + self.config.lookup_interval;
+            let pause = if self.table.is_empty() {
+                EMPTY_TABLE_RETRY.min(self.config.lookup_interval)
+            } else {
+                self.config.lookup_interval
+            };
+            self.next_lookup = now + pause;
             // The first lookup looks for ourselves (fills the nearest buckets); later ones
             // for random targets (fill the rest and find dial candidates).
             let target = if self.metrics.lookups.load(Ordering::Relaxed) == 0 {

@@ -408,3 +408,27 @@ async fn a_long_lived_node_survives_missed_revalidations_until_its_liveness_runs
     // 9 -> 3 -> 1 -> 0: out at the third miss.
     assert_eq!(misses, 3);
 }
+
+/// A newcomer whose bootnode was silent at start (its packets lost) asks again within
+/// [`EMPTY_TABLE_RETRY`], not after a full [`LOOKUP_INTERVAL`]: the table fills about a
+/// second after the bootnode answers.
+#[tokio::test(start_paused = true)]
+async fn an_empty_table_asks_its_bootnodes_again_within_seconds() {
+    let now = Instant::now();
+    let mut net = Net::new(vec![(1, machine(1, &[], now)), (2, machine(2, &[1], now))]);
+    net.run_for(Duration::from_secs(2)).await;
+    // The newcomer arrives while the bootnode's answers are lost.
+    net.dead.push(addr(1));
+    net.nodes.insert(addr(3), machine(3, &[1], Instant::now()));
+    net.run_for(Duration::from_secs(3)).await;
+    assert!(net.machine(3).table().is_empty(), "the bootnode was silent");
+    net.dead.clear();
+    net.run_for(EMPTY_TABLE_RETRY * 3).await;
+    assert!(
+        net.machine(3).table().get(&id_of(2)).is_some(),
+        "the newcomer found node 2 through the bootnode {} s after it answered, well \
+         before a {} s lookup interval",
+        (EMPTY_TABLE_RETRY * 3).as_secs(),
+        LOOKUP_INTERVAL.as_secs()
+    );
+}
