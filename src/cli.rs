@@ -18,11 +18,15 @@ const VERSION: &str = concat!(
 /// An Ethereum devp2p peer node built on actix. Without a command it runs a node on the
 /// built-in dev network (`ethpeer node` with its defaults).
 #[derive(Debug, Parser)]
-#[command(name = "ethpeer", version = VERSION, about)]
+#[command(name = "ethpeer", version = VERSION, about, args_conflicts_with_subcommands = true)]
 pub struct Cli {
     /// What to do (default: `node`).
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// The node's flags without the `node` command, as geth and reth take them
+    /// (`ethpeer --sepolia --http`).
+    #[command(flatten)]
+    pub node: NodeArgs,
 }
 
 /// Top-level commands.
@@ -100,6 +104,17 @@ pub enum KeyCommand {
     },
 }
 
+/// `--log.format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// `2026-12-05T17:00:00.123Z INFO  module: message`.
+    Terminal,
+    /// geth's logfmt: `t=2026-12-05T17:00:00.123Z lvl=info target=module msg="message"`.
+    Logfmt,
+    /// One JSON object per line: `{"t":…,"lvl":"info","target":…,"msg":…}`.
+    Json,
+}
+
 /// The networks `--network` knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum NetworkArg {
@@ -132,173 +147,273 @@ impl NetworkArg {
 #[derive(Debug, Clone, clap::Args)]
 pub struct NodeArgs {
     /// Data directory (chain store, node key). Default: ~/.ethpeer/<network>.
-    #[arg(long)]
+    #[arg(help_heading = "Data", long)]
     pub datadir: Option<PathBuf>,
     /// Listening IP address.
-    #[arg(long, default_value = "127.0.0.1")]
+    #[arg(help_heading = "Networking", long, default_value = "127.0.0.1")]
     pub addr: std::net::IpAddr,
     /// Listening TCP port (0: any free port).
-    #[arg(long, default_value_t = 30303)]
+    #[arg(help_heading = "Networking", long, default_value_t = 30303)]
     pub port: u16,
     /// Node key file (64 hex characters); created with mode 0600 when absent.
     /// Default: <datadir>/nodekey.
-    #[arg(long)]
+    #[arg(help_heading = "Data", long)]
     pub nodekey: Option<PathBuf>,
+    /// Node key as 64 hex characters (geth's flag; for tests and scripts: the key shows in
+    /// the process list, prefer --nodekey).
+    #[arg(help_heading = "Data", long, conflicts_with = "nodekey")]
+    pub nodekeyhex: Option<String>,
+    /// A name put in our client id (geth's flag): peers see `ethpeer/NAME/v0.1.0`.
+    #[arg(help_heading = "Networking", long)]
+    pub identity: Option<String>,
     /// Static peers (enode URLs, comma-separated): dialed at start and redialed with backoff.
-    #[arg(long, value_delimiter = ',')]
+    #[arg(help_heading = "Peers", long, value_delimiter = ',')]
     pub peers: Vec<String>,
     /// Bootnodes (enode URLs or `enr:` records, comma-separated) where discovery starts;
     /// default: geth's list for the network (none for dev). With --nodiscover they are
     /// dialed like static peers.
-    #[arg(long, value_delimiter = ',')]
+    #[arg(help_heading = "Discovery", long, value_delimiter = ',')]
     pub bootnodes: Vec<String>,
     /// Disable peer discovery, v4 and v5 (geth's flag): only static, trusted and inbound
     /// peers.
-    #[arg(long)]
+    #[arg(help_heading = "Discovery", long)]
     pub nodiscover: bool,
     /// Run discovery v4 (geth's flag; `--discovery.v4=false` turns it off).
-    #[arg(long = "discovery.v4", default_value_t = true, action = clap::ArgAction::Set,
+    #[arg(help_heading = "Discovery", long = "discovery.v4", default_value_t = true, action = clap::ArgAction::Set,
           num_args = 0..=1, default_missing_value = "true")]
     pub discovery_v4: bool,
     /// Run discovery v5 (geth's flag, default on as in geth 1.17; `--discovery.v5=false`
     /// turns it off). It shares the discovery UDP port with discv4.
-    #[arg(long = "discovery.v5", default_value_t = true, action = clap::ArgAction::Set,
+    #[arg(help_heading = "Discovery", long = "discovery.v5", default_value_t = true, action = clap::ArgAction::Set,
           num_args = 0..=1, default_missing_value = "true")]
     pub discovery_v5: bool,
     /// EIP-1459 DNS node lists to take peers from (`enrtree://` URLs, comma-separated; geth's
     /// flag). Default: geth's `all` tree of the network (none for dev or a custom genesis);
     /// an empty string disables them, as does --nodiscover.
-    #[arg(long = "discovery.dns")]
+    #[arg(help_heading = "Discovery", long = "discovery.dns")]
     pub discovery_dns: Option<String>,
     /// UDP port of discovery, v4 and v5 alike (default: the listening port, as geth).
-    #[arg(long = "discovery.port")]
+    #[arg(help_heading = "Discovery", long = "discovery.port")]
     pub discovery_port: Option<u16>,
     /// NAT: `extip:IP` names the address others reach us at (in our record and enode);
     /// `none` announces the listening address.
-    #[arg(long, default_value = "none")]
+    #[arg(help_heading = "Networking", long, default_value = "none")]
     pub nat: String,
     /// Trusted peers (enode URLs, comma-separated): exempt from the peer limit, dialed.
-    #[arg(long, value_delimiter = ',')]
+    #[arg(help_heading = "Peers", long, value_delimiter = ',')]
     pub trusted_peers: Vec<String>,
     /// Peer limit; at most a third of it are peers we dial.
-    #[arg(long, default_value_t = 50)]
+    #[arg(help_heading = "Peers", long, default_value_t = 50)]
     pub maxpeers: usize,
     /// Built-in network.
-    #[arg(long, value_enum, default_value = "dev")]
+    #[arg(help_heading = "Chain", long, value_enum, default_value = "dev")]
     pub network: NetworkArg,
     /// Ethereum mainnet (geth's flag: --network mainnet).
-    #[arg(long, conflicts_with_all = ["network", "sepolia", "holesky", "hoodi", "dev"])]
+    #[arg(help_heading = "Chain", long, conflicts_with_all = ["network", "sepolia", "holesky", "hoodi", "dev"])]
     pub mainnet: bool,
     /// The Sepolia testnet (geth's flag: --network sepolia).
-    #[arg(long, conflicts_with_all = ["network", "holesky", "hoodi", "dev"])]
+    #[arg(help_heading = "Chain", long, conflicts_with_all = ["network", "holesky", "hoodi", "dev"])]
     pub sepolia: bool,
     /// The Holesky testnet (geth's flag: --network holesky).
-    #[arg(long, conflicts_with_all = ["network", "hoodi", "dev"])]
+    #[arg(help_heading = "Chain", long, conflicts_with_all = ["network", "hoodi", "dev"])]
     pub holesky: bool,
     /// The Hoodi testnet (geth's flag: --network hoodi).
-    #[arg(long, conflicts_with_all = ["network", "dev"])]
+    #[arg(help_heading = "Chain", long, conflicts_with_all = ["network", "dev"])]
     pub hoodi: bool,
     /// The built-in dev network (geth's flag: --network dev, the default).
-    #[arg(long, conflicts_with = "network")]
+    #[arg(help_heading = "Chain", long, conflicts_with = "network")]
     pub dev: bool,
     /// A geth-style genesis.json (a custom network; overrides --network's chain).
-    #[arg(long)]
+    #[arg(help_heading = "Chain", long)]
     pub genesis: Option<PathBuf>,
-    /// An RLP chain file to import at start (geth export format).
-    #[arg(long)]
-    pub chain: Option<PathBuf>,
+    /// The chain: a network name (mainnet, sepolia, holesky, hoodi, dev) or a geth-style
+    /// genesis.json (reth's flag; same as --network NAME or --genesis PATH).
+    #[arg(help_heading = "Chain", long, conflicts_with_all = ["network", "genesis", "mainnet", "sepolia", "holesky", "hoodi", "dev"])]
+    pub chain: Option<String>,
+    /// An RLP chain file (geth export format) imported into the store at start.
+    #[arg(help_heading = "Data", long)]
+    pub import: Option<PathBuf>,
     /// Account state for the tx pool: a geth state dump (`geth dump` JSON).
-    #[arg(long)]
+    #[arg(help_heading = "Data", long)]
     pub state: Option<PathBuf>,
     /// Network id (default: the chain id).
-    #[arg(long)]
+    #[arg(help_heading = "Chain", long)]
     pub networkid: Option<u64>,
     /// Offered eth versions, comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = "66,67,68,69,70,71,72")]
+    #[arg(
+        help_heading = "Chain",
+        long,
+        value_delimiter = ',',
+        default_value = "66,67,68,69,70,71,72"
+    )]
     pub eth: Vec<u64>,
     /// Serve JSON-RPC over HTTP (on --http.addr:--http.port).
-    #[arg(long)]
+    #[arg(help_heading = "JSON-RPC", long)]
     pub http: bool,
     /// HTTP-RPC listening interface (a name or an IP address).
-    #[arg(long = "http.addr", default_value = "localhost")]
+    #[arg(
+        help_heading = "JSON-RPC",
+        long = "http.addr",
+        default_value = "localhost"
+    )]
     pub http_addr: String,
     /// HTTP-RPC listening port (0: any free port).
-    #[arg(long = "http.port", default_value_t = 8545)]
+    #[arg(help_heading = "JSON-RPC", long = "http.port", default_value_t = 8545)]
     pub http_port: u16,
     /// Namespaces served over HTTP, comma-separated, from admin, eth, net, txpool, web3
     /// (default: geth's eth,net,web3; all of them with --rpc).
-    #[arg(long = "http.api")]
+    #[arg(help_heading = "JSON-RPC", long = "http.api")]
     pub http_api: Option<String>,
     /// Host names accepted in HTTP requests, comma-separated (`*`: any); IP addresses
     /// always pass.
-    #[arg(long = "http.vhosts", default_value = "localhost")]
+    #[arg(
+        help_heading = "JSON-RPC",
+        long = "http.vhosts",
+        default_value = "localhost"
+    )]
     pub http_vhosts: String,
     /// Browser origins allowed to call the HTTP-RPC (CORS), comma-separated (`*`: any).
-    #[arg(long = "http.corsdomain", default_value = "")]
+    #[arg(
+        help_heading = "JSON-RPC",
+        long = "http.corsdomain",
+        default_value = ""
+    )]
     pub http_corsdomain: String,
     /// Serve JSON-RPC over WebSocket, with `eth_subscribe` (on --ws.addr:--ws.port).
-    #[arg(long)]
+    #[arg(help_heading = "JSON-RPC", long)]
     pub ws: bool,
     /// WebSocket-RPC listening interface (a name or an IP address).
-    #[arg(long = "ws.addr", default_value = "localhost")]
+    #[arg(
+        help_heading = "JSON-RPC",
+        long = "ws.addr",
+        default_value = "localhost"
+    )]
     pub ws_addr: String,
     /// WebSocket-RPC listening port (0: any free port).
-    #[arg(long = "ws.port", default_value_t = 8546)]
+    #[arg(help_heading = "JSON-RPC", long = "ws.port", default_value_t = 8546)]
     pub ws_port: u16,
     /// Namespaces served over WebSocket, comma-separated (default: eth,net,web3).
-    #[arg(long = "ws.api")]
+    #[arg(help_heading = "JSON-RPC", long = "ws.api")]
     pub ws_api: Option<String>,
     /// Browser origins allowed to open a WebSocket, comma-separated (`*`: any). Empty:
     /// http://localhost and this host's name only (geth's rule). Clients that send no
     /// Origin (not browsers) always pass.
-    #[arg(long = "ws.origins", default_value = "")]
+    #[arg(help_heading = "JSON-RPC", long = "ws.origins", default_value = "")]
     pub ws_origins: String,
     /// Most calls in one JSON-RPC batch (geth's name and default).
-    #[arg(long = "rpc.batch-request-limit", default_value_t = rpc::limits::BATCH_REQUEST_LIMIT)]
+    #[arg(help_heading = "JSON-RPC", long = "rpc.batch-request-limit", default_value_t = rpc::limits::BATCH_REQUEST_LIMIT)]
     pub rpc_batch_request_limit: usize,
     /// Most result bytes in one JSON-RPC response; calls past it get "response too large"
     /// (geth's name and default).
-    #[arg(long = "rpc.batch-response-max-size", default_value_t = rpc::limits::BATCH_RESPONSE_MAX_SIZE)]
+    #[arg(help_heading = "JSON-RPC", long = "rpc.batch-response-max-size", default_value_t = rpc::limits::BATCH_RESPONSE_MAX_SIZE)]
     pub rpc_batch_response_max_size: usize,
     /// Most open JSON-RPC connections, HTTP and WebSocket together (reth's name and default).
-    #[arg(long = "rpc.max-connections", default_value_t = rpc::limits::MAX_CONNECTIONS)]
+    #[arg(help_heading = "JSON-RPC", long = "rpc.max-connections", default_value_t = rpc::limits::MAX_CONNECTIONS)]
     pub rpc_max_connections: usize,
     /// Most eth_subscribe subscriptions of all WebSocket connections together.
-    #[arg(long = "rpc.max-subscriptions", default_value_t = rpc::limits::MAX_SUBSCRIPTIONS)]
+    #[arg(help_heading = "JSON-RPC", long = "rpc.max-subscriptions", default_value_t = rpc::limits::MAX_SUBSCRIPTIONS)]
     pub rpc_max_subscriptions: usize,
     /// Most subscriptions one WebSocket connection may hold (reth's name).
-    #[arg(
+    #[arg(help_heading = "JSON-RPC", 
         long = "rpc.max-subscriptions-per-connection",
         default_value_t = rpc::limits::MAX_SUBSCRIPTIONS_PER_CONNECTION
     )]
     pub rpc_max_subscriptions_per_connection: usize,
     /// Alias of `--http` on this address with every namespace unless --http.api says
     /// otherwise, e.g. 127.0.0.1:8545.
-    #[arg(long)]
+    #[arg(help_heading = "JSON-RPC", long)]
     pub rpc: Option<std::net::SocketAddr>,
     /// Seconds between polls of the best peers for headers above the followed head.
-    #[arg(long = "follow.interval", default_value_t = 4)]
+    #[arg(help_heading = "Blocks", long = "follow.interval", default_value_t = 4)]
     pub follow_interval: u64,
     /// Peers that must agree on a block's hash before it is followed (0: do not follow).
-    #[arg(long = "follow.quorum", default_value_t = 2)]
+    #[arg(help_heading = "Blocks", long = "follow.quorum", default_value_t = 2)]
     pub follow_quorum: usize,
     /// Serve Prometheus metrics at /metrics on this address, e.g. 127.0.0.1:6060.
-    #[arg(long)]
+    #[arg(help_heading = "Metrics", long)]
     pub metrics: Option<std::net::SocketAddr>,
     /// Percent of eth/72 blob txs fetched whole; the others are sampled at the custody
     /// columns (EIP-8070; geth's flag, 15 to 100). Irrelevant while custody is all columns.
-    #[arg(long = "blobpool.fetchprobability", default_value_t = 15)]
+    #[arg(
+        help_heading = "Transaction pool",
+        long = "blobpool.fetchprobability",
+        default_value_t = 15
+    )]
     pub blobpool_fetch_probability: u8,
     /// Columns of each blob kept when sampling: `all` (every blob tx fetched whole, as geth
     /// without a consensus client), or indices and ranges such as `0-3,64` (geth takes them
     /// from its consensus client; fewer than 64 columns makes this node a sampler).
-    #[arg(long = "blobpool.custody", default_value = "all")]
+    #[arg(
+        help_heading = "Transaction pool",
+        long = "blobpool.custody",
+        default_value = "all"
+    )]
     pub blobpool_custody: String,
-    /// Milliseconds between a tx announcement and its fetch.
-    #[arg(long, default_value_t = 500)]
+    /// Milliseconds between a tx announcement and its fetch (old spelling
+    /// --tx-arrival-wait).
+    #[arg(
+        help_heading = "Transaction pool",
+        long = "txpool.arrivalwait",
+        alias = "tx-arrival-wait",
+        default_value_t = 500
+    )]
     pub tx_arrival_wait: u64,
-    /// Write, as JSON lines, when each peer first delivered or announced each tx and block.
-    #[arg(long)]
+    /// Executable transactions kept (geth's flag and default; the pool holds this plus
+    /// --txpool.globalqueue in one capacity, cheapest evicted first).
+    #[arg(
+        help_heading = "Transaction pool",
+        long = "txpool.globalslots",
+        default_value_t = 4096
+    )]
+    pub txpool_globalslots: usize,
+    /// Non-executable (gapped) transactions kept (geth's flag and default).
+    #[arg(
+        help_heading = "Transaction pool",
+        long = "txpool.globalqueue",
+        default_value_t = 1024
+    )]
+    pub txpool_globalqueue: usize,
+    /// Gapped transactions kept per sender (geth's flag and default).
+    #[arg(help_heading = "Transaction pool", long = "txpool.accountqueue",
+          default_value_t = ethpeer_actors::txs::pool::MAX_FUTURE_PER_SENDER)]
+    pub txpool_accountqueue: usize,
+    /// Percent a replacement must raise both fees by (geth's flag and default).
+    #[arg(help_heading = "Transaction pool", long = "txpool.pricebump",
+          default_value_t = ethpeer_actors::txs::pool::PRICE_BUMP_PERCENT)]
+    pub txpool_pricebump: u128,
+    /// Least tip (legacy: gas price), in wei, a transaction must offer (geth's flag and
+    /// default).
+    #[arg(help_heading = "Transaction pool", long = "txpool.pricelimit",
+          default_value_t = ethpeer_actors::txs::pool::MIN_TIP)]
+    pub txpool_pricelimit: u128,
+    /// Log level as geth counts it: 0 silent, 1 error, 2 warn, 3 info (default), 4 debug,
+    /// 5 trace. `RUST_LOG`, when set, refines it per module.
+    #[arg(help_heading = "Logging", long, value_parser = clap::value_parser!(u8).range(0..=5),
+          conflicts_with = "verbose")]
+    pub verbosity: Option<u8>,
+    /// Log level as reth counts it: -v error, -vv warn, -vvv info, -vvvv debug, -vvvvv
+    /// trace.
+    #[arg(help_heading = "Logging", short = 'v', action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Log line format: `terminal` (level, module, message), `logfmt` (geth's key=value)
+    /// or `json` (one object per line).
+    #[arg(
+        help_heading = "Logging",
+        long = "log.format",
+        value_enum,
+        default_value = "terminal"
+    )]
+    pub log_format: LogFormat,
+    /// Write logs to this file (appended) instead of stderr.
+    #[arg(help_heading = "Logging", long = "log.file")]
+    pub log_file: Option<PathBuf>,
+    /// Write, as JSON lines, when each peer first delivered or announced each tx and block
+    /// (old spelling --trace-propagation).
+    #[arg(
+        help_heading = "Metrics",
+        long = "trace.propagation",
+        alias = "trace-propagation"
+    )]
     pub trace_propagation: Option<PathBuf>,
 }
 
@@ -318,6 +433,32 @@ impl NodeArgs {
             self.network = network;
         }
         self
+    }
+
+    /// `--chain NAME|PATH` (reth's flag) as `--network NAME` or `--genesis PATH`. A path
+    /// that holds an RLP chain file rather than a genesis is refused with the flag that
+    /// imports it.
+    pub fn resolve_chain(mut self) -> anyhow::Result<Self> {
+        let Some(chain) = self.chain.take() else {
+            return Ok(self);
+        };
+        use clap::ValueEnum;
+        if let Ok(network) = NetworkArg::from_str(&chain, true) {
+            self.network = network;
+            return Ok(self);
+        }
+        let path = PathBuf::from(&chain);
+        let head = std::fs::read(&path)
+            .map_err(|e| anyhow::anyhow!("--chain {chain}: not a network name (mainnet, sepolia, holesky, hoodi, dev) and not a readable genesis file: {e}"))?;
+        let first = head.iter().find(|b| !b.is_ascii_whitespace());
+        if first != Some(&b'{') {
+            anyhow::bail!(
+                "--chain {chain}: not a genesis file (JSON); if it is an RLP chain file, \
+                 import it with --import {chain}"
+            );
+        }
+        self.genesis = Some(path);
+        Ok(self)
     }
 }
 

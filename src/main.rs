@@ -4,6 +4,7 @@
 #![cfg_attr(not(test), warn(clippy::too_many_lines))]
 
 mod cli;
+mod logging;
 mod node;
 
 use std::path::Path;
@@ -16,7 +17,6 @@ use ethpeer_actors::{chain, eth::genesis, rlp_tree::RlpItem};
 use cli::{ChainCommand, Cli, Command, KeyCommand, RlpCommand};
 
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) if !error.use_stderr() => error.exit(),
@@ -33,7 +33,25 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let command = cli.command.unwrap_or_else(|| Command::Node(Box::default()));
+    let command = cli.command.unwrap_or(Command::Node(Box::new(cli.node)));
+    let settings = match &command {
+        Command::Node(args) => logging::LogSettings {
+            level: args
+                .verbosity
+                .or((args.verbose > 0).then_some(args.verbose)),
+            format: args.log_format,
+            file: args.log_file.as_deref(),
+        },
+        _ => logging::LogSettings {
+            level: None,
+            format: cli::LogFormat::Terminal,
+            file: None,
+        },
+    };
+    if let Err(err) = logging::init(settings) {
+        eprintln!("ethpeer: {}", one_line(&err));
+        return ExitCode::FAILURE;
+    }
     match run(command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

@@ -28,7 +28,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 /// before the first byte is written to the data directory ([`Plan::open`]) or the first
 /// peer is dialed.
 pub fn run(args: NodeArgs) -> anyhow::Result<()> {
-    let args = args.resolve_network();
+    let args = args.resolve_network().resolve_chain()?;
     let plan = Plan::new(&args)?;
     let sockets = Sockets::bind(&args, &plan)?;
     let (plan, store) = plan.open()?;
@@ -70,8 +70,8 @@ struct Plan {
     datadir: PathBuf,
     /// The node key file, and its key when the file exists (read and checked).
     key: (PathBuf, Option<ethpeer_actors::discovery::enode::SecretKey>),
-    /// `--chain`: an RLP file to import once the store is open.
-    chain: Option<PathBuf>,
+    /// `--import`: an RLP file to import once the store is open.
+    import: Option<PathBuf>,
     network_name: &'static str,
     http: Endpoint,
     ws: Endpoint,
@@ -101,23 +101,38 @@ impl Plan {
             .nodekey
             .clone()
             .unwrap_or_else(|| datadir.join("nodekey"));
-        let key = match key_path.exists() {
-            true => Some(ethpeer_actors::discovery::enode::read_node_key(&key_path)?),
-            false => None,
+        let key = match (&args.nodekeyhex, key_path.exists()) {
+            (Some(hex), _) => Some(
+                ethpeer_actors::discovery::enode::parse_node_key(hex).map_err(|_| {
+                    anyhow::anyhow!(
+                        "--nodekeyhex: expected 64 hex characters of a secp256k1 private key"
+                    )
+                })?,
+            ),
+            (None, true) => Some(ethpeer_actors::discovery::enode::read_node_key(&key_path)?),
+            (None, false) => None,
         };
-        if let Some(chain) = &args.chain {
-            std::fs::metadata(chain)
-                .with_context(|| format!("--chain: cannot read chain file {}", chain.display()))?;
+        if let Some(file) = &args.import {
+            std::fs::metadata(file)
+                .with_context(|| format!("--import: cannot read chain file {}", file.display()))?;
         }
         let (builder, genesis_header) = chain_builder(args, spec.as_ref())?;
         let builder = with_flags(builder, args, &datadir)?;
+        if args.genesis.is_none() && args.network != NetworkArg::Dev && args.addr.is_loopback() {
+            log::warn!(
+                "listening on {} only: no peer of {} can reach this node (--addr 0.0.0.0 \
+                 accepts them)",
+                args.addr,
+                network_name
+            );
+        }
         Ok(Self {
             builder,
             spec,
             genesis_header,
             datadir,
             key: (key_path, key),
-            chain: args.chain.clone(),
+            import: args.import.clone(),
             network_name,
             http,
             ws,
@@ -127,7 +142,7 @@ impl Plan {
     }
 
     /// The first writes: the data directory, a new node key if there was none, the chain
-    /// store (with `--chain` imported). Answers the builder ready to start and the store.
+    /// store (with `--import` imported). Answers the builder ready to start and the store.
     fn open(mut self) -> anyhow::Result<(Self, Arc<RedbChainStore>)> {
         std::fs::create_dir_all(&self.datadir)
             .with_context(|| format!("cannot create data directory {}", self.datadir.display()))?;
@@ -143,9 +158,9 @@ impl Plan {
             &self.datadir.join(CHAIN_DB_FILE),
             &self.genesis_header,
         )?);
-        if let Some(chain) = &self.chain {
-            let summary = crate::import_into(&store, chain, self.spec.as_ref())?;
-            log::info!("imported {chain:?}: {summary}");
+        if let Some(file) = &self.import {
+            let summary = crate::import_into(&store, file, self.spec.as_ref())?;
+            log::info!("imported {file:?}: {summary}");
         }
         if let Some(spec) = &self.spec {
             // The pool follows the head's gas limit and fork, not genesis's.
@@ -262,6 +277,8 @@ fn with_flags(
 ) -> anyhow::Result<NodeBuilder> {
     let eth_versions = eth_versions(args)?;
     let mut builder = builder
+        .client_id(ethpeer_actors::node::client_id(args.identity.as_deref()))
+        .pool_limits(pool_limits(args)?)
         .eth_versions(eth_versions)
         .max_peers(args.maxpeers)
         .arrival_wait(Duration::from_millis(args.tx_arrival_wait))
@@ -284,6 +301,22 @@ fn with_flags(
         builder = builder.trace_propagation(path.clone());
     }
     Ok(builder)
+}
+
+/// `--txpool.*` as the pool's limits.
+fn pool_limits(args: &NodeArgs) -> anyhow::Result<ethpeer_actors::txs::pool::PoolLimits> {
+    let txs = args
+        .txpool_globalslots
+        .checked_add(args.txpool_globalqueue)
+        .filter(|n| *n > 0)
+        .context("--txpool.globalslots plus --txpool.globalqueue must be between 1 and 2^64")?;
+    Ok(ethpeer_actors::txs::pool::PoolLimits {
+        txs,
+        future_per_sender: args.txpool_accountqueue,
+        price_bump_percent: args.txpool_pricebump,
+        min_tip: args.txpool_pricelimit,
+        ..Default::default()
+    })
 }
 
 /// `--rpc.*` limits, one connection gate for the HTTP and WebSocket servers together,
@@ -374,7 +407,7 @@ fn with_peers(
     let enodes = |flag: &str, urls: &[String]| -> anyhow::Result<Vec<Enode>> {
         urls.iter()
             .filter(|u| !u.trim().is_empty())
-            .map(|u| u.parse::<Enode>().with_context(|| format!("--{flag}")))
+            .map(|u| Enode::parse_resolving(u).with_context(|| format!("--{flag}")))
             .collect()
     };
     let discovery = discovery_config(args, datadir)?;
@@ -402,6 +435,10 @@ async fn serve(plan: Plan, sockets: Sockets) -> anyhow::Result<()> {
     let node = builder.start().await.context("cannot start the node")?;
     // stdout carries the machine-readable facts (one per line); logs go to stderr.
     println!("{}", node.enode_url());
+    ethpeer_actors::node::status::spawn_status_log(
+        node.clone(),
+        ethpeer_actors::node::status::STATUS_INTERVAL,
+    );
     let mut servers = Vec::new();
     if let (Some((_, access)), Some(listener)) = (plan.http, sockets.http) {
         let (server, bound) = rpc::server_with(node.clone(), listener, access).context("--http")?;

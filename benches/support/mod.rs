@@ -201,7 +201,7 @@ pub fn ethtest_node(dir: &Path, datadir: &Path) -> std::process::Child {
         .arg(datadir)
         .arg("--genesis")
         .arg(file("genesis.json"))
-        .arg("--chain")
+        .arg("--import")
         .arg(file("chain.rlp"))
         .arg("--state")
         .arg(file("headstate.json"))

@@ -141,7 +141,7 @@ fn node_refuses_bad_flags_and_files_with_one_line_and_writes_nothing() {
             "node",
             "--datadir",
             &datadir,
-            "--chain",
+            "--import",
             "/nonexistent/chain.rlp",
         ],
         // Busy ports: every listener is bound before anything is written.

@@ -25,7 +25,7 @@ async fn three_binaries_relay_an_rpc_transaction_and_shut_down_cleanly() {
     let trace_arg = trace.to_str().expect("utf-8 path").to_string();
     let mut c = Binary::start(
         &path("c"),
-        &["--peers", &b.enode, "--trace-propagation", &trace_arg],
+        &["--peers", &b.enode, "--trace.propagation", &trace_arg],
     )
     .await;
     // Both dial B; B logs each connection.

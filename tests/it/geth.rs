@@ -94,7 +94,7 @@ pub async fn ethtest_node(datadir: &Path, testdata: &Path, extra: &[&str]) -> Bi
     let mut args = vec![
         "--genesis".to_string(),
         file("genesis.json"),
-        "--chain".to_string(),
+        "--import".to_string(),
         file("chain.rlp"),
         "--state".to_string(),
         file("headstate.json"),

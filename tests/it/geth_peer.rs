@@ -291,7 +291,7 @@ async fn geth_and_ethpeer_peer_both_ways_and_exchange_transactions() {
                 .join("ethtest/genesis.json")
                 .to_str()
                 .expect("utf-8"),
-            "--chain",
+            "--import",
             testdata.join("ethtest/chain.rlp").to_str().expect("utf-8"),
             // B stops at eth/69, so geth speaks it with B and eth/72 with A.
             "--eth",

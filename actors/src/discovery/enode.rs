@@ -39,12 +39,64 @@ pub enum EnodeError {
         /// The input.
         url: String,
     },
-    /// The host part is not `ip:port` (host names are not resolved, as in geth).
+    /// The host part is not `ip:port` (or, for [`Enode::parse_resolving`], `host:port`).
     #[error("{url:?}: expected an IP address and TCP port after '@'")]
     Endpoint {
         /// The input.
         url: String,
     },
+    /// The host name did not resolve to any address.
+    #[error("{url:?}: cannot resolve host {host:?}: {reason}")]
+    Resolve {
+        /// The input.
+        url: String,
+        /// The host name.
+        host: String,
+        /// What the resolver said.
+        reason: String,
+    },
+}
+
+impl Enode {
+    /// Parses an enode URL whose host may be a DNS name, resolved now, an IPv4 address
+    /// preferred (geth's `enode.ParseV4` resolves names the same way, so the usual
+    /// docker-compose `enode://…@bootnode:30303` works). Blocks on the system resolver: for
+    /// flags and files at start, not for remote data.
+    pub fn parse_resolving(url: &str) -> Result<Self, EnodeError> {
+        match url.parse::<Self>() {
+            Ok(enode) => return Ok(enode),
+            // Only a host that is not an IP address is left to resolve.
+            Err(EnodeError::Endpoint { .. }) => (),
+            Err(other) => return Err(other),
+        }
+        let rest = url.trim().strip_prefix("enode://").unwrap_or_default();
+        let (id, endpoint) = rest.split_once('@').unwrap_or_default();
+        let endpoint = endpoint.split('?').next().unwrap_or_default();
+        let endpoint_error = || EnodeError::Endpoint {
+            url: url.to_string(),
+        };
+        let (host, port) = endpoint.rsplit_once(':').ok_or_else(endpoint_error)?;
+        let port: u16 = port.parse().map_err(|_| endpoint_error())?;
+        if host.is_empty() || host.contains(['[', ']', '/', '@']) {
+            return Err(endpoint_error());
+        }
+        let resolve_error = |reason: String| EnodeError::Resolve {
+            url: url.to_string(),
+            host: host.to_string(),
+            reason,
+        };
+        let addrs: Vec<SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs(&(host, port))
+            .map_err(|e| resolve_error(e.to_string()))?
+            .collect();
+        let addr = addrs
+            .iter()
+            .find(|a| a.is_ipv4())
+            .or_else(|| addrs.first())
+            .copied()
+            .ok_or_else(|| resolve_error("no addresses".to_string()))?;
+        // The id was checked by the first parse (it failed on the endpoint only).
+        format!("enode://{id}@{addr}").parse()
+    }
 }
 
 impl std::str::FromStr for Enode {
@@ -121,11 +173,20 @@ pub fn read_node_key(path: &Path) -> Result<SecretKey, NodeKeyError> {
         path: shown.clone(),
         source,
     })?;
-    hex::decode(text.trim())
+    parse_node_key(&text).map_err(|_| NodeKeyError::Invalid { path: shown })
+}
+
+/// Parses a node key written as 64 hex characters (geth's `nodekey` file and
+/// `--nodekeyhex` format), surrounding whitespace and a `0x` prefix ignored.
+pub fn parse_node_key(text: &str) -> Result<SecretKey, NodeKeyError> {
+    let text = text.trim();
+    hex::decode(text.strip_prefix("0x").unwrap_or(text))
         .ok()
         .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
         .and_then(|bytes| SecretKey::from_byte_array(bytes).ok())
-        .ok_or(NodeKeyError::Invalid { path: shown })
+        .ok_or(NodeKeyError::Invalid {
+            path: "(hex)".to_string(),
+        })
 }
 
 /// Reads the node key at `path`, or creates it with a fresh random key (mode 0600, 64 hex
@@ -173,6 +234,30 @@ mod tests {
         assert_eq!(enode.to_string(), format!("enode://{ID}@127.0.0.1:30303"));
         let v6: Enode = format!("enode://{ID}@[::1]:1").parse().unwrap();
         assert_eq!(v6.addr.port(), 1);
+    }
+
+    #[test]
+    fn host_names_resolve_when_asked_and_only_then() {
+        // `localhost` resolves from /etc/hosts, no network needed.
+        let url = format!("enode://{ID}@localhost:30303?discport=30301");
+        assert!(matches!(
+            url.parse::<Enode>(),
+            Err(EnodeError::Endpoint { .. })
+        ));
+        let enode = Enode::parse_resolving(&url).unwrap();
+        assert!(enode.addr.ip().is_loopback(), "{enode}");
+        assert_eq!(enode.addr.port(), 30303);
+        // An IP address needs no resolver; errors other than the host stay what they were.
+        let ip = Enode::parse_resolving(&format!("enode://{ID}@127.0.0.1:1")).unwrap();
+        assert_eq!(ip.addr.port(), 1);
+        assert!(matches!(
+            Enode::parse_resolving(&format!("enode://{}@localhost:1", &ID[2..])),
+            Err(EnodeError::Id { .. })
+        ));
+        for bad in ["localhost", "localhost:x", ":1", "no-such-host.invalid:1"] {
+            let url = format!("enode://{ID}@{bad}");
+            assert!(Enode::parse_resolving(&url).is_err(), "{url}");
+        }
     }
 
     #[test]

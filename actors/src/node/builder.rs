@@ -172,6 +172,18 @@ impl NodeBuilder {
         self
     }
 
+    /// Sets the client id we send in Hello (see [`super::client_id`]).
+    pub fn client_id(mut self, client_id: String) -> Self {
+        self.config.client_id = client_id;
+        self
+    }
+
+    /// Sets the tx pool's limits (geth's `--txpool.*`).
+    pub fn pool_limits(mut self, limits: crate::txs::pool::PoolLimits) -> Self {
+        self.config.pool_limits = limits;
+        self
+    }
+
     /// A peer to dial now and redial whenever it is not connected.
     pub fn static_peer(mut self, enode: Enode) -> Self {
         self.config.static_peers.push(enode);

@@ -15,6 +15,7 @@ pub mod lag;
 pub mod manager;
 mod placement;
 mod start;
+pub mod status;
 mod wiring;
 
 use std::net::SocketAddr;
@@ -121,6 +122,18 @@ pub struct NodeConfig {
     /// `eth_subscribe` subscriptions of all connections together at most
     /// ([`crate::feed::hub::MAX_SUBSCRIPTIONS`]; `--rpc.max-subscriptions`).
     pub max_subscriptions: usize,
+    /// The tx pool's limits (geth's `--txpool.*`; default [`PoolLimits::default`]).
+    pub pool_limits: crate::txs::pool::PoolLimits,
+}
+
+/// Our client id in Hello, with an operator's `identity` in it as geth puts `--identity`
+/// (`Geth/<identity>/v1.17.10/...`): `ethpeer/<identity>/v0.1.0`.
+pub fn client_id(identity: Option<&str>) -> String {
+    let version = env!("CARGO_PKG_VERSION");
+    match identity.map(str::trim).filter(|i| !i.is_empty()) {
+        Some(identity) => format!("ethpeer/{identity}/v{version}"),
+        None => format!("ethpeer/v{version}"),
+    }
 }
 
 impl NodeConfig {
@@ -134,7 +147,7 @@ impl NodeConfig {
     ) -> Self {
         Self {
             key,
-            client_id: format!("ethpeer/v{}", env!("CARGO_PKG_VERSION")),
+            client_id: client_id(None),
             listen,
             listener: None,
             eth_versions: EthVersion::ALL.to_vec(),
@@ -159,6 +172,7 @@ impl NodeConfig {
             handshake_timeout: crate::session::HANDSHAKE_STEP_TIMEOUT,
             max_pending_handshakes: MAX_PENDING_HANDSHAKES,
             max_subscriptions: crate::feed::hub::MAX_SUBSCRIPTIONS,
+            pool_limits: crate::txs::pool::PoolLimits::default(),
         }
     }
 }

@@ -180,7 +180,9 @@ impl Core {
         local_addr: SocketAddr,
         trace: Option<std::fs::File>,
     ) -> Self {
-        let pool = Arc::new(ValidatingTxPool::new(config.rules.clone(), state));
+        let pool = Arc::new(
+            ValidatingTxPool::new(config.rules.clone(), state).with_limits(config.pool_limits),
+        );
         // The manager enforces the limits (with trusted peers exempt and the dial split);
         // the peer set's own cap is only a backstop above that.
         let hard_cap = config.max_peers + config.trusted_peers.len();

@@ -123,7 +123,7 @@ impl Binary {
                 "127.0.0.1:0",
                 "--metrics",
                 "127.0.0.1:0",
-                "--tx-arrival-wait",
+                "--txpool.arrivalwait",
                 "0",
             ])
             .args(extra)

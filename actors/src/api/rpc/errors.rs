@@ -27,6 +27,7 @@ pub fn geth_text(error: &PoolError) -> String {
         PoolError::AlreadyKnown => "already known".into(),
         PoolError::ReplacementUnderpriced => "replacement transaction underpriced".into(),
         PoolError::Underpriced => "transaction underpriced".into(),
+        tip @ PoolError::TipTooLow { .. } => tip.to_string(),
         // geth's legacypool: `ErrAccountLimitExceeded`.
         PoolError::TooManyFuture => "account limit exceeded".into(),
         // Only peers' transactions meet these two; geth has no RPC text for them.

@@ -383,11 +383,20 @@ impl Handler<DialDone> for PeerManager {
         entry.dialing = false;
         if let Err(error) = msg.result {
             self.stats.dial_failures += 1;
-            log::debug!(
-                "dial {} failed: {error}; next try in {:?}",
-                entry.enode,
-                entry.backoff
-            );
+            match entry.failure_to_report(Instant::now()) {
+                Some(failures) => log::warn!(
+                    "static peer {} unreachable ({failures} failed dial{} since the last \
+                     report): {error}; next try in {:?}",
+                    entry.enode,
+                    if failures == 1 { "" } else { "s" },
+                    entry.backoff
+                ),
+                None => log::debug!(
+                    "dial {} failed: {error}; next try in {:?}",
+                    entry.enode,
+                    entry.backoff
+                ),
+            }
             entry.retry_later(true);
         }
     }

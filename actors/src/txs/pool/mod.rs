@@ -23,8 +23,8 @@ pub use content::{PoolCounters, SenderTxs, INCLUDED_SENDERS};
 pub use memory::InMemoryTxPool;
 pub use state::{AccountState, MemoryState, NoState, StateError, StateProvider};
 pub use validating::{
-    PoolError, ValidatingTxPool, MAX_FUTURE_PER_SENDER, MAX_POOL_BYTES, MAX_POOL_TXS,
-    PRICE_BUMP_PERCENT,
+    PoolError, PoolLimits, ValidatingTxPool, MAX_FUTURE_PER_SENDER, MAX_POOL_BYTES, MAX_POOL_TXS,
+    MIN_TIP, PRICE_BUMP_PERCENT,
 };
 
 /// A transaction in the pool, with what routing and announcing need precomputed.

@@ -26,6 +26,37 @@ pub const MAX_POOL_BYTES: usize = 256 * 1024 * 1024;
 pub const MAX_FUTURE_PER_SENDER: usize = 64;
 /// Fee increase a replacement needs, in percent (geth `PriceBump`, 10).
 pub const PRICE_BUMP_PERCENT: u128 = 10;
+/// Least tip (legacy: gas price) a tx must offer to be kept, in wei (geth `PriceLimit`, 1).
+pub const MIN_TIP: u128 = 1;
+
+/// The pool's limits, geth's `--txpool.*` flags; [`Default`] is the consts above.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolLimits {
+    /// Most transactions, pending and gapped together (geth `GlobalSlots` 4096 plus
+    /// `GlobalQueue` 1024: [`MAX_POOL_TXS`]).
+    pub txs: usize,
+    /// Most bytes ([`MAX_POOL_BYTES`]).
+    pub bytes: usize,
+    /// Gapped transactions per sender (geth `AccountQueue`: [`MAX_FUTURE_PER_SENDER`]).
+    pub future_per_sender: usize,
+    /// Fee increase a replacement needs, percent (geth `PriceBump`: [`PRICE_BUMP_PERCENT`]).
+    pub price_bump_percent: u128,
+    /// Least tip a tx must offer, wei (geth `PriceLimit`: [`MIN_TIP`]).
+    pub min_tip: u128,
+}
+
+impl Default for PoolLimits {
+    fn default() -> Self {
+        Self {
+            txs: MAX_POOL_TXS,
+            bytes: MAX_POOL_BYTES,
+            future_per_sender: MAX_FUTURE_PER_SENDER,
+            price_bump_percent: PRICE_BUMP_PERCENT,
+            min_tip: MIN_TIP,
+        }
+    }
+}
+
 /// Peers whose rejection counts are kept, the most recent ones (four times geth's default
 /// of 50 peers, so that peers of the last few reconnect cycles are still visible).
 pub const REJECTION_PEERS: usize = 200;
@@ -45,6 +76,14 @@ pub enum PoolError {
     /// The pool is full and this tx pays no more than the cheapest one.
     #[error("pool full and transaction underpriced")]
     Underpriced,
+    /// Its tip is below the pool's floor (`--txpool.pricelimit`); geth's text.
+    #[error("transaction gas price below minimum: gas tip cap {tip}, minimum needed {min}")]
+    TipTooLow {
+        /// What it offers.
+        tip: u128,
+        /// The floor.
+        min: u128,
+    },
     /// The sender has too many gapped transactions.
     #[error("too many future transactions for the sender")]
     TooManyFuture,
@@ -67,8 +106,8 @@ pub struct ValidatingTxPool {
     pub(super) counters: PoolCounters,
     /// Rejection counts of the peers seen last (bounded: peers that left fall out).
     rejections: Mutex<lru::LruCache<PeerId, HashMap<&'static str, u64>>>,
-    /// Capacity in transactions and bytes.
-    capacity: (usize, usize),
+    /// Capacity, fee floor and per-sender limits.
+    limits: PoolLimits,
 }
 
 /// A blob tx without blobs enters only as a sampled tx: with the cells it was verified
@@ -106,7 +145,7 @@ impl ValidatingTxPool {
             rejections: Mutex::new(lru::LruCache::new(
                 std::num::NonZeroUsize::MIN.saturating_add(REJECTION_PEERS - 1),
             )),
-            capacity: (MAX_POOL_TXS, MAX_POOL_BYTES),
+            limits: PoolLimits::default(),
             included: Mutex::new(lru::LruCache::new(
                 std::num::NonZeroUsize::MIN.saturating_add(INCLUDED_SENDERS - 1),
             )),
@@ -116,8 +155,20 @@ impl ValidatingTxPool {
 
     /// Overrides the capacity ([`MAX_POOL_TXS`], [`MAX_POOL_BYTES`]).
     pub fn with_capacity(mut self, txs: usize, bytes: usize) -> Self {
-        self.capacity = (txs, bytes);
+        self.limits.txs = txs;
+        self.limits.bytes = bytes;
         self
+    }
+
+    /// Sets every limit at once (the node's `--txpool.*` flags).
+    pub fn with_limits(mut self, limits: PoolLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> PoolLimits {
+        self.limits
     }
 
     /// Validates and adds `txs` (from `origin`, if a peer sent them); emits one [`super::NewTxs`]
@@ -211,7 +262,9 @@ impl ValidatingTxPool {
             PoolError::Invalid(TxValidationError::IntrinsicGas { .. }) => "intrinsic_gas",
             PoolError::Invalid(_) => "invalid",
             PoolError::AlreadyKnown => "already_known",
-            PoolError::ReplacementUnderpriced | PoolError::Underpriced => "underpriced",
+            PoolError::ReplacementUnderpriced
+            | PoolError::Underpriced
+            | PoolError::TipTooLow { .. } => "underpriced",
             PoolError::TooManyFuture => "too_many_future",
             PoolError::RecentlyRejected => "recently_rejected",
             PoolError::Busy => "busy",
@@ -226,6 +279,12 @@ impl ValidatingTxPool {
     }
 
     fn insert(&self, tx: PoolTx) -> Result<Arc<PoolTx>, PoolError> {
+        if fee(&tx) < self.limits.min_tip {
+            return Err(PoolError::TipTooLow {
+                tip: fee(&tx),
+                min: self.limits.min_tip,
+            });
+        }
         let account_nonce = self.account_nonce(&tx.sender);
         let mut index = self.shared.write();
         if index.contains(&tx.hash) {
@@ -243,7 +302,7 @@ impl ValidatingTxPool {
             let bumped = |new: u128, old: u128| {
                 alloy_primitives::U256::from(new) * alloy_primitives::U256::from(100)
                     >= alloy_primitives::U256::from(old)
-                        * alloy_primitives::U256::from(100 + PRICE_BUMP_PERCENT)
+                        * alloy_primitives::U256::from(100 + self.limits.price_bump_percent)
             };
             if let Some(old) = old {
                 if !(bumped(tx.tx.max_fee_per_gas(), old.tx.max_fee_per_gas())
@@ -266,12 +325,12 @@ impl ValidatingTxPool {
             if nonce > expected {
                 let future =
                     sender_txs.map_or(0, |txs| txs.keys().filter(|n| **n > expected).count());
-                if future >= MAX_FUTURE_PER_SENDER {
+                if future >= self.limits.future_per_sender {
                     return Err(PoolError::TooManyFuture);
                 }
             }
             // Capacity: evict the cheapest if this one pays more.
-            let (max_txs, max_bytes) = self.capacity;
+            let (max_txs, max_bytes) = (self.limits.txs, self.limits.bytes);
             while index.len() >= max_txs || index.bytes() + tx.size > max_bytes {
                 let cheapest = index
                     .values()
