@@ -43,6 +43,9 @@ pub enum Command {
     /// Inspect RLP.
     #[command(subcommand)]
     Rlp(RlpCommand),
+    /// Print the effective node settings (flags, ETHPEER_<FLAG> variables, --config file)
+    /// as TOML that --config loads.
+    Dumpconfig(Box<NodeArgs>),
     /// Import an RLP chain file (geth export format) into the data directory's chain store.
     Import {
         /// The data directory (created if absent); the store is `chain.redb` inside it.
@@ -146,6 +149,10 @@ impl NetworkArg {
 /// `ethpeer node` flags (geth's names where geth has the flag).
 #[derive(Debug, Clone, clap::Args)]
 pub struct NodeArgs {
+    /// A TOML file of settings, one key per long flag (`ethpeer dumpconfig` writes one);
+    /// flags and ETHPEER_<FLAG> environment variables win over it. Also ETHPEER_CONFIG.
+    #[arg(help_heading = "Config", long)]
+    pub config: Option<PathBuf>,
     /// Data directory (chain store, node key). Default: ~/.ethpeer/<network>.
     #[arg(help_heading = "Data", long)]
     pub datadir: Option<PathBuf>,

@@ -4,6 +4,7 @@
 #![cfg_attr(not(test), warn(clippy::too_many_lines))]
 
 mod cli;
+mod config;
 mod logging;
 mod node;
 
@@ -11,14 +12,13 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::Parser;
 use ethpeer_actors::{chain, eth::genesis, rlp_tree::RlpItem};
 
-use cli::{ChainCommand, Cli, Command, KeyCommand, RlpCommand};
+use cli::{ChainCommand, Command, KeyCommand, RlpCommand};
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
+    let (cli, dump) = match config::parse(std::env::args_os().collect()) {
+        Ok(parsed) => parsed,
         Err(error) if !error.use_stderr() => error.exit(),
         Err(error) => {
             // clap's whole text: the error, the valid values, "a similar argument exists",
@@ -33,6 +33,18 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(matches) = dump {
+        return match config::dump(&matches) {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                eprintln!("ethpeer: {}", one_line(&err));
+                ExitCode::FAILURE
+            }
+        };
+    }
     let command = cli.command.unwrap_or(Command::Node(Box::new(cli.node)));
     let settings = match &command {
         Command::Node(args) => logging::LogSettings {
@@ -73,6 +85,8 @@ fn run(command: Command) -> anyhow::Result<()> {
             chain,
         } => import(&datadir, &genesis, &chain),
         Command::Node(args) => node::run(*args),
+        // Answered in `main` from the parsed matches, before logging starts.
+        Command::Dumpconfig(_) => Ok(()),
         Command::Key(KeyCommand::Show { file, addr }) => node::key_show(&file, addr),
         Command::Key(KeyCommand::Generate { file, addr }) => {
             node::key_generate(file.as_deref(), addr)

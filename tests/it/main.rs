@@ -28,6 +28,7 @@ mod interop_discv4;
 mod malformed;
 mod node;
 mod node_dev;
+mod operators;
 mod pow_vectors;
 mod rlp_vectors;
 mod rlpx_vectors;

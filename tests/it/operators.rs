@@ -1,0 +1,245 @@
+//! The binary as an operator coming from geth or reth uses it: where settings come from
+//! (flags, `ETHPEER_<FLAG>`, `--config`, `dumpconfig`), `--chain NAME|PATH`, logging flags,
+//! the status line and the warnings about static peers that keep failing.
+
+use std::process::Command;
+
+use crate::common::binary::Binary;
+
+/// Runs the binary with `args` and `env`; answers (success, stdout, stderr).
+fn ethpeer(args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ethpeer"));
+    command.args(args);
+    // The test's own environment must not leak settings in.
+    for (key, _) in std::env::vars() {
+        if key.starts_with("ETHPEER_") {
+            command.env_remove(key);
+        }
+    }
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let out = command.output().expect("runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+/// The value line of `key` in a dump (`key = value`), if set (not a commented default).
+fn setting<'a>(dump: &'a str, key: &str) -> Option<&'a str> {
+    dump.lines()
+        .find_map(|l| l.strip_prefix(&format!("{key} = ")))
+}
+
+#[test]
+fn settings_come_from_flags_then_environment_then_file_then_defaults() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("ethpeer.toml");
+    std::fs::write(
+        &file,
+        "port = 1111\nmaxpeers = 2\nidentity = \"from-file\"\n[http]\naddr = \"0.0.0.0\"\n",
+    )
+    .expect("write");
+    let config = file.to_str().expect("utf-8");
+    let (ok, dump, stderr) = ethpeer(
+        &["dumpconfig", "--config", config, "--identity", "from-flag"],
+        &[("ETHPEER_MAXPEERS", "3"), ("ETHPEER_IDENTITY", "from-env")],
+    );
+    assert!(ok, "{stderr}");
+    assert_eq!(setting(&dump, "identity"), Some("\"from-flag\""), "{dump}");
+    assert_eq!(setting(&dump, "maxpeers"), Some("3"), "{dump}");
+    assert_eq!(setting(&dump, "port"), Some("1111"), "{dump}");
+    assert_eq!(
+        setting(&dump, "\"http.addr\""),
+        Some("\"0.0.0.0\""),
+        "{dump}"
+    );
+    // Defaults stay commented out, with their values.
+    assert!(dump.contains("\n# \"ws.port\" = 8546\n"), "{dump}");
+    assert_eq!(setting(&dump, "\"ws.port\""), None);
+
+    // A dump loads back to itself.
+    let dumped = dir.path().join("dumped.toml");
+    std::fs::write(&dumped, &dump).expect("write");
+    let (ok, again, stderr) = ethpeer(
+        &["dumpconfig", "--config", dumped.to_str().expect("utf-8")],
+        &[],
+    );
+    assert!(ok, "{stderr}");
+    assert_eq!(again, dump);
+}
+
+#[test]
+fn bad_configuration_files_are_refused_naming_the_file_and_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cases = [
+        (
+            "unknown.toml",
+            "[http]\nbogus = 1\n",
+            "unknown key \"http.bogus\"",
+        ),
+        ("type.toml", "port = \"x\"\n", "--config file"),
+        ("range.toml", "verbosity = 9\n", "9 is not in 0..=5"),
+        ("list.toml", "port = [1, 2]\n", "takes one value"),
+        ("syntax.toml", "port = \n", "--config"),
+    ];
+    for (name, text, expected) in cases {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).expect("write");
+        let (ok, _, stderr) = ethpeer(
+            &["dumpconfig", "--config", path.to_str().expect("utf-8")],
+            &[],
+        );
+        assert!(!ok, "{name} accepted");
+        assert!(stderr.contains(expected), "{name}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    let (ok, _, stderr) = ethpeer(&["--config", "/nonexistent/ethpeer.toml"], &[]);
+    assert!(!ok);
+    assert!(stderr.contains("/nonexistent/ethpeer.toml"), "{stderr}");
+}
+
+#[test]
+fn chain_takes_a_network_name_or_a_genesis_and_sends_rlp_files_to_import() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // An RLP list header: what a geth export file starts with.
+    let rlp = dir.path().join("chain.rlp");
+    std::fs::write(&rlp, [0xf9, 0x02, 0x00, 0xf9]).expect("write");
+    let datadir = dir.path().join("data");
+    let (ok, _, stderr) = ethpeer(
+        &[
+            "--datadir",
+            datadir.to_str().expect("utf-8"),
+            "--chain",
+            rlp.to_str().expect("utf-8"),
+        ],
+        &[],
+    );
+    assert!(!ok);
+    assert!(stderr.contains("--import"), "{stderr}");
+    assert!(
+        !datadir.exists(),
+        "nothing is written before the flags are checked"
+    );
+    let (ok, _, stderr) = ethpeer(&["--chain", "sepolia", "--mainnet"], &[]);
+    assert!(!ok);
+    assert!(stderr.contains("cannot be used with"), "{stderr}");
+    let (ok, _, stderr) = ethpeer(&["--chain", "no-such-network"], &[]);
+    assert!(!ok);
+    assert!(stderr.contains("not a network name"), "{stderr}");
+}
+
+#[test]
+fn help_is_grouped_and_node_flags_need_no_command() {
+    let (ok, help, _) = ethpeer(&["--help"], &[]);
+    assert!(ok);
+    for heading in [
+        "Chain:",
+        "Networking:",
+        "Peers:",
+        "Discovery:",
+        "Transaction pool:",
+        "JSON-RPC:",
+        "Logging:",
+        "Config:",
+    ] {
+        assert!(help.contains(heading), "no {heading} in:\n{help}");
+    }
+    let (ok, dump, stderr) = ethpeer(
+        &["dumpconfig", "--sepolia", "--txpool.pricelimit", "7"],
+        &[],
+    );
+    assert!(ok, "{stderr}");
+    assert_eq!(setting(&dump, "sepolia"), Some("true"));
+    assert_eq!(setting(&dump, "\"txpool.pricelimit\""), Some("7"));
+    // Old spellings still work.
+    let (ok, dump, stderr) = ethpeer(&["dumpconfig", "--tx-arrival-wait", "9"], &[]);
+    assert!(ok, "{stderr}");
+    assert_eq!(setting(&dump, "\"txpool.arrivalwait\""), Some("9"));
+}
+
+/// Two static peers that cannot be peers (one on another network, one on a closed port,
+/// named by host name) are each reported at warn level within seconds; the status line
+/// follows; every line is JSON with `--log.format json`.
+#[actix_rt::test]
+async fn failing_static_peers_are_reported_and_the_status_line_follows() {
+    let dirs = [
+        tempfile::tempdir().expect("tempdir"),
+        tempfile::tempdir().expect("tempdir"),
+    ];
+    let other_network =
+        Binary::start(dirs[0].path(), &["--nodiscover", "--networkid", "4242"]).await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let closed_port = closed.local_addr().expect("addr").port();
+    drop(closed);
+    // A key of its own (a static peer is known by its id): go-ethereum's test vector id.
+    let closed_enode = format!(
+        "enode://a979fb575495b8d6db44f750317d0f4622bf4c2aa3365d6af7c284339968eef29b69ad0dce72a4d8db5ebb4968de0e3bec910127f134779fbcb0cb6d3331163c@localhost:{closed_port}"
+    );
+    let peers = format!("{},{closed_enode}", other_network.enode);
+    let mut node = Binary::start(
+        dirs[1].path(),
+        &[
+            "--nodiscover",
+            "--peers",
+            &peers,
+            "--log.format",
+            "json",
+            "--identity",
+            "ops",
+        ],
+    )
+    .await;
+    let port = other_network
+        .enode
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.split('?').next())
+        .expect("port")
+        .to_string();
+    let wrong_network = node
+        .log_line(&["static peer", &format!("127.0.0.1:{port}"), "unreachable"])
+        .await;
+    let closed = node
+        .log_line(&[
+            "static peer",
+            &format!("127.0.0.1:{closed_port}"),
+            "unreachable",
+        ])
+        .await;
+    let status = node.log_line(&["status: ", "peers=0"]).await;
+    for line in [&wrong_network, &closed, &status] {
+        let json: serde_json::Value = serde_json::from_str(line).expect("a JSON log line");
+        assert!(
+            json["t"].as_str().is_some_and(|t| t.ends_with('Z')),
+            "{line}"
+        );
+    }
+    for line in [&wrong_network, &closed] {
+        let json: serde_json::Value = serde_json::from_str(line).expect("JSON");
+        assert_eq!(json["lvl"], "warn", "{line}");
+    }
+    assert!(
+        wrong_network.contains("network"),
+        "the reason is named: {wrong_network}"
+    );
+    // Our --identity is what the other node saw.
+    let info = node.call("admin_nodeInfo", serde_json::json!([])).await;
+    assert!(
+        info["result"]["name"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("ethpeer/ops/v")),
+        "{info}"
+    );
+}
+
+/// A public network listening on loopback only says it cannot be reached.
+#[actix_rt::test]
+async fn a_public_network_on_loopback_warns_that_it_is_unreachable() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut node = Binary::start(dir.path(), &["--sepolia", "--nodiscover"]).await;
+    node.log_line(&["listening on 127.0.0.1 only", "sepolia"])
+        .await;
+}
