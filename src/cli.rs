@@ -307,6 +307,13 @@ pub struct NodeArgs {
     /// Origin (not browsers) always pass.
     #[arg(help_heading = "JSON-RPC", long = "ws.origins", default_value = "")]
     pub ws_origins: String,
+    /// The IPC socket (JSON-RPC, every namespace, owner-only): a file name in the data
+    /// directory or an explicit path (geth's flag; `geth attach <path>` connects).
+    #[arg(help_heading = "JSON-RPC", long, default_value = ethpeer_actors::api::rpc::ipc::DEFAULT_IPC_FILE)]
+    pub ipcpath: PathBuf,
+    /// No IPC endpoint (geth's flag).
+    #[arg(help_heading = "JSON-RPC", long)]
+    pub ipcdisable: bool,
     /// Most calls in one JSON-RPC batch (geth's name and default).
     #[arg(help_heading = "JSON-RPC", long = "rpc.batch-request-limit", default_value_t = rpc::limits::BATCH_REQUEST_LIMIT)]
     pub rpc_batch_request_limit: usize,

@@ -76,6 +76,8 @@ struct Plan {
     http: Endpoint,
     ws: Endpoint,
     metrics: Option<std::net::SocketAddr>,
+    /// The IPC socket to bind once the data directory exists (`None`: --ipcdisable).
+    ipc: Option<PathBuf>,
     rpc_limits: rpc::RpcLimits,
 }
 
@@ -116,6 +118,7 @@ impl Plan {
             std::fs::metadata(file)
                 .with_context(|| format!("--import: cannot read chain file {}", file.display()))?;
         }
+        let ipc = ipc_path(args, &datadir)?;
         let (builder, genesis_header) = chain_builder(args, spec.as_ref())?;
         let builder = with_flags(builder, args, &datadir)?;
         if args.genesis.is_none() && args.network != NetworkArg::Dev && args.addr.is_loopback() {
@@ -137,6 +140,7 @@ impl Plan {
             http,
             ws,
             metrics: args.metrics,
+            ipc,
             rpc_limits,
         })
     }
@@ -303,6 +307,25 @@ fn with_flags(
     Ok(builder)
 }
 
+/// `--ipcpath` within the data directory (an absolute path escapes it, as in geth),
+/// checked to fit a Unix socket address; `None` with `--ipcdisable`.
+fn ipc_path(args: &NodeArgs, datadir: &Path) -> anyhow::Result<Option<PathBuf>> {
+    if args.ipcdisable {
+        return Ok(None);
+    }
+    let path = datadir.join(&args.ipcpath);
+    let len = path.as_os_str().len();
+    if len > rpc::ipc::MAX_SOCKET_PATH {
+        anyhow::bail!(
+            "--ipcpath: {} is {len} bytes, a Unix socket path has at most {} (use a shorter \
+             --ipcpath or --ipcdisable)",
+            path.display(),
+            rpc::ipc::MAX_SOCKET_PATH
+        );
+    }
+    Ok(Some(path))
+}
+
 /// `--txpool.*` as the pool's limits.
 fn pool_limits(args: &NodeArgs) -> anyhow::Result<ethpeer_actors::txs::pool::PoolLimits> {
     let txs = args
@@ -439,6 +462,20 @@ async fn serve(plan: Plan, sockets: Sockets) -> anyhow::Result<()> {
         node.clone(),
         ethpeer_actors::node::status::STATUS_INTERVAL,
     );
+    // Before the HTTP servers: the metrics line is printed last, when all is up.
+    let ipc = match &plan.ipc {
+        Some(path) => {
+            let endpoint = rpc::ipc::IpcEndpoint::bind(path).context("--ipcpath")?;
+            println!("ipc {}", path.display());
+            log::info!("JSON-RPC over IPC at {}", path.display());
+            let access = rpc::RpcAccess {
+                limits: plan.rpc_limits.clone(),
+                ..rpc::RpcAccess::all()
+            };
+            Some(rpc::ipc::serve_on_arbiter(endpoint, node.clone(), access))
+        }
+        None => None,
+    };
     let mut servers = Vec::new();
     if let (Some((_, access)), Some(listener)) = (plan.http, sockets.http) {
         let (server, bound) = rpc::server_with(node.clone(), listener, access).context("--http")?;
@@ -475,6 +512,10 @@ async fn serve(plan: Plan, sockets: Sockets) -> anyhow::Result<()> {
     node.shutdown(SHUTDOWN_GRACE).await;
     for handle in handles {
         handle.stop(true).await;
+    }
+    if let (Some(arbiter), Some(path)) = (ipc, &plan.ipc) {
+        arbiter.stop();
+        let _ = std::fs::remove_file(path);
     }
     drop(node);
     Ok(())

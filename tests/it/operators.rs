@@ -243,3 +243,49 @@ async fn a_public_network_on_loopback_warns_that_it_is_unreachable() {
     node.log_line(&["listening on 127.0.0.1 only", "sepolia"])
         .await;
 }
+
+/// `geth attach` (go-ethereum v1.17.10) over the IPC socket in the data directory: its
+/// console finds the `admin`, `eth`, `net`, `txpool` and `web3` objects (from
+/// `rpc_modules`) and reads the node through them; the socket is owner-only.
+#[actix_rt::test]
+async fn geth_attach_works_over_ipc() {
+    let Some(bin) = crate::geth::go_bin() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = Binary::start(dir.path(), &["--nodiscover"]).await;
+    let socket = dir.path().join("ethpeer.ipc");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&socket)
+        .expect("socket")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let script = "JSON.stringify([admin.nodeInfo.enode, eth.chainId(), net.listening, \
+                  txpool.status.pending, web3.version.node, typeof admin, typeof txpool])";
+    let out = tokio::process::Command::new(bin.join("geth"))
+        .args(["attach", "--exec", script])
+        .arg(&socket)
+        .output()
+        .await
+        .expect("geth runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "geth attach failed: {}{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The console prints the JSON string quoted.
+    let text: String = serde_json::from_str(stdout.trim()).expect("a JSON string");
+    let answer: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    let id = |enode: &str| enode.split('@').next().unwrap_or_default().to_string();
+    assert_eq!(id(answer[0].as_str().expect("enode")), id(&node.enode));
+    assert_eq!(answer[1], "0x539");
+    assert_eq!(answer[2], true);
+    assert_eq!(answer[3], 0);
+    assert!(answer[4]
+        .as_str()
+        .is_some_and(|v| v.starts_with("ethpeer/")));
+    assert_eq!(answer[5], "object", "geth's console made an admin object");
+    assert_eq!(answer[6], "object", "geth's console made a txpool object");
+}

@@ -149,3 +149,64 @@ async fn subscribers_get_pending_txs_and_a_slow_one_only_loses_its_own() {
     let refused = next_json(&mut fast).await;
     assert_eq!(refused["error"]["code"], json!(-32005), "{refused}");
 }
+
+/// IPC carries what WebSocket carries: a subscription made over the Unix socket gets the
+/// hash of a tx sent afterwards, and calls are answered in order on the same stream.
+#[actix_rt::test]
+async fn an_ipc_subscriber_gets_pending_txs_and_answers() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let node = crate::rpc_shapes::dev_node().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.ipc");
+    let endpoint = rpc::ipc::IpcEndpoint::bind(&path).unwrap();
+    let _arbiter = rpc::ipc::serve_on_arbiter(endpoint, node.clone(), RpcAccess::all());
+    let stream = tokio::net::UnixStream::connect(&path).await.unwrap();
+    let (read, mut write) = stream.into_split();
+    let mut lines = BufReader::new(read).lines();
+    // Two requests in one write, the second split across two writes.
+    write
+        .write_all(br#"{"jsonrpc":"2.0","id":1,"method":"eth_subscribe","params":["newPendingTransactions"]}{"jsonrpc":"2.0","#)
+        .await
+        .unwrap();
+    write
+        .write_all(br#""id":2,"method":"rpc_modules"}"#)
+        .await
+        .unwrap();
+    let subscribed = ipc_line(&mut lines).await;
+    let id = subscribed["result"]
+        .as_str()
+        .expect("a subscription id")
+        .to_string();
+    let modules = ipc_line(&mut lines).await;
+    assert_eq!(modules["id"], 2);
+    assert_eq!(modules["result"]["txpool"], "1.0");
+    let (hash, raw) = tx(0, 0);
+    let sent = rpc::handle_body(
+        &node,
+        json!({"jsonrpc": "2.0", "id": 3, "method": "eth_sendRawTransaction", "params": [raw]})
+            .to_string()
+            .as_bytes(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(sent["result"], json!(hash));
+    let note = ipc_line(&mut lines).await;
+    assert_eq!(note["method"], "eth_subscription");
+    assert_eq!(note["params"]["subscription"], json!(id));
+    assert_eq!(note["params"]["result"], json!(hash));
+    // Garbage ends the connection after a parse error.
+    write.write_all(b"}}not json").await.unwrap();
+    let refusal = ipc_line(&mut lines).await;
+    assert_eq!(refusal["error"]["code"], -32700);
+}
+
+async fn ipc_line(
+    lines: &mut tokio::io::Lines<tokio::io::BufReader<tokio::net::unix::OwnedReadHalf>>,
+) -> Value {
+    let line = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
+        .await
+        .expect("an answer within 10 s")
+        .unwrap()
+        .expect("open");
+    serde_json::from_str(&line).unwrap()
+}

@@ -5,7 +5,8 @@
 //! `eth_getTransactionByHash` (pool and followed blocks), `eth_getTransactionCount`,
 //! `eth_getBlockByNumber`/`ByHash`, `eth_gasPrice`, `eth_maxPriorityFeePerGas`
 //! (`gas_price`), `eth_syncing`, `eth_blockNumber`, `eth_chainId` (`eth`); `txpool_*`
-//! (`txpool`); `net_peerCount`, `net_version`, `web3_clientVersion`. Shapes come from
+//! (`txpool`); `net_peerCount`, `net_version`, `net_listening`, `web3_clientVersion`;
+//! `rpc_modules` on every endpoint. Shapes come from
 //! alloy's RPC types (`shapes`). Batches are supported; malformed requests get the
 //! JSON-RPC error codes (-32700 parse, -32600 invalid request, -32601 unknown method,
 //! -32602 invalid params, -32000 refused by the node).
@@ -22,7 +23,10 @@ mod access;
 mod errors;
 mod eth;
 pub mod gas_price;
+#[cfg(unix)]
+pub mod ipc;
 pub mod limits;
+pub mod stream;
 mod txpool;
 pub mod ws;
 
@@ -185,6 +189,8 @@ async fn handle_call(node: &Node, access: &RpcAccess, call: Value) -> Option<Val
         Some(_) => Err(RpcError::params("params must be an array")),
     };
     let result = match params {
+        // geth serves `rpc_modules` on every endpoint: what this endpoint serves.
+        Ok(_) if method == "rpc_modules" => Ok(modules(access)),
         // geth answers a namespace it does not serve as an unknown method.
         Ok(_) if !access.allows(method) => Err(unknown_method(method)),
         Ok(params) => dispatch(node, method, &params).await,
@@ -196,6 +202,16 @@ async fn handle_call(node: &Node, access: &RpcAccess, call: Value) -> Option<Val
         Ok(result) => json!({"jsonrpc": "2.0", "id": id, "result": result}),
         Err(error) => error_response(id, error),
     })
+}
+
+/// `rpc_modules`: each namespace served, with geth's version string (`geth attach` builds
+/// its console objects from this).
+fn modules(access: &RpcAccess) -> Value {
+    let mut modules = serde_json::Map::new();
+    for api in access.apis.iter().map(String::as_str).chain(["rpc"]) {
+        modules.insert(api.to_string(), Value::String("1.0".into()));
+    }
+    Value::Object(modules)
 }
 
 /// geth's answer for a method it does not serve (-32601).
@@ -273,6 +289,8 @@ async fn dispatch(node: &Node, method: &str, params: &[Value]) -> Result<Value, 
             Ok(quantity(peers.len() as u64))
         }
         "net_version" => Ok(Value::String(node.network_id.to_string())),
+        // geth answers whether its p2p server runs: ours runs while the node does.
+        "net_listening" => Ok(Value::Bool(node.manager.connected())),
         "web3_clientVersion" => Ok(Value::String(node.client_id.clone())),
         other => Err(unknown_method(other)),
     }

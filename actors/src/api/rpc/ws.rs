@@ -8,31 +8,24 @@
 //! [`MAX_WS_MESSAGE`] or a subscription past the limits gets a JSON-RPC error.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
-use actix::Addr;
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_ws::{AggregatedMessage, CloseCode, CloseReason, Item, ProtocolError};
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
 use super::limits::{WS_FRAME_SIZE, WS_PING_INTERVAL, WS_PONG_TIMEOUT, WS_WRITE_TIMEOUT};
-use super::{answer_body, RpcAccess, RpcError, MAX_REQUEST_SIZE};
-use crate::feed::hub::{
-    notification_buffer, ConnectionClosed, NotificationSink, Subscribe, SubscriptionHub,
-    SubscriptionKind, Unsubscribe, SUBSCRIBER_BUFFER,
-};
+use super::stream::StreamConnection;
+use super::{RpcAccess, RpcError, MAX_REQUEST_SIZE};
+use crate::feed::hub::{notification_buffer, NotificationSink, SUBSCRIBER_BUFFER};
 use crate::node::Node;
 
 /// Largest request message (a frame, or frames joined): the HTTP endpoint's body limit
 /// (geth's 5 MiB `maxRequestContentLength`), so neither transport takes more per request.
 pub const MAX_WS_MESSAGE: usize = MAX_REQUEST_SIZE;
 
-/// EIP-1474's code for a request over a limit.
-pub const LIMIT_EXCEEDED: i64 = -32005;
-
-/// Connection ids, unique per process.
-static CONNECTIONS: AtomicU64 = AtomicU64::new(1);
+pub use super::stream::LIMIT_EXCEEDED;
 
 /// Serves JSON-RPC over WebSocket at `GET /` on `addr` (one worker) as `access` allows.
 pub fn server(
@@ -91,20 +84,14 @@ async fn upgrade(
         .aggregate_continuations()
         .max_continuation_size(MAX_WS_MESSAGE);
     let connection = Connection {
-        id: CONNECTIONS.fetch_add(1, Ordering::Relaxed),
-        node: node.get_ref().clone(),
-        access: access.get_ref().clone(),
-        hub: node.subscriptions.clone(),
+        rpc: StreamConnection::new(node.get_ref().clone(), access.get_ref().clone()),
     };
     actix_web::rt::spawn(connection.run(session, stream));
     Ok(response)
 }
 
 struct Connection {
-    id: u64,
-    node: Node,
-    access: RpcAccess,
-    hub: Addr<SubscriptionHub>,
+    rpc: StreamConnection,
 }
 
 impl Connection {
@@ -139,7 +126,7 @@ impl Connection {
                     Some(Ok(AggregatedMessage::Close(_))) | None => break,
                     Some(Err(error)) => {
                         self.refuse(session, error).await;
-                        self.hub.do_send(ConnectionClosed(self.id));
+                        self.rpc.closed();
                         return;
                     }
                 },
@@ -158,18 +145,21 @@ impl Connection {
                 Err(SendFailed::Closed) => break,
                 Err(SendFailed::Deadline) => {
                     self.node_gate_timeout();
-                    log::debug!("ws connection {}: write or pong deadline missed", self.id);
+                    log::debug!(
+                        "ws connection {}: write or pong deadline missed",
+                        self.rpc.id
+                    );
                     break;
                 }
             }
         }
-        self.hub.do_send(ConnectionClosed(self.id));
+        self.rpc.closed();
         let _ = tokio::time::timeout(self.deadline(), session.close(None)).await;
     }
 
     /// The write deadline ([`WS_WRITE_TIMEOUT`] unless configured).
     fn deadline(&self) -> std::time::Duration {
-        self.access.limits.ws_write_timeout
+        self.rpc.access.limits.ws_write_timeout
     }
 
     /// Pings go out at [`WS_PING_INTERVAL`], scaled as the write deadline is (geth's 30 s
@@ -189,7 +179,8 @@ impl Connection {
 
     /// Counts a connection closed for a missed deadline.
     fn node_gate_timeout(&self) {
-        self.access
+        self.rpc
+            .access
             .limits
             .connections
             .ws_timeouts
@@ -213,7 +204,7 @@ impl Connection {
                 format!("websocket protocol error: {other}"),
             ),
         };
-        log::debug!("ws connection {}: {message}", self.id);
+        log::debug!("ws connection {}: {message}", self.rpc.id);
         let answer = error_json(Value::Null, &RpcError::new(LIMIT_EXCEEDED, message.clone()));
         let _ = session.text(answer.to_string()).await;
         let _ = session
@@ -231,90 +222,10 @@ impl Connection {
         body: &[u8],
         sink: &NotificationSink,
     ) -> Result<(), SendFailed> {
-        let call: Option<Value> = serde_json::from_slice(body).ok();
-        let method = call
-            .as_ref()
-            .and_then(|c| c.get("method"))
-            .and_then(Value::as_str);
-        let answer = match method {
-            Some(m @ ("eth_subscribe" | "eth_unsubscribe")) if self.access.allows(m) => {
-                let call = call.as_ref().unwrap_or(&Value::Null);
-                Some(self.subscription_call(m, call, sink).await.to_string())
-            }
-            _ => answer_body(&self.node, &self.access, body).await,
-        };
-        match answer {
+        match self.rpc.answer(body, sink).await {
             Some(answer) => send_text(session, answer, self.deadline()).await,
             None => Ok(()),
         }
-    }
-
-    async fn subscription_call(
-        &self,
-        method: &str,
-        call: &Value,
-        sink: &NotificationSink,
-    ) -> Value {
-        let id = call.get("id").cloned().unwrap_or(Value::Null);
-        let params = call.get("params").and_then(Value::as_array);
-        let result = match method {
-            "eth_subscribe" => self.subscribe(params, sink).await,
-            _ => self.unsubscribe(params).await,
-        };
-        match result {
-            Ok(result) => json!({"jsonrpc": "2.0", "id": id, "result": result}),
-            Err(error) => error_json(id, &error),
-        }
-    }
-
-    async fn subscribe(
-        &self,
-        params: Option<&Vec<Value>>,
-        sink: &NotificationSink,
-    ) -> Result<Value, RpcError> {
-        let name = params.and_then(|p| p.first()).and_then(Value::as_str);
-        let full = params.and_then(|p| p.get(1)).and_then(Value::as_bool) == Some(true);
-        let kind = match name {
-            Some("newPendingTransactions") if full => SubscriptionKind::PendingFull,
-            Some("newPendingTransactions") => SubscriptionKind::PendingHashes,
-            Some("newHeads") => SubscriptionKind::NewHeads,
-            Some(other) => {
-                return Err(RpcError::params(format!(
-                    "no \"{other}\" subscription in eth namespace"
-                )))
-            }
-            None => return Err(RpcError::params("missing subscription name")),
-        };
-        let id = self
-            .hub
-            .send(Subscribe {
-                connection: self.id,
-                kind,
-                sink: sink.clone(),
-                per_connection: self.access.limits.subscriptions_per_connection,
-            })
-            .await
-            .map_err(|_| RpcError::new(-32000, "node is shutting down"))?;
-        match id {
-            Ok(id) => Ok(Value::String(id)),
-            Err(refused) => Err(RpcError::new(LIMIT_EXCEEDED, refused.to_string())),
-        }
-    }
-
-    async fn unsubscribe(&self, params: Option<&Vec<Value>>) -> Result<Value, RpcError> {
-        let id = params
-            .and_then(|p| p.first())
-            .and_then(Value::as_str)
-            .ok_or_else(|| RpcError::params("missing subscription id"))?;
-        let ended = self
-            .hub
-            .send(Unsubscribe {
-                connection: self.id,
-                id: id.to_string(),
-            })
-            .await
-            .unwrap_or(false);
-        Ok(Value::Bool(ended))
     }
 }
 
