@@ -289,3 +289,92 @@ async fn geth_attach_works_over_ipc() {
     assert_eq!(answer[5], "object", "geth's console made an admin object");
     assert_eq!(answer[6], "object", "geth's console made a txpool object");
 }
+
+/// Every metric the Grafana dashboard (`deploy/grafana/ethpeer.json`) queries is one the
+/// node exports: a family in a real scrape (histograms by their `_bucket`, `_sum`,
+/// `_count` series).
+#[actix_rt::test]
+async fn the_grafana_dashboard_queries_only_metrics_the_node_exports() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tree =
+        "enrtree://AKA3AM6LPBYEUDMVNU3BSVQJ5AD45Y7YPOHJLEF6W26QOE4VTUDPE@all.mainnet.ethdisco.net";
+    let node = Binary::start(
+        dir.path(),
+        &["--ws", "--ws.port", "0", "--discovery.dns", tree],
+    )
+    .await;
+    let scrape = node.metrics().await;
+    let families: Vec<&str> = scrape
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    let exported = |name: &str| {
+        families.iter().any(|f| {
+            name == *f
+                || ["_bucket", "_sum", "_count"]
+                    .iter()
+                    .any(|s| name == format!("{f}{s}"))
+        })
+    };
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/grafana/ethpeer.json");
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("dashboard")).expect("JSON");
+    assert_eq!(
+        metric_names("sum by (x) (rate(ethpeer_a_total{k=\"v\"}[5m])) / process_b"),
+        ["ethpeer_a_total", "process_b"]
+    );
+    let mut exprs = Vec::new();
+    collect_exprs(&dashboard, &mut exprs);
+    assert!(exprs.len() >= 20, "only {} queries", exprs.len());
+    let mut missing = Vec::new();
+    for expr in &exprs {
+        for name in metric_names(expr) {
+            if !exported(&name) {
+                missing.push(name);
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "the dashboard queries metrics the node does not export: {missing:?}"
+    );
+}
+
+fn collect_exprs(value: &serde_json::Value, out: &mut Vec<String>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, value) in map {
+                match (key.as_str(), value) {
+                    ("expr", serde_json::Value::String(expr)) => out.push(expr.clone()),
+                    _ => collect_exprs(value, out),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| collect_exprs(v, out)),
+        _ => {}
+    }
+}
+
+/// The metric names in a PromQL expression: identifiers starting `ethpeer_` or `process_`.
+fn metric_names(expr: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let bytes = expr.as_bytes();
+    let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b':';
+    let mut i = 0;
+    while i < bytes.len() {
+        if word(bytes[i]) && (i == 0 || !word(bytes[i - 1])) {
+            let end = (i..bytes.len())
+                .find(|&j| !word(bytes[j]))
+                .unwrap_or(bytes.len());
+            let token = &expr[i..end];
+            if token.starts_with("ethpeer_") || token.starts_with("process_") {
+                names.push(token.to_string());
+            }
+            i = end;
+        } else {
+            i += 1;
+        }
+    }
+    names
+}

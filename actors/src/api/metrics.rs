@@ -76,6 +76,7 @@ pub async fn render(node: &Node) -> String {
         node.store.head().number,
     );
     discovery(&mut out, node);
+    super::process::render(&mut out);
     out.into_text()
 }
 

@@ -3,9 +3,11 @@
 //!
 //! - [`rpc`]: JSON-RPC over HTTP and WebSocket (`eth_`, `net_`, `web3_`, `txpool_`,
 //!   `admin_`, `eth_subscribe`).
-//! - [`metrics`]: the Prometheus text endpoint.
+//! - [`metrics`]: the Prometheus text endpoint; [`process`]: its process families.
+//! - [`rpc`]: also IPC (`rpc::ipc`).
 //! - `http`: the actix-web server both run on.
 
 pub mod http;
 pub mod metrics;
+pub mod process;
 pub mod rpc;
