@@ -209,6 +209,14 @@ pub struct NodeArgs {
     /// Trusted peers (enode URLs, comma-separated): exempt from the peer limit, dialed.
     #[arg(help_heading = "Peers", long, value_delimiter = ',')]
     pub trusted_peers: Vec<String>,
+    /// Peers only from these networks, comma-separated CIDR (geth's flag, e.g.
+    /// `10.0.0.0/8,192.168.0.0/16`): others are refused before the handshake and never
+    /// dialed.
+    #[arg(help_heading = "Peers", long)]
+    pub netrestrict: Option<String>,
+    /// Connect to and accept trusted peers only (reth's flag).
+    #[arg(help_heading = "Peers", long = "trusted-only")]
+    pub trusted_only: bool,
     /// Peer limit; at most a third of it are peers we dial.
     #[arg(help_heading = "Peers", long, default_value_t = 50)]
     pub maxpeers: usize,

@@ -297,6 +297,13 @@ fn with_flags(
         quorum: args.follow_quorum,
     };
     builder.config_mut().max_subscriptions = args.rpc_max_subscriptions;
+    builder.config_mut().peer_policy = ethpeer_actors::node::manager::PeerPolicy {
+        netrestrict: ethpeer_actors::node::manager::PeerPolicy::parse_netrestrict(
+            args.netrestrict.as_deref().unwrap_or_default(),
+        )
+        .context("--netrestrict")?,
+        trusted_only: args.trusted_only,
+    };
     if let Some(id) = args.networkid {
         builder = builder.network_id(id);
     }

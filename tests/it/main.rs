@@ -29,6 +29,7 @@ mod malformed;
 mod node;
 mod node_dev;
 mod operators;
+mod peer_policy;
 mod pow_vectors;
 mod rlp_vectors;
 mod rlpx_vectors;

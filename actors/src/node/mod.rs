@@ -124,6 +124,8 @@ pub struct NodeConfig {
     pub max_subscriptions: usize,
     /// The tx pool's limits (geth's `--txpool.*`; default [`PoolLimits::default`]).
     pub pool_limits: crate::txs::pool::PoolLimits,
+    /// Who may be a peer at all (`--netrestrict`, `--trusted-only`; default: anyone).
+    pub peer_policy: manager::PeerPolicy,
 }
 
 /// Our client id in Hello, with an operator's `identity` in it as geth puts `--identity`
@@ -173,6 +175,7 @@ impl NodeConfig {
             max_pending_handshakes: MAX_PENDING_HANDSHAKES,
             max_subscriptions: crate::feed::hub::MAX_SUBSCRIPTIONS,
             pool_limits: crate::txs::pool::PoolLimits::default(),
+            peer_policy: manager::PeerPolicy::default(),
         }
     }
 }

@@ -102,7 +102,7 @@ impl Node {
         };
         LagProbe::new(node.lag.clone()).start();
         node.start_feeds(&config);
-        node.accept(listener);
+        node.accept(listener, config.peer_policy.clone());
         log::info!("listening on {} as {}", node.local_addr, node.enode_url());
         Ok(node)
     }
@@ -127,11 +127,14 @@ impl Node {
         .start();
     }
 
-    /// Stage: the accept loop (per-IP throttle, bounded handshakes); each session that
+    /// Stage: the accept loop (`--netrestrict`, per-IP throttle, bounded handshakes); each session that
     /// passes admission becomes a peer actor on the next arbiter.
-    fn accept(&self, listener: TcpListener) {
+    fn accept(&self, listener: TcpListener, policy: super::manager::PeerPolicy) {
         let throttle = Arc::new(InboundThrottle::default());
-        let gate = move |addr: SocketAddr| throttle.allow(addr.ip(), tokio::time::Instant::now());
+        // geth checks --netrestrict before the handshake too: no work for outsiders.
+        let gate = move |addr: SocketAddr| {
+            policy.allows_ip(addr.ip()) && throttle.allow(addr.ip(), tokio::time::Instant::now())
+        };
         let (links, pool, manager) = (
             self.links.clone(),
             self.pool.clone() as Arc<dyn TxPool>,
@@ -245,6 +248,7 @@ impl Core {
             self.arbiters.clone(),
         );
         let manager = PeerManager::new(self.session.node_id(), config.max_peers, dial)
+            .policy(config.peer_policy.clone())
             .trusted(config.trusted_peers.iter().map(|e| e.id))
             .static_peers(config.static_peers.iter().copied())
             .static_peers(config.trusted_peers.iter().copied())

@@ -15,6 +15,7 @@ use actix::prelude::*;
 
 mod candidates;
 mod messages;
+mod policy;
 mod statics;
 mod throttle;
 
@@ -24,6 +25,7 @@ pub use candidates::{
     DIAL_HISTORY_EXPIRATION, MAX_CANDIDATES, MAX_CANDIDATE_FAILURES, TIE_BREAK_WAIT,
 };
 pub use messages::*;
+pub use policy::{Cidr, CidrError, PeerPolicy};
 use statics::{static_peer, StaticPeer};
 pub use throttle::{InboundThrottle, INBOUND_THROTTLE, MAX_THROTTLED_IPS};
 // Tokio's clock, so that tests can pause it.
@@ -81,6 +83,8 @@ pub struct PeerManager {
     closing: bool,
     /// Answered when the last peer is gone ([`WaitForNoPeers`]).
     waiting_for_none: Vec<futures::channel::oneshot::Sender<()>>,
+    /// `--netrestrict` and `--trusted-only`.
+    policy: PeerPolicy,
 }
 
 impl PeerManager {
@@ -98,7 +102,14 @@ impl PeerManager {
             subscribers: Subscribers::default(),
             closing: false,
             waiting_for_none: Vec::new(),
+            policy: PeerPolicy::default(),
         }
+    }
+
+    /// Who may be a peer at all (`--netrestrict`, `--trusted-only`).
+    pub fn policy(mut self, policy: PeerPolicy) -> Self {
+        self.policy = policy;
+        self
     }
 
     /// Peers exempt from the limits (geth `TrustedNodes`).
@@ -111,6 +122,12 @@ impl PeerManager {
     pub fn static_peers(mut self, peers: impl IntoIterator<Item = Enode>) -> Self {
         let now = Instant::now();
         for enode in peers {
+            if !self.dialable(&enode) {
+                log::warn!(
+                    "static peer {enode} is outside --netrestrict (or not trusted under \
+                     --trusted-only): never dialed"
+                );
+            }
             self.statics.insert(enode.id, static_peer(enode, now));
         }
         self
@@ -237,6 +254,10 @@ impl Handler<NodeDiscovered> for PeerManager {
             self.stats.candidates_incompatible += 1;
         }
         if msg.enode.id == self.self_id || self.statics.contains_key(&msg.enode.id) {
+            return;
+        }
+        // Never dialed: outside --netrestrict, or anyone under --trusted-only.
+        if self.policy.trusted_only || !self.policy.allows_ip(msg.enode.addr.ip()) {
             return;
         }
         let defer = self.self_id > msg.enode.id;
@@ -415,6 +436,15 @@ impl PeerManager {
         if self.peers.contains_key(&id) {
             return Err(DisconnectReason::AlreadyConnected);
         }
+        // geth refuses an address outside --netrestrict whoever it is, trusted too.
+        if !self.policy.allows_ip(session.enode.addr.ip()) {
+            self.log_refusal(session, "outside --netrestrict");
+            return Err(DisconnectReason::UselessPeer);
+        }
+        if self.policy.trusted_only && !self.trusted.contains(&id) {
+            self.log_refusal(session, "not trusted (--trusted-only)");
+            return Err(DisconnectReason::UselessPeer);
+        }
         if self.trusted.contains(&id) {
             return Ok(());
         }
@@ -432,6 +462,22 @@ impl PeerManager {
             return Err(DisconnectReason::TooManyPeers);
         }
         Ok(())
+    }
+
+    /// Whether the policy lets us dial `enode` (a static peer outside it is never dialed;
+    /// [`PeerManager::static_peers`] warns about it once).
+    fn dialable(&self, enode: &Enode) -> bool {
+        self.policy.allows_ip(enode.addr.ip())
+            && (!self.policy.trusted_only || self.trusted.contains(&enode.id))
+    }
+
+    fn log_refusal(&self, session: &SessionInfo, why: &str) {
+        log::debug!(
+            "refused {} {} {}: {why}",
+            short(&session.enode.id),
+            session.direction.as_str(),
+            session.enode.addr
+        );
     }
 
     fn wake_if_empty(&mut self) {
@@ -476,6 +522,7 @@ impl PeerManager {
             .statics
             .values()
             .filter(|s| !s.dialing && s.next_at <= now && !self.peers.contains_key(&s.enode.id))
+            .filter(|s| self.dialable(&s.enode))
             .map(|s| s.enode.id)
             .collect();
         for id in due {
