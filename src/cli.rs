@@ -203,7 +203,8 @@ pub struct NodeArgs {
     #[arg(help_heading = "Discovery", long = "discovery.port")]
     pub discovery_port: Option<u16>,
     /// NAT: `extip:IP` names the address others reach us at (in our record and enode);
-    /// `none` announces the listening address.
+    /// `stun` (public servers) or `stun:HOST:PORT` asks a STUN server at start which
+    /// address it sees; `none` announces the listening address (geth's flag).
     #[arg(help_heading = "Networking", long, default_value = "none")]
     pub nat: String,
     /// Trusted peers (enode URLs, comma-separated): exempt from the peer limit, dialed.

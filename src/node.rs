@@ -314,6 +314,28 @@ fn with_flags(
     Ok(builder)
 }
 
+/// `--nat`: `none`, `extip:IP`, or `stun` / `stun:HOST:PORT` (geth's), which asks STUN
+/// servers now (from `--addr`) and takes the IP they see.
+fn nat_ip(args: &NodeArgs) -> anyhow::Result<Option<std::net::IpAddr>> {
+    use ethpeer_actors::discovery::stun;
+    let nat = args.nat.as_str();
+    if let Some(ip) = nat.strip_prefix("extip:") {
+        return Ok(Some(ip.parse().with_context(|| format!("--nat {nat}"))?));
+    }
+    let servers: Vec<String> = match nat {
+        "none" | "" => return Ok(None),
+        "stun" => stun::DEFAULT_SERVERS.map(String::from).to_vec(),
+        other => match other.strip_prefix("stun:") {
+            Some(server) => vec![server.to_string()],
+            None => anyhow::bail!("--nat {other}: expected none, extip:IP, stun or stun:HOST:PORT"),
+        },
+    };
+    let mapped = stun::query(&servers, std::net::SocketAddr::new(args.addr, 0))
+        .with_context(|| format!("--nat {nat}"))?;
+    log::info!("--nat {nat}: the STUN server sees us at {mapped}");
+    Ok(Some(mapped.ip()))
+}
+
 /// `--ipcpath` within the data directory (an absolute path escapes it, as in geth),
 /// checked to fit a Unix socket address; `None` with `--ipcdisable`.
 fn ipc_path(args: &NodeArgs, datadir: &Path) -> anyhow::Result<Option<PathBuf>> {
@@ -625,13 +647,7 @@ fn public_network(arg: NetworkArg) -> Option<Network> {
 /// the network's built-in lists, geth's v4 list per network and its one v5 list; none for
 /// dev or a custom genesis).
 fn discovery_config(args: &NodeArgs, datadir: &Path) -> anyhow::Result<DiscoveryConfig> {
-    let external_ip = match args.nat.as_str() {
-        "none" | "" => None,
-        other => match other.strip_prefix("extip:") {
-            Some(ip) => Some(ip.parse().with_context(|| format!("--nat {other}"))?),
-            None => anyhow::bail!("--nat {other}: expected extip:IP or none"),
-        },
-    };
+    let external_ip = nat_ip(args)?;
     let texts: Vec<&str> = match (&args.bootnodes[..], &args.genesis) {
         ([], None) => public_network(args.network)
             .map(|n| bootnodes::bootnodes(n).to_vec())

@@ -378,3 +378,61 @@ fn metric_names(expr: &str) -> Vec<String> {
     }
     names
 }
+
+/// `--nat stun:HOST:PORT` asks a STUN server (here one the test runs, answering as RFC 5389
+/// says a server behind a NAT would: the request's source mapped to 198.51.100.23) and
+/// puts that IP into the enode and the node record.
+#[actix_rt::test]
+async fn nat_stun_puts_the_address_the_server_sees_into_the_enode() {
+    let server = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let port = server.local_addr().expect("addr").port();
+    let responder = std::thread::spawn(move || {
+        let mut buf = [0u8; 1500];
+        let (n, from) = server.recv_from(&mut buf).expect("a request");
+        assert!(n >= 20 && buf[..2] == [0x00, 0x01], "a Binding request");
+        assert_eq!(buf[4..8], [0x21, 0x12, 0xa4, 0x42], "the magic cookie");
+        // A Binding success with one XOR-MAPPED-ADDRESS: 198.51.100.23, the request's port.
+        let mut answer = vec![0x01, 0x01, 0x00, 0x0c];
+        answer.extend_from_slice(&buf[4..20]);
+        answer.extend_from_slice(&[0x00, 0x20, 0x00, 0x08, 0x00, 0x01]);
+        let xport = from.port() ^ 0x2112;
+        answer.extend_from_slice(&xport.to_be_bytes());
+        for (octet, cookie) in [198u8, 51, 100, 23].iter().zip([0x21u8, 0x12, 0xa4, 0x42]) {
+            answer.push(octet ^ cookie);
+        }
+        server.send_to(&answer, from).expect("answer");
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let nat = format!("stun:127.0.0.1:{port}");
+    let mut node = Binary::start(dir.path(), &["--nat", &nat]).await;
+    responder
+        .join()
+        .expect("the responder saw a well-formed request");
+    assert!(node.enode.contains("@198.51.100.23:"), "{}", node.enode);
+    node.log_line(&["STUN server sees us at 198.51.100.23"])
+        .await;
+    let info = node.call("admin_nodeInfo", serde_json::json!([])).await["result"].clone();
+    let record = ethpeer_actors::discovery::enr::parse_record(info["enr"].as_str().expect("enr"))
+        .expect("valid");
+    assert_eq!(record.ip4(), Some("198.51.100.23".parse().expect("ip")));
+    // A server that never answers is a start-up error naming the flag.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let nat = format!("stun:{}", silent.local_addr().expect("addr"));
+    let datadir = dir.path().join("second");
+    let (ok, _, stderr) = ethpeer(
+        &[
+            "--datadir",
+            datadir.to_str().expect("utf-8"),
+            "--port",
+            "0",
+            "--nat",
+            &nat,
+        ],
+        &[],
+    );
+    assert!(!ok);
+    assert!(
+        stderr.contains("--nat stun:") && stderr.contains("no answer"),
+        "{stderr}"
+    );
+}

@@ -23,6 +23,7 @@ pub mod dns;
 pub mod enode;
 pub mod enr;
 pub mod service;
+pub mod stun;
 pub mod v4;
 pub mod v5;
 
