@@ -86,7 +86,7 @@ impl Handler<NodeEvent> for Monitor {
                 );
             }
             NodeEvent::PeerConnected { client, .. } => log::info!("peer connected: {client}"),
-            NodeEvent::PeerDisconnected { .. } | NodeEvent::BlockSeen { .. } => {}
+            _ => {}
         }
     }
 }

@@ -72,6 +72,7 @@ impl Handler<NodeEvent> for Activity {
                 direction,
                 version,
                 client,
+                ..
             } => {
                 let version = version as u8;
                 self.peers.insert(
@@ -103,7 +104,7 @@ impl Handler<NodeEvent> for Activity {
                     delivery,
                 });
             }
-            NodeEvent::TxIncluded { .. } | NodeEvent::BlockSeen { .. } => {}
+            _ => {}
         }
     }
 }
@@ -282,13 +283,13 @@ mod tests {
         actix_rt::spawn(server);
         // Another dev node connects to the embedded one and sends a transaction.
         let other = NodeBuilder::dev().listen(local).start().await.unwrap();
-        other.dial(node.local_addr, node.node_id()).await.unwrap();
+        other.dial(node.local_addr(), node.node_id()).await.unwrap();
         let other_id = other.node_id().to_string();
         get_until(http, "/api/peers", |body| body.contains(&other_id)).await;
 
         let tx = genesis::dev_transfer(0, 0, Address::repeat_byte(1), U256::from(1)).unwrap();
         let hash = tx.hash().to_string();
-        assert!(other.pool.add(vec![tx], None)[0].is_ok());
+        assert!(other.submit_transactions(vec![tx])[0].is_ok());
 
         let page = get_until(http, "/", |body| body.contains(&hash)).await;
         assert!(page.contains("Live peers (1)"), "{page}");

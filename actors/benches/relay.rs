@@ -13,7 +13,6 @@ use alloy_primitives::{Address, U256};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ethpeer_actors::eth::genesis;
 use ethpeer_actors::node::NodeBuilder;
-use ethpeer_actors::txs::pool::TxPool;
 
 /// Four dev accounts × 250 consecutive nonces.
 const TXS: usize = 1000;
@@ -58,26 +57,23 @@ fn relay(c: &mut Criterion) {
                             builder.start()
                         };
                         let (a, b) = (start().await.unwrap(), start().await.unwrap());
-                        b.dial(a.local_addr, a.node_id()).await.unwrap();
-                        // A registers B on its own schedule: wait until it would broadcast.
-                        while a
-                            .peer_set
-                            .send(ethpeer_actors::peer_set::Len)
-                            .await
-                            .unwrap()
-                            == 0
-                        {
-                            tokio::task::yield_now().await;
-                        }
+                        // A registers B on its own schedule: wait until it would broadcast
+                        // (PeerConnected is sent on registration).
+                        let mut events = a.events(16);
+                        b.dial(a.local_addr(), a.node_id()).await.unwrap();
+                        while !matches!(
+                            events.next().await,
+                            Some(ethpeer_actors::node::NodeEvent::PeerConnected { .. })
+                        ) {}
                         // A validates on add (recovery included) before anything is sent;
                         // the broadcast starts when this thread next yields.
                         let added = Instant::now();
-                        let accepted = a.pool.add(txs, None);
+                        let accepted = a.submit_transactions(txs);
                         assert!(accepted.iter().all(Result::is_ok));
                         let began = if from_add { added } else { Instant::now() };
                         // Polled, not spun: a spinning main thread would take a core
                         // from the peer arbiters and verifiers.
-                        while b.pool.len() < TXS {
+                        while b.pool_status().0 + b.pool_status().1 < TXS {
                             tokio::time::sleep(Duration::from_micros(200)).await;
                         }
                         let took = began.elapsed();

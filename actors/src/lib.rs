@@ -46,53 +46,46 @@
 //! ## Embedding
 //!
 //! Inside an actix `System` (an actix-web app has one), [`node::NodeBuilder`] starts the
-//! subsystem and returns a [`node::Node`] with the handles (peer set, tx pool,
-//! broadcaster, ...); any actor can subscribe to [`node::NodeEvent`]s:
+//! subsystem and returns a [`node::Node`]: its methods are the embedding API (peers as
+//! [`node::Peer`] handles that disconnect or ban, a bounded [`node::EventStream`] of
+//! [`node::NodeEvent`]s, the pool and chain reads); the actors behind them are private.
+//! An actix actor may subscribe instead with [`node::Node::subscribe`].
 //!
 //! ```
 //! use std::time::Duration;
-//! use actix::prelude::*;
 //! use ethpeer_actors::node::{NodeBuilder, NodeEvent};
-//! use ethpeer_actors::txs::pool::TxPool;
-//!
-//! /// An embedder's actor: forwards the events it cares about.
-//! struct Watch(tokio::sync::mpsc::UnboundedSender<String>);
-//! impl Actor for Watch {
-//!     type Context = Context<Self>;
-//! }
-//! impl Handler<NodeEvent> for Watch {
-//!     type Result = ();
-//!     fn handle(&mut self, event: NodeEvent, _ctx: &mut Context<Self>) {
-//!         match event {
-//!             NodeEvent::PeerConnected { version, client, .. } => {
-//!                 let _ = self.0.send(format!("connected {client} at {version}"));
-//!             }
-//!             NodeEvent::PeerDisconnected { reason, .. } => {
-//!                 let _ = self.0.send(format!("disconnected: {reason:?}"));
-//!             }
-//!             NodeEvent::TxSeen { .. }
-//!             | NodeEvent::TxIncluded { .. }
-//!             | NodeEvent::BlockSeen { .. } => {}
-//!         }
-//!     }
-//! }
 //!
 //! actix::System::new().block_on(async {
 //!     let local = "127.0.0.1:0".parse().unwrap();
 //!     // Two nodes on the built-in dev network, each on a free port.
 //!     let a = NodeBuilder::dev().listen(local).start().await.unwrap();
 //!     let b = NodeBuilder::dev().listen(local).start().await.unwrap();
-//!     let (tx, mut events) = tokio::sync::mpsc::unbounded_channel();
-//!     a.subscribe(Watch(tx).start().recipient());
+//!     // Every later event, at most 1024 waiting: a slow reader loses events, never the node.
+//!     let mut events = a.events(1024);
 //!
-//!     b.dial(a.local_addr, a.node_id()).await.unwrap();
-//!     let first = events.recv().await.unwrap();
-//!     assert!(first.starts_with("connected ethpeer/"), "{first}");
-//!     assert!(a.pool.is_empty()); // the handles are plain actix addresses and Arcs
+//!     b.add_peer(a.enode()).await; // static: dialed now, redialed with backoff
+//!     let (client, caps) = loop {
+//!         match events.next().await.unwrap() {
+//!             NodeEvent::PeerConnected { client, caps, .. } => break (client, caps),
+//!             _ => continue, // discovery, tx and block events
+//!         }
+//!     };
+//!     assert!(client.starts_with("ethpeer/"));
+//!     assert!(caps.iter().any(|c| c == "eth/72"));
 //!
+//!     // Peers by id, as handles: information, disconnect, ban for a while.
+//!     let peer = a.peer(b.node_id()).await.unwrap();
+//!     assert_eq!(peer.info().client, client);
+//!     assert!(peer.ban(Duration::from_secs(60)).await);
+//!     loop {
+//!         if let NodeEvent::PeerDisconnected { id, .. } = events.next().await.unwrap() {
+//!             assert_eq!(id, b.node_id());
+//!             break;
+//!         }
+//!     }
+//!     assert!(a.peers().await.is_empty());
+//!     assert_eq!(a.pool_status(), (0, 0));
 //!     b.shutdown(Duration::from_secs(2)).await;
-//!     let second = events.recv().await.unwrap();
-//!     assert!(second.contains("ClientQuitting"), "{second}");
 //! });
 //! ```
 //!

@@ -26,12 +26,17 @@ async fn start(builder: NodeBuilder, bootnodes: Vec<Bootnode>) -> Node {
 }
 
 pub(crate) async fn peers(node: &Node) -> Vec<ethpeer_actors::node::manager::ConnectedPeer> {
-    node.manager.send(ConnectedPeers).await.expect("manager")
+    node.internals()
+        .manager
+        .send(ConnectedPeers)
+        .await
+        .expect("manager")
 }
 
 /// How many nodes `node`'s discv4 table holds.
 pub(crate) fn table_size(node: &Node) -> u64 {
-    node.discovery
+    node.internals()
+        .discovery
         .as_ref()
         .and_then(|d| d.v4.as_ref())
         .expect("discv4 runs")
@@ -91,8 +96,10 @@ async fn nodes_that_know_one_bootnode_find_and_peer_with_each_other() {
     let boot = start(NodeBuilder::dev(), vec![]).await;
     let entry = Bootnode {
         enode: boot.enode(),
-        udp: boot.discovery.as_ref().expect("discovery runs").port(),
+        udp: boot.internals().discovery.expect("discovery runs").port(),
     };
+    // The bootnode's embedders see discovery's candidates as events.
+    let mut events = boot.events(1024);
     let mut nodes = vec![boot];
     for _ in 1..NODES {
         nodes.push(start(NodeBuilder::dev(), vec![entry]).await);
@@ -102,11 +109,27 @@ async fn nodes_that_know_one_bootnode_find_and_peer_with_each_other() {
 
     let elapsed = wait_fully_peered(&nodes).await;
     eprintln!("{NODES} nodes fully peered through discovery in {elapsed:?}");
+    loop {
+        use ethpeer_actors::node::NodeEvent;
+        if let Some(NodeEvent::NodeFound { enode, source }) = events.next().await {
+            assert_eq!(source, PeerSource::Discv4);
+            assert!(
+                nodes[1..].iter().any(|n| n.node_id() == enode.id) || enode.id == alien.node_id()
+            );
+            break;
+        }
+    }
     found_by(&nodes, &alien, PeerSource::Discv4).await;
     // The bootnode bonded with the alien and judged its record.
-    let stats = nodes[0].manager.send(GetManagerStats).await.expect("stats");
+    let stats = nodes[0]
+        .internals()
+        .manager
+        .send(GetManagerStats)
+        .await
+        .expect("stats");
     assert!(stats.candidates_incompatible >= 1, "{stats:?}");
     let m = &nodes[0]
+        .internals()
         .discovery
         .as_ref()
         .and_then(|d| d.v4.as_ref())
@@ -129,7 +152,7 @@ async fn twenty_nodes_with_one_bootnode_peer_widely_within_a_minute() {
     let boot = start(NodeBuilder::dev(), vec![]).await;
     let entry = Bootnode {
         enode: boot.enode(),
-        udp: boot.discovery.as_ref().expect("discovery runs").port(),
+        udp: boot.internals().discovery.expect("discovery runs").port(),
     };
     let mut nodes = vec![boot];
     for _ in 1..NODES {

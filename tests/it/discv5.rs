@@ -25,14 +25,18 @@ async fn start(builder: NodeBuilder, bootnodes: Vec<Record>) -> Node {
 }
 
 fn record(node: &Node) -> Record {
-    node.discovery.as_ref().expect("discovery").record().clone()
+    node.internals()
+        .discovery
+        .expect("discovery")
+        .record()
+        .clone()
 }
 
 #[actix_rt::test]
 async fn three_nodes_find_and_peer_with_each_other_by_discv5_alone() {
     const NODES: usize = 3;
     let boot = start(NodeBuilder::dev(), vec![]).await;
-    let discovery = boot.discovery.as_ref().expect("discovery");
+    let discovery = boot.internals().discovery.expect("discovery");
     assert!(discovery.v4.is_none() && discovery.v5.is_some());
     let entry = record(&boot);
     let mut nodes = vec![boot];
@@ -46,9 +50,15 @@ async fn three_nodes_find_and_peer_with_each_other_by_discv5_alone() {
     eprintln!("{NODES} nodes fully peered through discv5 in {elapsed:?}");
     found_by(&nodes, &alien, PeerSource::Discv5).await;
     // The bootnode had a session with the alien and judged its record.
-    let stats = nodes[0].manager.send(GetManagerStats).await.expect("stats");
+    let stats = nodes[0]
+        .internals()
+        .manager
+        .send(GetManagerStats)
+        .await
+        .expect("stats");
     assert!(stats.candidates_incompatible >= 1, "{stats:?}");
     let v5 = nodes[0]
+        .internals()
         .discovery
         .as_ref()
         .and_then(|d| d.v5.as_ref())

@@ -75,7 +75,8 @@ async fn a_node_at_550_follows_two_peers_to_600_and_drops_included_txs() {
     let watched = *included[0].hash();
     let announcer = ethpeer_actors::peer::PeerId::repeat_byte(0x42);
     let first_seen = std::time::SystemTime::now() - Duration::from_secs(5);
-    c.observer
+    c.internals()
+        .observer
         .send(Seen {
             peer: announcer,
             at: first_seen,
@@ -84,7 +85,7 @@ async fn a_node_at_550_follows_two_peers_to_600_and_drops_included_txs() {
         })
         .await
         .expect("observer alive");
-    let results = c.pool.add(included.clone(), None);
+    let results = c.internals().pool.add(included.clone(), None);
     assert!(results.iter().all(Result::is_ok), "{results:?}");
     // A tx of an included sender at a nonce the blocks use, with another body: stale.
     let (address, key) = sender(&dir);
@@ -105,7 +106,7 @@ async fn a_node_at_550_follows_two_peers_to_600_and_drops_included_txs() {
         ),
     );
     let stale_hash = *stale.hash();
-    let outcome = c.pool.add(vec![stale], None);
+    let outcome = c.internals().pool.add(vec![stale], None);
     assert!(
         outcome[0].is_ok()
             || outcome[0] == Err(ethpeer_actors::txs::pool::PoolError::ReplacementUnderpriced),
@@ -143,16 +144,20 @@ async fn a_node_at_550_follows_two_peers_to_600_and_drops_included_txs() {
 
     let a = crate::node::node_with(&dir, 1, &ethpeer_actors::eth::EthVersion::ALL).await;
     let b = crate::node::node_with(&dir, 2, &ethpeer_actors::eth::EthVersion::ALL).await;
-    c.dial(a.local_addr, a.node_id()).await.expect("C dials A");
-    c.dial(b.local_addr, b.node_id()).await.expect("C dials B");
+    c.dial(a.local_addr(), a.node_id())
+        .await
+        .expect("C dials A");
+    c.dial(b.local_addr(), b.node_id())
+        .await
+        .expect("C dials B");
 
     crate::common::poll::eventually("C follows to block 600", || async {
-        c.follow.head().map(|h| h.header.number) == Some(600)
+        c.internals().follow.head().map(|h| h.header.number) == Some(600)
     })
     .await;
 
     assert_eq!(
-        c.follow.head().unwrap().hash,
+        c.internals().follow.head().unwrap().hash,
         ethtest.blocks[599].header.hash_slow()
     );
     // newHeads streamed each followed head, in order, in geth's header shape.
@@ -165,19 +170,22 @@ async fn a_node_at_550_follows_two_peers_to_600_and_drops_included_txs() {
         assert!(head["parentHash"].is_string() && head["transactions"].is_null());
     }
     for tx in &included {
-        assert!(c.pool.get(tx.hash()).is_none(), "included tx left the pool");
+        assert!(
+            c.internals().pool.get(tx.hash()).is_none(),
+            "included tx left the pool"
+        );
     }
     if stale_pooled {
         assert!(
-            c.pool.get(&stale_hash).is_none(),
+            c.internals().pool.get(&stale_hash).is_none(),
             "stale-nonce tx left the pool"
         );
-        assert!(c.pool.counters().evicted() >= 1);
+        assert!(c.internals().pool.counters().evicted() >= 1);
     }
     // The stale tx may have replaced the included one of its nonce (a 10% fee bump).
-    let replaced = c.pool.counters().replaced();
+    let replaced = c.internals().pool.counters().replaced();
     assert_eq!(
-        c.pool.counters().included() + replaced,
+        c.internals().pool.counters().included() + replaced,
         included.len() as u64
     );
     // The announced tx's inclusion, with the block that has it.
@@ -208,7 +216,7 @@ async fn a_node_at_550_follows_two_peers_to_600_and_drops_included_txs() {
     assert!(wait >= Duration::from_secs(5), "{wait:?}");
     assert!(included_at <= std::time::SystemTime::now());
     // Followed blocks are the peers' word: the store (our Status head) stays at 550.
-    assert_eq!(c.store.head().number, 550);
+    assert_eq!(c.internals().store.head().number, 550);
     assert_eq!(c.status().head_hash, ethtest.blocks[549].header.hash_slow());
 
     let answer = crate::rpc_shapes::call(&c, "eth_blockNumber", json!([])).await;

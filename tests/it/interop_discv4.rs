@@ -29,7 +29,7 @@ async fn start(bootnodes: Vec<Bootnode>) -> Node {
 fn bootnode(node: &Node) -> Bootnode {
     Bootnode {
         enode: node.enode(),
-        udp: node.discovery.as_ref().expect("discovery").port(),
+        udp: node.internals().discovery.expect("discovery").port(),
     }
 }
 

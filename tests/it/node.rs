@@ -61,12 +61,14 @@ async fn a_transaction_added_at_a_reaches_b() {
     let dir = testdata_or_skip!();
     let (a, b) = (node(&dir, 0x91).await, node(&dir, 0x92).await);
     let url = a.enode().to_string();
-    assert!(url.starts_with("enode://") && url.ends_with(&a.local_addr.to_string()));
-    b.dial(a.local_addr, a.node_id()).await.expect("B dials A");
-    assert_eq!(b.peer_set.send(Len).await.expect("alive"), 1);
+    assert!(url.starts_with("enode://") && url.ends_with(&a.local_addr().to_string()));
+    b.dial(a.local_addr(), a.node_id())
+        .await
+        .expect("B dials A");
+    assert_eq!(b.internals().peer_set.send(Len).await.expect("alive"), 1);
     // A registers the inbound peer on its own schedule; wait for it through queries.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while a.peer_set.send(Len).await.expect("alive") != 1 {
+    while a.internals().peer_set.send(Len).await.expect("alive") != 1 {
         assert!(
             tokio::time::Instant::now() < deadline,
             "A never registered B"
@@ -85,8 +87,8 @@ async fn a_transaction_added_at_a_reaches_b() {
         ),
     );
     let hash = *tx.hash();
-    assert!(a.pool.add(vec![tx], None)[0].is_ok());
-    while b.pool.get(&hash).is_none() {
+    assert!(a.internals().pool.add(vec![tx], None)[0].is_ok());
+    while b.internals().pool.get(&hash).is_none() {
         assert!(
             tokio::time::Instant::now() < deadline + Duration::from_secs(5),
             "B never got the tx"
@@ -99,7 +101,10 @@ async fn a_transaction_added_at_a_reaches_b() {
 async fn a_serves_b_the_ethtest_chains_headers_and_bodies() {
     let dir = testdata_or_skip!();
     let (a, b) = (node(&dir, 0x94).await, node(&dir, 0x95).await);
-    let peer = b.dial(a.local_addr, a.node_id()).await.expect("B dials A");
+    let peer = b
+        .dial(a.local_addr(), a.node_id())
+        .await
+        .expect("B dials A");
     // The expectation is the chain file itself, not A's store.
     let blocks = crate::common::ethtest(&dir).blocks;
     // The last 64 headers, by number: exactly the chain's blocks 537..=600.
@@ -127,9 +132,12 @@ async fn a_answers_bs_block_access_list_request_at_eth71_and_up() {
     };
     let dir = testdata_or_skip!();
     let (a, b) = (node(&dir, 0x96).await, node(&dir, 0x97).await);
-    let peer = b.dial(a.local_addr, a.node_id()).await.expect("B dials A");
+    let peer = b
+        .dial(a.local_addr(), a.node_id())
+        .await
+        .expect("B dials A");
     assert_eq!(peer.version, EthVersion::LATEST);
-    let head = a.store.head().hash_slow();
+    let head = a.internals().store.head().hash_slow();
     let hashes = vec![head, B256::repeat_byte(0xde), head];
     let answer = crate::fetch::request(
         &peer,
@@ -155,10 +163,10 @@ pub(crate) async fn pooled_within(
 ) -> Arc<ethpeer_actors::txs::pool::PoolTx> {
     let what = format!("{who} pools {hash}");
     crate::common::poll::eventually_within(&what, Duration::from_secs(10), || async {
-        node.pool.get(&hash).is_some()
+        node.internals().pool.get(&hash).is_some()
     })
     .await;
-    node.pool.get(&hash).expect("pooled, just seen")
+    node.internals().pool.get(&hash).expect("pooled, just seen")
 }
 
 /// The ethtest sender's blob tx with `nonce` and one blob of `fill` bytes, with an
@@ -221,17 +229,20 @@ async fn a_blob_tx_crosses_from_a_to_b_at_eth72_by_cells_and_at_eth71_whole() {
     for (key, version) in [(0x98u8, EthVersion::Eth72), (0x9a, EthVersion::Eth71)] {
         let a = node(&dir, key).await;
         let b = node_with(&dir, key + 1, &[version]).await;
-        let peer = b.dial(a.local_addr, a.node_id()).await.expect("B dials A");
+        let peer = b
+            .dial(a.local_addr(), a.node_id())
+            .await
+            .expect("B dials A");
         assert_eq!(peer.version, version);
         let tx = cell_proof_blob_tx(&dir, 603, 1);
         let hash = *tx.hash();
-        assert!(a.pool.add(vec![tx.clone()], None)[0].is_ok());
+        assert!(a.internals().pool.add(vec![tx.clone()], None)[0].is_ok());
         let got = pooled_within(&b, hash, &format!("{version}: B")).await;
         // The blobs B pooled are A's, rebuilt from cells at eth/72.
         assert_eq!(got.tx, tx, "{version}");
         let cells_in = |node: &Node| {
             let slot = ethpeer_actors::eth::EthMessageId::Cells as usize;
-            node.wire.messages_in[slot].load(std::sync::atomic::Ordering::Relaxed)
+            node.internals().wire.messages_in[slot].load(std::sync::atomic::Ordering::Relaxed)
         };
         let want = u64::from(version == EthVersion::Eth72);
         assert_eq!(cells_in(&b), want, "{version}: Cells replies B got");
@@ -243,7 +254,7 @@ async fn dialing_ourselves_is_refused() {
     let dir = testdata_or_skip!();
     let a = node(&dir, 0x93).await;
     let error = a
-        .dial(a.local_addr, a.node_id())
+        .dial(a.local_addr(), a.node_id())
         .await
         .expect_err("refused");
     assert!(

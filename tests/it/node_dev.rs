@@ -69,7 +69,7 @@ async fn a_static_peer_gets_an_rpc_transaction_with_events_trace_and_metrics() {
     // B has registered A; A registers B on its own arbiter, maybe a moment later. A tx
     // pooled at A before that reaches B by the announcement every new peer gets, not in
     // full: wait for A's side too.
-    while a.peer_set.send(Len).await.expect("alive") != 1 {
+    while a.internals().peer_set.send(Len).await.expect("alive") != 1 {
         tokio::task::yield_now().await;
     }
 
@@ -89,7 +89,7 @@ async fn a_static_peer_gets_an_rpc_transaction_with_events_trace_and_metrics() {
     assert_eq!((peer, delivery), (a.node_id(), Delivery::Full));
     // The fetcher validates and adds it right after the report; the pool notifies.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while b.pool.get(&hash).is_none() {
+    while b.internals().pool.get(&hash).is_none() {
         assert!(
             tokio::time::Instant::now() < deadline,
             "B's pool never got it"
@@ -122,7 +122,7 @@ async fn a_static_peer_gets_an_rpc_transaction_with_events_trace_and_metrics() {
         .unwrap()
         .parse()
         .unwrap();
-    assert_ne!(local.port(), b.local_addr.port());
+    assert_ne!(local.port(), b.local_addr().port());
     assert_eq!(call(&b, "net_peerCount", json!([])).await["result"], "0x1");
     assert_eq!(call(&b, "eth_chainId", json!([])).await["result"], "0x539");
     assert_eq!(
@@ -152,7 +152,7 @@ async fn a_static_peer_gets_an_rpc_transaction_with_events_trace_and_metrics() {
 
     // A second connection between the same two nodes is refused.
     let error = b
-        .dial(a.local_addr, a.node_id())
+        .dial(a.local_addr(), a.node_id())
         .await
         .expect_err("duplicate");
     assert!(
@@ -236,7 +236,9 @@ async fn shutdown_tells_peers_the_client_is_quitting() {
     let a = dev_node(None).await;
     let b = dev_node(None).await;
     let mut a_events = subscribe(&a);
-    b.dial(a.local_addr, a.node_id()).await.expect("B dials A");
+    b.dial(a.local_addr(), a.node_id())
+        .await
+        .expect("B dials A");
     wait_for(&mut a_events, |e| {
         matches!(e, NodeEvent::PeerConnected { .. }).then_some(())
     })
@@ -270,7 +272,7 @@ async fn nodes_of_each_public_network_agree_on_status_and_connect() {
         };
         let (a, b) = (start().await.unwrap(), start().await.unwrap());
         assert_eq!(a.status().genesis, network.genesis_hash());
-        b.dial(a.local_addr, a.node_id())
+        b.dial(a.local_addr(), a.node_id())
             .await
             .unwrap_or_else(|e| panic!("{}: {e}", network.name()));
         // A node of another network is refused at Status (reason 0x10).
@@ -281,7 +283,7 @@ async fn nodes_of_each_public_network_agree_on_status_and_connect() {
                 .await
                 .unwrap();
             let error = mainnet
-                .dial(a.local_addr, a.node_id())
+                .dial(a.local_addr(), a.node_id())
                 .await
                 .expect_err("other network");
             assert!(matches!(error, DialError::Session(_)), "{error}");
@@ -305,7 +307,7 @@ async fn the_peer_limit_splits_dialed_and_inbound_and_exempts_trusted_peers() {
     let mut inbound = Vec::new();
     for _ in 0..2 {
         let node = dev_node(None).await;
-        node.dial(a.local_addr, a.node_id())
+        node.dial(a.local_addr(), a.node_id())
             .await
             .expect("an inbound slot");
         inbound.push(node);
@@ -313,7 +315,7 @@ async fn the_peer_limit_splits_dialed_and_inbound_and_exempts_trusted_peers() {
     // A third inbound peer: A refuses it after the handshakes with too-many-peers.
     let late = dev_node(None).await;
     let mut late_events = subscribe(&late);
-    let _ = late.dial(a.local_addr, a.node_id()).await;
+    let _ = late.dial(a.local_addr(), a.node_id()).await;
     let reason = next_disconnect(&mut late_events).await;
     assert!(
         matches!(
@@ -365,7 +367,7 @@ async fn the_builders_keepalive_drops_a_peer_that_never_answers_pings() {
         .await
         .expect("A starts");
     let mut events = subscribe(&a);
-    let stream = tokio::net::TcpStream::connect(a.local_addr)
+    let stream = tokio::net::TcpStream::connect(a.local_addr())
         .await
         .expect("connect");
     let config = SessionConfig::new(
@@ -397,7 +399,8 @@ async fn metrics_say_when_an_actor_they_read_is_gone() {
         "{before}"
     );
     assert!(before.contains("ethpeer_trace_lines_total 0"), "{before}");
-    node.observer
+    node.internals()
+        .observer
         .send(ethpeer_actors::feed::observe::StopObserver)
         .await
         .expect("the observer takes the stop");

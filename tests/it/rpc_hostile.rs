@@ -350,7 +350,7 @@ async fn rpc_connections_are_capped_per_address_and_in_all_while_peers_still_con
         .await
         .expect("starts");
     other
-        .dial(node.local_addr, node.node_id())
+        .dial(node.local_addr(), node.node_id())
         .await
         .expect("p2p accepts");
 }

@@ -70,10 +70,14 @@ async fn a_sampler_pools_only_its_custody_cells_and_serves_them_at_eth72_only() 
         config.arrival_wait = std::time::Duration::from_secs(1);
     })
     .await;
-    b.dial(a.local_addr, a.node_id()).await.expect("B dials A");
-    b.dial(c.local_addr, c.node_id()).await.expect("B dials C");
-    assert!(c.pool.add(vec![tx.clone()], None)[0].is_ok());
-    assert!(a.pool.add(vec![tx.clone()], None)[0].is_ok());
+    b.dial(a.local_addr(), a.node_id())
+        .await
+        .expect("B dials A");
+    b.dial(c.local_addr(), c.node_id())
+        .await
+        .expect("B dials C");
+    assert!(c.internals().pool.add(vec![tx.clone()], None)[0].is_ok());
+    assert!(a.internals().pool.add(vec![tx.clone()], None)[0].is_ok());
 
     let got = pooled_within(&b, hash, "B").await;
     // Sampled: no blobs, the custody columns' cells only (4 cells of one blob).
@@ -82,7 +86,10 @@ async fn a_sampler_pools_only_its_custody_cells_and_serves_them_at_eth72_only() 
 
     // An eth/72 peer gets the blobless tx and the custody cells, but not columns B lacks.
     let e = node_with(&dir, 0xa5, &[EthVersion::Eth72]).await;
-    let to_b = e.dial(b.local_addr, b.node_id()).await.expect("E dials B");
+    let to_b = e
+        .dial(b.local_addr(), b.node_id())
+        .await
+        .expect("E dials B");
     assert_eq!(pooled(&to_b, hash).await, 1);
     let served = cells_of(&to_b, hash, custody()).await;
     assert_eq!((served.hashes, served.cells[0].len()), (vec![hash], 4));
@@ -92,7 +99,10 @@ async fn a_sampler_pools_only_its_custody_cells_and_serves_them_at_eth72_only() 
         .is_empty());
     // An eth/71 peer would need the blobs: for it B does not have the tx.
     let d = node_with(&dir, 0xa4, &[EthVersion::Eth71]).await;
-    let old = d.dial(b.local_addr, b.node_id()).await.expect("D dials B");
+    let old = d
+        .dial(b.local_addr(), b.node_id())
+        .await
+        .expect("D dials B");
     assert_eq!(old.version, EthVersion::Eth71);
     assert_eq!(pooled(&old, hash).await, 0);
 }

@@ -130,6 +130,7 @@ async fn subscribers_get_pending_txs_and_a_slow_one_only_loses_its_own() {
         assert_eq!(note["params"]["result"], json!(hash));
     }
     let dropped = node
+        .internals()
         .subscription_metrics
         .dropped
         .load(std::sync::atomic::Ordering::Relaxed);

@@ -33,9 +33,10 @@ impl Direction {
     }
 }
 
-/// An event of a running node.
+/// An event of a running node. New kinds may be added: match with a wildcard arm.
 #[derive(Clone, Debug, Message)]
 #[rtype(result = "()")]
+#[non_exhaustive]
 pub enum NodeEvent {
     /// A peer finished its handshakes and was registered.
     PeerConnected {
@@ -49,6 +50,15 @@ pub enum NodeEvent {
         version: EthVersion,
         /// The client id from its Hello (e.g. `Geth/v1.16.0-stable/linux-amd64/go1.24`).
         client: String,
+        /// The capabilities from its Hello (`eth/68`, `snap/1`, ...).
+        caps: Vec<String>,
+    },
+    /// Discovery (discv4, discv5 or a DNS list) offered a node as a dial candidate.
+    NodeFound {
+        /// The node.
+        enode: crate::discovery::enode::Enode,
+        /// Where it was found.
+        source: crate::discovery::candidate::PeerSource,
     },
     /// A registered peer went away.
     PeerDisconnected {

@@ -11,6 +11,9 @@
 
 mod builder;
 mod dial;
+mod handle;
+#[cfg(feature = "internals")]
+pub mod internals;
 pub mod lag;
 pub mod manager;
 mod placement;
@@ -33,6 +36,7 @@ pub use crate::discovery::enode::Enode;
 pub use crate::discovery::{Bootnode, BootnodeError, Discovery, DiscoveryConfig};
 pub use crate::feed::events::{Direction, NodeEvent, SubscribeEvents};
 pub use crate::feed::observe::PropagationObserver;
+pub use handle::{EventStream, Peer, PeerInfo};
 pub use manager::PeerManager;
 
 use crate::blocks::follow::{FollowConfig, FollowedChain};
@@ -201,37 +205,37 @@ pub enum DialError {
 #[derive(Clone)]
 pub struct Node {
     /// The peer registry.
-    pub peer_set: Addr<PeerSetActor>,
+    pub(crate) peer_set: Addr<PeerSetActor>,
     /// The transaction pool.
-    pub pool: Arc<ValidatingTxPool>,
+    pub(crate) pool: Arc<ValidatingTxPool>,
     /// The chain.
-    pub store: Arc<dyn ChainStore>,
+    pub(crate) store: Arc<dyn ChainStore>,
     /// The tx broadcaster.
-    pub broadcaster: Addr<TxBroadcaster>,
+    pub(crate) broadcaster: Addr<TxBroadcaster>,
     /// The block propagator.
-    pub propagator: Addr<BlockPropagator>,
+    pub(crate) propagator: Addr<BlockPropagator>,
     /// Admission and dialing.
-    pub manager: Addr<PeerManager>,
+    pub(crate) manager: Addr<PeerManager>,
     /// Propagation trace and seen events.
-    pub observer: Addr<PropagationObserver>,
+    pub(crate) observer: Addr<PropagationObserver>,
     /// Where it listens.
-    pub local_addr: SocketAddr,
+    pub(crate) local_addr: SocketAddr,
     /// Inbound handshake counters.
-    pub listener: Arc<ListenerMetrics>,
+    pub(crate) listener: Arc<ListenerMetrics>,
     /// Messages and bytes by type, all peers.
-    pub wire: Arc<WireMetrics>,
+    pub(crate) wire: Arc<WireMetrics>,
     /// Client id sent in Hello.
-    pub client_id: String,
+    pub(crate) client_id: String,
     /// Chain id.
-    pub chain_id: u64,
+    pub(crate) chain_id: u64,
     /// Network id.
-    pub network_id: u64,
+    pub(crate) network_id: u64,
     /// Blocks followed from peers (not ours: see `head_follow`).
-    pub follow: Arc<FollowedChain>,
+    pub(crate) follow: Arc<FollowedChain>,
     /// `eth_subscribe` subscriptions of the WebSocket connections.
-    pub subscriptions: Addr<crate::feed::hub::SubscriptionHub>,
+    pub(crate) subscriptions: Addr<crate::feed::hub::SubscriptionHub>,
     /// The hub's delivered/dropped counters.
-    pub subscription_metrics: Arc<crate::feed::hub::SubscriptionMetrics>,
+    pub(crate) subscription_metrics: Arc<crate::feed::hub::SubscriptionMetrics>,
     session: Arc<SessionConfig>,
     /// What every session peer is started with.
     links: SessionPeerLinks,
@@ -240,11 +244,11 @@ pub struct Node {
     /// Where peer actors run.
     arbiters: Arc<PeerArbiters>,
     /// Discovery, when it runs.
-    pub discovery: Option<Arc<Discovery>>,
+    pub(crate) discovery: Option<Arc<Discovery>>,
     /// The thread discovery runs on, when it runs.
     discovery_arbiter: Option<ArbiterHandle>,
     /// DNS node lists, when configured.
-    pub dns: Option<Arc<crate::discovery::dns::service::DnsDiscovery>>,
+    pub(crate) dns: Option<Arc<crate::discovery::dns::service::DnsDiscovery>>,
     /// The IP our enode and record name instead of the listening one (`--nat extip`).
     external_ip: Option<std::net::IpAddr>,
     /// Inbound handshakes in progress at most.
@@ -252,7 +256,7 @@ pub struct Node {
     /// The thread the subscription hub runs on.
     hub_arbiter: ArbiterHandle,
     /// How late the coordinating thread runs (its probe's counts).
-    pub lag: Arc<lag::LagMetrics>,
+    pub(crate) lag: Arc<lag::LagMetrics>,
 }
 
 impl Node {

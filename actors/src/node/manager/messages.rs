@@ -100,6 +100,24 @@ pub struct AddPeer {
 #[rtype(result = "bool")]
 pub struct RemovePeer(pub PeerId);
 
+/// Command: disconnect a peer now (reason: disconnect requested), keeping it static if it
+/// was. Answers whether it was connected.
+#[derive(Debug, Message)]
+#[rtype(result = "bool")]
+pub struct DisconnectPeer(pub PeerId);
+
+/// Command: ban a node for a while: disconnected now if connected, then neither dialed
+/// nor admitted until the ban ends (reason: useless peer). Answers whether it was
+/// connected.
+#[derive(Debug, Message)]
+#[rtype(result = "bool")]
+pub struct BanPeer {
+    /// The node.
+    pub id: PeerId,
+    /// How long.
+    pub duration: std::time::Duration,
+}
+
 /// Command: the node is shutting down: dial nothing more and admit nobody (reason:
 /// client quitting). Connected peers are disconnected by the peer set's `Close`.
 #[derive(Debug, Message)]

@@ -85,7 +85,13 @@ pub struct PeerManager {
     waiting_for_none: Vec<futures::channel::oneshot::Sender<()>>,
     /// `--netrestrict` and `--trusted-only`.
     policy: PeerPolicy,
+    /// Banned nodes and when each ban ends (at most [`MAX_BANNED`]).
+    banned: HashMap<PeerId, Instant>,
 }
+
+/// Nodes banned at once at most; banning one more forgets the ban that ends first (ours:
+/// bans are an embedder's tool, a few at a time; reth's ban list keeps a similar bound).
+pub const MAX_BANNED: usize = 4096;
 
 impl PeerManager {
     /// A manager for node `self_id` with a peer limit and a way to dial.
@@ -103,6 +109,7 @@ impl PeerManager {
             closing: false,
             waiting_for_none: Vec::new(),
             policy: PeerPolicy::default(),
+            banned: HashMap::new(),
         }
     }
 
@@ -253,11 +260,21 @@ impl Handler<NodeDiscovered> for PeerManager {
         if msg.fork == ForkVerdict::Incompatible {
             self.stats.candidates_incompatible += 1;
         }
+        // Many per second while discovery runs: offered, never waited for.
+        if !self.subscribers.is_empty() {
+            self.subscribers.publish(NodeEvent::NodeFound {
+                enode: msg.enode,
+                source: msg.source,
+            });
+        }
         if msg.enode.id == self.self_id || self.statics.contains_key(&msg.enode.id) {
             return;
         }
         // Never dialed: outside --netrestrict, or anyone under --trusted-only.
-        if self.policy.trusted_only || !self.policy.allows_ip(msg.enode.addr.ip()) {
+        if self.policy.trusted_only
+            || !self.policy.allows_ip(msg.enode.addr.ip())
+            || self.is_banned(&msg.enode.id)
+        {
             return;
         }
         let defer = self.self_id > msg.enode.id;
@@ -282,6 +299,36 @@ impl Handler<RemovePeer> for PeerManager {
             None => false,
         };
         was_static || connected
+    }
+}
+
+impl Handler<DisconnectPeer> for PeerManager {
+    type Result = bool;
+
+    fn handle(&mut self, msg: DisconnectPeer, _ctx: &mut Self::Context) -> bool {
+        self.disconnect(&msg.0, DisconnectReason::DisconnectRequested)
+    }
+}
+
+impl Handler<BanPeer> for PeerManager {
+    type Result = bool;
+
+    fn handle(&mut self, msg: BanPeer, _ctx: &mut Self::Context) -> bool {
+        let now = Instant::now();
+        self.banned.retain(|_, until| now < *until);
+        if self.banned.len() >= MAX_BANNED && !self.banned.contains_key(&msg.id) {
+            if let Some(first) = self
+                .banned
+                .iter()
+                .min_by_key(|(_, u)| **u)
+                .map(|(id, _)| *id)
+            {
+                self.banned.remove(&first);
+            }
+        }
+        self.banned.insert(msg.id, now + msg.duration);
+        log::info!("banned {} for {:?}", short(&msg.id), msg.duration);
+        self.disconnect(&msg.id, DisconnectReason::UselessPeer)
     }
 }
 
@@ -353,6 +400,7 @@ impl Handler<PeerEvent> for PeerManager {
                     direction: peer.session.direction,
                     version: peer.session.version,
                     client: peer.session.client.clone(),
+                    caps: peer.session.caps.clone(),
                 });
                 peer.handle = Some(handle);
             }
@@ -445,6 +493,10 @@ impl PeerManager {
             self.log_refusal(session, "not trusted (--trusted-only)");
             return Err(DisconnectReason::UselessPeer);
         }
+        if self.is_banned(&id) {
+            self.log_refusal(session, "banned");
+            return Err(DisconnectReason::UselessPeer);
+        }
         if self.trusted.contains(&id) {
             return Ok(());
         }
@@ -467,8 +519,27 @@ impl PeerManager {
     /// Whether the policy lets us dial `enode` (a static peer outside it is never dialed;
     /// [`PeerManager::static_peers`] warns about it once).
     fn dialable(&self, enode: &Enode) -> bool {
-        self.policy.allows_ip(enode.addr.ip())
+        !self.is_banned(&enode.id)
+            && self.policy.allows_ip(enode.addr.ip())
             && (!self.policy.trusted_only || self.trusted.contains(&enode.id))
+    }
+
+    /// Whether `id` is banned now.
+    fn is_banned(&self, id: &PeerId) -> bool {
+        self.banned
+            .get(id)
+            .is_some_and(|until| Instant::now() < *until)
+    }
+
+    /// Asks `id`'s actor to disconnect with `reason`; answers whether it was connected.
+    fn disconnect(&self, id: &PeerId, reason: DisconnectReason) -> bool {
+        match self.peers.get(id).and_then(|p| p.handle.as_ref()) {
+            Some(handle) => {
+                handle.disconnect.do_send(Disconnect { reason });
+                true
+            }
+            None => false,
+        }
     }
 
     fn log_refusal(&self, session: &SessionInfo, why: &str) {
@@ -560,7 +631,7 @@ impl PeerManager {
             if active >= MAX_ACTIVE_DIALS || free == 0 {
                 break;
             }
-            if self.peers.contains_key(&id) || self.trusted.contains(&id) {
+            if self.peers.contains_key(&id) || self.trusted.contains(&id) || self.is_banned(&id) {
                 continue;
             }
             let Some(candidate) = self.candidates.map.get_mut(&id) else {
