@@ -210,9 +210,12 @@ pub struct Node {
     pub(crate) pool: Arc<ValidatingTxPool>,
     /// The chain.
     pub(crate) store: Arc<dyn ChainStore>,
-    /// The tx broadcaster.
+    /// The tx broadcaster. Held so that it runs as long as the node does (an actor stops
+    /// when its last address goes); read only by `internals`.
+    #[cfg_attr(not(feature = "internals"), allow(dead_code))]
     pub(crate) broadcaster: Addr<TxBroadcaster>,
-    /// The block propagator.
+    /// The block propagator (held likewise).
+    #[cfg_attr(not(feature = "internals"), allow(dead_code))]
     pub(crate) propagator: Addr<BlockPropagator>,
     /// Admission and dialing.
     pub(crate) manager: Addr<PeerManager>,
