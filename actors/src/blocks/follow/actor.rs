@@ -192,25 +192,32 @@ impl HeadFollower {
                 // One message per round (at most HEADERS_PER_POLL heads, one round at a
                 // time), sent past the mailbox's capacity: every head reaches the hub,
                 // which never waits on a subscriber, so the queue cannot build up.
-                if let (Some(first), Some(last)) = (heads.first(), heads.last()) {
-                    // geth's "Imported new chain segment": one line per round.
-                    let txs: usize = heads
-                        .iter()
-                        .filter_map(|h| act.chain.by_hash(&h.hash))
-                        .map(|b| b.body.transactions.len())
-                        .sum();
-                    log::info!(
-                        "followed {} block{} #{}..#{} ({txs} txs), head {}",
-                        heads.len(),
-                        if heads.len() == 1 { "" } else { "s" },
-                        first.header.number,
-                        last.header.number,
-                        last.hash
-                    );
+                if !heads.is_empty() {
+                    act.log_round(&heads);
                     act.links.heads.do_send(NewHeads(heads));
                 }
             })
             .spawn(ctx);
+    }
+
+    /// geth's "Imported new chain segment": one info line per round that took blocks.
+    fn log_round(&self, heads: &[NewHead]) {
+        let (Some(first), Some(last)) = (heads.first(), heads.last()) else {
+            return;
+        };
+        let txs: usize = heads
+            .iter()
+            .filter_map(|h| self.chain.by_hash(&h.hash))
+            .map(|b| b.body.transactions.len())
+            .sum();
+        log::info!(
+            "followed {} block{} #{}..#{} ({txs} txs), head {}",
+            heads.len(),
+            if heads.len() == 1 { "" } else { "s" },
+            first.header.number,
+            last.header.number,
+            last.hash
+        );
     }
 
     /// Records one checked block (its `senders` recovered off this thread) and applies it
