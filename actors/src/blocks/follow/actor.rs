@@ -164,19 +164,7 @@ impl HeadFollower {
                     return None;
                 }
             };
-            // Up to 192 blocks' sender recoveries (about 25 µs a tx): on tokio's blocking
-            // pool, never on the thread that coordinates peers.
-            tokio::task::spawn_blocking(move || {
-                blocks
-                    .into_iter()
-                    .map(|(hash, block)| {
-                        let senders = senders(&pool, &block);
-                        (hash, block, senders)
-                    })
-                    .collect::<Vec<_>>()
-            })
-            .await
-            .ok()
+            with_senders(pool, blocks).await
         };
         round
             .into_actor(self)
@@ -269,6 +257,25 @@ impl HeadFollower {
         );
         Some(NewHead { hash, header })
     }
+}
+
+/// Each block with its senders. Up to 192 blocks' recoveries (about 25 µs a tx): on
+/// tokio's blocking pool, never on the thread that coordinates peers.
+async fn with_senders(
+    pool: Arc<ValidatingTxPool>,
+    blocks: Vec<(B256, EthBlock)>,
+) -> Option<Vec<(B256, EthBlock, Option<Vec<Address>>)>> {
+    tokio::task::spawn_blocking(move || {
+        blocks
+            .into_iter()
+            .map(|(hash, block)| {
+                let senders = senders(&pool, &block);
+                (hash, block, senders)
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .ok()
 }
 
 /// Each transaction's sender: from the pool when it holds the tx (no recovery), recovered
