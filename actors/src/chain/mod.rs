@@ -4,6 +4,7 @@
 
 pub mod difficulty;
 mod execute;
+pub mod header_rules;
 mod info;
 mod policy;
 mod pow;
@@ -16,6 +17,7 @@ mod validate;
 /// Ethash light verification (its own crate, optimised in test builds).
 pub use ethpeer_ethash as ethash;
 pub use execute::{ChainExecutor, ExecutionError};
+pub use header_rules::{HeaderRuleError, HeaderRules};
 pub use info::{chain_info, ChainInfo, ChainInfoError, ForkIdJson};
 pub use policy::BlockPolicy;
 pub use pow::{check_pow_block, PowBlockError, ALLOWED_FUTURE_SECONDS, MAX_EXTRA_DATA};
