@@ -37,6 +37,9 @@ fn every_header_of_the_ethtest_chain_passes() {
     }
 }
 
+/// A rule's name, how to break it, and the error expected.
+type Case = (&'static str, Box<dyn Fn(&mut Header)>, fn(&E) -> bool);
+
 #[test]
 fn a_header_breaking_one_rule_is_refused_with_that_rule() {
     let _dir = testdata_or_skip!();
@@ -52,7 +55,7 @@ fn a_header_breaking_one_rule_is_refused_with_that_rule() {
         rules.check(parent, &header, now)
     };
     assert_eq!(check(&|_| {}), Ok(()));
-    let cases: Vec<(&str, Box<dyn Fn(&mut Header)>, fn(&E) -> bool)> = vec![
+    let cases: Vec<Case> = vec![
         ("number", Box::new(|h| h.number += 1), |e| {
             matches!(e, E::Link { .. })
         }),
