@@ -346,10 +346,16 @@ pub struct NodeArgs {
     /// otherwise, e.g. 127.0.0.1:8545.
     #[arg(help_heading = "JSON-RPC", long)]
     pub rpc: Option<std::net::SocketAddr>,
+    /// Follow the head from peers' quorum (`--follow=false`: no peer-sourced head at all;
+    /// the head moves only by local import).
+    #[arg(help_heading = "Blocks", long, default_value_t = true, action = clap::ArgAction::Set,
+          num_args = 0..=1, default_missing_value = "true")]
+    pub follow: bool,
     /// Seconds between polls of the best peers for headers above the followed head.
     #[arg(help_heading = "Blocks", long = "follow.interval", default_value_t = 4)]
     pub follow_interval: u64,
-    /// Peers that must agree on a block's hash before it is followed (0: do not follow).
+    /// Network prefixes (IPv4 /24, IPv6 /48) whose peers must agree on a block's hash
+    /// before it is followed (0: do not follow).
     #[arg(help_heading = "Blocks", long = "follow.quorum", default_value_t = 2)]
     pub follow_quorum: usize,
     /// Serve Prometheus metrics at /metrics on this address, e.g. 127.0.0.1:6060.

@@ -292,7 +292,7 @@ fn with_flags(
             args.blobpool_fetch_probability,
         ));
     builder.config_mut().follow = ethpeer_actors::blocks::follow::FollowConfig {
-        enabled: args.follow_quorum > 0,
+        enabled: args.follow && args.follow_quorum > 0,
         interval: Duration::from_secs(args.follow_interval.max(1)),
         quorum: args.follow_quorum,
     };

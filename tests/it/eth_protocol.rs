@@ -82,6 +82,7 @@ async fn server(dir: &std::path::Path) -> Server {
             keepalive: None,
             request_timeout: None,
             wire: None,
+            remote: None,
         };
         let pool = pool.clone();
         async move {

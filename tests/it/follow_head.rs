@@ -22,6 +22,7 @@ use serde_json::json;
 
 use crate::common::testdata_or_skip;
 use crate::tx_validation::{rules, sender, signed, transfer};
+use ethpeer_actors::chain::HeaderRules;
 
 /// A node at block 550 of the ethtest chain, without state (a relay), polling every 50 ms.
 async fn follower(dir: &std::path::Path) -> Node {
@@ -47,6 +48,7 @@ async fn follower(dir: &std::path::Path) -> Node {
                 interval: Duration::from_millis(50),
                 quorum: 2,
             },
+            header_rules: Some(Arc::new(HeaderRules::from_config(&spec.config))),
             ..config
         },
         store,
@@ -54,6 +56,15 @@ async fn follower(dir: &std::path::Path) -> Node {
     )
     .await
     .expect("starts")
+}
+
+/// A node serving the whole ethtest chain, listening on `ip` (a host of its own).
+pub(crate) async fn serving_at(dir: &std::path::Path, key: u8, ip: &str) -> Node {
+    let listen = format!("{ip}:0").parse().expect("addr");
+    crate::node::node_with_config(dir, key, &ethpeer_actors::eth::EthVersion::ALL, |config| {
+        config.listen = listen;
+    })
+    .await
 }
 
 #[actix_rt::test]
@@ -142,8 +153,9 @@ async fn a_node_at_550_follows_two_peers_to_600_and_drops_included_txs() {
     let sub = crate::ws::request(&mut heads, "eth_subscribe", json!(["newHeads"])).await;
     assert!(sub["result"].is_string(), "{sub}");
 
-    let a = crate::node::node_with(&dir, 1, &ethpeer_actors::eth::EthVersion::ALL).await;
-    let b = crate::node::node_with(&dir, 2, &ethpeer_actors::eth::EthVersion::ALL).await;
+    // Two networks vouch (127.0.31.0/24 and 127.0.32.0/24): C dials each at its address.
+    let a = serving_at(&dir, 1, "127.0.31.1").await;
+    let b = serving_at(&dir, 2, "127.0.32.1").await;
     c.dial(a.local_addr(), a.node_id())
         .await
         .expect("C dials A");

@@ -356,6 +356,7 @@ async fn the_ethereumjs_peer_gets_ethtest_headers_from_us() {
         keepalive: None,
         request_timeout: None,
         wire: None,
+        remote: None,
     };
     start_session_peer(session, pool, links)
         .await

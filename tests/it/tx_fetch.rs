@@ -96,6 +96,7 @@ pub(crate) async fn node_with_remotes(
             keepalive: None,
             request_timeout: None,
             wire: None,
+            remote: None,
         };
         start_session_peer(local.expect("local"), shared.clone(), links)
             .await

@@ -46,6 +46,11 @@ pub async fn render(node: &Node) -> String {
         );
     }
     node.pool.counters().render(&mut out, node.pool.len());
+    out.counter(
+        "ethpeer_follow_rounds_total",
+        "Rounds of head following finished (peers asked, agreed blocks taken).",
+        node.follow.rounds(),
+    );
     out.gauge(
         "ethpeer_followed_head",
         "Number of the head followed from peers (0: none yet).",

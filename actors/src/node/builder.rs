@@ -63,6 +63,9 @@ impl NodeBuilder {
         let chain_id = spec.config.chain_id;
         let mut config = NodeConfig::new(random_key(), default_listen(), chain_id, forks, rules);
         config.block_policy = BlockPolicy::from_genesis(spec);
+        config.header_rules = Some(Arc::new(crate::chain::HeaderRules::from_config(
+            &spec.config,
+        )));
         Ok(Self {
             config,
             store: Arc::new(MemoryChainStore::new(header)),
@@ -80,13 +83,14 @@ impl NodeBuilder {
             max_blobs_per_tx: PUBLIC_MAX_BLOBS_PER_TX,
             calldata_floor: true,
         };
-        let config = NodeConfig::new(
+        let mut config = NodeConfig::new(
             random_key(),
             default_listen(),
             network.chain_id(),
             network.fork_schedule(),
             rules,
         );
+        config.header_rules = Some(Arc::new(crate::chain::HeaderRules::network(network)));
         Self {
             config,
             store: Arc::new(MemoryChainStore::new(header)),

@@ -108,6 +108,10 @@ pub(super) async fn admit_and_start(
         id,
         failed: Some(admission.failed),
     };
+    let links = SessionPeerLinks {
+        remote: Some(addr),
+        ..links
+    };
     let handle = start_session_peer(established, pool, links).await?;
     reservation.failed = None;
     Ok(handle)

@@ -130,6 +130,9 @@ pub struct NodeConfig {
     pub pool_limits: crate::txs::pool::PoolLimits,
     /// Who may be a peer at all (`--netrestrict`, `--trusted-only`; default: anyone).
     pub peer_policy: manager::PeerPolicy,
+    /// The rules followed headers must pass (set by the builder for its chain; `None`:
+    /// linkage only).
+    pub header_rules: Option<Arc<crate::chain::HeaderRules>>,
 }
 
 /// Our client id in Hello, with an operator's `identity` in it as geth puts `--identity`
@@ -180,6 +183,7 @@ impl NodeConfig {
             max_subscriptions: crate::feed::hub::MAX_SUBSCRIPTIONS,
             pool_limits: crate::txs::pool::PoolLimits::default(),
             peer_policy: manager::PeerPolicy::default(),
+            header_rules: None,
         }
     }
 }

@@ -124,6 +124,7 @@ impl Node {
                 included: Some(self.observer.clone().recipient()),
             },
         )
+        .with_rules(config.header_rules.clone())
         .start();
     }
 
@@ -222,6 +223,7 @@ impl Core {
             keepalive: Some((config.ping_interval, config.pong_timeout)),
             request_timeout: Some(config.request_timeout),
             wire: Some(wire.clone()),
+            remote: None,
         };
         Self {
             pool,

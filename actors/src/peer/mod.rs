@@ -73,6 +73,9 @@ pub struct PeerHandle {
     pub send: Recipient<SendEth>,
     /// Shared counters.
     pub metrics: Arc<PeerMetrics>,
+    /// The remote's TCP address, when the peer came over TCP (in-memory test peers have
+    /// none): what the follower's quorum counts network prefixes by.
+    pub remote: Option<std::net::SocketAddr>,
 }
 
 impl PeerHandle {
@@ -104,6 +107,7 @@ impl PeerHandle {
             requests: addr.clone().recipient(),
             send: addr.clone().recipient(),
             metrics,
+            remote: None,
         }
     }
 }
@@ -151,6 +155,7 @@ where
         requests: addr.clone().recipient(),
         send: addr.clone().recipient(),
         metrics: Arc::default(),
+        remote: None,
     }
 }
 

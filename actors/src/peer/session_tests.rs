@@ -72,6 +72,7 @@ fn links(set: &Addr<PeerSetActor>) -> (SessionPeerLinks, mpsc::UnboundedReceiver
             keepalive: None,
             request_timeout: None,
             wire: None,
+            remote: None,
         },
         rx,
     )

@@ -26,6 +26,8 @@ pub fn known_set(capacity: usize) -> KnownSet {
 struct Entry {
     handle: PeerHandle,
     head: PeerHead,
+    /// When it registered (tokio's clock).
+    since: tokio::time::Instant,
     known_txs: KnownSet,
     known_blocks: KnownSet,
 }
@@ -107,6 +109,7 @@ impl Handler<Register> for PeerSetActor {
         self.entries.push(Entry {
             handle: msg.peer.clone(),
             head: msg.head,
+            since: tokio::time::Instant::now(),
             known_txs: known_set(MAX_KNOWN_TXS),
             known_blocks: known_set(MAX_KNOWN_BLOCKS),
         });
@@ -192,6 +195,7 @@ impl Handler<Peers> for PeerSetActor {
                     handle: e.handle.clone(),
                     head: e.head,
                     known_txs: e.known_txs.len(),
+                    since: e.since,
                 })
                 .collect(),
         )

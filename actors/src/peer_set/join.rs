@@ -33,6 +33,8 @@ pub struct SessionPeerLinks {
     pub request_timeout: Option<std::time::Duration>,
     /// Node-wide message counters by type, if kept.
     pub wire: Option<Arc<WireMetrics>>,
+    /// The remote's TCP address (set per session; `None` for in-memory streams).
+    pub remote: Option<std::net::SocketAddr>,
 }
 
 /// Creates the peer actor for an established session and registers it. A refused
@@ -84,7 +86,8 @@ where
     if let Some(timeout) = links.request_timeout {
         actor = actor.request_timeout(timeout);
     }
-    let handle = actor.spawn();
+    let mut handle = actor.spawn();
+    handle.remote = links.remote;
     match links
         .register
         .send(Register {

@@ -98,6 +98,8 @@ pub struct PeerInfo {
     pub head: PeerHead,
     /// How many tx hashes it is known to have (bounded by the LRU size).
     pub known_txs: usize,
+    /// When it registered (tokio's clock): the longest-connected peers are polled first.
+    pub since: tokio::time::Instant,
 }
 
 /// Command: the peer has these transactions (it sent or announced them).

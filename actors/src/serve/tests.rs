@@ -88,6 +88,7 @@ async fn serving_peer() -> (
         keepalive: None,
         request_timeout: None,
         wire: None,
+        remote: None,
     };
     start_session_peer(server.expect("server"), pool, links)
         .await

@@ -12,15 +12,20 @@ use alloy_consensus::transaction::SignerRecoverable;
 use alloy_consensus::{Header, Transaction};
 use alloy_primitives::{Address, B256};
 
-use super::poll::{agreed_chain, fetch_blocks, headers_above, PeerChain};
+use super::poll::HEADERS_PER_POLL;
+use super::poll::{agreed_chain, fetch_blocks, headers_above, FollowError, PeerChain, Voter};
 use super::{FollowedBlock, FollowedChain, NewHead, NewHeads};
 use crate::chain::ChainStore;
+use crate::chain::HeaderRules;
 use crate::eth::{EthBlock, PeerHead};
+use crate::p2p::DisconnectReason;
+use crate::peer::Disconnect;
 use crate::peer_set::{PeerInfo, Peers};
 use crate::txs::pool::{TxPool, ValidatingTxPool};
 
-/// Peers asked for headers per round: the best few by claimed head. Four makes a quorum
-/// of two likely even when some peers lag or time out.
+/// Peers asked for headers per round: half the longest-connected, half drawn at random,
+/// never chosen by what they claim (a liar's claim of block 2^62 buys it nothing). Four
+/// makes a quorum of two networks likely even when some peers lag or time out.
 pub const POLLED_PEERS: usize = 4;
 
 /// How the follower runs.
@@ -31,8 +36,8 @@ pub struct FollowConfig {
     /// Time between rounds: 4 s by default, a third of a 12 s slot, so a new block is
     /// followed within a few seconds of its peers having it.
     pub interval: Duration,
-    /// Distinct peers that must vouch for a block's hash (default 2): one lying peer
-    /// cannot move the followed head.
+    /// Distinct network prefixes (IPv4 /24, IPv6 /48) that must vouch for a block's hash
+    /// (default 2): liars on one network cannot move the followed head.
     pub quorum: usize,
 }
 
@@ -78,6 +83,8 @@ pub struct HeadFollower {
     pool: Arc<ValidatingTxPool>,
     links: FollowLinks,
     busy: bool,
+    /// The header rules of the chain (none: linkage only).
+    rules: Option<Arc<HeaderRules>>,
 }
 
 impl HeadFollower {
@@ -96,16 +103,26 @@ impl HeadFollower {
             pool,
             links,
             busy: false,
+            rules: None,
         }
+    }
+
+    /// Judges every header by `rules` (a header breaking one is a violation).
+    pub fn with_rules(mut self, rules: Option<Arc<HeaderRules>>) -> Self {
+        self.rules = rules;
+        self
     }
 
     /// Where the next round starts: the followed head if it is above the store's head
     /// and still links down to it, otherwise the store's head.
-    fn base(&self) -> (u64, B256) {
+    fn base(&self) -> (Header, B256) {
         let stored = self.store.head();
         match self.chain.head() {
-            Some(head) if head.header.number > stored.number => (head.header.number, head.hash),
-            _ => (stored.number, stored.hash_slow()),
+            Some(head) if head.header.number > stored.number => (head.header.clone(), head.hash),
+            _ => {
+                let hash = stored.hash_slow();
+                (stored, hash)
+            }
         }
     }
 
@@ -114,26 +131,30 @@ impl HeadFollower {
             return;
         }
         self.busy = true;
-        let (number, hash) = self.base();
+        let (base, hash) = self.base();
+        let number = base.number;
         self.chain.note_start(number);
         let peers = self.links.peers.clone();
         let quorum = self.config.quorum;
         let chain = self.chain.clone();
         let store = self.store.clone();
         let pool = self.pool.clone();
+        let rules = self.rules.clone();
         let known = move |chain: &FollowedChain, hash: &B256| {
             chain.by_hash(hash).is_some() || store.header_by_hash(hash).is_some()
         };
         let round = async move {
             let peers = peers.send(Peers).await.unwrap_or_default();
-            let claims = claims(&peers);
-            for (_, latest, _) in &claims {
-                chain.note_claim(*latest);
-            }
-            let asked = best_peers(peers, POLLED_PEERS, number, |hash| known(&chain, hash));
+            let claims = claims(&peers, number);
+            chain.note_agreed_claim(agreed_claim(&claims, quorum).max(number));
+            let asked = polled_peers(peers, POLLED_PEERS, number, |hash| known(&chain, hash));
+            let now = SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
             let answers = futures::future::join_all(asked.iter().map(|peer| {
                 let client = peer.handle.client();
-                async move { headers_above(&client, number, hash).await }
+                let (base, rules) = (&base, rules.as_deref());
+                async move { headers_above(&client, base, hash, rules, now).await }
             }))
             .await;
             let chains: Vec<PeerChain> = asked
@@ -142,18 +163,19 @@ impl HeadFollower {
                 .filter_map(|(peer, answer)| match answer {
                     Ok(headers) => Some(PeerChain {
                         peer: peer.handle.id,
+                        voter: Voter::of(&peer.handle),
                         client: peer.handle.client(),
                         headers,
                     }),
                     Err(error) => {
-                        log::debug!("follow: headers from {}: {error}", peer.handle.id);
+                        judge(&peer, &error);
                         None
                     }
                 })
                 .collect();
             let votes: Vec<_> = chains
                 .iter()
-                .map(|chain| (chain.peer, chain.headers.as_slice()))
+                .map(|chain| (chain.voter, chain.headers.as_slice()))
                 .collect();
             let (index, len) = agreed_chain(&votes, &claims, quorum)?;
             let source = chains.get(index)?;
@@ -170,6 +192,7 @@ impl HeadFollower {
             .into_actor(self)
             .map(|blocks, act, _ctx| {
                 act.busy = false;
+                act.chain.note_round();
                 // In order, stopping at a block that cannot be taken: the followed chain
                 // never has a gap.
                 let heads: Vec<NewHead> = blocks
@@ -292,8 +315,25 @@ fn senders(pool: &ValidatingTxPool, block: &EthBlock) -> Option<Vec<Address>> {
         .collect()
 }
 
-/// The heads eth/69+ peers claim (Status, BlockRangeUpdate).
-fn claims(peers: &[PeerInfo]) -> Vec<(crate::p2p::PeerId, u64, B256)> {
+/// A violation (a header breaking a rule) disconnects its sender; anything else (a
+/// timeout, a peer gone) only leaves it out of the round.
+fn judge(peer: &PeerInfo, error: &FollowError) {
+    match error {
+        FollowError::Rule { .. } => {
+            log::info!("follow: {} sent a bad header: {error}", peer.handle.id);
+            peer.handle.disconnect.do_send(Disconnect {
+                reason: DisconnectReason::SubprotocolSpecific,
+            });
+        }
+        _ => log::debug!("follow: headers from {}: {error}", peer.handle.id),
+    }
+}
+
+/// The heads eth/69+ peers claim (Status, BlockRangeUpdate) within one poll of `base`:
+/// a claim more than [`HEADERS_PER_POLL`] above it cannot be checked this round and is
+/// ignored (a liar's claim of block 2^62 counts for nothing).
+fn claims(peers: &[PeerInfo], base: u64) -> Vec<(Voter, u64, B256)> {
+    let ceiling = base.saturating_add(HEADERS_PER_POLL);
     peers
         .iter()
         .filter_map(|peer| match peer.head {
@@ -301,31 +341,45 @@ fn claims(peers: &[PeerInfo]) -> Vec<(crate::p2p::PeerId, u64, B256)> {
                 latest,
                 latest_hash,
                 ..
-            } => Some((peer.handle.id, latest, latest_hash)),
-            PeerHead::TotalDifficulty { .. } => None,
+            } if latest <= ceiling => Some((Voter::of(&peer.handle), latest, latest_hash)),
+            _ => None,
         })
         .collect()
 }
 
-/// Up to `n` peers that may be ahead of `base`, those claiming the highest heads first:
-/// eth/69+ peers whose latest block is above it, and eth/68 peers whose best hash we do
-/// not know (their number is not told). Peers that are not ahead are never asked, so a
-/// synced peer sees no requests from us.
-fn best_peers(
+/// The highest number `quorum` distinct voters claim to have reached (each voter's
+/// highest claim counts once): what `eth_syncing` may report as the highest block.
+fn agreed_claim(claims: &[(Voter, u64, B256)], quorum: usize) -> u64 {
+    let mut best: std::collections::HashMap<Voter, u64> = std::collections::HashMap::new();
+    for (voter, number, _) in claims {
+        let entry = best.entry(*voter).or_default();
+        *entry = (*entry).max(*number);
+    }
+    let mut highest: Vec<u64> = best.into_values().collect();
+    highest.sort_unstable_by(|a, b| b.cmp(a));
+    highest.get(quorum.max(1) - 1).copied().unwrap_or(0)
+}
+
+/// Up to `n` peers that may be ahead of `base` (eth/69+ peers whose latest block is above
+/// it, eth/68 peers whose best hash we do not know): half the longest-connected, the
+/// rest drawn at random, whatever they claim. Peers that are not ahead are never asked,
+/// so a synced peer sees no requests from us.
+fn polled_peers(
     mut peers: Vec<PeerInfo>,
     n: usize,
     base: u64,
     known: impl Fn(&B256) -> bool,
 ) -> Vec<PeerInfo> {
+    use secp256k1::rand::seq::SliceRandom;
     peers.retain(|peer| match peer.head {
         PeerHead::Range { latest, .. } => latest > base,
         PeerHead::TotalDifficulty { best_hash, .. } => !known(&best_hash),
     });
-    peers.sort_by_key(|peer| match peer.head {
-        PeerHead::Range { latest, .. } => std::cmp::Reverse(Some(latest)),
-        PeerHead::TotalDifficulty { .. } => std::cmp::Reverse(None),
-    });
-    peers.truncate(n);
+    peers.sort_by_key(|peer| peer.since);
+    let oldest = n.div_ceil(2).min(peers.len());
+    let mut rest = peers.split_off(oldest);
+    rest.shuffle(&mut secp256k1::rand::rng());
+    peers.extend(rest.into_iter().take(n.saturating_sub(oldest)));
     peers
 }
 
@@ -336,5 +390,27 @@ impl Actor for HeadFollower {
         if self.config.enabled {
             ctx.run_interval(self.config.interval, |act, ctx| act.round(ctx));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::peer_id;
+
+    #[test]
+    fn the_highest_claim_needs_a_quorum_of_networks() {
+        let net = |n: u8| Voter::new(peer_id(n), Some(format!("10.0.{n}.1:1").parse().unwrap()));
+        let hash = B256::ZERO;
+        // One network claiming 2^62 twice (two keys) and another at 120: quorum 2 gives 120.
+        let claims = [
+            (net(1), 1 << 62, hash),
+            (net(1), 1 << 62, hash),
+            (net(2), 120, hash),
+        ];
+        assert_eq!(agreed_claim(&claims, 2), 120);
+        assert_eq!(agreed_claim(&claims, 1), 1 << 62);
+        assert_eq!(agreed_claim(&claims, 3), 0);
+        assert_eq!(agreed_claim(&[], 2), 0);
     }
 }

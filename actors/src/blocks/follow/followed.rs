@@ -47,8 +47,10 @@ struct Inner {
     by_number: BTreeMap<u64, Arc<FollowedBlock>>,
     by_hash: HashMap<B256, Arc<FollowedBlock>>,
     txs: HashMap<B256, (B256, usize)>,
-    /// The highest block number a peer has claimed (Status, BlockRangeUpdate, headers).
+    /// The highest block number a quorum of networks claims, or the followed head.
     highest_claimed: u64,
+    /// Rounds finished.
+    rounds: u64,
     /// The head number when following started (for `eth_syncing`'s `startingBlock`).
     starting: Option<u64>,
 }
@@ -91,9 +93,21 @@ impl FollowedChain {
         })
     }
 
-    /// The highest block number peers have claimed.
+    /// The highest block number a quorum of peers' networks claims, or the followed head if
+    /// higher.
     pub fn highest_claimed(&self) -> u64 {
         self.read().highest_claimed
+    }
+
+    /// Rounds the follower has finished (asked peers, took what had a quorum, if anything).
+    pub fn rounds(&self) -> u64 {
+        self.read().rounds
+    }
+
+    /// Counts a finished round.
+    pub fn note_round(&self) {
+        let mut inner = self.write();
+        inner.rounds = inner.rounds.saturating_add(1);
     }
 
     /// The head number when following began.
@@ -101,10 +115,10 @@ impl FollowedChain {
         self.read().starting
     }
 
-    /// Records a peer's claim of a head at `number` (never lowers the record).
-    pub fn note_claim(&self, number: u64) {
-        let mut inner = self.write();
-        inner.highest_claimed = inner.highest_claimed.max(number);
+    /// Records the highest block a quorum of peers' networks claims (each round's value
+    /// replaces the last: one peer's claim never sets it).
+    pub fn note_agreed_claim(&self, number: u64) {
+        self.write().highest_claimed = number;
     }
 
     /// Records where following began.

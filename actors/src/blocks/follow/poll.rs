@@ -4,15 +4,55 @@
 //! roots.
 
 use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
 
 use alloy_consensus::proofs::calculate_ommers_root;
 use alloy_consensus::Header;
 use alloy_primitives::B256;
 
-use crate::chain::verify_block;
+use crate::chain::{verify_block, HeaderRuleError, HeaderRules};
 use crate::eth::{EthBlock, GetBlockBodies, GetBlockHeaders};
 use crate::p2p::PeerId;
-use crate::peer::{ClientError, PeerClient};
+use crate::peer::{ClientError, PeerClient, PeerHandle};
+
+/// Who a vote counts for: a network prefix (IPv4 /24, IPv6 /48: one operator's
+/// addresses, so keys or ports on one host or subnet count once), or, for a peer without
+/// a TCP address (an in-memory test peer), the peer itself. Loopback and LAN addresses
+/// obey the same rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Voter {
+    /// The masked address of the peer's network.
+    Prefix(IpAddr),
+    /// A peer without an address.
+    Peer(PeerId),
+}
+
+/// Bits of an IPv4 address that name its network for the quorum (a /24).
+pub const QUORUM_PREFIX_V4: u32 = 24;
+/// Bits of an IPv6 address that name its network for the quorum (a /48, a site).
+pub const QUORUM_PREFIX_V6: u32 = 48;
+
+impl Voter {
+    /// The voter a peer's answers and claims count for.
+    pub fn of(handle: &PeerHandle) -> Self {
+        Self::new(handle.id, handle.remote)
+    }
+
+    /// The voter of peer `id` connected over `remote`.
+    pub fn new(id: PeerId, remote: Option<std::net::SocketAddr>) -> Self {
+        match remote.map(|addr| addr.ip().to_canonical()) {
+            Some(IpAddr::V4(ip)) => {
+                let mask = u32::MAX << (32 - QUORUM_PREFIX_V4);
+                Self::Prefix(IpAddr::V4((u32::from(ip) & mask).into()))
+            }
+            Some(IpAddr::V6(ip)) => {
+                let mask = u128::MAX << (128 - QUORUM_PREFIX_V6);
+                Self::Prefix(IpAddr::V6((u128::from(ip) & mask).into()))
+            }
+            None => Self::Peer(id),
+        }
+    }
+}
 
 /// Headers asked of each peer per round: geth's downloader `MaxHeaderFetch` (192).
 pub const HEADERS_PER_POLL: u64 = 192;
@@ -33,6 +73,14 @@ pub enum FollowError {
         /// Headers asked about.
         asked: usize,
     },
+    /// A header broke a rule that needs no state: a protocol violation.
+    #[error("block {number}: {rule}")]
+    Rule {
+        /// The block.
+        number: u64,
+        /// The rule.
+        rule: HeaderRuleError,
+    },
     /// A body does not match its header's roots.
     #[error("block {number}: body does not match the header: {reason}")]
     BodyMismatch {
@@ -47,51 +95,67 @@ pub enum FollowError {
 pub struct PeerChain {
     /// Who sent it.
     pub peer: PeerId,
+    /// Whom its vote counts for.
+    pub voter: Voter,
     /// Where to ask for bodies.
     pub client: PeerClient,
     /// Headers with their hashes, from our head + 1 upwards.
     pub headers: Vec<(B256, Header)>,
 }
 
-/// Asks `peer` for up to [`HEADERS_PER_POLL`] headers from `base_number + 1` and keeps
-/// the prefix that links to `base_hash` and to itself.
+/// Asks `peer` for up to [`HEADERS_PER_POLL`] headers above `base` (whose hash is
+/// `base_hash`) and keeps the prefix that links to it and to itself. A linked header that
+/// breaks one of `rules` (at our clock `now`, UNIX seconds) is a violation: the error.
 pub async fn headers_above(
     peer: &PeerClient,
-    base_number: u64,
+    base: &Header,
     base_hash: B256,
+    rules: Option<&HeaderRules>,
+    now: u64,
 ) -> Result<Vec<(B256, Header)>, FollowError> {
     let headers = peer
         .request(GetBlockHeaders {
-            start_block: base_number.saturating_add(1).into(),
+            start_block: base.number.saturating_add(1).into(),
             limit: HEADERS_PER_POLL,
             skip: 0,
             reverse: false,
         })
         .await?;
-    let mut linked = Vec::new();
-    let (mut parent_hash, mut parent_number) = (base_hash, base_number);
+    let mut linked: Vec<(B256, Header)> = Vec::new();
     for header in headers {
-        if header.parent_hash != parent_hash || Some(header.number) != parent_number.checked_add(1)
+        let (parent, parent_hash) = match linked.last() {
+            Some((hash, header)) => (header, *hash),
+            None => (base, base_hash),
+        };
+        if header.parent_hash != parent_hash || Some(header.number) != parent.number.checked_add(1)
         {
             break;
         }
+        if let Some(rules) = rules {
+            rules
+                .check(parent, &header, now)
+                .map_err(|rule| FollowError::Rule {
+                    number: header.number,
+                    rule,
+                })?;
+        }
         let hash = header.hash_slow();
-        (parent_hash, parent_number) = (hash, header.number);
         linked.push((hash, header));
     }
     Ok(linked)
 }
 
-/// The highest block at least `quorum` distinct peers vouch for, through the headers they
-/// sent (`chains`: each peer's linked headers above our head) or the head their
-/// Status/BlockRangeUpdate claims; as the index of a chain that reaches it and how many of
-/// its headers to take. `None` when no block above our head has the quorum.
+/// The highest block at least `quorum` distinct voters (network prefixes, [`Voter`])
+/// vouch for, through the headers their peers sent (`chains`: each peer's linked headers
+/// above our head) or the head their Status/BlockRangeUpdate claims; as the index of a
+/// chain that reaches it and how many of its headers to take. `None` when no block above
+/// our head has the quorum.
 pub fn agreed_chain(
-    chains: &[(PeerId, &[(B256, Header)])],
-    claims: &[(PeerId, u64, B256)],
+    chains: &[(Voter, &[(B256, Header)])],
+    claims: &[(Voter, u64, B256)],
     quorum: usize,
 ) -> Option<(usize, usize)> {
-    let mut votes: HashMap<(u64, B256), HashSet<PeerId>> = HashMap::new();
+    let mut votes: HashMap<(u64, B256), HashSet<Voter>> = HashMap::new();
     for (peer, headers) in chains {
         for (hash, header) in *headers {
             votes
@@ -158,6 +222,10 @@ mod tests {
     use super::*;
     use crate::testing::peer_id;
 
+    fn voter(n: u8) -> Voter {
+        Voter::Peer(peer_id(n))
+    }
+
     /// A chain of `len` headers above block 10 whose extra data is `fork` from `fork_at` on.
     fn chain(len: u64, fork_at: u64, fork: u8) -> Vec<(B256, Header)> {
         let mut parent = B256::repeat_byte(0x10);
@@ -182,27 +250,24 @@ mod tests {
     #[test]
     fn the_highest_block_two_peers_agree_on_is_taken() {
         let (a, b) = (chain(5, 99, 0), chain(3, 99, 0));
-        let chains = [(peer_id(1), a.as_slice()), (peer_id(2), b.as_slice())];
+        let chains = [(voter(1), a.as_slice()), (voter(2), b.as_slice())];
         // Both vouch for 11..=13; only A for 14 and 15.
         assert_eq!(agreed_chain(&chains, &[], 2), Some((0, 3)));
         // B's BlockRangeUpdate claims A's block 15: now two vouch for it.
-        let claim = (peer_id(2), 15, a[4].0);
+        let claim = (voter(2), 15, a[4].0);
         assert_eq!(agreed_chain(&chains, &[claim], 2), Some((0, 5)));
     }
 
     #[test]
     fn one_lying_peer_cannot_move_the_head() {
         let (honest, liar) = (chain(2, 99, 0), chain(50, 11, 0xee));
-        let chains = [
-            (peer_id(1), honest.as_slice()),
-            (peer_id(2), liar.as_slice()),
-        ];
+        let chains = [(voter(1), honest.as_slice()), (voter(2), liar.as_slice())];
         assert_eq!(agreed_chain(&chains, &[], 2), None);
         // Its claims of its own blocks count once, whatever it repeats.
-        let claims = [(peer_id(2), 60, liar[49].0), (peer_id(2), 60, liar[49].0)];
+        let claims = [(voter(2), 60, liar[49].0), (voter(2), 60, liar[49].0)];
         assert_eq!(agreed_chain(&chains, &claims, 2), None);
         // A claim for a block nobody sent is no vote.
-        let ghost = [(peer_id(1), 70, B256::repeat_byte(7))];
+        let ghost = [(voter(1), 70, B256::repeat_byte(7))];
         assert_eq!(agreed_chain(&chains, &ghost, 1), Some((1, 50)));
     }
 
@@ -210,14 +275,41 @@ mod tests {
     fn forks_split_the_votes() {
         let (a, b, c) = (chain(4, 13, 1), chain(4, 13, 2), chain(4, 13, 2));
         let chains = [
-            (peer_id(1), a.as_slice()),
-            (peer_id(2), b.as_slice()),
-            (peer_id(3), c.as_slice()),
+            (voter(1), a.as_slice()),
+            (voter(2), b.as_slice()),
+            (voter(3), c.as_slice()),
         ];
         // All agree up to 12; B and C agree on their fork up to 14.
         let (index, len) = agreed_chain(&chains, &[], 2).expect("agreed");
         assert_eq!(len, 4);
         assert!(index == 1 || index == 2);
         assert_eq!(agreed_chain(&chains, &[], 3), Some((0, 2)));
+    }
+
+    #[test]
+    fn peers_on_one_network_are_one_voter() {
+        let handle = |n: u8, remote: &str| Voter::new(peer_id(n), Some(remote.parse().unwrap()));
+        let (a, b) = (handle(1, "10.1.2.3:30303"), handle(2, "10.1.2.200:40000"));
+        assert_eq!(a, b, "two keys on one /24 are one voter");
+        assert_ne!(a, handle(3, "10.1.3.3:30303"));
+        assert_eq!(handle(4, "127.0.2.1:1"), handle(5, "127.0.2.9:2"));
+        assert_ne!(handle(4, "127.0.2.1:1"), handle(6, "127.0.3.1:1"));
+        assert_eq!(
+            handle(7, "[2001:db8:1::1]:1"),
+            handle(8, "[2001:db8:1:ffff::2]:1")
+        );
+        assert_ne!(
+            handle(7, "[2001:db8:1::1]:1"),
+            handle(9, "[2001:db8:2::1]:1")
+        );
+        assert_eq!(
+            handle(10, "[::ffff:10.1.2.3]:1"),
+            a,
+            "a mapped IPv4 address is IPv4"
+        );
+        // Two liars on one prefix cannot make a quorum of two.
+        let liar = chain(5, 11, 0xee);
+        let chains = [(a, liar.as_slice()), (b, liar.as_slice())];
+        assert_eq!(agreed_chain(&chains, &[], 2), None);
     }
 }

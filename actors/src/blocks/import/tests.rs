@@ -154,6 +154,7 @@ async fn connect(a: &Node, b: &Node) {
             keepalive: None,
             request_timeout: None,
             wire: None,
+            remote: None,
         };
         start_session_peer(session, node.pool.clone(), links)
             .await
@@ -244,6 +245,7 @@ async fn raw_peer_keyed(
         keepalive: None,
         request_timeout: None,
         wire: None,
+        remote: None,
     };
     start_session_peer(session.expect("node side"), node.pool.clone(), links)
         .await

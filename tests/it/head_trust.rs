@@ -1,0 +1,151 @@
+//! A head that liars cannot fake (issue 24's attack, in one process): two peers on one
+//! network (127.0.41.0/24) serve 300 made-up but rule-abiding blocks on the dev genesis;
+//! the follower does not move, whatever the rounds, and `eth_syncing` reports nothing.
+//! Two peers on two other networks serving a longer chain then arrive and the follower
+//! takes their chain; a pooled transaction the blocks do not include stays pooled.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use alloy_consensus::{Header, EMPTY_OMMER_ROOT_HASH, EMPTY_ROOT_HASH};
+use alloy_eips::eip1559::BaseFeeParams;
+use alloy_eips::eip7685::EMPTY_REQUESTS_HASH;
+use alloy_primitives::{Address, Bytes, U256};
+use ethpeer_actors::blocks::follow::FollowConfig;
+use ethpeer_actors::chain::{ChainStore, HeaderRules, MemoryChainStore};
+use ethpeer_actors::eth::genesis;
+use ethpeer_actors::eth::{EthBlock, EthBlockBody};
+use ethpeer_actors::node::{Node, NodeBuilder};
+
+use crate::common::poll::eventually;
+
+/// `len` empty blocks on `parent` that pass every header rule of the dev network, each
+/// tagged `tag` in its extra data (a beacon root of `tag` too, so two chains differ).
+fn chain_on(parent: &Header, len: u64, tag: &str, rules: &HeaderRules) -> Vec<EthBlock> {
+    let mut parent = parent.clone();
+    let mut blocks = Vec::new();
+    for _ in 0..len {
+        let timestamp = parent.timestamp + 12;
+        let params = rules.blob_params_at(timestamp).expect("dev has blobs");
+        let header = Header {
+            parent_hash: parent.hash_slow(),
+            ommers_hash: EMPTY_OMMER_ROOT_HASH,
+            beneficiary: Address::ZERO,
+            state_root: parent.state_root,
+            transactions_root: EMPTY_ROOT_HASH,
+            receipts_root: EMPTY_ROOT_HASH,
+            number: parent.number + 1,
+            gas_limit: parent.gas_limit,
+            gas_used: 0,
+            timestamp,
+            extra_data: Bytes::from(tag.as_bytes().to_vec()),
+            base_fee_per_gas: parent.next_block_base_fee(BaseFeeParams::ethereum()),
+            withdrawals_root: Some(EMPTY_ROOT_HASH),
+            blob_gas_used: Some(0),
+            excess_blob_gas: parent.next_block_excess_blob_gas(params),
+            parent_beacon_block_root: Some(alloy_primitives::keccak256(tag)),
+            requests_hash: Some(EMPTY_REQUESTS_HASH),
+            ..Header::default()
+        };
+        blocks.push(EthBlock {
+            header: header.clone(),
+            body: EthBlockBody {
+                withdrawals: Some(Default::default()),
+                ..Default::default()
+            },
+        });
+        parent = header;
+    }
+    blocks
+}
+
+/// A dev node listening on `ip` whose store holds `blocks` above genesis.
+async fn serving(ip: &str, blocks: &[EthBlock]) -> Node {
+    let spec = genesis::dev_genesis();
+    let store = Arc::new(MemoryChainStore::new(
+        genesis::genesis_header(&spec).expect("genesis"),
+    ));
+    for block in blocks {
+        store.insert_block(block.clone(), None).expect("links");
+    }
+    NodeBuilder::dev()
+        .listen(format!("{ip}:0").parse().expect("addr"))
+        .store(store)
+        .start()
+        .await
+        .expect("starts")
+}
+
+#[actix_rt::test]
+async fn liars_on_one_network_never_move_the_head_and_two_networks_do() {
+    let spec = genesis::dev_genesis();
+    let genesis_header = genesis::genesis_header(&spec).expect("genesis");
+    let rules = HeaderRules::from_config(&spec.config);
+    let fake = chain_on(&genesis_header, 300, "FAKE-A", &rules);
+    let honest = chain_on(&genesis_header, 400, "HONEST", &rules);
+    // Every made-up header passes the rules: only the quorum can stop them.
+    let mut parent = genesis_header.clone();
+    for block in &fake {
+        rules
+            .check(&parent, &block.header, block.header.timestamp)
+            .expect("a rule-abiding fake");
+        parent = block.header.clone();
+    }
+
+    let mut builder = NodeBuilder::dev().listen("127.0.40.1:0".parse().expect("addr"));
+    builder.config_mut().follow = FollowConfig {
+        enabled: true,
+        interval: Duration::from_millis(50),
+        quorum: 2,
+    };
+    let follower = builder.start().await.expect("starts");
+    let pending = genesis::dev_transfer(0, 0, Address::repeat_byte(7), U256::from(1))
+        .expect("a dev transfer");
+    let pending_hash = *pending.hash();
+    assert!(follower.submit_transactions(vec![pending])[0].is_ok());
+
+    let fakes = [
+        serving("127.0.41.1", &fake).await,
+        serving("127.0.41.2", &fake).await,
+    ];
+    for liar in &fakes {
+        follower
+            .dial(liar.local_addr(), liar.node_id())
+            .await
+            .expect("dials");
+    }
+    // Rounds pass (each asks the fakes, who answer 192 headers): nothing is followed.
+    let rounds = follower.internals().follow.rounds();
+    eventually("ten rounds asked the fakes", || async {
+        follower.internals().follow.rounds() >= rounds + 10
+    })
+    .await;
+    assert_eq!(follower.followed_head(), None);
+    assert_eq!(follower.internals().follow.highest_claimed(), 0);
+
+    let honest_peers = [
+        serving("127.0.42.1", &honest).await,
+        serving("127.0.43.1", &honest).await,
+    ];
+    for peer in &honest_peers {
+        follower
+            .dial(peer.local_addr(), peer.node_id())
+            .await
+            .expect("dials");
+    }
+    let honest_head = honest.last().expect("blocks").header.hash_slow();
+    eventually("the follower takes the honest chain", || async {
+        follower.followed_head().map(|h| h.hash) == Some(honest_head)
+    })
+    .await;
+    let head = follower.internals().follow.head().expect("a head");
+    assert_eq!(head.header.number, 400);
+    assert_eq!(head.header.extra_data.as_ref(), b"HONEST");
+    assert!(
+        follower.pooled(&pending_hash).is_some(),
+        "the pooled tx stayed"
+    );
+    for node in fakes.iter().chain(&honest_peers).chain([&follower]) {
+        node.shutdown(Duration::from_secs(2)).await;
+    }
+}
