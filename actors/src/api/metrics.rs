@@ -51,6 +51,11 @@ pub async fn render(node: &Node) -> String {
         "Rounds of head following finished (peers asked, agreed blocks taken).",
         node.follow.rounds(),
     );
+    out.counter(
+        "ethpeer_follow_reorgs_total",
+        "Reorgs of the followed chain (a competing branch won, or it was re-anchored).",
+        node.follow.reorgs(),
+    );
     out.gauge(
         "ethpeer_followed_head",
         "Number of the head followed from peers (0: none yet).",

@@ -8,25 +8,29 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use actix::prelude::*;
-use alloy_consensus::transaction::SignerRecoverable;
 use alloy_consensus::{Header, Transaction};
 use alloy_primitives::{Address, B256};
 
-use super::poll::HEADERS_PER_POLL;
-use super::poll::{agreed_chain, fetch_blocks, headers_above, FollowError, PeerChain, Voter};
+use super::round::{self, RoundInputs, RoundOutcome};
 use super::{FollowedBlock, FollowedChain, NewHead, NewHeads};
 use crate::chain::ChainStore;
 use crate::chain::HeaderRules;
-use crate::eth::{EthBlock, PeerHead};
-use crate::p2p::DisconnectReason;
-use crate::peer::Disconnect;
-use crate::peer_set::{PeerInfo, Peers};
-use crate::txs::pool::{TxPool, ValidatingTxPool};
+use crate::eth::{EthBlock, PooledTx};
+use crate::peer_set::Peers;
+use crate::txs::pool::ValidatingTxPool;
 
-/// Peers asked for headers per round: half the longest-connected, half drawn at random,
-/// never chosen by what they claim (a liar's claim of block 2^62 buys it nothing). Four
-/// makes a quorum of two networks likely even when some peers lag or time out.
-pub const POLLED_PEERS: usize = 4;
+pub use super::round::POLLED_PEERS;
+
+/// How far below the followed head a round asks from, so that a competing branch up to
+/// this deep is seen and can win (ours: post-merge reorgs are a few blocks; 64 is two
+/// epochs, past which a branch would contradict finality).
+pub const REORG_DEPTH: u64 = 64;
+
+/// Rounds in which peers on a quorum of networks claim blocks we do not know while no
+/// polled peer's headers link to our anchor, before the followed chain is dropped and
+/// following starts again from the store's head (ours: three rounds, 12 s by default,
+/// ride out a slow peer).
+pub const REANCHOR_ROUNDS: u32 = 3;
 
 /// How the follower runs.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -85,6 +89,8 @@ pub struct HeadFollower {
     busy: bool,
     /// The header rules of the chain (none: linkage only).
     rules: Option<Arc<HeaderRules>>,
+    /// Consecutive rounds that found our followed chain extended by nobody.
+    unlinked_rounds: u32,
 }
 
 impl HeadFollower {
@@ -104,6 +110,7 @@ impl HeadFollower {
             links,
             busy: false,
             rules: None,
+            unlinked_rounds: 0,
         }
     }
 
@@ -113,17 +120,27 @@ impl HeadFollower {
         self
     }
 
-    /// Where the next round starts: the followed head if it is above the store's head
-    /// and still links down to it, otherwise the store's head.
-    fn base(&self) -> (Header, B256) {
+    /// Where the next round asks from: [`REORG_DEPTH`] below the followed head (a
+    /// followed block, so competing branches that deep are seen), not below the store's
+    /// head; the store's head when nothing is followed above it.
+    fn anchor(&self) -> (Header, B256) {
         let stored = self.store.head();
-        match self.chain.head() {
-            Some(head) if head.header.number > stored.number => (head.header.clone(), head.hash),
-            _ => {
-                let hash = stored.hash_slow();
-                (stored, hash)
+        if let Some(head) = self
+            .chain
+            .head()
+            .filter(|h| h.header.number > stored.number)
+        {
+            let number = head.header.number.saturating_sub(REORG_DEPTH);
+            if let Some(block) = self
+                .chain
+                .by_number(number)
+                .filter(|_| number > stored.number)
+            {
+                return (block.header.clone(), block.hash);
             }
         }
+        let hash = stored.hash_slow();
+        (stored, hash)
     }
 
     fn round(&mut self, ctx: &mut Context<Self>) {
@@ -131,84 +148,103 @@ impl HeadFollower {
             return;
         }
         self.busy = true;
-        let (base, hash) = self.base();
-        let number = base.number;
-        self.chain.note_start(number);
-        let peers = self.links.peers.clone();
-        let quorum = self.config.quorum;
-        let chain = self.chain.clone();
-        let store = self.store.clone();
-        let pool = self.pool.clone();
-        let rules = self.rules.clone();
-        let known = move |chain: &FollowedChain, hash: &B256| {
-            chain.by_hash(hash).is_some() || store.header_by_hash(hash).is_some()
+        let anchor = self.anchor();
+        self.chain.note_start(anchor.0.number);
+        let inputs = RoundInputs {
+            peers: self.links.peers.clone(),
+            anchor,
+            quorum: self.config.quorum,
+            chain: self.chain.clone(),
+            store: self.store.clone(),
+            pool: self.pool.clone(),
+            rules: self.rules.clone(),
         };
-        let round = async move {
-            let peers = peers.send(Peers).await.unwrap_or_default();
-            let claims = claims(&peers, number);
-            chain.note_agreed_claim(agreed_claim(&claims, quorum).max(number));
-            let asked = polled_peers(peers, POLLED_PEERS, number, |hash| known(&chain, hash));
-            let now = SystemTime::now()
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs());
-            let answers = futures::future::join_all(asked.iter().map(|peer| {
-                let client = peer.handle.client();
-                let (base, rules) = (&base, rules.as_deref());
-                async move { headers_above(&client, base, hash, rules, now).await }
-            }))
-            .await;
-            let chains: Vec<PeerChain> = asked
-                .into_iter()
-                .zip(answers)
-                .filter_map(|(peer, answer)| match answer {
-                    Ok(headers) => Some(PeerChain {
-                        peer: peer.handle.id,
-                        voter: Voter::of(&peer.handle),
-                        client: peer.handle.client(),
-                        headers,
-                    }),
-                    Err(error) => {
-                        judge(&peer, &error);
-                        None
-                    }
-                })
-                .collect();
-            let votes: Vec<_> = chains
-                .iter()
-                .map(|chain| (chain.voter, chain.headers.as_slice()))
-                .collect();
-            let (index, len) = agreed_chain(&votes, &claims, quorum)?;
-            let source = chains.get(index)?;
-            let blocks = match fetch_blocks(&source.client, &source.headers[..len]).await {
-                Ok(blocks) => blocks,
-                Err(error) => {
-                    log::debug!("follow: bodies from {}: {error}", source.peer);
-                    return None;
-                }
-            };
-            with_senders(pool, blocks).await
-        };
-        round
+        round::run(inputs)
             .into_actor(self)
-            .map(|blocks, act, _ctx| {
+            .map(|outcome, act, _ctx| {
                 act.busy = false;
                 act.chain.note_round();
-                // In order, stopping at a block that cannot be taken: the followed chain
-                // never has a gap.
-                let heads: Vec<NewHead> = blocks
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map_while(|(hash, block, senders)| act.take(hash, block, senders))
-                    .collect();
-                // One message per round (at most HEADERS_PER_POLL heads, one round at a
-                // time), sent past the mailbox's capacity: every head reaches the hub,
-                // which never waits on a subscriber, so the queue cannot build up.
-                if !heads.is_empty() {
-                    act.log_round(&heads);
-                    act.links.heads.do_send(NewHeads(heads));
-                }
+                act.apply(outcome);
             })
             .spawn(ctx);
+    }
+
+    /// Takes a round's blocks: a first block at or below our head is a competing branch
+    /// with a quorum, so ours is unwound to its parent first (a reorg); a chain nobody
+    /// extends for [`REANCHOR_ROUNDS`] is dropped.
+    fn apply(&mut self, outcome: RoundOutcome) {
+        self.unlinked_rounds = match outcome.unlinked {
+            true => self.unlinked_rounds.saturating_add(1),
+            false => 0,
+        };
+        if self.unlinked_rounds >= REANCHOR_ROUNDS {
+            self.unlinked_rounds = 0;
+            let stored = self.store.head().number;
+            let dropped = self.chain.unwind_above(stored);
+            if !dropped.is_empty() {
+                log::warn!(
+                    "follow: no polled peer extends our followed head for {REANCHOR_ROUNDS} \
+                     rounds while a quorum of networks claims other blocks: dropped {} \
+                     followed blocks, following again from #{stored}",
+                    dropped.len()
+                );
+                self.chain.note_reorg();
+                self.reinject(&dropped);
+            }
+        }
+        let Some((_, first, _)) = outcome.blocks.first() else {
+            return;
+        };
+        let ours = self.chain.head().map_or(0, |h| h.header.number);
+        if first.header.number <= ours {
+            let fork_point = first.header.number.saturating_sub(1);
+            let dropped = self.chain.unwind_above(fork_point);
+            log::warn!(
+                "follow: reorg of depth {} at #{fork_point}: peers on a quorum of networks \
+                 vouch for another branch",
+                dropped.len()
+            );
+            self.chain.note_reorg();
+            self.reinject(&dropped);
+        }
+        // In order, stopping at a block that cannot be taken: the followed chain never has
+        // a gap.
+        let heads: Vec<NewHead> = outcome
+            .blocks
+            .into_iter()
+            .map_while(|(hash, block, senders)| self.take(hash, block, senders))
+            .collect();
+        // One message per round (at most HEADERS_PER_POLL heads, one round at a time), sent
+        // past the mailbox's capacity: every head reaches the hub, which never waits on a
+        // subscriber, so the queue cannot build up.
+        if !heads.is_empty() {
+            self.log_round(&heads);
+            self.links.heads.do_send(NewHeads(heads));
+        }
+    }
+
+    /// Puts the transactions of blocks a reorg dropped back into the pool, as geth
+    /// re-injects them: each sender's included nonce goes back first. Blob transactions
+    /// cannot return (blocks carry no sidecars).
+    fn reinject(&self, dropped: &[Arc<FollowedBlock>]) {
+        let mut txs = Vec::new();
+        let mut nonces = Vec::new();
+        for block in dropped {
+            for (tx, sender) in block.body.transactions.iter().zip(&block.senders) {
+                nonces.push((*sender, tx.nonce()));
+                if let Ok(pooled) = PooledTx::try_from(tx.clone()) {
+                    txs.push(pooled);
+                }
+            }
+        }
+        self.pool.revert_included(&nonces);
+        let back = self
+            .pool
+            .add(txs, None)
+            .iter()
+            .filter(|r| r.is_ok())
+            .count();
+        log::info!("follow: {back} transactions of dropped blocks back in the pool");
     }
 
     /// geth's "Imported new chain segment": one info line per round that took blocks.
@@ -282,107 +318,6 @@ impl HeadFollower {
     }
 }
 
-/// Each block with its senders. Up to 192 blocks' recoveries (about 25 µs a tx): on
-/// tokio's blocking pool, never on the thread that coordinates peers.
-async fn with_senders(
-    pool: Arc<ValidatingTxPool>,
-    blocks: Vec<(B256, EthBlock)>,
-) -> Option<Vec<(B256, EthBlock, Option<Vec<Address>>)>> {
-    tokio::task::spawn_blocking(move || {
-        blocks
-            .into_iter()
-            .map(|(hash, block)| {
-                let senders = senders(&pool, &block);
-                (hash, block, senders)
-            })
-            .collect::<Vec<_>>()
-    })
-    .await
-    .ok()
-}
-
-/// Each transaction's sender: from the pool when it holds the tx (no recovery), recovered
-/// otherwise.
-fn senders(pool: &ValidatingTxPool, block: &EthBlock) -> Option<Vec<Address>> {
-    block
-        .body
-        .transactions
-        .iter()
-        .map(|tx| match pool.get(tx.hash()) {
-            Some(pooled) => Some(pooled.sender),
-            None => tx.recover_signer().ok(),
-        })
-        .collect()
-}
-
-/// A violation (a header breaking a rule) disconnects its sender; anything else (a
-/// timeout, a peer gone) only leaves it out of the round.
-fn judge(peer: &PeerInfo, error: &FollowError) {
-    match error {
-        FollowError::Rule { .. } => {
-            log::info!("follow: {} sent a bad header: {error}", peer.handle.id);
-            peer.handle.disconnect.do_send(Disconnect {
-                reason: DisconnectReason::SubprotocolSpecific,
-            });
-        }
-        _ => log::debug!("follow: headers from {}: {error}", peer.handle.id),
-    }
-}
-
-/// The heads eth/69+ peers claim (Status, BlockRangeUpdate) within one poll of `base`:
-/// a claim more than [`HEADERS_PER_POLL`] above it cannot be checked this round and is
-/// ignored (a liar's claim of block 2^62 counts for nothing).
-fn claims(peers: &[PeerInfo], base: u64) -> Vec<(Voter, u64, B256)> {
-    let ceiling = base.saturating_add(HEADERS_PER_POLL);
-    peers
-        .iter()
-        .filter_map(|peer| match peer.head {
-            PeerHead::Range {
-                latest,
-                latest_hash,
-                ..
-            } if latest <= ceiling => Some((Voter::of(&peer.handle), latest, latest_hash)),
-            _ => None,
-        })
-        .collect()
-}
-
-/// The highest number `quorum` distinct voters claim to have reached (each voter's
-/// highest claim counts once): what `eth_syncing` may report as the highest block.
-fn agreed_claim(claims: &[(Voter, u64, B256)], quorum: usize) -> u64 {
-    let mut best: std::collections::HashMap<Voter, u64> = std::collections::HashMap::new();
-    for (voter, number, _) in claims {
-        let entry = best.entry(*voter).or_default();
-        *entry = (*entry).max(*number);
-    }
-    let mut highest: Vec<u64> = best.into_values().collect();
-    highest.sort_unstable_by(|a, b| b.cmp(a));
-    highest.get(quorum.max(1) - 1).copied().unwrap_or(0)
-}
-
-/// Up to `n` peers that may be ahead of `base` (eth/69+ peers whose latest block is above
-/// it, eth/68 peers whose best hash we do not know): half the longest-connected, the
-/// rest drawn at random, whatever they claim. Peers that are not ahead are never asked,
-/// so a synced peer sees no requests from us.
-fn polled_peers(
-    mut peers: Vec<PeerInfo>,
-    n: usize,
-    base: u64,
-    known: impl Fn(&B256) -> bool,
-) -> Vec<PeerInfo> {
-    use secp256k1::rand::seq::SliceRandom;
-    peers.retain(|peer| match peer.head {
-        PeerHead::Range { latest, .. } => latest > base,
-        PeerHead::TotalDifficulty { best_hash, .. } => !known(&best_hash),
-    });
-    peers.sort_by_key(|peer| peer.since);
-    let oldest = n.div_ceil(2).min(peers.len());
-    let mut rest = peers.split_off(oldest);
-    rest.shuffle(&mut secp256k1::rand::rng());
-    peers.extend(rest.into_iter().take(n.saturating_sub(oldest)));
-    peers
-}
-
 impl Actor for HeadFollower {
     type Context = Context<Self>;
 
@@ -390,27 +325,5 @@ impl Actor for HeadFollower {
         if self.config.enabled {
             ctx.run_interval(self.config.interval, |act, ctx| act.round(ctx));
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::testing::peer_id;
-
-    #[test]
-    fn the_highest_claim_needs_a_quorum_of_networks() {
-        let net = |n: u8| Voter::new(peer_id(n), Some(format!("10.0.{n}.1:1").parse().unwrap()));
-        let hash = B256::ZERO;
-        // One network claiming 2^62 twice (two keys) and another at 120: quorum 2 gives 120.
-        let claims = [
-            (net(1), 1 << 62, hash),
-            (net(1), 1 << 62, hash),
-            (net(2), 120, hash),
-        ];
-        assert_eq!(agreed_claim(&claims, 2), 120);
-        assert_eq!(agreed_claim(&claims, 1), 1 << 62);
-        assert_eq!(agreed_claim(&claims, 3), 0);
-        assert_eq!(agreed_claim(&[], 2), 0);
     }
 }

@@ -51,6 +51,8 @@ struct Inner {
     highest_claimed: u64,
     /// Rounds finished.
     rounds: u64,
+    /// Reorgs taken.
+    reorgs: u64,
     /// The head number when following started (for `eth_syncing`'s `startingBlock`).
     starting: Option<u64>,
 }
@@ -102,6 +104,35 @@ impl FollowedChain {
     /// Rounds the follower has finished (asked peers, took what had a quorum, if anything).
     pub fn rounds(&self) -> u64 {
         self.read().rounds
+    }
+
+    /// Reorgs taken (a competing branch won, or the chain was dropped and re-anchored).
+    pub fn reorgs(&self) -> u64 {
+        self.read().reorgs
+    }
+
+    /// Counts a reorg.
+    pub fn note_reorg(&self) {
+        let mut inner = self.write();
+        inner.reorgs = inner.reorgs.saturating_add(1);
+    }
+
+    /// Removes every followed block above `number`; answers them, lowest first.
+    pub fn unwind_above(&self, number: u64) -> Vec<Arc<FollowedBlock>> {
+        let mut inner = self.write();
+        let above: Vec<u64> = inner
+            .by_number
+            .range(number.saturating_add(1)..)
+            .map(|(n, _)| *n)
+            .collect();
+        let dropped: Vec<Arc<FollowedBlock>> = above
+            .iter()
+            .filter_map(|n| inner.by_number.get(n).cloned())
+            .collect();
+        for n in above {
+            inner.remove(n);
+        }
+        dropped
     }
 
     /// Counts a finished round.

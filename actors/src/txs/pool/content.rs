@@ -183,6 +183,18 @@ impl ValidatingTxPool {
         outcome
     }
 
+    /// Undoes inclusions a reorg dropped (`(sender, nonce)` of each dropped tx): a
+    /// sender's next nonce goes back to its lowest dropped nonce, so those transactions
+    /// can be pooled again.
+    pub fn revert_included(&self, txs: &[(Address, u64)]) {
+        let mut included = self.included.lock().unwrap_or_else(PoisonError::into_inner);
+        for (sender, nonce) in txs {
+            if let Some(next) = included.get_mut(sender) {
+                *next = (*next).min(*nonce);
+            }
+        }
+    }
+
     /// The nonce-too-low check against included nonces (state-backed checks use the
     /// state's nonce; this one works without state).
     pub(super) fn check_included_nonce(&self, tx: &PoolTx) -> Result<(), TxValidationError> {
