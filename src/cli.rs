@@ -351,6 +351,11 @@ pub struct NodeArgs {
     #[arg(help_heading = "Blocks", long, default_value_t = true, action = clap::ArgAction::Set,
           num_args = 0..=1, default_missing_value = "true")]
     pub follow: bool,
+    /// Followed blocks kept in memory and served to peers like stored ones (headers and
+    /// bodies), newest first; our Status advertises the followed head.
+    #[arg(help_heading = "Blocks", long = "history.window",
+          default_value_t = ethpeer_actors::blocks::follow::FOLLOWED_BLOCKS)]
+    pub history_window: usize,
     /// Seconds between polls of the best peers for headers above the followed head.
     #[arg(help_heading = "Blocks", long = "follow.interval", default_value_t = 4)]
     pub follow_interval: u64,

@@ -297,6 +297,11 @@ fn with_flags(
         quorum: args.follow_quorum,
     };
     builder.config_mut().max_subscriptions = args.rpc_max_subscriptions;
+    let max_window = ethpeer_actors::blocks::follow::MAX_HISTORY_WINDOW;
+    if args.history_window == 0 || args.history_window > max_window {
+        anyhow::bail!("--history.window: between 1 and {max_window} blocks");
+    }
+    builder.config_mut().history_window = args.history_window;
     builder.config_mut().peer_policy = ethpeer_actors::node::manager::PeerPolicy {
         netrestrict: ethpeer_actors::node::manager::PeerPolicy::parse_netrestrict(
             args.netrestrict.as_deref().unwrap_or_default(),

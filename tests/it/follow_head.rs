@@ -172,6 +172,42 @@ async fn a_node_at_550_follows_two_peers_to_600_and_drops_included_txs() {
         c.internals().follow.head().unwrap().hash,
         ethtest.blocks[599].header.hash_slow()
     );
+    // Our Status advertises the followed head, and the followed blocks are served: a node
+    // at 550 that dials C gets 600 in C's Status and C's headers and bodies above 550.
+    let status = c.status();
+    assert_eq!(status.head_number, 600);
+    assert_eq!(status.head_hash, ethtest.blocks[599].header.hash_slow());
+    let d = serving_at(&dir, 4, "127.0.33.1").await;
+    let peer = d
+        .dial(c.local_addr(), c.node_id())
+        .await
+        .expect("D dials C");
+    let headers = peer
+        .client()
+        .request(ethpeer_actors::eth::GetBlockHeaders {
+            start_block: 598u64.into(),
+            limit: 3,
+            skip: 0,
+            reverse: false,
+        })
+        .await
+        .expect("C answers");
+    let served: Vec<_> = headers.iter().map(|h| h.hash_slow()).collect();
+    let expected: Vec<_> = ethtest.blocks[597..600]
+        .iter()
+        .map(|b| b.header.hash_slow())
+        .collect();
+    assert_eq!(served, expected);
+    let bodies = peer
+        .client()
+        .request(ethpeer_actors::eth::GetBlockBodies(vec![expected[2]]))
+        .await
+        .expect("C answers");
+    assert_eq!(bodies.len(), 1);
+    assert_eq!(
+        bodies[0].transactions.len(),
+        ethtest.blocks[599].body.transactions.len()
+    );
     // newHeads streamed each followed head, in order, in geth's header shape.
     for number in 551..=600u64 {
         let note = crate::ws::next_json(&mut heads).await;
@@ -227,9 +263,10 @@ async fn a_node_at_550_follows_two_peers_to_600_and_drops_included_txs() {
         .expect("after the sighting");
     assert!(wait >= Duration::from_secs(5), "{wait:?}");
     assert!(included_at <= std::time::SystemTime::now());
-    // Followed blocks are the peers' word: the store (our Status head) stays at 550.
+    // Followed blocks never enter the store, which stays at 550; our Status advertises the
+    // followed head.
     assert_eq!(c.internals().store.head().number, 550);
-    assert_eq!(c.status().head_hash, ethtest.blocks[549].header.hash_slow());
+    assert_eq!(c.status().head_hash, ethtest.blocks[599].header.hash_slow());
 
     let answer = crate::rpc_shapes::call(&c, "eth_blockNumber", json!([])).await;
     assert_eq!(answer["result"], json!("0x258"));

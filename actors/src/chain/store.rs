@@ -84,6 +84,11 @@ pub trait ChainStore: Send + Sync + 'static {
     /// Stores the RLP-encoded block access list of the stored block `hash`, after checking
     /// it against the header's `block-access-list-hash` (EIP-8159 "Validation").
     fn insert_block_access_list(&self, hash: &B256, encoded: Bytes) -> Result<(), StoreError>;
+    /// The oldest block servable without a gap (eth/69 `earliest`): our stores keep every
+    /// block from genesis.
+    fn earliest(&self) -> u64 {
+        0
+    }
 }
 
 /// Checks `encoded` against the commitment of `header` (the block `hash`).

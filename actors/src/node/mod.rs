@@ -133,6 +133,9 @@ pub struct NodeConfig {
     /// The rules followed headers must pass (set by the builder for its chain; `None`:
     /// linkage only).
     pub header_rules: Option<Arc<crate::chain::HeaderRules>>,
+    /// Followed blocks kept and served (`--history.window`; default
+    /// [`crate::blocks::follow::FOLLOWED_BLOCKS`]).
+    pub history_window: usize,
 }
 
 /// Our client id in Hello, with an operator's `identity` in it as geth puts `--identity`
@@ -184,6 +187,7 @@ impl NodeConfig {
             pool_limits: crate::txs::pool::PoolLimits::default(),
             peer_policy: manager::PeerPolicy::default(),
             header_rules: None,
+            history_window: crate::blocks::follow::FOLLOWED_BLOCKS,
         }
     }
 }

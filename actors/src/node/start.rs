@@ -12,7 +12,7 @@ use tokio::net::TcpListener;
 use super::lag::LagProbe;
 use super::manager::{Admission, InboundThrottle};
 use super::{dial, wiring, Direction, Node, NodeConfig, PeerArbiters, PeerManager};
-use crate::blocks::follow::{FollowLinks, FollowedChain, HeadFollower};
+use crate::blocks::follow::{FollowLinks, FollowedChain, FollowedOverlay, HeadFollower};
 use crate::blocks::propagation::BlockPropagator;
 use crate::chain::ChainStore;
 use crate::discovery::dns::service::DnsDiscovery;
@@ -58,7 +58,12 @@ impl Node {
         };
         let trace = open_trace(&config)?;
         let local_addr = listener.local_addr()?;
-        let core = Core::start(&config, &store, state, local_addr, trace);
+        // What peers see of us: the store with the followed blocks on top (our Status head,
+        // the headers and bodies we serve).
+        let follow = Arc::new(FollowedChain::with_window(config.history_window));
+        let advertised: Arc<dyn ChainStore> =
+            Arc::new(FollowedOverlay::new(store.clone(), follow.clone()));
+        let core = Core::start(&config, (&store, &advertised), state, local_addr, trace);
         let manager = core.start_manager(&config);
         let (discovery, discovery_arbiter) =
             match start_discovery(&config, &core, &manager, local_addr).await? {
@@ -85,7 +90,7 @@ impl Node {
             client_id: config.client_id.clone(),
             chain_id: config.chain_id,
             network_id: config.network_id,
-            follow: Arc::new(FollowedChain::new()),
+            follow,
             subscription_metrics,
             subscriptions: SubscriptionHub::start_in_arbiter(&hub_arbiter, move |_| hub),
             hub_arbiter,
@@ -122,6 +127,7 @@ impl Node {
                 peers: self.peer_set.clone().recipient(),
                 heads: self.subscriptions.clone().recipient(),
                 included: Some(self.observer.clone().recipient()),
+                range: Some(self.peer_set.clone().recipient()),
             },
         )
         .with_rules(config.header_rules.clone())
@@ -179,7 +185,7 @@ impl Core {
     /// observer, the inbound handlers, our Status, and the arbiters peers run on.
     fn start(
         config: &NodeConfig,
-        store: &Arc<dyn ChainStore>,
+        (store, advertised): (&Arc<dyn ChainStore>, &Arc<dyn ChainStore>),
         state: Arc<dyn StateProvider>,
         local_addr: SocketAddr,
         trace: Option<std::fs::File>,
@@ -208,13 +214,19 @@ impl Core {
             active,
             to: observer.clone().recipient(),
         };
-        let routes =
-            wiring::start_inbound_handlers(config, store, &pool, &peer_set, &propagator, seen);
+        let routes = wiring::start_inbound_handlers(
+            config,
+            (store, advertised),
+            &pool,
+            &peer_set,
+            &propagator,
+            seen,
+        );
         let wire = Arc::new(WireMetrics::default());
         let status = Arc::new(StoreStatus {
             network_id: config.network_id,
             forks: config.forks.clone(),
-            store: store.clone(),
+            store: advertised.clone(),
         });
         let links = SessionPeerLinks {
             register: peer_set.clone().recipient(),

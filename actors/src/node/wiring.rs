@@ -25,7 +25,7 @@ pub const CELL_WORKERS: usize = 1;
 /// of message goes.
 pub(super) fn start_inbound_handlers(
     config: &NodeConfig,
-    store: &Arc<dyn ChainStore>,
+    (store, served): (&Arc<dyn ChainStore>, &Arc<dyn ChainStore>),
     pool: &Arc<ValidatingTxPool>,
     peer_set: &Addr<PeerSetActor>,
     propagator: &Addr<BlockPropagator>,
@@ -41,10 +41,10 @@ pub(super) fn start_inbound_handlers(
     };
     InboundRoutes {
         requests: Some(
-            RequestHandler::spawn(store.clone(), shared_pool.clone(), config.verify_threads)
+            RequestHandler::spawn(served.clone(), shared_pool.clone(), config.verify_threads)
                 .recipient(),
         ),
-        cells: Some(RequestHandler::spawn(store.clone(), shared_pool, CELL_WORKERS).recipient()),
+        cells: Some(RequestHandler::spawn(served.clone(), shared_pool, CELL_WORKERS).recipient()),
         blocks: Some(
             BlockHandler::new(store.clone(), block_links, config.block_policy)
                 .start()

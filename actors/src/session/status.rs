@@ -124,7 +124,7 @@ impl ChainStatus {
             head_timestamp: head.timestamp,
             head_hash,
             total_difficulty: store.total_difficulty(&head_hash).unwrap_or_default(),
-            earliest: 0,
+            earliest: store.earliest(),
         }
     }
 

@@ -13,10 +13,11 @@ use alloy_primitives::{Address, B256};
 
 use super::round::{self, RoundInputs, RoundOutcome};
 use super::{FollowedBlock, FollowedChain, NewHead, NewHeads};
+use crate::blocks::import::BLOCK_RANGE_UPDATE_INTERVAL;
 use crate::chain::ChainStore;
 use crate::chain::HeaderRules;
-use crate::eth::{EthBlock, PooledTx};
-use crate::peer_set::Peers;
+use crate::eth::{BlockRangeUpdate, EthBlock, PooledTx};
+use crate::peer_set::{BroadcastBlockRange, Peers};
 use crate::txs::pool::ValidatingTxPool;
 
 pub use super::round::POLLED_PEERS;
@@ -64,6 +65,9 @@ pub struct FollowLinks {
     /// Who learns each followed block's tx hashes (the propagation observer, for
     /// inclusion times), if anyone.
     pub included: Option<Recipient<BlockIncluded>>,
+    /// Who sends our BlockRangeUpdate to eth/69+ peers as the followed head moves (the
+    /// peer set), if anyone.
+    pub range: Option<Recipient<BroadcastBlockRange>>,
 }
 
 /// Event: a followed block included these transactions (every tx of the block, pooled or
@@ -91,6 +95,8 @@ pub struct HeadFollower {
     rules: Option<Arc<HeaderRules>>,
     /// Consecutive rounds that found our followed chain extended by nobody.
     unlinked_rounds: u32,
+    /// The head number our last BlockRangeUpdate named.
+    range_sent: u64,
 }
 
 impl HeadFollower {
@@ -111,6 +117,7 @@ impl HeadFollower {
             busy: false,
             rules: None,
             unlinked_rounds: 0,
+            range_sent: 0,
         }
     }
 
@@ -220,6 +227,26 @@ impl HeadFollower {
         if !heads.is_empty() {
             self.log_round(&heads);
             self.links.heads.do_send(NewHeads(heads));
+        }
+        self.send_range();
+    }
+
+    /// Sends eth/69+ peers our range when the followed head moved a whole interval or went
+    /// back (geth sends it every [`BLOCK_RANGE_UPDATE_INTERVAL`] blocks).
+    fn send_range(&mut self) {
+        let (Some(to), Some(head)) = (&self.links.range, self.chain.head()) else {
+            return;
+        };
+        let latest = head.header.number;
+        if latest >= self.range_sent.saturating_add(BLOCK_RANGE_UPDATE_INTERVAL)
+            || latest < self.range_sent
+        {
+            self.range_sent = latest;
+            to.do_send(BroadcastBlockRange(BlockRangeUpdate {
+                earliest: self.chain.earliest_above(self.store.head().number),
+                latest,
+                latest_hash: head.hash,
+            }));
         }
     }
 

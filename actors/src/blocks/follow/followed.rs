@@ -57,21 +57,60 @@ struct Inner {
     starting: Option<u64>,
 }
 
+/// Largest `--history.window` (ours: a mainnet block is about 100-200 KiB with its
+/// transactions, so 8,192 blocks stay under about 1.6 GiB of memory).
+pub const MAX_HISTORY_WINDOW: usize = 8192;
+
 /// The followed blocks (see the module doc). Cheap to share behind an `Arc`.
-#[derive(Default)]
 pub struct FollowedChain {
     inner: RwLock<Inner>,
+    /// Blocks kept at most (the history window).
+    window: usize,
+}
+
+impl Default for FollowedChain {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl FollowedChain {
-    /// An empty view.
+    /// An empty view keeping the newest [`FOLLOWED_BLOCKS`].
     pub fn new() -> Self {
-        Self::default()
+        Self::with_window(FOLLOWED_BLOCKS)
+    }
+
+    /// An empty view keeping the newest `window` blocks (1 to [`MAX_HISTORY_WINDOW`]).
+    pub fn with_window(window: usize) -> Self {
+        Self {
+            inner: RwLock::default(),
+            window: window.clamp(1, MAX_HISTORY_WINDOW),
+        }
+    }
+
+    /// Blocks kept at most.
+    pub fn window(&self) -> usize {
+        self.window
     }
 
     /// The highest followed block.
     pub fn head(&self) -> Option<Arc<FollowedBlock>> {
         self.read().by_number.values().next_back().cloned()
+    }
+
+    /// The oldest block servable without a gap when the store holds every block up to
+    /// `stored` (eth/69 `earliest`): 0 while the window reaches down to it, else the
+    /// window's oldest block.
+    pub fn earliest_above(&self, stored: u64) -> u64 {
+        match self.oldest() {
+            Some(oldest) if oldest > stored.saturating_add(1) => oldest,
+            _ => 0,
+        }
+    }
+
+    /// The oldest followed block's number.
+    pub fn oldest(&self) -> Option<u64> {
+        self.read().by_number.keys().next().copied()
     }
 
     /// The followed block at `number`.
@@ -158,7 +197,7 @@ impl FollowedChain {
     }
 
     /// Adds `block` as the new head: blocks at its number or above that it replaces (a
-    /// reorg) leave, and the window keeps the newest [`FOLLOWED_BLOCKS`].
+    /// reorg) leave, and the window keeps the newest [`FollowedChain::window`] blocks.
     pub fn push(&self, block: FollowedBlock) -> Arc<FollowedBlock> {
         let block = Arc::new(block);
         let mut inner = self.write();
@@ -173,7 +212,7 @@ impl FollowedChain {
         inner.by_hash.insert(block.hash, block.clone());
         inner.by_number.insert(number, block.clone());
         inner.highest_claimed = inner.highest_claimed.max(number);
-        while inner.by_number.len() > FOLLOWED_BLOCKS {
+        while inner.by_number.len() > self.window {
             let Some(oldest) = inner.by_number.keys().next().copied() else {
                 break;
             };

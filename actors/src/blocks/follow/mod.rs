@@ -7,6 +7,7 @@
 
 mod actor;
 mod followed;
+mod overlay;
 mod poll;
 mod round;
 
@@ -16,8 +17,9 @@ pub use actor::{
     BlockIncluded, FollowConfig, FollowLinks, HeadFollower, POLLED_PEERS, REANCHOR_ROUNDS,
     REORG_DEPTH,
 };
-pub use followed::{FollowedBlock, FollowedChain, FollowedTx, FOLLOWED_BLOCKS};
+pub use followed::{FollowedBlock, FollowedChain, FollowedTx, FOLLOWED_BLOCKS, MAX_HISTORY_WINDOW};
 pub use heads::{NewHead, NewHeads};
+pub use overlay::FollowedOverlay;
 pub use poll::{
     agreed_chain, FollowError, PeerChain, Voter, BODIES_PER_REQUEST, HEADERS_PER_POLL,
     QUORUM_PREFIX_V4, QUORUM_PREFIX_V6,
