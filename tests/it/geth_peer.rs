@@ -39,18 +39,23 @@ fn free_port() -> u16 {
 }
 
 /// One running geth.
-struct Geth {
+pub(crate) struct Geth {
     child: Child,
-    http: String,
+    pub(crate) http: String,
     auth: String,
     jwt: [u8; 32],
     /// Its enode on 127.0.0.1.
-    enode: String,
+    pub(crate) enode: String,
     log: LogFollower,
 }
 
 impl Geth {
     async fn start(go: &Path, testdata: &Path, dir: &Path) -> Self {
+        Self::start_with(go, testdata, dir, true).await
+    }
+
+    /// geth on the ethtest genesis with (`import`) or without the chain's 600 blocks.
+    pub(crate) async fn start_with(go: &Path, testdata: &Path, dir: &Path, import: bool) -> Self {
         let geth = go.join("geth");
         let datadir = dir.join("geth");
         let ethtest = testdata.join("ethtest");
@@ -62,12 +67,14 @@ impl Geth {
             .arg("init")
             .arg(ethtest.join("genesis.json")))
         .await;
-        run(Command::new(&geth)
-            .arg("--datadir")
-            .arg(&datadir)
-            .arg("import")
-            .arg(ethtest.join("chain.rlp")))
-        .await;
+        if import {
+            run(Command::new(&geth)
+                .arg("--datadir")
+                .arg(&datadir)
+                .arg("import")
+                .arg(ethtest.join("chain.rlp")))
+            .await;
+        }
         let jwt = [0x42u8; 32];
         let jwt_file = dir.join("jwt.hex");
         std::fs::write(&jwt_file, hex::encode(jwt)).expect("jwt file");
@@ -111,7 +118,7 @@ impl Geth {
         geth
     }
 
-    async fn call(&self, method: &str, params: Value) -> Value {
+    pub(crate) async fn call(&self, method: &str, params: Value) -> Value {
         let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
         let (status, text) = http(&self.http, "POST", "/", &body.to_string()).await;
         assert_eq!(status, 200, "{text}");
@@ -123,7 +130,7 @@ impl Geth {
     /// Tells geth, as a consensus client would, that the imported head is the chain's head
     /// (`engine_forkchoiceUpdatedV3`, JWT-authenticated): it then counts itself synced and
     /// accepts transactions from peers.
-    async fn follow_head(&self, head: B256) {
+    pub(crate) async fn follow_head(&self, head: B256) {
         let state =
             json!({"headBlockHash": head, "safeBlockHash": head, "finalizedBlockHash": head});
         let body = json!({"jsonrpc": "2.0", "id": 1, "method": "engine_forkchoiceUpdatedV3",
@@ -136,6 +143,15 @@ impl Geth {
             answer["result"]["payloadStatus"]["status"], "VALID",
             "{answer}"
         );
+    }
+
+    /// Sends one engine API request (JWT-authenticated) and answers geth's reply.
+    pub(crate) async fn engine(&self, request: &Value) -> Value {
+        let auth = format!("Authorization: Bearer {}", jwt_token(&self.jwt));
+        let (status, text) =
+            http_with(&self.auth, "POST", "/", &[auth], &request.to_string()).await;
+        assert_eq!(status, 200, "{text}");
+        serde_json::from_str(&text).expect("JSON")
     }
 
     /// Waits (up to 60 s) for a log line containing every one of `needles`.
@@ -212,7 +228,7 @@ fn base64url(bytes: &[u8]) -> String {
 }
 
 /// The ethtest chain's head hash (block 600).
-fn head_hash(testdata: &Path) -> B256 {
+pub(crate) fn head_hash(testdata: &Path) -> B256 {
     let ethtest = crate::common::ethtest(testdata);
     ethtest.store.head().hash_slow()
 }

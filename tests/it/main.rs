@@ -22,6 +22,7 @@ mod forkid_vectors;
 mod fuzz_seeds;
 mod geth;
 mod geth_peer;
+mod geth_sync;
 mod head_trust;
 mod header_rules;
 mod import;
