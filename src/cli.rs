@@ -323,6 +323,25 @@ pub struct NodeArgs {
     /// No IPC endpoint (geth's flag).
     #[arg(help_heading = "JSON-RPC", long)]
     pub ipcdisable: bool,
+    /// Serve the engine API to a consensus client, authenticated with this JWT secret
+    /// (64 hex characters; geth's flag). Without it no engine API listens (geth always
+    /// listens on 8551 with a secret of its own; we wait to be asked).
+    #[arg(help_heading = "Engine API", long = "authrpc.jwtsecret")]
+    pub authrpc_jwtsecret: Option<PathBuf>,
+    /// Engine API listening interface (geth's flag).
+    #[arg(
+        help_heading = "Engine API",
+        long = "authrpc.addr",
+        default_value = "localhost"
+    )]
+    pub authrpc_addr: String,
+    /// Engine API listening port (0: any free port; geth's flag and default).
+    #[arg(
+        help_heading = "Engine API",
+        long = "authrpc.port",
+        default_value_t = 8551
+    )]
+    pub authrpc_port: u16,
     /// Most calls in one JSON-RPC batch (geth's name and default).
     #[arg(help_heading = "JSON-RPC", long = "rpc.batch-request-limit", default_value_t = rpc::limits::BATCH_REQUEST_LIMIT)]
     pub rpc_batch_request_limit: usize,

@@ -78,6 +78,11 @@ struct Plan {
     metrics: Option<std::net::SocketAddr>,
     /// The IPC socket to bind once the data directory exists (`None`: --ipcdisable).
     ipc: Option<PathBuf>,
+    /// The engine API's address and secret (`--authrpc.*`), when asked for.
+    engine: Option<(
+        std::net::SocketAddr,
+        ethpeer_actors::api::engine::jwt::JwtSecret,
+    )>,
     rpc_limits: rpc::RpcLimits,
 }
 
@@ -119,6 +124,7 @@ impl Plan {
                 .with_context(|| format!("--import: cannot read chain file {}", file.display()))?;
         }
         let ipc = ipc_path(args, &datadir)?;
+        let engine = engine_endpoint(args)?;
         let (builder, genesis_header) = chain_builder(args, spec.as_ref())?;
         let builder = with_flags(builder, args, &datadir)?;
         if args.genesis.is_none() && args.network != NetworkArg::Dev && args.addr.is_loopback() {
@@ -141,6 +147,7 @@ impl Plan {
             ws,
             metrics: args.metrics,
             ipc,
+            engine,
             rpc_limits,
         })
     }
@@ -191,6 +198,7 @@ struct Sockets {
     http: Option<std::net::TcpListener>,
     ws: Option<std::net::TcpListener>,
     metrics: Option<std::net::TcpListener>,
+    authrpc: Option<std::net::TcpListener>,
 }
 
 impl Sockets {
@@ -240,6 +248,11 @@ impl Sockets {
                 .map(|(a, _)| tcp("--ws.port", *a))
                 .transpose()?,
             metrics: plan.metrics.map(|a| tcp("--metrics", a)).transpose()?,
+            authrpc: plan
+                .engine
+                .as_ref()
+                .map(|(a, _)| tcp("--authrpc.port", *a))
+                .transpose()?,
         })
     }
 }
@@ -339,6 +352,36 @@ fn nat_ip(args: &NodeArgs) -> anyhow::Result<Option<std::net::IpAddr>> {
         .with_context(|| format!("--nat {nat}"))?;
     log::info!("--nat {nat}: the STUN server sees us at {mapped}");
     Ok(Some(mapped.ip()))
+}
+
+/// `--authrpc.*`: where the engine API listens and its secret, read and checked now.
+fn engine_endpoint(
+    args: &NodeArgs,
+) -> anyhow::Result<
+    Option<(
+        std::net::SocketAddr,
+        ethpeer_actors::api::engine::jwt::JwtSecret,
+    )>,
+> {
+    use std::net::ToSocketAddrs;
+    let Some(path) = &args.authrpc_jwtsecret else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("--authrpc.jwtsecret: cannot read {}", path.display()))?;
+    let secret =
+        ethpeer_actors::api::engine::jwt::JwtSecret::from_hex(&text).with_context(|| {
+            format!(
+                "--authrpc.jwtsecret {}: expected 64 hex characters",
+                path.display()
+            )
+        })?;
+    let addr = (args.authrpc_addr.as_str(), args.authrpc_port)
+        .to_socket_addrs()
+        .with_context(|| format!("--authrpc.addr {}", args.authrpc_addr))?
+        .next()
+        .with_context(|| format!("--authrpc.addr {}: no address", args.authrpc_addr))?;
+    Ok(Some((addr, secret)))
 }
 
 /// `--ipcpath` within the data directory (an absolute path escapes it, as in geth),
@@ -521,6 +564,19 @@ async fn serve(plan: Plan, sockets: Sockets) -> anyhow::Result<()> {
         let (server, bound) = rpc::ws::server(node.clone(), listener, access).context("--ws")?;
         println!("ws ws://{bound}");
         log::info!("JSON-RPC over WebSocket on ws://{bound}");
+        servers.push(server);
+    }
+    if let (Some((_, secret)), Some(listener)) = (plan.engine.clone(), sockets.authrpc) {
+        let version = (
+            "ethpeer".to_string(),
+            format!("v{}", env!("CARGO_PKG_VERSION")),
+            env!("ETHPEER_COMMIT").chars().take(8).collect(),
+        );
+        let endpoint = ethpeer_actors::api::engine::EngineEndpoint::of(&node, secret, version);
+        let (server, bound) =
+            ethpeer_actors::api::engine::server(endpoint, listener).context("--authrpc")?;
+        println!("authrpc http://{bound}");
+        log::info!("engine API (JWT) on http://{bound}");
         servers.push(server);
     }
     if let Some(listener) = sockets.metrics {

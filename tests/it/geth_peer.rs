@@ -194,7 +194,7 @@ async fn run(command: &mut Command) -> String {
 
 /// An HS256 JWT with only `iat` (the engine API's authentication, EIP-3675 era spec
 /// `engine/authentication.md`).
-fn jwt_token(secret: &[u8; 32]) -> String {
+pub(crate) fn jwt_token(secret: &[u8; 32]) -> String {
     use hmac::{Hmac, Mac};
     let iat = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

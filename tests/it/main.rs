@@ -14,6 +14,7 @@ mod discv5;
 mod discv5_suite;
 mod e2e;
 mod eip2481;
+mod engine_api;
 mod eth_protocol;
 mod ethtest_chain;
 mod fetch;

@@ -5,8 +5,10 @@
 //!   `admin_`, `eth_subscribe`).
 //! - [`metrics`]: the Prometheus text endpoint; [`process`]: its process families.
 //! - [`rpc`]: also IPC (`rpc::ipc`).
-//! - `http`: the actix-web server both run on.
+//! - [`engine`]: the engine API a consensus client drives us through (JWT).
+//! - `http`: the actix-web server they run on.
 
+pub mod engine;
 pub mod http;
 pub mod metrics;
 pub mod process;

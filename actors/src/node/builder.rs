@@ -66,6 +66,7 @@ impl NodeBuilder {
         config.header_rules = Some(Arc::new(crate::chain::HeaderRules::from_config(
             &spec.config,
         )));
+        config.genesis = Some(Arc::new(spec.clone()));
         Ok(Self {
             config,
             store: Arc::new(MemoryChainStore::new(header)),

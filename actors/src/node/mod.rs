@@ -136,6 +136,9 @@ pub struct NodeConfig {
     /// Followed blocks kept and served (`--history.window`; default
     /// [`crate::blocks::follow::FOLLOWED_BLOCKS`]).
     pub history_window: usize,
+    /// The chain's genesis, when known (set by `NodeBuilder::from_genesis`): with its
+    /// alloc the engine API executes payloads; without it, it answers as syncing.
+    pub genesis: Option<Arc<alloy_genesis::Genesis>>,
 }
 
 /// Our client id in Hello, with an operator's `identity` in it as geth puts `--identity`
@@ -188,6 +191,7 @@ impl NodeConfig {
             peer_policy: manager::PeerPolicy::default(),
             header_rules: None,
             history_window: crate::blocks::follow::FOLLOWED_BLOCKS,
+            genesis: None,
         }
     }
 }
@@ -268,6 +272,8 @@ pub struct Node {
     hub_arbiter: ArbiterHandle,
     /// How late the coordinating thread runs (its probe's counts).
     pub(crate) lag: Arc<lag::LagMetrics>,
+    /// Executes a consensus client's payloads (its own thread).
+    pub(crate) engine: Addr<crate::blocks::engine::PayloadExecutor>,
 }
 
 impl Node {

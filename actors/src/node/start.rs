@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 use super::lag::LagProbe;
 use super::manager::{Admission, InboundThrottle};
 use super::{dial, wiring, Direction, Node, NodeConfig, PeerArbiters, PeerManager};
+use crate::blocks::engine::PayloadExecutor;
 use crate::blocks::follow::{FollowLinks, FollowedChain, FollowedOverlay, HeadFollower};
 use crate::blocks::propagation::BlockPropagator;
 use crate::chain::ChainStore;
@@ -76,6 +77,8 @@ impl Node {
         let hub_arbiter = Arbiter::new().handle();
         let hub = SubscriptionHub::new(config.max_subscriptions);
         let subscription_metrics = hub.metrics();
+        let subscriptions = SubscriptionHub::start_in_arbiter(&hub_arbiter, move |_| hub);
+        let engine = start_engine(&config, &store, &core.pool, &follow, &subscriptions);
         let node = Self {
             peer_set: core.peer_set,
             pool: core.pool,
@@ -92,7 +95,7 @@ impl Node {
             network_id: config.network_id,
             follow,
             subscription_metrics,
-            subscriptions: SubscriptionHub::start_in_arbiter(&hub_arbiter, move |_| hub),
+            subscriptions,
             hub_arbiter,
             session: core.session,
             links: core.links,
@@ -104,6 +107,7 @@ impl Node {
             external_ip: config.discovery.external_ip,
             max_pending_handshakes: config.max_pending_handshakes,
             lag: Arc::default(),
+            engine,
         };
         LagProbe::new(node.lag.clone()).start();
         node.start_feeds(&config);
@@ -366,4 +370,25 @@ fn discovery_config(config: &NodeConfig) -> DiscoveryConfig {
         discovery.port = Some(0);
     }
     discovery
+}
+
+/// The engine API's executor on a thread of its own (execution is CPU-heavy).
+fn start_engine(
+    config: &NodeConfig,
+    store: &Arc<dyn ChainStore>,
+    pool: &Arc<ValidatingTxPool>,
+    follow: &Arc<FollowedChain>,
+    subscriptions: &Addr<SubscriptionHub>,
+) -> Addr<PayloadExecutor> {
+    let (genesis, store, pool) = (config.genesis.clone(), store.clone(), pool.clone());
+    let (followed, heads) = (follow.clone(), subscriptions.clone().recipient());
+    SyncArbiter::start(1, move || {
+        PayloadExecutor::new(
+            genesis.clone(),
+            store.clone(),
+            pool.clone(),
+            followed.clone(),
+            heads.clone(),
+        )
+    })
 }

@@ -89,6 +89,8 @@ pub struct Binary {
     pub metrics: String,
     /// Its WebSocket RPC URL (with `--ws`).
     pub ws: Option<String>,
+    /// Its engine API URL (with `--authrpc.jwtsecret`).
+    pub authrpc: Option<String>,
     /// Its stderr (log) lines.
     log: LogFollower,
 }
@@ -175,6 +177,7 @@ impl Binary {
         let enode = printed[0].clone();
         let rpc = printed_as("rpc ").expect("an rpc line");
         let ws = printed_as("ws ");
+        let authrpc = printed_as("authrpc ");
         let metrics = printed_as("metrics ").expect("a metrics line");
         assert!(enode.starts_with("enode://"), "{enode}");
         Self {
@@ -183,6 +186,7 @@ impl Binary {
             rpc,
             metrics,
             ws,
+            authrpc,
             log,
         }
     }

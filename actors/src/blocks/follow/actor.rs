@@ -151,7 +151,11 @@ impl HeadFollower {
     }
 
     fn round(&mut self, ctx: &mut Context<Self>) {
-        if self.busy {
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        // A consensus client's forkchoice is the head; peers' quorum is the fallback.
+        if self.busy || self.chain.consensus_active(now) {
             return;
         }
         self.busy = true;

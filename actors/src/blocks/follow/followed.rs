@@ -66,7 +66,14 @@ pub struct FollowedChain {
     inner: RwLock<Inner>,
     /// Blocks kept at most (the history window).
     window: usize,
+    /// When a consensus client last sent a forkchoice (UNIX seconds; 0: never).
+    pub consensus_seen: std::sync::atomic::AtomicU64,
 }
+
+/// How long after a consensus client's last forkchoice its head alone counts and peers'
+/// quorum is not followed (ours: a few slots of silence before falling back; geth warns
+/// after a similar quiet spell that its beacon client went silent).
+pub const CONSENSUS_QUIET_SECONDS: u64 = 60;
 
 impl Default for FollowedChain {
     fn default() -> Self {
@@ -85,7 +92,17 @@ impl FollowedChain {
         Self {
             inner: RwLock::default(),
             window: window.clamp(1, MAX_HISTORY_WINDOW),
+            consensus_seen: std::sync::atomic::AtomicU64::new(0),
         }
+    }
+
+    /// Whether a consensus client drives the head now (a forkchoice within
+    /// [`CONSENSUS_QUIET_SECONDS`] of `now`, UNIX seconds).
+    pub fn consensus_active(&self, now: u64) -> bool {
+        let seen = self
+            .consensus_seen
+            .load(std::sync::atomic::Ordering::Relaxed);
+        seen != 0 && now.saturating_sub(seen) < CONSENSUS_QUIET_SECONDS
     }
 
     /// Blocks kept at most.

@@ -17,7 +17,10 @@ pub use actor::{
     BlockIncluded, FollowConfig, FollowLinks, HeadFollower, POLLED_PEERS, REANCHOR_ROUNDS,
     REORG_DEPTH,
 };
-pub use followed::{FollowedBlock, FollowedChain, FollowedTx, FOLLOWED_BLOCKS, MAX_HISTORY_WINDOW};
+pub use followed::{
+    FollowedBlock, FollowedChain, FollowedTx, CONSENSUS_QUIET_SECONDS, FOLLOWED_BLOCKS,
+    MAX_HISTORY_WINDOW,
+};
 pub use heads::{NewHead, NewHeads};
 pub use overlay::FollowedOverlay;
 pub use poll::{

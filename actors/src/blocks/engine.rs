@@ -1,0 +1,197 @@
+//! [`PayloadExecutor`]: what a consensus client's payloads and forkchoice updates do to the
+//! chain (the engine API's wire format is `api::engine`'s). Where the node holds the state
+//! (a genesis alloc: the dev network, a custom genesis, an imported chain) a payload is
+//! executed on top of its parent and stored when valid, as geth does; where it does not
+//! (a public network), the answers are geth's while it syncs. It runs on a thread of its
+//! own (execution is CPU-heavy), one payload at a time.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use actix::prelude::*;
+use alloy_consensus::Transaction;
+use alloy_genesis::Genesis;
+use alloy_primitives::{Address, B256};
+
+use super::follow::{FollowedChain, NewHead, NewHeads};
+use crate::chain::{ChainExecutor, ChainStore};
+use crate::eth::EthBlock;
+use crate::txs::pool::ValidatingTxPool;
+
+/// How a payload or forkchoice was judged (the engine API's `PayloadStatusV1`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Executed (or known) and valid; the hash is the latest valid block.
+    Valid(B256),
+    /// Invalid: the latest valid ancestor and why.
+    Invalid {
+        /// The latest valid ancestor (the parent), if known.
+        latest_valid: Option<B256>,
+        /// What was wrong.
+        error: String,
+    },
+    /// Its parent or state is not here (geth's answer while syncing).
+    Syncing,
+    /// Checked as far as possible without executing it (a side branch).
+    Accepted,
+}
+
+/// Command: execute a payload's block (its hash already checked against the payload).
+#[derive(Debug, Message)]
+#[rtype(result = "Verdict")]
+pub struct ExecutePayload(pub EthBlock);
+
+/// Command: the consensus client's forkchoice.
+#[derive(Debug, Message)]
+#[rtype(result = "Verdict")]
+pub struct UpdateForkchoice {
+    /// The head it chose.
+    pub head: B256,
+}
+
+/// Executes payloads against the chain (see the module doc).
+pub struct PayloadExecutor {
+    genesis: Option<Arc<Genesis>>,
+    store: Arc<dyn ChainStore>,
+    pool: Arc<ValidatingTxPool>,
+    followed: Arc<FollowedChain>,
+    heads: Recipient<NewHeads>,
+    /// The state at some block of the store (rebuilt by replay when another is needed;
+    /// dropped after a failed execution, which leaves partial writes).
+    executor: Option<ChainExecutor>,
+}
+
+impl PayloadExecutor {
+    /// An executor for `store` (executing when `genesis`, the chain's, is known), applying
+    /// new heads to `pool` and announcing them to `heads`; `followed` learns when the
+    /// consensus client last spoke.
+    pub fn new(
+        genesis: Option<Arc<Genesis>>,
+        store: Arc<dyn ChainStore>,
+        pool: Arc<ValidatingTxPool>,
+        followed: Arc<FollowedChain>,
+        heads: Recipient<NewHeads>,
+    ) -> Self {
+        Self {
+            genesis,
+            store,
+            pool,
+            followed,
+            heads,
+            executor: None,
+        }
+    }
+
+    /// The executor at `parent` (a canonical block), replaying from genesis if needed.
+    fn executor_at(
+        &mut self,
+        parent: &alloy_consensus::Header,
+    ) -> Result<&mut ChainExecutor, String> {
+        let genesis = self.genesis.clone().ok_or("no state")?;
+        let at_parent = self
+            .executor
+            .as_ref()
+            .is_some_and(|e| e.head().hash_slow() == parent.hash_slow());
+        if !at_parent {
+            let replayed = ChainExecutor::replayed_to(&genesis, self.store.as_ref(), parent)
+                .map_err(|e| e.to_string())?;
+            self.executor = Some(replayed);
+        }
+        self.executor
+            .as_mut()
+            .ok_or_else(|| "no executor".to_string())
+    }
+
+    /// A new canonical head: its transactions leave the pool, `newHeads` hears of it.
+    fn new_head(&self, hash: B256, block: &EthBlock, senders: &[Address]) {
+        let included: Vec<(B256, Address, u64)> = block
+            .body
+            .transactions
+            .iter()
+            .zip(senders)
+            .map(|(tx, sender)| (*tx.hash(), *sender, tx.nonce()))
+            .collect();
+        self.pool.apply_included(&included);
+        self.heads.do_send(NewHeads(vec![NewHead {
+            hash,
+            header: block.header.clone(),
+        }]));
+    }
+}
+
+impl Actor for PayloadExecutor {
+    type Context = SyncContext<Self>;
+}
+
+impl Handler<ExecutePayload> for PayloadExecutor {
+    type Result = MessageResult<ExecutePayload>;
+
+    fn handle(&mut self, msg: ExecutePayload, _ctx: &mut SyncContext<Self>) -> Self::Result {
+        let block = msg.0;
+        let hash = block.header.hash_slow();
+        if self.store.header_by_hash(&hash).is_some() {
+            return MessageResult(Verdict::Valid(hash));
+        }
+        let Some(parent) = self.store.header_by_hash(&block.header.parent_hash) else {
+            return MessageResult(Verdict::Syncing);
+        };
+        if self.genesis.is_none() {
+            return MessageResult(Verdict::Syncing);
+        }
+        if self.store.canonical_hash(parent.number) != Some(block.header.parent_hash) {
+            // A side branch: we replay only the canonical chain.
+            return MessageResult(Verdict::Accepted);
+        }
+        let outcome = self
+            .executor_at(&parent)
+            .and_then(|executor| executor.execute(&block).map_err(|e| e.to_string()));
+        let receipts = match outcome {
+            Ok(receipts) => receipts,
+            Err(error) => {
+                self.executor = None;
+                return MessageResult(Verdict::Invalid {
+                    latest_valid: Some(block.header.parent_hash),
+                    error,
+                });
+            }
+        };
+        let senders: Option<Vec<Address>> = block
+            .body
+            .transactions
+            .iter()
+            .map(|tx| alloy_consensus::transaction::SignerRecoverable::recover_signer(tx).ok())
+            .collect();
+        let extends = self.store.head().hash_slow() == block.header.parent_hash;
+        if let Err(error) = self.store.insert_block(block.clone(), Some(receipts)) {
+            return MessageResult(Verdict::Invalid {
+                latest_valid: Some(block.header.parent_hash),
+                error: error.to_string(),
+            });
+        }
+        if extends {
+            self.new_head(hash, &block, &senders.unwrap_or_default());
+        } else {
+            // Stored beside the head: the executor's state is no longer the head's.
+            self.executor = None;
+        }
+        MessageResult(Verdict::Valid(hash))
+    }
+}
+
+impl Handler<UpdateForkchoice> for PayloadExecutor {
+    type Result = MessageResult<UpdateForkchoice>;
+
+    fn handle(&mut self, msg: UpdateForkchoice, _ctx: &mut SyncContext<Self>) -> Self::Result {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        self.followed.consensus_seen.store(now, Ordering::Relaxed);
+        let head = self.store.head().hash_slow();
+        MessageResult(match msg.head == head {
+            true => Verdict::Valid(head),
+            // Known but not our head (a side branch or an ancestor: the store does not
+            // rewind), or unknown: geth's answer while it syncs.
+            false => Verdict::Syncing,
+        })
+    }
+}
