@@ -105,18 +105,24 @@ pub async fn ethtest_node(datadir: &Path, testdata: &Path, extra: &[&str]) -> Bi
 }
 
 /// Runs go-ethereum's eth suite against `ethpeer node` on the ethtest chain started with
-/// `node_flags`; every test passes except those in `tolerated`. The suite posts a forkchoice update to `--engineapi` before its tx
-/// tests and only fails on a transport error, so our JSON-RPC endpoint stands in (it
-/// answers "method not found"; we have no engine API).
+/// `node_flags`; every test passes except those in `tolerated`. The suite posts forkchoice
+/// updates to `--engineapi` before its tx tests: our engine API answers them (with the
+/// suite's JWT secret), `VALID` at the imported head.
 async fn eth_suite_passes(node_flags: &[&str], tolerated: &[&str], eth72: bool) {
     let testdata = testdata_or_skip!();
     let go = go_bin_or_skip!();
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut node = ethtest_node(dir.path(), &testdata, node_flags).await;
+    let secret = dir.path().join("jwt.hex");
+    std::fs::write(&secret, "42".repeat(32)).expect("secret");
+    let secret = secret.to_str().expect("utf-8").to_string();
+    let mut flags = vec!["--authrpc.jwtsecret", &secret, "--authrpc.port", "0"];
+    flags.extend_from_slice(node_flags);
+    let mut node = ethtest_node(&dir.path().join("node"), &testdata, &flags).await;
+    let engine = node.authrpc.clone().expect("an engine API");
     let suite = tokio::process::Command::new(go.join("devp2p"))
         .args(["rlpx", "eth-test", "--tap", "--chain"])
         .arg(testdata.join("ethtest"))
-        .args(["--node", &node.enode, "--engineapi", &node.rpc])
+        .args(["--node", &node.enode, "--engineapi", &engine])
         .args(["--jwtsecret", &format!("0x{}", "42".repeat(32))])
         .kill_on_drop(true)
         .output();
