@@ -58,12 +58,18 @@ async fn follower(dir: &std::path::Path) -> Node {
     .expect("starts")
 }
 
-/// A node serving the whole ethtest chain, listening on `ip` (a host of its own).
+/// A node serving the whole ethtest chain with its receipts, listening on `ip` (a host of
+/// its own).
 pub(crate) async fn serving_at(dir: &std::path::Path, key: u8, ip: &str) -> Node {
     let listen = format!("{ip}:0").parse().expect("addr");
-    crate::node::node_with_config(dir, key, &ethpeer_actors::eth::EthVersion::ALL, |config| {
-        config.listen = listen;
-    })
+    let ethtest = crate::common::ethtest_with(dir, true);
+    crate::node::node_from(
+        dir,
+        key,
+        &ethpeer_actors::eth::EthVersion::ALL,
+        |config| config.listen = listen,
+        ethtest,
+    )
     .await
 }
 
@@ -208,6 +214,31 @@ async fn a_node_at_550_follows_two_peers_to_600_and_drops_included_txs() {
         bodies[0].transactions.len(),
         ethtest.blocks[599].body.transactions.len()
     );
+    // Receipts of followed blocks were fetched, checked and are served: each block's match
+    // its header's receipts root (D speaks eth/72, so it pages with GetReceipts70).
+    let hashes: Vec<_> = ethtest.blocks[550..]
+        .iter()
+        .map(|b| b.header.hash_slow())
+        .collect();
+    let page = peer
+        .client()
+        .request(ethpeer_actors::eth::GetReceipts70 {
+            request_id: 0,
+            first_block_receipt_index: 0,
+            block_hashes: hashes,
+        })
+        .await
+        .expect("C answers");
+    assert_eq!(page.receipts.len(), 50, "every followed block's receipts");
+    for (receipts, block) in page.receipts.into_iter().zip(&ethtest.blocks[550..]) {
+        let envelopes: Vec<_> = receipts.into_iter().map(|r| r.into_envelope()).collect();
+        assert_eq!(
+            alloy_consensus::proofs::calculate_receipt_root(&envelopes),
+            block.header.receipts_root,
+            "block {}",
+            block.header.number
+        );
+    }
     // newHeads streamed each followed head, in order, in geth's header shape.
     for number in 551..=600u64 {
         let note = crate::ws::next_json(&mut heads).await;

@@ -33,8 +33,18 @@ pub(crate) async fn node_with_config(
     versions: &[EthVersion],
     adjust: impl FnOnce(&mut NodeConfig),
 ) -> Node {
+    node_from(dir, key, versions, adjust, crate::common::ethtest(dir)).await
+}
+
+/// [`node_with_config`] serving the chain (and receipts, if it has them) of `ethtest`.
+pub(crate) async fn node_from(
+    dir: &std::path::Path,
+    key: u8,
+    versions: &[EthVersion],
+    adjust: impl FnOnce(&mut NodeConfig),
+    ethtest: crate::common::Ethtest,
+) -> Node {
     let spec = genesis::load_genesis(&dir.join("ethtest/genesis.json")).expect("genesis");
-    let ethtest = crate::common::ethtest(dir);
     let genesis_hash = ethtest.store.canonical_hash(0).expect("genesis");
     let config = NodeConfig::new(
         SecretKey::from_byte_array([key; 32]).expect("key"),

@@ -12,7 +12,8 @@ use alloy_consensus::{Header, ReceiptEnvelope};
 use super::requests::{RequestError, SendRequest};
 use crate::eth::{
     BlockHeaders, Cells, EthBlockBody, EthMessage, EthMessageId, GetBlockBodies, GetBlockHeaders,
-    GetCells, GetPooledTransactions, GetReceipts, PooledTx, Receipt69, RequestPair,
+    GetCells, GetPooledTransactions, GetReceipts, GetReceipts70, PooledTx, Receipt69, Receipts70,
+    RequestPair,
 };
 
 /// A request a peer answers with one typed reply.
@@ -98,6 +99,24 @@ impl PeerRequest for GetReceipts {
         match message {
             EthMessage::Receipts(reply) => Ok(ReceiptsReply::WithBlooms(reply.message.0)),
             EthMessage::Receipts69(reply) => Ok(ReceiptsReply::WithoutBlooms(reply.message.0)),
+            other => Err(other.message_id()),
+        }
+    }
+}
+
+/// eth/70+'s receipts request (EIP-7975): a page of receipts from
+/// `first_block_receipt_index` of the first block on; the reply says whether the last
+/// block was cut short.
+impl PeerRequest for GetReceipts70 {
+    type Reply = Receipts70;
+
+    fn into_message(self) -> EthMessage {
+        EthMessage::GetReceipts70(self)
+    }
+
+    fn take_reply(message: EthMessage) -> Result<Self::Reply, EthMessageId> {
+        match message {
+            EthMessage::Receipts70(reply) => Ok(reply),
             other => Err(other.message_id()),
         }
     }

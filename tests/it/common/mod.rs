@@ -79,6 +79,12 @@ pub struct Ethtest {
 
 /// Loads `ethtest/` from the test data folder.
 pub fn ethtest(dir: &Path) -> Ethtest {
+    ethtest_with(dir, false)
+}
+
+/// [`ethtest`], with each block's receipts (`receipts`: every block executed from genesis
+/// by alloy-evm, about a second) so that the store serves them.
+pub fn ethtest_with(dir: &Path, receipts: bool) -> Ethtest {
     use ethpeer_actors::chain::{self, ChainStore, MemoryChainStore};
     use ethpeer_actors::eth::genesis;
     let spec = genesis::load_genesis(&dir.join("ethtest/genesis.json")).expect("genesis");
@@ -87,9 +93,13 @@ pub fn ethtest(dir: &Path) -> Ethtest {
     let store = std::sync::Arc::new(MemoryChainStore::new(header));
     let bytes = std::fs::read(dir.join("ethtest/chain.rlp")).expect("chain.rlp");
     let blocks = chain::read_chain_file(&bytes).expect("chain decodes");
+    let mut executor = receipts.then(|| chain::ChainExecutor::new(&spec, store.head()));
     for block in &blocks {
+        let receipts = executor
+            .as_mut()
+            .map(|e| e.execute(block).expect("the ethtest chain executes"));
         store
-            .insert_block(block.clone(), None)
+            .insert_block(block.clone(), receipts)
             .expect("blocks link");
     }
     let forks = genesis::fork_schedule(&spec, genesis_hash);

@@ -203,7 +203,7 @@ impl HeadFollower {
                 self.reinject(&dropped);
             }
         }
-        let Some((_, first, _)) = outcome.blocks.first() else {
+        let Some((_, first, _, _)) = outcome.blocks.first() else {
             return;
         };
         let ours = self.chain.head().map_or(0, |h| h.header.number);
@@ -223,7 +223,7 @@ impl HeadFollower {
         let heads: Vec<NewHead> = outcome
             .blocks
             .into_iter()
-            .map_while(|(hash, block, senders)| self.take(hash, block, senders))
+            .map_while(|(hash, block, senders, receipts)| self.take(hash, block, senders, receipts))
             .collect();
         // One message per round (at most HEADERS_PER_POLL heads, one round at a time), sent
         // past the mailbox's capacity: every head reaches the hub, which never waits on a
@@ -305,6 +305,7 @@ impl HeadFollower {
         hash: B256,
         block: EthBlock,
         senders: Option<Vec<Address>>,
+        receipts: Option<Vec<alloy_consensus::ReceiptEnvelope>>,
     ) -> Option<NewHead> {
         let Some(senders) = senders else {
             log::debug!(
@@ -328,6 +329,7 @@ impl HeadFollower {
             body: block.body,
             senders,
             received_at,
+            receipts,
         });
         if let Some(to) = &self.links.included {
             // One message per block, never waited on: a busy observer loses it.

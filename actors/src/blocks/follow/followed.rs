@@ -31,6 +31,9 @@ pub struct FollowedBlock {
     pub senders: Vec<Address>,
     /// When we had it complete (header and body).
     pub received_at: SystemTime,
+    /// Its receipts, when a peer handed them over and they matched the header's receipts
+    /// root (then we serve them).
+    pub receipts: Option<Vec<alloy_consensus::ReceiptEnvelope>>,
 }
 
 /// Where a followed transaction sits.

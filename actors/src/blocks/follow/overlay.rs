@@ -62,7 +62,9 @@ impl ChainStore for FollowedOverlay {
     }
 
     fn receipts(&self, hash: &B256) -> Option<Vec<ReceiptEnvelope>> {
-        self.store.receipts(hash)
+        self.store
+            .receipts(hash)
+            .or_else(|| self.followed.by_hash(hash).and_then(|b| b.receipts.clone()))
     }
 
     fn total_difficulty(&self, hash: &B256) -> Option<U256> {

@@ -6,14 +6,16 @@
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
-use alloy_consensus::proofs::calculate_ommers_root;
-use alloy_consensus::Header;
+use alloy_consensus::proofs::{calculate_ommers_root, calculate_receipt_root};
+use alloy_consensus::{Header, ReceiptEnvelope};
 use alloy_primitives::B256;
 
 use crate::chain::{verify_block, HeaderRuleError, HeaderRules};
-use crate::eth::{EthBlock, GetBlockBodies, GetBlockHeaders};
+use crate::eth::{
+    EthBlock, EthVersion, GetBlockBodies, GetBlockHeaders, GetReceipts, GetReceipts70, Receipt69,
+};
 use crate::p2p::PeerId;
-use crate::peer::{ClientError, PeerClient, PeerHandle};
+use crate::peer::{ClientError, PeerClient, PeerHandle, ReceiptsReply};
 
 /// Who a vote counts for: a network prefix (IPv4 /24, IPv6 /48: one operator's
 /// addresses, so keys or ports on one host or subnet count once), or, for a peer without
@@ -58,6 +60,11 @@ impl Voter {
 pub const HEADERS_PER_POLL: u64 = 192;
 /// Bodies asked per request: geth's downloader `MaxBlockFetch` (128).
 pub const BODIES_PER_REQUEST: usize = 128;
+/// Blocks whose receipts are asked per request: geth's downloader `MaxReceiptFetch` (256).
+pub const RECEIPTS_PER_REQUEST: usize = 256;
+/// Requests one round spends on receipts at most (eth/70 pages included): a peer that
+/// answers a little at a time cannot keep a round busy (ours).
+pub const MAX_RECEIPT_REQUESTS: usize = 64;
 
 /// Why a round took no blocks from a peer.
 #[derive(Debug, thiserror::Error)]
@@ -81,6 +88,18 @@ pub enum FollowError {
         /// The rule.
         rule: HeaderRuleError,
     },
+    /// Receipts do not hash to the header's receipts root: a violation.
+    #[error("block {number}: receipts do not match the header's receipts root")]
+    ReceiptsMismatch {
+        /// The block.
+        number: u64,
+    },
+    /// The peer did not hand over every block's receipts within the request budget.
+    #[error("receipts of {missing} blocks missing")]
+    MissingReceipts {
+        /// Blocks without receipts.
+        missing: usize,
+    },
     /// A body does not match its header's roots.
     #[error("block {number}: body does not match the header: {reason}")]
     BodyMismatch {
@@ -97,6 +116,10 @@ pub struct PeerChain {
     pub peer: PeerId,
     /// Whom its vote counts for.
     pub voter: Voter,
+    /// The eth version it speaks (how its receipts are asked for).
+    pub version: EthVersion,
+    /// Where to say goodbye when it contradicts itself.
+    pub disconnect: actix::Recipient<crate::peer::Disconnect>,
     /// Where to ask for bodies.
     pub client: PeerClient,
     /// Headers with their hashes, from our head + 1 upwards.
@@ -215,6 +238,77 @@ pub async fn fetch_blocks(
         }
     }
     Ok(blocks)
+}
+
+/// Fetches the receipts of `blocks` from `peer` (speaking eth/`version`: eth/70+ pages
+/// with `GetReceipts70`) and checks each block's against its header's receipts root.
+pub async fn fetch_receipts(
+    peer: &PeerClient,
+    version: EthVersion,
+    blocks: &[(B256, EthBlock)],
+) -> Result<Vec<Vec<ReceiptEnvelope>>, FollowError> {
+    let mut done: Vec<Vec<ReceiptEnvelope>> = Vec::with_capacity(blocks.len());
+    // Receipts of the block being paged (eth/70: the last block of a reply cut short).
+    let mut partial: Vec<ReceiptEnvelope> = Vec::new();
+    for _ in 0..MAX_RECEIPT_REQUESTS {
+        if done.len() == blocks.len() {
+            break;
+        }
+        let hashes: Vec<B256> = blocks[done.len()..]
+            .iter()
+            .take(RECEIPTS_PER_REQUEST)
+            .map(|(hash, _)| *hash)
+            .collect();
+        let (lists, incomplete) = match version >= EthVersion::Eth70 {
+            true => {
+                let reply = peer
+                    .request(GetReceipts70 {
+                        request_id: 0,
+                        first_block_receipt_index: partial.len() as u64,
+                        block_hashes: hashes,
+                    })
+                    .await?;
+                let lists = reply.receipts.into_iter().map(envelopes69).collect();
+                (lists, reply.last_block_incomplete)
+            }
+            false => match peer.request(GetReceipts(hashes)).await? {
+                ReceiptsReply::WithBlooms(lists) => (lists, false),
+                ReceiptsReply::WithoutBlooms(lists) => {
+                    (lists.into_iter().map(envelopes69).collect(), false)
+                }
+            },
+        };
+        if lists.is_empty() {
+            break;
+        }
+        let count = lists.len();
+        for (i, list) in lists.into_iter().enumerate() {
+            partial.extend(list);
+            if incomplete && i + 1 == count {
+                break;
+            }
+            let (_, block) = &blocks[done.len()];
+            if calculate_receipt_root(&partial) != block.header.receipts_root {
+                return Err(FollowError::ReceiptsMismatch {
+                    number: block.header.number,
+                });
+            }
+            done.push(std::mem::take(&mut partial));
+            if done.len() == blocks.len() {
+                break;
+            }
+        }
+    }
+    match done.len() == blocks.len() {
+        true => Ok(done),
+        false => Err(FollowError::MissingReceipts {
+            missing: blocks.len() - done.len(),
+        }),
+    }
+}
+
+fn envelopes69(list: Vec<Receipt69>) -> Vec<ReceiptEnvelope> {
+    list.into_iter().map(Receipt69::into_envelope).collect()
 }
 
 #[cfg(test)]

@@ -8,11 +8,13 @@ use std::time::SystemTime;
 
 use actix::Recipient;
 use alloy_consensus::transaction::SignerRecoverable;
-use alloy_consensus::Header;
+use alloy_consensus::{Header, ReceiptEnvelope};
 use alloy_primitives::{Address, B256};
 
 use super::poll::HEADERS_PER_POLL;
-use super::poll::{agreed_chain, fetch_blocks, headers_above, FollowError, PeerChain, Voter};
+use super::poll::{
+    agreed_chain, fetch_blocks, fetch_receipts, headers_above, FollowError, PeerChain, Voter,
+};
 use super::FollowedChain;
 use crate::chain::{ChainStore, HeaderRules};
 use crate::eth::{EthBlock, PeerHead};
@@ -38,8 +40,14 @@ pub(super) struct RoundInputs {
     pub rules: Option<Arc<HeaderRules>>,
 }
 
-/// A checked block with its senders (`None`: one did not recover).
-pub(super) type TakenBlock = (B256, EthBlock, Option<Vec<Address>>);
+/// A checked block with its senders (`None`: one did not recover) and its receipts (when
+/// fetched and matching the header).
+pub(super) type TakenBlock = (
+    B256,
+    EthBlock,
+    Option<Vec<Address>>,
+    Option<Vec<ReceiptEnvelope>>,
+);
 
 /// What a round found.
 #[derive(Default)]
@@ -106,8 +114,22 @@ pub(super) async fn run(inputs: RoundInputs) -> RoundOutcome {
             return RoundOutcome::default();
         }
     };
+    // Receipts are kept (and served) only when they match each header's receipts root;
+    // blocks are taken either way.
+    let receipts = match fetch_receipts(&source.client, source.version, &blocks).await {
+        Ok(receipts) => receipts.into_iter().map(Some).collect(),
+        Err(error) => {
+            judge_source(source, &error);
+            vec![None; blocks.len()]
+        }
+    };
+    let blocks = with_senders(pool, blocks).await.unwrap_or_default();
     RoundOutcome {
-        blocks: with_senders(pool, blocks).await.unwrap_or_default(),
+        blocks: blocks
+            .into_iter()
+            .zip(receipts)
+            .map(|((hash, block, senders), receipts)| (hash, block, senders, receipts))
+            .collect(),
         unlinked: false,
     }
 }
@@ -135,6 +157,8 @@ async fn ask(
             Ok(headers) => Some(PeerChain {
                 peer: peer.handle.id,
                 voter: Voter::of(&peer.handle),
+                version: peer.handle.version,
+                disconnect: peer.handle.disconnect.clone(),
                 client: peer.handle.client(),
                 headers,
             }),
@@ -160,8 +184,21 @@ fn judge(peer: &PeerInfo, error: &FollowError) {
     }
 }
 
+/// A body or receipts answer that contradicts the headers is a violation (disconnected);
+/// a missing or late one only costs the round.
 fn judge_source(source: &PeerChain, error: &FollowError) {
-    log::debug!("follow: bodies from {}: {error}", source.peer);
+    match error {
+        FollowError::ReceiptsMismatch { .. } | FollowError::BodyMismatch { .. } => {
+            log::info!(
+                "follow: {} sent blocks that contradict their headers: {error}",
+                source.peer
+            );
+            source.disconnect.do_send(Disconnect {
+                reason: DisconnectReason::SubprotocolSpecific,
+            });
+        }
+        _ => log::debug!("follow: blocks from {}: {error}", source.peer),
+    }
 }
 
 /// The heads eth/69+ peers claim (Status, BlockRangeUpdate) within one poll of `base`:
@@ -227,7 +264,7 @@ fn polled_peers(
 async fn with_senders(
     pool: Arc<ValidatingTxPool>,
     blocks: Vec<(B256, EthBlock)>,
-) -> Option<Vec<TakenBlock>> {
+) -> Option<Vec<(B256, EthBlock, Option<Vec<Address>>)>> {
     tokio::task::spawn_blocking(move || {
         blocks
             .into_iter()
