@@ -5,6 +5,8 @@
 
 mod cli;
 mod config;
+mod flags;
+mod keys;
 mod logging;
 mod node;
 
@@ -87,9 +89,9 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Node(args) => node::run(*args),
         // Answered in `main` from the parsed matches, before logging starts.
         Command::Dumpconfig(_) => Ok(()),
-        Command::Key(KeyCommand::Show { file, addr }) => node::key_show(&file, addr),
+        Command::Key(KeyCommand::Show { file, addr }) => keys::key_show(&file, addr),
         Command::Key(KeyCommand::Generate { file, addr }) => {
-            node::key_generate(file.as_deref(), addr)
+            keys::key_generate(file.as_deref(), addr)
         }
     }
 }
