@@ -287,9 +287,14 @@ fn check_link_and_time(parent: &Header, header: &Header, now: u64) -> Result<(),
     Ok(())
 }
 
+/// Whether a child's gas limit moved by less than parent/1024 and is at least the minimum
+/// (yellow paper eq. 47; geth `VerifyGaslimit`).
+pub(crate) fn gas_limit_in_bounds(parent: u64, limit: u64) -> bool {
+    limit.abs_diff(parent) < parent / GAS_LIMIT_BOUND_DIVISOR && limit >= MIN_GAS_LIMIT
+}
+
 fn check_gas(parent: &Header, header: &Header) -> Result<(), HeaderRuleError> {
-    let bound = parent.gas_limit / GAS_LIMIT_BOUND_DIVISOR;
-    if header.gas_limit.abs_diff(parent.gas_limit) >= bound || header.gas_limit < MIN_GAS_LIMIT {
+    if !gas_limit_in_bounds(parent.gas_limit, header.gas_limit) {
         return Err(HeaderRuleError::GasLimit {
             gas_limit: header.gas_limit,
             parent: parent.gas_limit,

@@ -68,8 +68,7 @@ pub fn validate_block(parent: &Header, block: &EthBlock) -> Result<(), BlockErro
             parent: parent.timestamp,
         });
     }
-    let bound = parent.gas_limit / GAS_LIMIT_BOUND_DIVISOR;
-    if header.gas_limit.abs_diff(parent.gas_limit) >= bound || header.gas_limit < MIN_GAS_LIMIT {
+    if !super::header_rules::gas_limit_in_bounds(parent.gas_limit, header.gas_limit) {
         return Err(BlockError::GasLimit {
             gas_limit: header.gas_limit,
             parent: parent.gas_limit,
