@@ -29,6 +29,10 @@ use revm::state::AccountInfo;
 
 use crate::eth::EthBlock;
 
+#[path = "build.rs"]
+mod build;
+pub use build::BuiltBlock;
+
 /// Why a block could not be executed against its header.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ExecutionError {
@@ -342,40 +346,39 @@ impl ChainExecutor {
 
     /// The state root of the accounts in memory (EIP-161: empty accounts do not exist).
     fn state_root(&self) -> B256 {
-        let accounts = self
-            .db
-            .cache
-            .accounts
-            .iter()
-            .filter_map(|(address, account)| {
-                let info = &account.info;
-                let gone =
-                    matches!(account.account_state, AccountState::NotExisting) || info.is_empty();
-                if gone {
-                    return None;
-                }
-                let storage = account
-                    .storage
-                    .iter()
-                    .filter(|(_, value)| !value.is_zero())
-                    .map(|(slot, value)| (B256::from(*slot), *value));
-                let storage_root = if account.storage.is_empty() {
-                    EMPTY_ROOT_HASH
-                } else {
-                    root::storage_root_unhashed(storage)
-                };
-                Some((
-                    *address,
-                    TrieAccount {
-                        nonce: info.nonce,
-                        balance: info.balance,
-                        storage_root,
-                        code_hash: info.code_hash,
-                    },
-                ))
-            });
-        root::state_root_unhashed(accounts)
+        state_root_of(&self.db)
     }
+}
+
+/// The state root of the accounts in `db` (EIP-161: empty accounts do not exist).
+fn state_root_of(db: &CacheDB<EmptyDB>) -> B256 {
+    let accounts = db.cache.accounts.iter().filter_map(|(address, account)| {
+        let info = &account.info;
+        let gone = matches!(account.account_state, AccountState::NotExisting) || info.is_empty();
+        if gone {
+            return None;
+        }
+        let storage = account
+            .storage
+            .iter()
+            .filter(|(_, value)| !value.is_zero())
+            .map(|(slot, value)| (B256::from(*slot), *value));
+        let storage_root = if account.storage.is_empty() {
+            EMPTY_ROOT_HASH
+        } else {
+            root::storage_root_unhashed(storage)
+        };
+        Some((
+            *address,
+            TrieAccount {
+                nonce: info.nonce,
+                balance: info.balance,
+                storage_root,
+                code_hash: info.code_hash,
+            },
+        ))
+    });
+    root::state_root_unhashed(accounts)
 }
 
 /// Gas used, receipts root, logs bloom and requests hash against the header.
