@@ -370,6 +370,11 @@ pub struct NodeArgs {
     #[arg(help_heading = "Blocks", long, default_value_t = true, action = clap::ArgAction::Set,
           num_args = 0..=1, default_missing_value = "true")]
     pub follow: bool,
+    /// Produce blocks (geth's flag): every N seconds, or with 0 as soon as the pool has
+    /// executable transactions. Needs a chain whose state we hold (the dev network or a
+    /// --genesis). Off unless given.
+    #[arg(help_heading = "Blocks", long = "dev.period")]
+    pub dev_period: Option<u64>,
     /// Followed blocks kept in memory and served to peers like stored ones (headers and
     /// bodies), newest first; our Status advertises the followed head.
     #[arg(help_heading = "Blocks", long = "history.window",

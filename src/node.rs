@@ -317,6 +317,12 @@ fn with_flags(
         anyhow::bail!("--history.window: between 1 and {max_window} blocks");
     }
     builder.config_mut().history_window = args.history_window;
+    if let Some(period) = args.dev_period {
+        if builder.config().genesis.is_none() {
+            anyhow::bail!("--dev.period: block production needs a chain whose state we hold (--dev or --genesis)");
+        }
+        builder.config_mut().dev_period = Some(Duration::from_secs(period));
+    }
     builder.config_mut().peer_policy = ethpeer_actors::node::manager::PeerPolicy {
         netrestrict: ethpeer_actors::node::manager::PeerPolicy::parse_netrestrict(
             args.netrestrict.as_deref().unwrap_or_default(),

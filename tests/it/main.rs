@@ -7,6 +7,7 @@ mod alloy_ws;
 mod common;
 
 mod cli;
+mod dev_blocks;
 mod discovery;
 mod discv4_suite;
 mod discv4_vectors;

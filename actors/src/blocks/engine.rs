@@ -49,6 +49,19 @@ pub struct UpdateForkchoice {
     pub head: B256,
 }
 
+/// Command: build a block on our head from the pool (a dev network's producer). Answers the
+/// new block's number and transaction count, or why none was built.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<(u64, usize), String>")]
+pub struct ProduceBlock {
+    /// Build even without executable transactions (a fixed block period).
+    pub empty_ok: bool,
+}
+
+/// Candidate transactions considered for one produced block at most (geth's miner looks at
+/// the pending pool; ours bounds the work per block).
+pub const MAX_BLOCK_CANDIDATES: usize = 4096;
+
 /// Executes payloads against the chain (see the module doc).
 pub struct PayloadExecutor {
     genesis: Option<Arc<Genesis>>,
@@ -176,6 +189,95 @@ impl Handler<ExecutePayload> for PayloadExecutor {
         }
         MessageResult(Verdict::Valid(hash))
     }
+}
+
+impl Handler<ProduceBlock> for PayloadExecutor {
+    type Result = Result<(u64, usize), String>;
+
+    fn handle(&mut self, msg: ProduceBlock, _ctx: &mut SyncContext<Self>) -> Self::Result {
+        let head = self.store.head();
+        let base_fee = head
+            .next_block_base_fee(alloy_eips::eip1559::BaseFeeParams::ethereum())
+            .unwrap_or_default();
+        let candidates = block_candidates(&self.pool, base_fee);
+        if candidates.is_empty() && !msg.empty_ok {
+            return Err("no executable transactions".into());
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let timestamp = now.max(head.timestamp.saturating_add(1));
+        let executor = self.executor_at(&head)?;
+        let built = match executor.build(timestamp, Address::ZERO, candidates) {
+            Ok(built) => built,
+            Err(error) => {
+                self.executor = None;
+                return Err(error.to_string());
+            }
+        };
+        let hash = built.block.header.hash_slow();
+        let (number, count) = (
+            built.block.header.number,
+            built.block.body.transactions.len(),
+        );
+        if let Err(error) = self
+            .store
+            .insert_block(built.block.clone(), Some(built.receipts))
+        {
+            self.executor = None;
+            return Err(error.to_string());
+        }
+        self.new_head(hash, &built.block, &built.senders);
+        log::info!(
+            "produced block #{number} ({count} txs, {} skipped) {hash}",
+            built.skipped
+        );
+        Ok((number, count))
+    }
+}
+
+/// The pool's executable transactions in the order a producer takes them: each sender's
+/// in nonce order, senders interleaved by the tip their next transaction pays above
+/// `base_fee` (geth's miner orders by price and nonce the same way). Blob transactions
+/// lose their sidecars (blocks carry only the hashes).
+fn block_candidates(
+    pool: &ValidatingTxPool,
+    base_fee: u64,
+) -> Vec<alloy_consensus::transaction::Recovered<alloy_consensus::TxEnvelope>> {
+    use std::collections::BinaryHeap;
+    let tip =
+        |tx: &crate::txs::pool::PoolTx| tx.tx.effective_tip_per_gas(base_fee).unwrap_or_default();
+    let mut queues: Vec<std::collections::VecDeque<Arc<crate::txs::pool::PoolTx>>> = pool
+        .content()
+        .into_values()
+        .map(|txs| txs.pending.into_iter().collect())
+        .filter(|q: &std::collections::VecDeque<_>| !q.is_empty())
+        .collect();
+    let mut heap: BinaryHeap<(u128, usize)> = queues
+        .iter()
+        .enumerate()
+        .filter_map(|(i, q)| q.front().map(|tx| (tip(tx), i)))
+        .collect();
+    let mut out = Vec::new();
+    while let Some((_, i)) = heap.pop() {
+        if out.len() >= MAX_BLOCK_CANDIDATES {
+            break;
+        }
+        let Some(tx) = queues[i].pop_front() else {
+            continue;
+        };
+        let envelope = tx
+            .tx
+            .clone()
+            .map_eip4844(|blob| alloy_consensus::TxEip4844Variant::TxEip4844(blob.tx));
+        out.push(alloy_consensus::transaction::Recovered::new_unchecked(
+            envelope, tx.sender,
+        ));
+        if let Some(next) = queues[i].front() {
+            heap.push((tip(next), i));
+        }
+    }
+    out
 }
 
 impl Handler<UpdateForkchoice> for PayloadExecutor {

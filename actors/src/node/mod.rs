@@ -139,6 +139,9 @@ pub struct NodeConfig {
     /// The chain's genesis, when known (set by `NodeBuilder::from_genesis`): with its
     /// alloc the engine API executes payloads; without it, it answers as syncing.
     pub genesis: Option<Arc<alloy_genesis::Genesis>>,
+    /// Produce blocks (a dev network, `--dev.period`): every period, or with zero as soon
+    /// as the pool has executable txs; `None`: never (default).
+    pub dev_period: Option<Duration>,
 }
 
 /// Our client id in Hello, with an operator's `identity` in it as geth puts `--identity`
@@ -192,6 +195,7 @@ impl NodeConfig {
             header_rules: None,
             history_window: crate::blocks::follow::FOLLOWED_BLOCKS,
             genesis: None,
+            dev_period: None,
         }
     }
 }

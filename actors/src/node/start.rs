@@ -14,6 +14,7 @@ use super::manager::{Admission, InboundThrottle};
 use super::{dial, wiring, Direction, Node, NodeConfig, PeerArbiters, PeerManager};
 use crate::blocks::engine::PayloadExecutor;
 use crate::blocks::follow::{FollowLinks, FollowedChain, FollowedOverlay, HeadFollower};
+use crate::blocks::produce::DevProducer;
 use crate::blocks::propagation::BlockPropagator;
 use crate::chain::ChainStore;
 use crate::discovery::dns::service::DnsDiscovery;
@@ -110,6 +111,10 @@ impl Node {
             engine,
         };
         LagProbe::new(node.lag.clone()).start();
+        if let Some(period) = config.dev_period {
+            let producer = DevProducer::new(period, node.engine.clone()).start();
+            node.pool.subscribe(producer.recipient());
+        }
         node.start_feeds(&config);
         node.accept(listener, config.peer_policy.clone());
         log::info!("listening on {} as {}", node.local_addr, node.enode_url());

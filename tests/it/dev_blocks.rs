@@ -1,0 +1,76 @@
+//! Block production on the dev network (`--dev.period`, geth's flag), through the binary
+//! as a user runs it: with a period of 0 a transaction sent over JSON-RPC is mined into
+//! block 1 at once (it leaves the pool, the block names it, the store's head moves); with
+//! a period of 1 s empty blocks follow one another.
+
+use alloy_eips::eip2718::Encodable2718;
+use alloy_primitives::{hex, Address, U256};
+use ethpeer_actors::eth::genesis;
+use serde_json::{json, Value};
+
+use crate::common::binary::Binary;
+use crate::common::poll::eventually;
+
+fn raw_transfer(nonce: u64) -> (String, String) {
+    let tx = genesis::dev_transfer(0, nonce, Address::repeat_byte(0x77), U256::from(5))
+        .expect("a dev transfer");
+    (
+        tx.hash().to_string(),
+        hex::encode_prefixed(tx.encoded_2718()),
+    )
+}
+
+#[actix_rt::test]
+async fn a_transaction_is_mined_at_once_with_period_zero() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = Binary::start(dir.path(), &["--nodiscover", "--dev.period", "0"]).await;
+    for nonce in 0..2u64 {
+        let (hash, raw) = raw_transfer(nonce);
+        let sent = node.call("eth_sendRawTransaction", json!([raw])).await;
+        assert_eq!(sent["result"], json!(hash), "{sent}");
+        let number = format!("{:#x}", nonce + 1);
+        eventually("the transaction is mined", || async {
+            node.call("eth_blockNumber", json!([])).await["result"] == json!(number)
+        })
+        .await;
+        let block = node
+            .call("eth_getBlockByNumber", json!([number, false]))
+            .await;
+        let txs: Vec<Value> = block["result"]["transactions"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(txs, vec![json!(hash)], "{block}");
+        assert_eq!(block["result"]["gasUsed"], json!("0x5208"));
+        let status = node.call("txpool_status", json!([])).await;
+        assert_eq!(status["result"]["pending"], json!("0x0"), "{status}");
+    }
+    // The nonce after the mined ones is what the pool expects next.
+    let count = node
+        .call("eth_getTransactionCount", json!([dev_address(), "pending"]))
+        .await;
+    assert_eq!(count["result"], json!("0x2"), "{count}");
+}
+
+fn dev_address() -> Address {
+    "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
+        .parse()
+        .expect("address")
+}
+
+#[actix_rt::test]
+async fn a_period_makes_empty_blocks() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = Binary::start(dir.path(), &["--nodiscover", "--dev.period", "1"]).await;
+    eventually("two blocks pass", || async {
+        node.call("eth_blockNumber", json!([])).await["result"]
+            .as_str()
+            .and_then(|n| u64::from_str_radix(n.trim_start_matches("0x"), 16).ok())
+            .is_some_and(|n| n >= 2)
+    })
+    .await;
+    let block = node
+        .call("eth_getBlockByNumber", json!(["0x2", false]))
+        .await;
+    assert_eq!(block["result"]["transactions"], json!([]), "{block}");
+}
