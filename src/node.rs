@@ -317,6 +317,7 @@ fn with_flags(
         anyhow::bail!("--history.window: between 1 and {max_window} blocks");
     }
     builder.config_mut().history_window = args.history_window;
+    builder.config_mut().datadir = Some(datadir.to_path_buf());
     if let Some(period) = args.dev_period {
         if builder.config().genesis.is_none() {
             anyhow::bail!("--dev.period: block production needs a chain whose state we hold (--dev or --genesis)");

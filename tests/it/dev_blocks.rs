@@ -50,6 +50,58 @@ async fn a_transaction_is_mined_at_once_with_period_zero() {
         .call("eth_getTransactionCount", json!([dev_address(), "pending"]))
         .await;
     assert_eq!(count["result"], json!("0x2"), "{count}");
+    // The state after the two blocks: the recipient has 2 x 5 wei, the sender's nonce is 2.
+    let recipient = format!("{:?}", Address::repeat_byte(0x77));
+    let balance = node
+        .call("eth_getBalance", json!([recipient, "latest"]))
+        .await;
+    assert_eq!(balance["result"], json!("0xa"), "{balance}");
+    let state_nonce = node
+        .call("eth_getTransactionCount", json!([dev_address(), "0x2"]))
+        .await;
+    assert_eq!(state_nonce["result"], json!("0x2"), "{state_nonce}");
+    let code = node
+        .call("eth_getCode", json!([dev_address(), "latest"]))
+        .await;
+    assert_eq!(code["result"], json!("0x"));
+    let slot = node
+        .call("eth_getStorageAt", json!([recipient, "0x0", "latest"]))
+        .await;
+    assert_eq!(slot["result"], json!(format!("0x{}", "0".repeat(64))));
+    // Only the head's state is kept; a later block does not exist yet.
+    let old = node.call("eth_getBalance", json!([recipient, "0x1"])).await;
+    assert!(
+        old["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("missing trie node")),
+        "{old}"
+    );
+    let future = node.call("eth_getBalance", json!([recipient, "0x9"])).await;
+    assert_eq!(future["error"]["message"], json!("header not found"));
+    assert_eq!(
+        node.call("eth_accounts", json!([])).await["result"],
+        json!([])
+    );
+    let datadir = node.call("admin_datadir", json!([])).await;
+    assert_eq!(datadir["result"], json!(dir.path().display().to_string()));
+}
+
+/// Without state (a public network) the state reads answer geth's missing-state error,
+/// never "method not found".
+#[actix_rt::test]
+async fn state_reads_without_state_say_the_state_is_missing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = Binary::start(dir.path(), &["--sepolia", "--nodiscover"]).await;
+    for method in ["eth_getBalance", "eth_getCode"] {
+        let answer = node.call(method, json!([dev_address(), "latest"])).await;
+        assert_eq!(answer["error"]["code"], json!(-32000), "{answer}");
+        assert!(
+            answer["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("missing trie node")),
+            "{answer}"
+        );
+    }
 }
 
 fn dev_address() -> Address {

@@ -26,6 +26,7 @@ pub mod gas_price;
 #[cfg(unix)]
 pub mod ipc;
 pub mod limits;
+pub mod state;
 pub mod stream;
 mod txpool;
 pub mod ws;
@@ -250,6 +251,10 @@ fn enode_param(params: &[Value]) -> Result<Enode, RpcError> {
 async fn dispatch(node: &Node, method: &str, params: &[Value]) -> Result<Value, RpcError> {
     match method {
         "admin_nodeInfo" => Ok(node_info(node)),
+        "admin_datadir" => match &node.datadir {
+            Some(dir) => Ok(Value::String(dir.display().to_string())),
+            None => Err(RpcError::new(-32000, "this node has no data directory")),
+        },
         "admin_peers" => peers(node).await,
         "admin_addPeer" => {
             // geth answers true for any valid URL, whether or not the peer was known.
@@ -273,6 +278,11 @@ async fn dispatch(node: &Node, method: &str, params: &[Value]) -> Result<Value, 
         "eth_sendRawTransaction" => send_raw_transaction(node, params).await,
         "eth_getTransactionByHash" => eth::get_transaction_by_hash(node, params),
         "eth_getTransactionCount" => eth::get_transaction_count(node, params),
+        "eth_getBalance" => state::get_balance(node, params).await,
+        "eth_getCode" => state::get_code(node, params).await,
+        "eth_getStorageAt" => state::get_storage_at(node, params).await,
+        // geth without a keystore: no accounts.
+        "eth_accounts" => Ok(Value::Array(Vec::new())),
         "eth_getBlockByNumber" => eth::get_block_by_number(node, params),
         "eth_getBlockByHash" => eth::get_block_by_hash(node, params),
         "eth_gasPrice" => Ok(eth::gas_price(node)),

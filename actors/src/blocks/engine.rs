@@ -58,6 +58,26 @@ pub struct ProduceBlock {
     pub empty_ok: bool,
 }
 
+/// Query: state at our head (where we hold it).
+#[derive(Debug, Message)]
+#[rtype(result = "Result<StateAnswer, String>")]
+pub enum ReadState {
+    /// Balance, nonce and code of an account.
+    Account(Address),
+    /// One storage slot of an account.
+    Storage(Address, alloy_primitives::U256),
+}
+
+/// What [`ReadState`] found, at the block `head`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateAnswer {
+    /// The block the state is at.
+    pub head: u64,
+    /// Balance, nonce, code (for `Account`) or the slot's value in the balance place
+    /// (for `Storage`).
+    pub account: (alloy_primitives::U256, u64, alloy_primitives::Bytes),
+}
+
 /// Candidate transactions considered for one produced block at most (geth's miner looks at
 /// the pending pool; ours bounds the work per block).
 pub const MAX_BLOCK_CANDIDATES: usize = 4096;
@@ -278,6 +298,26 @@ fn block_candidates(
         }
     }
     out
+}
+
+impl Handler<ReadState> for PayloadExecutor {
+    type Result = Result<StateAnswer, String>;
+
+    fn handle(&mut self, msg: ReadState, _ctx: &mut SyncContext<Self>) -> Self::Result {
+        let head = self.store.head();
+        let number = head.number;
+        let executor = self.executor_at(&head)?;
+        let account = match msg {
+            ReadState::Account(address) => executor.account(&address),
+            ReadState::Storage(address, slot) => {
+                (executor.storage(&address, slot), 0, Default::default())
+            }
+        };
+        Ok(StateAnswer {
+            head: number,
+            account,
+        })
+    }
 }
 
 impl Handler<UpdateForkchoice> for PayloadExecutor {

@@ -124,6 +124,38 @@ impl ChainExecutor {
         })
     }
 
+    /// An account at the executor's head: balance, nonce and code (an account never
+    /// touched is empty).
+    pub fn account(&self, address: &Address) -> (alloy_primitives::U256, u64, Bytes) {
+        match self.db.cache.accounts.get(address) {
+            Some(account) => (
+                account.info.balance,
+                account.info.nonce,
+                account
+                    .info
+                    .code
+                    .as_ref()
+                    .map(|code| code.original_bytes())
+                    .unwrap_or_default(),
+            ),
+            None => Default::default(),
+        }
+    }
+
+    /// A storage slot of `address` at the executor's head (zero when never written).
+    pub fn storage(
+        &self,
+        address: &Address,
+        slot: alloy_primitives::U256,
+    ) -> alloy_primitives::U256 {
+        self.db
+            .cache
+            .accounts
+            .get(address)
+            .and_then(|account| account.storage.get(&slot).copied())
+            .unwrap_or_default()
+    }
+
     /// The next header's fields that do not depend on its transactions, for the fork
     /// active at `timestamp`.
     fn template(&self, timestamp: u64, beneficiary: Address) -> Header {

@@ -142,6 +142,8 @@ pub struct NodeConfig {
     /// Produce blocks (a dev network, `--dev.period`): every period, or with zero as soon
     /// as the pool has executable txs; `None`: never (default).
     pub dev_period: Option<Duration>,
+    /// The data directory, when the node has one (`admin_datadir`).
+    pub datadir: Option<PathBuf>,
 }
 
 /// Our client id in Hello, with an operator's `identity` in it as geth puts `--identity`
@@ -196,6 +198,7 @@ impl NodeConfig {
             history_window: crate::blocks::follow::FOLLOWED_BLOCKS,
             genesis: None,
             dev_period: None,
+            datadir: None,
         }
     }
 }
@@ -278,6 +281,8 @@ pub struct Node {
     pub(crate) lag: Arc<lag::LagMetrics>,
     /// Executes a consensus client's payloads (its own thread).
     pub(crate) engine: Addr<crate::blocks::engine::PayloadExecutor>,
+    /// The data directory, if any.
+    pub(crate) datadir: Option<PathBuf>,
 }
 
 impl Node {

@@ -109,6 +109,7 @@ impl Node {
             max_pending_handshakes: config.max_pending_handshakes,
             lag: Arc::default(),
             engine,
+            datadir: config.datadir.clone(),
         };
         LagProbe::new(node.lag.clone()).start();
         if let Some(period) = config.dev_period {

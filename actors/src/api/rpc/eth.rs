@@ -100,7 +100,7 @@ fn block_number_param(node: &Node, params: &[Value], index: usize) -> Result<u64
     }
 }
 
-fn parse_quantity(text: &str) -> Option<u64> {
+pub(crate) fn parse_quantity(text: &str) -> Option<u64> {
     let digits = text.strip_prefix("0x")?;
     if digits.is_empty() || (digits.len() > 1 && digits.starts_with('0')) {
         return None;
