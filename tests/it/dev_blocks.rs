@@ -44,6 +44,37 @@ async fn a_transaction_is_mined_at_once_with_period_zero() {
         assert_eq!(block["result"]["gasUsed"], json!("0x5208"));
         let status = node.call("txpool_status", json!([])).await;
         assert_eq!(status["result"]["pending"], json!("0x0"), "{status}");
+        // Its receipt, its place, its bytes.
+        let receipt = node.call("eth_getTransactionReceipt", json!([hash])).await["result"].clone();
+        assert_eq!(receipt["status"], json!("0x1"), "{receipt}");
+        assert_eq!(receipt["blockNumber"], json!(number));
+        assert_eq!(receipt["gasUsed"], json!("0x5208"));
+        assert_eq!(receipt["cumulativeGasUsed"], json!("0x5208"));
+        assert_eq!(receipt["transactionIndex"], json!("0x0"));
+        assert_eq!(
+            receipt["from"],
+            json!(format!("{:?}", dev_address()).to_lowercase())
+        );
+        assert_eq!(
+            receipt["to"],
+            json!(format!("{:?}", Address::repeat_byte(0x77)))
+        );
+        assert_eq!(receipt["contractAddress"], Value::Null);
+        assert_eq!(receipt["logs"], json!([]));
+        assert!(
+            receipt["effectiveGasPrice"]
+                .as_str()
+                .is_some_and(|p| p != "0x0"),
+            "{receipt}"
+        );
+        let block_receipts = node.call("eth_getBlockReceipts", json!([number])).await;
+        assert_eq!(block_receipts["result"][0], receipt);
+        let found = node.call("eth_getTransactionByHash", json!([hash])).await;
+        assert_eq!(found["result"]["blockNumber"], json!(number), "{found}");
+        let raw_back = node
+            .call("eth_getRawTransactionByHash", json!([hash]))
+            .await;
+        assert_eq!(raw_back["result"], json!(raw));
     }
     // The nonce after the mined ones is what the pool expects next.
     let count = node

@@ -301,6 +301,15 @@ async fn a_node_at_550_follows_two_peers_to_600_and_drops_included_txs() {
 
     let answer = crate::rpc_shapes::call(&c, "eth_blockNumber", json!([])).await;
     assert_eq!(answer["result"], json!("0x258"));
+    // The followed block's receipts (checked against its header) answer for its txs.
+    let receipt =
+        crate::rpc_shapes::call(&c, "eth_getTransactionReceipt", json!([included[0].hash()])).await;
+    assert_eq!(
+        receipt["result"]["transactionHash"],
+        json!(included[0].hash()),
+        "{receipt}"
+    );
+    assert!(receipt["result"]["status"].is_string(), "{receipt}");
     let tx =
         crate::rpc_shapes::call(&c, "eth_getTransactionByHash", json!([included[0].hash()])).await;
     assert!(tx["result"]["blockNumber"].is_string(), "{tx}");

@@ -26,6 +26,7 @@ pub mod gas_price;
 #[cfg(unix)]
 pub mod ipc;
 pub mod limits;
+mod receipts;
 pub mod state;
 pub mod stream;
 mod txpool;
@@ -279,6 +280,9 @@ async fn dispatch(node: &Node, method: &str, params: &[Value]) -> Result<Value, 
         "eth_getTransactionByHash" => eth::get_transaction_by_hash(node, params),
         "eth_getTransactionCount" => eth::get_transaction_count(node, params),
         "eth_getBalance" => state::get_balance(node, params).await,
+        "eth_getTransactionReceipt" => receipts::get_transaction_receipt(node, params),
+        "eth_getBlockReceipts" => receipts::get_block_receipts(node, params),
+        "eth_getRawTransactionByHash" => receipts::get_raw_transaction_by_hash(node, params),
         "eth_getCode" => state::get_code(node, params).await,
         "eth_getStorageAt" => state::get_storage_at(node, params).await,
         // geth without a keystore: no accounts.

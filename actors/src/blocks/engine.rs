@@ -82,6 +82,47 @@ pub struct StateAnswer {
 /// the pending pool; ours bounds the work per block).
 pub const MAX_BLOCK_CANDIDATES: usize = 4096;
 
+/// Transactions of stored blocks whose place is remembered at most (ours: about 450 full
+/// mainnet blocks' worth; a dev network's whole history for a long while).
+pub const MAX_INDEXED_TXS: usize = 65_536;
+
+/// Where the transactions of the blocks this executor stored sit (block hash, index), the
+/// newest [`MAX_INDEXED_TXS`]: what `eth_getTransactionReceipt` looks them up by.
+pub struct TxLocations {
+    map: std::sync::Mutex<lru::LruCache<B256, (B256, usize)>>,
+}
+
+impl Default for TxLocations {
+    fn default() -> Self {
+        Self {
+            map: std::sync::Mutex::new(lru::LruCache::new(
+                std::num::NonZeroUsize::MIN.saturating_add(MAX_INDEXED_TXS - 1),
+            )),
+        }
+    }
+}
+
+impl TxLocations {
+    /// The block hash and index of transaction `hash`, if remembered.
+    pub fn get(&self, hash: &B256) -> Option<(B256, usize)> {
+        self.map
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(hash)
+            .copied()
+    }
+
+    fn add(&self, block_hash: B256, block: &EthBlock) {
+        let mut map = self
+            .map
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (index, tx) in block.body.transactions.iter().enumerate() {
+            map.put(*tx.hash(), (block_hash, index));
+        }
+    }
+}
+
 /// Executes payloads against the chain (see the module doc).
 pub struct PayloadExecutor {
     genesis: Option<Arc<Genesis>>,
@@ -89,6 +130,8 @@ pub struct PayloadExecutor {
     pool: Arc<ValidatingTxPool>,
     followed: Arc<FollowedChain>,
     heads: Recipient<NewHeads>,
+    /// Where stored blocks' transactions sit.
+    locations: Arc<TxLocations>,
     /// The state at some block of the store (rebuilt by replay when another is needed;
     /// dropped after a failed execution, which leaves partial writes).
     executor: Option<ChainExecutor>,
@@ -104,6 +147,7 @@ impl PayloadExecutor {
         pool: Arc<ValidatingTxPool>,
         followed: Arc<FollowedChain>,
         heads: Recipient<NewHeads>,
+        locations: Arc<TxLocations>,
     ) -> Self {
         Self {
             genesis,
@@ -111,6 +155,7 @@ impl PayloadExecutor {
             pool,
             followed,
             heads,
+            locations,
             executor: None,
         }
     }
@@ -201,6 +246,7 @@ impl Handler<ExecutePayload> for PayloadExecutor {
                 error: error.to_string(),
             });
         }
+        self.locations.add(hash, &block);
         if extends {
             self.new_head(hash, &block, &senders.unwrap_or_default());
         } else {
@@ -247,6 +293,7 @@ impl Handler<ProduceBlock> for PayloadExecutor {
             self.executor = None;
             return Err(error.to_string());
         }
+        self.locations.add(hash, &built.block);
         self.new_head(hash, &built.block, &built.senders);
         log::info!(
             "produced block #{number} ({count} txs, {} skipped) {hash}",

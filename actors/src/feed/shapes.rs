@@ -93,3 +93,68 @@ pub fn block(
         }),
     }
 }
+
+/// Where a mined transaction sits, for its receipt.
+#[derive(Clone, Copy, Debug)]
+pub struct MinedAt<'a> {
+    /// The block's header.
+    pub header: &'a Header,
+    /// The block's hash.
+    pub hash: B256,
+    /// The transaction's index in the block.
+    pub index: usize,
+    /// The index of the block's first log of this transaction.
+    pub first_log: usize,
+    /// The block's blob base fee, when blobs exist at its fork.
+    pub blob_base_fee: Option<u128>,
+}
+
+/// A receipt as geth shows it (`eth_getTransactionReceipt`): the consensus receipt with
+/// its logs placed in the block, gas used by this transaction alone (cumulative minus the
+/// previous one), the price it paid, sender, recipient and a created contract's address.
+pub fn receipt(
+    tx: &TxEnvelope,
+    sender: Address,
+    receipt: &alloy_consensus::ReceiptEnvelope,
+    previous_cumulative: u64,
+    at: MinedAt<'_>,
+) -> alloy_rpc_types_eth::TransactionReceipt {
+    use alloy_consensus::Transaction;
+    let tx_hash = *tx.hash();
+    let mut log_index = at.first_log;
+    let inner = receipt.clone().map_logs(|log| {
+        let placed = alloy_rpc_types_eth::Log {
+            inner: log,
+            block_hash: Some(at.hash),
+            block_number: Some(at.header.number),
+            block_timestamp: Some(at.header.timestamp),
+            transaction_hash: Some(tx_hash),
+            transaction_index: Some(at.index as u64),
+            log_index: Some(log_index as u64),
+            removed: false,
+        };
+        log_index += 1;
+        placed
+    });
+    let base_fee = at.header.base_fee_per_gas;
+    let blob_gas_used = tx
+        .blob_versioned_hashes()
+        .map(|h| h.len() as u64 * alloy_eips::eip4844::DATA_GAS_PER_BLOB);
+    let to = tx.to();
+    alloy_rpc_types_eth::TransactionReceipt {
+        inner,
+        transaction_hash: tx_hash,
+        transaction_index: Some(at.index as u64),
+        block_hash: Some(at.hash),
+        block_number: Some(at.header.number),
+        gas_used: receipt
+            .cumulative_gas_used()
+            .saturating_sub(previous_cumulative),
+        effective_gas_price: tx.effective_gas_price(base_fee),
+        blob_gas_used,
+        blob_gas_price: blob_gas_used.and(at.blob_base_fee),
+        from: sender,
+        to,
+        contract_address: to.is_none().then(|| sender.create(tx.nonce())),
+    }
+}

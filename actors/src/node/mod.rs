@@ -283,6 +283,10 @@ pub struct Node {
     pub(crate) engine: Addr<crate::blocks::engine::PayloadExecutor>,
     /// The data directory, if any.
     pub(crate) datadir: Option<PathBuf>,
+    /// Where stored blocks' transactions sit (receipts by tx hash).
+    pub(crate) tx_locations: Arc<crate::blocks::engine::TxLocations>,
+    /// The chain's header rules (fork schedule and blob parameters), when known.
+    pub(crate) header_rules: Option<Arc<crate::chain::HeaderRules>>,
 }
 
 impl Node {

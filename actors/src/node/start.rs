@@ -12,7 +12,7 @@ use tokio::net::TcpListener;
 use super::lag::LagProbe;
 use super::manager::{Admission, InboundThrottle};
 use super::{dial, wiring, Direction, Node, NodeConfig, PeerArbiters, PeerManager};
-use crate::blocks::engine::PayloadExecutor;
+use crate::blocks::engine::{PayloadExecutor, TxLocations};
 use crate::blocks::follow::{FollowLinks, FollowedChain, FollowedOverlay, HeadFollower};
 use crate::blocks::produce::DevProducer;
 use crate::blocks::propagation::BlockPropagator;
@@ -79,7 +79,15 @@ impl Node {
         let hub = SubscriptionHub::new(config.max_subscriptions);
         let subscription_metrics = hub.metrics();
         let subscriptions = SubscriptionHub::start_in_arbiter(&hub_arbiter, move |_| hub);
-        let engine = start_engine(&config, &store, &core.pool, &follow, &subscriptions);
+        let tx_locations = Arc::new(TxLocations::default());
+        let engine = start_engine(
+            &config,
+            &store,
+            &core.pool,
+            &follow,
+            &subscriptions,
+            &tx_locations,
+        );
         let node = Self {
             peer_set: core.peer_set,
             pool: core.pool,
@@ -110,6 +118,8 @@ impl Node {
             lag: Arc::default(),
             engine,
             datadir: config.datadir.clone(),
+            tx_locations,
+            header_rules: config.header_rules.clone(),
         };
         LagProbe::new(node.lag.clone()).start();
         if let Some(period) = config.dev_period {
@@ -385,9 +395,11 @@ fn start_engine(
     pool: &Arc<ValidatingTxPool>,
     follow: &Arc<FollowedChain>,
     subscriptions: &Addr<SubscriptionHub>,
+    locations: &Arc<TxLocations>,
 ) -> Addr<PayloadExecutor> {
     let (genesis, store, pool) = (config.genesis.clone(), store.clone(), pool.clone());
     let (followed, heads) = (follow.clone(), subscriptions.clone().recipient());
+    let locations = locations.clone();
     SyncArbiter::start(1, move || {
         PayloadExecutor::new(
             genesis.clone(),
@@ -395,6 +407,7 @@ fn start_engine(
             pool.clone(),
             followed.clone(),
             heads.clone(),
+            locations.clone(),
         )
     })
 }

@@ -178,6 +178,20 @@ pub fn get_transaction_by_hash(node: &Node, params: &[Value]) -> Result<Value, R
             return Ok(Value::Null);
         };
         mined_tx(tx, *sender, &block.header, block.hash, found.index)
+    } else if let Some((block, index)) = node.tx_locations.get(&hash) {
+        // A block we stored (produced, or a consensus client's payload).
+        let (Some(header), Some(body)) =
+            (node.store.header_by_hash(&block), node.store.body(&block))
+        else {
+            return Ok(Value::Null);
+        };
+        let Some(tx) = body.transactions.get(index) else {
+            return Ok(Value::Null);
+        };
+        let Ok(sender) = alloy_consensus::transaction::SignerRecoverable::recover_signer(tx) else {
+            return Ok(Value::Null);
+        };
+        mined_tx(tx, sender, &header, block, index)
     } else {
         return Ok(Value::Null);
     };

@@ -1,0 +1,152 @@
+//! Mined transactions by hash where we have their blocks: `eth_getTransactionReceipt`,
+//! `eth_getBlockReceipts` and `eth_getRawTransactionByHash`, from blocks we stored
+//! (produced, or executed from a consensus client's payloads) and followed blocks whose
+//! receipts matched their headers. Unknown ones answer null, as geth does.
+
+use alloy_consensus::transaction::SignerRecoverable;
+use alloy_consensus::{Header, ReceiptEnvelope, TxEnvelope};
+use alloy_eips::eip2718::Encodable2718;
+use alloy_primitives::B256;
+use serde_json::Value;
+
+use super::{string_param, RpcError};
+use crate::feed::shapes::{self, MinedAt};
+use crate::node::Node;
+use crate::txs::pool::TxPool;
+
+/// A block with everything a receipt needs.
+struct ReceiptBlock {
+    header: Header,
+    hash: B256,
+    txs: Vec<TxEnvelope>,
+    receipts: Vec<ReceiptEnvelope>,
+}
+
+fn hash(params: &[Value], name: &str) -> Result<B256, RpcError> {
+    string_param(params, 0, name)?
+        .parse()
+        .map_err(|_| RpcError::params(format!("{name} must be 32 bytes of hex")))
+}
+
+/// The block `hash` with its receipts, stored or followed.
+fn block_with_receipts(node: &Node, hash: B256) -> Option<ReceiptBlock> {
+    if let (Some(header), Some(body), Some(receipts)) = (
+        node.store.header_by_hash(&hash),
+        node.store.body(&hash),
+        node.store.receipts(&hash),
+    ) {
+        return Some(ReceiptBlock {
+            header,
+            hash,
+            txs: body.transactions,
+            receipts,
+        });
+    }
+    let followed = node.follow.by_hash(&hash)?;
+    Some(ReceiptBlock {
+        header: followed.header.clone(),
+        hash,
+        txs: followed.body.transactions.clone(),
+        receipts: followed.receipts.clone()?,
+    })
+}
+
+/// Where transaction `tx` was mined: its block and index.
+fn locate(node: &Node, tx: &B256) -> Option<(B256, usize)> {
+    node.tx_locations
+        .get(tx)
+        .or_else(|| node.follow.transaction(tx).map(|t| (t.block.hash, t.index)))
+}
+
+/// The receipt of the `index`th transaction of `block` in geth's shape.
+fn shaped(node: &Node, block: &ReceiptBlock, index: usize) -> Option<Value> {
+    let tx = block.txs.get(index)?;
+    let receipt = block.receipts.get(index)?;
+    let sender = tx.recover_signer().ok()?;
+    let previous = match index {
+        0 => 0,
+        _ => block.receipts.get(index - 1)?.cumulative_gas_used(),
+    };
+    let first_log = block.receipts[..index].iter().map(|r| r.logs().len()).sum();
+    let blob_base_fee = node.header_rules.as_ref().and_then(|rules| {
+        let params = rules.blob_params_at(block.header.timestamp)?;
+        Some(params.calc_blob_fee(block.header.excess_blob_gas?))
+    });
+    let at = MinedAt {
+        header: &block.header,
+        hash: block.hash,
+        index,
+        first_log,
+        blob_base_fee,
+    };
+    serde_json::to_value(shapes::receipt(tx, sender, receipt, previous, at)).ok()
+}
+
+/// `eth_getTransactionReceipt(hash)`.
+pub fn get_transaction_receipt(node: &Node, params: &[Value]) -> Result<Value, RpcError> {
+    let tx = hash(params, "transaction hash")?;
+    let Some((block, index)) = locate(node, &tx) else {
+        return Ok(Value::Null);
+    };
+    Ok(block_with_receipts(node, block)
+        .and_then(|block| shaped(node, &block, index))
+        .unwrap_or(Value::Null))
+}
+
+/// `eth_getBlockReceipts(block)`: by hash or number (a tag means our head).
+pub fn get_block_receipts(node: &Node, params: &[Value]) -> Result<Value, RpcError> {
+    let text = string_param(params, 0, "block")?;
+    let hash = match text.len() {
+        66 => text
+            .parse()
+            .map_err(|_| RpcError::params("block hash must be 32 bytes of hex"))?,
+        _ => {
+            let number = match text {
+                "latest" | "pending" | "safe" | "finalized" => super::eth::latest_number(node),
+                "earliest" => 0,
+                number => super::eth::parse_quantity(number)
+                    .ok_or_else(|| RpcError::params(format!("invalid block number {number:?}")))?,
+            };
+            let hash = node
+                .store
+                .canonical_hash(number)
+                .or_else(|| node.follow.by_number(number).map(|b| b.hash));
+            let Some(hash) = hash else {
+                return Ok(Value::Null);
+            };
+            hash
+        }
+    };
+    let Some(block) = block_with_receipts(node, hash) else {
+        return Ok(Value::Null);
+    };
+    let receipts: Option<Vec<Value>> = (0..block.txs.len())
+        .map(|index| shaped(node, &block, index))
+        .collect();
+    Ok(receipts.map_or(Value::Null, Value::Array))
+}
+
+/// `eth_getRawTransactionByHash(hash)`: the canonical encoding (a pooled blob transaction
+/// without its sidecar, as in a block).
+pub fn get_raw_transaction_by_hash(node: &Node, params: &[Value]) -> Result<Value, RpcError> {
+    let tx = hash(params, "transaction hash")?;
+    let raw = if let Some(pooled) = node.pool.get(&tx) {
+        let envelope: TxEnvelope = pooled
+            .tx
+            .clone()
+            .map_eip4844(|blob| alloy_consensus::TxEip4844Variant::TxEip4844(blob.tx));
+        envelope.encoded_2718()
+    } else if let Some((block, index)) = locate(node, &tx) {
+        let body = node
+            .store
+            .body(&block)
+            .or_else(|| node.follow.by_hash(&block).map(|b| b.body.clone()));
+        match body.and_then(|b| b.transactions.get(index).cloned()) {
+            Some(tx) => tx.encoded_2718(),
+            None => return Ok(Value::Null),
+        }
+    } else {
+        return Ok(Value::Null);
+    };
+    Ok(Value::String(alloy_primitives::hex::encode_prefixed(raw)))
+}
