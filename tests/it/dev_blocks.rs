@@ -157,3 +157,70 @@ async fn a_period_makes_empty_blocks() {
         .await;
     assert_eq!(block["result"]["transactions"], json!([]), "{block}");
 }
+
+/// `eth_call` and `eth_estimateGas` on the head's state, in geth's shapes: a transfer
+/// estimates at exactly 21,000; init code that returns 42 gives it back; init code that
+/// reverts with `Error("nope")` is code 3 with the reason and the revert data.
+#[actix_rt::test]
+async fn calls_and_estimates_run_on_the_head_state() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = Binary::start(dir.path(), &["--nodiscover"]).await;
+    let from = format!("{:?}", dev_address());
+    let transfer =
+        json!({"from": from, "to": format!("{:?}", Address::repeat_byte(0x77)), "value": "0x1"});
+    let estimate = node.call("eth_estimateGas", json!([transfer])).await;
+    assert_eq!(estimate["result"], json!("0x5208"), "{estimate}");
+    // PUSH1 42, PUSH1 0, MSTORE, PUSH1 32, PUSH1 0, RETURN.
+    let returns_42 = json!({"from": from, "data": "0x602a60005260206000f3"});
+    let output = node.call("eth_call", json!([returns_42, "latest"])).await;
+    assert_eq!(
+        output["result"],
+        json!(format!("0x{}2a", "0".repeat(62))),
+        "{output}"
+    );
+    let estimate = node.call("eth_estimateGas", json!([returns_42])).await;
+    let gas = u64::from_str_radix(
+        estimate["result"]
+            .as_str()
+            .expect("gas")
+            .trim_start_matches("0x"),
+        16,
+    )
+    .expect("hex");
+    // 53,000 for a create, 6,400 to deposit 32 bytes of code, calldata and a few opcodes;
+    // the search stops within geth's 1.5%.
+    assert!((59_000..61_000).contains(&gas), "{gas}");
+    let mut with_estimate = returns_42.clone();
+    with_estimate["gas"] = json!(format!("{gas:#x}"));
+    let output = node
+        .call("eth_call", json!([with_estimate, "latest"]))
+        .await;
+    assert!(
+        output["result"].is_string(),
+        "the estimate is enough: {output}"
+    );
+    // CODECOPY 100 bytes of Error("nope") revert data from offset 12, REVERT them.
+    let mut revert_data = vec![0x08, 0xc3, 0x79, 0xa0];
+    revert_data.extend_from_slice(&U256::from(32).to_be_bytes::<32>());
+    revert_data.extend_from_slice(&U256::from(4).to_be_bytes::<32>());
+    let mut reason = b"nope".to_vec();
+    reason.resize(32, 0);
+    revert_data.extend_from_slice(&reason);
+    let mut code = vec![
+        0x60, 0x64, 0x60, 0x0c, 0x60, 0x00, 0x39, 0x60, 0x64, 0x60, 0x00, 0xfd,
+    ];
+    code.extend_from_slice(&revert_data);
+    let reverting = json!({"from": from, "data": hex::encode_prefixed(&code)});
+    for method in ["eth_call", "eth_estimateGas"] {
+        let answer = node.call(method, json!([reverting])).await;
+        assert_eq!(answer["error"]["code"], json!(3), "{method}: {answer}");
+        assert_eq!(
+            answer["error"]["message"],
+            json!("execution reverted: nope")
+        );
+        assert_eq!(
+            answer["error"]["data"],
+            json!(hex::encode_prefixed(&revert_data))
+        );
+    }
+}

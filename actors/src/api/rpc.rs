@@ -53,6 +53,8 @@ pub struct RpcError {
     pub code: i64,
     /// The message.
     pub message: String,
+    /// Extra data (a revert's return data, as hex).
+    pub data: Option<String>,
 }
 
 impl RpcError {
@@ -60,6 +62,15 @@ impl RpcError {
         Self {
             code,
             message: message.into(),
+            data: None,
+        }
+    }
+
+    /// The error as the JSON-RPC `error` object.
+    pub(crate) fn to_json(&self) -> Value {
+        match &self.data {
+            Some(data) => json!({"code": self.code, "message": self.message, "data": data}),
+            None => json!({"code": self.code, "message": self.message}),
         }
     }
 
@@ -225,7 +236,7 @@ fn unknown_method(method: &str) -> RpcError {
 }
 
 fn error_response(id: Value, error: RpcError) -> Value {
-    json!({"jsonrpc": "2.0", "id": id, "error": {"code": error.code, "message": error.message}})
+    json!({"jsonrpc": "2.0", "id": id, "error": error.to_json()})
 }
 
 pub(crate) fn quantity(n: u64) -> Value {
@@ -280,6 +291,8 @@ async fn dispatch(node: &Node, method: &str, params: &[Value]) -> Result<Value, 
         "eth_getTransactionByHash" => eth::get_transaction_by_hash(node, params),
         "eth_getTransactionCount" => eth::get_transaction_count(node, params),
         "eth_getBalance" => state::get_balance(node, params).await,
+        "eth_call" => state::call(node, params).await,
+        "eth_estimateGas" => state::estimate_gas(node, params).await,
         "eth_getTransactionReceipt" => receipts::get_transaction_receipt(node, params),
         "eth_getBlockReceipts" => receipts::get_block_receipts(node, params),
         "eth_getRawTransactionByHash" => receipts::get_raw_transaction_by_hash(node, params),

@@ -78,6 +78,32 @@ pub struct StateAnswer {
     pub account: (alloy_primitives::U256, u64, alloy_primitives::Bytes),
 }
 
+/// Query: run a call at our head (`estimate`: find the least gas it succeeds with, geth's
+/// binary search).
+#[derive(Debug, Message)]
+#[rtype(result = "Result<CallAnswer, String>")]
+pub struct RunCall {
+    /// The call.
+    pub request: crate::chain::CallRequest,
+    /// Estimate its gas instead of returning its output.
+    pub estimate: bool,
+}
+
+/// What [`RunCall`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallAnswer {
+    /// The output (`eth_call`) or the estimated gas as 8 big-endian bytes.
+    Done(alloy_primitives::Bytes),
+    /// It reverted, with this data.
+    Reverted(alloy_primitives::Bytes),
+    /// It halted, or needed more gas than offered (`eth_estimateGas`).
+    Failed(String),
+}
+
+/// The estimate's search stops once its bounds are this close, in thousandths of the upper
+/// bound (geth's `estimateGasErrorRatio`, 1.5%).
+pub const ESTIMATE_ERROR_PER_MILLE: u64 = 15;
+
 /// Candidate transactions considered for one produced block at most (geth's miner looks at
 /// the pending pool; ours bounds the work per block).
 pub const MAX_BLOCK_CANDIDATES: usize = 4096;
@@ -345,6 +371,61 @@ fn block_candidates(
         }
     }
     out
+}
+
+impl Handler<RunCall> for PayloadExecutor {
+    type Result = Result<CallAnswer, String>;
+
+    fn handle(&mut self, msg: RunCall, _ctx: &mut SyncContext<Self>) -> Self::Result {
+        use crate::chain::CallOutcome;
+        let head = self.store.head();
+        let executor = self.executor_at(&head)?;
+        let cap = msg.request.gas.unwrap_or(executor.block_gas_limit());
+        let outcome = executor.call(&msg.request, cap)?;
+        let used = match outcome {
+            CallOutcome::Success(_, output) if !msg.estimate => {
+                return Ok(CallAnswer::Done(output));
+            }
+            CallOutcome::Success(used, _) => used,
+            CallOutcome::Revert(_, data) => return Ok(CallAnswer::Reverted(data)),
+            CallOutcome::Halt(_, reason) if msg.estimate => {
+                return Ok(CallAnswer::Failed(format!(
+                    "gas required exceeds allowance ({cap}): {reason}"
+                )));
+            }
+            CallOutcome::Halt(_, reason) => return Ok(CallAnswer::Failed(reason)),
+        };
+        // geth's shortcut: a plain transfer to an account without code costs exactly 21,000.
+        let plain = msg.request.data.is_empty()
+            && msg
+                .request
+                .to
+                .is_some_and(|to| executor.account(&to).2.is_empty());
+        if plain {
+            return Ok(CallAnswer::Done(used.to_be_bytes().to_vec().into()));
+        }
+        // geth's search: the gas used is a lower bound; try 64/63 of it first.
+        let (mut lo, mut hi) = (used.saturating_sub(1), cap);
+        let first = used.saturating_mul(64) / 63;
+        if first < hi
+            && matches!(
+                executor.call(&msg.request, first)?,
+                CallOutcome::Success(..)
+            )
+        {
+            hi = first;
+        }
+        while lo.saturating_add(1) < hi
+            && hi.saturating_sub(lo).saturating_mul(1000) / hi.max(1) >= ESTIMATE_ERROR_PER_MILLE
+        {
+            let mid = lo + (hi - lo) / 2;
+            match executor.call(&msg.request, mid)? {
+                CallOutcome::Success(..) => hi = mid,
+                _ => lo = mid,
+            }
+        }
+        Ok(CallAnswer::Done(hi.to_be_bytes().to_vec().into()))
+    }
 }
 
 impl Handler<ReadState> for PayloadExecutor {

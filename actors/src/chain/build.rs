@@ -192,6 +192,93 @@ impl ChainExecutor {
     }
 }
 
+/// A message call as `eth_call` and `eth_estimateGas` take it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CallRequest {
+    /// The caller (zero when not given, as geth does).
+    pub from: Address,
+    /// The callee; `None` creates a contract from `data`.
+    pub to: Option<Address>,
+    /// Gas offered; `None`: the block's gas limit.
+    pub gas: Option<u64>,
+    /// A legacy gas price.
+    pub gas_price: Option<u128>,
+    /// EIP-1559 fee cap.
+    pub max_fee_per_gas: Option<u128>,
+    /// EIP-1559 tip cap.
+    pub max_priority_fee_per_gas: Option<u128>,
+    /// Wei sent.
+    pub value: alloy_primitives::U256,
+    /// Call data or init code.
+    pub data: Bytes,
+}
+
+/// How a call ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CallOutcome {
+    /// Returned: gas used and output.
+    Success(u64, Bytes),
+    /// Reverted: gas used and revert data.
+    Revert(u64, Bytes),
+    /// Halted (out of gas, invalid opcode, ...): gas used and why.
+    Halt(u64, String),
+}
+
+impl ChainExecutor {
+    /// Runs `request` against the state at the head, in the next block's environment,
+    /// without keeping anything (geth's `eth_call`: no nonce check, and no base fee when
+    /// no price is given). An invalid call (say, a balance below the value) is an error.
+    pub fn call(&self, request: &CallRequest, gas: u64) -> Result<CallOutcome, String> {
+        use alloy_evm::Evm;
+        let head = &self.head;
+        let template = self.template(head.timestamp.saturating_add(1), Address::ZERO);
+        let spec = self.spec();
+        let blob_params = self.blob_params_at(template.timestamp);
+        let mut env = EvmEnv::for_eth_block(&template, &spec, self.config.chain_id, blob_params);
+        env.cfg_env.disable_nonce_check = true;
+        let price = request.max_fee_per_gas.or(request.gas_price);
+        if price.is_none() {
+            // geth's NoBaseFee: a call without a price runs with a zero base fee.
+            env.block_env.basefee = 0;
+        }
+        let mut db = self.db.clone();
+        let mut evm = EthEvmFactory::default().create_evm(&mut db, env);
+        let tx = revm::context::TxEnv {
+            tx_type: u8::from(request.max_fee_per_gas.is_some()) * 2,
+            caller: request.from,
+            gas_limit: gas,
+            gas_price: price.unwrap_or(0),
+            gas_priority_fee: request.max_priority_fee_per_gas,
+            kind: request.to.map_or(
+                alloy_primitives::TxKind::Create,
+                alloy_primitives::TxKind::Call,
+            ),
+            value: request.value,
+            data: request.data.clone(),
+            nonce: self.account(&request.from).1,
+            chain_id: Some(self.config.chain_id),
+            ..Default::default()
+        };
+        let outcome = evm.transact(tx).map_err(|e| e.to_string())?;
+        Ok(match outcome.result {
+            revm::context_interface::result::ExecutionResult::Success { gas, output, .. } => {
+                CallOutcome::Success(gas.tx_gas_used(), output.into_data())
+            }
+            revm::context_interface::result::ExecutionResult::Revert { gas, output, .. } => {
+                CallOutcome::Revert(gas.tx_gas_used(), output)
+            }
+            revm::context_interface::result::ExecutionResult::Halt { gas, reason, .. } => {
+                CallOutcome::Halt(gas.tx_gas_used(), format!("{reason:?}"))
+            }
+        })
+    }
+
+    /// The gas limit of the head's next block (what `eth_call` offers by default).
+    pub fn block_gas_limit(&self) -> u64 {
+        self.head.gas_limit
+    }
+}
+
 /// `template` completed with what execution produced.
 fn sealed_header(
     template: Header,

@@ -31,7 +31,7 @@ use crate::eth::EthBlock;
 
 #[path = "build.rs"]
 mod build;
-pub use build::BuiltBlock;
+pub use build::{BuiltBlock, CallOutcome, CallRequest};
 
 /// Why a block could not be executed against its header.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -16,7 +16,7 @@ mod validate;
 
 /// Ethash light verification (its own crate, optimised in test builds).
 pub use ethpeer_ethash as ethash;
-pub use execute::{BuiltBlock, ChainExecutor, ExecutionError};
+pub use execute::{BuiltBlock, CallOutcome, CallRequest, ChainExecutor, ExecutionError};
 pub use header_rules::{HeaderRuleError, HeaderRules};
 pub use info::{chain_info, ChainInfo, ChainInfoError, ForkIdJson};
 pub use policy::BlockPolicy;

@@ -219,7 +219,7 @@ fn error_text(error: &RpcError) -> String {
     serde_json::json!({
         "jsonrpc": "2.0",
         "id": Value::Null,
-        "error": {"code": error.code, "message": error.message},
+        "error": error.to_json(),
     })
     .to_string()
 }

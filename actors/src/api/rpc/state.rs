@@ -79,3 +79,94 @@ pub async fn state_nonce(node: &Node, params: &[Value]) -> Result<Value, RpcErro
     let answer = read(node, ReadState::Account(address(params)?), params.get(1)).await?;
     Ok(super::quantity(answer.account.1))
 }
+
+/// A call object (`from`, `to`, `gas`, `gasPrice`, `maxFeePerGas`,
+/// `maxPriorityFeePerGas`, `value`, `data` or `input`) as [`CallRequest`].
+fn call_request(params: &[Value]) -> Result<crate::chain::CallRequest, RpcError> {
+    let object = params
+        .first()
+        .and_then(Value::as_object)
+        .ok_or_else(|| RpcError::params("missing call object (parameter 0)"))?;
+    let field = |name: &str| object.get(name).and_then(Value::as_str);
+    let parse_err = |name: &str| RpcError::params(format!("invalid {name}"));
+    let quantity = |name: &str| -> Result<Option<u128>, RpcError> {
+        field(name)
+            .map(|text| {
+                u128::from_str_radix(text.trim_start_matches("0x"), 16).map_err(|_| parse_err(name))
+            })
+            .transpose()
+    };
+    let address = |name: &str| -> Result<Option<Address>, RpcError> {
+        field(name)
+            .map(|text| text.parse().map_err(|_| parse_err(name)))
+            .transpose()
+    };
+    let data = field("input").or_else(|| field("data")).unwrap_or("0x");
+    Ok(crate::chain::CallRequest {
+        from: address("from")?.unwrap_or_default(),
+        to: address("to")?,
+        gas: quantity("gas")?.map(|g| u64::try_from(g).unwrap_or(u64::MAX)),
+        gas_price: quantity("gasPrice")?,
+        max_fee_per_gas: quantity("maxFeePerGas")?,
+        max_priority_fee_per_gas: quantity("maxPriorityFeePerGas")?,
+        value: field("value")
+            .map(|text| text.parse::<U256>().map_err(|_| parse_err("value")))
+            .transpose()?
+            .unwrap_or_default(),
+        data: alloy_primitives::hex::decode(data)
+            .map_err(|_| parse_err("data"))?
+            .into(),
+    })
+}
+
+async fn run(node: &Node, params: &[Value], estimate: bool) -> Result<Vec<u8>, RpcError> {
+    use crate::blocks::engine::{CallAnswer, RunCall};
+    let request = call_request(params)?;
+    let answer = node
+        .engine
+        .send(RunCall { request, estimate })
+        .await
+        .map_err(|_| RpcError::new(-32000, "the node is shutting down"))?
+        .map_err(|error| RpcError::new(-32000, format!("{MISSING_STATE} ({error})")))?;
+    match answer {
+        CallAnswer::Done(bytes) => Ok(bytes.to_vec()),
+        CallAnswer::Reverted(data) => Err(reverted(&data)),
+        CallAnswer::Failed(reason) => Err(RpcError::new(-32000, reason)),
+    }
+}
+
+/// geth's revert error: code 3, "execution reverted" with the `Error(string)` reason when
+/// the data carries one, and the data itself.
+fn reverted(data: &[u8]) -> RpcError {
+    let reason = data
+        .strip_prefix(&[0x08, 0xc3, 0x79, 0xa0][..])
+        .and_then(|abi| {
+            let length = usize::try_from(U256::from_be_slice(abi.get(32..64)?)).ok()?;
+            let bytes = abi.get(64..64usize.checked_add(length)?)?;
+            String::from_utf8(bytes.to_vec()).ok()
+        });
+    let mut error = RpcError::new(
+        3,
+        match reason {
+            Some(reason) => format!("execution reverted: {reason}"),
+            None => "execution reverted".to_string(),
+        },
+    );
+    error.data = Some(alloy_primitives::hex::encode_prefixed(data));
+    error
+}
+
+/// `eth_call(call, block)` at our head: the return data.
+pub async fn call(node: &Node, params: &[Value]) -> Result<Value, RpcError> {
+    let output = run(node, params, false).await?;
+    Ok(Value::String(alloy_primitives::hex::encode_prefixed(
+        output,
+    )))
+}
+
+/// `eth_estimateGas(call, block)`: the least gas it succeeds with (geth's binary search).
+pub async fn estimate_gas(node: &Node, params: &[Value]) -> Result<Value, RpcError> {
+    let bytes = run(node, params, true).await?;
+    let gas = u64::from_be_bytes(bytes.try_into().unwrap_or([0xff; 8]));
+    Ok(super::quantity(gas))
+}

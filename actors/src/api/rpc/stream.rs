@@ -138,5 +138,5 @@ impl StreamConnection {
 }
 
 fn error_json(id: Value, error: &RpcError) -> Value {
-    json!({"jsonrpc": "2.0", "id": id, "error": {"code": error.code, "message": error.message}})
+    json!({"jsonrpc": "2.0", "id": id, "error": error.to_json()})
 }

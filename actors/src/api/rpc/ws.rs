@@ -230,7 +230,7 @@ impl Connection {
 }
 
 fn error_json(id: Value, error: &RpcError) -> Value {
-    json!({"jsonrpc": "2.0", "id": id, "error": {"code": error.code, "message": error.message}})
+    json!({"jsonrpc": "2.0", "id": id, "error": error.to_json()})
 }
 
 /// Why a write to a WebSocket client failed.
