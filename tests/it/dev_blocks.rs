@@ -224,3 +224,47 @@ async fn calls_and_estimates_run_on_the_head_state() {
         );
     }
 }
+
+/// viem's ordinary wallet path (`tests/interop/wallet.mjs`): `sendTransaction` with a
+/// local account and no gas limit, `waitForTransactionReceipt`, and the revert reason of a
+/// reverting `estimateGas`, against a dev node producing blocks.
+#[actix_rt::test]
+async fn viem_sends_a_transaction_and_waits_for_its_receipt() {
+    let Some(interop) = crate::interop::interop_dir() else {
+        return;
+    };
+    if !interop.join("node_modules").join("viem").is_dir() {
+        assert_ne!(
+            std::env::var("ETHPEER_REQUIRE_INTEROP").as_deref(),
+            Ok("1"),
+            "viem missing in tests/interop/node_modules (run npm ci there)"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = Binary::start(dir.path(), &["--nodiscover", "--dev.period", "0"]).await;
+    let output = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        tokio::process::Command::new("node")
+            .arg(interop.join("wallet.mjs"))
+            .arg(&node.rpc)
+            .stderr(std::process::Stdio::inherit())
+            .output(),
+    )
+    .await
+    .expect("the viem script within 60 s")
+    .expect("node runs");
+    let text = String::from_utf8_lossy(&output.stdout);
+    let result: Value = serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("{e}: {text}"));
+    assert_eq!(result["ok"], json!(true), "{result:#}");
+    assert_eq!(result["status"], json!("success"), "{result:#}");
+    assert_eq!(result["blockNumber"], json!("1"), "{result:#}");
+    assert_eq!(result["gasUsed"], json!("21000"), "{result:#}");
+    assert_eq!(result["balance"], json!("1000"), "{result:#}");
+    assert!(
+        result["revert"]
+            .as_str()
+            .is_some_and(|r| r.contains("nope")),
+        "viem shows the revert reason: {result:#}"
+    );
+}
