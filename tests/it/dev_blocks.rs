@@ -268,3 +268,84 @@ async fn viem_sends_a_transaction_and_waits_for_its_receipt() {
         "viem shows the revert reason: {result:#}"
     );
 }
+
+/// A contract creation whose init code emits one log (`LOG1` with a known topic), mined
+/// on a producing dev node; `eth_getLogs` finds it by topic, address and block, its
+/// receipt carries it, and filters that do not match find nothing.
+#[actix_rt::test]
+async fn logs_of_produced_blocks_are_found_by_filter() {
+    use alloy_consensus::{SignableTransaction, TxEip1559};
+    use alloy_primitives::{Bytes, TxKind, B256};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = Binary::start(dir.path(), &["--nodiscover", "--dev.period", "0"]).await;
+    let topic = B256::repeat_byte(0xab);
+    // PUSH32 topic, PUSH1 0, PUSH1 0, LOG1, STOP.
+    let mut code = vec![0x7f];
+    code.extend_from_slice(topic.as_slice());
+    code.extend_from_slice(&[0x60, 0x00, 0x60, 0x00, 0xa1, 0x00]);
+    let tx = TxEip1559 {
+        chain_id: 1337,
+        nonce: 0,
+        gas_limit: 100_000,
+        max_fee_per_gas: 2_000_000_000,
+        max_priority_fee_per_gas: 1_000_000_000,
+        to: TxKind::Create,
+        value: U256::ZERO,
+        access_list: Default::default(),
+        input: Bytes::from(code),
+    };
+    let key: B256 = genesis::DEV_ACCOUNT_KEYS[0].parse().expect("key");
+    let signature =
+        alloy_consensus::crypto::secp256k1::sign_message(key, tx.signature_hash()).expect("signs");
+    let signed = ethpeer_actors::eth::PooledTx::Eip1559(tx.into_signed(signature));
+    let hash = signed.hash().to_string();
+    let sent = node
+        .call(
+            "eth_sendRawTransaction",
+            json!([hex::encode_prefixed(signed.encoded_2718())]),
+        )
+        .await;
+    assert_eq!(sent["result"], json!(hash), "{sent}");
+    eventually("the creation is mined", || async {
+        node.call("eth_blockNumber", json!([])).await["result"] == json!("0x1")
+    })
+    .await;
+    let contract = dev_address().create(0);
+    let receipt = node.call("eth_getTransactionReceipt", json!([hash])).await["result"].clone();
+    assert_eq!(receipt["contractAddress"], json!(contract), "{receipt}");
+    assert_eq!(receipt["logs"][0]["topics"], json!([topic]), "{receipt}");
+    let by_topic = node
+        .call(
+            "eth_getLogs",
+            json!([{"fromBlock": "0x0", "toBlock": "latest", "topics": [topic]}]),
+        )
+        .await;
+    let logs = by_topic["result"].as_array().cloned().unwrap_or_default();
+    assert_eq!(logs.len(), 1, "{by_topic}");
+    assert_eq!(logs[0]["address"], json!(contract));
+    assert_eq!(logs[0]["transactionHash"], json!(hash));
+    assert_eq!(logs[0]["blockNumber"], json!("0x1"));
+    assert_eq!(logs[0]["logIndex"], json!("0x0"));
+    let by_address = node
+        .call(
+            "eth_getLogs",
+            json!([{"address": contract, "blockHash": logs[0]["blockHash"]}]),
+        )
+        .await;
+    assert_eq!(by_address["result"], json!(logs));
+    for filter in [
+        json!({"topics": [B256::repeat_byte(1)]}),
+        json!({"address": Address::repeat_byte(9)}),
+        json!({"topics": [null, topic]}),
+    ] {
+        let none = node.call("eth_getLogs", json!([filter])).await;
+        assert_eq!(none["result"], json!([]), "{filter}: {none}");
+    }
+    let bad = node
+        .call(
+            "eth_getLogs",
+            json!([{"fromBlock": "0x2", "toBlock": "0x1"}]),
+        )
+        .await;
+    assert_eq!(bad["error"]["message"], json!("invalid block range"));
+}

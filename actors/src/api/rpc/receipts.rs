@@ -150,3 +150,157 @@ pub fn get_raw_transaction_by_hash(node: &Node, params: &[Value]) -> Result<Valu
     };
     Ok(Value::String(alloy_primitives::hex::encode_prefixed(raw)))
 }
+
+/// Blocks one `eth_getLogs` may scan at most (ours: geth leaves it unbounded; a bound
+/// keeps one caller from walking a long chain on the RPC worker).
+pub const MAX_LOG_BLOCK_RANGE: u64 = 10_000;
+
+/// Logs one `eth_getLogs` answers with at most (ours; the answer is an error past it, as
+/// public providers do, so that a caller narrows the query instead of getting part).
+pub const MAX_LOG_RESULTS: usize = 10_000;
+
+/// Addresses or topic alternatives one filter may list at most (geth's `maxAddresses`
+/// and `maxTopics`-style bounds on a filter's size).
+pub const MAX_FILTER_ITEMS: usize = 1_000;
+
+/// A log filter as `eth_getLogs` takes it.
+struct LogFilter {
+    addresses: Vec<alloy_primitives::Address>,
+    /// Per position: the hashes any of which may be there (empty: any).
+    topics: Vec<Vec<B256>>,
+}
+
+impl LogFilter {
+    fn matches(&self, log: &alloy_primitives::Log) -> bool {
+        if !self.addresses.is_empty() && !self.addresses.contains(&log.address) {
+            return false;
+        }
+        let topics = log.topics();
+        self.topics.iter().enumerate().all(|(i, wanted)| {
+            wanted.is_empty() || topics.get(i).is_some_and(|t| wanted.contains(t))
+        })
+    }
+}
+
+fn list<T: std::str::FromStr>(value: Option<&Value>, what: &str) -> Result<Vec<T>, RpcError> {
+    let items: Vec<&Value> = match value {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) => items.iter().collect(),
+        Some(one) => vec![one],
+    };
+    if items.len() > MAX_FILTER_ITEMS {
+        return Err(RpcError::params(format!("too many {what} in the filter")));
+    }
+    items
+        .into_iter()
+        .map(|item| {
+            item.as_str()
+                .and_then(|text| text.parse().ok())
+                .ok_or_else(|| RpcError::params(format!("invalid {what}")))
+        })
+        .collect()
+}
+
+/// A block tag or number of a filter: our head for tags, 0 for `earliest`.
+fn filter_block(node: &Node, value: Option<&Value>) -> Result<u64, RpcError> {
+    match value.and_then(Value::as_str) {
+        None | Some("latest" | "pending" | "safe" | "finalized") => {
+            Ok(super::eth::latest_number(node))
+        }
+        Some("earliest") => Ok(0),
+        Some(number) => super::eth::parse_quantity(number)
+            .ok_or_else(|| RpcError::params(format!("invalid block number {number:?}"))),
+    }
+}
+
+/// `eth_getLogs(filter)`: `address` (one or a list), `topics` (per position null, a hash
+/// or a list of hashes), and `fromBlock`/`toBlock` or `blockHash`, over the blocks whose
+/// receipts we have (stored, or followed and checked), as geth matches them.
+pub fn get_logs(node: &Node, params: &[Value]) -> Result<Value, RpcError> {
+    let filter = params
+        .first()
+        .and_then(Value::as_object)
+        .ok_or_else(|| RpcError::params("missing filter object (parameter 0)"))?;
+    let topics = match filter.get("topics") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(positions)) if positions.len() <= 4 => positions
+            .iter()
+            .map(|p| list::<B256>(Some(p), "topic"))
+            .collect::<Result<_, _>>()?,
+        Some(_) => {
+            return Err(RpcError::params(
+                "topics must be a list of at most 4 positions",
+            ))
+        }
+    };
+    let log_filter = LogFilter {
+        addresses: list(filter.get("address"), "address")?,
+        topics,
+    };
+    let hashes: Vec<B256> = match filter.get("blockHash").and_then(Value::as_str) {
+        Some(hash) => vec![hash
+            .parse()
+            .map_err(|_| RpcError::params("blockHash must be 32 bytes of hex"))?],
+        None => {
+            let from = filter_block(node, filter.get("fromBlock"))?;
+            let to = filter_block(node, filter.get("toBlock"))?;
+            if from > to {
+                return Err(RpcError::new(-32000, "invalid block range"));
+            }
+            if to - from >= MAX_LOG_BLOCK_RANGE {
+                return Err(RpcError::new(
+                    -32000,
+                    format!("block range over {MAX_LOG_BLOCK_RANGE} blocks; narrow the query"),
+                ));
+            }
+            (from..=to)
+                .filter_map(|n| {
+                    node.store
+                        .canonical_hash(n)
+                        .or_else(|| node.follow.by_number(n).map(|b| b.hash))
+                })
+                .collect()
+        }
+    };
+    let mut out = Vec::new();
+    for hash in hashes {
+        let Some(block) = block_with_receipts(node, hash) else {
+            continue;
+        };
+        collect_logs(&block, &log_filter, &mut out)?;
+    }
+    Ok(Value::Array(out))
+}
+
+fn collect_logs(
+    block: &ReceiptBlock,
+    filter: &LogFilter,
+    out: &mut Vec<Value>,
+) -> Result<(), RpcError> {
+    let mut log_index = 0u64;
+    for (index, (tx, receipt)) in block.txs.iter().zip(&block.receipts).enumerate() {
+        for log in receipt.logs() {
+            if filter.matches(log) {
+                if out.len() >= MAX_LOG_RESULTS {
+                    return Err(RpcError::new(
+                        -32005,
+                        format!("query returned more than {MAX_LOG_RESULTS} results"),
+                    ));
+                }
+                let placed = alloy_rpc_types_eth::Log {
+                    inner: log.clone(),
+                    block_hash: Some(block.hash),
+                    block_number: Some(block.header.number),
+                    block_timestamp: Some(block.header.timestamp),
+                    transaction_hash: Some(*tx.hash()),
+                    transaction_index: Some(index as u64),
+                    log_index: Some(log_index),
+                    removed: false,
+                };
+                out.push(serde_json::to_value(placed).unwrap_or(Value::Null));
+            }
+            log_index += 1;
+        }
+    }
+    Ok(())
+}
