@@ -109,6 +109,20 @@ async fn a_transaction_is_mined_at_once_with_period_zero() {
     );
     let future = node.call("eth_getBalance", json!([recipient, "0x9"])).await;
     assert_eq!(future["error"]["message"], json!("header not found"));
+    // geth's fee history of the two blocks: the 1 gwei tip at every percentile.
+    let history = node
+        .call("eth_feeHistory", json!(["0x2", "latest", [25.0, 75.0]]))
+        .await["result"]
+        .clone();
+    assert_eq!(history["oldestBlock"], json!("0x1"), "{history}");
+    assert_eq!(
+        history["baseFeePerGas"].as_array().map(Vec::len),
+        Some(3),
+        "{history}"
+    );
+    assert_eq!(history["gasUsedRatio"][0], json!(21_000.0 / 30_000_000.0));
+    let tip = json!(["0x3b9aca00", "0x3b9aca00"]);
+    assert_eq!(history["reward"], json!([tip, tip]), "{history}");
     assert_eq!(
         node.call("eth_accounts", json!([])).await["result"],
         json!([])

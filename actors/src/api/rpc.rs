@@ -22,6 +22,7 @@ use serde_json::{json, Value};
 mod access;
 mod errors;
 mod eth;
+mod fee_history;
 pub mod gas_price;
 #[cfg(unix)]
 pub mod ipc;
@@ -296,6 +297,7 @@ async fn dispatch(node: &Node, method: &str, params: &[Value]) -> Result<Value, 
         "eth_getTransactionReceipt" => receipts::get_transaction_receipt(node, params),
         "eth_getBlockReceipts" => receipts::get_block_receipts(node, params),
         "eth_getLogs" => receipts::get_logs(node, params),
+        "eth_feeHistory" => fee_history::fee_history(node, params),
         "eth_getRawTransactionByHash" => receipts::get_raw_transaction_by_hash(node, params),
         "eth_getCode" => state::get_code(node, params).await,
         "eth_getStorageAt" => state::get_storage_at(node, params).await,

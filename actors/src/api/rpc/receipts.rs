@@ -15,11 +15,11 @@ use crate::node::Node;
 use crate::txs::pool::TxPool;
 
 /// A block with everything a receipt needs.
-struct ReceiptBlock {
-    header: Header,
-    hash: B256,
-    txs: Vec<TxEnvelope>,
-    receipts: Vec<ReceiptEnvelope>,
+pub(super) struct ReceiptBlock {
+    pub(super) header: Header,
+    pub(super) hash: B256,
+    pub(super) txs: Vec<TxEnvelope>,
+    pub(super) receipts: Vec<ReceiptEnvelope>,
 }
 
 fn hash(params: &[Value], name: &str) -> Result<B256, RpcError> {
@@ -29,7 +29,7 @@ fn hash(params: &[Value], name: &str) -> Result<B256, RpcError> {
 }
 
 /// The block `hash` with its receipts, stored or followed.
-fn block_with_receipts(node: &Node, hash: B256) -> Option<ReceiptBlock> {
+pub(super) fn block_with_receipts(node: &Node, hash: B256) -> Option<ReceiptBlock> {
     if let (Some(header), Some(body), Some(receipts)) = (
         node.store.header_by_hash(&hash),
         node.store.body(&hash),
