@@ -363,3 +363,75 @@ async fn logs_of_produced_blocks_are_found_by_filter() {
         .await;
     assert_eq!(bad["error"]["message"], json!("invalid block range"));
 }
+
+/// Three dev nodes, one producing (issue 25, item 2): a transaction sent to B reaches the
+/// producer A, which mines it and announces its range; B and C fetch the block, execute it
+/// against their own state before it counts, store it, and end on A's head with the
+/// transaction gone from their pools.
+#[actix_rt::test]
+async fn two_dev_nodes_follow_a_producer_by_execution() {
+    let dirs: Vec<_> = (0..3)
+        .map(|_| tempfile::tempdir().expect("tempdir"))
+        .collect();
+    let a = Binary::start(
+        dirs[0].path(),
+        &["--addr", "127.0.71.1", "--nodiscover", "--dev.period", "0"],
+    )
+    .await;
+    let b = Binary::start(
+        dirs[1].path(),
+        &[
+            "--addr",
+            "127.0.72.1",
+            "--nodiscover",
+            "--follow.interval",
+            "1",
+            "--peers",
+            &a.enode,
+        ],
+    )
+    .await;
+    let peers = format!("{},{}", a.enode, b.enode);
+    let c = Binary::start(
+        dirs[2].path(),
+        &[
+            "--addr",
+            "127.0.73.1",
+            "--nodiscover",
+            "--follow.interval",
+            "1",
+            "--peers",
+            &peers,
+        ],
+    )
+    .await;
+    eventually("A has both followers as peers", || async {
+        a.call("net_peerCount", json!([])).await["result"] == json!("0x2")
+    })
+    .await;
+    let (hash, raw) = raw_transfer(0);
+    let sent = b.call("eth_sendRawTransaction", json!([raw])).await;
+    assert_eq!(sent["result"], json!(hash), "{sent}");
+    eventually("A mines the transaction B sent", || async {
+        a.call("eth_blockNumber", json!([])).await["result"] == json!("0x1")
+    })
+    .await;
+    let head =
+        a.call("eth_getBlockByNumber", json!(["0x1", false])).await["result"]["hash"].clone();
+    for node in [&b, &c] {
+        eventually("the follower executes A's block", || async {
+            node.call("eth_getBlockByNumber", json!(["0x1", false]))
+                .await["result"]["hash"]
+                == head
+        })
+        .await;
+        let receipt = node.call("eth_getTransactionReceipt", json!([hash])).await;
+        assert_eq!(
+            receipt["result"]["status"],
+            json!("0x1"),
+            "executed here: {receipt}"
+        );
+        let status = node.call("txpool_status", json!([])).await;
+        assert_eq!(status["result"]["pending"], json!("0x0"), "{status}");
+    }
+}

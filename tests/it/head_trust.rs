@@ -114,6 +114,9 @@ async fn liars_on_one_network_never_move_the_head_and_two_networks_do() {
     }
 
     let mut builder = NodeBuilder::dev().listen("127.0.40.1:0".parse().expect("addr"));
+    // A follower without the chain's state: peers' quorum is all it has (with the state,
+    // blocks are executed instead; `dev_blocks.rs`).
+    builder.config_mut().genesis = None;
     builder.config_mut().follow = FollowConfig {
         enabled: true,
         interval: Duration::from_millis(50),
@@ -194,6 +197,9 @@ async fn a_branch_three_blocks_deep_wins_and_its_dropped_tx_returns() {
     y.extend(chain_on(&x[6].header, 5, "Y", &rules));
 
     let mut builder = NodeBuilder::dev().listen("127.0.50.1:0".parse().expect("addr"));
+    // A follower without the chain's state: peers' quorum is all it has (with the state,
+    // blocks are executed instead; `dev_blocks.rs`).
+    builder.config_mut().genesis = None;
     builder.config_mut().follow = FollowConfig {
         enabled: true,
         interval: Duration::from_millis(50),

@@ -13,7 +13,7 @@ use alloy_consensus::Transaction;
 use alloy_genesis::Genesis;
 use alloy_primitives::{Address, B256};
 
-use super::follow::{FollowedChain, NewHead, NewHeads};
+use super::follow::{ExecuteFollowed, FollowedChain, NewHead, NewHeads};
 use crate::chain::{ChainExecutor, ChainStore};
 use crate::eth::EthBlock;
 use crate::txs::pool::ValidatingTxPool;
@@ -158,6 +158,9 @@ pub struct PayloadExecutor {
     heads: Recipient<NewHeads>,
     /// Where stored blocks' transactions sit.
     locations: Arc<TxLocations>,
+    /// Who announces each produced block's range to eth/69+ peers (a dev network's
+    /// producer: its peers have no consensus client to learn the head from).
+    announce: Option<Recipient<crate::peer_set::BroadcastBlockRange>>,
     /// The state at some block of the store (rebuilt by replay when another is needed;
     /// dropped after a failed execution, which leaves partial writes).
     executor: Option<ChainExecutor>,
@@ -182,8 +185,18 @@ impl PayloadExecutor {
             followed,
             heads,
             locations,
+            announce: None,
             executor: None,
         }
+    }
+
+    /// Announces every block this executor produces (see the field).
+    pub fn announcing(
+        mut self,
+        to: Option<Recipient<crate::peer_set::BroadcastBlockRange>>,
+    ) -> Self {
+        self.announce = to;
+        self
     }
 
     /// The executor at `parent` (a canonical block), replaying from genesis if needed.
@@ -227,24 +240,22 @@ impl Actor for PayloadExecutor {
     type Context = SyncContext<Self>;
 }
 
-impl Handler<ExecutePayload> for PayloadExecutor {
-    type Result = MessageResult<ExecutePayload>;
-
-    fn handle(&mut self, msg: ExecutePayload, _ctx: &mut SyncContext<Self>) -> Self::Result {
-        let block = msg.0;
+impl PayloadExecutor {
+    /// Executes `block` on its parent (see [`ExecutePayload`]).
+    fn execute_block(&mut self, block: EthBlock) -> Verdict {
         let hash = block.header.hash_slow();
         if self.store.header_by_hash(&hash).is_some() {
-            return MessageResult(Verdict::Valid(hash));
+            return Verdict::Valid(hash);
         }
         let Some(parent) = self.store.header_by_hash(&block.header.parent_hash) else {
-            return MessageResult(Verdict::Syncing);
+            return Verdict::Syncing;
         };
         if self.genesis.is_none() {
-            return MessageResult(Verdict::Syncing);
+            return Verdict::Syncing;
         }
         if self.store.canonical_hash(parent.number) != Some(block.header.parent_hash) {
             // A side branch: we replay only the canonical chain.
-            return MessageResult(Verdict::Accepted);
+            return Verdict::Accepted;
         }
         let outcome = self
             .executor_at(&parent)
@@ -253,10 +264,10 @@ impl Handler<ExecutePayload> for PayloadExecutor {
             Ok(receipts) => receipts,
             Err(error) => {
                 self.executor = None;
-                return MessageResult(Verdict::Invalid {
+                return Verdict::Invalid {
                     latest_valid: Some(block.header.parent_hash),
                     error,
-                });
+                };
             }
         };
         let senders: Option<Vec<Address>> = block
@@ -267,10 +278,10 @@ impl Handler<ExecutePayload> for PayloadExecutor {
             .collect();
         let extends = self.store.head().hash_slow() == block.header.parent_hash;
         if let Err(error) = self.store.insert_block(block.clone(), Some(receipts)) {
-            return MessageResult(Verdict::Invalid {
+            return Verdict::Invalid {
                 latest_valid: Some(block.header.parent_hash),
                 error: error.to_string(),
-            });
+            };
         }
         self.locations.add(hash, &block);
         if extends {
@@ -279,7 +290,27 @@ impl Handler<ExecutePayload> for PayloadExecutor {
             // Stored beside the head: the executor's state is no longer the head's.
             self.executor = None;
         }
-        MessageResult(Verdict::Valid(hash))
+        Verdict::Valid(hash)
+    }
+}
+
+impl Handler<ExecutePayload> for PayloadExecutor {
+    type Result = MessageResult<ExecutePayload>;
+
+    fn handle(&mut self, msg: ExecutePayload, _ctx: &mut SyncContext<Self>) -> Self::Result {
+        MessageResult(self.execute_block(msg.0))
+    }
+}
+
+impl Handler<ExecuteFollowed> for PayloadExecutor {
+    type Result = Result<bool, String>;
+
+    fn handle(&mut self, msg: ExecuteFollowed, _ctx: &mut SyncContext<Self>) -> Self::Result {
+        match self.execute_block(msg.0) {
+            Verdict::Valid(_) => Ok(true),
+            Verdict::Invalid { error, .. } => Err(error),
+            Verdict::Syncing | Verdict::Accepted => Ok(false),
+        }
     }
 }
 
@@ -321,6 +352,15 @@ impl Handler<ProduceBlock> for PayloadExecutor {
         }
         self.locations.add(hash, &built.block);
         self.new_head(hash, &built.block, &built.senders);
+        if let Some(to) = &self.announce {
+            to.do_send(crate::peer_set::BroadcastBlockRange(
+                crate::eth::BlockRangeUpdate {
+                    earliest: 0,
+                    latest: number,
+                    latest_hash: hash,
+                },
+            ));
+        }
         log::info!(
             "produced block #{number} ({count} txs, {} skipped) {hash}",
             built.skipped

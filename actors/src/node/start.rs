@@ -87,6 +87,7 @@ impl Node {
             &follow,
             &subscriptions,
             &tx_locations,
+            &core.peer_set,
         );
         let node = Self {
             peer_set: core.peer_set,
@@ -151,6 +152,13 @@ impl Node {
             },
         )
         .with_rules(config.header_rules.clone())
+        // Where we hold the state, followed blocks are executed before they count.
+        .with_execution(
+            config
+                .genesis
+                .as_ref()
+                .map(|_| self.engine.clone().recipient()),
+        )
         .start();
     }
 
@@ -396,10 +404,12 @@ fn start_engine(
     follow: &Arc<FollowedChain>,
     subscriptions: &Addr<SubscriptionHub>,
     locations: &Arc<TxLocations>,
+    peer_set: &Addr<PeerSetActor>,
 ) -> Addr<PayloadExecutor> {
     let (genesis, store, pool) = (config.genesis.clone(), store.clone(), pool.clone());
     let (followed, heads) = (follow.clone(), subscriptions.clone().recipient());
     let locations = locations.clone();
+    let announce = config.dev_period.map(|_| peer_set.clone().recipient());
     SyncArbiter::start(1, move || {
         PayloadExecutor::new(
             genesis.clone(),
@@ -409,5 +419,6 @@ fn start_engine(
             heads.clone(),
             locations.clone(),
         )
+        .announcing(announce.clone())
     })
 }

@@ -97,6 +97,8 @@ pub struct HeadFollower {
     unlinked_rounds: u32,
     /// The head number our last BlockRangeUpdate named.
     range_sent: u64,
+    /// Where blocks are executed before they count, when the node holds the state.
+    execute: Option<Recipient<super::ExecuteFollowed>>,
 }
 
 impl HeadFollower {
@@ -118,7 +120,14 @@ impl HeadFollower {
             rules: None,
             unlinked_rounds: 0,
             range_sent: 0,
+            execute: None,
         }
+    }
+
+    /// Executes followed blocks before they count (see [`super::ExecuteFollowed`]).
+    pub fn with_execution(mut self, execute: Option<Recipient<super::ExecuteFollowed>>) -> Self {
+        self.execute = execute;
+        self
     }
 
     /// Judges every header by `rules` (a header breaking one is a violation).
@@ -169,6 +178,7 @@ impl HeadFollower {
             store: self.store.clone(),
             pool: self.pool.clone(),
             rules: self.rules.clone(),
+            execute: self.execute.clone(),
         };
         round::run(inputs)
             .into_actor(self)

@@ -18,3 +18,10 @@ pub struct NewHead {
     /// Its header.
     pub header: Header,
 }
+
+/// Command: execute a block learned from peers before it counts (where the node holds the
+/// state): `Ok(true)` when it executed and was stored, `Ok(false)` when it cannot be
+/// executed here (no state, unknown parent), `Err` with the reason when it is invalid.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<bool, String>")]
+pub struct ExecuteFollowed(pub crate::eth::EthBlock);

@@ -38,6 +38,9 @@ pub(super) struct RoundInputs {
     pub store: Arc<dyn ChainStore>,
     pub pool: Arc<ValidatingTxPool>,
     pub rules: Option<Arc<HeaderRules>>,
+    /// Where blocks are executed before they count (the node holds the state); then one
+    /// peer's blocks suffice, since execution, not a quorum, vouches for them.
+    pub execute: Option<Recipient<super::ExecuteFollowed>>,
 }
 
 /// A checked block with its senders (`None`: one did not recover) and its receipts (when
@@ -70,7 +73,12 @@ pub(super) async fn run(inputs: RoundInputs) -> RoundOutcome {
         store,
         pool,
         rules,
+        execute,
     } = inputs;
+    let quorum = match execute {
+        Some(_) => 1,
+        None => quorum,
+    };
     let known = |hash: &B256| chain.by_hash(hash).is_some() || store.header_by_hash(hash).is_some();
     let peers = peers.send(Peers).await.unwrap_or_default();
     let claims = claims(&peers, anchor.number);
@@ -114,6 +122,10 @@ pub(super) async fn run(inputs: RoundInputs) -> RoundOutcome {
             return RoundOutcome::default();
         }
     };
+    if let Some(execute) = &execute {
+        execute_in_order(execute, source, blocks).await;
+        return RoundOutcome::default();
+    }
     // Receipts are kept (and served) only when they match each header's receipts root;
     // blocks are taken either way.
     let receipts = match fetch_receipts(&source.client, source.version, &blocks).await {
@@ -131,6 +143,31 @@ pub(super) async fn run(inputs: RoundInputs) -> RoundOutcome {
             .map(|((hash, block, senders), receipts)| (hash, block, senders, receipts))
             .collect(),
         unlinked: false,
+    }
+}
+
+/// Executes `blocks` in order (each is stored when valid, and our head moves with it);
+/// stops at the first that cannot be executed; an invalid one disconnects its source.
+async fn execute_in_order(
+    execute: &Recipient<super::ExecuteFollowed>,
+    source: &PeerChain,
+    blocks: Vec<(B256, EthBlock)>,
+) {
+    for (hash, block) in blocks {
+        match execute.send(super::ExecuteFollowed(block)).await {
+            Ok(Ok(true)) => {}
+            Ok(Ok(false)) | Err(_) => return,
+            Ok(Err(reason)) => {
+                log::info!(
+                    "follow: {} sent block {hash} that fails execution: {reason}",
+                    source.peer
+                );
+                source.disconnect.do_send(Disconnect {
+                    reason: DisconnectReason::SubprotocolSpecific,
+                });
+                return;
+            }
+        }
     }
 }
 
