@@ -38,8 +38,8 @@ pub(super) struct RoundInputs {
     pub store: Arc<dyn ChainStore>,
     pub pool: Arc<ValidatingTxPool>,
     pub rules: Option<Arc<HeaderRules>>,
-    /// Where blocks are executed before they count (the node holds the state); then one
-    /// peer's blocks suffice, since execution, not a quorum, vouches for them.
+    /// Where blocks are executed before they count (the node holds the state): on top of
+    /// the quorum, never instead of it.
     pub execute: Option<Recipient<super::ExecuteFollowed>>,
 }
 
@@ -75,10 +75,6 @@ pub(super) async fn run(inputs: RoundInputs) -> RoundOutcome {
         rules,
         execute,
     } = inputs;
-    let quorum = match execute {
-        Some(_) => 1,
-        None => quorum,
-    };
     let known = |hash: &B256| chain.by_hash(hash).is_some() || store.header_by_hash(hash).is_some();
     let peers = peers.send(Peers).await.unwrap_or_default();
     let claims = claims(&peers, anchor.number);
