@@ -440,3 +440,42 @@ async fn two_dev_nodes_follow_a_producer_by_execution() {
         assert_eq!(status["result"]["pending"], json!("0x0"), "{status}");
     }
 }
+
+/// ethers v6 (`tests/interop/ethers_wallet.mjs`): `wallet.sendTransaction({ to, value })`
+/// without a gas limit, `tx.wait()` for the receipt, and `provider.on('block')` hearing
+/// the block, against a dev node producing blocks.
+#[actix_rt::test]
+async fn ethers_sends_waits_and_hears_the_block() {
+    let Some(interop) = crate::interop::interop_dir() else {
+        return;
+    };
+    if !interop.join("node_modules").join("ethers").is_dir() {
+        assert_ne!(
+            std::env::var("ETHPEER_REQUIRE_INTEROP").as_deref(),
+            Ok("1"),
+            "ethers missing in tests/interop/node_modules (run npm ci there)"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = Binary::start(dir.path(), &["--nodiscover", "--dev.period", "0"]).await;
+    let output = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        tokio::process::Command::new("node")
+            .arg(interop.join("ethers_wallet.mjs"))
+            .arg(&node.rpc)
+            .stderr(std::process::Stdio::inherit())
+            .output(),
+    )
+    .await
+    .expect("the ethers script within 60 s")
+    .expect("node runs");
+    let text = String::from_utf8_lossy(&output.stdout);
+    let result: Value = serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("{e}: {text}"));
+    assert_eq!(result["ok"], json!(true), "{result:#}");
+    assert_eq!(result["status"], json!(1), "{result:#}");
+    assert_eq!(result["blockNumber"], json!(1), "{result:#}");
+    assert_eq!(result["gasUsed"], json!("21000"), "{result:#}");
+    assert_eq!(result["balance"], json!("1234"), "{result:#}");
+    assert_eq!(result["heardBlock"], json!(true), "{result:#}");
+}
