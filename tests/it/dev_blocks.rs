@@ -479,3 +479,43 @@ async fn ethers_sends_waits_and_hears_the_block() {
     assert_eq!(result["balance"], json!("1234"), "{result:#}");
     assert_eq!(result["heardBlock"], json!(true), "{result:#}");
 }
+
+/// web3.py (`tests/interop/web3_wallet.py`, installed by `.ci/py-tools`): the signing
+/// middleware's `send_transaction({to, value})` with nothing else given (nonce, gas and
+/// fees come from the node), and `wait_for_transaction_receipt`.
+#[actix_rt::test]
+async fn web3_py_sends_and_waits_for_the_receipt() {
+    let python = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".cache/py/bin/python");
+    if !python.is_file() {
+        assert_ne!(
+            std::env::var("ETHPEER_REQUIRE_INTEROP").as_deref(),
+            Ok("1"),
+            "web3.py missing (run .ci/py-tools)"
+        );
+        return;
+    }
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/web3_wallet.py");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = Binary::start(dir.path(), &["--nodiscover", "--dev.period", "0"]).await;
+    let output = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        tokio::process::Command::new(&python)
+            .arg(&script)
+            .arg(&node.rpc)
+            .stderr(std::process::Stdio::inherit())
+            .output(),
+    )
+    .await
+    .expect("the web3.py script within 60 s")
+    .expect("python runs");
+    let text = String::from_utf8_lossy(&output.stdout);
+    let result: Value = serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("{e}: {text}"));
+    assert_eq!(result["ok"], json!(true), "{result:#}");
+    assert_eq!(result["status"], json!(1), "{result:#}");
+    assert_eq!(result["blockNumber"], json!(1), "{result:#}");
+    // web3.py buffers the node's estimate (21,000) by 100,000 (`get_buffered_gas_estimate`).
+    assert_eq!(result["gas"], json!(121_000), "{result:#}");
+    assert_eq!(result["gasUsed"], json!(21000), "{result:#}");
+    assert_eq!(result["balance"], json!(4321), "{result:#}");
+}
