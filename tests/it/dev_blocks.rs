@@ -288,30 +288,11 @@ async fn viem_sends_a_transaction_and_waits_for_its_receipt() {
 /// receipt carries it, and filters that do not match find nothing.
 #[actix_rt::test]
 async fn logs_of_produced_blocks_are_found_by_filter() {
-    use alloy_consensus::{SignableTransaction, TxEip1559};
-    use alloy_primitives::{Bytes, TxKind, B256};
+    use alloy_primitives::B256;
     let dir = tempfile::tempdir().expect("tempdir");
     let node = Binary::start(dir.path(), &["--nodiscover", "--dev.period", "0"]).await;
     let topic = B256::repeat_byte(0xab);
-    // PUSH32 topic, PUSH1 0, PUSH1 0, LOG1, STOP.
-    let mut code = vec![0x7f];
-    code.extend_from_slice(topic.as_slice());
-    code.extend_from_slice(&[0x60, 0x00, 0x60, 0x00, 0xa1, 0x00]);
-    let tx = TxEip1559 {
-        chain_id: 1337,
-        nonce: 0,
-        gas_limit: 100_000,
-        max_fee_per_gas: 2_000_000_000,
-        max_priority_fee_per_gas: 1_000_000_000,
-        to: TxKind::Create,
-        value: U256::ZERO,
-        access_list: Default::default(),
-        input: Bytes::from(code),
-    };
-    let key: B256 = genesis::DEV_ACCOUNT_KEYS[0].parse().expect("key");
-    let signature =
-        alloy_consensus::crypto::secp256k1::sign_message(key, tx.signature_hash()).expect("signs");
-    let signed = ethpeer_actors::eth::PooledTx::Eip1559(tx.into_signed(signature));
+    let signed = log_emitting_creation(topic, 0);
     let hash = signed.hash().to_string();
     let sent = node
         .call(
@@ -518,4 +499,102 @@ async fn web3_py_sends_and_waits_for_the_receipt() {
     assert_eq!(result["gas"], json!(121_000), "{result:#}");
     assert_eq!(result["gasUsed"], json!(21000), "{result:#}");
     assert_eq!(result["balance"], json!(4321), "{result:#}");
+}
+
+/// Dev account 0's contract creation (at `nonce`) whose init code emits one log with
+/// `topic` (PUSH32 topic, PUSH1 0, PUSH1 0, LOG1, STOP).
+fn log_emitting_creation(
+    topic: alloy_primitives::B256,
+    nonce: u64,
+) -> ethpeer_actors::eth::PooledTx {
+    use alloy_consensus::{SignableTransaction, TxEip1559};
+    use alloy_primitives::{Bytes, TxKind, B256};
+    let mut code = vec![0x7f];
+    code.extend_from_slice(topic.as_slice());
+    code.extend_from_slice(&[0x60, 0x00, 0x60, 0x00, 0xa1, 0x00]);
+    let tx = TxEip1559 {
+        chain_id: 1337,
+        nonce,
+        gas_limit: 100_000,
+        max_fee_per_gas: 2_000_000_000,
+        max_priority_fee_per_gas: 1_000_000_000,
+        to: TxKind::Create,
+        value: U256::ZERO,
+        access_list: Default::default(),
+        input: Bytes::from(code),
+    };
+    let key: B256 = genesis::DEV_ACCOUNT_KEYS[0].parse().expect("key");
+    let signature =
+        alloy_consensus::crypto::secp256k1::sign_message(key, tx.signature_hash()).expect("signs");
+    ethpeer_actors::eth::PooledTx::Eip1559(tx.into_signed(signature))
+}
+
+/// `eth_subscribe logs` over WebSocket: a subscription whose filter names the topic gets
+/// the produced block's log (geth's shape, `removed: false`) ahead of the block's
+/// `newHeads` notification; one whose filter names another address gets nothing.
+#[actix_rt::test]
+async fn a_logs_subscription_gets_the_matching_logs_of_new_blocks() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = Binary::start(
+        dir.path(),
+        &[
+            "--nodiscover",
+            "--dev.period",
+            "0",
+            "--ws",
+            "--ws.addr",
+            "127.0.0.1",
+            "--ws.port",
+            "0",
+        ],
+    )
+    .await;
+    let ws = node.ws.clone().expect("a ws endpoint");
+    let addr: std::net::SocketAddr = ws.trim_start_matches("ws://").parse().expect("addr");
+    let mut client = crate::ws::connect(addr, None).await;
+    let topic = alloy_primitives::B256::repeat_byte(0xcd);
+    let matching = crate::ws::request(
+        &mut client,
+        "eth_subscribe",
+        json!(["logs", {"topics": [topic]}]),
+    )
+    .await;
+    let matching = matching["result"].as_str().expect("an id").to_string();
+    let other = crate::ws::request(
+        &mut client,
+        "eth_subscribe",
+        json!(["logs", {"address": format!("{:?}", Address::repeat_byte(0x01))}]),
+    )
+    .await;
+    assert!(other["result"].is_string(), "{other}");
+    let heads = crate::ws::request(&mut client, "eth_subscribe", json!(["newHeads"])).await;
+    let heads = heads["result"].as_str().expect("an id").to_string();
+    let bad = crate::ws::request(
+        &mut client,
+        "eth_subscribe",
+        json!(["logs", {"topics": "x"}]),
+    )
+    .await;
+    assert_eq!(bad["error"]["code"], json!(-32602), "{bad}");
+    let signed = log_emitting_creation(topic, 0);
+    let sent = node
+        .call(
+            "eth_sendRawTransaction",
+            json!([hex::encode_prefixed(signed.encoded_2718())]),
+        )
+        .await;
+    assert!(sent["result"].is_string(), "{sent}");
+    let first = crate::ws::next_json(&mut client).await;
+    assert_eq!(first["params"]["subscription"], json!(matching), "{first}");
+    let log = &first["params"]["result"];
+    assert_eq!(log["topics"], json!([topic]));
+    assert_eq!(log["address"], json!(dev_address().create(0)));
+    assert_eq!(log["removed"], json!(false));
+    assert_eq!(log["blockNumber"], json!("0x1"));
+    let second = crate::ws::next_json(&mut client).await;
+    assert_eq!(
+        second["params"]["subscription"],
+        json!(heads),
+        "only the matching filter got a log: {second}"
+    );
 }

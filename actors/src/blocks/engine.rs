@@ -229,9 +229,14 @@ impl PayloadExecutor {
             .map(|(tx, sender)| (*tx.hash(), *sender, tx.nonce()))
             .collect();
         self.pool.apply_included(&included);
+        let logs = self
+            .store
+            .receipts(&hash)
+            .map_or_else(|| Arc::from([]), |r| super::follow::head_logs(block, &r));
         self.heads.do_send(NewHeads(vec![NewHead {
             hash,
             header: block.header.clone(),
+            logs,
         }]));
     }
 }

@@ -55,6 +55,9 @@ pub enum SubscriptionKind {
     PendingFull,
     /// `newHeads`: the headers of followed (and imported) heads.
     NewHeads,
+    /// `logs`: the new heads' logs that pass the subscription's filter, one notification
+    /// per log.
+    Logs,
 }
 
 /// One notification for one subscriber: its subscription id and the result, rendered once
@@ -159,6 +162,8 @@ pub struct Subscribe {
     pub sink: NotificationSink,
     /// Subscriptions this connection may hold (its server's limit).
     pub per_connection: usize,
+    /// The filter of a `logs` subscription.
+    pub filter: Option<crate::feed::logs::LogFilter>,
 }
 
 /// Why a subscription was not started.
@@ -199,6 +204,8 @@ struct Subscriber {
     id: Arc<str>,
     kind: SubscriptionKind,
     sink: NotificationSink,
+    /// A `logs` subscription's filter.
+    filter: Option<crate::feed::logs::LogFilter>,
     /// Notifications this subscriber missed.
     dropped: u64,
     /// Notifications it missed since the last one it took.
@@ -257,6 +264,11 @@ impl SubscriptionHub {
                 gone.push((subscriber.id.clone(), reason));
             }
         }
+        self.remove_gone(gone);
+    }
+
+    /// Ends the subscriptions whose client left or read nothing for too long.
+    fn remove_gone(&mut self, gone: Vec<(Arc<str>, Offer)>) {
         for (id, reason) in gone {
             self.subscribers.remove(&id);
             if reason == Offer::Full {
@@ -271,6 +283,49 @@ impl SubscriptionHub {
     fn wants(&self, kind: SubscriptionKind) -> bool {
         self.subscribers.values().any(|s| s.kind == kind)
     }
+
+    /// Offers each `logs` subscriber the heads' logs its filter passes, one notification
+    /// per log in geth's shape (rendered per subscriber: filters differ).
+    fn publish_logs(&mut self, heads: &[crate::blocks::follow::NewHead]) {
+        let mut gone = Vec::new();
+        for subscriber in self.subscribers.values_mut() {
+            let (SubscriptionKind::Logs, Some(filter)) = (subscriber.kind, &subscriber.filter)
+            else {
+                continue;
+            };
+            let items: Vec<Arc<str>> = heads
+                .iter()
+                .flat_map(|head| {
+                    head.logs
+                        .iter()
+                        .filter(|placed| filter.matches(&placed.log))
+                        .filter_map(move |placed| render_log(head, placed))
+                })
+                .collect();
+            if let Err(reason) = offer_all(subscriber, &items, &self.metrics) {
+                gone.push((subscriber.id.clone(), reason));
+            }
+        }
+        self.remove_gone(gone);
+    }
+}
+
+/// One log in geth's notification shape.
+fn render_log(
+    head: &crate::blocks::follow::NewHead,
+    placed: &crate::blocks::follow::HeadLog,
+) -> Option<Arc<str>> {
+    let log = alloy_rpc_types_eth::Log {
+        inner: placed.log.clone(),
+        block_hash: Some(head.hash),
+        block_number: Some(head.header.number),
+        block_timestamp: Some(head.header.timestamp),
+        transaction_hash: Some(placed.tx_hash),
+        transaction_index: Some(placed.tx_index),
+        log_index: Some(placed.log_index),
+        removed: false,
+    };
+    serde_json::to_string(&log).ok().map(Arc::from)
 }
 
 /// Offers `items` to one subscriber in order; the reason to drop it, if any (its
@@ -343,6 +398,7 @@ impl Handler<Subscribe> for SubscriptionHub {
                 id: id.clone(),
                 kind: msg.kind,
                 sink: msg.sink,
+                filter: msg.filter,
                 dropped: 0,
                 missed_in_a_row: 0,
             },
@@ -401,6 +457,9 @@ impl Handler<NewHeads> for SubscriptionHub {
     type Result = ();
 
     fn handle(&mut self, msg: NewHeads, _ctx: &mut Context<Self>) {
+        if self.wants(SubscriptionKind::Logs) {
+            self.publish_logs(&msg.0);
+        }
         if !self.wants(SubscriptionKind::NewHeads) {
             return;
         }
@@ -464,6 +523,7 @@ mod tests {
                     kind: SubscriptionKind::PendingHashes,
                     sink,
                     per_connection: MAX_SUBSCRIPTIONS_PER_CONNECTION,
+                    filter: None,
                 })
                 .await
                 .unwrap();
@@ -500,6 +560,7 @@ mod tests {
             kind: SubscriptionKind::NewHeads,
             sink: sink.clone(),
             per_connection: MAX_SUBSCRIPTIONS_PER_CONNECTION,
+            filter: None,
         };
         let mut ids = Vec::new();
         for _ in 0..MAX_SUBSCRIPTIONS_PER_CONNECTION {
@@ -562,6 +623,7 @@ mod tests {
                 kind: SubscriptionKind::PendingHashes,
                 sink,
                 per_connection: 1,
+                filter: None,
             })
             .await
             .unwrap()
@@ -587,6 +649,7 @@ mod tests {
                 kind: SubscriptionKind::PendingHashes,
                 sink: again,
                 per_connection: 1,
+                filter: None,
             })
             .await
             .unwrap();

@@ -6,8 +6,10 @@
 //!   the propagation trace file, `TxSeen`/`TxIncluded`.
 //! - [`hub`]: the [`hub::SubscriptionHub`] behind `eth_subscribe` (pending txs, heads).
 //! - [`shapes`]: geth's JSON shapes of pooled txs, shared by the hub and the RPC.
+//! - [`logs`]: log filters (`eth_getLogs`, `eth_subscribe logs`).
 
 pub mod events;
 pub mod hub;
+pub mod logs;
 pub mod observe;
 pub mod shapes;

@@ -10,6 +10,7 @@ use alloy_primitives::B256;
 use serde_json::Value;
 
 use super::{string_param, RpcError};
+use crate::feed::logs::LogFilter;
 use crate::feed::shapes::{self, MinedAt};
 use crate::node::Node;
 use crate::txs::pool::TxPool;
@@ -159,48 +160,6 @@ pub const MAX_LOG_BLOCK_RANGE: u64 = 10_000;
 /// public providers do, so that a caller narrows the query instead of getting part).
 pub const MAX_LOG_RESULTS: usize = 10_000;
 
-/// Addresses or topic alternatives one filter may list at most (geth's `maxAddresses`
-/// and `maxTopics`-style bounds on a filter's size).
-pub const MAX_FILTER_ITEMS: usize = 1_000;
-
-/// A log filter as `eth_getLogs` takes it.
-struct LogFilter {
-    addresses: Vec<alloy_primitives::Address>,
-    /// Per position: the hashes any of which may be there (empty: any).
-    topics: Vec<Vec<B256>>,
-}
-
-impl LogFilter {
-    fn matches(&self, log: &alloy_primitives::Log) -> bool {
-        if !self.addresses.is_empty() && !self.addresses.contains(&log.address) {
-            return false;
-        }
-        let topics = log.topics();
-        self.topics.iter().enumerate().all(|(i, wanted)| {
-            wanted.is_empty() || topics.get(i).is_some_and(|t| wanted.contains(t))
-        })
-    }
-}
-
-fn list<T: std::str::FromStr>(value: Option<&Value>, what: &str) -> Result<Vec<T>, RpcError> {
-    let items: Vec<&Value> = match value {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(items)) => items.iter().collect(),
-        Some(one) => vec![one],
-    };
-    if items.len() > MAX_FILTER_ITEMS {
-        return Err(RpcError::params(format!("too many {what} in the filter")));
-    }
-    items
-        .into_iter()
-        .map(|item| {
-            item.as_str()
-                .and_then(|text| text.parse().ok())
-                .ok_or_else(|| RpcError::params(format!("invalid {what}")))
-        })
-        .collect()
-}
-
 /// A block tag or number of a filter: our head for tags, 0 for `earliest`.
 fn filter_block(node: &Node, value: Option<&Value>) -> Result<u64, RpcError> {
     match value.and_then(Value::as_str) {
@@ -221,22 +180,7 @@ pub fn get_logs(node: &Node, params: &[Value]) -> Result<Value, RpcError> {
         .first()
         .and_then(Value::as_object)
         .ok_or_else(|| RpcError::params("missing filter object (parameter 0)"))?;
-    let topics = match filter.get("topics") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(positions)) if positions.len() <= 4 => positions
-            .iter()
-            .map(|p| list::<B256>(Some(p), "topic"))
-            .collect::<Result<_, _>>()?,
-        Some(_) => {
-            return Err(RpcError::params(
-                "topics must be a list of at most 4 positions",
-            ))
-        }
-    };
-    let log_filter = LogFilter {
-        addresses: list(filter.get("address"), "address")?,
-        topics,
-    };
+    let log_filter = LogFilter::from_json(filter).map_err(RpcError::params)?;
     let hashes: Vec<B256> = match filter.get("blockHash").and_then(Value::as_str) {
         Some(hash) => vec![hash
             .parse()

@@ -97,12 +97,24 @@ impl StreamConnection {
             Some("newPendingTransactions") if full => SubscriptionKind::PendingFull,
             Some("newPendingTransactions") => SubscriptionKind::PendingHashes,
             Some("newHeads") => SubscriptionKind::NewHeads,
+            Some("logs") => SubscriptionKind::Logs,
             Some(other) => {
                 return Err(RpcError::params(format!(
                     "no \"{other}\" subscription in eth namespace"
                 )))
             }
             None => return Err(RpcError::params("missing subscription name")),
+        };
+        // `logs` takes a filter object (address, topics); none means every log.
+        let filter = match kind {
+            SubscriptionKind::Logs => Some(match params.and_then(|p| p.get(1)) {
+                None | Some(Value::Null) => crate::feed::logs::LogFilter::default(),
+                Some(Value::Object(object)) => {
+                    crate::feed::logs::LogFilter::from_json(object).map_err(RpcError::params)?
+                }
+                Some(_) => return Err(RpcError::params("the logs filter must be an object")),
+            }),
+            _ => None,
         };
         let id = self
             .hub
@@ -111,6 +123,7 @@ impl StreamConnection {
                 kind,
                 sink: sink.clone(),
                 per_connection: self.access.limits.subscriptions_per_connection,
+                filter,
             })
             .await
             .map_err(|_| RpcError::new(-32000, "node is shutting down"))?;

@@ -332,6 +332,9 @@ impl HeadFollower {
             .map(|(tx, sender)| (*tx.hash(), *sender, tx.nonce()))
             .collect();
         let header: Header = block.header.clone();
+        let logs = receipts
+            .as_deref()
+            .map_or_else(|| std::sync::Arc::from([]), |r| super::head_logs(&block, r));
         let received_at = SystemTime::now();
         self.chain.push(FollowedBlock {
             hash,
@@ -357,7 +360,7 @@ impl HeadFollower {
             outcome.included.len(),
             outcome.stale.len()
         );
-        Some(NewHead { hash, header })
+        Some(NewHead { hash, header, logs })
     }
 }
 

@@ -17,6 +17,42 @@ pub struct NewHead {
     pub hash: B256,
     /// Its header.
     pub header: Header,
+    /// Its block's logs, in block order (empty when its receipts are not known).
+    pub logs: std::sync::Arc<[HeadLog]>,
+}
+
+/// A log of a new head's block, with its place in the block.
+#[derive(Clone, Debug)]
+pub struct HeadLog {
+    /// The log.
+    pub log: alloy_primitives::Log,
+    /// Its transaction.
+    pub tx_hash: B256,
+    /// Its transaction's index in the block.
+    pub tx_index: u64,
+    /// Its index among the block's logs.
+    pub log_index: u64,
+}
+
+/// The logs of `block` from its `receipts` (one per transaction, in order).
+pub fn head_logs(
+    block: &crate::eth::EthBlock,
+    receipts: &[alloy_consensus::ReceiptEnvelope],
+) -> std::sync::Arc<[HeadLog]> {
+    let mut log_index = 0;
+    let mut out = Vec::new();
+    for (tx_index, (tx, receipt)) in block.body.transactions.iter().zip(receipts).enumerate() {
+        for log in receipt.logs() {
+            out.push(HeadLog {
+                log: log.clone(),
+                tx_hash: *tx.hash(),
+                tx_index: tx_index as u64,
+                log_index,
+            });
+            log_index += 1;
+        }
+    }
+    out.into()
 }
 
 /// Command: execute a block learned from peers before it counts (where the node holds the
