@@ -285,8 +285,9 @@ impl SubscriptionHub {
     }
 
     /// Offers each `logs` subscriber the heads' logs its filter passes, one notification
-    /// per log in geth's shape (rendered per subscriber: filters differ).
-    fn publish_logs(&mut self, heads: &[crate::blocks::follow::NewHead]) {
+    /// per log in geth's shape (rendered per subscriber: filters differ); `removed` for the
+    /// logs of heads a reorg dropped.
+    fn publish_logs(&mut self, heads: &[crate::blocks::follow::NewHead], removed: bool) {
         let mut gone = Vec::new();
         for subscriber in self.subscribers.values_mut() {
             let (SubscriptionKind::Logs, Some(filter)) = (subscriber.kind, &subscriber.filter)
@@ -299,7 +300,7 @@ impl SubscriptionHub {
                     head.logs
                         .iter()
                         .filter(|placed| filter.matches(&placed.log))
-                        .filter_map(move |placed| render_log(head, placed))
+                        .filter_map(move |placed| render_log(head, placed, removed))
                 })
                 .collect();
             if let Err(reason) = offer_all(subscriber, &items, &self.metrics) {
@@ -314,6 +315,7 @@ impl SubscriptionHub {
 fn render_log(
     head: &crate::blocks::follow::NewHead,
     placed: &crate::blocks::follow::HeadLog,
+    removed: bool,
 ) -> Option<Arc<str>> {
     let log = alloy_rpc_types_eth::Log {
         inner: placed.log.clone(),
@@ -323,7 +325,7 @@ fn render_log(
         transaction_hash: Some(placed.tx_hash),
         transaction_index: Some(placed.tx_index),
         log_index: Some(placed.log_index),
-        removed: false,
+        removed,
     };
     serde_json::to_string(&log).ok().map(Arc::from)
 }
@@ -458,7 +460,7 @@ impl Handler<NewHeads> for SubscriptionHub {
 
     fn handle(&mut self, msg: NewHeads, _ctx: &mut Context<Self>) {
         if self.wants(SubscriptionKind::Logs) {
-            self.publish_logs(&msg.0);
+            self.publish_logs(&msg.0, false);
         }
         if !self.wants(SubscriptionKind::NewHeads) {
             return;
@@ -476,6 +478,16 @@ impl Handler<NewHeads> for SubscriptionHub {
             })
             .collect();
         self.publish(&[(SubscriptionKind::NewHeads, rendered)]);
+    }
+}
+
+impl Handler<crate::blocks::follow::RemovedHeads> for SubscriptionHub {
+    type Result = ();
+
+    fn handle(&mut self, msg: crate::blocks::follow::RemovedHeads, _ctx: &mut Context<Self>) {
+        if self.wants(SubscriptionKind::Logs) {
+            self.publish_logs(&msg.0, true);
+        }
     }
 }
 
@@ -654,5 +666,72 @@ mod tests {
             .await
             .unwrap();
         assert!(resubscribed.is_ok());
+    }
+
+    /// A `logs` subscriber gets a new head's matching log with `removed: false`, and the
+    /// same log with `removed: true` when a reorg drops that head; other logs and other
+    /// filters stay quiet.
+    #[actix_rt::test]
+    async fn logs_arrive_with_new_heads_and_again_as_removed_on_a_reorg() {
+        use crate::blocks::follow::{HeadLog, NewHead, RemovedHeads};
+        let hub = SubscriptionHub::default().start();
+        let (sink, mut rx) = notification_buffer(16);
+        let topic = alloy_primitives::B256::repeat_byte(7);
+        let filter = crate::feed::logs::LogFilter {
+            addresses: Vec::new(),
+            topics: vec![vec![topic]],
+        };
+        let id = hub
+            .send(Subscribe {
+                connection: 1,
+                kind: SubscriptionKind::Logs,
+                sink,
+                per_connection: MAX_SUBSCRIPTIONS_PER_CONNECTION,
+                filter: Some(filter),
+            })
+            .await
+            .unwrap()
+            .unwrap();
+        let log = |topic| HeadLog {
+            log: alloy_primitives::Log::new_unchecked(
+                alloy_primitives::Address::repeat_byte(1),
+                vec![topic],
+                Default::default(),
+            ),
+            tx_hash: alloy_primitives::B256::repeat_byte(2),
+            tx_index: 0,
+            log_index: 0,
+        };
+        let head = NewHead {
+            hash: alloy_primitives::B256::repeat_byte(3),
+            header: alloy_consensus::Header {
+                number: 9,
+                ..Default::default()
+            },
+            logs: vec![log(topic), log(alloy_primitives::B256::repeat_byte(8))].into(),
+        };
+        hub.send(NewHeads(vec![head.clone()])).await.unwrap();
+        hub.send(RemovedHeads(vec![head])).await.unwrap();
+        for removed in [false, true] {
+            let note: serde_json::Value =
+                serde_json::from_str(&rx.recv().await.unwrap().to_json()).unwrap();
+            assert_eq!(note["params"]["subscription"], serde_json::json!(id));
+            assert_eq!(
+                note["params"]["result"]["topics"],
+                serde_json::json!([topic])
+            );
+            assert_eq!(
+                note["params"]["result"]["removed"],
+                serde_json::json!(removed)
+            );
+            assert_eq!(
+                note["params"]["result"]["blockNumber"],
+                serde_json::json!("0x9")
+            );
+        }
+        assert!(
+            rx.rx.try_recv().is_err(),
+            "the other topic's log was filtered out"
+        );
     }
 }

@@ -147,6 +147,7 @@ impl Node {
             FollowLinks {
                 peers: self.peer_set.clone().recipient(),
                 heads: self.subscriptions.clone().recipient(),
+                removed: Some(self.subscriptions.clone().recipient()),
                 included: Some(self.observer.clone().recipient()),
                 range: Some(self.peer_set.clone().recipient()),
             },

@@ -62,6 +62,8 @@ pub struct FollowLinks {
     pub peers: Recipient<Peers>,
     /// New followed heads (the `newHeads` stream), one message per round.
     pub heads: Recipient<NewHeads>,
+    /// Heads a reorg dropped (their logs go out again as removed), if anyone listens.
+    pub removed: Option<Recipient<super::RemovedHeads>>,
     /// Who learns each followed block's tx hashes (the propagation observer, for
     /// inclusion times), if anyone.
     pub included: Option<Recipient<BlockIncluded>>,
@@ -268,6 +270,29 @@ impl HeadFollower {
     /// re-injects them: each sender's included nonce goes back first. Blob transactions
     /// cannot return (blocks carry no sidecars).
     fn reinject(&self, dropped: &[Arc<FollowedBlock>]) {
+        if let Some(to) = &self.links.removed {
+            let heads = dropped
+                .iter()
+                .rev()
+                .map(|block| NewHead {
+                    hash: block.hash,
+                    header: block.header.clone(),
+                    logs: block.receipts.as_deref().map_or_else(
+                        || Arc::from([]),
+                        |receipts| {
+                            super::head_logs(
+                                &EthBlock {
+                                    header: block.header.clone(),
+                                    body: block.body.clone(),
+                                },
+                                receipts,
+                            )
+                        },
+                    ),
+                })
+                .collect();
+            to.do_send(super::RemovedHeads(heads));
+        }
         let mut txs = Vec::new();
         let mut nonces = Vec::new();
         for block in dropped {

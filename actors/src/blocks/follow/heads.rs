@@ -10,6 +10,12 @@ use alloy_primitives::B256;
 #[rtype(result = "()")]
 pub struct NewHeads(pub Vec<NewHead>);
 
+/// Event: a reorg dropped these heads (highest first, as geth sends their logs again with
+/// `removed: true`).
+#[derive(Clone, Debug, Message)]
+#[rtype(result = "()")]
+pub struct RemovedHeads(pub Vec<NewHead>);
+
 /// One new head.
 #[derive(Clone, Debug)]
 pub struct NewHead {

@@ -21,7 +21,7 @@ pub use followed::{
     FollowedBlock, FollowedChain, FollowedTx, CONSENSUS_QUIET_SECONDS, FOLLOWED_BLOCKS,
     MAX_HISTORY_WINDOW,
 };
-pub use heads::{head_logs, ExecuteFollowed, HeadLog, NewHead, NewHeads};
+pub use heads::{head_logs, ExecuteFollowed, HeadLog, NewHead, NewHeads, RemovedHeads};
 pub use overlay::FollowedOverlay;
 pub use poll::{
     agreed_chain, FollowError, PeerChain, Voter, BODIES_PER_REQUEST, HEADERS_PER_POLL,
