@@ -249,7 +249,7 @@ fn main() {
         .arg(datadir.path())
         .args(["--port", "0", "--addr", "127.0.0.1", "--nodiscover"])
         .args(["--http", "--http.port", "0", "--ws", "--ws.port", "0"])
-        .args(["--txpool.arrivalwait", "0"])
+        .args(["--txpool.arrivalwait", "0", "--dev.period", "off"])
         .env("RUST_LOG", "error")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

@@ -107,6 +107,25 @@ pub enum KeyCommand {
     },
 }
 
+/// `--dev.period`: seconds between produced blocks (0: when txs arrive), or off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DevPeriod {
+    /// No production.
+    Off,
+    /// A block every so many seconds (0: as soon as the pool has executable txs).
+    Every(u64),
+}
+
+fn parse_dev_period(text: &str) -> Result<DevPeriod, String> {
+    match text {
+        "off" => Ok(DevPeriod::Off),
+        seconds => seconds
+            .parse()
+            .map(DevPeriod::Every)
+            .map_err(|_| format!("{text:?}: seconds (0: when transactions arrive) or off")),
+    }
+}
+
 /// `--log.format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
@@ -371,10 +390,10 @@ pub struct NodeArgs {
           num_args = 0..=1, default_missing_value = "true")]
     pub follow: bool,
     /// Produce blocks (geth's flag): every N seconds, or with 0 as soon as the pool has
-    /// executable transactions. Needs a chain whose state we hold (the dev network or a
-    /// --genesis). Off unless given.
-    #[arg(help_heading = "Blocks", long = "dev.period")]
-    pub dev_period: Option<u64>,
+    /// executable transactions; `off`: never. Default: 0 on the dev network (as geth
+    /// --dev), off elsewhere. Needs a chain whose state we hold (dev, or a --genesis).
+    #[arg(help_heading = "Blocks", long = "dev.period", value_parser = parse_dev_period)]
+    pub dev_period: Option<DevPeriod>,
     /// Followed blocks kept in memory and served to peers like stored ones (headers and
     /// bodies), newest first; our Status advertises the followed head.
     #[arg(help_heading = "Blocks", long = "history.window",

@@ -327,6 +327,17 @@ pub(crate) fn default_datadir(network: &str) -> PathBuf {
         .join(network)
 }
 
+/// `--dev.period` in seconds, or `None` for no block production: geth --dev's 0 (a block
+/// as soon as txs arrive) on the dev network unless `off`; elsewhere only when given.
+pub(crate) fn dev_period(args: &NodeArgs) -> Option<u64> {
+    let dev_network = args.genesis.is_none() && args.network == NetworkArg::Dev;
+    match (args.dev_period, dev_network) {
+        (Some(crate::cli::DevPeriod::Every(seconds)), _) => Some(seconds),
+        (None, true) => Some(0),
+        (Some(crate::cli::DevPeriod::Off), _) | (None, false) => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use clap::Parser;
@@ -388,5 +399,18 @@ mod tests {
             }
             assert!(Cli::try_parse_from(argv).is_err(), "{both:?}");
         }
+    }
+
+    #[test]
+    fn the_dev_network_produces_by_default_and_off_turns_it_off() {
+        let period = |flags: &[&str]| dev_period(&args(flags).resolve_network());
+        assert_eq!(period(&[]), Some(0), "geth --dev's default");
+        assert_eq!(period(&["--dev.period", "off"]), None);
+        assert_eq!(period(&["--dev.period", "12"]), Some(12));
+        assert_eq!(period(&["--sepolia"]), None);
+        assert_eq!(period(&["--genesis", "g.json"]), None);
+        assert_eq!(period(&["--genesis", "g.json", "--dev.period", "0"]), Some(0));
+        let argv = ["ethpeer", "node", "--dev.period", "soon"];
+        assert!(Cli::try_parse_from(argv).is_err());
     }
 }

@@ -318,11 +318,11 @@ fn with_flags(
     }
     builder.config_mut().history_window = args.history_window;
     builder.config_mut().datadir = Some(datadir.to_path_buf());
-    if let Some(period) = args.dev_period {
+    if let Some(seconds) = crate::flags::dev_period(args) {
         if builder.config().genesis.is_none() {
             anyhow::bail!("--dev.period: block production needs a chain whose state we hold (--dev or --genesis)");
         }
-        builder.config_mut().dev_period = Some(Duration::from_secs(period));
+        builder.config_mut().dev_period = Some(Duration::from_secs(seconds));
     }
     builder.config_mut().peer_policy = ethpeer_actors::node::manager::PeerPolicy {
         netrestrict: ethpeer_actors::node::manager::PeerPolicy::parse_netrestrict(

@@ -101,7 +101,7 @@ async fn subscribers_get_pending_txs_and_a_slow_one_only_loses_its_own() {
     )
     .await;
     assert!(sub["result"].is_string(), "{sub}");
-    let unknown = request(&mut fast, "eth_subscribe", json!(["logs"])).await;
+    let unknown = request(&mut fast, "eth_subscribe", json!(["noSuchThing"])).await;
     assert_eq!(unknown["error"]["code"], json!(-32602), "{unknown}");
 
     // Latency: from the RPC call to the notification on the socket.

@@ -128,6 +128,12 @@ impl Binary {
                 "--txpool.arrivalwait",
                 "0",
             ])
+            // The dev network produces blocks by default; tests that want a pool to stay
+            // pending run without (those that produce say so).
+            .args(match extra.contains(&"--dev.period") {
+                true => &[][..],
+                false => &["--dev.period", "off"][..],
+            })
             .args(extra)
             .env(
                 "RUST_LOG",
