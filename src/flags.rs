@@ -409,7 +409,10 @@ mod tests {
         assert_eq!(period(&["--dev.period", "12"]), Some(12));
         assert_eq!(period(&["--sepolia"]), None);
         assert_eq!(period(&["--genesis", "g.json"]), None);
-        assert_eq!(period(&["--genesis", "g.json", "--dev.period", "0"]), Some(0));
+        assert_eq!(
+            period(&["--genesis", "g.json", "--dev.period", "0"]),
+            Some(0)
+        );
         let argv = ["ethpeer", "node", "--dev.period", "soon"];
         assert!(Cli::try_parse_from(argv).is_err());
     }

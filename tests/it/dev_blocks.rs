@@ -507,26 +507,94 @@ fn log_emitting_creation(
     topic: alloy_primitives::B256,
     nonce: u64,
 ) -> ethpeer_actors::eth::PooledTx {
-    use alloy_consensus::{SignableTransaction, TxEip1559};
-    use alloy_primitives::{Bytes, TxKind, B256};
+    dev_tx(nonce, alloy_primitives::TxKind::Create, log1(topic))
+}
+
+/// Code that emits one log with `topic` and stops.
+fn log1(topic: alloy_primitives::B256) -> Vec<u8> {
     let mut code = vec![0x7f];
     code.extend_from_slice(topic.as_slice());
     code.extend_from_slice(&[0x60, 0x00, 0x60, 0x00, 0xa1, 0x00]);
+    code
+}
+
+/// Dev account 0's EIP-1559 transaction at `nonce` (100,000 gas, 2 gwei cap, 1 gwei tip).
+fn dev_tx(
+    nonce: u64,
+    to: alloy_primitives::TxKind,
+    input: Vec<u8>,
+) -> ethpeer_actors::eth::PooledTx {
+    use alloy_consensus::{SignableTransaction, TxEip1559};
+    use alloy_primitives::{Bytes, B256};
     let tx = TxEip1559 {
         chain_id: 1337,
         nonce,
         gas_limit: 100_000,
         max_fee_per_gas: 2_000_000_000,
         max_priority_fee_per_gas: 1_000_000_000,
-        to: TxKind::Create,
+        to,
         value: U256::ZERO,
         access_list: Default::default(),
-        input: Bytes::from(code),
+        input: Bytes::from(input),
     };
     let key: B256 = genesis::DEV_ACCOUNT_KEYS[0].parse().expect("key");
     let signature =
         alloy_consensus::crypto::secp256k1::sign_message(key, tx.signature_hash()).expect("signs");
     ethpeer_actors::eth::PooledTx::Eip1559(tx.into_signed(signature))
+}
+
+/// A contract deployed, then called: its runtime code emits a log on every call; the
+/// call's log is found by `eth_getLogs` at the contract's address in block 2, and
+/// `eth_getCode` answers the deployed code.
+#[actix_rt::test]
+async fn a_deployed_contract_emits_a_log_when_called() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = Binary::start(dir.path(), &["--nodiscover", "--dev.period", "0"]).await;
+    let topic = alloy_primitives::B256::repeat_byte(0xef);
+    let runtime = log1(topic);
+    // PUSH1 len, PUSH1 12, PUSH1 0, CODECOPY, PUSH1 len, PUSH1 0, RETURN; then the runtime.
+    let len = u8::try_from(runtime.len()).expect("short");
+    let mut init = vec![
+        0x60, len, 0x60, 0x0c, 0x60, 0x00, 0x39, 0x60, len, 0x60, 0x00, 0xf3,
+    ];
+    init.extend_from_slice(&runtime);
+    let contract = dev_address().create(0);
+    for (nonce, tx) in [
+        (1u64, dev_tx(0, alloy_primitives::TxKind::Create, init)),
+        (
+            2,
+            dev_tx(1, alloy_primitives::TxKind::Call(contract), Vec::new()),
+        ),
+    ] {
+        let raw = hex::encode_prefixed(tx.encoded_2718());
+        let sent = node.call("eth_sendRawTransaction", json!([raw])).await;
+        assert!(sent["result"].is_string(), "{sent}");
+        let number = format!("{nonce:#x}");
+        eventually("the transaction is mined", || async {
+            node.call("eth_blockNumber", json!([])).await["result"] == json!(number)
+        })
+        .await;
+    }
+    let code = node.call("eth_getCode", json!([contract, "latest"])).await;
+    assert_eq!(
+        code["result"],
+        json!(hex::encode_prefixed(&runtime)),
+        "{code}"
+    );
+    let logs = node
+        .call(
+            "eth_getLogs",
+            json!([{"fromBlock": "0x0", "address": contract}]),
+        )
+        .await;
+    let logs = logs["result"].as_array().cloned().unwrap_or_default();
+    assert_eq!(
+        logs.len(),
+        1,
+        "the call's log only (the creation emitted none)"
+    );
+    assert_eq!(logs[0]["blockNumber"], json!("0x2"));
+    assert_eq!(logs[0]["topics"], json!([topic]));
 }
 
 /// `eth_subscribe logs` over WebSocket: a subscription whose filter names the topic gets
