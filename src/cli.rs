@@ -394,6 +394,11 @@ pub struct NodeArgs {
     /// --dev), off elsewhere. Needs a chain whose state we hold (dev, or a --genesis).
     #[arg(help_heading = "Blocks", long = "dev.period", value_parser = parse_dev_period)]
     pub dev_period: Option<DevPeriod>,
+    /// Blocks whose state is kept for state reads and calls at past blocks, where the node
+    /// holds the state (geth keeps 128 blocks' state in memory; a copy per block here).
+    #[arg(help_heading = "Blocks", long = "state.window",
+          default_value_t = ethpeer_actors::blocks::engine::DEFAULT_STATE_WINDOW)]
+    pub state_window: usize,
     /// Followed blocks kept in memory and served to peers like stored ones (headers and
     /// bodies), newest first; our Status advertises the followed head.
     #[arg(help_heading = "Blocks", long = "history.window",

@@ -318,6 +318,11 @@ fn with_flags(
     }
     builder.config_mut().history_window = args.history_window;
     builder.config_mut().datadir = Some(datadir.to_path_buf());
+    let max_state = ethpeer_actors::blocks::engine::MAX_STATE_WINDOW;
+    if args.state_window > max_state {
+        anyhow::bail!("--state.window: at most {max_state} blocks");
+    }
+    builder.config_mut().state_window = args.state_window;
     if let Some(seconds) = crate::flags::dev_period(args) {
         if builder.config().genesis.is_none() {
             anyhow::bail!("--dev.period: block production needs a chain whose state we hold (--dev or --genesis)");

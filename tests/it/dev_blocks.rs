@@ -99,14 +99,14 @@ async fn a_transaction_is_mined_at_once_with_period_zero() {
         .call("eth_getStorageAt", json!([recipient, "0x0", "latest"]))
         .await;
     assert_eq!(slot["result"], json!(format!("0x{}", "0".repeat(64))));
-    // Only the head's state is kept; a later block does not exist yet.
-    let old = node.call("eth_getBalance", json!([recipient, "0x1"])).await;
-    assert!(
-        old["error"]["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("missing trie node")),
-        "{old}"
-    );
+    // Past blocks' state is kept (--state.window): after block 1 the recipient had 5 wei,
+    // at genesis nothing; a later block does not exist yet.
+    let at_one = node.call("eth_getBalance", json!([recipient, "0x1"])).await;
+    assert_eq!(at_one["result"], json!("0x5"), "{at_one}");
+    let at_genesis = node
+        .call("eth_getBalance", json!([recipient, "earliest"]))
+        .await;
+    assert_eq!(at_genesis["result"], json!("0x0"), "{at_genesis}");
     let future = node.call("eth_getBalance", json!([recipient, "0x9"])).await;
     assert_eq!(future["error"]["message"], json!("header not found"));
     // geth's fee history of the two blocks: the 1 gwei tip at every percentile.
@@ -664,5 +664,36 @@ async fn a_logs_subscription_gets_the_matching_logs_of_new_blocks() {
         second["params"]["subscription"],
         json!(heads),
         "only the matching filter got a log: {second}"
+    );
+}
+
+/// `--state.window 1` keeps only the head's state: a block behind it answers geth's
+/// missing-state error.
+#[actix_rt::test]
+async fn state_older_than_the_window_is_missing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = Binary::start(
+        dir.path(),
+        &["--nodiscover", "--dev.period", "0", "--state.window", "1"],
+    )
+    .await;
+    for nonce in 0..2u64 {
+        let (_, raw) = raw_transfer(nonce);
+        node.call("eth_sendRawTransaction", json!([raw])).await;
+        let number = format!("{:#x}", nonce + 1);
+        eventually("mined", || async {
+            node.call("eth_blockNumber", json!([])).await["result"] == json!(number)
+        })
+        .await;
+    }
+    let recipient = format!("{:?}", Address::repeat_byte(0x77));
+    let head = node.call("eth_getBalance", json!([recipient, "0x2"])).await;
+    assert_eq!(head["result"], json!("0xa"), "{head}");
+    let old = node.call("eth_getBalance", json!([recipient, "0x1"])).await;
+    assert!(
+        old["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("missing trie node")),
+        "{old}"
     );
 }

@@ -58,15 +58,31 @@ pub struct ProduceBlock {
     pub empty_ok: bool,
 }
 
-/// Query: state at our head (where we hold it).
+/// Query: state at our head, or at a block of the kept window (where we hold it).
 #[derive(Debug, Message)]
 #[rtype(result = "Result<StateAnswer, String>")]
-pub enum ReadState {
+pub struct ReadState {
+    /// What to read.
+    pub what: StateQuery,
+    /// At which block (`None`: the head).
+    pub at: Option<u64>,
+}
+
+/// What [`ReadState`] reads.
+#[derive(Debug, Clone, Copy)]
+pub enum StateQuery {
     /// Balance, nonce and code of an account.
     Account(Address),
     /// One storage slot of an account.
     Storage(Address, alloy_primitives::U256),
 }
+
+/// Blocks whose state is kept after they stop being the head (geth keeps the last 128
+/// blocks' tries in memory, `TriesInMemory`; `--state.window`).
+pub const DEFAULT_STATE_WINDOW: usize = 128;
+
+/// Largest `--state.window` (ours: a snapshot is a copy of the whole in-memory state).
+pub const MAX_STATE_WINDOW: usize = 1024;
 
 /// What [`ReadState`] found, at the block `head`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,6 +103,8 @@ pub struct RunCall {
     pub request: crate::chain::CallRequest,
     /// Estimate its gas instead of returning its output.
     pub estimate: bool,
+    /// At which block's state (`None`: the head).
+    pub at: Option<u64>,
 }
 
 /// What [`RunCall`] found.
@@ -161,6 +179,10 @@ pub struct PayloadExecutor {
     /// Who announces each produced block's range to eth/69+ peers (a dev network's
     /// producer: its peers have no consensus client to learn the head from).
     announce: Option<Recipient<crate::peer_set::BroadcastBlockRange>>,
+    /// Snapshots of the state at recent heads, oldest first (at most `window`).
+    history: std::collections::VecDeque<ChainExecutor>,
+    /// Blocks whose state is kept.
+    window: usize,
     /// The state at some block of the store (rebuilt by replay when another is needed;
     /// dropped after a failed execution, which leaves partial writes).
     executor: Option<ChainExecutor>,
@@ -186,7 +208,54 @@ impl PayloadExecutor {
             heads,
             locations,
             announce: None,
+            history: std::collections::VecDeque::new(),
+            window: DEFAULT_STATE_WINDOW,
             executor: None,
+        }
+    }
+
+    /// Keeps the state of the last `window` heads (`--state.window`).
+    pub fn keeping(mut self, window: usize) -> Self {
+        self.window = window.min(MAX_STATE_WINDOW);
+        self
+    }
+
+    /// Keeps a snapshot of the state at the new head (the executor is there now).
+    fn remember(&mut self) {
+        if self.window == 0 {
+            return;
+        }
+        if let Some(executor) = &self.executor {
+            self.history.push_back(executor.clone());
+            while self.history.len() > self.window {
+                self.history.pop_front();
+            }
+        }
+    }
+
+    /// The state at block `at` (`None`: the head): the head's executor, or a kept
+    /// snapshot of that block if it is still canonical.
+    fn state_at(&mut self, at: Option<u64>) -> Result<(u64, &ChainExecutor), String> {
+        let head = self.store.head();
+        match at {
+            None => {
+                let number = head.number;
+                Ok((number, self.executor_at(&head)?))
+            }
+            Some(number) if number == head.number => Ok((number, self.executor_at(&head)?)),
+            Some(number) => {
+                let canonical = self.store.canonical_hash(number);
+                self.history
+                    .iter()
+                    .find(|e| e.head().number == number && Some(e.head().hash_slow()) == canonical)
+                    .map(|e| (number, e))
+                    .ok_or_else(|| {
+                        format!(
+                            "state of block {number} not kept (--state.window {})",
+                            self.window
+                        )
+                    })
+            }
         }
     }
 
@@ -213,6 +282,10 @@ impl PayloadExecutor {
             let replayed = ChainExecutor::replayed_to(&genesis, self.store.as_ref(), parent)
                 .map_err(|e| e.to_string())?;
             self.executor = Some(replayed);
+            // The first state we hold (genesis, or the head at start) is kept too.
+            if self.history.is_empty() {
+                self.remember();
+            }
         }
         self.executor
             .as_mut()
@@ -291,6 +364,7 @@ impl PayloadExecutor {
         self.locations.add(hash, &block);
         if extends {
             self.new_head(hash, &block, &senders.unwrap_or_default());
+            self.remember();
         } else {
             // Stored beside the head: the executor's state is no longer the head's.
             self.executor = None;
@@ -357,6 +431,7 @@ impl Handler<ProduceBlock> for PayloadExecutor {
         }
         self.locations.add(hash, &built.block);
         self.new_head(hash, &built.block, &built.senders);
+        self.remember();
         if let Some(to) = &self.announce {
             to.do_send(crate::peer_set::BroadcastBlockRange(
                 crate::eth::BlockRangeUpdate {
@@ -423,8 +498,7 @@ impl Handler<RunCall> for PayloadExecutor {
 
     fn handle(&mut self, msg: RunCall, _ctx: &mut SyncContext<Self>) -> Self::Result {
         use crate::chain::CallOutcome;
-        let head = self.store.head();
-        let executor = self.executor_at(&head)?;
+        let (_, executor) = self.state_at(msg.at)?;
         let cap = msg.request.gas.unwrap_or(executor.block_gas_limit());
         let outcome = executor.call(&msg.request, cap)?;
         let used = match outcome {
@@ -477,12 +551,10 @@ impl Handler<ReadState> for PayloadExecutor {
     type Result = Result<StateAnswer, String>;
 
     fn handle(&mut self, msg: ReadState, _ctx: &mut SyncContext<Self>) -> Self::Result {
-        let head = self.store.head();
-        let number = head.number;
-        let executor = self.executor_at(&head)?;
-        let account = match msg {
-            ReadState::Account(address) => executor.account(&address),
-            ReadState::Storage(address, slot) => {
+        let (number, executor) = self.state_at(msg.at)?;
+        let account = match msg.what {
+            StateQuery::Account(address) => executor.account(&address),
+            StateQuery::Storage(address, slot) => {
                 (executor.storage(&address, slot), 0, Default::default())
             }
         };

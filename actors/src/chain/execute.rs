@@ -100,6 +100,8 @@ impl EthExecutorSpec for ExecutionSpec {
 }
 
 /// Executes the blocks of one chain in order, from genesis, keeping the state in memory.
+/// A clone is a snapshot of the state at its head.
+#[derive(Clone)]
 pub struct ChainExecutor {
     config: ChainConfig,
     blob_params: BlobScheduleBlobParams,

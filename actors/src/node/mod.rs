@@ -144,6 +144,9 @@ pub struct NodeConfig {
     pub dev_period: Option<Duration>,
     /// The data directory, when the node has one (`admin_datadir`).
     pub datadir: Option<PathBuf>,
+    /// Blocks whose state is kept for state reads and calls (`--state.window`; default
+    /// [`crate::blocks::engine::DEFAULT_STATE_WINDOW`], geth's 128).
+    pub state_window: usize,
 }
 
 /// Our client id in Hello, with an operator's `identity` in it as geth puts `--identity`
@@ -199,6 +202,7 @@ impl NodeConfig {
             genesis: None,
             dev_period: None,
             datadir: None,
+            state_window: crate::blocks::engine::DEFAULT_STATE_WINDOW,
         }
     }
 }

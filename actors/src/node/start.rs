@@ -411,6 +411,7 @@ fn start_engine(
     let (followed, heads) = (follow.clone(), subscriptions.clone().recipient());
     let locations = locations.clone();
     let announce = config.dev_period.map(|_| peer_set.clone().recipient());
+    let window = config.state_window;
     SyncArbiter::start(1, move || {
         PayloadExecutor::new(
             genesis.clone(),
@@ -421,5 +422,6 @@ fn start_engine(
             locations.clone(),
         )
         .announcing(announce.clone())
+        .keeping(window)
     })
 }

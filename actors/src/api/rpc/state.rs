@@ -1,43 +1,46 @@
 //! The state-backed reads where the node holds the state (the dev network, a genesis, an
 //! imported chain; executed by the engine's executor): `eth_getBalance`, `eth_getCode`,
-//! `eth_getStorageAt`, and `eth_getTransactionCount` at `latest`. They answer for our head
-//! (`latest`, `pending`, or its number); an older block's state is not kept. Where we hold
-//! no state they answer geth's error for state it does not have, never "method not found".
+//! `eth_getStorageAt`, `eth_call`, `eth_estimateGas`. They answer for our head (`latest`,
+//! `pending`) or a block whose state is still kept (`--state.window`, geth's 128); older
+//! blocks, and every block where we hold no state, answer geth's error for missing state,
+//! never "method not found".
 
 use alloy_primitives::{Address, U256};
 use serde_json::Value;
 
 use super::{string_param, RpcError};
-use crate::blocks::engine::{ReadState, StateAnswer};
+use crate::blocks::engine::{ReadState, StateAnswer, StateQuery};
 use crate::node::Node;
 
 /// geth's error text when the state of a block is not there (`trie.MissingNodeError`).
 pub const MISSING_STATE: &str = "missing trie node: state not available";
 
+/// The block a state read or call names: `None` for the head (`latest`, `pending`, or no
+/// block), a number otherwise; a block above the head is geth's "header not found".
+fn at_block(node: &Node, block: Option<&Value>) -> Result<Option<u64>, RpcError> {
+    let number = match block.and_then(Value::as_str) {
+        None | Some("latest" | "pending" | "safe" | "finalized") => return Ok(None),
+        Some("earliest") => 0,
+        Some(number) => super::eth::parse_quantity(number)
+            .ok_or_else(|| RpcError::params(format!("invalid block number {number:?}")))?,
+    };
+    if number > super::eth::latest_number(node) {
+        return Err(RpcError::new(-32000, "header not found"));
+    }
+    Ok(Some(number))
+}
+
 async fn read(
     node: &Node,
-    query: ReadState,
+    what: StateQuery,
     block: Option<&Value>,
 ) -> Result<StateAnswer, RpcError> {
-    let answer = node
-        .engine
-        .send(query)
+    let at = at_block(node, block)?;
+    node.engine
+        .send(ReadState { what, at })
         .await
         .map_err(|_| RpcError::new(-32000, "the node is shutting down"))?
-        .map_err(|error| RpcError::new(-32000, format!("{MISSING_STATE} ({error})")))?;
-    match block.and_then(Value::as_str) {
-        None | Some("latest" | "pending" | "safe" | "finalized") => Ok(answer),
-        Some("earliest") if answer.head == 0 => Ok(answer),
-        Some(number) => match super::eth::parse_quantity(number) {
-            Some(number) if number == answer.head => Ok(answer),
-            Some(number) if number > answer.head => Err(RpcError::new(-32000, "header not found")),
-            Some(number) => Err(RpcError::new(
-                -32000,
-                format!("{MISSING_STATE} (block {number}: only the head's state is kept)"),
-            )),
-            None => Err(RpcError::params(format!("invalid block number {number:?}"))),
-        },
-    }
+        .map_err(|error| RpcError::new(-32000, format!("{MISSING_STATE} ({error})")))
 }
 
 fn address(params: &[Value]) -> Result<Address, RpcError> {
@@ -48,13 +51,13 @@ fn address(params: &[Value]) -> Result<Address, RpcError> {
 
 /// `eth_getBalance(address, block)`.
 pub async fn get_balance(node: &Node, params: &[Value]) -> Result<Value, RpcError> {
-    let answer = read(node, ReadState::Account(address(params)?), params.get(1)).await?;
+    let answer = read(node, StateQuery::Account(address(params)?), params.get(1)).await?;
     Ok(Value::String(format!("{:#x}", answer.account.0)))
 }
 
 /// `eth_getCode(address, block)`.
 pub async fn get_code(node: &Node, params: &[Value]) -> Result<Value, RpcError> {
-    let answer = read(node, ReadState::Account(address(params)?), params.get(1)).await?;
+    let answer = read(node, StateQuery::Account(address(params)?), params.get(1)).await?;
     Ok(Value::String(alloy_primitives::hex::encode_prefixed(
         &answer.account.2,
     )))
@@ -67,7 +70,7 @@ pub async fn get_storage_at(node: &Node, params: &[Value]) -> Result<Value, RpcE
         .map_err(|_| RpcError::params("storage slot must be a hex quantity of at most 32 bytes"))?;
     let answer = read(
         node,
-        ReadState::Storage(address(params)?, slot),
+        StateQuery::Storage(address(params)?, slot),
         params.get(2),
     )
     .await?;
@@ -76,7 +79,7 @@ pub async fn get_storage_at(node: &Node, params: &[Value]) -> Result<Value, RpcE
 
 /// `eth_getTransactionCount(address, latest)` from the state, where we hold it.
 pub async fn state_nonce(node: &Node, params: &[Value]) -> Result<Value, RpcError> {
-    let answer = read(node, ReadState::Account(address(params)?), params.get(1)).await?;
+    let answer = read(node, StateQuery::Account(address(params)?), params.get(1)).await?;
     Ok(super::quantity(answer.account.1))
 }
 
@@ -122,9 +125,14 @@ fn call_request(params: &[Value]) -> Result<crate::chain::CallRequest, RpcError>
 async fn run(node: &Node, params: &[Value], estimate: bool) -> Result<Vec<u8>, RpcError> {
     use crate::blocks::engine::{CallAnswer, RunCall};
     let request = call_request(params)?;
+    let at = at_block(node, params.get(1))?;
     let answer = node
         .engine
-        .send(RunCall { request, estimate })
+        .send(RunCall {
+            request,
+            estimate,
+            at,
+        })
         .await
         .map_err(|_| RpcError::new(-32000, "the node is shutting down"))?
         .map_err(|error| RpcError::new(-32000, format!("{MISSING_STATE} ({error})")))?;
