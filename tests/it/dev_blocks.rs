@@ -103,6 +103,10 @@ async fn a_transaction_is_mined_at_once_with_period_zero() {
     // at genesis nothing; a later block does not exist yet.
     let at_one = node.call("eth_getBalance", json!([recipient, "0x1"])).await;
     assert_eq!(at_one["result"], json!("0x5"), "{at_one}");
+    let nonce_at_one = node
+        .call("eth_getTransactionCount", json!([dev_address(), "0x1"]))
+        .await;
+    assert_eq!(nonce_at_one["result"], json!("0x1"), "{nonce_at_one}");
     let at_genesis = node
         .call("eth_getBalance", json!([recipient, "earliest"]))
         .await;

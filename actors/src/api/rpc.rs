@@ -290,7 +290,13 @@ async fn dispatch(node: &Node, method: &str, params: &[Value]) -> Result<Value, 
         }
         "eth_sendRawTransaction" => send_raw_transaction(node, params).await,
         "eth_getTransactionByHash" => eth::get_transaction_by_hash(node, params),
-        "eth_getTransactionCount" => eth::get_transaction_count(node, params),
+        "eth_getTransactionCount" => match eth::get_transaction_count(node, params) {
+            // A past block: its state's nonce, where that state is kept.
+            Err(error) if error.message.starts_with("historical state") => {
+                state::state_nonce(node, params).await
+            }
+            answer => answer,
+        },
         "eth_getBalance" => state::get_balance(node, params).await,
         "eth_call" => state::call(node, params).await,
         "eth_estimateGas" => state::estimate_gas(node, params).await,
