@@ -1,11 +1,14 @@
 // viem's ordinary wallet path against an ethpeer dev node that produces blocks
 // (`--dev.period 0`): sendTransaction with a local account and no gas limit (viem fills
 // nonce, gas and fees from the node), waitForTransactionReceipt, and estimateGas of a
-// reverting call, whose revert reason viem must show. Prints one JSON object.
-import { createPublicClient, createWalletClient, http } from 'viem';
+// reverting call, whose revert reason viem must show; then a contract deployment and a
+// call that emits a log, seen in the call's receipt, by getLogs and by a `logs`
+// subscription over WebSocket (watchEvent). Prints one JSON object.
+import { createPublicClient, createWalletClient, http, webSocket } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 
 const rpc = process.argv[2];
+const ws = process.argv[3];
 const chain = {
   id: 1337,
   name: 'ethpeer dev',
@@ -39,9 +42,41 @@ try {
   } catch (error) {
     out.revert = `${error.shortMessage ?? ''} ${error.details ?? ''} ${error.message ?? ''}`;
   }
+  // The emitter: its runtime is PUSH32 topic, LOG1 over empty memory, STOP; the init code
+  // copies it out and returns it (39 bytes from offset 12).
+  const topic = `0x${'ef'.repeat(32)}`;
+  const init = `0x6027600c60003960276000f37f${'ef'.repeat(32)}60006000a100`;
+  const deployed = await client.waitForTransactionReceipt({
+    hash: await wallet.sendTransaction({ data: init }),
+    pollingInterval: 100,
+  });
+  const address = deployed.contractAddress;
+  out.deployLogs = deployed.logs.length;
+  // The subscription watchEvent makes (eth_subscribe logs over WebSocket); awaiting it
+  // means the node has answered with the subscription id before the call is sent.
+  const subscriber = createPublicClient({ chain, transport: webSocket(ws) });
+  let heardLog;
+  const heard = new Promise((resolve) => { heardLog = resolve; });
+  const { unsubscribe } = await subscriber.transport.subscribe({
+    params: ['logs', { address }],
+    onData: (data) => heardLog(data.result),
+  });
+  const called = await client.waitForTransactionReceipt({
+    hash: await wallet.sendTransaction({ to: address }),
+    pollingInterval: 100,
+  });
+  out.callLogs = called.logs.map((l) => l.topics);
+  const found = await client.getLogs({ address, fromBlock: 0n });
+  out.getLogs = found.map((l) => ({ block: l.blockNumber.toString(), topics: l.topics }));
+  const streamed = await Promise.race([heard, new Promise((_, reject) => setTimeout(() => reject(new Error('no log over WebSocket')), 10_000))]);
+  out.subscribed = { block: streamed.blockNumber, topics: streamed.topics, removed: streamed.removed };
+  out.topic = topic;
+  await unsubscribe();
+  (await subscriber.transport.getRpcClient()).close();
   out.ok = true;
 } catch (error) {
   out.ok = false;
   out.error = String(error?.stack ?? error);
 }
 console.log(JSON.stringify(out));
+process.exit(0);

@@ -245,7 +245,8 @@ async fn calls_and_estimates_run_on_the_head_state() {
 
 /// viem's ordinary wallet path (`tests/interop/wallet.mjs`): `sendTransaction` with a
 /// local account and no gas limit, `waitForTransactionReceipt`, and the revert reason of a
-/// reverting `estimateGas`, against a dev node producing blocks.
+/// reverting `estimateGas`, against a dev node producing blocks; then an emitter contract
+/// deployed and called, its log in the receipt, by `getLogs` and over a `logs` subscription.
 #[actix_rt::test]
 async fn viem_sends_a_transaction_and_waits_for_its_receipt() {
     let Some(interop) = crate::interop::interop_dir() else {
@@ -260,12 +261,25 @@ async fn viem_sends_a_transaction_and_waits_for_its_receipt() {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
-    let node = Binary::start(dir.path(), &["--nodiscover", "--dev.period", "0"]).await;
+    let node = Binary::start(
+        dir.path(),
+        &[
+            "--nodiscover",
+            "--dev.period",
+            "0",
+            "--ws",
+            "--ws.port",
+            "0",
+        ],
+    )
+    .await;
+    let ws = node.ws.clone().expect("--ws");
     let output = tokio::time::timeout(
         std::time::Duration::from_secs(60),
         tokio::process::Command::new("node")
             .arg(interop.join("wallet.mjs"))
             .arg(&node.rpc)
+            .arg(&ws)
             .stderr(std::process::Stdio::inherit())
             .output(),
     )
@@ -284,6 +298,21 @@ async fn viem_sends_a_transaction_and_waits_for_its_receipt() {
             .as_str()
             .is_some_and(|r| r.contains("nope")),
         "viem shows the revert reason: {result:#}"
+    );
+    // The emitter's call (block 3, after the transfer and the deployment): one log with the
+    // topic in its receipt, by getLogs, and over the logs subscription.
+    let topic = json!(format!("0x{}", "ef".repeat(32)));
+    assert_eq!(result["deployLogs"], json!(0), "{result:#}");
+    assert_eq!(result["callLogs"], json!([[topic]]), "{result:#}");
+    assert_eq!(
+        result["getLogs"],
+        json!([{"block": "3", "topics": [topic]}]),
+        "{result:#}"
+    );
+    assert_eq!(
+        result["subscribed"],
+        json!({"block": "0x3", "topics": [topic], "removed": false}),
+        "{result:#}"
     );
 }
 
@@ -463,6 +492,15 @@ async fn ethers_sends_waits_and_hears_the_block() {
     assert_eq!(result["gasUsed"], json!("21000"), "{result:#}");
     assert_eq!(result["balance"], json!("1234"), "{result:#}");
     assert_eq!(result["heardBlock"], json!(true), "{result:#}");
+    // The emitter's call (block 3): its log in the receipt and by getLogs.
+    let topic = json!(format!("0x{}", "ef".repeat(32)));
+    assert_eq!(result["callBlock"], json!(3), "{result:#}");
+    assert_eq!(result["callLogs"], json!([[topic]]), "{result:#}");
+    assert_eq!(
+        result["getLogs"],
+        json!([{"block": 3, "topics": [topic]}]),
+        "{result:#}"
+    );
 }
 
 /// web3.py (`tests/interop/web3_wallet.py`, installed by `.ci/py-tools`): the signing
@@ -503,6 +541,15 @@ async fn web3_py_sends_and_waits_for_the_receipt() {
     assert_eq!(result["gas"], json!(121_000), "{result:#}");
     assert_eq!(result["gasUsed"], json!(21000), "{result:#}");
     assert_eq!(result["balance"], json!(4321), "{result:#}");
+    // The emitter's call (block 3): its log in the receipt and by get_logs.
+    let topic = json!(format!("0x{}", "ef".repeat(32)));
+    assert_eq!(result["callBlock"], json!(3), "{result:#}");
+    assert_eq!(result["callLogs"], json!([[topic]]), "{result:#}");
+    assert_eq!(
+        result["getLogs"],
+        json!([{"block": 3, "topics": [topic]}]),
+        "{result:#}"
+    );
 }
 
 /// Dev account 0's contract creation (at `nonce`) whose init code emits one log with

@@ -292,8 +292,10 @@ impl PayloadExecutor {
             .ok_or_else(|| "no executor".to_string())
     }
 
-    /// A new canonical head: its transactions leave the pool, `newHeads` hears of it.
-    fn new_head(&self, hash: B256, block: &EthBlock, senders: &[Address]) {
+    /// A block about to become the canonical head: its transactions leave the pool before
+    /// the block is stored, so a caller that sees its receipt never reads a pending nonce
+    /// from before it. Returns what to undo if storing fails.
+    fn include_in_pool(&self, block: &EthBlock, senders: &[Address]) -> Vec<(Address, u64)> {
         let included: Vec<(B256, Address, u64)> = block
             .body
             .transactions
@@ -302,6 +304,11 @@ impl PayloadExecutor {
             .map(|(tx, sender)| (*tx.hash(), *sender, tx.nonce()))
             .collect();
         self.pool.apply_included(&included);
+        included.iter().map(|(_, s, n)| (*s, *n)).collect()
+    }
+
+    /// A new canonical head, stored and out of the pool: `newHeads` hears of it.
+    fn new_head(&self, hash: B256, block: &EthBlock) {
         let logs = self
             .store
             .receipts(&hash)
@@ -355,7 +362,14 @@ impl PayloadExecutor {
             .map(|tx| alloy_consensus::transaction::SignerRecoverable::recover_signer(tx).ok())
             .collect();
         let extends = self.store.head().hash_slow() == block.header.parent_hash;
+        let senders = senders.unwrap_or_default();
+        let undo = if extends {
+            self.include_in_pool(&block, &senders)
+        } else {
+            Vec::new()
+        };
         if let Err(error) = self.store.insert_block(block.clone(), Some(receipts)) {
+            self.pool.revert_included(&undo);
             return Verdict::Invalid {
                 latest_valid: Some(block.header.parent_hash),
                 error: error.to_string(),
@@ -363,7 +377,7 @@ impl PayloadExecutor {
         }
         self.locations.add(hash, &block);
         if extends {
-            self.new_head(hash, &block, &senders.unwrap_or_default());
+            self.new_head(hash, &block);
             self.remember();
         } else {
             // Stored beside the head: the executor's state is no longer the head's.
@@ -422,15 +436,17 @@ impl Handler<ProduceBlock> for PayloadExecutor {
             built.block.header.number,
             built.block.body.transactions.len(),
         );
+        let undo = self.include_in_pool(&built.block, &built.senders);
         if let Err(error) = self
             .store
             .insert_block(built.block.clone(), Some(built.receipts))
         {
+            self.pool.revert_included(&undo);
             self.executor = None;
             return Err(error.to_string());
         }
         self.locations.add(hash, &built.block);
-        self.new_head(hash, &built.block, &built.senders);
+        self.new_head(hash, &built.block);
         self.remember();
         if let Some(to) = &self.announce {
             to.do_send(crate::peer_set::BroadcastBlockRange(
