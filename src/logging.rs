@@ -103,21 +103,10 @@ fn now_rfc3339() -> String {
     rfc3339(since.as_secs(), since.subsec_millis())
 }
 
-/// `secs` since the epoch as RFC 3339 UTC (Howard Hinnant's civil-from-days algorithm).
+/// `secs` since the epoch as RFC 3339 UTC with milliseconds.
 fn rfc3339(secs: u64, millis: u32) -> String {
-    let days = secs / 86_400;
-    let rem = secs % 86_400;
-    let (hour, minute, second) = (rem / 3600, rem % 3600 / 60, rem % 60);
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.{millis:03}Z")
+    let (date, clock) = ethpeer_actors::feed::arrivals::civil(secs);
+    format!("{date}T{clock}.{millis:03}Z")
 }
 
 #[cfg(test)]

@@ -98,6 +98,7 @@ async fn a_node_at_550_follows_two_peers_to_600_and_drops_included_txs() {
             peer: announcer,
             at: first_seen,
             delivery: Delivery::Announced,
+            reply: false,
             items: vec![SeenItem::Tx(watched)],
         })
         .await

@@ -285,7 +285,7 @@ async fn dispatch(node: &Node, method: &str, params: &[Value]) -> Result<Value, 
             Ok(Value::Bool(known))
         }
         // geth's answer on a transport without notifications (HTTP).
-        "eth_subscribe" | "eth_unsubscribe" => {
+        "eth_subscribe" | "eth_unsubscribe" | "ethpeer_subscribe" | "ethpeer_unsubscribe" => {
             Err(RpcError::new(-32601, "notifications not supported"))
         }
         "eth_sendRawTransaction" => send_raw_transaction(node, params).await,

@@ -84,6 +84,11 @@ pub enum NodeEvent {
         /// When the first peer's message carrying it was decoded.
         first_seen: SystemTime,
     },
+    /// A transaction's arrival with provenance, in three tiers per transaction (first
+    /// delivery decoded, the pool's verdict, the counts a second later): see
+    /// [`super::arrivals::TxArrival`]. `TxSeen` stays for embedders that want only pooled
+    /// transactions.
+    TxArrival(Arc<super::arrivals::TxArrival>),
     /// A followed block included a transaction a peer had delivered or announced to us.
     TxIncluded {
         /// Its hash.
@@ -112,23 +117,35 @@ pub enum NodeEvent {
 }
 
 /// Command: send every later [`NodeEvent`] to this recipient. Peer events always arrive;
-/// the high-volume `TxSeen`/`TxIncluded`/`BlockSeen` are offered with `try_send`, so a subscriber whose
+/// the high-volume `TxSeen`/`TxArrival`/`TxIncluded`/`BlockSeen` are offered with `try_send`, so a subscriber whose
 /// mailbox is full loses those (counted as `ethpeer_events_dropped_total`) and never slows
 /// the node.
 #[derive(Clone, Debug, Message)]
 #[rtype(result = "()")]
 pub struct SubscribeEvents(pub Recipient<NodeEvent>);
 
+/// Command: send only the peer events (`PeerConnected`, `PeerDisconnected`) to this
+/// recipient (the observer, which names peers in arrivals).
+#[derive(Clone, Debug, Message)]
+#[rtype(result = "()")]
+pub struct SubscribePeerEvents(pub Recipient<NodeEvent>);
+
 /// The subscribers of one event source, with the count of events they missed.
 #[derive(Debug, Default)]
 pub(crate) struct Subscribers {
     list: Vec<Recipient<NodeEvent>>,
+    /// Those that want only the reliable (peer) events.
+    peer_watchers: Vec<Recipient<NodeEvent>>,
     pub(crate) dropped: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Subscribers {
     pub(crate) fn add(&mut self, recipient: Recipient<NodeEvent>) {
         self.list.push(recipient);
+    }
+
+    pub(crate) fn add_peer_watcher(&mut self, recipient: Recipient<NodeEvent>) {
+        self.peer_watchers.push(recipient);
     }
 
     pub(crate) fn publish(&mut self, event: NodeEvent) {
@@ -146,7 +163,8 @@ impl Subscribers {
     /// mailbox.
     pub(crate) fn publish_reliably(&mut self, event: NodeEvent) {
         self.list.retain(|s| s.connected());
-        for subscriber in &self.list {
+        self.peer_watchers.retain(|s| s.connected());
+        for subscriber in self.list.iter().chain(&self.peer_watchers) {
             subscriber.do_send(event.clone());
         }
     }

@@ -1,5 +1,6 @@
-//! [`SubscriptionHub`]: the node side of `eth_subscribe`. It hears of new pool
-//! transactions ([`NewTxs`]) and followed heads ([`crate::blocks::follow::NewHead`]),
+//! [`SubscriptionHub`]: the node side of `eth_subscribe` and `ethpeer_subscribe`. It hears
+//! of new pool transactions ([`NewTxs`]), followed heads
+//! ([`crate::blocks::follow::NewHead`]) and transaction arrivals ([`TxArrivals`]),
 //! renders each result once per kind into shared bytes, and offers a [`Notification`] (the
 //! subscription id and a reference to those bytes) to every subscriber's bounded buffer
 //! with `try_send`; the connection writes the JSON envelope around them. The byte budget is
@@ -16,6 +17,7 @@ use actix::prelude::*;
 use alloy_consensus::Sealed;
 use tokio::sync::mpsc;
 
+use super::arrivals::{ArrivalDemand, ArrivalFilter, ArrivalTier, TxArrivals};
 use super::shapes::pending_tx;
 use crate::blocks::follow::NewHeads;
 use crate::txs::pool::NewTxs;
@@ -58,12 +60,27 @@ pub enum SubscriptionKind {
     /// `logs`: the new heads' logs that pass the subscription's filter, one notification
     /// per log.
     Logs,
+    /// `ethpeer_subscribe("txArrivals")`: transaction arrivals with provenance
+    /// ([`crate::feed::arrivals::TxArrival`]), in the tiers its filter names.
+    TxArrivals,
+}
+
+impl SubscriptionKind {
+    /// The notification method: geth names it after the subscription's namespace.
+    pub const fn method(self) -> &'static str {
+        match self {
+            Self::TxArrivals => "ethpeer_subscription",
+            _ => "eth_subscription",
+        }
+    }
 }
 
 /// One notification for one subscriber: its subscription id and the result, rendered once
 /// for every subscriber of its kind and shared.
 #[derive(Clone, Debug)]
 pub struct Notification {
+    /// The notification method (`eth_subscription`, `ethpeer_subscription`).
+    pub method: &'static str,
     /// The subscription id (`0x` + 32 hex digits).
     pub subscription: Arc<str>,
     /// The `result` member, as JSON text.
@@ -74,8 +91,8 @@ impl Notification {
     /// The `eth_subscription` message a connection writes (geth's shape).
     pub fn to_json(&self) -> String {
         format!(
-            r#"{{"jsonrpc":"2.0","method":"eth_subscription","params":{{"subscription":"{}","result":{}}}}}"#,
-            self.subscription, self.result
+            r#"{{"jsonrpc":"2.0","method":"{}","params":{{"subscription":"{}","result":{}}}}}"#,
+            self.method, self.subscription, self.result
         )
     }
 }
@@ -164,6 +181,8 @@ pub struct Subscribe {
     pub per_connection: usize,
     /// The filter of a `logs` subscription.
     pub filter: Option<crate::feed::logs::LogFilter>,
+    /// The tiers (and whether whole txs) of a `txArrivals` subscription.
+    pub arrivals: Option<ArrivalFilter>,
 }
 
 /// Why a subscription was not started.
@@ -206,6 +225,8 @@ struct Subscriber {
     sink: NotificationSink,
     /// A `logs` subscription's filter.
     filter: Option<crate::feed::logs::LogFilter>,
+    /// A `txArrivals` subscription's filter.
+    arrivals: Option<ArrivalFilter>,
     /// Notifications this subscriber missed.
     dropped: u64,
     /// Notifications it missed since the last one it took.
@@ -229,6 +250,8 @@ pub struct SubscriptionHub {
     /// Subscriptions held by all connections together at most.
     max_total: usize,
     metrics: Arc<SubscriptionMetrics>,
+    /// Told how many `txArrivals` subscriptions exist (the observer's switch).
+    demand: Option<ArrivalDemand>,
 }
 
 impl Default for SubscriptionHub {
@@ -244,6 +267,26 @@ impl SubscriptionHub {
             subscribers: HashMap::new(),
             max_total,
             metrics: Arc::default(),
+            demand: None,
+        }
+    }
+
+    /// Keeps `demand` told of the `txArrivals` subscriptions held.
+    #[must_use]
+    pub fn with_arrival_demand(mut self, demand: ArrivalDemand) -> Self {
+        self.demand = Some(demand);
+        self
+    }
+
+    /// Tells the observer how many `txArrivals` subscriptions exist (after any change).
+    fn update_demand(&self) {
+        if let Some(demand) = &self.demand {
+            demand.set(
+                self.subscribers
+                    .values()
+                    .filter(|s| s.kind == SubscriptionKind::TxArrivals)
+                    .count(),
+            );
         }
     }
 
@@ -269,15 +312,19 @@ impl SubscriptionHub {
 
     /// Ends the subscriptions whose client left or read nothing for too long.
     fn remove_gone(&mut self, gone: Vec<(Arc<str>, Offer)>) {
-        for (id, reason) in gone {
-            self.subscribers.remove(&id);
-            if reason == Offer::Full {
+        if gone.is_empty() {
+            return;
+        }
+        for (id, reason) in &gone {
+            self.subscribers.remove(id);
+            if *reason == Offer::Full {
                 self.metrics
                     .subscribers_dropped
                     .fetch_add(1, Ordering::Relaxed);
                 log::warn!("subscription {id}: dropped, its client read nothing for {MAX_MISSED_IN_A_ROW} notifications");
             }
         }
+        self.update_demand();
     }
 
     fn wants(&self, kind: SubscriptionKind) -> bool {
@@ -339,6 +386,7 @@ fn offer_all(
 ) -> Result<(), Offer> {
     for item in items {
         let note = Notification {
+            method: subscriber.kind.method(),
             subscription: subscriber.id.clone(),
             result: item.clone(),
         };
@@ -401,10 +449,12 @@ impl Handler<Subscribe> for SubscriptionHub {
                 kind: msg.kind,
                 sink: msg.sink,
                 filter: msg.filter,
+                arrivals: msg.arrivals,
                 dropped: 0,
                 missed_in_a_row: 0,
             },
         );
+        self.update_demand();
         Ok(id.to_string())
     }
 }
@@ -417,7 +467,9 @@ impl Handler<Unsubscribe> for SubscriptionHub {
             .subscribers
             .get(msg.id.as_str())
             .is_some_and(|s| s.connection == msg.connection);
-        owned && self.subscribers.remove(msg.id.as_str()).is_some()
+        let ended = owned && self.subscribers.remove(msg.id.as_str()).is_some();
+        self.update_demand();
+        ended
     }
 }
 
@@ -426,6 +478,7 @@ impl Handler<ConnectionClosed> for SubscriptionHub {
 
     fn handle(&mut self, msg: ConnectionClosed, _ctx: &mut Context<Self>) {
         self.subscribers.retain(|_, s| s.connection != msg.0);
+        self.update_demand();
     }
 }
 
@@ -491,6 +544,59 @@ impl Handler<crate::blocks::follow::RemovedHeads> for SubscriptionHub {
     }
 }
 
+/// An arrival's tier and its JSON without and with the tx (each only if wanted).
+type RenderedArrival = (ArrivalTier, Option<Arc<str>>, Option<Arc<str>>);
+
+/// Arrivals: each rendered once without the tx and, if a subscriber wants it, once with it;
+/// offered to every `txArrivals` subscriber whose filter takes its tier.
+impl Handler<TxArrivals> for SubscriptionHub {
+    type Result = ();
+
+    fn handle(&mut self, msg: TxArrivals, _ctx: &mut Context<Self>) {
+        let filters: Vec<ArrivalFilter> = self
+            .subscribers
+            .values()
+            .filter_map(|s| s.arrivals)
+            .collect();
+        let rendered: Vec<RenderedArrival> = msg
+            .0
+            .iter()
+            .filter(|a| filters.iter().any(|f| f.passes(a.tier)))
+            .map(|arrival| {
+                let wants = |full: bool| {
+                    filters
+                        .iter()
+                        .any(|f| f.full == full && f.passes(arrival.tier))
+                };
+                let render = |full: bool| Some(Arc::from(arrival.to_json(full)));
+                let bare = wants(false).then(|| render(false)).flatten();
+                // Only an accepted `validated` arrival carries a tx to add.
+                let whole = match (&arrival.tx, wants(true)) {
+                    (Some(_), true) => render(true),
+                    (None, true) => bare.clone().or_else(|| render(false)),
+                    _ => None,
+                };
+                (arrival.tier, bare, whole)
+            })
+            .collect();
+        let mut gone = Vec::new();
+        for subscriber in self.subscribers.values_mut() {
+            let Some(filter) = subscriber.arrivals else {
+                continue;
+            };
+            let items: Vec<Arc<str>> = rendered
+                .iter()
+                .filter(|(tier, _, _)| filter.passes(*tier))
+                .filter_map(|(_, bare, whole)| if filter.full { whole } else { bare }.clone())
+                .collect();
+            if let Err(reason) = offer_all(subscriber, &items, &self.metrics) {
+                gone.push((subscriber.id.clone(), reason));
+            }
+        }
+        self.remove_gone(gone);
+    }
+}
+
 impl SubscriptionMetrics {
     /// Notifications delivered and dropped (`ethpeer_rpc_notifications_total`).
     pub fn render(&self, out: &mut crate::exposition::Exposition) {
@@ -517,221 +623,5 @@ impl SubscriptionMetrics {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::testing::{legacy_tx, sender};
-
-    #[actix_rt::test]
-    async fn a_subscriber_that_stops_reading_loses_notifications_and_others_do_not() {
-        let hub = SubscriptionHub::default();
-        let metrics = hub.metrics();
-        let hub = hub.start();
-        let (slow_sink, mut slow) = notification_buffer(2);
-        let (fast_sink, mut fast) = notification_buffer(16);
-        for (connection, sink) in [(1, slow_sink), (2, fast_sink)] {
-            let id = hub
-                .send(Subscribe {
-                    connection,
-                    kind: SubscriptionKind::PendingHashes,
-                    sink,
-                    per_connection: MAX_SUBSCRIPTIONS_PER_CONNECTION,
-                    filter: None,
-                })
-                .await
-                .unwrap();
-            assert!(id.is_ok_and(|id| id.len() == 34));
-        }
-        let txs: Vec<_> = (0..5).map(|n| Arc::new(legacy_tx(sender(1), n))).collect();
-        hub.send(NewTxs {
-            txs: txs.clone().into(),
-        })
-        .await
-        .unwrap();
-        // The fast reader got all five, in order; the slow one's buffer held two.
-        for tx in &txs {
-            let note = fast.recv().await.unwrap().to_json();
-            let note: serde_json::Value = serde_json::from_str(&note).unwrap();
-            assert_eq!(note["method"], "eth_subscription");
-            assert_eq!(note["params"]["result"], serde_json::json!(tx.hash));
-        }
-        assert_eq!(metrics.dropped.load(Ordering::Relaxed), 3);
-        assert_eq!(metrics.delivered.load(Ordering::Relaxed), 7);
-        assert!(slow.recv().await.is_some() && slow.recv().await.is_some());
-        assert!(
-            slow.rx.try_recv().is_err(),
-            "the rest were dropped, not queued"
-        );
-    }
-
-    #[actix_rt::test]
-    async fn subscriptions_per_connection_are_capped_and_only_their_owner_ends_them() {
-        let hub = SubscriptionHub::new(MAX_SUBSCRIPTIONS_PER_CONNECTION + 1).start();
-        let (sink, _rx) = notification_buffer(1);
-        let subscribe = |connection| Subscribe {
-            connection,
-            kind: SubscriptionKind::NewHeads,
-            sink: sink.clone(),
-            per_connection: MAX_SUBSCRIPTIONS_PER_CONNECTION,
-            filter: None,
-        };
-        let mut ids = Vec::new();
-        for _ in 0..MAX_SUBSCRIPTIONS_PER_CONNECTION {
-            ids.push(
-                hub.send(subscribe(1))
-                    .await
-                    .unwrap()
-                    .expect("under the cap"),
-            );
-        }
-        assert_eq!(
-            hub.send(subscribe(1)).await.unwrap(),
-            Err(SubscribeRefused::PerConnection {
-                limit: MAX_SUBSCRIPTIONS_PER_CONNECTION
-            })
-        );
-        assert!(
-            hub.send(subscribe(2)).await.unwrap().is_ok(),
-            "per connection"
-        );
-        // The node-wide cap (here one above one connection's) holds across connections.
-        assert_eq!(
-            hub.send(subscribe(3)).await.unwrap(),
-            Err(SubscribeRefused::Total {
-                limit: MAX_SUBSCRIPTIONS_PER_CONNECTION + 1
-            })
-        );
-        let id = ids[0].clone();
-        assert!(!hub
-            .send(Unsubscribe {
-                connection: 2,
-                id: id.clone()
-            })
-            .await
-            .unwrap());
-        assert!(hub
-            .send(Unsubscribe {
-                connection: 1,
-                id: id.clone()
-            })
-            .await
-            .unwrap());
-        assert!(!hub.send(Unsubscribe { connection: 1, id }).await.unwrap());
-        hub.send(ConnectionClosed(1)).await.unwrap();
-        assert!(hub.send(subscribe(1)).await.unwrap().is_ok());
-    }
-
-    /// A subscriber that read nothing while a whole buffer's worth more was offered is
-    /// dropped; a subscriber that reads keeps its subscription.
-    #[actix_rt::test]
-    async fn a_subscriber_that_stays_full_is_dropped() {
-        let hub = SubscriptionHub::default();
-        let metrics = hub.metrics();
-        let hub = hub.start();
-        let (stuck_sink, _stuck) = notification_buffer(1);
-        let (reader_sink, mut reader) = notification_buffer(SUBSCRIBER_BUFFER);
-        for (connection, sink) in [(1, stuck_sink), (2, reader_sink)] {
-            hub.send(Subscribe {
-                connection,
-                kind: SubscriptionKind::PendingHashes,
-                sink,
-                per_connection: 1,
-                filter: None,
-            })
-            .await
-            .unwrap()
-            .unwrap();
-        }
-        let batch = |from: u64| NewTxs {
-            txs: (from..from + 512)
-                .map(|n| Arc::new(legacy_tx(sender(1), n)))
-                .collect::<Vec<_>>()
-                .into(),
-        };
-        let rounds = MAX_MISSED_IN_A_ROW / 512 + 1;
-        for round in 0..rounds {
-            hub.send(batch(round * 512)).await.unwrap();
-            while reader.rx.try_recv().is_ok() {}
-        }
-        assert_eq!(metrics.subscribers_dropped.load(Ordering::Relaxed), 1);
-        // The stuck one is gone: it may subscribe again (its connection holds none).
-        let (again, _rx) = notification_buffer(1);
-        let resubscribed = hub
-            .send(Subscribe {
-                connection: 1,
-                kind: SubscriptionKind::PendingHashes,
-                sink: again,
-                per_connection: 1,
-                filter: None,
-            })
-            .await
-            .unwrap();
-        assert!(resubscribed.is_ok());
-    }
-
-    /// A `logs` subscriber gets a new head's matching log with `removed: false`, and the
-    /// same log with `removed: true` when a reorg drops that head; other logs and other
-    /// filters stay quiet.
-    #[actix_rt::test]
-    async fn logs_arrive_with_new_heads_and_again_as_removed_on_a_reorg() {
-        use crate::blocks::follow::{HeadLog, NewHead, RemovedHeads};
-        let hub = SubscriptionHub::default().start();
-        let (sink, mut rx) = notification_buffer(16);
-        let topic = alloy_primitives::B256::repeat_byte(7);
-        let filter = crate::feed::logs::LogFilter {
-            addresses: Vec::new(),
-            topics: vec![vec![topic]],
-        };
-        let id = hub
-            .send(Subscribe {
-                connection: 1,
-                kind: SubscriptionKind::Logs,
-                sink,
-                per_connection: MAX_SUBSCRIPTIONS_PER_CONNECTION,
-                filter: Some(filter),
-            })
-            .await
-            .unwrap()
-            .unwrap();
-        let log = |topic| HeadLog {
-            log: alloy_primitives::Log::new_unchecked(
-                alloy_primitives::Address::repeat_byte(1),
-                vec![topic],
-                Default::default(),
-            ),
-            tx_hash: alloy_primitives::B256::repeat_byte(2),
-            tx_index: 0,
-            log_index: 0,
-        };
-        let head = NewHead {
-            hash: alloy_primitives::B256::repeat_byte(3),
-            header: alloy_consensus::Header {
-                number: 9,
-                ..Default::default()
-            },
-            logs: vec![log(topic), log(alloy_primitives::B256::repeat_byte(8))].into(),
-        };
-        hub.send(NewHeads(vec![head.clone()])).await.unwrap();
-        hub.send(RemovedHeads(vec![head])).await.unwrap();
-        for removed in [false, true] {
-            let note: serde_json::Value =
-                serde_json::from_str(&rx.recv().await.unwrap().to_json()).unwrap();
-            assert_eq!(note["params"]["subscription"], serde_json::json!(id));
-            assert_eq!(
-                note["params"]["result"]["topics"],
-                serde_json::json!([topic])
-            );
-            assert_eq!(
-                note["params"]["result"]["removed"],
-                serde_json::json!(removed)
-            );
-            assert_eq!(
-                note["params"]["result"]["blockNumber"],
-                serde_json::json!("0x9")
-            );
-        }
-        assert!(
-            rx.rx.try_recv().is_err(),
-            "the other topic's log was filtered out"
-        );
-    }
-}
+#[path = "hub_tests.rs"]
+mod tests;

@@ -7,7 +7,10 @@
 //! - [`hub`]: the [`hub::SubscriptionHub`] behind `eth_subscribe` (pending txs, heads).
 //! - [`shapes`]: geth's JSON shapes of pooled txs, shared by the hub and the RPC.
 //! - [`logs`]: log filters (`eth_getLogs`, `eth_subscribe logs`).
+//! - [`arrivals`]: [`arrivals::TxArrival`], a transaction's arrival with provenance
+//!   (`ethpeer_subscribe txArrivals`, `NodeEvent::TxArrival`).
 
+pub mod arrivals;
 pub mod events;
 pub mod hub;
 pub mod logs;

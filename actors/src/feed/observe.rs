@@ -3,6 +3,9 @@
 //! JSON lines, `--trace-propagation`), and tells subscribers the first time the node sees a
 //! hash ([`NodeEvent::BlockSeen`]), when a tx it saw enters the pool
 //! ([`NodeEvent::TxSeen`]) and when a followed block includes one ([`NodeEvent::TxIncluded`]).
+//! While someone listens it also builds each tx's arrivals with provenance
+//! ([`super::arrivals::TxArrival`]: first delivery decoded, the pool's verdict, the counts
+//! a second later) for embedders and the `txArrivals` subscriptions.
 
 use std::io::Write;
 use std::num::NonZeroUsize;
@@ -14,11 +17,16 @@ use actix::prelude::*;
 use alloy_primitives::B256;
 use lru::LruCache;
 
+use super::arrivals::{
+    blob_arrival, ArrivalDemand, ArrivalKind, ArrivalTier, BlobArrival, PeerCard, TxArrival,
+    TxArrivals, Verdict,
+};
 use super::events::{NodeEvent, SubscribeEvents, Subscribers};
 use crate::blocks::follow::BlockIncluded;
 #[cfg(doc)]
 use crate::peer::SeenRoute;
 use crate::peer::{Delivery, PeerId, Seen, SeenItem};
+use crate::txs::ingest::TxsRejected;
 use crate::txs::pool::NewTxs;
 
 /// Hashes whose sightings (first-seen time, first peer, who else) are remembered (LRU),
@@ -26,8 +34,9 @@ use crate::txs::pool::NewTxs;
 /// is reported again. 16,384 is 3.2x geth's whole legacy pool (legacypool `DefaultConfig`:
 /// GlobalSlots 4096 + GlobalQueue 1024 = 5,120 txs, our `MAX_POOL_TXS`), so a tx still
 /// pending at a geth peer is normally still here; it covers over ten minutes of mainnet's
-/// ~20 tx/s. With every one of 50 peers recorded (16 bytes each, plus ~180 bytes per
-/// hash for the key, first sighting and LRU links) that is about 16 MiB, 20 MiB at the cap.
+/// ~20 tx/s. With every one of 50 peers recorded (16 bytes each, plus ~300 bytes per
+/// hash for the key, first sighting, arrival fields and LRU links) that is about 18 MiB,
+/// 22 MiB at the cap.
 pub const SEEN_WINDOW: usize = 16_384;
 
 /// The window after a tx's first sighting within which the peers that also delivered or
@@ -53,7 +62,43 @@ struct Sighting {
     peers_within_window: u32,
     /// Whether [`NodeEvent::TxSeen`] went out.
     reported: bool,
+    /// Whether the first sighting was a reply to our request (`PooledTransactions`).
+    first_reply: bool,
+    /// The first announcement by anyone.
+    first_announced: Option<SystemTime>,
+    /// The first delivery of the whole tx by anyone.
+    first_delivered: Option<SystemTime>,
+    /// Distinct peers that announced it within [`SPREAD_WINDOW`] of `first_seen`.
+    announcers: u32,
+    /// Distinct peers that delivered it within [`SPREAD_WINDOW`] of `first_seen`.
+    deliverers: u32,
+    /// The [`ArrivalTier::bit`]s of the arrivals already sent.
+    tiers_sent: u8,
+    /// The pool's verdict, once known.
+    verdict: Option<Verdict>,
+    /// Its EIP-2718 type and blob fields, once pooled.
+    pooled: Option<(u8, Option<BlobArrival>)>,
 }
+
+impl Sighting {
+    /// How the tx first came, as far as known now.
+    fn kind(&self) -> ArrivalKind {
+        match (self.first_delivery, self.first_reply, self.first_delivered) {
+            (Delivery::Announced, _, Some(_)) => ArrivalKind::Fetched,
+            (Delivery::Announced, _, None) => ArrivalKind::Announced,
+            (Delivery::Full, true, _) => ArrivalKind::Pooled,
+            (Delivery::Full, false, _) => ArrivalKind::Broadcast,
+        }
+    }
+}
+
+/// Peers whose Hello and address the observer keeps for arrivals (LRU): 4x the 1,000 peers
+/// a wide node holds, so a peer that left is still named in the arrivals it caused.
+pub const MAX_PEER_CARDS: usize = 4096;
+
+/// How often arrivals whose [`SPREAD_WINDOW`] has passed are settled: a tenth of the
+/// window, so a `settled` event comes at most 100 ms after its second.
+pub const SETTLE_TICK: Duration = Duration::from_millis(100);
 
 /// Peers recorded per hash at most: enough for every peer of a default node (50).
 pub const MAX_SIGHTINGS_PER_HASH: usize = 64;
@@ -86,13 +131,30 @@ pub struct PropagationObserver {
     lines: u64,
     /// Shared with the peers: whether reports are wanted (a trace or a subscriber).
     active: Arc<AtomicBool>,
+    /// The `txArrivals` subscriptions' count (kept by the hub) and the report switch.
+    demand: ArrivalDemand,
+    /// Where arrivals go for `txArrivals` subscriptions (the hub).
+    arrivals_to: Option<Recipient<TxArrivals>>,
+    /// The registered peers' Hello and address.
+    cards: LruCache<PeerId, Arc<PeerCard>>,
+    /// Tx hashes in order of first sighting, to settle a [`SPREAD_WINDOW`] later (at most
+    /// [`SEEN_WINDOW`]).
+    to_settle: std::collections::VecDeque<(SystemTime, B256)>,
 }
 
 impl PropagationObserver {
     /// An observer; `trace` is where JSON lines go, if anywhere.
     pub fn new(trace: Option<std::fs::File>) -> Self {
+        let active = Arc::new(AtomicBool::new(trace.is_some()));
         Self {
-            active: Arc::new(AtomicBool::new(trace.is_some())),
+            demand: ArrivalDemand {
+                subscriptions: Arc::default(),
+                reports: active.clone(),
+            },
+            arrivals_to: None,
+            cards: LruCache::new(NonZeroUsize::new(MAX_PEER_CARDS).unwrap_or(NonZeroUsize::MIN)),
+            to_settle: std::collections::VecDeque::new(),
+            active,
             sightings: LruCache::new(NonZeroUsize::new(SEEN_WINDOW).unwrap_or(NonZeroUsize::MIN)),
             trace: trace.map(std::io::BufWriter::new),
             subscribers: Subscribers::default(),
@@ -105,9 +167,19 @@ impl PropagationObserver {
         self.active.clone()
     }
 
+    /// What the hub shares to tell the observer of `txArrivals` subscriptions.
+    pub fn arrival_demand(&self) -> ArrivalDemand {
+        self.demand.clone()
+    }
+
     /// Whether anything needs [`Seen`] reports (a trace or a subscriber).
     fn wants_reports(&self) -> bool {
-        self.trace.is_some() || !self.subscribers.is_empty()
+        self.trace.is_some() || !self.subscribers.is_empty() || self.demand.wanted()
+    }
+
+    /// Whether anyone listens for arrivals (an embedder or a `txArrivals` subscription).
+    fn wants_arrivals(&self) -> bool {
+        !self.subscribers.is_empty() || self.demand.wanted()
     }
 }
 
@@ -118,6 +190,7 @@ impl Actor for PropagationObserver {
         // Peers report with try_send: an observer that falls behind loses reports (counted
         // per peer as `dropped_seen`) instead of growing without bound.
         ctx.set_mailbox_capacity(OBSERVER_MAILBOX_CAPACITY);
+        ctx.run_interval(SETTLE_TICK, |act, _| act.settle(SystemTime::now()));
     }
 
     fn stopped(&mut self, _ctx: &mut Self::Context) {
@@ -141,13 +214,17 @@ impl Handler<Seen> for PropagationObserver {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_micros() as f64 / 1000.0)
             .unwrap_or_default();
+        let mut arrivals = Vec::new();
         for item in &msg.items {
             let (hash, number) = match item {
                 SeenItem::Tx(hash) => (*hash, None),
                 SeenItem::Block { hash, number } => (*hash, Some(*number)),
             };
-            if !self.record(hash, &msg) {
+            let Some(first_delivery) = self.record(hash, &msg, number.is_none()) else {
                 continue;
+            };
+            if first_delivery && number.is_none() && self.wants_arrivals() {
+                arrivals.extend(self.arrival(hash, ArrivalTier::Seen, None));
             }
             if let Some(trace) = &mut self.trace {
                 let line = TraceLine {
@@ -181,6 +258,7 @@ impl Handler<Seen> for PropagationObserver {
                 });
             }
         }
+        self.emit(arrivals);
         // One flush per report: lines reach the file promptly for tools tailing it,
         // without a syscall per hash.
         if let Some(trace) = &mut self.trace {
@@ -190,10 +268,17 @@ impl Handler<Seen> for PropagationObserver {
 }
 
 impl PropagationObserver {
-    /// Records `report`'s sighting of `hash`; false if this peer and delivery were already
-    /// recorded for it (or the hash has [`MAX_SIGHTINGS_PER_HASH`]).
-    fn record(&mut self, hash: B256, report: &Seen) -> bool {
+    /// Records `report`'s sighting of `hash`: `None` if this peer and delivery were already
+    /// recorded for it (or the hash has [`MAX_SIGHTINGS_PER_HASH`]), else whether it was the
+    /// hash's first whole delivery.
+    fn record(&mut self, hash: B256, report: &Seen, tx: bool) -> Option<bool> {
         let tag = peer_tag(&report.peer);
+        if tx && !self.sightings.contains(&hash) && self.wants_arrivals() {
+            if self.to_settle.len() >= SEEN_WINDOW {
+                self.to_settle.pop_front();
+            }
+            self.to_settle.push_back((report.at, hash));
+        }
         let seen = self.sightings.get_or_insert_mut(hash, || Sighting {
             first_seen: report.at,
             first_peer: report.peer,
@@ -201,11 +286,19 @@ impl PropagationObserver {
             peers: Vec::new(),
             peers_within_window: 0,
             reported: false,
+            first_reply: report.reply,
+            first_announced: None,
+            first_delivered: None,
+            announcers: 0,
+            deliverers: 0,
+            tiers_sent: 0,
+            verdict: None,
+            pooled: None,
         });
         if seen.peers.contains(&(tag, report.delivery))
             || seen.peers.len() >= MAX_SIGHTINGS_PER_HASH
         {
-            return false;
+            return None;
         }
         let new_peer = !seen.peers.iter().any(|(t, _)| *t == tag);
         let within = report
@@ -216,7 +309,87 @@ impl PropagationObserver {
             seen.peers_within_window = seen.peers_within_window.saturating_add(1);
         }
         seen.peers.push((tag, report.delivery));
-        true
+        let (first, count) = match report.delivery {
+            Delivery::Announced => (&mut seen.first_announced, &mut seen.announcers),
+            Delivery::Full => (&mut seen.first_delivered, &mut seen.deliverers),
+        };
+        if within {
+            *count = count.saturating_add(1);
+        }
+        let first_time = first.is_none();
+        if first_time {
+            *first = Some(report.at);
+        }
+        Some(first_time && report.delivery == Delivery::Full)
+    }
+
+    /// The arrival of `hash` at `tier` as its sighting tells it, marking the tier sent;
+    /// `None` if it was sent already or the hash is forgotten.
+    fn arrival(
+        &mut self,
+        hash: B256,
+        tier: ArrivalTier,
+        tx: Option<Arc<crate::txs::pool::PoolTx>>,
+    ) -> Option<Arc<TxArrival>> {
+        let seen = self.sightings.peek_mut(&hash)?;
+        if seen.tiers_sent & tier.bit() != 0 {
+            return None;
+        }
+        seen.tiers_sent |= tier.bit();
+        Some(Arc::new(TxArrival {
+            hash,
+            tier,
+            peer: seen.first_peer,
+            peer_card: self.cards.peek(&seen.first_peer).cloned(),
+            kind: seen.kind(),
+            first_announced: seen.first_announced,
+            first_delivered: seen.first_delivered,
+            announcers: seen.announcers,
+            deliverers: seen.deliverers,
+            verdict: seen.verdict.clone(),
+            tx,
+            tx_type: seen.pooled.map(|(ty, _)| ty),
+            blob: seen.pooled.and_then(|(_, blob)| blob),
+        }))
+    }
+
+    /// Hands `arrivals` to embedders and, for `txArrivals` subscriptions, to the hub.
+    fn emit(&mut self, arrivals: Vec<Arc<TxArrival>>) {
+        if arrivals.is_empty() {
+            return;
+        }
+        if !self.subscribers.is_empty() {
+            for arrival in &arrivals {
+                self.subscribers
+                    .publish(NodeEvent::TxArrival(arrival.clone()));
+            }
+        }
+        if let (Some(hub), true) = (&self.arrivals_to, self.demand.wanted()) {
+            hub.do_send(TxArrivals(arrivals));
+        }
+    }
+
+    /// Sends the `settled` arrival of every delivered tx first sighted a
+    /// [`SPREAD_WINDOW`] before `now`.
+    fn settle(&mut self, now: SystemTime) {
+        let mut arrivals = Vec::new();
+        while let Some(&(first_seen, hash)) = self.to_settle.front() {
+            let due = now
+                .duration_since(first_seen)
+                .is_ok_and(|age| age >= SPREAD_WINDOW);
+            if !due {
+                break;
+            }
+            self.to_settle.pop_front();
+            let delivered = self
+                .sightings
+                .peek(&hash)
+                .is_some_and(|s| s.first_delivered.is_some());
+            if delivered && self.wants_arrivals() {
+                arrivals.extend(self.arrival(hash, ArrivalTier::Settled, None));
+            }
+        }
+        self.emit(arrivals);
     }
 }
 
@@ -226,17 +399,26 @@ impl Handler<NewTxs> for PropagationObserver {
     type Result = ();
 
     fn handle(&mut self, msg: NewTxs, _ctx: &mut Self::Context) {
-        if self.subscribers.is_empty() {
+        if !self.wants_arrivals() {
             return;
         }
+        let mut arrivals = Vec::new();
         for tx in msg.txs.iter() {
             let Some(seen) = self.sightings.peek_mut(&tx.hash) else {
                 continue;
             };
-            if seen.reported {
+            if seen.verdict.is_none() {
+                seen.verdict = Some(Verdict::Accepted);
+                seen.pooled = Some((tx.tx_type, blob_arrival(tx)));
+            }
+            let reported = std::mem::replace(&mut seen.reported, true);
+            arrivals.extend(self.arrival(tx.hash, ArrivalTier::Validated, Some(tx.clone())));
+            let Some(seen) = self.sightings.peek(&tx.hash) else {
+                continue;
+            };
+            if reported || self.subscribers.is_empty() {
                 continue;
             }
-            seen.reported = true;
             let event = NodeEvent::TxSeen {
                 hash: tx.hash,
                 tx: tx.clone(),
@@ -246,6 +428,67 @@ impl Handler<NewTxs> for PropagationObserver {
             };
             self.subscribers.publish(event);
         }
+        self.emit(arrivals);
+    }
+}
+
+/// Refusals of txs a peer sent: the first verdict on a sighted tx goes out as its
+/// `validated` arrival, with the reason.
+impl Handler<TxsRejected> for PropagationObserver {
+    type Result = ();
+
+    fn handle(&mut self, msg: TxsRejected, _ctx: &mut Self::Context) {
+        if !self.wants_arrivals() {
+            return;
+        }
+        let mut arrivals = Vec::new();
+        for (hash, error) in msg.txs.iter() {
+            let Some(seen) = self.sightings.peek_mut(hash) else {
+                continue;
+            };
+            if seen.verdict.is_some() {
+                continue;
+            }
+            seen.verdict = Some(Verdict::Rejected(error.clone()));
+            arrivals.extend(self.arrival(*hash, ArrivalTier::Validated, None));
+        }
+        self.emit(arrivals);
+    }
+}
+
+/// Peers registering: their Hello and address name them in later arrivals.
+impl Handler<NodeEvent> for PropagationObserver {
+    type Result = ();
+
+    fn handle(&mut self, msg: NodeEvent, _ctx: &mut Self::Context) {
+        if let NodeEvent::PeerConnected {
+            id,
+            addr,
+            direction,
+            client,
+            ..
+        } = msg
+        {
+            let card = PeerCard {
+                client,
+                addr,
+                direction,
+            };
+            self.cards.put(id, Arc::new(card));
+        }
+    }
+}
+
+/// Command: send arrivals for `txArrivals` subscriptions to this recipient (the hub).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ConnectArrivals(pub Recipient<TxArrivals>);
+
+impl Handler<ConnectArrivals> for PropagationObserver {
+    type Result = ();
+
+    fn handle(&mut self, msg: ConnectArrivals, _ctx: &mut Self::Context) {
+        self.arrivals_to = Some(msg.0);
     }
 }
 
@@ -367,6 +610,7 @@ mod tests {
             peer,
             at,
             delivery,
+            reply: false,
             items,
         };
         observer
@@ -428,16 +672,55 @@ mod tests {
         assert_eq!(lines[1]["delivery"], "full");
         assert_eq!(lines[3]["kind"], "block");
         assert_eq!(lines[3]["number"], 7);
-        // Wait until the collector has handled three events (TxSeen, BlockSeen,
-        // TxIncluded), then ask once more: a fourth would be in its mailbox by then.
+        // Wait until the collector has handled five events (TxSeen, BlockSeen, TxIncluded
+        // and the seen and validated arrivals), then ask once more: another would be in
+        // its mailbox by then. Only a settled arrival may come on top (the settle tick is
+        // on the wall clock; the inclusion may have forgotten the tx before it).
         tokio::time::timeout(Duration::from_secs(5), async {
-            while collector.send(Collected).await.unwrap() < 3 {}
+            while collector.send(Collected).await.unwrap() < 5 {}
         })
         .await
-        .expect("three events within 5 s");
-        assert_eq!(collector.send(Collected).await.unwrap(), 3);
-        let events = events.borrow();
+        .expect("five events within 5 s");
+        collector.send(Collected).await.unwrap();
+        let all = events.borrow();
+        let (arrivals, events): (Vec<_>, Vec<_>) = all
+            .iter()
+            .partition(|e| matches!(e, NodeEvent::TxArrival(_)));
         assert_eq!(events.len(), 3, "{events:?}");
+        let arrivals: Vec<&TxArrival> = arrivals
+            .iter()
+            .filter_map(|e| match e {
+                NodeEvent::TxArrival(arrival) => Some(&**arrival),
+                _ => None,
+            })
+            .collect();
+        let tiers: Vec<ArrivalTier> = arrivals.iter().map(|a| a.tier).collect();
+        assert!(
+            tiers == [ArrivalTier::Seen, ArrivalTier::Validated]
+                || tiers
+                    == [
+                        ArrivalTier::Seen,
+                        ArrivalTier::Validated,
+                        ArrivalTier::Settled
+                    ],
+            "{tiers:?}"
+        );
+        // a announced first, b delivered: fetched; c's announcement 2 s later not counted.
+        let seen = arrivals[0];
+        assert_eq!(
+            (seen.hash, seen.peer, seen.kind),
+            (tx, a, ArrivalKind::Fetched)
+        );
+        assert_eq!(
+            (seen.first_announced, seen.first_delivered),
+            (Some(at), Some(at))
+        );
+        assert_eq!((seen.announcers, seen.deliverers), (1, 1));
+        assert_eq!(seen.verdict, None);
+        let validated = arrivals[1];
+        assert_eq!(validated.verdict, Some(Verdict::Accepted));
+        assert_eq!(validated.tx.as_ref().map(|t| t.hash), Some(tx));
+        assert_eq!(validated.tx_type, Some(pooled.tx_type));
         match &events[0] {
             NodeEvent::TxSeen {
                 hash,

@@ -35,6 +35,8 @@ struct Core {
     broadcaster: Addr<TxBroadcaster>,
     propagator: Addr<BlockPropagator>,
     observer: Addr<PropagationObserver>,
+    /// Shared by the observer and the hub: the `txArrivals` subscriptions held.
+    arrival_demand: crate::feed::arrivals::ArrivalDemand,
     wire: Arc<WireMetrics>,
     status: Arc<StoreStatus>,
     links: SessionPeerLinks,
@@ -76,7 +78,8 @@ impl Node {
         // The hub renders notifications (full txs as JSON) for every subscriber: on an
         // arbiter of its own, never on the thread that coordinates peers.
         let hub_arbiter = Arbiter::new().handle();
-        let hub = SubscriptionHub::new(config.max_subscriptions);
+        let hub = SubscriptionHub::new(config.max_subscriptions)
+            .with_arrival_demand(core.arrival_demand.clone());
         let subscription_metrics = hub.metrics();
         let subscriptions = SubscriptionHub::start_in_arbiter(&hub_arbiter, move |_| hub);
         let tx_locations = Arc::new(TxLocations::default());
@@ -137,8 +140,16 @@ impl Node {
     /// the head follower.
     fn start_feeds(&self, config: &NodeConfig) {
         self.pool.subscribe(self.subscriptions.clone().recipient());
-        // The observer turns peers' first sightings into TxSeen once a tx is pooled.
+        // The observer turns peers' first sightings into TxSeen once a tx is pooled, and
+        // into arrivals for the hub; peers' Hellos name them in those arrivals.
         self.pool.subscribe(self.observer.clone().recipient());
+        self.observer.do_send(crate::feed::observe::ConnectArrivals(
+            self.subscriptions.clone().recipient(),
+        ));
+        self.manager
+            .do_send(crate::feed::events::SubscribePeerEvents(
+                self.observer.clone().recipient(),
+            ));
         HeadFollower::new(
             config.follow.clone(),
             self.store.clone(),
@@ -238,6 +249,7 @@ impl Core {
         let propagator = BlockPropagator::new(peer_set.clone().recipient(), key).start();
         let observer = PropagationObserver::new(trace);
         let active = observer.activity();
+        let arrival_demand = observer.arrival_demand();
         let observer = observer.start();
         let seen = SeenRoute {
             active,
@@ -249,7 +261,7 @@ impl Core {
             &pool,
             &peer_set,
             &propagator,
-            seen,
+            (seen, observer.clone().recipient()),
         );
         let wire = Arc::new(WireMetrics::default());
         let status = Arc::new(StoreStatus {
@@ -273,6 +285,7 @@ impl Core {
             broadcaster,
             propagator,
             observer,
+            arrival_demand,
             wire,
             status,
             links,

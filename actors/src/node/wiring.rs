@@ -12,7 +12,7 @@ use crate::peer::{InboundRoutes, SeenRoute};
 use crate::peer_set::PeerSetActor;
 use crate::serve::RequestHandler;
 use crate::txs::inbox::{TxInbox, TxInboxLinks};
-use crate::txs::ingest::{start_verifiers, TxIngest};
+use crate::txs::ingest::{start_verifiers, TxIngest, TxsRejected};
 use crate::txs::pool::{TxPool, ValidatingTxPool};
 
 /// Threads answering GetCells (ours: one; a request computes at most 32 blob extensions,
@@ -22,14 +22,14 @@ pub const CELL_WORKERS: usize = 1;
 
 /// Starts the actors that take peers' inbound messages (request handler, block handler,
 /// tx fetcher with the ingest path and its verifier threads) and returns where each kind
-/// of message goes.
+/// of message goes; the ingest path tells `rejections` what it refused.
 pub(super) fn start_inbound_handlers(
     config: &NodeConfig,
     (store, served): (&Arc<dyn ChainStore>, &Arc<dyn ChainStore>),
     pool: &Arc<ValidatingTxPool>,
     peer_set: &Addr<PeerSetActor>,
     propagator: &Addr<BlockPropagator>,
-    seen: SeenRoute,
+    (seen, rejections): (SeenRoute, Recipient<TxsRejected>),
 ) -> InboundRoutes {
     let shared_pool: Arc<dyn TxPool> = pool.clone();
     let block_links = BlockHandlerLinks {
@@ -60,6 +60,7 @@ pub(super) fn start_inbound_handlers(
                         start_verifiers(pool.clone(), config.verify_threads).recipient(),
                         config.verify_threads,
                     )
+                    .with_rejections(rejections)
                     .start()
                     .recipient(),
                 },

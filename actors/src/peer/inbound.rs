@@ -82,6 +82,7 @@ impl PeerActor {
                     peer: self.id(),
                     at: std::time::SystemTime::now(),
                     delivery,
+                    reply: matches!(message, EthMessage::PooledTransactions(_)),
                     items,
                 };
                 // Bounded: an observer that falls behind loses reports, counted per peer.

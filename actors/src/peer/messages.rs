@@ -191,6 +191,9 @@ pub struct Seen {
     pub at: std::time::SystemTime,
     /// Full or announced.
     pub delivery: Delivery,
+    /// Whether the message answered one of our requests (`PooledTransactions`): a fetch,
+    /// not a broadcast.
+    pub reply: bool,
     /// What it carried.
     pub items: Vec<SeenItem>,
 }

@@ -5,8 +5,9 @@
 
 use super::limits::RpcLimits;
 
-/// Every namespace the node implements.
-pub const ALL_APIS: [&str; 5] = ["admin", "eth", "net", "txpool", "web3"];
+/// Every namespace the node implements (`ethpeer`: our own, `ethpeer_subscribe
+/// txArrivals` on the streaming transports).
+pub const ALL_APIS: [&str; 6] = ["admin", "eth", "ethpeer", "net", "txpool", "web3"];
 
 /// geth's default `--http.api` and `--ws.api`: `eth,net,web3`.
 pub const DEFAULT_APIS: [&str; 3] = ["eth", "net", "web3"];

@@ -1,7 +1,8 @@
 //! What the streaming transports (WebSocket, IPC) add to the HTTP endpoint's methods:
-//! `eth_subscribe` (`newPendingTransactions`, with `true` full transactions, and
-//! `newHeads`) and `eth_unsubscribe`, for one connection whose notifications go to its own
-//! bounded buffer ([`crate::feed::hub`]).
+//! `eth_subscribe` (`newPendingTransactions`, with `true` full transactions, `newHeads`,
+//! `logs`) and `eth_unsubscribe`, and in our namespace `ethpeer_subscribe("txArrivals")`
+//! and `ethpeer_unsubscribe`, for one connection whose notifications go to its own bounded
+//! buffer ([`crate::feed::hub`]).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -9,6 +10,7 @@ use actix::Addr;
 use serde_json::{json, Value};
 
 use super::{answer_body, RpcAccess, RpcError};
+use crate::feed::arrivals::ArrivalFilter;
 use crate::feed::hub::{
     ConnectionClosed, NotificationSink, Subscribe, SubscriptionHub, SubscriptionKind, Unsubscribe,
 };
@@ -55,7 +57,12 @@ impl StreamConnection {
             .and_then(|c| c.get("method"))
             .and_then(Value::as_str);
         match method {
-            Some(m @ ("eth_subscribe" | "eth_unsubscribe")) if self.access.allows(m) => {
+            Some(
+                m @ ("eth_subscribe"
+                | "eth_unsubscribe"
+                | "ethpeer_subscribe"
+                | "ethpeer_unsubscribe"),
+            ) if self.access.allows(m) => {
                 let call = call.as_ref().unwrap_or(&Value::Null);
                 Some(self.subscription_call(m, call, sink).await.to_string())
             }
@@ -78,6 +85,7 @@ impl StreamConnection {
         let params = call.get("params").and_then(Value::as_array);
         let result = match method {
             "eth_subscribe" => self.subscribe(params, sink).await,
+            "ethpeer_subscribe" => self.subscribe_ethpeer(params, sink).await,
             _ => self.unsubscribe(params).await,
         };
         match result {
@@ -116,6 +124,37 @@ impl StreamConnection {
             }),
             _ => None,
         };
+        self.start(kind, sink, filter, None).await
+    }
+
+    /// `ethpeer_subscribe`: `txArrivals` with optional `{"tiers": [...], "fullTx": bool}`.
+    async fn subscribe_ethpeer(
+        &self,
+        params: Option<&Vec<Value>>,
+        sink: &NotificationSink,
+    ) -> Result<Value, RpcError> {
+        match params.and_then(|p| p.first()).and_then(Value::as_str) {
+            Some("txArrivals") => {
+                let filter = ArrivalFilter::from_json(params.and_then(|p| p.get(1)))
+                    .map_err(RpcError::params)?;
+                self.start(SubscriptionKind::TxArrivals, sink, None, Some(filter))
+                    .await
+            }
+            Some(other) => Err(RpcError::params(format!(
+                "no \"{other}\" subscription in ethpeer namespace"
+            ))),
+            None => Err(RpcError::params("missing subscription name")),
+        }
+    }
+
+    /// Asks the hub for a subscription of `kind`; answers its id.
+    async fn start(
+        &self,
+        kind: SubscriptionKind,
+        sink: &NotificationSink,
+        filter: Option<crate::feed::logs::LogFilter>,
+        arrivals: Option<ArrivalFilter>,
+    ) -> Result<Value, RpcError> {
         let id = self
             .hub
             .send(Subscribe {
@@ -124,6 +163,7 @@ impl StreamConnection {
                 sink: sink.clone(),
                 per_connection: self.access.limits.subscriptions_per_connection,
                 filter,
+                arrivals,
             })
             .await
             .map_err(|_| RpcError::new(-32000, "node is shutting down"))?;

@@ -368,6 +368,14 @@ impl Handler<GetManagerStats> for PeerManager {
     }
 }
 
+impl Handler<crate::feed::events::SubscribePeerEvents> for PeerManager {
+    type Result = ();
+
+    fn handle(&mut self, msg: crate::feed::events::SubscribePeerEvents, _ctx: &mut Self::Context) {
+        self.subscribers.add_peer_watcher(msg.0);
+    }
+}
+
 impl Handler<SubscribeEvents> for PeerManager {
     type Result = ();
 

@@ -126,6 +126,18 @@ struct PeerIngest {
     bad: u32,
 }
 
+/// Event: transactions a peer sent were refused, each with the reason, in the order they
+/// were looked at. "Already known" is no refusal and is left out, as are hashes answered
+/// from the recently-rejected set without a second look (their first refusal was told).
+#[derive(Clone, Debug, Message)]
+#[rtype(result = "()")]
+pub struct TxsRejected {
+    /// Who sent them.
+    pub peer: PeerId,
+    /// Each refused hash and why.
+    pub txs: Arc<[(B256, PoolError)]>,
+}
+
 /// Per-peer queues, duplicate and rejection filters, and the dispatch to the verifiers.
 pub struct TxIngest {
     pool: Arc<ValidatingTxPool>,
@@ -143,6 +155,8 @@ pub struct TxIngest {
     batches: usize,
     max_batches: usize,
     metrics: Arc<IngestMetrics>,
+    /// Told of each batch's refusals (offered with `try_send`: a full observer loses them).
+    rejections: Option<Recipient<TxsRejected>>,
 }
 
 impl TxIngest {
@@ -164,7 +178,15 @@ impl TxIngest {
             batches: 0,
             max_batches: workers.max(1) * 2,
             metrics: Arc::default(),
+            rejections: None,
         }
+    }
+
+    /// Tells `to` of every batch's refusals ([`TxsRejected`]).
+    #[must_use]
+    pub fn with_rejections(mut self, to: Recipient<TxsRejected>) -> Self {
+        self.rejections = Some(to);
+        self
     }
 
     /// Its counters.
@@ -293,6 +315,27 @@ impl TxIngest {
         }
     }
 
+    /// Tells the rejection listener, if any, what of peer `id`'s batch the pool refused.
+    fn tell_rejections(&self, id: PeerId, hashes: &[B256], results: &[Result<B256, PoolError>]) {
+        let Some(to) = &self.rejections else {
+            return;
+        };
+        let told: Vec<(B256, PoolError)> = hashes
+            .iter()
+            .zip(results)
+            .filter_map(|(hash, result)| match result {
+                Err(PoolError::AlreadyKnown) | Ok(_) => None,
+                Err(error) => Some((*hash, error.clone())),
+            })
+            .collect();
+        if !told.is_empty() {
+            let _ = to.try_send(TxsRejected {
+                peer: id,
+                txs: told.into(),
+            });
+        }
+    }
+
     /// Pools a verified batch of peer `id` and decides what the peer earned.
     fn verified(
         &mut self,
@@ -309,6 +352,7 @@ impl TxIngest {
             .count();
         let outcomes = self.with_cells(outcomes, &hashes);
         let results = self.pool.add_verified(outcomes, Some(id));
+        self.tell_rejections(id, &hashes, &results);
         let mut refused = 0;
         for (hash, result) in hashes.iter().zip(&results) {
             self.in_flight.remove(hash);

@@ -15,7 +15,7 @@ mod actor;
 mod verifier;
 
 pub use actor::{
-    IngestMetrics, IngestTxs, TxIngest, BAD_TXS_BEFORE_DISCONNECT, INGEST_BATCH,
+    IngestMetrics, IngestTxs, TxIngest, TxsRejected, BAD_TXS_BEFORE_DISCONNECT, INGEST_BATCH,
     MAX_QUEUED_PER_PEER, RECENTLY_REJECTED, SLOW_DOWN,
 };
 pub use verifier::{start_verifiers, Verifier, VerifyTxs};
