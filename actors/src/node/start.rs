@@ -37,6 +37,8 @@ struct Core {
     observer: Addr<PropagationObserver>,
     /// Shared by the observer and the hub: the `txArrivals` subscriptions held.
     arrival_demand: crate::feed::arrivals::ArrivalDemand,
+    /// The thread of the observer and the subscription hub.
+    feed_arbiter: ArbiterHandle,
     wire: Arc<WireMetrics>,
     status: Arc<StoreStatus>,
     links: SessionPeerLinks,
@@ -75,9 +77,9 @@ impl Node {
                 None => (None, None),
             };
         let dns = start_dns(&config, &core, &manager);
-        // The hub renders notifications (full txs as JSON) for every subscriber: on an
-        // arbiter of its own, never on the thread that coordinates peers.
-        let hub_arbiter = Arbiter::new().handle();
+        // The hub renders notifications (full txs as JSON) for every subscriber: on the
+        // feeds' arbiter, never on the thread that coordinates peers.
+        let hub_arbiter = core.feed_arbiter.clone();
         let hub = SubscriptionHub::new(config.max_subscriptions)
             .with_arrival_demand(core.arrival_demand.clone());
         let subscription_metrics = hub.metrics();
@@ -250,7 +252,10 @@ impl Core {
         let observer = PropagationObserver::new(trace);
         let active = observer.activity();
         let arrival_demand = observer.arrival_demand();
-        let observer = observer.start();
+        // The feeds (the observer here, the subscription hub later) share a thread of
+        // their own: arrivals and notifications never wait behind the coordinating thread.
+        let feed_arbiter = Arbiter::new().handle();
+        let observer = PropagationObserver::start_in_arbiter(&feed_arbiter, move |_| observer);
         let seen = SeenRoute {
             active,
             to: observer.clone().recipient(),
@@ -286,6 +291,7 @@ impl Core {
             propagator,
             observer,
             arrival_demand,
+            feed_arbiter,
             wire,
             status,
             links,
