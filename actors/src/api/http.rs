@@ -96,6 +96,14 @@ pub(crate) fn rpc_server(
                     if let Err(error) = socket.set_tcp_user_timeout(Some(write_timeout)) {
                         log::debug!("TCP_USER_TIMEOUT not set: {error}");
                     }
+                    // Notifications are small writes in a stream: with Nagle's algorithm
+                    // each waits for the ACK of the previous one, which a client's delayed
+                    // ACK holds up to 40 ms (measured: seen-arrival p50 17 ms at 1,000 tx/s
+                    // with it, against 0.2 ms at 100 tx/s). geth's and reth's servers set
+                    // TCP_NODELAY too (Go's default; hyper's option).
+                    if let Err(error) = stream.set_nodelay(true) {
+                        log::debug!("TCP_NODELAY not set: {error}");
+                    }
                 }
                 let ip = stream
                     .and_then(|stream| stream.peer_addr().ok())
