@@ -171,6 +171,43 @@ impl Handler<GetInboxStats> for TxInbox {
     }
 }
 
+/// A fetch's answer ([`TxInbox::fetched`]).
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Fetched {
+    who: Announcer,
+    hashes: Vec<B256>,
+    delivered: Vec<PooledTx>,
+}
+
+impl Handler<Fetched> for TxInbox {
+    type Result = ();
+
+    fn handle(&mut self, msg: Fetched, ctx: &mut Context<Self>) {
+        self.fetched(msg, ctx);
+    }
+}
+
+/// What the ingest path made of a delivery.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Ingested {
+    peer: PeerId,
+    disconnect: Recipient<Disconnect>,
+    hashes: Vec<B256>,
+    outcomes: Vec<Result<B256, PoolError>>,
+}
+
+impl Handler<Ingested> for TxInbox {
+    type Result = ();
+
+    fn handle(&mut self, msg: Ingested, ctx: &mut Context<Self>) {
+        self.ingested(msg.peer, &msg.disconnect, &msg.hashes, msg.outcomes);
+        // A refused blob sidecar made its hash ready again: ask another announcer.
+        self.schedule(ctx);
+    }
+}
+
 impl Handler<InboundEth> for TxInbox {
     type Result = ();
 
@@ -317,22 +354,41 @@ impl TxInbox {
             }
             self.busy.insert(peer);
             let fut = who.client.request(GetPooledTransactions(hashes.clone()));
-            ctx.spawn(fut.into_actor(self).map(move |result, act, ctx| {
-                act.busy.remove(&peer);
-                // Timeout or gone: try the others.
-                let delivered = result.unwrap_or_default();
-                let got: HashSet<B256> = delivered.iter().map(|tx| *tx.hash()).collect();
-                act.check_and_deliver(&who, delivered, ctx);
-                // Hashes this peer did not deliver: drop it as their announcer, retry elsewhere.
-                for hash in hashes {
-                    act.forget_announcer(&hash, &peer);
-                    if !got.contains(&hash) {
-                        act.mark_ready(hash);
-                    }
-                }
-                act.schedule(ctx);
-            }));
+            // Awaited as a task of the arbiter, not inside the actor's context: actix polls
+            // every future spawned into a context on each of its wakeups, so hundreds of
+            // requests in flight made each message cost hundreds of polls.
+            let me = ctx.address();
+            actix_rt::spawn(async move {
+                let delivered = fut.await.unwrap_or_default();
+                me.do_send(Fetched {
+                    who,
+                    hashes,
+                    delivered,
+                });
+            });
         }
+    }
+
+    /// A fetch came back (or failed): deliver what came, ask others for the rest.
+    fn fetched(&mut self, msg: Fetched, ctx: &mut Context<Self>) {
+        let Fetched {
+            who,
+            hashes,
+            delivered,
+        } = msg;
+        let peer = who.peer;
+        self.busy.remove(&peer);
+        // Timeout or gone: try the others.
+        let got: HashSet<B256> = delivered.iter().map(|tx| *tx.hash()).collect();
+        self.check_and_deliver(&who, delivered, ctx);
+        // Hashes this peer did not deliver: drop it as their announcer, retry elsewhere.
+        for hash in hashes {
+            self.forget_announcer(&hash, &peer);
+            if !got.contains(&hash) {
+                self.mark_ready(hash);
+            }
+        }
+        self.schedule(ctx);
     }
 
     /// Checks deliveries against what `who` announced (eth/68: type equal, size within 8
@@ -400,13 +456,19 @@ impl TxInbox {
             cells,
         });
         let (peer, disconnect) = (who.peer, who.disconnect.clone());
-        ctx.spawn(ingest.into_actor(self).map(move |outcomes, act, ctx| {
+        // A task of the arbiter, not a future of the context (see `schedule`): at
+        // 20,000 tx/s thousands of deliveries wait on the ingest path at once.
+        let me = ctx.address();
+        actix_rt::spawn(async move {
             // The ingest actor is gone only when the system stops.
-            let outcomes = outcomes.unwrap_or_default();
-            act.ingested(peer, &disconnect, &hashes, outcomes);
-            // A refused blob sidecar made its hash ready again: ask another announcer.
-            act.schedule(ctx);
-        }));
+            let outcomes = ingest.await.unwrap_or_default();
+            me.do_send(Ingested {
+                peer,
+                disconnect,
+                hashes,
+                outcomes,
+            });
+        });
     }
 
     /// What the pool made of delivered txs.
