@@ -314,6 +314,11 @@ pub struct NodeArgs {
         default_value = ""
     )]
     pub http_corsdomain: String,
+    /// Serve a live page at /dashboard on the HTTP-RPC server (peers by client, tx arrivals,
+    /// first deliverers); it streams over the WebSocket server, so it needs --ws (the
+    /// `ethpeer` namespace and the page's origins are added to --ws.api and --ws.origins).
+    #[arg(help_heading = "JSON-RPC", long = "http.dashboard")]
+    pub http_dashboard: bool,
     /// Serve JSON-RPC over WebSocket, with `eth_subscribe` (on --ws.addr:--ws.port).
     #[arg(help_heading = "JSON-RPC", long)]
     pub ws: bool,

@@ -228,14 +228,25 @@ pub(crate) fn rpc_endpoints(
         (false, None) => None,
     };
     let http = http.map(|(addr, mut access)| {
+        // The WebSocket port is filled in once the sockets are bound.
+        access.dashboard = args.http_dashboard.then_some(0);
         access.vhosts = rpc::split_list(&args.http_vhosts);
         access.cors = rpc::split_list(&args.http_corsdomain);
         access.limits = limits.clone();
         (addr, access)
     });
+    if args.http_dashboard && !(args.ws && (args.http || args.rpc.is_some())) {
+        anyhow::bail!(
+            "--http.dashboard: the page is served over --http and streams over --ws: give both"
+        );
+    }
     let ws = match args.ws {
         true => {
             let mut access = apis("ws.api", &args.ws_api, rpc::RpcAccess::default())?;
+            if args.http_dashboard && !access.apis.iter().any(|a| a == "ethpeer") {
+                // The page subscribes to txArrivals and polls ethpeer_status.
+                access.apis.push("ethpeer".into());
+            }
             access.origins = rpc::split_list(&args.ws_origins);
             access.limits = limits.clone();
             Some((resolve("ws.addr", &args.ws_addr, args.ws_port)?, access))
@@ -399,6 +410,25 @@ mod tests {
             }
             assert!(Cli::try_parse_from(argv).is_err(), "{both:?}");
         }
+    }
+
+    #[test]
+    fn the_dashboard_needs_http_and_ws_and_gets_the_ethpeer_namespace() {
+        let limits = rpc::RpcLimits::default();
+        for flags in [
+            &["--http.dashboard"][..],
+            &["--http", "--http.dashboard"],
+            &["--ws", "--http.dashboard"],
+        ] {
+            assert!(rpc_endpoints(&args(flags), &limits).is_err(), "{flags:?}");
+        }
+        let (http, ws) = rpc_endpoints(&args(&["--http", "--ws", "--http.dashboard"]), &limits)
+            .expect("both given");
+        assert_eq!(http.map(|(_, a)| a.dashboard), Some(Some(0)));
+        let apis = ws.map(|(_, a)| a.apis).unwrap_or_default();
+        assert!(apis.iter().any(|a| a == "ethpeer"), "{apis:?}");
+        let (http, _) = rpc_endpoints(&args(&["--http"]), &limits).expect("valid");
+        assert_eq!(http.map(|(_, a)| a.dashboard), Some(None));
     }
 
     #[test]

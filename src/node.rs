@@ -377,7 +377,58 @@ fn with_peers(
     Ok(builder)
 }
 
+/// `--http.dashboard`: the page learns the WebSocket port, and the WebSocket server lets
+/// the page's origins (the HTTP server's loopback names and address) connect, beside the
+/// `--ws.origins` rules (or geth's defaults when none are given).
+fn with_dashboard(
+    http: crate::flags::Endpoint,
+    ws: crate::flags::Endpoint,
+    (http_bound, ws_bound): (Option<std::net::SocketAddr>, Option<std::net::SocketAddr>),
+) -> (crate::flags::Endpoint, crate::flags::Endpoint) {
+    match (http, ws) {
+        (Some((http_addr, mut http_access)), Some((ws_addr, mut ws_access)))
+            if http_access.dashboard.is_some() =>
+        {
+            http_access.dashboard = Some(ws_bound.unwrap_or(ws_addr).port());
+            if ws_access.origins.is_empty() {
+                ws_access.origins = rpc::default_origins();
+            }
+            ws_access
+                .origins
+                .extend(ethpeer_actors::api::dashboard::origins(
+                    http_bound.unwrap_or(http_addr),
+                ));
+            (Some((http_addr, http_access)), Some((ws_addr, ws_access)))
+        }
+        other => other,
+    }
+}
+
+/// JSON-RPC over the IPC socket at `path`, every namespace, on an arbiter of its own.
+fn serve_ipc(
+    path: &Path,
+    node: &ethpeer_actors::node::Node,
+    limits: &rpc::RpcLimits,
+) -> anyhow::Result<actix_rt::Arbiter> {
+    let endpoint = rpc::ipc::IpcEndpoint::bind(path).context("--ipcpath")?;
+    println!("ipc {}", path.display());
+    log::info!("JSON-RPC over IPC at {}", path.display());
+    let access = rpc::RpcAccess {
+        limits: limits.clone(),
+        ..rpc::RpcAccess::all()
+    };
+    Ok(rpc::ipc::serve_on_arbiter(endpoint, node.clone(), access))
+}
+
 async fn serve(plan: Plan, sockets: Sockets) -> anyhow::Result<()> {
+    let bound = |listener: &Option<std::net::TcpListener>| {
+        listener.as_ref().and_then(|l| l.local_addr().ok())
+    };
+    let (http, ws) = with_dashboard(
+        plan.http,
+        plan.ws,
+        (bound(&sockets.http), bound(&sockets.ws)),
+    );
     let mut builder = plan.builder.listener(sockets.p2p);
     builder.config_mut().discovery.socket = sockets.discovery.map(Arc::new);
     let node = builder.start().await.context("cannot start the node")?;
@@ -389,26 +440,17 @@ async fn serve(plan: Plan, sockets: Sockets) -> anyhow::Result<()> {
     );
     // Before the HTTP servers: the metrics line is printed last, when all is up.
     let ipc = match &plan.ipc {
-        Some(path) => {
-            let endpoint = rpc::ipc::IpcEndpoint::bind(path).context("--ipcpath")?;
-            println!("ipc {}", path.display());
-            log::info!("JSON-RPC over IPC at {}", path.display());
-            let access = rpc::RpcAccess {
-                limits: plan.rpc_limits.clone(),
-                ..rpc::RpcAccess::all()
-            };
-            Some(rpc::ipc::serve_on_arbiter(endpoint, node.clone(), access))
-        }
+        Some(path) => Some(serve_ipc(path, &node, &plan.rpc_limits)?),
         None => None,
     };
     let mut servers = Vec::new();
-    if let (Some((_, access)), Some(listener)) = (plan.http, sockets.http) {
+    if let (Some((_, access)), Some(listener)) = (http, sockets.http) {
         let (server, bound) = rpc::server_with(node.clone(), listener, access).context("--http")?;
         println!("rpc http://{bound}");
         log::info!("JSON-RPC on http://{bound}");
         servers.push(server);
     }
-    if let (Some((_, access)), Some(listener)) = (plan.ws, sockets.ws) {
+    if let (Some((_, access)), Some(listener)) = (ws, sockets.ws) {
         let (server, bound) = rpc::ws::server(node.clone(), listener, access).context("--ws")?;
         println!("ws ws://{bound}");
         log::info!("JSON-RPC over WebSocket on ws://{bound}");

@@ -8,6 +8,7 @@ mod arrivals;
 mod common;
 
 mod cli;
+mod dashboard;
 mod dev_blocks;
 mod discovery;
 mod discv4_suite;

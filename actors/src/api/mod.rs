@@ -8,6 +8,7 @@
 //! - [`engine`]: the engine API a consensus client drives us through (JWT).
 //! - `http`: the actix-web server they run on.
 
+pub mod dashboard;
 pub mod engine;
 pub mod http;
 pub mod metrics;

@@ -33,7 +33,7 @@ pub mod stream;
 mod txpool;
 pub mod ws;
 
-pub use access::{split_list, RpcAccess, ALL_APIS, DEFAULT_APIS, DEFAULT_VHOSTS};
+pub use access::{default_origins, split_list, RpcAccess, ALL_APIS, DEFAULT_APIS, DEFAULT_VHOSTS};
 pub use errors::{geth_text, is_geth_pool_text, pool_rpc_error, GETH_POOL_TEXTS, POOL_ERROR_CODE};
 
 use crate::discovery::enode::{Enode, EnodeError};
@@ -261,9 +261,25 @@ fn enode_param(params: &[Value]) -> Result<Enode, RpcError> {
         .map_err(|error: EnodeError| RpcError::params(error.to_string()))
 }
 
+/// `ethpeer_status`: what the status line says (peers by direction and client, the pool,
+/// the head), for pages and monitors; nothing an attacker could use beyond `net_peerCount`
+/// and `txpool_status` (no addresses or ids).
+async fn ethpeer_status(node: &Node) -> Value {
+    let status = crate::node::status::Status::of(node).await;
+    json!({
+        "peers": status.inbound + status.outbound,
+        "inbound": status.inbound,
+        "outbound": status.outbound,
+        "clients": status.clients,
+        "pool": {"pending": status.pool.0, "queued": status.pool.1},
+        "head": status.followed_head.unwrap_or(status.stored_head).max(status.stored_head),
+    })
+}
+
 async fn dispatch(node: &Node, method: &str, params: &[Value]) -> Result<Value, RpcError> {
     match method {
         "admin_nodeInfo" => Ok(node_info(node)),
+        "ethpeer_status" => Ok(ethpeer_status(node).await),
         "admin_datadir" => match &node.datadir {
             Some(dir) => Ok(Value::String(dir.display().to_string())),
             None => Err(RpcError::new(-32000, "this node has no data directory")),
@@ -511,7 +527,8 @@ pub fn configure_with(node: Node, access: RpcAccess) -> impl FnOnce(&mut web::Se
             .route("", web::post().to(endpoint))
             .route("/", web::post().to(endpoint))
             .route("", web::method(Method::OPTIONS).to(preflight))
-            .route("/", web::method(Method::OPTIONS).to(preflight));
+            .route("/", web::method(Method::OPTIONS).to(preflight))
+            .route("/dashboard", web::get().to(crate::api::dashboard::serve));
     }
 }
 

@@ -30,6 +30,9 @@ pub struct RpcAccess {
     pub origins: Vec<String>,
     /// Batch, response, connection and subscription limits.
     pub limits: RpcLimits,
+    /// `--http.dashboard`: the WebSocket port the live page at `GET /dashboard` connects
+    /// to (`None`: no page).
+    pub dashboard: Option<u16>,
 }
 
 impl Default for RpcAccess {
@@ -41,6 +44,7 @@ impl Default for RpcAccess {
             cors: Vec::new(),
             origins: Vec::new(),
             limits: RpcLimits::default(),
+            dashboard: None,
         }
     }
 }
@@ -119,7 +123,7 @@ impl RpcAccess {
 }
 
 /// geth's origins when `--ws.origins` is empty: `http://localhost` and `http://HOSTNAME`.
-fn default_origins() -> Vec<String> {
+pub fn default_origins() -> Vec<String> {
     let mut origins = vec!["http://localhost".to_string()];
     if let Some(name) = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
