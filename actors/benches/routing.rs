@@ -1,6 +1,6 @@
 //! Tx routing throughput in (tx, peer) pairs per second: the actor path (pool event ->
 //! TxBroadcaster -> PeerSetActor lookup-and-mark -> grouping -> one queue command per peer)
-//! with 50 in-memory peers, next to a plain single-threaded loop doing the same known-set
+//! with 50 in-memory peers (`ROUTING_PEERS` to change), next to a plain single-threaded loop doing the same known-set
 //! lookups, marks, per-sender direct choice and grouping with no actors (the limit).
 //!
 //! Run: `cargo bench -p ethpeer-actors --bench routing`.
@@ -29,7 +29,13 @@ use ethpeer_actors::txs::broadcast::{
 };
 use ethpeer_actors::txs::pool::{InMemoryTxPool, NewTxs, PoolTx, TxPool};
 
-const PEERS: usize = 50;
+/// Peers routed to: 50 (geth's default), or `ROUTING_PEERS` (e.g. 1000 for a wide node).
+fn peers() -> usize {
+    std::env::var("ROUTING_PEERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50)
+}
 const BATCH: usize = 1000;
 const SENDERS: u64 = 200;
 const KEY: (u64, u64) = (1, 2);
@@ -111,7 +117,7 @@ fn actor_routing(c: &mut Criterion) {
         let broadcaster =
             TxBroadcaster::new(peer_id(999), KEY, pool, PeerSetLink::new(&set)).start();
         let mut counters = Vec::new();
-        for n in 0..PEERS {
+        for n in 0..peers() {
             let count = Arc::new(AtomicU64::new(0));
             let addr = CountingPeer::create(|ctx| {
                 ctx.set_mailbox_capacity(1024);
@@ -133,8 +139,8 @@ fn actor_routing(c: &mut Criterion) {
         (set, broadcaster, counters)
     });
     let mut next_batch = 0u64;
-    let mut group = c.benchmark_group("tx_routing_50_peers");
-    group.throughput(Throughput::Elements((BATCH * PEERS) as u64));
+    let mut group = c.benchmark_group(format!("tx_routing_{}_peers", peers()));
+    group.throughput(Throughput::Elements((BATCH * peers()) as u64));
     group.bench_function("actors", |b| {
         b.iter_custom(|iters| {
             let batches: Vec<_> = (0..iters).map(|i| batch(next_batch + i)).collect();
@@ -159,12 +165,12 @@ fn actor_routing(c: &mut Criterion) {
         .sum();
     assert_eq!(
         routed,
-        next_batch * (BATCH * PEERS) as u64,
+        next_batch * (BATCH * peers()) as u64,
         "every pair reached its peer"
     );
     drop((set, broadcaster));
 
-    let mut known: Vec<KnownSet> = (0..PEERS).map(|_| known_set(MAX_KNOWN_TXS)).collect();
+    let mut known: Vec<KnownSet> = (0..peers()).map(|_| known_set(MAX_KNOWN_TXS)).collect();
     let choice = DirectPeerChoice::new(peer_id(999), KEY);
     let handles: Vec<PeerHandle> = counters
         .iter()
@@ -178,8 +184,8 @@ fn actor_routing(c: &mut Criterion) {
             let start = Instant::now();
             for txs in batches {
                 // The same work without actors: lookup-and-mark, per-sender choice, grouping.
-                let mut full: Vec<Vec<B256>> = vec![Vec::new(); PEERS];
-                let mut anns: Vec<Vec<B256>> = vec![Vec::new(); PEERS];
+                let mut full: Vec<Vec<B256>> = vec![Vec::new(); peers()];
+                let mut anns: Vec<Vec<B256>> = vec![Vec::new(); peers()];
                 let mut direct: HashMap<Address, Vec<bool>> = HashMap::new();
                 for tx in txs.iter() {
                     let digest = ethpeer_actors::peer_set::KnownDigest::of(&tx.hash);

@@ -1,12 +1,12 @@
-//! [`KnownSet`]: what a peer is known to have, in 8 bytes per hash. Each hash is reduced
+//! [`KnownSet`]: what a peer is known to have, in 12 bytes per hash. Each hash is reduced
 //! to a 64-bit SipHash-1-3 digest under a key drawn at random once per process, kept in a
-//! ring (oldest evicted first once full) and a hash set of digests. Two hashes share a
-//! digest with probability 2^-64, and a remote cannot aim for that without the key, so it
-//! cannot make us skip sending it a transaction. geth keeps 32,768 tx hashes per peer as
-//! full 32-byte keys; this costs about a quarter of that (see the `known_sets` bench).
+//! ring (oldest evicted first once full) with an open-addressing table of 16-bit ring
+//! positions at most half full. Two hashes share a digest with probability 2^-64, and a
+//! remote cannot aim for that without the key, so it cannot make us skip sending it a
+//! transaction. geth keeps 32,768 tx hashes per peer as full 32-byte keys in a map; this
+//! costs about a ninth of that (see the `known_sets` bench).
 
-use std::collections::HashSet;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::Hasher;
 use std::sync::OnceLock;
 
 use alloy_primitives::B256;
@@ -45,48 +45,40 @@ impl KnownDigest {
     }
 }
 
-/// Digests are already keyed and uniform: the set uses them as their own hash.
-#[derive(Default)]
-struct Identity(u64);
+/// Hashes a set holds at most: ring positions are 16-bit in the index table, one value
+/// reserved for an empty slot. geth's largest known cache is 32,768.
+pub const MAX_KNOWN_CAPACITY: usize = u16::MAX as usize;
 
-impl Hasher for Identity {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for byte in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(*byte);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
+/// An empty slot of the index table.
+const EMPTY: u16 = u16::MAX;
 
 /// A bounded set of hashes (see the module doc).
 pub struct KnownSet {
+    /// Digests in insertion order; once full, `next` is the oldest.
     ring: Vec<u64>,
     /// Where the next digest goes (and, once full, the oldest one is).
     next: usize,
     capacity: usize,
-    set: HashSet<u64, BuildHasherDefault<Identity>>,
+    /// Open addressing (linear probing) from a digest's high bits to its position in
+    /// `ring`; a power of two at least twice the ring's length, grown with it.
+    slots: Vec<u16>,
 }
 
 impl std::fmt::Debug for KnownSet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "KnownSet({}/{})", self.set.len(), self.capacity)
+        write!(f, "KnownSet({}/{})", self.ring.len(), self.capacity)
     }
 }
 
 impl KnownSet {
-    /// An empty set holding at most `capacity` hashes (at least one).
+    /// An empty set holding at most `capacity` hashes (at least one, at most
+    /// [`MAX_KNOWN_CAPACITY`]).
     pub fn new(capacity: usize) -> Self {
-        let capacity = capacity.max(1);
         Self {
             ring: Vec::new(),
             next: 0,
-            capacity,
-            set: HashSet::default(),
+            capacity: capacity.clamp(1, MAX_KNOWN_CAPACITY),
+            slots: Vec::new(),
         }
     }
 
@@ -102,21 +94,30 @@ impl KnownSet {
 
     /// [`Self::contains`] for a digest computed once.
     pub fn contains_digest(&self, digest: KnownDigest) -> bool {
-        self.set.contains(&digest.0)
+        self.find(digest.0).is_some()
     }
 
     /// [`Self::insert`] for a digest computed once.
     pub fn insert_digest(&mut self, digest: KnownDigest) -> bool {
         let d = digest.0;
-        if !self.set.insert(d) {
+        if self.find(d).is_some() {
             return false;
         }
         if self.ring.len() < self.capacity {
             // Filling up: grow with what is used, so idle peers cost little.
             self.ring.push(d);
+            if self.slots.len() < self.ring.len() * 2 {
+                self.rehash();
+            } else {
+                self.place(self.ring.len() - 1);
+            }
         } else {
-            let oldest = std::mem::replace(&mut self.ring[self.next], d);
-            self.set.remove(&oldest);
+            let at = self.next;
+            if let Some(slot) = self.find(self.ring[at]) {
+                self.remove_slot(slot);
+            }
+            self.ring[at] = d;
+            self.place(at);
             self.next = (self.next + 1) % self.capacity;
         }
         true
@@ -124,12 +125,81 @@ impl KnownSet {
 
     /// How many hashes it holds.
     pub fn len(&self) -> usize {
-        self.set.len()
+        self.ring.len()
     }
 
     /// Whether it holds none.
     pub fn is_empty(&self) -> bool {
-        self.set.is_empty()
+        self.ring.is_empty()
+    }
+
+    fn mask(&self) -> usize {
+        self.slots.len().wrapping_sub(1)
+    }
+
+    /// A digest's first slot: its high bits (the low ones pick nothing else, and the
+    /// digests are uniform under the secret key).
+    fn home(&self, digest: u64) -> usize {
+        (digest >> 32) as usize & self.mask()
+    }
+
+    /// The slot holding `digest`'s ring position, if it is in the set.
+    fn find(&self, digest: u64) -> Option<usize> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let mut slot = self.home(digest);
+        loop {
+            let at = self.slots[slot];
+            if at == EMPTY {
+                return None;
+            }
+            if self.ring[usize::from(at)] == digest {
+                return Some(slot);
+            }
+            slot = (slot + 1) & self.mask();
+        }
+    }
+
+    /// Indexes ring position `at` (its digest not yet indexed; the table has room).
+    fn place(&mut self, at: usize) {
+        let mut slot = self.home(self.ring[at]);
+        while self.slots[slot] != EMPTY {
+            slot = (slot + 1) & self.mask();
+        }
+        // `at` < capacity <= MAX_KNOWN_CAPACITY < EMPTY.
+        self.slots[slot] = u16::try_from(at).unwrap_or(EMPTY);
+    }
+
+    /// Empties `slot`, shifting later entries of its probe run back (no tombstones, so
+    /// lookups stay short however long the set churns).
+    fn remove_slot(&mut self, slot: usize) {
+        let mask = self.mask();
+        let mut hole = slot;
+        let mut next = (slot + 1) & mask;
+        loop {
+            let at = self.slots[next];
+            if at == EMPTY {
+                break;
+            }
+            let home = self.home(self.ring[usize::from(at)]);
+            // It may move back into the hole if the hole lies between its home and it.
+            if next.wrapping_sub(home) & mask >= next.wrapping_sub(hole) & mask {
+                self.slots[hole] = at;
+                hole = next;
+            }
+            next = (next + 1) & mask;
+        }
+        self.slots[hole] = EMPTY;
+    }
+
+    /// Sizes the table to twice the ring's length (a power of two) and indexes it again.
+    fn rehash(&mut self) {
+        let size = (self.ring.len() * 2).next_power_of_two().max(16);
+        self.slots = vec![EMPTY; size];
+        for at in 0..self.ring.len() {
+            self.place(at);
+        }
     }
 }
 
@@ -169,5 +239,47 @@ mod tests {
         }
         assert_eq!(set.len(), 32_768);
         assert!(set.contains(&hash(39_999)) && !set.contains(&hash(7_231)));
+    }
+
+    /// Against a plain model (a deque of the last `capacity` hashes): every insert's answer
+    /// and every membership agree while the set churns through many evictions, at sizes
+    /// around the table's growth steps.
+    #[test]
+    fn it_agrees_with_a_model_through_long_churn() {
+        use std::collections::VecDeque;
+        for capacity in [1, 2, 7, 8, 9, 100, 1_024] {
+            let mut set = KnownSet::new(capacity);
+            let mut model: VecDeque<u64> = VecDeque::new();
+            // A deterministic mix of new hashes and repeats of recent ones.
+            let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+            for _ in 0..(capacity * 20).max(200) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let n = if x % 3 == 0 && !model.is_empty() {
+                    model[(x as usize / 3) % model.len()]
+                } else {
+                    x % 1_000_000
+                };
+                let fresh = !model.contains(&n);
+                assert_eq!(set.insert(&hash(n)), fresh, "capacity {capacity}");
+                if fresh {
+                    model.push_back(n);
+                    if model.len() > capacity {
+                        model.pop_front();
+                    }
+                }
+                assert_eq!(set.len(), model.len());
+            }
+            for n in &model {
+                assert!(set.contains(&hash(*n)), "capacity {capacity}: {n} lost");
+            }
+        }
+    }
+
+    #[test]
+    fn a_capacity_past_the_index_width_is_clamped() {
+        let set = KnownSet::new(1 << 20);
+        assert_eq!(format!("{set:?}"), format!("KnownSet(0/{MAX_KNOWN_CAPACITY})"));
     }
 }

@@ -8,7 +8,7 @@ mod messages;
 
 pub use actor::{known_set, PeerSetActor, MAX_KNOWN_BLOCKS, MAX_KNOWN_TXS};
 pub use join::{start_session_peer, SessionPeerLinks};
-pub use known::{KnownDigest, KnownSet};
+pub use known::{KnownDigest, KnownSet, MAX_KNOWN_CAPACITY};
 pub use messages::{
     BestPeer, BestPeers, BroadcastBlockRange, Close, FilterUnknownTxs, Len, MarkBlock, MarkTxs,
     PeerEvent, PeerHead, PeerInfo, Peers, PeersWithoutBlock, PeersWithoutTx, Register,
