@@ -23,13 +23,13 @@ use std::time::{Duration, Instant};
 use alloy_consensus::{SignableTransaction, Signed, TxEip1559, TxEnvelope};
 use alloy_primitives::{keccak256, Address, TxKind, B256, U256};
 use ethpeer_actors::chain::MemoryChainStore;
-use ethpeer_actors::eth::{genesis, EthMessage, EthVersion, Transactions};
+use ethpeer_actors::eth::{genesis, EthMessage, Transactions};
 use ethpeer_actors::p2p::{self as p2p, P2pMessage};
 use ethpeer_actors::rlpx::RlpxMessage;
-use ethpeer_actors::session::{self, ChainStatus, Established, SessionConfig};
+use ethpeer_actors::session::{ChainStatus, Established};
 use futures::{SinkExt, StreamExt};
 use secp256k1::SecretKey;
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 
 use support::{percentile, shares, thread_ticks};
@@ -126,24 +126,6 @@ fn start_node(
     };
     std::thread::spawn(move || for _ in lines {});
     (child, enode, ws)
-}
-
-/// A peer's session from its own loopback address (127.1.x.y).
-async fn dial(enode: &str, status: &ChainStatus, index: usize) -> Established<TcpStream> {
-    let url: ethpeer_actors::node::Enode = enode.parse().unwrap();
-    let socket = TcpSocket::new_v4().unwrap();
-    let source = std::net::Ipv4Addr::new(127, 1, (index / 250) as u8, (index % 250 + 1) as u8);
-    socket.bind((source, 0).into()).unwrap();
-    let stream = socket.connect(url.addr).await.unwrap();
-    stream.set_nodelay(true).unwrap();
-    let mut seed = [0x11u8; 32];
-    seed[..8].copy_from_slice(&(index as u64 + 1).to_be_bytes());
-    let mut config =
-        SessionConfig::new(SecretKey::from_byte_array(seed).unwrap(), "arrivals-bench");
-    config.eth_versions = vec![EthVersion::Eth68];
-    session::dial(stream, &config, url.id, status)
-        .await
-        .unwrap()
 }
 
 /// When each (hash, seen?) notification reached the client, and the node's decode time
@@ -332,7 +314,9 @@ fn main() {
     let (sent, elapsed, cpu) = runtime.block_on(async {
         let mut conns = Vec::with_capacity(peers);
         for chunk in (0..peers).collect::<Vec<_>>().chunks(32) {
-            let dials = chunk.iter().map(|i| dial(&enode, &status, *i));
+            let dials = chunk
+                .iter()
+                .map(|i| support::dial_from_loopback(&enode, &status, *i, 1));
             conns.extend(futures::future::join_all(dials).await);
         }
         eprintln!("{peers} peers connected");

@@ -66,6 +66,45 @@ pub async fn dial_at(
         .unwrap()
 }
 
+/// Peer `index`'s eth/68 session from a loopback address of its own, `127.{second}.x.y`
+/// (distinct hosts to the node: no per-address limit mistakes them for one), with a key
+/// derived from `index`.
+pub async fn dial_from_loopback(
+    enode: &str,
+    status: &ChainStatus,
+    index: usize,
+    second: u8,
+) -> Established<TcpStream> {
+    let url: ethpeer_actors::node::Enode = enode.parse().unwrap();
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    let source = std::net::Ipv4Addr::new(127, second, (index / 250) as u8, (index % 250 + 1) as u8);
+    socket.bind((source, 0).into()).unwrap();
+    let stream = socket.connect(url.addr).await.unwrap();
+    stream.set_nodelay(true).unwrap();
+    let mut seed = [0x11u8; 32];
+    seed[..8].copy_from_slice(&(index as u64 + 1).to_be_bytes());
+    seed[8] = second;
+    let mut config = SessionConfig::new(SecretKey::from_byte_array(seed).unwrap(), "bench-peer");
+    config.eth_versions = vec![EthVersion::Eth68];
+    session::dial(stream, &config, url.id, status)
+        .await
+        .unwrap()
+}
+
+/// Resident memory of process `pid` in bytes (Linux `VmRSS`).
+pub fn rss(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .unwrap_or(0)
+        * 1024
+}
+
 pub async fn send(conn: &mut Established<TcpStream>, message: &EthMessage) -> bool {
     let frame = RlpxMessage {
         id: conn.eth_offset + message.message_id() as u64,

@@ -280,6 +280,9 @@ mod tests {
     #[test]
     fn a_capacity_past_the_index_width_is_clamped() {
         let set = KnownSet::new(1 << 20);
-        assert_eq!(format!("{set:?}"), format!("KnownSet(0/{MAX_KNOWN_CAPACITY})"));
+        assert_eq!(
+            format!("{set:?}"),
+            format!("KnownSet(0/{MAX_KNOWN_CAPACITY})")
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! [`TxInbox`]: where peers' txs and announcements arrive; its fetch rules are geth's
 //! `eth/fetcher/tx_fetcher.go` reduced to their core, as an actor.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -50,14 +50,22 @@ pub struct TxInboxLinks {
     pub ingest: Recipient<IngestTxs>,
 }
 
-/// One announcer of a hash.
-#[derive(Clone)]
-pub(super) struct Announcer {
-    pub(super) peer: PeerId,
+/// What reaches one announcing peer, shared by every hash of one of its messages: a
+/// hash waiting to be fetched costs its announcer's id and metadata, not copies of these
+/// handles (each actix `Recipient` clone allocates; copied per hash they made 1.1 KB per
+/// outstanding hash, 4.5 MiB for a peer at its 4,096).
+pub(super) struct AnnouncerLinks {
     /// Typed requests to the announcer (GetPooledTransactions, GetCells).
     pub(super) client: PeerClient,
     pub(super) disconnect: Recipient<Disconnect>,
     pub(super) gate: ReadGate,
+}
+
+/// One announcer of a hash.
+#[derive(Clone)]
+pub(super) struct Announcer {
+    pub(super) peer: PeerId,
+    pub(super) links: Arc<AnnouncerLinks>,
     /// eth/68 metadata: (type, size).
     meta: Option<(u8, u64)>,
     /// eth/72: the columns the announcer holds.
@@ -74,9 +82,14 @@ pub struct TxInbox {
     pub(super) wanted: HashMap<B256, Vec<Announcer>>,
     /// Hashes ready to fetch (their wait is over).
     ready: HashSet<B256>,
-    /// The same hashes in announcement order (may hold stale entries), so that one
-    /// sender's txs are requested, and handed to the pool, in nonce order.
-    ready_order: Vec<B256>,
+    /// The same hashes per announcer, in announcement order, so that one sender's txs are
+    /// requested, and handed to the pool, in nonce order. Entries may be stale (fetched,
+    /// forgotten, or claimed through another announcer) and are dropped when reached, so
+    /// scheduling costs what it requests, not what waits.
+    ready_by_peer: HashMap<PeerId, VecDeque<B256>>,
+    /// The peers of `ready_by_peer` in the order their queues began: the first announcer
+    /// of a hash is asked first when it is idle.
+    ready_peers: Vec<PeerId>,
     /// Peers with a request in flight.
     busy: HashSet<PeerId>,
     /// Outstanding announced hashes per peer.
@@ -100,7 +113,8 @@ impl TxInbox {
             arrival_wait,
             wanted: HashMap::new(),
             ready: HashSet::new(),
-            ready_order: Vec::new(),
+            ready_by_peer: HashMap::new(),
+            ready_peers: Vec::new(),
             busy: HashSet::new(),
             outstanding: HashMap::new(),
             ignored: 0,
@@ -219,7 +233,7 @@ impl Handler<InboundEth> for TxInbox {
                     .iter()
                     .filter_map(|tx| PooledTx::try_from(tx.clone()).ok())
                     .collect();
-                let who = announcer_of(&msg, None, None);
+                let who = announcer_of(&msg, &links_of(&msg), None, None);
                 self.deliver(&who, pooled, Some(&msg.ticket), HashMap::new(), ctx);
                 return;
             }
@@ -277,17 +291,68 @@ impl Handler<InboundEth> for TxInbox {
     }
 }
 
-/// The sender of `msg` as the announcer of a hash, with eth/68 metadata and eth/72 mask.
+/// One request's worth of hashes for an announcer: the announcer, the hashes, their
+/// announced size in all.
+type Batch = (Announcer, Vec<B256>, u64);
+
+/// Gives a table's unused room back when it is at most a quarter full.
+fn shrink_if_sparse<T: ShrinkTable>(table: &mut T) {
+    if table.room() > 64 && table.items() * 4 <= table.room() {
+        table.shrink();
+    }
+}
+
+/// The tables [`shrink_if_sparse`] looks after.
+trait ShrinkTable {
+    fn items(&self) -> usize;
+    fn room(&self) -> usize;
+    fn shrink(&mut self);
+}
+
+impl<K: std::hash::Hash + Eq, V> ShrinkTable for HashMap<K, V> {
+    fn items(&self) -> usize {
+        self.len()
+    }
+    fn room(&self) -> usize {
+        self.capacity()
+    }
+    fn shrink(&mut self) {
+        self.shrink_to_fit();
+    }
+}
+
+impl<K: std::hash::Hash + Eq> ShrinkTable for HashSet<K> {
+    fn items(&self) -> usize {
+        self.len()
+    }
+    fn room(&self) -> usize {
+        self.capacity()
+    }
+    fn shrink(&mut self) {
+        self.shrink_to_fit();
+    }
+}
+
+/// The handles of `msg`'s sender, once per message.
+fn links_of(msg: &InboundEth) -> Arc<AnnouncerLinks> {
+    Arc::new(AnnouncerLinks {
+        client: msg.peer.client(),
+        disconnect: msg.peer.disconnect.clone(),
+        gate: msg.gate.clone(),
+    })
+}
+
+/// The sender of `msg` (its `links`) as the announcer of a hash, with eth/68 metadata and
+/// eth/72 mask.
 fn announcer_of(
     msg: &InboundEth,
+    links: &Arc<AnnouncerLinks>,
     meta: Option<(u8, u64)>,
     mask: Option<CustodyBitmap>,
 ) -> Announcer {
     Announcer {
         peer: msg.peer.id,
-        client: msg.peer.client(),
-        disconnect: msg.peer.disconnect.clone(),
-        gate: msg.gate.clone(),
+        links: links.clone(),
         meta,
         mask,
     }
@@ -296,22 +361,28 @@ fn announcer_of(
 /// The hashes an announcement (any version) names, each with its announcer; `None` for
 /// other messages.
 fn announcements(msg: &InboundEth, message: &EthMessage) -> Option<Vec<(B256, Announcer)>> {
+    let links = links_of(msg);
     Some(match message {
         EthMessage::NewPooledTransactionHashes66(ann) => ann
             .0
             .iter()
-            .map(|h| (*h, announcer_of(msg, None, None)))
+            .map(|h| (*h, announcer_of(msg, &links, None, None)))
             .collect(),
         EthMessage::NewPooledTransactionHashes68(ann) => ann
             .iter()
-            .map(|(t, s, h)| (*h, announcer_of(msg, Some((t, s)), None)))
+            .map(|(t, s, h)| (*h, announcer_of(msg, &links, Some((t, s)), None)))
             .collect(),
         EthMessage::NewPooledTransactionHashes72(ann) => ann
             .types
             .iter()
             .zip(&ann.sizes)
             .zip(&ann.hashes)
-            .map(|((t, s), h)| (*h, announcer_of(msg, Some((*t, *s)), Some(ann.mask))))
+            .map(|((t, s), h)| {
+                (
+                    *h,
+                    announcer_of(msg, &links, Some((*t, *s)), Some(ann.mask)),
+                )
+            })
             .collect(),
         _ => return None,
     })
@@ -320,40 +391,24 @@ fn announcements(msg: &InboundEth, message: &EthMessage) -> Option<Vec<(B256, An
 impl TxInbox {
     /// Starts one request per idle announcer for the ready hashes it announced.
     pub(super) fn schedule(&mut self, ctx: &mut Context<Self>) {
-        let mut batches: HashMap<PeerId, (Announcer, Vec<B256>, u64)> = HashMap::new();
-        let mut seen = HashSet::new();
-        let ready = &self.ready;
-        self.ready_order
-            .retain(|h| ready.contains(h) && seen.insert(*h));
-        for hash in self.ready_order.iter() {
-            let Some(announcers) = self.wanted.get(hash) else {
-                continue;
-            };
-            // The first announcer that is idle and has room in its batch.
-            for who in announcers {
-                if self.busy.contains(&who.peer) {
-                    continue;
-                }
-                let size = who.meta.map_or(0, |(_, s)| s);
-                let batch = batches
-                    .entry(who.peer)
-                    .or_insert_with(|| (who.clone(), Vec::new(), 0));
-                // Announced sizes are wire values: add without overflow.
-                if batch.1.len() < MAX_TX_RETRIEVALS
-                    && (batch.1.is_empty() || batch.2.saturating_add(size) <= MAX_TX_RETRIEVAL_SIZE)
-                {
-                    batch.1.push(*hash);
-                    batch.2 = batch.2.saturating_add(size);
-                    break;
-                }
+        let idle: Vec<PeerId> = self
+            .ready_peers
+            .iter()
+            .filter(|peer| !self.busy.contains(*peer))
+            .copied()
+            .collect();
+        let mut batches: Vec<(PeerId, Batch)> = Vec::new();
+        for peer in idle {
+            if let Some(batch) = self.take_batch(&peer) {
+                batches.push((peer, batch));
             }
         }
         for (peer, (who, hashes, _)) in batches {
-            for hash in &hashes {
-                self.ready.remove(hash);
-            }
             self.busy.insert(peer);
-            let fut = who.client.request(GetPooledTransactions(hashes.clone()));
+            let fut = who
+                .links
+                .client
+                .request(GetPooledTransactions(hashes.clone()));
             // Awaited as a task of the arbiter, not inside the actor's context: actix polls
             // every future spawned into a context on each of its wakeups, so hundreds of
             // requests in flight made each message cost hundreds of polls.
@@ -367,6 +422,44 @@ impl TxInbox {
                 });
             });
         }
+    }
+
+    /// Claims the next ready hashes `peer` announced, up to [`MAX_TX_RETRIEVALS`] and
+    /// [`MAX_TX_RETRIEVAL_SIZE`] (by announced sizes), dropping stale entries on the way.
+    fn take_batch(&mut self, peer: &PeerId) -> Option<Batch> {
+        let queue = self.ready_by_peer.get_mut(peer)?;
+        let mut batch: Option<Batch> = None;
+        while let Some(hash) = queue.front().copied() {
+            let announcer = self
+                .wanted
+                .get(&hash)
+                .and_then(|all| all.iter().find(|a| a.peer == *peer))
+                .filter(|_| self.ready.contains(&hash));
+            let Some(announcer) = announcer else {
+                queue.pop_front();
+                continue;
+            };
+            let size = announcer.meta.map_or(0, |(_, s)| s);
+            if let Some((_, hashes, total)) = &batch {
+                // Announced sizes are wire values: add without overflow.
+                if hashes.len() >= MAX_TX_RETRIEVALS
+                    || total.saturating_add(size) > MAX_TX_RETRIEVAL_SIZE
+                {
+                    break;
+                }
+            }
+            let (_, hashes, total) =
+                batch.get_or_insert_with(|| (announcer.clone(), Vec::new(), 0));
+            hashes.push(hash);
+            *total = total.saturating_add(size);
+            queue.pop_front();
+            self.ready.remove(&hash);
+        }
+        if queue.is_empty() {
+            self.ready_by_peer.remove(peer);
+            self.ready_peers.retain(|p| p != peer);
+        }
+        batch
     }
 
     /// A fetch came back (or failed): deliver what came, ask others for the rest.
@@ -412,7 +505,7 @@ impl TxInbox {
                     short(&who.peer),
                     tx.hash()
                 );
-                who.disconnect.do_send(Disconnect {
+                who.links.disconnect.do_send(Disconnect {
                     reason: DisconnectReason::SubprotocolSpecific,
                 });
                 return;
@@ -450,12 +543,12 @@ impl TxInbox {
         let ingest = self.links.ingest.send(IngestTxs {
             peer: who.peer,
             txs,
-            gate: who.gate.clone(),
-            disconnect: who.disconnect.clone(),
+            gate: who.links.gate.clone(),
+            disconnect: who.links.disconnect.clone(),
             ticket: ticket.map(InboundTicket::share),
             cells,
         });
-        let (peer, disconnect) = (who.peer, who.disconnect.clone());
+        let (peer, disconnect) = (who.peer, who.links.disconnect.clone());
         // A task of the arbiter, not a future of the context (see `schedule`): at
         // 20,000 tx/s thousands of deliveries wait on the ingest path at once.
         let me = ctx.address();
@@ -506,7 +599,7 @@ impl TxInbox {
             .wanted
             .values()
             .flatten()
-            .filter(|a| !a.disconnect.connected())
+            .filter(|a| !a.links.disconnect.connected())
             .map(|a| a.peer)
             .collect();
         let hashes: Vec<B256> = self.wanted.keys().copied().collect();
@@ -517,6 +610,14 @@ impl TxInbox {
         }
         self.outstanding
             .retain(|peer, count| *count > 0 && !gone.contains(peer));
+        self.ready_by_peer.retain(|peer, _| !gone.contains(peer));
+        self.ready_peers.retain(|peer| !gone.contains(peer));
+        // A burst of announcements (4,096 per peer at most) grows these tables; hashbrown
+        // never gives the room back by itself, so a calm inbox returns what it no longer
+        // uses (measured: 0.5 MiB per peer kept after one burst from every peer).
+        shrink_if_sparse(&mut self.wanted);
+        shrink_if_sparse(&mut self.ready);
+        shrink_if_sparse(&mut self.outstanding);
     }
 
     /// Stops wanting `hash`: its announcers' counts are released, and an announcement
@@ -532,8 +633,17 @@ impl TxInbox {
 
     /// Queues `hash` for fetching if it is still wanted.
     pub(super) fn mark_ready(&mut self, hash: B256) {
-        if self.wanted.contains_key(&hash) && self.ready.insert(hash) {
-            self.ready_order.push(hash);
+        let Some(announcers) = self.wanted.get(&hash) else {
+            return;
+        };
+        if self.ready.insert(hash) {
+            for announcer in announcers {
+                let queue = self.ready_by_peer.entry(announcer.peer).or_insert_with(|| {
+                    self.ready_peers.push(announcer.peer);
+                    VecDeque::new()
+                });
+                queue.push_back(hash);
+            }
         }
     }
 

@@ -180,7 +180,7 @@ impl TxInbox {
                 "peer {}: blob tx {hash} with a bad sidecar",
                 short(&who.peer)
             );
-            who.disconnect.do_send(Disconnect {
+            who.links.disconnect.do_send(Disconnect {
                 reason: DisconnectReason::SubprotocolSpecific,
             });
             self.forget_announcer(&hash, &who.peer);
@@ -254,7 +254,7 @@ impl TxInbox {
     fn next_cell_request(&mut self, hash: &B256) -> Option<(CustodyBitmap, Announcer)> {
         let custody = self.blob_policy.custody();
         let pending = self.cells_pending.get_mut(hash)?;
-        pending.sources.retain(|a| a.disconnect.connected());
+        pending.sources.retain(|a| a.links.disconnect.connected());
         if !pending.whole {
             let providers = pending
                 .sources
@@ -296,7 +296,7 @@ impl TxInbox {
         if let Some(pending) = self.cells_pending.get_mut(&hash) {
             pending.asking = true;
         }
-        let fut = who.client.request(GetCells {
+        let fut = who.links.client.request(GetCells {
             request_id: 0,
             hashes: vec![hash],
             mask: want,
@@ -389,7 +389,7 @@ impl TxInbox {
                     "peer {}: invalid cells for blob tx {hash}",
                     short(&who.peer)
                 );
-                who.disconnect.do_send(Disconnect {
+                who.links.disconnect.do_send(Disconnect {
                     reason: DisconnectReason::SubprotocolSpecific,
                 });
                 self.drop_cell_source(hash, &who.peer, ctx)
@@ -399,7 +399,7 @@ impl TxInbox {
                     "peer {}: blob tx {hash} with cell proofs refusing its own data",
                     short(&deliverer.peer)
                 );
-                deliverer.disconnect.do_send(Disconnect {
+                deliverer.links.disconnect.do_send(Disconnect {
                     reason: DisconnectReason::SubprotocolSpecific,
                 });
                 // Fetched anew, sidecar and all, from another announcer if there is one.
