@@ -256,7 +256,7 @@ mod tests {
                 x ^= x << 13;
                 x ^= x >> 7;
                 x ^= x << 17;
-                let n = if x % 3 == 0 && !model.is_empty() {
+                let n = if x.is_multiple_of(3) && !model.is_empty() {
                     model[(x as usize / 3) % model.len()]
                 } else {
                     x % 1_000_000
