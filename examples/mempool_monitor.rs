@@ -73,6 +73,7 @@ impl Handler<NodeEvent> for Monitor {
                 first_seen,
                 included_at,
                 peers_within_window,
+                ..
             } => {
                 self.included += 1;
                 // A block taken before the tx's first sighting (clock order) reads as 0.

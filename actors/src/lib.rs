@@ -111,6 +111,7 @@
 #![cfg_attr(not(test), warn(clippy::too_many_lines))]
 
 pub mod api;
+pub mod archive;
 pub mod blocks;
 pub mod chain;
 pub mod discovery;

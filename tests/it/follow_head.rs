@@ -281,7 +281,14 @@ async fn a_node_at_550_follows_two_peers_to_600_and_drops_included_txs() {
                 first_seen,
                 included_at,
                 peers_within_window,
+                block_timestamp,
             } if *hash == watched => {
+                assert_eq!(
+                    *block_timestamp,
+                    ethtest.blocks[usize::try_from(block.number).unwrap() - 1]
+                        .header
+                        .timestamp
+                );
                 Some((*block, *first_seen, *included_at, *peers_within_window))
             }
             _ => None,

@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 
 use super::events::Direction;
 use crate::eth::cells::CustodyBitmap;
-use crate::peer::PeerId;
+use crate::peer::{Delivery, PeerId};
 use crate::txs::pool::{PoolError, PoolTx};
 
 /// Which moment of a transaction's arrival an event reports.
@@ -104,6 +104,31 @@ pub struct BlobArrival {
     pub columns: CustodyBitmap,
 }
 
+/// One peer's sighting of a transaction, as a `settled` arrival lists them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ArrivalSource {
+    /// The first 8 bytes of the peer's id (always known).
+    pub tag: u64,
+    /// The whole id, when the peer registered through the node (not only reported).
+    pub peer: Option<PeerId>,
+    /// Its client and address, when known.
+    pub card: Option<Arc<PeerCard>>,
+    /// Whether it announced or delivered the transaction.
+    pub delivery: Delivery,
+    /// When its message was decoded (microsecond precision).
+    pub at: SystemTime,
+}
+
+impl ArrivalSource {
+    /// The peer as text: its whole id in hex when known, else the 8-byte tag.
+    pub fn peer_hex(&self) -> String {
+        match &self.peer {
+            Some(id) => alloy_primitives::hex::encode(id),
+            None => format!("{:016x}", self.tag),
+        }
+    }
+}
+
 /// One transaction arrival event (see the module doc). Times are the wall clock when the
 /// carrying message was decoded.
 #[derive(Clone, Debug)]
@@ -129,12 +154,16 @@ pub struct TxArrival {
     /// The pool's verdict ([`ArrivalTier::Validated`], and [`ArrivalTier::Settled`] once
     /// known).
     pub verdict: Option<Verdict>,
-    /// The pooled transaction (an accepted [`ArrivalTier::Validated`] event).
+    /// The pooled transaction (an accepted [`ArrivalTier::Validated`] event, and the
+    /// [`ArrivalTier::Settled`] one of an accepted transaction).
     pub tx: Option<Arc<PoolTx>>,
     /// Its EIP-2718 type, once validated.
     pub tx_type: Option<u8>,
     /// Blob fields of a validated blob transaction.
     pub blob: Option<BlobArrival>,
+    /// Every peer's sighting within the spread window ([`ArrivalTier::Settled`] only; up
+    /// to 64 per transaction, the observer's `MAX_SIGHTINGS_PER_HASH`), first first.
+    pub sources: Vec<ArrivalSource>,
 }
 
 impl TxArrival {
@@ -174,6 +203,21 @@ impl TxArrival {
         if let Some(blob) = &self.blob {
             out["blobs"] = json!(blob.blobs);
             out["columns"] = json!(blob.columns.0);
+        }
+        if !self.sources.is_empty() {
+            let sources: Vec<Value> = self
+                .sources
+                .iter()
+                .map(|s| {
+                    json!({
+                        "peer": s.peer_hex(),
+                        "client": s.card.as_ref().map(|c| c.client.as_str()),
+                        "delivery": s.delivery,
+                        "time": rfc3339_nanos(s.at),
+                    })
+                })
+                .collect();
+            out["sources"] = Value::Array(sources);
         }
         if let (true, Some(tx)) = (full, &self.tx) {
             out["tx"] = serde_json::to_value(super::shapes::pending_tx(tx)).unwrap_or(Value::Null);
@@ -365,6 +409,13 @@ mod tests {
                 blobs: 2,
                 columns: CustodyBitmap::ALL,
             }),
+            sources: vec![ArrivalSource {
+                tag: 0x0202_0202_0202_0202,
+                peer: None,
+                card: None,
+                delivery: Delivery::Announced,
+                at,
+            }],
         };
         let value: Value = serde_json::from_str(&arrival.to_json(true)).expect("JSON");
         assert_eq!(value["tier"], "validated");
@@ -374,6 +425,12 @@ mod tests {
         assert_eq!(value["kind"], "fetched");
         assert_eq!(value["firstAnnounced"], "2026-12-05T16:58:13.000000500Z");
         assert_eq!(value["firstDelivered"], Value::Null);
+        assert_eq!(value["sources"][0]["peer"], "0202020202020202");
+        assert_eq!(value["sources"][0]["delivery"], "announced");
+        assert_eq!(
+            value["sources"][0]["time"],
+            "2026-12-05T16:58:13.000000500Z"
+        );
         assert_eq!(
             (value["announcers"].clone(), value["deliverers"].clone()),
             (json!(3), json!(1))

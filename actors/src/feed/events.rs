@@ -99,6 +99,8 @@ pub enum NodeEvent {
         first_seen: SystemTime,
         /// When the follower took the block.
         included_at: SystemTime,
+        /// The block's header timestamp (seconds).
+        block_timestamp: u64,
         /// Distinct peers that delivered or announced it within
         /// [`super::observe::SPREAD_WINDOW`] of `first_seen` (the first one included).
         peers_within_window: u32,

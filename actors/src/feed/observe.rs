@@ -18,8 +18,8 @@ use alloy_primitives::B256;
 use lru::LruCache;
 
 use super::arrivals::{
-    blob_arrival, ArrivalDemand, ArrivalKind, ArrivalTier, BlobArrival, PeerCard, TxArrival,
-    TxArrivals, Verdict,
+    blob_arrival, ArrivalDemand, ArrivalKind, ArrivalSource, ArrivalTier, BlobArrival, PeerCard,
+    TxArrival, TxArrivals, Verdict,
 };
 use super::events::{NodeEvent, SubscribeEvents, Subscribers};
 use crate::blocks::follow::BlockIncluded;
@@ -54,10 +54,11 @@ struct Sighting {
     first_peer: PeerId,
     /// How.
     first_delivery: Delivery,
-    /// The (peer tag, delivery) pairs already recorded. A tag is the first 8 bytes of the
-    /// peer id: enough to tell a node's peers apart (ids are public keys, spoofing a prefix
-    /// only hides a peer's own sightings), 8x smaller than the id.
-    peers: Vec<(u64, Delivery)>,
+    /// The (peer tag, delivery, microseconds after `first_seen`) sightings already
+    /// recorded. A tag is the first 8 bytes of the peer id: enough to tell a node's peers
+    /// apart (ids are public keys, spoofing a prefix only hides a peer's own sightings),
+    /// 8x smaller than the id. The offset saturates at 71 minutes.
+    peers: Vec<(u64, Delivery, u32)>,
     /// Distinct peers seen within [`SPREAD_WINDOW`] of `first_seen`.
     peers_within_window: u32,
     /// Whether [`NodeEvent::TxSeen`] went out.
@@ -78,6 +79,9 @@ struct Sighting {
     verdict: Option<Verdict>,
     /// Its EIP-2718 type and blob fields, once pooled.
     pooled: Option<(u8, Option<BlobArrival>)>,
+    /// The pooled tx, held from its verdict to its `settled` arrival (a second at most),
+    /// which carries it to the archive.
+    tx: Option<Arc<crate::txs::pool::PoolTx>>,
 }
 
 impl Sighting {
@@ -137,6 +141,9 @@ pub struct PropagationObserver {
     arrivals_to: Option<Recipient<TxArrivals>>,
     /// The registered peers' Hello and address.
     cards: LruCache<PeerId, Arc<PeerCard>>,
+    /// The ids behind the tags of the peers that registered (as many as `cards`), which
+    /// name each source of a `settled` arrival.
+    tags: LruCache<u64, PeerId>,
     /// Tx hashes in order of first sighting, to settle a [`SPREAD_WINDOW`] later (at most
     /// [`SEEN_WINDOW`]).
     to_settle: std::collections::VecDeque<(SystemTime, B256)>,
@@ -153,6 +160,7 @@ impl PropagationObserver {
             },
             arrivals_to: None,
             cards: LruCache::new(NonZeroUsize::new(MAX_PEER_CARDS).unwrap_or(NonZeroUsize::MIN)),
+            tags: LruCache::new(NonZeroUsize::new(MAX_PEER_CARDS).unwrap_or(NonZeroUsize::MIN)),
             to_settle: std::collections::VecDeque::new(),
             active,
             sightings: LruCache::new(NonZeroUsize::new(SEEN_WINDOW).unwrap_or(NonZeroUsize::MIN)),
@@ -294,13 +302,17 @@ impl PropagationObserver {
             tiers_sent: 0,
             verdict: None,
             pooled: None,
+            tx: None,
         });
-        if seen.peers.contains(&(tag, report.delivery))
+        if seen
+            .peers
+            .iter()
+            .any(|(t, d, _)| (*t, *d) == (tag, report.delivery))
             || seen.peers.len() >= MAX_SIGHTINGS_PER_HASH
         {
             return None;
         }
-        let new_peer = !seen.peers.iter().any(|(t, _)| *t == tag);
+        let new_peer = !seen.peers.iter().any(|(t, _, _)| *t == tag);
         let within = report
             .at
             .duration_since(seen.first_seen)
@@ -308,7 +320,13 @@ impl PropagationObserver {
         if new_peer && within {
             seen.peers_within_window = seen.peers_within_window.saturating_add(1);
         }
-        seen.peers.push((tag, report.delivery));
+        let offset = report
+            .at
+            .duration_since(seen.first_seen)
+            .map_or(0, |after| {
+                u32::try_from(after.as_micros()).unwrap_or(u32::MAX)
+            });
+        seen.peers.push((tag, report.delivery, offset));
         let (first, count) = match report.delivery {
             Delivery::Announced => (&mut seen.first_announced, &mut seen.announcers),
             Delivery::Full => (&mut seen.first_delivered, &mut seen.deliverers),
@@ -336,6 +354,25 @@ impl PropagationObserver {
             return None;
         }
         seen.tiers_sent |= tier.bit();
+        let (tx, sources) = if tier == ArrivalTier::Settled {
+            let sources = seen
+                .peers
+                .iter()
+                .map(|&(tag, delivery, offset)| {
+                    let peer = self.tags.peek(&tag).copied();
+                    ArrivalSource {
+                        tag,
+                        card: peer.and_then(|p| self.cards.peek(&p).cloned()),
+                        peer,
+                        delivery,
+                        at: seen.first_seen + Duration::from_micros(u64::from(offset)),
+                    }
+                })
+                .collect();
+            (seen.tx.take(), sources)
+        } else {
+            (tx, Vec::new())
+        };
         Some(Arc::new(TxArrival {
             hash,
             tier,
@@ -350,6 +387,7 @@ impl PropagationObserver {
             tx,
             tx_type: seen.pooled.map(|(ty, _)| ty),
             blob: seen.pooled.and_then(|(_, blob)| blob),
+            sources,
         }))
     }
 
@@ -410,6 +448,9 @@ impl Handler<NewTxs> for PropagationObserver {
             if seen.verdict.is_none() {
                 seen.verdict = Some(Verdict::Accepted);
                 seen.pooled = Some((tx.tx_type, blob_arrival(tx)));
+                if seen.tiers_sent & ArrivalTier::Settled.bit() == 0 {
+                    seen.tx = Some(tx.clone());
+                }
             }
             let reported = std::mem::replace(&mut seen.reported, true);
             arrivals.extend(self.arrival(tx.hash, ArrivalTier::Validated, Some(tx.clone())));
@@ -474,6 +515,7 @@ impl Handler<NodeEvent> for PropagationObserver {
                 addr,
                 direction,
             };
+            self.tags.put(peer_tag(&id), id);
             self.cards.put(id, Arc::new(card));
         }
     }
@@ -507,6 +549,7 @@ impl Handler<BlockIncluded> for PropagationObserver {
                 block: msg.block,
                 first_seen: seen.first_seen,
                 included_at: msg.at,
+                block_timestamp: msg.timestamp,
                 peers_within_window: seen.peers_within_window,
             });
         }
@@ -654,6 +697,7 @@ mod tests {
             block: alloy_eips::BlockNumHash::new(551, B256::repeat_byte(3)),
             txs: vec![B256::repeat_byte(9), tx],
             at: included_at,
+            timestamp: 1_796_500_000,
         };
         observer.send(included.clone()).await.unwrap();
         // Reported once: a second inclusion of the same hash (a reorg) finds it forgotten.
@@ -743,7 +787,9 @@ mod tests {
                 first_seen,
                 included_at: when,
                 peers_within_window,
+                block_timestamp,
             } => {
+                assert_eq!(*block_timestamp, 1_796_500_000);
                 assert_eq!(*hash, tx);
                 assert_eq!(
                     *block,

@@ -83,6 +83,8 @@ pub struct BlockIncluded {
     pub txs: Vec<B256>,
     /// When the follower took the block.
     pub at: SystemTime,
+    /// The block's header timestamp (seconds).
+    pub timestamp: u64,
 }
 
 /// The head follower (see the module doc).
@@ -375,6 +377,7 @@ impl HeadFollower {
                 block: alloy_eips::BlockNumHash::new(header.number, hash),
                 txs: included.iter().map(|(hash, _, _)| *hash).collect(),
                 at: received_at,
+                timestamp: header.timestamp,
             });
         }
         let outcome = self.pool.apply_included(&included);

@@ -1,0 +1,431 @@
+//! The archive on disk ([`ArchiveStore`]): each event is appended to its hour's
+//! write-ahead segment (`<dir>/wal/2026-12-05T21.wal`, JSON lines), segments are synced
+//! at least every [`SYNC_INTERVAL`], and an hour becomes its Parquet files
+//! ([`super::files::HourFiles`]) [`FINALIZE_DELAY`] after it ends (or, so far, at a clean
+//! stop). On open the segments are replayed: a torn last line (a crash mid-write) is cut
+//! off, and what they hold is known again, so the node resumes the hour with no gap and
+//! no duplicate.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use alloy_primitives::B256;
+use lru::LruCache;
+
+use super::files::{FileError, HourFiles};
+use super::hour::Hour;
+use super::record::{unix_ns, ArchiveEvent, EventBody, IncludedRecord};
+use crate::feed::arrivals::civil;
+
+/// Segments are synced at least this often: what `kill -9` can lose (issue 27's bound).
+pub const SYNC_INTERVAL: Duration = Duration::from_secs(1);
+
+/// An hour's files are written this long after it ends: a `settled` event comes a second
+/// after its tx's first sighting, and a tx sent in an hour's last minute is usually
+/// included within five blocks (60 s), so its inclusion joins its row.
+pub const FINALIZE_DELAY: Duration = Duration::from_secs(60);
+
+/// Events kept per (source, hour) at most: 16x mainnet's hourly ~62,500 (mempool-dumpster
+/// sees about 1.5 M txs a day). Past it an hour takes no more events (counted): the
+/// de-duplication set (about 60 bytes an event) stays under 64 MiB per open hour.
+pub const MAX_HOUR_EVENTS: usize = 1 << 20;
+
+/// Inclusions of txs not archived yet (a block that came before the tx's `settled`
+/// event) kept at most: four hours of mainnet blocks' txs (about 170 per block).
+pub const MAX_PENDING_INCLUSIONS: usize = 1 << 18;
+
+const HOUR_MS: i64 = 3_600_000;
+
+/// Why the store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A segment or directory could not be used.
+    #[error("{path}: {error}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// What failed.
+        error: std::io::Error,
+    },
+    /// An hour's files could not be written.
+    #[error(transparent)]
+    File(#[from] FileError),
+}
+
+/// What became of an appended event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Appended {
+    /// Written to its segment.
+    Written,
+    /// Its (hash, source) is in its hour already.
+    Duplicate,
+    /// Its hour holds [`MAX_HOUR_EVENTS`].
+    Full,
+    /// An inclusion of a tx not archived (yet): kept in memory for it.
+    Pending,
+}
+
+/// Counters for logs and metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Events written to segments (replayed ones included).
+    pub written: u64,
+    /// Events refused as duplicates.
+    pub duplicates: u64,
+    /// Events refused by a full hour.
+    pub full: u64,
+    /// Torn or unreadable segment lines dropped at replay.
+    pub torn: u64,
+    /// Hours written to Parquet.
+    pub hours_written: u64,
+    /// Hour files deleted by retention.
+    pub expired: u64,
+}
+
+/// One open hour: its segment and what it holds.
+struct OpenHour {
+    path: PathBuf,
+    wal: BufWriter<File>,
+    /// (hash, source) of every tx or rejected event.
+    seen: HashSet<(B256, String)>,
+    /// The hashes (for routing inclusions).
+    hashes: HashSet<B256>,
+    dirty: bool,
+}
+
+/// The archive directory.
+pub struct ArchiveStore {
+    dir: PathBuf,
+    retain: Option<Duration>,
+    hours: BTreeMap<i64, OpenHour>,
+    pending: LruCache<B256, IncludedRecord>,
+    /// The counters.
+    pub stats: StoreStats,
+}
+
+/// An hour's name: `2026-12-05T21`.
+pub fn hour_stem(hour: i64) -> String {
+    let secs = u64::try_from(hour.saturating_mul(3600)).unwrap_or(0);
+    let (date, clock) = civil(secs);
+    format!("{date}T{}", clock.get(..2).unwrap_or("00"))
+}
+
+/// The hour index (hours since the epoch) of a time in ms.
+pub fn hour_of(ms: i64) -> i64 {
+    ms.div_euclid(HOUR_MS)
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+    move |error| StoreError::Io {
+        path: path.to_path_buf(),
+        error,
+    }
+}
+
+impl ArchiveStore {
+    /// Opens (creating) `dir`, replaying its segments.
+    pub fn open(dir: &Path, retain: Option<Duration>) -> Result<Self, StoreError> {
+        let wal_dir = dir.join("wal");
+        std::fs::create_dir_all(&wal_dir).map_err(io(&wal_dir))?;
+        let mut store = Self {
+            dir: dir.to_path_buf(),
+            retain,
+            hours: BTreeMap::new(),
+            pending: LruCache::new(
+                NonZeroUsize::new(MAX_PENDING_INCLUSIONS).unwrap_or(NonZeroUsize::MIN),
+            ),
+            stats: StoreStats::default(),
+        };
+        let mut segments: Vec<PathBuf> = std::fs::read_dir(&wal_dir)
+            .map_err(io(&wal_dir))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "wal"))
+            .collect();
+        segments.sort();
+        for path in segments {
+            let Some(hour) = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .and_then(parse_stem)
+            else {
+                continue;
+            };
+            let events = store.replay(&path)?;
+            let open = store.open_hour(hour)?;
+            for event in &events {
+                if let Some(hash) = event.hash() {
+                    if !matches!(event.body, EventBody::Included(_)) {
+                        open.seen.insert((hash, event.source.clone()));
+                        open.hashes.insert(hash);
+                    }
+                }
+            }
+            store.stats.written += events.len() as u64;
+        }
+        Ok(store)
+    }
+
+    /// The events of a segment; a torn or unreadable tail is cut off the file.
+    fn replay(&mut self, path: &Path) -> Result<Vec<ArchiveEvent>, StoreError> {
+        let (events, good, torn) = read_segment(path)?;
+        self.stats.torn += torn;
+        let len = std::fs::metadata(path).map_err(io(path))?.len();
+        if good < len {
+            log::warn!(
+                "archive: {}: cutting {} torn bytes at its end",
+                path.display(),
+                len - good
+            );
+            let file = OpenOptions::new()
+                .write(true)
+                .open(path)
+                .map_err(io(path))?;
+            file.set_len(good).map_err(io(path))?;
+            file.sync_all().map_err(io(path))?;
+        }
+        Ok(events)
+    }
+
+    fn open_hour(&mut self, hour: i64) -> Result<&mut OpenHour, StoreError> {
+        if !self.hours.contains_key(&hour) {
+            let path = self
+                .dir
+                .join("wal")
+                .join(format!("{}.wal", hour_stem(hour)));
+            let file = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .map_err(io(&path))?;
+            let open = OpenHour {
+                path,
+                wal: BufWriter::new(file),
+                seen: HashSet::new(),
+                hashes: HashSet::new(),
+                dirty: false,
+            };
+            self.hours.insert(hour, open);
+        }
+        self.hours.get_mut(&hour).ok_or_else(|| StoreError::Io {
+            path: self.dir.clone(),
+            error: std::io::Error::other("hour vanished"),
+        })
+    }
+
+    /// Appends `event` to its hour's segment (an inclusion to its tx's hour).
+    pub fn append(&mut self, event: &ArchiveEvent) -> Result<Appended, StoreError> {
+        if let EventBody::Included(record) = &event.body {
+            let hour = self
+                .hours
+                .iter()
+                .find(|(_, h)| h.hashes.contains(&record.hash))
+                .map(|(hour, _)| *hour);
+            let Some(hour) = hour else {
+                self.pending.put(record.hash, record.clone());
+                return Ok(Appended::Pending);
+            };
+            return self.write(hour, event).map(|()| Appended::Written);
+        }
+        let (Some(hash), Some(ms)) = (event.hash(), event.time_ms()) else {
+            return Ok(Appended::Duplicate);
+        };
+        let hour = hour_of(ms);
+        let open = self.open_hour(hour)?;
+        let key = (hash, event.source.clone());
+        if open.seen.contains(&key) {
+            self.stats.duplicates += 1;
+            return Ok(Appended::Duplicate);
+        }
+        if open.seen.len() >= MAX_HOUR_EVENTS {
+            self.stats.full += 1;
+            return Ok(Appended::Full);
+        }
+        open.seen.insert(key);
+        open.hashes.insert(hash);
+        self.write(hour, event)?;
+        if let Some(inclusion) = self.pending.pop(&hash) {
+            let included = ArchiveEvent {
+                v: event.v,
+                source: event.source.clone(),
+                body: EventBody::Included(inclusion),
+            };
+            self.write(hour, &included)?;
+        }
+        Ok(Appended::Written)
+    }
+
+    fn write(&mut self, hour: i64, event: &ArchiveEvent) -> Result<(), StoreError> {
+        let open = self.open_hour(hour)?;
+        let mut line = serde_json::to_vec(event).map_err(|e| StoreError::Io {
+            path: open.path.clone(),
+            error: e.into(),
+        })?;
+        line.push(b'\n');
+        open.wal.write_all(&line).map_err(io(&open.path))?;
+        open.dirty = true;
+        self.stats.written += 1;
+        Ok(())
+    }
+
+    /// Flushes and syncs every segment written since the last sync.
+    pub fn sync(&mut self) -> Result<(), StoreError> {
+        for open in self.hours.values_mut().filter(|h| h.dirty) {
+            open.wal.flush().map_err(io(&open.path))?;
+            open.wal.get_ref().sync_data().map_err(io(&open.path))?;
+            open.dirty = false;
+        }
+        Ok(())
+    }
+
+    /// Writes the files of every hour that ended [`FINALIZE_DELAY`] before `now` and
+    /// closes its segment; then applies retention. Answers the hours written.
+    pub fn finalize_due(&mut self, now: SystemTime) -> Result<Vec<i64>, StoreError> {
+        let now_ms = unix_ns(now) / 1_000_000;
+        let delay = i64::try_from(FINALIZE_DELAY.as_millis()).unwrap_or(i64::MAX);
+        let due: Vec<i64> = self
+            .hours
+            .keys()
+            .copied()
+            .filter(|h| (h + 1).saturating_mul(HOUR_MS).saturating_add(delay) <= now_ms)
+            .collect();
+        for hour in &due {
+            self.finalize(*hour, true)?;
+        }
+        self.expire(now_ms);
+        Ok(due)
+    }
+
+    /// Writes every open hour's files as they stand (a clean stop); segments stay, so a
+    /// restart within the hour goes on from them and rewrites the files at its end.
+    pub fn checkpoint(&mut self) -> Result<(), StoreError> {
+        let hours: Vec<i64> = self.hours.keys().copied().collect();
+        for hour in hours {
+            self.finalize(hour, false)?;
+        }
+        Ok(())
+    }
+
+    /// Writes `hour`'s files from its files so far and its segment; `close` also deletes
+    /// the segment (once the files are in place).
+    fn finalize(&mut self, hour: i64, close: bool) -> Result<(), StoreError> {
+        self.sync()?;
+        let stem = hour_stem(hour);
+        let files = HourFiles::new(&self.dir, &stem);
+        let mut assembled = Hour::default();
+        files.read_into(&mut assembled)?;
+        if let Some(open) = self.hours.get(&hour) {
+            let (events, _, _) = read_segment(&open.path)?;
+            for event in &events {
+                assembled.add(event);
+            }
+        }
+        files.write(&assembled)?;
+        self.stats.hours_written += 1;
+        log::info!(
+            "archive: wrote {stem} ({} txs, {} sightings, {} refused)",
+            assembled.txs.len(),
+            assembled.sourcelog.len(),
+            assembled.trash.len()
+        );
+        if close {
+            if let Some(open) = self.hours.remove(&hour) {
+                drop(open.wal);
+                std::fs::remove_file(&open.path).map_err(io(&open.path))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes hour files older than the retention.
+    fn expire(&mut self, now_ms: i64) {
+        let Some(retain) = self.retain else {
+            return;
+        };
+        let keep_ms = i64::try_from(retain.as_millis()).unwrap_or(i64::MAX);
+        let oldest = hour_of(now_ms.saturating_sub(keep_ms));
+        let Ok(days) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        for day in days.flatten().map(|e| e.path()).filter(|p| p.is_dir()) {
+            let Ok(entries) = std::fs::read_dir(&day) else {
+                continue;
+            };
+            for path in entries.flatten().map(|e| e.path()) {
+                let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                let old = name
+                    .get(..13)
+                    .and_then(parse_stem)
+                    .is_some_and(|h| h < oldest);
+                if old && name.ends_with(".parquet") && std::fs::remove_file(&path).is_ok() {
+                    self.stats.expired += 1;
+                }
+            }
+            // Only an empty day directory goes.
+            let _ = std::fs::remove_dir(&day);
+        }
+    }
+
+    /// The hours with an open segment.
+    pub fn open_hours(&self) -> Vec<i64> {
+        self.hours.keys().copied().collect()
+    }
+}
+
+/// A segment's events, the length of its readable prefix and the count of lines dropped.
+fn read_segment(path: &Path) -> Result<(Vec<ArchiveEvent>, u64, u64), StoreError> {
+    let file = File::open(path).map_err(io(path))?;
+    let mut reader = BufReader::new(file);
+    let (mut events, mut good, mut torn) = (Vec::new(), 0u64, 0u64);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let read = reader.read_until(b'\n', &mut line).map_err(io(path))?;
+        if read == 0 {
+            break;
+        }
+        // A line without its newline is the tail a crash tore.
+        let complete = line.last() == Some(&b'\n');
+        match ArchiveEvent::parse(&line) {
+            Ok(event) if complete => {
+                events.push(event);
+                good += read as u64;
+            }
+            _ if !complete => {
+                torn += 1;
+                break;
+            }
+            _ => {
+                // A whole but unreadable line (a newer schema, damage): skipped, kept.
+                torn += 1;
+                good += read as u64;
+            }
+        }
+    }
+    Ok((events, good, torn))
+}
+
+/// The hour index of a stem (`2026-12-05T21`).
+pub fn parse_stem(stem: &str) -> Option<i64> {
+    let b = stem.as_bytes();
+    if b.len() != 13 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| stem.get(r)?.parse::<i64>().ok();
+    let (year, month, day, hour) = (num(0..4)?, num(5..7)?, num(8..10)?, num(11..13)?);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || !(0..24).contains(&hour) {
+        return None;
+    }
+    // Days from civil (Howard Hinnant's algorithm), the inverse of `civil`.
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 24 + hour)
+}
