@@ -46,6 +46,9 @@ pub enum Command {
     /// Print the effective node settings (flags, ETHPEER_<FLAG> variables, --config file)
     /// as TOML that --config loads.
     Dumpconfig(Box<NodeArgs>),
+    /// Merge and analyse mempool archives (--archive).
+    #[command(subcommand)]
+    Archive(ArchiveCommand),
     /// Import an RLP chain file (geth export format) into the data directory's chain store.
     Import {
         /// The data directory (created if absent); the store is `chain.redb` inside it.
@@ -70,6 +73,30 @@ pub enum ChainCommand {
         /// An RLP chain file (geth export format) on top of the genesis.
         #[arg(long)]
         chain: Option<PathBuf>,
+    },
+}
+
+/// `ethpeer archive ...`
+#[derive(Debug, Subcommand)]
+pub enum ArchiveCommand {
+    /// Merge several nodes' archives into OUT: each hour's transactions once (earliest
+    /// sighting's fields, every node in `sources`), every node's sightings and refusals.
+    Merge {
+        /// The merged archive's directory.
+        #[arg(long)]
+        out: PathBuf,
+        /// The archives to merge.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+    },
+    /// Print who saw transactions first (per pair of sources), coverage, exclusives and
+    /// inclusion delays of an archive (merged or one node's) as Markdown tables.
+    Report {
+        /// The archive.
+        dir: PathBuf,
+        /// Also draw each source's first-seen latency CDF to this SVG file.
+        #[arg(long)]
+        plot: Option<PathBuf>,
     },
 }
 
@@ -502,6 +529,39 @@ pub struct NodeArgs {
         alias = "trace-propagation"
     )]
     pub trace_propagation: Option<PathBuf>,
+    /// Archive every transaction peers deliver, with its provenance, as hourly Parquet
+    /// files (mempool-dumpster's columns, a sourcelog and a trash file) under DIR.
+    #[arg(help_heading = "Archive", long, value_name = "DIR")]
+    pub archive: Option<PathBuf>,
+    /// Delete archived hours older than this (`90d`, `12h`, `30m`; default: keep all).
+    #[arg(help_heading = "Archive", long = "archive.retain", value_parser = parse_retain)]
+    pub archive_retain: Option<std::time::Duration>,
+    /// This node's name in the archive's `sources` (default: --identity, else
+    /// `ethpeer-` and the node id's first 8 hex digits).
+    #[arg(help_heading = "Archive", long = "archive.source")]
+    pub archive_source: Option<String>,
+}
+
+/// `--archive.retain`: a count with a unit (`d`, `h`, `m`).
+fn parse_retain(text: &str) -> Result<std::time::Duration, String> {
+    let split = text.len().saturating_sub(1);
+    let (count, unit) = text.split_at(split);
+    let count: u64 = count
+        .parse()
+        .map_err(|_| format!("{text}: a whole number and d, h or m (e.g. 90d)"))?;
+    let secs = match unit {
+        "d" => 86_400,
+        "h" => 3_600,
+        "m" => 60,
+        _ => return Err(format!("{text}: the unit is d, h or m")),
+    };
+    if count == 0 {
+        return Err("keep at least one unit".into());
+    }
+    count
+        .checked_mul(secs)
+        .map(std::time::Duration::from_secs)
+        .ok_or_else(|| format!("{text}: too long"))
 }
 
 impl NodeArgs {

@@ -86,6 +86,9 @@ struct Plan {
         ethpeer_actors::api::engine::jwt::JwtSecret,
     )>,
     rpc_limits: rpc::RpcLimits,
+    /// `--archive`: the directory, retention and source name (none: --identity or the
+    /// node id).
+    archive: Option<(PathBuf, Option<Duration>, Option<String>)>,
 }
 
 impl Plan {
@@ -151,6 +154,13 @@ impl Plan {
             ipc,
             engine,
             rpc_limits,
+            archive: args.archive.clone().map(|dir| {
+                let name = args
+                    .archive_source
+                    .clone()
+                    .or_else(|| args.identity.clone());
+                (dir, args.archive_retain, name)
+            }),
         })
     }
 
@@ -420,6 +430,16 @@ fn serve_ipc(
     Ok(rpc::ipc::serve_on_arbiter(endpoint, node.clone(), access))
 }
 
+/// Prints the enode URL (stdout carries the machine-readable facts, one per line; logs go
+/// to stderr) and starts the status line.
+fn announce(node: &ethpeer_actors::node::Node) {
+    println!("{}", node.enode_url());
+    ethpeer_actors::node::status::spawn_status_log(
+        node.clone(),
+        ethpeer_actors::node::status::STATUS_INTERVAL,
+    );
+}
+
 async fn serve(plan: Plan, sockets: Sockets) -> anyhow::Result<()> {
     let bound = |listener: &Option<std::net::TcpListener>| {
         listener.as_ref().and_then(|l| l.local_addr().ok())
@@ -432,17 +452,13 @@ async fn serve(plan: Plan, sockets: Sockets) -> anyhow::Result<()> {
     let mut builder = plan.builder.listener(sockets.p2p);
     builder.config_mut().discovery.socket = sockets.discovery.map(Arc::new);
     let node = builder.start().await.context("cannot start the node")?;
-    // stdout carries the machine-readable facts (one per line); logs go to stderr.
-    println!("{}", node.enode_url());
-    ethpeer_actors::node::status::spawn_status_log(
-        node.clone(),
-        ethpeer_actors::node::status::STATUS_INTERVAL,
-    );
+    announce(&node);
     // Before the HTTP servers: the metrics line is printed last, when all is up.
-    let ipc = match &plan.ipc {
-        Some(path) => Some(serve_ipc(path, &node, &plan.rpc_limits)?),
-        None => None,
-    };
+    let ipc = plan
+        .ipc
+        .as_ref()
+        .map(|p| serve_ipc(p, &node, &plan.rpc_limits))
+        .transpose()?;
     let mut servers = Vec::new();
     if let (Some((_, access)), Some(listener)) = (http, sockets.http) {
         let (server, bound) = rpc::server_with(node.clone(), listener, access).context("--http")?;
@@ -481,15 +497,20 @@ async fn serve(plan: Plan, sockets: Sockets) -> anyhow::Result<()> {
     for server in servers {
         actix_rt::spawn(server);
     }
+    let archiver = plan
+        .archive
+        .as_ref()
+        .map(|a| start_archive(&node, a))
+        .transpose()?;
     wait_for_signal().await;
     log::info!("shutting down: disconnecting peers (client quitting); Ctrl-C again to force");
     // A second signal ends the process at once, whatever the graceful path is waiting on.
-    actix_rt::spawn(async {
-        wait_for_signal().await;
-        log::warn!("second signal: exiting now");
-        std::process::exit(130);
-    });
+    actix_rt::spawn(exit_on_second_signal());
     node.shutdown(SHUTDOWN_GRACE).await;
+    if let Some(archiver) = archiver {
+        // The hour so far becomes its files; its segment stays for a restart.
+        archiver.close().await;
+    }
     for handle in handles {
         handle.stop(true).await;
     }
@@ -499,6 +520,38 @@ async fn serve(plan: Plan, sockets: Sockets) -> anyhow::Result<()> {
     }
     drop(node);
     Ok(())
+}
+
+/// `--archive`: opens the store (replaying its segments) and starts the archiver on an
+/// arbiter of its own, subscribed to the node's events.
+fn start_archive(
+    node: &ethpeer_actors::node::Node,
+    (dir, retain, name): &(PathBuf, Option<Duration>, Option<String>),
+) -> anyhow::Result<ethpeer_actors::archive::actor::ArchiverHandle> {
+    use ethpeer_actors::archive::actor::{Archiver, ArchiverHandle};
+    use ethpeer_actors::archive::store::ArchiveStore;
+    let store = ArchiveStore::open(dir, *retain).context("--archive")?;
+    let source = name.clone().unwrap_or_else(|| {
+        let id = node.node_id();
+        format!(
+            "ethpeer-{}",
+            ethpeer_actors::alloy_primitives::hex::encode(&id[..4])
+        )
+    });
+    log::info!(
+        "archiving transactions to {} as {source} ({} events replayed)",
+        dir.display(),
+        store.stats.written
+    );
+    let archiver = ArchiverHandle::start(Archiver::new(Some(store), source, None));
+    node.subscribe(archiver.events());
+    Ok(archiver)
+}
+
+async fn exit_on_second_signal() {
+    wait_for_signal().await;
+    log::warn!("second signal: exiting now");
+    std::process::exit(130);
 }
 
 /// Ctrl-C, or SIGTERM (what service managers and `docker stop` send).

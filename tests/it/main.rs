@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod alloy_ws;
+mod archive;
 mod arrivals;
 mod common;
 

@@ -1,5 +1,6 @@
 //! The archiver ([`Archiver`]): a [`NodeEvent`] subscriber on its own arbiter (segment
-//! writes and syncs block only it) that turns `settled` arrivals and inclusions into
+//! writes and syncs block only it) that turns `validated` and `settled` arrivals and
+//! inclusions into
 //! [`ArchiveEvent`]s, appends them to the [`ArchiveStore`], syncs every
 //! [`SYNC_INTERVAL`], writes finished hours, and hands each event to a sink (Kafka) if
 //! one is set.
@@ -101,7 +102,7 @@ impl Handler<NodeEvent> for Archiver {
 
     fn handle(&mut self, msg: NodeEvent, _ctx: &mut Self::Context) {
         match msg {
-            NodeEvent::TxArrival(arrival) if arrival.tier == ArrivalTier::Settled => {
+            NodeEvent::TxArrival(arrival) if arrival.tier != ArrivalTier::Seen => {
                 if let Some(event) = ArchiveEvent::from_arrival(&self.source, &arrival) {
                     self.take(event);
                 }
@@ -147,5 +148,36 @@ impl Handler<GetArchiveStats> for Archiver {
 
     fn handle(&mut self, _msg: GetArchiveStats, _ctx: &mut Self::Context) -> Self::Result {
         MessageResult(self.store.as_ref().map(|s| s.stats).unwrap_or_default())
+    }
+}
+
+/// A running archiver on its own arbiter (what the binary holds).
+pub struct ArchiverHandle {
+    addr: Addr<Archiver>,
+    arbiter: actix_rt::Arbiter,
+}
+
+impl ArchiverHandle {
+    /// Starts `archiver` on a new arbiter.
+    pub fn start(archiver: Archiver) -> Self {
+        let arbiter = actix_rt::Arbiter::new();
+        let addr = Archiver::start_in_arbiter(&arbiter.handle(), move |_| archiver);
+        Self { addr, arbiter }
+    }
+
+    /// Where node events go (`Node::subscribe`).
+    pub fn events(&self) -> Recipient<NodeEvent> {
+        self.addr.clone().recipient()
+    }
+
+    /// The archiver's address.
+    pub fn addr(&self) -> &Addr<Archiver> {
+        &self.addr
+    }
+
+    /// Syncs and writes the hours so far ([`CloseArchive`]), then stops the arbiter.
+    pub async fn close(self) {
+        let _ = self.addr.send(CloseArchive).await;
+        self.arbiter.stop();
     }
 }

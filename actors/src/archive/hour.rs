@@ -108,6 +108,22 @@ impl Hour {
                     reason: record.reason.clone(),
                 });
             }
+            EventBody::Sightings(record) => {
+                for s in &record.sightings {
+                    self.add_source(SourceRow {
+                        time_ns: s.time_ns,
+                        hash: record.hash,
+                        source: event.source.clone(),
+                        peer: s.peer.clone(),
+                        client: s.client.clone(),
+                        delivery: s.delivery.clone(),
+                    });
+                }
+                if let Some(row) = self.txs.get_mut(&record.hash) {
+                    row.record.announcers = row.record.announcers.max(record.announcers);
+                    row.record.deliverers = row.record.deliverers.max(record.deliverers);
+                }
+            }
             EventBody::Included(record) => self.add_inclusion(record),
             EventBody::Offset(_) => {}
         }

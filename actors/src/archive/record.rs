@@ -13,6 +13,8 @@
 //!   `firstAnnouncedNs`, `firstDeliveredNs`, `announcers`, `deliverers`, `blobCount`,
 //!   `blobColumns` (hex mask) and `sightings` (`peer`, `client`, `delivery`, `timeNs`).
 //! - `rejected`: `hash`, `timestampMs`, `peer`, `client`, `kind`, `reason`, `sightings`.
+//! - `sightings` (a second after the first sighting): `hash`, `timestampMs`,
+//!   `announcers`, `deliverers`, `sightings`.
 //! - `included`: `hash`, `blockNumber`, `blockTimestampMs`.
 //! - `offset` (the fleet consumer's own bookkeeping, never published): `partition`,
 //!   `offset`: the next Kafka offset to read.
@@ -25,7 +27,7 @@ use alloy_primitives::{hex, B256};
 use serde::{Deserialize, Serialize};
 
 use crate::eth::PooledTx;
-use crate::feed::arrivals::{ArrivalSource, TxArrival, Verdict};
+use crate::feed::arrivals::{ArrivalSource, ArrivalTier, TxArrival, Verdict};
 use crate::peer::Delivery;
 
 /// The schema version every event carries (`v`); a reader refuses newer majors.
@@ -51,6 +53,9 @@ pub enum EventBody {
     Tx(Box<TxRecord>),
     /// A transaction the pool refused.
     Rejected(RejectedRecord),
+    /// Every peer's sighting of a transaction, a second after the first (the `settled`
+    /// arrival): the sourcelog's rows and the final counts.
+    Sightings(SightingsRecord),
     /// A followed block included a transaction.
     Included(IncludedRecord),
     /// A fleet consumer's read position (kept in its own segment only).
@@ -151,6 +156,22 @@ pub struct RejectedRecord {
     pub sightings: Vec<SightingRecord>,
 }
 
+/// The sightings of a transaction within the spread window.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SightingsRecord {
+    /// The transaction hash.
+    pub hash: B256,
+    /// The first sighting, ms (the hour it belongs to).
+    pub timestamp_ms: i64,
+    /// Distinct peers that announced it within a second.
+    pub announcers: u32,
+    /// Distinct peers that delivered it within a second.
+    pub deliverers: u32,
+    /// Every peer's sighting.
+    pub sightings: Vec<SightingRecord>,
+}
+
 /// An inclusion.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -180,15 +201,31 @@ pub fn unix_ns(time: SystemTime) -> i64 {
 }
 
 impl ArchiveEvent {
-    /// The event for a `settled` arrival: a [`TxRecord`] if the pool accepted it (and the
-    /// arrival still carries it), a [`RejectedRecord`] if it refused it; `None` otherwise
-    /// (no verdict yet, or an accepted tx whose arrival lost it).
+    /// The event for an arrival: at `validated`, a [`TxRecord`] if the pool accepted it
+    /// or a [`RejectedRecord`] if it refused it (written at once, so a crash a second
+    /// later keeps it); at `settled`, a [`SightingsRecord`]; `None` otherwise.
     pub fn from_arrival(source: &str, arrival: &TxArrival) -> Option<Self> {
         let first = [arrival.first_announced, arrival.first_delivered]
             .into_iter()
             .flatten()
             .min()?;
         let sightings: Vec<SightingRecord> = arrival.sources.iter().map(sighting).collect();
+        if arrival.tier == ArrivalTier::Settled {
+            return Some(Self {
+                v: SCHEMA_VERSION,
+                source: source.to_string(),
+                body: EventBody::Sightings(SightingsRecord {
+                    hash: arrival.hash,
+                    timestamp_ms: unix_ns(first) / 1_000_000,
+                    announcers: arrival.announcers,
+                    deliverers: arrival.deliverers,
+                    sightings,
+                }),
+            });
+        }
+        if arrival.tier != ArrivalTier::Validated {
+            return None;
+        }
         let client = arrival
             .peer_card
             .as_ref()
@@ -244,6 +281,7 @@ impl ArchiveEvent {
         match &self.body {
             EventBody::Tx(r) => Some(r.hash),
             EventBody::Rejected(r) => Some(r.hash),
+            EventBody::Sightings(r) => Some(r.hash),
             EventBody::Included(r) => Some(r.hash),
             EventBody::Offset(_) => None,
         }
@@ -254,6 +292,7 @@ impl ArchiveEvent {
         match &self.body {
             EventBody::Tx(r) => Some(r.timestamp_ms),
             EventBody::Rejected(r) => Some(r.timestamp_ms),
+            EventBody::Sightings(r) => Some(r.timestamp_ms),
             EventBody::Included(r) => Some(r.block_timestamp_ms),
             EventBody::Offset(_) => None,
         }

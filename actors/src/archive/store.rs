@@ -159,7 +159,7 @@ impl ArchiveStore {
             for event in &events {
                 if let Some(hash) = event.hash() {
                     if !matches!(event.body, EventBody::Included(_)) {
-                        open.seen.insert((hash, event.source.clone()));
+                        open.seen.insert(dedup_key(event));
                         open.hashes.insert(hash);
                     }
                 }
@@ -235,7 +235,7 @@ impl ArchiveStore {
         };
         let hour = hour_of(ms);
         let open = self.open_hour(hour)?;
-        let key = (hash, event.source.clone());
+        let key = dedup_key(event);
         if open.seen.contains(&key) {
             self.stats.duplicates += 1;
             return Ok(Appended::Duplicate);
@@ -372,6 +372,16 @@ impl ArchiveStore {
     /// The hours with an open segment.
     pub fn open_hours(&self) -> Vec<i64> {
         self.hours.keys().copied().collect()
+    }
+}
+
+/// What makes an event a duplicate: its hash and source, and for sightings their kind
+/// (a tx has one verdict event and one sightings event per source).
+fn dedup_key(event: &ArchiveEvent) -> (B256, String) {
+    let hash = event.hash().unwrap_or_default();
+    match event.body {
+        EventBody::Sightings(_) => (hash, format!("{}\u{0}sightings", event.source)),
+        _ => (hash, event.source.clone()),
     }
 }
 

@@ -21,7 +21,7 @@ use crate::testing;
 /// 2026-12-05T21:00:00Z in ms.
 const HOUR_START_MS: i64 = 1_796_504_400_000;
 
-fn settled(n: u64, at_ms: i64) -> TxArrival {
+fn validated(n: u64, at_ms: i64) -> TxArrival {
     let tx = Arc::new(testing::tx(testing::sender(n), 0, 68));
     let at = UNIX_EPOCH + Duration::from_millis(u64::try_from(at_ms).unwrap_or(0));
     let card = Arc::new(PeerCard {
@@ -31,7 +31,7 @@ fn settled(n: u64, at_ms: i64) -> TxArrival {
     });
     TxArrival {
         hash: tx.hash,
-        tier: ArrivalTier::Settled,
+        tier: ArrivalTier::Validated,
         peer: testing::peer_id(1),
         peer_card: Some(card.clone()),
         kind: ArrivalKind::Broadcast,
@@ -63,7 +63,7 @@ fn settled(n: u64, at_ms: i64) -> TxArrival {
 }
 
 fn event(n: u64, at_ms: i64) -> ArchiveEvent {
-    ArchiveEvent::from_arrival("a", &settled(n, at_ms)).expect("an accepted arrival")
+    ArchiveEvent::from_arrival("a", &validated(n, at_ms)).expect("an accepted arrival")
 }
 
 #[test]
@@ -106,9 +106,39 @@ fn a_settled_arrival_becomes_a_dumpster_row_with_its_sightings() {
         .replace("\"v\":1", "\"v\":2");
     assert!(ArchiveEvent::parse(newer.as_bytes()).is_err());
     // No verdict yet: nothing to archive.
-    let mut open = settled(8, HOUR_START_MS);
+    let mut open = validated(8, HOUR_START_MS);
     open.verdict = None;
     assert!(ArchiveEvent::from_arrival("a", &open).is_none());
+    // A second later the settled arrival brings the sightings, which join the row.
+    let mut later = validated(7, HOUR_START_MS + 5);
+    later.tier = ArrivalTier::Settled;
+    later.deliverers = 5;
+    let sightings = ArchiveEvent::from_arrival("a", &later).expect("sightings");
+    let EventBody::Sightings(s) = &sightings.body else {
+        panic!("not sightings: {sightings:?}");
+    };
+    assert_eq!((s.sightings.len(), s.deliverers), (2, 5));
+    let mut hour = Hour::default();
+    let mut bare = e.clone();
+    if let EventBody::Tx(r) = &mut bare.body {
+        r.sightings.clear();
+    }
+    hour.add(&bare);
+    hour.add(&sightings);
+    assert_eq!(hour.sourcelog.len(), 2);
+    assert_eq!(hour.txs[&s.hash].record.deliverers, 5);
+    // The store takes both, once each.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = ArchiveStore::open(dir.path(), None).expect("open");
+    assert_eq!(store.append(&bare).expect("tx"), Appended::Written);
+    assert_eq!(
+        store.append(&sightings).expect("sightings"),
+        Appended::Written
+    );
+    assert_eq!(
+        store.append(&sightings).expect("again"),
+        Appended::Duplicate
+    );
 }
 
 #[test]

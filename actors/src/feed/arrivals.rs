@@ -161,8 +161,9 @@ pub struct TxArrival {
     pub tx_type: Option<u8>,
     /// Blob fields of a validated blob transaction.
     pub blob: Option<BlobArrival>,
-    /// Every peer's sighting within the spread window ([`ArrivalTier::Settled`] only; up
-    /// to 64 per transaction, the observer's `MAX_SIGHTINGS_PER_HASH`), first first.
+    /// Every peer's sighting so far ([`ArrivalTier::Validated`]) or within the spread
+    /// window ([`ArrivalTier::Settled`]); empty at [`ArrivalTier::Seen`]. Up to 64 per
+    /// transaction (the observer's `MAX_SIGHTINGS_PER_HASH`), first first.
     pub sources: Vec<ArrivalSource>,
 }
 

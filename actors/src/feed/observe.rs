@@ -354,7 +354,8 @@ impl PropagationObserver {
             return None;
         }
         seen.tiers_sent |= tier.bit();
-        let (tx, sources) = if tier == ArrivalTier::Settled {
+        // The seen tier goes out on the hot path: it lists no sources.
+        let (tx, sources) = if tier != ArrivalTier::Seen {
             let sources = seen
                 .peers
                 .iter()
@@ -369,7 +370,12 @@ impl PropagationObserver {
                     }
                 })
                 .collect();
-            (seen.tx.take(), sources)
+            let tx = if tier == ArrivalTier::Settled {
+                seen.tx.take()
+            } else {
+                tx
+            };
+            (tx, sources)
         } else {
             (tx, Vec::new())
         };

@@ -219,6 +219,20 @@ impl Binary {
         text
     }
 
+    /// Sends SIGKILL and waits for the process to end (a crash: nothing runs after it).
+    pub async fn kill(&mut self) {
+        self.child.start_kill().expect("kill");
+        let _ = self.child.wait().await;
+    }
+
+    /// Waits (up to `limit`) for the process to exit; its status.
+    pub async fn exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        tokio::time::timeout(limit, self.child.wait())
+            .await
+            .ok()
+            .and_then(Result::ok)
+    }
+
     /// Sends SIGINT (Ctrl-C).
     pub fn interrupt(&self) {
         interrupt(&self.child);
