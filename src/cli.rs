@@ -46,9 +46,9 @@ pub enum Command {
     /// Print the effective node settings (flags, ETHPEER_<FLAG> variables, --config file)
     /// as TOML that --config loads.
     Dumpconfig(Box<NodeArgs>),
-    /// Merge and analyse mempool archives (--archive).
-    #[command(subcommand)]
-    Archive(ArchiveCommand),
+    /// Build an archive from a fleet's Kafka topic (`--from`), or merge and analyse
+    /// archives (`merge`, `report`).
+    Archive(ArchiveArgs),
     /// Import an RLP chain file (geth export format) into the data directory's chain store.
     Import {
         /// The data directory (created if absent); the store is `chain.redb` inside it.
@@ -76,7 +76,26 @@ pub enum ChainCommand {
     },
 }
 
-/// `ethpeer archive ...`
+/// `ethpeer archive --from kafka://... --dir DIR`, or `ethpeer archive merge|report`.
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct ArchiveArgs {
+    /// `merge` or `report`.
+    #[command(subcommand)]
+    pub command: Option<ArchiveCommand>,
+    /// Consume a fleet's events (nodes run with --sink) from this Kafka topic:
+    /// `kafka://host:port[,host:port]/topic`. Resumes from the positions kept in DIR.
+    #[arg(long, value_name = "URL", requires = "dir")]
+    pub from: Option<String>,
+    /// The archive the consumed events go to.
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Delete archived hours older than this (`90d`, `12h`, `30m`).
+    #[arg(long, value_parser = parse_retain)]
+    pub retain: Option<std::time::Duration>,
+}
+
+/// `ethpeer archive merge|report`
 #[derive(Debug, Subcommand)]
 pub enum ArchiveCommand {
     /// Merge several nodes' archives into OUT: each hour's transactions once (earliest
@@ -540,6 +559,11 @@ pub struct NodeArgs {
     /// `ethpeer-` and the node id's first 8 hex digits).
     #[arg(help_heading = "Archive", long = "archive.source")]
     pub archive_source: Option<String>,
+    /// Publish every archive event (tx verdicts, sightings, inclusions; a versioned JSON
+    /// schema) to Kafka, at least once: `kafka://host:port[,host:port]/topic`. A fleet's
+    /// topic becomes one archive with `ethpeer archive --from`.
+    #[arg(help_heading = "Archive", long, value_name = "URL")]
+    pub sink: Option<String>,
 }
 
 /// `--archive.retain`: a count with a unit (`d`, `h`, `m`).

@@ -36,7 +36,16 @@ pub fn level_filter(verbosity: u8) -> log::LevelFilter {
 /// Installs the logger. `RUST_LOG`, when set, refines the level per module.
 pub fn init(settings: LogSettings<'_>) -> anyhow::Result<()> {
     let mut builder = env_logger::Builder::new();
-    builder.filter_level(level_filter(settings.level.unwrap_or(3)));
+    let level = level_filter(settings.level.unwrap_or(3));
+    builder.filter_level(level);
+    // The Kafka client logs every reconnect attempt (ten a second while a broker is
+    // away) at info and warn: the sink says what matters once, so it speaks at debug.
+    let kafka = if level >= log::LevelFilter::Debug {
+        level
+    } else {
+        level.min(log::LevelFilter::Error)
+    };
+    builder.filter_module("rskafka", kafka);
     if let Ok(spec) = std::env::var("RUST_LOG") {
         builder.parse_filters(&spec);
     }

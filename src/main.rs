@@ -3,6 +3,7 @@
 
 #![cfg_attr(not(test), warn(clippy::too_many_lines))]
 
+mod archive;
 mod cli;
 mod config;
 mod flags;
@@ -16,7 +17,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use ethpeer_actors::{chain, eth::genesis, rlp_tree::RlpItem};
 
-use cli::{ArchiveCommand, ChainCommand, Command, KeyCommand, RlpCommand};
+use cli::{ChainCommand, Command, KeyCommand, RlpCommand};
 
 /// mimalloc instead of glibc's malloc: with hundreds of peers the node's threads allocate
 /// and free frames and messages all the time, and glibc's arena locks and consolidation
@@ -87,7 +88,7 @@ fn run(command: Command) -> anyhow::Result<()> {
             chain_info(&genesis, chain.as_deref())
         }
         Command::Rlp(RlpCommand::Decode { hex }) => rlp_decode(&hex),
-        Command::Archive(command) => archive_command(command),
+        Command::Archive(args) => archive::command(args),
         Command::Import {
             datadir,
             genesis,
@@ -101,31 +102,6 @@ fn run(command: Command) -> anyhow::Result<()> {
             keys::key_generate(file.as_deref(), addr)
         }
     }
-}
-
-fn archive_command(command: ArchiveCommand) -> anyhow::Result<()> {
-    use ethpeer_actors::archive::report;
-    match command {
-        ArchiveCommand::Merge { out, inputs } => {
-            let (hours, txs) = report::merge(&inputs, &out)?;
-            println!(
-                "merged {} archives into {}: {hours} hours, {txs} txs",
-                inputs.len(),
-                out.display()
-            );
-        }
-        ArchiveCommand::Report { dir, plot } => {
-            let report = report::report(&dir)?;
-            print!("{}", report.to_markdown());
-            if let Some(path) = plot {
-                report
-                    .plot_cdf(&path)
-                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-                println!("\nlatency CDF: {}", path.display());
-            }
-        }
-    }
-    Ok(())
 }
 
 fn chain_info(genesis_path: &Path, chain_path: Option<&Path>) -> anyhow::Result<()> {

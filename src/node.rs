@@ -86,9 +86,8 @@ struct Plan {
         ethpeer_actors::api::engine::jwt::JwtSecret,
     )>,
     rpc_limits: rpc::RpcLimits,
-    /// `--archive`: the directory, retention and source name (none: --identity or the
-    /// node id).
-    archive: Option<(PathBuf, Option<Duration>, Option<String>)>,
+    /// `--archive` and `--sink`: what the archiver does, when either is given.
+    archive: Option<crate::archive::ArchivePlan>,
 }
 
 impl Plan {
@@ -154,13 +153,7 @@ impl Plan {
             ipc,
             engine,
             rpc_limits,
-            archive: args.archive.clone().map(|dir| {
-                let name = args
-                    .archive_source
-                    .clone()
-                    .or_else(|| args.identity.clone());
-                (dir, args.archive_retain, name)
-            }),
+            archive: crate::archive::archive_plan(args)?,
         })
     }
 
@@ -500,7 +493,7 @@ async fn serve(plan: Plan, sockets: Sockets) -> anyhow::Result<()> {
     let archiver = plan
         .archive
         .as_ref()
-        .map(|a| start_archive(&node, a))
+        .map(|a| crate::archive::start_archive(&node, a))
         .transpose()?;
     wait_for_signal().await;
     log::info!("shutting down: disconnecting peers (client quitting); Ctrl-C again to force");
@@ -522,32 +515,6 @@ async fn serve(plan: Plan, sockets: Sockets) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `--archive`: opens the store (replaying its segments) and starts the archiver on an
-/// arbiter of its own, subscribed to the node's events.
-fn start_archive(
-    node: &ethpeer_actors::node::Node,
-    (dir, retain, name): &(PathBuf, Option<Duration>, Option<String>),
-) -> anyhow::Result<ethpeer_actors::archive::actor::ArchiverHandle> {
-    use ethpeer_actors::archive::actor::{Archiver, ArchiverHandle};
-    use ethpeer_actors::archive::store::ArchiveStore;
-    let store = ArchiveStore::open(dir, *retain).context("--archive")?;
-    let source = name.clone().unwrap_or_else(|| {
-        let id = node.node_id();
-        format!(
-            "ethpeer-{}",
-            ethpeer_actors::alloy_primitives::hex::encode(&id[..4])
-        )
-    });
-    log::info!(
-        "archiving transactions to {} as {source} ({} events replayed)",
-        dir.display(),
-        store.stats.written
-    );
-    let archiver = ArchiverHandle::start(Archiver::new(Some(store), source, None));
-    node.subscribe(archiver.events());
-    Ok(archiver)
-}
-
 async fn exit_on_second_signal() {
     wait_for_signal().await;
     log::warn!("second signal: exiting now");
@@ -555,7 +522,7 @@ async fn exit_on_second_signal() {
 }
 
 /// Ctrl-C, or SIGTERM (what service managers and `docker stop` send).
-async fn wait_for_signal() {
+pub(crate) async fn wait_for_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};

@@ -33,6 +33,7 @@ mod header_rules;
 mod import;
 mod interop;
 mod interop_discv4;
+mod kafka;
 mod malformed;
 mod node;
 mod node_dev;

@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use actix::prelude::*;
 
+use super::kafka::{KafkaSink, KafkaUrl};
 use super::record::{ArchiveEvent, EventBody, IncludedRecord, SCHEMA_VERSION};
 use super::store::{Appended, ArchiveStore, StoreStats, SYNC_INTERVAL};
 use crate::feed::arrivals::ArrivalTier;
@@ -23,15 +24,30 @@ pub const ARCHIVE_MAILBOX: usize = 65_536;
 /// How often finished hours are looked for (and retention applied).
 pub const FINALIZE_TICK: Duration = Duration::from_secs(10);
 
-/// Event: an archive event to publish (the Kafka sink's input).
-#[derive(Clone, Debug, Message)]
-#[rtype(result = "()")]
-pub struct Publish(pub std::sync::Arc<ArchiveEvent>);
-
 /// Command: sync, and write every open hour's files as they stand (a clean stop).
 #[derive(Clone, Copy, Debug, Message)]
 #[rtype(result = "()")]
 pub struct CloseArchive;
+
+/// Query: the sink's counters (published, dropped, failures), zeros without a sink.
+#[derive(Clone, Copy, Debug, Message)]
+#[rtype(result = "(u64, u64, u64)")]
+pub struct GetSinkStats;
+
+impl Handler<GetSinkStats> for Archiver {
+    type Result = MessageResult<GetSinkStats>;
+
+    fn handle(&mut self, _msg: GetSinkStats, _ctx: &mut Self::Context) -> Self::Result {
+        use std::sync::atomic::Ordering::Relaxed;
+        MessageResult(self.sink.as_ref().map_or((0, 0, 0), |s| {
+            (
+                s.stats.published.load(Relaxed),
+                s.stats.dropped.load(Relaxed),
+                s.stats.failures.load(Relaxed),
+            )
+        }))
+    }
+}
 
 /// Query: the store's counters.
 #[derive(Clone, Copy, Debug, Message)]
@@ -42,21 +58,45 @@ pub struct GetArchiveStats;
 pub struct Archiver {
     store: Option<ArchiveStore>,
     source: String,
-    sink: Option<Recipient<Publish>>,
+    /// Where to publish: the address until started, then the running sink.
+    sink_url: Option<KafkaUrl>,
+    sink: Option<KafkaSink>,
+    /// The sink's drop count last logged.
+    dropped_logged: u64,
 }
 
 impl Archiver {
     /// An archiver writing to `store` (none: publish only) as `source`, publishing to
-    /// `sink`.
-    pub fn new(
-        store: Option<ArchiveStore>,
-        source: String,
-        sink: Option<Recipient<Publish>>,
-    ) -> Self {
+    /// Kafka at `sink` (none: archive only).
+    pub fn new(store: Option<ArchiveStore>, source: String, sink: Option<KafkaUrl>) -> Self {
         Self {
             store,
             source,
-            sink,
+            sink_url: sink,
+            sink: None,
+            dropped_logged: 0,
+        }
+    }
+
+    /// Logs the sink's losses when they grew.
+    fn report_sink(&mut self) {
+        let Some(sink) = &self.sink else {
+            return;
+        };
+        let dropped = sink
+            .stats
+            .dropped
+            .load(std::sync::atomic::Ordering::Relaxed);
+        if dropped > self.dropped_logged {
+            log::warn!(
+                "kafka sink: {} events dropped (buffer of {} full), {} published",
+                dropped,
+                super::kafka::SINK_BUFFER,
+                sink.stats
+                    .published
+                    .load(std::sync::atomic::Ordering::Relaxed)
+            );
+            self.dropped_logged = dropped;
         }
     }
 
@@ -69,8 +109,8 @@ impl Archiver {
             }
         }
         if let Some(sink) = &self.sink {
-            // The sink buffers and counts its own losses; a full mailbox is one of them.
-            let _ = sink.try_send(Publish(std::sync::Arc::new(event)));
+            // The sink buffers and counts its own losses.
+            sink.offer(std::sync::Arc::new(event));
         }
     }
 }
@@ -80,6 +120,8 @@ impl Actor for Archiver {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(ARCHIVE_MAILBOX);
+        // On this arbiter: the sink's task shares its thread.
+        self.sink = self.sink_url.take().map(KafkaSink::spawn);
         ctx.run_interval(SYNC_INTERVAL, |this, _| {
             if let Some(store) = &mut this.store {
                 if let Err(error) = store.sync() {
@@ -88,6 +130,7 @@ impl Actor for Archiver {
             }
         });
         ctx.run_interval(FINALIZE_TICK, |this, _| {
+            this.report_sink();
             if let Some(store) = &mut this.store {
                 if let Err(error) = store.finalize_due(SystemTime::now()) {
                     log::warn!("archive: {error}");
