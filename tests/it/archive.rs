@@ -178,4 +178,26 @@ async fn an_archive_keeps_every_tx_once_across_a_kill_and_a_restart() {
     // A delivered each tx: at least one sourcelog row each (a re-delivery after the
     // restart is the same sighting).
     assert!(read["sourcelog_rows"].as_u64().unwrap_or(0) >= 60, "{read}");
+
+    // The commands read it: one source, all 60 txs seen by it, and a plot.
+    let svg = archive.path().join("cdf.svg");
+    let report = tokio::process::Command::new(env!("CARGO_BIN_EXE_ethpeer"))
+        .args(["archive", "report", &archive_dir, "--plot"])
+        .arg(&svg)
+        .output()
+        .await
+        .expect("report runs");
+    let text = String::from_utf8_lossy(&report.stdout);
+    assert!(
+        report.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&report.stderr)
+    );
+    assert!(text.contains("60 txs in "), "{text}");
+    assert!(
+        text.contains("| b | 60 | 100.0% | 60 (100.0%) | 0 |"),
+        "{text}"
+    );
+    let drawn = std::fs::read_to_string(&svg).expect("the plot");
+    assert!(drawn.starts_with("<svg"), "{drawn}");
 }
