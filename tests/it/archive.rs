@@ -201,3 +201,93 @@ async fn an_archive_keeps_every_tx_once_across_a_kill_and_a_restart() {
     let drawn = std::fs::read_to_string(&svg).expect("the plot");
     assert!(drawn.starts_with("<svg"), "{drawn}");
 }
+
+/// The archive names real clients: a tx geth relays and one the ethereumjs peer sends
+/// reach the archive with their first peer's client (Hello), on the ethtest chain.
+#[actix_rt::test]
+async fn txs_from_geth_and_ethereumjs_peers_are_archived_with_their_client() {
+    use alloy_consensus::TxEnvelope;
+    use alloy_eips::eip2718::Decodable2718;
+    use ethpeer_actors::archive::files::HourFiles;
+    use ethpeer_actors::archive::hour::Hour;
+    use ethpeer_actors::archive::report::hours_in;
+    use ethpeer_actors::eth::{EthMessage, Transactions};
+
+    // Heavy: runs alone among the heavy tests (common::heavy).
+    let _heavy = crate::common::heavy().await;
+    let testdata = crate::common::testdata_or_skip!();
+    let go = crate::geth::go_bin_or_skip!();
+    let Some(interop) = crate::interop::interop_dir() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let geth =
+        crate::geth_peer::Geth::start_with(&go, &testdata, &dir.path().join("g"), true).await;
+    geth.follow_head(crate::geth_peer::head_hash(&testdata))
+        .await;
+    let archive = dir.path().join("archive");
+    let archive_arg = archive.to_str().expect("utf-8");
+    let mut node = crate::geth::ethtest_node(
+        &dir.path().join("n"),
+        &testdata,
+        &[
+            "--peers",
+            &geth.enode,
+            "--archive",
+            archive_arg,
+            "--archive.source",
+            "n",
+        ],
+    )
+    .await;
+    node.log_line(&["peer connected", "Geth/"]).await;
+    let status = crate::common::ethtest(&testdata).status;
+    let mut js = crate::interop::NodePeer::start_with_genesis(
+        &interop,
+        Some(node.enode.clone()),
+        &status,
+        &testdata.join("ethtest/genesis.json"),
+    )
+    .await;
+    js.event("ready").await;
+
+    let (from_geth, raw) = crate::geth_peer::raw_transfer(&testdata, 603);
+    let sent = geth.call("eth_sendRawTransaction", json!([raw])).await;
+    assert_eq!(sent, json!(from_geth));
+    let (from_js, raw) = crate::geth_peer::raw_transfer(&testdata, 604);
+    let bytes = alloy_primitives::hex::decode(&raw).expect("hex");
+    let tx = TxEnvelope::decode_2718(&mut bytes.as_slice()).expect("a tx");
+    js.send(
+        2,
+        &EthMessage::Transactions(Transactions(vec![tx])).encoded(),
+    )
+    .await;
+    let both = [from_geth, from_js];
+    eventually("the node pools both", || holds_all(&node, &both)).await;
+    node.interrupt();
+    let status = node.exit(Duration::from_secs(30)).await;
+    assert!(status.is_some_and(|s| s.success()), "{status:?}");
+
+    let mut hour = Hour::default();
+    for stem in hours_in(&archive).expect("hours") {
+        HourFiles::new(&archive, &stem)
+            .read_into(&mut hour)
+            .expect("read");
+    }
+    let client = |hash: &B256| {
+        hour.txs
+            .get(hash)
+            .map(|row| row.record.client.clone())
+            .unwrap_or_else(|| panic!("{hash} not archived: {:?}", hour.txs.keys()))
+    };
+    assert!(
+        client(&from_geth).starts_with("Geth/v1.17.10"),
+        "{}",
+        client(&from_geth)
+    );
+    assert!(
+        client(&from_js).contains("ethereumjs"),
+        "{}",
+        client(&from_js)
+    );
+}

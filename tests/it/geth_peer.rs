@@ -234,7 +234,7 @@ pub(crate) fn head_hash(testdata: &Path) -> B256 {
 }
 
 /// A signed transfer from the ethtest sender `0x7435…` with `nonce`, as raw hex.
-fn raw_transfer(testdata: &Path, nonce: u64) -> (B256, String) {
+pub(crate) fn raw_transfer(testdata: &Path, nonce: u64) -> (B256, String) {
     let (_, key) = sender(testdata);
     let tx = signed(
         key,

@@ -164,7 +164,7 @@ impl NodePeer {
         }
     }
 
-    async fn send(&mut self, code: u8, payload: &[u8]) {
+    pub(crate) async fn send(&mut self, code: u8, payload: &[u8]) {
         let command = format!(
             "{}\n",
             serde_json::json!({"cmd": "send", "code": code, "payload": hex::encode(payload)})

@@ -412,3 +412,28 @@ fn nearest_rank_percentiles() {
     assert_eq!(percentile::<i64>(&[], 0.5), 0);
     assert_eq!(percentile(&[7], 0.01), 7);
 }
+
+#[test]
+fn retention_deletes_only_hours_older_than_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store =
+        ArchiveStore::open(dir.path(), Some(Duration::from_secs(2 * 3600))).expect("open");
+    // Hours 21:00, 22:00 and 23:00 of one day, each written once it is over.
+    for h in 0..3i64 {
+        store
+            .append(&event(h as u64, HOUR_START_MS + h * 3_600_000))
+            .expect("append");
+    }
+    let at = |ms: i64| UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0));
+    // At 00:01:01 the next day all three are over: written; retention (2 h) keeps hours
+    // from 22:00 on.
+    let now = HOUR_START_MS + 3 * 3_600_000 + 61_000;
+    assert_eq!(store.finalize_due(at(now)).expect("finalize").len(), 3);
+    let kept: Vec<bool> = ["2026-12-05T21", "2026-12-05T22", "2026-12-05T23"]
+        .iter()
+        .map(|stem| HourFiles::new(dir.path(), stem).exist())
+        .collect();
+    assert_eq!(kept, [false, true, true]);
+    assert_eq!(store.stats.expired, 3, "the 21:00 hour's three files");
+    assert!(store.open_hours().is_empty());
+}
