@@ -291,3 +291,71 @@ async fn txs_from_geth_and_ethereumjs_peers_are_archived_with_their_client() {
         client(&from_js)
     );
 }
+
+/// Inclusion joins from blocks the node produces (or executes): on a dev network that
+/// mines as soon as txs arrive, a tx a peer sent is archived with its block and delay.
+#[actix_rt::test]
+async fn a_produced_block_fills_the_inclusion_columns() {
+    use ethpeer_actors::archive::files::HourFiles;
+    use ethpeer_actors::archive::hour::Hour;
+    use ethpeer_actors::archive::report::hours_in;
+
+    let (a_dir, b_dir, archive) = (
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    );
+    let archive_dir = archive.path().to_str().expect("utf-8").to_string();
+    let a = Binary::start(a_dir.path(), &["--nodiscover", "--http.api", "eth,admin"]).await;
+    let mut b = Binary::start(
+        b_dir.path(),
+        &[
+            "--nodiscover",
+            "--http.api",
+            "eth,admin,net",
+            "--dev.period",
+            "0",
+            "--archive",
+            &archive_dir,
+        ],
+    )
+    .await;
+    peer(&b, &a).await;
+    let sent = send(&a, 0..1).await;
+    eventually("B includes the txs in a block", || async {
+        for hash in &sent {
+            let receipt = b.call("eth_getTransactionReceipt", json!([hash])).await;
+            if receipt["result"].is_null() {
+                return false;
+            }
+        }
+        true
+    })
+    .await;
+    let mut blocks = std::collections::HashMap::new();
+    for hash in &sent {
+        let receipt = b.call("eth_getTransactionReceipt", json!([hash])).await;
+        let number = receipt["result"]["blockNumber"].as_str().expect("a number");
+        let number = u64::from_str_radix(number.trim_start_matches("0x"), 16).expect("hex");
+        blocks.insert(*hash, number);
+    }
+    // The inclusion event follows the block; the archive has it when it logs nothing
+    // more to do: a clean stop writes what it holds.
+    b.interrupt();
+    let status = b.exit(Duration::from_secs(30)).await;
+    assert!(status.is_some_and(|s| s.success()), "{status:?}");
+    let mut hour = Hour::default();
+    for stem in hours_in(archive.path()).expect("hours") {
+        HourFiles::new(archive.path(), &stem)
+            .read_into(&mut hour)
+            .expect("read");
+    }
+    for hash in &sent {
+        let row = hour.txs.get(hash).expect("archived");
+        let (height, _) = row.included.expect("inclusion joined");
+        assert_eq!(height, blocks[hash], "{hash}");
+        let delay = row.inclusion_delay_ms().expect("a delay");
+        // The block's timestamp has whole seconds: at most a second before the sighting.
+        assert!((-1000..60_000).contains(&delay), "{delay}");
+    }
+}

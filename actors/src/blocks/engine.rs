@@ -179,6 +179,9 @@ pub struct PayloadExecutor {
     /// Who announces each produced block's range to eth/69+ peers (a dev network's
     /// producer: its peers have no consensus client to learn the head from).
     announce: Option<Recipient<crate::peer_set::BroadcastBlockRange>>,
+    /// Who hears which transactions each new head included (the propagation observer,
+    /// for `TxIncluded` and the archive's inclusion columns).
+    included: Option<Recipient<super::follow::BlockIncluded>>,
     /// Snapshots of the state at recent heads, oldest first (at most `window`).
     history: std::collections::VecDeque<ChainExecutor>,
     /// Blocks whose state is kept.
@@ -208,10 +211,20 @@ impl PayloadExecutor {
             heads,
             locations,
             announce: None,
+            included: None,
             history: std::collections::VecDeque::new(),
             window: DEFAULT_STATE_WINDOW,
             executor: None,
         }
+    }
+
+    /// Tells `to` which transactions each new head (produced or executed) included.
+    pub fn reporting_inclusions(
+        mut self,
+        to: Option<Recipient<super::follow::BlockIncluded>>,
+    ) -> Self {
+        self.included = to;
+        self
     }
 
     /// Keeps the state of the last `window` heads (`--state.window`).
@@ -318,6 +331,20 @@ impl PayloadExecutor {
             header: block.header.clone(),
             logs,
         }]));
+        if let Some(to) = &self.included {
+            // Never waited on: a busy observer loses it, as with followed blocks.
+            let _ = to.try_send(super::follow::BlockIncluded {
+                block: alloy_eips::BlockNumHash::new(block.header.number, hash),
+                txs: block
+                    .body
+                    .transactions
+                    .iter()
+                    .map(|tx| *tx.hash())
+                    .collect(),
+                at: std::time::SystemTime::now(),
+                timestamp: block.header.timestamp,
+            });
+        }
     }
 }
 

@@ -88,11 +88,10 @@ impl Node {
         let engine = start_engine(
             &config,
             &store,
-            &core.pool,
+            &core,
             &follow,
             &subscriptions,
             &tx_locations,
-            &core.peer_set,
         );
         let node = Self {
             peer_set: core.peer_set,
@@ -420,16 +419,17 @@ fn discovery_config(config: &NodeConfig) -> DiscoveryConfig {
 fn start_engine(
     config: &NodeConfig,
     store: &Arc<dyn ChainStore>,
-    pool: &Arc<ValidatingTxPool>,
+    core: &Core,
     follow: &Arc<FollowedChain>,
     subscriptions: &Addr<SubscriptionHub>,
     locations: &Arc<TxLocations>,
-    peer_set: &Addr<PeerSetActor>,
 ) -> Addr<PayloadExecutor> {
-    let (genesis, store, pool) = (config.genesis.clone(), store.clone(), pool.clone());
+    let (peer_set, observer) = (&core.peer_set, &core.observer);
+    let (genesis, store, pool) = (config.genesis.clone(), store.clone(), core.pool.clone());
     let (followed, heads) = (follow.clone(), subscriptions.clone().recipient());
     let locations = locations.clone();
     let announce = config.dev_period.map(|_| peer_set.clone().recipient());
+    let included = Some(observer.clone().recipient());
     let window = config.state_window;
     SyncArbiter::start(1, move || {
         PayloadExecutor::new(
@@ -441,6 +441,7 @@ fn start_engine(
             locations.clone(),
         )
         .announcing(announce.clone())
+        .reporting_inclusions(included.clone())
         .keeping(window)
     })
 }
