@@ -1,5 +1,5 @@
 //! Memory per peer at full known caches (geth's 32,768 tx hashes and 1,024 block hashes):
-//! the peer set's [`KnownSet`] (8-byte keyed digests in a ring, 16-bit index table) next to the
+//! the peer set's [`KnownSet`] (6-byte keyed digests in a ring, 16-bit index table) next to the
 //! `lru::LruCache<B256, ()>` it replaced. Each kind is measured in a child process of its
 //! own (the bench re-runs itself), as the growth of its resident memory while 20 peers'
 //! sets are filled past capacity, so allocator overhead counts. Prints one table.
@@ -102,7 +102,7 @@ fn main() {
         mib(old)
     );
     println!(
-        "| KnownSet (8-byte keyed digests in a ring, 16-bit index table) | {new} | {:.2} ({:.2}x) |",
+        "| KnownSet (6-byte keyed digests in a ring, 16-bit index table) | {new} | {:.2} ({:.2}x) |",
         mib(new),
         new as f64 / old as f64
     );

@@ -1,10 +1,12 @@
-//! [`KnownSet`]: what a peer is known to have, in 12 bytes per hash. Each hash is reduced
-//! to a 64-bit SipHash-1-3 digest under a key drawn at random once per process, kept in a
+//! [`KnownSet`]: what a peer is known to have, in 10 bytes per hash. Each hash is reduced
+//! to a 48-bit SipHash-1-3 digest under a key drawn at random once per process, kept in a
 //! ring (oldest evicted first once full) with an open-addressing table of 16-bit ring
-//! positions at most half full. Two hashes share a digest with probability 2^-64, and a
-//! remote cannot aim for that without the key, so it cannot make us skip sending it a
-//! transaction. geth keeps 32,768 tx hashes per peer as full 32-byte keys in a map; this
-//! costs about a ninth of that (see the `known_sets` bench).
+//! positions at most half full. A hash not in a full set of 32,768 matches one of its
+//! digests with probability 32,768 / 2^48 (1.2e-10: at mainnet's ~20 tx/s to 50 peers,
+//! one transaction wrongly taken as known every few centuries), and a remote cannot aim
+//! for that without the key, so it cannot make us skip sending it a transaction. geth
+//! keeps 32,768 tx hashes per peer as full 32-byte keys in a map; this costs about a
+//! tenth of that (see the `known_sets` bench).
 
 use std::hash::Hasher;
 use std::sync::OnceLock;
@@ -26,22 +28,38 @@ fn key() -> (u64, u64) {
     })
 }
 
-/// The keyed 64-bit digest of `hash`.
+/// The keyed 48-bit digest of `hash` (in a u64's low bits).
 fn digest(hash: &B256) -> u64 {
     let (k0, k1) = key();
     let mut hasher = SipHasher13::new_with_keys(k0, k1);
     hasher.write(hash.as_slice());
-    hasher.finish()
+    hasher.finish() & DIGEST_MASK
+}
+
+/// The digest's 48 bits.
+const DIGEST_MASK: u64 = (1 << 48) - 1;
+
+/// A digest as stored: three 16-bit words (6 bytes, 2-aligned: no padding in the ring).
+type Packed = [u16; 3];
+
+fn pack(digest: u64) -> Packed {
+    // Truncations intended: each word takes its 16 bits.
+    [digest as u16, (digest >> 16) as u16, (digest >> 32) as u16]
+}
+
+#[cfg(test)]
+fn unpack(packed: Packed) -> u64 {
+    u64::from(packed[0]) | u64::from(packed[1]) << 16 | u64::from(packed[2]) << 32
 }
 
 /// A hash's digest, computed once to look it up in many peers' sets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct KnownDigest(u64);
+pub struct KnownDigest(Packed);
 
 impl KnownDigest {
     /// The digest of `hash`.
     pub fn of(hash: &B256) -> Self {
-        Self(digest(hash))
+        Self(pack(digest(hash)))
     }
 }
 
@@ -55,7 +73,7 @@ const EMPTY: u16 = u16::MAX;
 /// A bounded set of hashes (see the module doc).
 pub struct KnownSet {
     /// Digests in insertion order; once full, `next` is the oldest.
-    ring: Vec<u64>,
+    ring: Vec<Packed>,
     /// Where the next digest goes (and, once full, the oldest one is).
     next: usize,
     capacity: usize,
@@ -137,14 +155,14 @@ impl KnownSet {
         self.slots.len().wrapping_sub(1)
     }
 
-    /// A digest's first slot: its high bits (the low ones pick nothing else, and the
-    /// digests are uniform under the secret key).
-    fn home(&self, digest: u64) -> usize {
-        (digest >> 32) as usize & self.mask()
+    /// A digest's first slot: its bits 32-47 (the table has at most 2^16 slots; the low
+    /// bits pick nothing else, and the digests are uniform under the secret key).
+    fn home(&self, digest: Packed) -> usize {
+        usize::from(digest[2]) & self.mask()
     }
 
     /// The slot holding `digest`'s ring position, if it is in the set.
-    fn find(&self, digest: u64) -> Option<usize> {
+    fn find(&self, digest: Packed) -> Option<usize> {
         if self.slots.is_empty() {
             return None;
         }
@@ -284,5 +302,14 @@ mod tests {
             format!("{set:?}"),
             format!("KnownSet(0/{MAX_KNOWN_CAPACITY})")
         );
+    }
+
+    #[test]
+    fn digests_pack_into_six_bytes_and_back() {
+        assert_eq!(std::mem::size_of::<Packed>(), 6);
+        for d in [0, 1, DIGEST_MASK, 0x1234_5678_9abc, 0xffff_0000_ffff] {
+            assert_eq!(unpack(pack(d)), d);
+        }
+        assert_eq!(digest(&hash(7)) & !DIGEST_MASK, 0);
     }
 }
