@@ -90,7 +90,7 @@ fn main() {
     let events = events(n);
     let system = actix_rt::System::new();
     let (publish, consumed) = system.block_on(async {
-        let sink = KafkaSink::spawn(url.clone());
+        let sink = KafkaSink::spawn(url.clone(), Default::default());
         let started = Instant::now();
         for (i, event) in events.iter().enumerate() {
             sink.offer(event.clone());

@@ -74,6 +74,7 @@ pub fn start_archive(
     }
     let archiver = ArchiverHandle::start(Archiver::new(store, source, plan.sink.clone()));
     node.subscribe(archiver.events());
+    node.add_metrics(archiver.metrics());
     Ok(archiver)
 }
 

@@ -23,6 +23,13 @@ impl Kind {
     }
 }
 
+/// A subsystem outside the node's own wiring (the archive, an embedder's) that adds its
+/// families to every scrape (`Node::add_metrics`).
+pub trait MetricsSource: Send + Sync {
+    /// Writes its families.
+    fn render(&self, out: &mut Exposition);
+}
+
 /// One scrape's text.
 #[derive(Debug, Default)]
 pub struct Exposition {

@@ -10,7 +10,7 @@ use std::time::Duration;
 use alloy_primitives::B256;
 use serde_json::{json, Value};
 
-use crate::common::binary::Binary;
+use crate::common::binary::{counter, Binary};
 use crate::common::poll::eventually;
 use crate::node_dev::dev_transfer;
 
@@ -121,6 +121,15 @@ async fn an_archive_keeps_every_tx_once_across_a_kill_and_a_restart() {
     peer(&b, &a).await;
     sent.extend(send(&a, 10..15).await);
     eventually("B pools all 60 txs again", || holds_all(&b, &sent)).await;
+    // The 40 txs A offered again were refused as duplicates (/metrics, copied each second).
+    eventually("the archive counts the duplicates", || async {
+        let metrics = b.metrics().await;
+        counter(
+            &metrics,
+            "ethpeer_archive_events_total{outcome=\"duplicate\"}",
+        ) >= 40
+    })
+    .await;
     b.interrupt();
     let status = b.exit(Duration::from_secs(30)).await;
     assert!(status.is_some_and(|s| s.success()), "{status:?}");

@@ -16,7 +16,7 @@ use ethpeer_actors::archive::report;
 use serde_json::json;
 use tokio::process::{Child, Command};
 
-use crate::common::binary::{interrupt, Binary, LogFollower};
+use crate::common::binary::{counter, interrupt, Binary, LogFollower};
 use crate::common::poll::eventually;
 use crate::node_dev::dev_transfer;
 
@@ -211,6 +211,19 @@ async fn a_fleet_of_three_feeds_one_archive_through_kafka() {
     tokio::time::sleep_until(down + Duration::from_secs(10)).await;
     broker.run("start");
     holding(&mut log, 40 * 3 * 2).await;
+    // Every node's sink says so on /metrics: nothing dropped, its failures counted.
+    for node in &fleet {
+        let metrics = node.metrics().await;
+        let sink = |outcome: &str| {
+            counter(
+                &metrics,
+                &format!("ethpeer_kafka_sink_events_total{{outcome=\"{outcome}\"}}"),
+            )
+        };
+        assert_eq!(sink("published"), 80, "{metrics}");
+        assert_eq!(sink("dropped"), 0);
+        assert!(counter(&metrics, "ethpeer_kafka_sink_failures_total") > 0);
+    }
     interrupt(&child);
     let status = tokio::time::timeout(Duration::from_secs(30), child.wait()).await;
     assert!(

@@ -62,6 +62,14 @@ pub async fn render(node: &Node) -> String {
         node.follow.head().map_or(0, |h| h.header.number),
     );
     node.subscription_metrics.render(&mut out);
+    let extra: Vec<_> = node
+        .extra_metrics
+        .lock()
+        .map(|sources| sources.clone())
+        .unwrap_or_default();
+    for source in extra {
+        source.render(&mut out);
+    }
     if let Some(stats) = &stats {
         stats.render(&mut out);
     }

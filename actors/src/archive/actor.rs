@@ -9,7 +9,10 @@ use std::time::{Duration, SystemTime};
 
 use actix::prelude::*;
 
-use super::kafka::{KafkaSink, KafkaUrl};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use super::kafka::{KafkaSink, KafkaUrl, SinkStats};
 use super::record::{ArchiveEvent, EventBody, IncludedRecord, SCHEMA_VERSION};
 use super::store::{Appended, ArchiveStore, StoreStats, SYNC_INTERVAL};
 use crate::feed::arrivals::ArrivalTier;
@@ -58,6 +61,8 @@ pub struct GetArchiveStats;
 pub struct Archiver {
     store: Option<ArchiveStore>,
     source: String,
+    /// What the scrape reads: the store's counters (copied every sync) and the sink's.
+    metrics: Arc<ArchiveMetrics>,
     /// Where to publish: the address until started, then the running sink.
     sink_url: Option<KafkaUrl>,
     sink: Option<KafkaSink>,
@@ -69,9 +74,14 @@ impl Archiver {
     /// An archiver writing to `store` (none: publish only) as `source`, publishing to
     /// Kafka at `sink` (none: archive only).
     pub fn new(store: Option<ArchiveStore>, source: String, sink: Option<KafkaUrl>) -> Self {
+        let metrics = Arc::new(ArchiveMetrics {
+            sink: sink.as_ref().map(|_| Arc::new(SinkStats::default())),
+            ..ArchiveMetrics::default()
+        });
         Self {
             store,
             source,
+            metrics,
             sink_url: sink,
             sink: None,
             dropped_logged: 0,
@@ -121,12 +131,14 @@ impl Actor for Archiver {
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(ARCHIVE_MAILBOX);
         // On this arbiter: the sink's task shares its thread.
-        self.sink = self.sink_url.take().map(KafkaSink::spawn);
+        let stats = self.metrics.sink.clone().unwrap_or_default();
+        self.sink = self.sink_url.take().map(|url| KafkaSink::spawn(url, stats));
         ctx.run_interval(SYNC_INTERVAL, |this, _| {
             if let Some(store) = &mut this.store {
                 if let Err(error) = store.sync() {
                     log::warn!("archive: sync: {error}");
                 }
+                this.metrics.copy(&store.stats);
             }
         });
         ctx.run_interval(FINALIZE_TICK, |this, _| {
@@ -194,18 +206,98 @@ impl Handler<GetArchiveStats> for Archiver {
     }
 }
 
+/// The archive's counters for `/metrics` (`Node::add_metrics`).
+#[derive(Debug, Default)]
+pub struct ArchiveMetrics {
+    written: AtomicU64,
+    duplicates: AtomicU64,
+    full: AtomicU64,
+    torn: AtomicU64,
+    hours: AtomicU64,
+    expired: AtomicU64,
+    /// The Kafka sink's, when there is one.
+    sink: Option<Arc<SinkStats>>,
+}
+
+impl ArchiveMetrics {
+    fn copy(&self, stats: &StoreStats) {
+        let pairs = [
+            (&self.written, stats.written),
+            (&self.duplicates, stats.duplicates),
+            (&self.full, stats.full),
+            (&self.torn, stats.torn),
+            (&self.hours, stats.hours_written),
+            (&self.expired, stats.expired),
+        ];
+        for (counter, value) in pairs {
+            counter.store(value, Ordering::Relaxed);
+        }
+    }
+}
+
+impl crate::exposition::MetricsSource for ArchiveMetrics {
+    fn render(&self, out: &mut crate::exposition::Exposition) {
+        use crate::exposition::Kind;
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        out.family(
+            "ethpeer_archive_events_total",
+            Kind::Counter,
+            "Archive events by outcome: written to the hour's segment (replayed ones included), refused as duplicates, refused by a full hour, or torn lines cut at replay.",
+        )
+        .sample(&[("outcome", "written")], get(&self.written))
+        .sample(&[("outcome", "duplicate")], get(&self.duplicates))
+        .sample(&[("outcome", "full")], get(&self.full))
+        .sample(&[("outcome", "torn")], get(&self.torn));
+        out.counter(
+            "ethpeer_archive_hours_written_total",
+            "Hours written as Parquet files (at their end, and at a clean stop).",
+            get(&self.hours),
+        );
+        out.counter(
+            "ethpeer_archive_files_expired_total",
+            "Hour files deleted by --archive.retain.",
+            get(&self.expired),
+        );
+        if let Some(sink) = &self.sink {
+            out.family(
+                "ethpeer_kafka_sink_events_total",
+                Kind::Counter,
+                "Archive events for Kafka: acknowledged by the broker, or dropped with the buffer full.",
+            )
+            .sample(&[("outcome", "published")], get(&sink.published))
+            .sample(&[("outcome", "dropped")], get(&sink.dropped));
+            out.counter(
+                "ethpeer_kafka_sink_failures_total",
+                "Failed connects or produce requests (each retried after a backoff).",
+                get(&sink.failures),
+            );
+        }
+    }
+}
+
 /// A running archiver on its own arbiter (what the binary holds).
 pub struct ArchiverHandle {
     addr: Addr<Archiver>,
     arbiter: actix_rt::Arbiter,
+    metrics: Arc<ArchiveMetrics>,
 }
 
 impl ArchiverHandle {
     /// Starts `archiver` on a new arbiter.
     pub fn start(archiver: Archiver) -> Self {
         let arbiter = actix_rt::Arbiter::new();
+        let metrics = archiver.metrics.clone();
         let addr = Archiver::start_in_arbiter(&arbiter.handle(), move |_| archiver);
-        Self { addr, arbiter }
+        Self {
+            addr,
+            arbiter,
+            metrics,
+        }
+    }
+
+    /// Its counters, for `Node::add_metrics`.
+    pub fn metrics(&self) -> Arc<ArchiveMetrics> {
+        self.metrics.clone()
     }
 
     /// Where node events go (`Node::subscribe`).

@@ -135,10 +135,10 @@ pub struct KafkaSink {
 }
 
 impl KafkaSink {
-    /// Starts the sink's task on the current arbiter (or tokio runtime).
-    pub fn spawn(url: KafkaUrl) -> Self {
+    /// Starts the sink's task on the current arbiter (or tokio runtime), counting into
+    /// `stats`.
+    pub fn spawn(url: KafkaUrl, stats: Arc<SinkStats>) -> Self {
         let (tx, rx) = mpsc::channel(SINK_BUFFER);
-        let stats = Arc::new(SinkStats::default());
         actix_rt::spawn(run_sink(url, rx, stats.clone()));
         Self { tx, stats }
     }

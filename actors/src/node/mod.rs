@@ -262,6 +262,8 @@ pub struct Node {
     pub(crate) subscriptions: Addr<crate::feed::hub::SubscriptionHub>,
     /// The hub's delivered/dropped counters.
     pub(crate) subscription_metrics: Arc<crate::feed::hub::SubscriptionMetrics>,
+    /// Families other subsystems add to the scrape ([`Node::add_metrics`]).
+    pub(crate) extra_metrics: Arc<std::sync::Mutex<Vec<Arc<dyn crate::exposition::MetricsSource>>>>,
     session: Arc<SessionConfig>,
     /// What every session peer is started with.
     links: SessionPeerLinks,
@@ -369,6 +371,13 @@ impl Node {
             })
             .await
             .unwrap_or(false)
+    }
+
+    /// Adds `source`'s families to every metrics scrape (`/metrics`).
+    pub fn add_metrics(&self, source: Arc<dyn crate::exposition::MetricsSource>) {
+        if let Ok(mut sources) = self.extra_metrics.lock() {
+            sources.push(source);
+        }
     }
 
     /// Sends every later [`NodeEvent`] to `recipient`.

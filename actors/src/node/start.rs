@@ -109,6 +109,7 @@ impl Node {
             network_id: config.network_id,
             follow,
             subscription_metrics,
+            extra_metrics: Arc::default(),
             subscriptions,
             hub_arbiter,
             session: core.session,

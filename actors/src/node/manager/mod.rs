@@ -372,6 +372,20 @@ impl Handler<crate::feed::events::SubscribePeerEvents> for PeerManager {
     type Result = ();
 
     fn handle(&mut self, msg: crate::feed::events::SubscribePeerEvents, _ctx: &mut Self::Context) {
+        // Peers that registered before the watcher came (static peers dialed while the
+        // node was still starting) are told first, so it knows every connected peer.
+        for peer in self.peers.values() {
+            if let Some(handle) = &peer.handle {
+                msg.0.do_send(NodeEvent::PeerConnected {
+                    id: handle.id,
+                    addr: peer.session.enode.addr,
+                    direction: peer.session.direction,
+                    version: peer.session.version,
+                    client: peer.session.client.clone(),
+                    caps: peer.session.caps.clone(),
+                });
+            }
+        }
         self.subscribers.add_peer_watcher(msg.0);
     }
 }
