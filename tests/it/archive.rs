@@ -211,10 +211,13 @@ async fn an_archive_keeps_every_tx_once_across_a_kill_and_a_restart() {
     assert!(drawn.starts_with("<svg"), "{drawn}");
 }
 
-/// The archive names real clients: a tx geth relays and one the ethereumjs peer sends
-/// reach the archive with their first peer's client (Hello), on the ethtest chain.
+/// Real clients across a kill: a tx geth v1.17.10 relays and one the ethereumjs peer
+/// sends (ethtest chain) are archived with their first peer's client; the node is then
+/// killed with SIGKILL more than a second later, restarted (geth offers its pool again),
+/// both send one more, and a Ctrl-C writes the hour: pyarrow reads the four txs once each
+/// with the dumpster's columns.
 #[actix_rt::test]
-async fn txs_from_geth_and_ethereumjs_peers_are_archived_with_their_client() {
+async fn txs_from_geth_and_ethereumjs_peers_survive_a_kill_in_the_archive() {
     use alloy_consensus::TxEnvelope;
     use alloy_eips::eip2718::Decodable2718;
     use ethpeer_actors::archive::files::HourFiles;
@@ -229,6 +232,9 @@ async fn txs_from_geth_and_ethereumjs_peers_are_archived_with_their_client() {
     let Some(interop) = crate::interop::interop_dir() else {
         return;
     };
+    let Some(python) = python() else {
+        return;
+    };
     let dir = tempfile::tempdir().expect("tempdir");
     let geth =
         crate::geth_peer::Geth::start_with(&go, &testdata, &dir.path().join("g"), true).await;
@@ -236,47 +242,106 @@ async fn txs_from_geth_and_ethereumjs_peers_are_archived_with_their_client() {
         .await;
     let archive = dir.path().join("archive");
     let archive_arg = archive.to_str().expect("utf-8");
-    let mut node = crate::geth::ethtest_node(
-        &dir.path().join("n"),
-        &testdata,
-        &[
-            "--peers",
-            &geth.enode,
-            "--archive",
-            archive_arg,
-            "--archive.source",
-            "n",
-        ],
-    )
-    .await;
-    node.log_line(&["peer connected", "Geth/"]).await;
+    let args = [
+        "--peers",
+        &geth.enode,
+        "--archive",
+        archive_arg,
+        "--archive.source",
+        "n",
+    ];
     let status = crate::common::ethtest(&testdata).status;
+    let genesis = testdata.join("ethtest/genesis.json");
+    let js_send = |nonce| {
+        let (hash, raw) = crate::geth_peer::raw_transfer(&testdata, nonce);
+        let bytes = alloy_primitives::hex::decode(&raw).expect("hex");
+        let tx = TxEnvelope::decode_2718(&mut bytes.as_slice()).expect("a tx");
+        (
+            hash,
+            EthMessage::Transactions(Transactions(vec![tx])).encoded(),
+        )
+    };
+    let (data, g) = (&testdata, &geth);
+    let geth_send = |nonce| async move {
+        let (hash, raw) = crate::geth_peer::raw_transfer(data, nonce);
+        assert_eq!(
+            g.call("eth_sendRawTransaction", json!([raw])).await,
+            json!(hash)
+        );
+        hash
+    };
+
+    let mut node = crate::geth::ethtest_node(&dir.path().join("n"), &testdata, &args).await;
+    node.log_line(&["peer connected", "Geth/"]).await;
     let mut js = crate::interop::NodePeer::start_with_genesis(
         &interop,
         Some(node.enode.clone()),
         &status,
-        &testdata.join("ethtest/genesis.json"),
+        &genesis,
     )
     .await;
     js.event("ready").await;
+    let first = [geth_send(603).await, {
+        let (hash, message) = js_send(604);
+        js.send(2, &message).await;
+        hash
+    }];
+    eventually("the node pools both", || holds_all(&node, &first)).await;
+    // The scenario: killed more than a second (the sync interval) after it took them.
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    node.kill().await;
+    drop(js);
 
-    let (from_geth, raw) = crate::geth_peer::raw_transfer(&testdata, 603);
-    let sent = geth.call("eth_sendRawTransaction", json!([raw])).await;
-    assert_eq!(sent, json!(from_geth));
-    let (from_js, raw) = crate::geth_peer::raw_transfer(&testdata, 604);
-    let bytes = alloy_primitives::hex::decode(&raw).expect("hex");
-    let tx = TxEnvelope::decode_2718(&mut bytes.as_slice()).expect("a tx");
-    js.send(
-        2,
-        &EthMessage::Transactions(Transactions(vec![tx])).encoded(),
+    let mut node = crate::geth::ethtest_node(&dir.path().join("n"), &testdata, &args).await;
+    node.log_line(&["peer connected", "Geth/"]).await;
+    // geth offers its pool again (both txs: ethpeer had relayed the second to it).
+    eventually("the node pools both again", || holds_all(&node, &first)).await;
+    let mut js = crate::interop::NodePeer::start_with_genesis(
+        &interop,
+        Some(node.enode.clone()),
+        &status,
+        &genesis,
     )
     .await;
-    let both = [from_geth, from_js];
-    eventually("the node pools both", || holds_all(&node, &both)).await;
+    js.event("ready").await;
+    let second = [geth_send(605).await, {
+        let (hash, message) = js_send(606);
+        js.send(2, &message).await;
+        hash
+    }];
+    eventually("the node pools the next two", || holds_all(&node, &second)).await;
     node.interrupt();
-    let status = node.exit(Duration::from_secs(30)).await;
-    assert!(status.is_some_and(|s| s.success()), "{status:?}");
+    let exit = node.exit(Duration::from_secs(30)).await;
+    assert!(exit.is_some_and(|s| s.success()), "{exit:?}");
 
+    let output = tokio::process::Command::new(&python)
+        .arg(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/archive_check.py"),
+        )
+        .arg(&archive)
+        .output()
+        .await
+        .expect("python runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let read: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let mut hashes: Vec<B256> = serde_json::from_value(read["hashes"].clone()).expect("hashes");
+    hashes.sort();
+    let mut want = [first, second].concat();
+    want.sort();
+    assert_eq!(hashes, want, "every tx once");
+    for schema in read["schemas"].as_array().expect("schemas") {
+        let columns: Vec<(String, String)> =
+            serde_json::from_value(schema.clone()).expect("columns");
+        let names: Vec<(&str, &str)> = columns
+            .iter()
+            .map(|(n, t)| (n.as_str(), t.as_str()))
+            .collect();
+        assert_eq!(names[..19], DUMPSTER_COLUMNS[..]);
+    }
     let mut hour = Hour::default();
     for stem in hours_in(&archive).expect("hours") {
         HourFiles::new(&archive, &stem)
@@ -287,18 +352,18 @@ async fn txs_from_geth_and_ethereumjs_peers_are_archived_with_their_client() {
         hour.txs
             .get(hash)
             .map(|row| row.record.client.clone())
-            .unwrap_or_else(|| panic!("{hash} not archived: {:?}", hour.txs.keys()))
+            .unwrap_or_else(|| panic!("{hash} not archived"))
     };
-    assert!(
-        client(&from_geth).starts_with("Geth/v1.17.10"),
-        "{}",
-        client(&from_geth)
-    );
-    assert!(
-        client(&from_js).contains("ethereumjs"),
-        "{}",
-        client(&from_js)
-    );
+    for hash in [first[0], second[0]] {
+        assert!(
+            client(&hash).starts_with("Geth/v1.17.10"),
+            "{}",
+            client(&hash)
+        );
+    }
+    for hash in [first[1], second[1]] {
+        assert!(client(&hash).contains("ethereumjs"), "{}", client(&hash));
+    }
 }
 
 /// Inclusion joins from blocks the node produces (or executes): on a dev network that
