@@ -20,7 +20,15 @@ use ethpeer_actors::eth::PooledTx;
 
 fn events(n: usize) -> Vec<Arc<ArchiveEvent>> {
     let key = B256::repeat_byte(0x11);
-    let start_ms = 1_796_504_400_000i64;
+    // Recent times: the consumer refuses events a week old.
+    let start_ms = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_millis(),
+    )
+    .expect("fits")
+        - 3_600_000;
     (0..n)
         .map(|i| {
             let tx = TxEip1559 {

@@ -204,7 +204,7 @@ async fn an_archive_keeps_every_tx_once_across_a_kill_and_a_restart() {
     );
     assert!(text.contains("60 txs in "), "{text}");
     assert!(
-        text.contains("| b | 60 | 100.0% | 60 (100.0%) | 0 |"),
+        text.contains("| b | 60 | 100.0% | 60 (100.0% of its) | 0 |"),
         "{text}"
     );
     let drawn = std::fs::read_to_string(&svg).expect("the plot");

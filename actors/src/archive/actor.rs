@@ -213,7 +213,9 @@ pub struct ArchiveMetrics {
     duplicates: AtomicU64,
     full: AtomicU64,
     torn: AtomicU64,
+    out_of_range: AtomicU64,
     hours: AtomicU64,
+    failed_hours: AtomicU64,
     expired: AtomicU64,
     /// The Kafka sink's, when there is one.
     sink: Option<Arc<SinkStats>>,
@@ -226,7 +228,9 @@ impl ArchiveMetrics {
             (&self.duplicates, stats.duplicates),
             (&self.full, stats.full),
             (&self.torn, stats.torn),
+            (&self.out_of_range, stats.out_of_range),
             (&self.hours, stats.hours_written),
+            (&self.failed_hours, stats.failed_hours),
             (&self.expired, stats.expired),
         ];
         for (counter, value) in pairs {
@@ -242,16 +246,22 @@ impl crate::exposition::MetricsSource for ArchiveMetrics {
         out.family(
             "ethpeer_archive_events_total",
             Kind::Counter,
-            "Archive events by outcome: written to the hour's segment (replayed ones included), refused as duplicates, refused by a full hour, or torn lines cut at replay.",
+            "Archive events by outcome: written to the hour's segment (replayed ones included), refused as duplicates, by a full hour or for a time outside the accepted window, or torn lines cut at replay.",
         )
         .sample(&[("outcome", "written")], get(&self.written))
         .sample(&[("outcome", "duplicate")], get(&self.duplicates))
         .sample(&[("outcome", "full")], get(&self.full))
+        .sample(&[("outcome", "out_of_range")], get(&self.out_of_range))
         .sample(&[("outcome", "torn")], get(&self.torn));
         out.counter(
             "ethpeer_archive_hours_written_total",
             "Hours written as Parquet files (at their end, and at a clean stop).",
             get(&self.hours),
+        );
+        out.counter(
+            "ethpeer_archive_hour_failures_total",
+            "Attempts to write an hour's files that failed (its segment is kept and retried).",
+            get(&self.failed_hours),
         );
         out.counter(
             "ethpeer_archive_files_expired_total",

@@ -376,17 +376,26 @@ fn for_rows(
         error,
     };
     let reader = SerializedFileReader::new(file).map_err(pq)?;
-    let mut names: Option<Columns> = None;
-    for row in reader.into_iter() {
-        let row = row.map_err(pq)?;
-        let cols =
-            names.get_or_insert_with(|| row.get_column_iter().map(|(n, _)| n.clone()).collect());
-        each(cols, &row).ok_or_else(|| FileError::Column {
-            path: path.to_path_buf(),
-            column: "a required column",
-        })?;
-    }
-    Ok(())
+    // The Parquet crate's row reader panics on some types it does not model (a foreign
+    // or damaged file's annotations): that is this file's error, not the process's end.
+    let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut names: Option<Columns> = None;
+        for row in reader.into_iter() {
+            let row = row.map_err(pq)?;
+            let cols = names
+                .get_or_insert_with(|| row.get_column_iter().map(|(n, _)| n.clone()).collect());
+            each(cols, &row).ok_or_else(|| FileError::Column {
+                path: path.to_path_buf(),
+                column: "a required column",
+            })?;
+        }
+        Ok(())
+    }));
+    read.unwrap_or_else(|_| {
+        Err(pq(parquet::errors::ParquetError::General(
+            "the reader failed on this file's contents".into(),
+        )))
+    })
 }
 
 fn field<'r>(cols: &Columns, row: &'r Row, name: &str) -> Option<&'r Field> {

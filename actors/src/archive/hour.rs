@@ -8,7 +8,15 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use alloy_primitives::B256;
 
-use super::record::{ArchiveEvent, EventBody, IncludedRecord, TxRecord};
+use super::record::{ArchiveEvent, EventBody, IncludedRecord, SightingRecord, TxRecord};
+
+/// Sightings taken from one event at most: the observer records 64 peers per tx
+/// (`MAX_SIGHTINGS_PER_HASH`), so more comes only from a damaged or hostile event.
+pub const MAX_EVENT_SIGHTINGS: usize = 64;
+
+fn capped(sightings: &[SightingRecord]) -> &[SightingRecord] {
+    &sightings[..sightings.len().min(MAX_EVENT_SIGHTINGS)]
+}
 
 /// A transaction row: the earliest source's record, every source, the inclusion.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -88,7 +96,7 @@ impl Hour {
         match &event.body {
             EventBody::Tx(record) => self.add_tx(&event.source, record),
             EventBody::Rejected(record) => {
-                for s in &record.sightings {
+                for s in capped(&record.sightings) {
                     self.add_source(SourceRow {
                         time_ns: s.time_ns,
                         hash: record.hash,
@@ -109,7 +117,7 @@ impl Hour {
                 });
             }
             EventBody::Sightings(record) => {
-                for s in &record.sightings {
+                for s in capped(&record.sightings) {
                     self.add_source(SourceRow {
                         time_ns: s.time_ns,
                         hash: record.hash,
@@ -130,7 +138,7 @@ impl Hour {
     }
 
     fn add_tx(&mut self, source: &str, record: &TxRecord) {
-        for s in &record.sightings {
+        for s in capped(&record.sightings) {
             self.add_source(SourceRow {
                 time_ns: s.time_ns,
                 hash: record.hash,

@@ -30,8 +30,14 @@ use super::store::{ArchiveStore, StoreError};
 /// most; past it new events are dropped and counted ([`SinkStats::dropped`]).
 pub const SINK_BUFFER: usize = 65_536;
 
-/// Events per produce request at most (about 1 MiB, Kafka's default `max.request.size`).
+/// Events per produce request at most.
 pub const SINK_BATCH: usize = 1_000;
+
+/// Encoded bytes per produce request at most: under Kafka's default 1 MiB
+/// (`message.max.bytes` of the broker, `max.request.size` of clients), with room for the
+/// request's framing. An event alone larger than this cannot be published: it is
+/// dropped and counted.
+pub const SINK_BATCH_BYTES: usize = 900 * 1024;
 
 /// How long the sink waits to fill a batch after its first event.
 pub const SINK_LINGER: Duration = Duration::from_millis(50);
@@ -63,6 +69,9 @@ pub enum KafkaError {
     /// Not `kafka://host:port[,host:port...]/topic`.
     #[error("{0}: expected kafka://host:port[,host:port]/topic")]
     Url(String),
+    /// The topic does not exist (yet).
+    #[error("kafka: no topic {0} yet")]
+    NoTopic(String),
     /// The broker or client failed.
     #[error("kafka: {0}")]
     Client(#[from] rskafka::client::error::Error),
@@ -204,20 +213,36 @@ fn record(event: &ArchiveEvent) -> Record {
 async fn run_sink(url: KafkaUrl, mut rx: mpsc::Receiver<Arc<ArchiveEvent>>, stats: Arc<SinkStats>) {
     let mut partition: Option<PartitionClient> = None;
     let mut backoff = MIN_BACKOFF;
-    while let Some(first) = rx.recv().await {
-        let mut batch = vec![first];
+    let mut carried: Option<Record> = None;
+    while let Some(first) = match carried.take() {
+        Some(record) => Some(record),
+        None => rx.recv().await.map(|e| record(&e)),
+    } {
+        let mut bytes = first.approximate_size();
+        if bytes > SINK_BATCH_BYTES {
+            stats.dropped.fetch_add(1, Ordering::Relaxed);
+            continue;
+        }
+        let mut records = vec![first];
         let linger = tokio::time::sleep(SINK_LINGER);
         tokio::pin!(linger);
-        while batch.len() < SINK_BATCH {
-            tokio::select! {
-                next = rx.recv() => match next {
-                    Some(event) => batch.push(event),
-                    None => break,
-                },
-                () = &mut linger => break,
+        while records.len() < SINK_BATCH {
+            let next = tokio::select! {
+                next = rx.recv() => next,
+                () = &mut linger => None,
+            };
+            let Some(event) = next else {
+                break;
+            };
+            let next = record(&event);
+            if bytes + next.approximate_size() > SINK_BATCH_BYTES {
+                // The next batch starts with it.
+                carried = Some(next);
+                break;
             }
+            bytes += next.approximate_size();
+            records.push(next);
         }
-        let records: Vec<Record> = batch.iter().map(|e| record(e)).collect();
         loop {
             // The client retries inside a request; the sink bounds each attempt, so it
             // notices an absent broker, says so, and reconnects.
@@ -248,7 +273,7 @@ async fn run_sink(url: KafkaUrl, mut rx: mpsc::Receiver<Arc<ArchiveEvent>>, stat
                 }
                 Err(error) => {
                     let failures = stats.failures.fetch_add(1, Ordering::Relaxed);
-                    if failures.is_power_of_two() {
+                    if (failures + 1).is_power_of_two() {
                         log::warn!(
                             "kafka sink {}: {error}; {} events wait (retrying)",
                             url.topic,
@@ -302,19 +327,25 @@ pub async fn consume(
     retain: Option<Duration>,
     stop: impl std::future::Future<Output = ()>,
 ) -> Result<(), KafkaError> {
-    let mut store = ArchiveStore::open(dir, retain)?;
-    let mut offsets = read_offsets(dir)?;
+    let mut reader = Reader {
+        store: ArchiveStore::open(dir, retain)?,
+        offsets: read_offsets(dir)?,
+        skipped: 0,
+    };
     log::info!(
-        "archive: consuming {} from {:?} into {} ({} events held, positions {offsets:?})",
+        "archive: consuming {} from {:?} into {} at positions {:?}",
         url.topic,
         url.brokers,
         dir.display(),
-        store.stats.written
+        reader.offsets
+    );
+    log::info!(
+        "archive: holding {} events (replayed from its segments)",
+        reader.store.stats.written
     );
     tokio::pin!(stop);
     let mut partitions: Vec<PartitionClient> = Vec::new();
     let mut last_finalize = SystemTime::now();
-    let mut skipped = 0u64;
     loop {
         if partitions.is_empty() {
             tokio::select! {
@@ -329,57 +360,118 @@ pub async fn consume(
                 },
             }
         }
-        let mut took = 0usize;
-        for partition in &partitions {
-            let id = partition.partition();
-            let offset = match offsets.get(&id) {
-                Some(offset) => *offset,
-                None => partition.get_offset(OffsetAt::Earliest).await.unwrap_or(0),
-            };
-            let fetched = tokio::select! {
-                () = &mut stop => None,
-                fetched = partition.fetch_records(offset, 1..FETCH_BYTES, FETCH_WAIT_MS) => Some(fetched),
-            };
-            let Some(fetched) = fetched else {
-                return close(&mut store, dir, &offsets);
-            };
-            let records = match fetched {
-                Ok((records, _high)) => records,
-                Err(error) => {
-                    log::warn!("archive: kafka fetch: {error}; reconnecting");
-                    partitions.clear();
-                    tokio::time::sleep(MIN_BACKOFF).await;
-                    break;
-                }
-            };
-            for r in records {
-                let event = r.record.value.as_deref().map(ArchiveEvent::parse);
-                match event {
-                    Some(Ok(event)) if !matches!(event.body, EventBody::Offset(_)) => {
-                        store.append(&event)?;
-                    }
-                    _ => skipped += 1,
-                }
-                offsets.insert(id, r.offset.saturating_add(1));
-                took += 1;
+        // Stopping mid-round is safe: each record's event and position are taken
+        // together, between the round's awaits.
+        let round = tokio::select! {
+            () = &mut stop => break,
+            round = reader.round(&partitions) => round?,
+        };
+        match round {
+            Round::Took(0) => {}
+            Round::Took(_) => reader.commit(dir)?,
+            Round::Reconnect => {
+                partitions.clear();
+                tokio::time::sleep(MIN_BACKOFF).await;
             }
-        }
-        if took > 0 {
-            store.sync()?;
-            write_offsets(dir, &offsets)?;
-            log::info!(
-                "archive: holding {} events ({} duplicates refused, {skipped} unreadable skipped)",
-                store.stats.written,
-                store.stats.duplicates
-            );
         }
         let now = SystemTime::now();
         if now.duration_since(last_finalize).unwrap_or_default() >= super::actor::FINALIZE_TICK {
-            store.finalize_due(now)?;
+            reader.store.finalize_due(now)?;
             last_finalize = now;
+            // Listed again: a topic created since, or partitions added to it.
+            partitions.clear();
         }
     }
-    close(&mut store, dir, &offsets)
+    close(&mut reader.store, dir, &reader.offsets)
+}
+
+/// The consumer's archive and positions.
+struct Reader {
+    store: ArchiveStore,
+    offsets: BTreeMap<i32, i64>,
+    skipped: u64,
+}
+
+/// What one pass over the partitions did.
+enum Round {
+    /// Records taken.
+    Took(usize),
+    /// A fetch failed: list the partitions again.
+    Reconnect,
+}
+
+impl Reader {
+    /// One fetch from each partition, every record appended to the store.
+    async fn round(&mut self, partitions: &[PartitionClient]) -> Result<Round, KafkaError> {
+        let mut took = 0;
+        for partition in partitions {
+            let id = partition.partition();
+            let offset = match self.offsets.get(&id) {
+                Some(offset) => *offset,
+                None => match partition.get_offset(OffsetAt::Earliest).await {
+                    Ok(offset) => offset,
+                    Err(error) => {
+                        log::warn!("archive: kafka partition {id}: {error}; retrying");
+                        continue;
+                    }
+                },
+            };
+            let records = match partition
+                .fetch_records(offset, 1..FETCH_BYTES, FETCH_WAIT_MS)
+                .await
+            {
+                Ok((records, _high)) => records,
+                Err(rskafka::client::error::Error::ServerError {
+                    protocol_error: rskafka::client::error::ProtocolError::OffsetOutOfRange,
+                    ..
+                }) => {
+                    // Retention deleted what we had not read (or the topic was made
+                    // again): go on from its oldest record, saying how much was lost;
+                    // what is read twice is refused as a duplicate.
+                    let earliest = partition
+                        .get_offset(OffsetAt::Earliest)
+                        .await
+                        .unwrap_or(offset);
+                    log::warn!(
+                        "archive: kafka partition {id}: offset {offset} is out of range; \
+                         {} events skipped, resuming at {earliest}",
+                        earliest.saturating_sub(offset).max(0)
+                    );
+                    self.offsets.insert(id, earliest);
+                    continue;
+                }
+                Err(error) => {
+                    log::warn!("archive: kafka fetch: {error}; reconnecting");
+                    return Ok(Round::Reconnect);
+                }
+            };
+            for r in records {
+                match r.record.value.as_deref().map(ArchiveEvent::parse) {
+                    Some(Ok(event)) if !matches!(event.body, EventBody::Offset(_)) => {
+                        self.store.append(&event)?;
+                    }
+                    _ => self.skipped += 1,
+                }
+                self.offsets.insert(id, r.offset.saturating_add(1));
+                took += 1;
+            }
+        }
+        Ok(Round::Took(took))
+    }
+
+    /// Syncs the segments, then keeps the positions (in that order: a crash between
+    /// them re-reads events the store then refuses as duplicates).
+    fn commit(&mut self, dir: &Path) -> Result<(), KafkaError> {
+        self.store.sync()?;
+        write_offsets(dir, &self.offsets)?;
+        log::info!(
+            "archive: holding {} events ({} duplicates refused, {} unreadable skipped)",
+            self.store.stats.written,
+            self.store.stats.duplicates,
+            self.skipped
+        );
+        Ok(())
+    }
 }
 
 async fn consumer_partitions(url: &KafkaUrl) -> Result<Vec<PartitionClient>, KafkaError> {
@@ -389,7 +481,11 @@ async fn consumer_partitions(url: &KafkaUrl) -> Result<Vec<PartitionClient>, Kaf
         .iter()
         .find(|t| t.name == url.topic)
         .map(|t| t.partitions.iter().copied().collect())
-        .unwrap_or_else(|| vec![0]);
+        .unwrap_or_default();
+    if ids.is_empty() {
+        // Not created yet (no node has published): looked for again after a backoff.
+        return Err(KafkaError::NoTopic(url.topic.clone()));
+    }
     let mut out = Vec::new();
     for id in ids {
         out.push(

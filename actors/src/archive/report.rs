@@ -59,8 +59,11 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<(usize, usize), FileError
 
 /// What one transaction looked like across sources.
 struct Seen {
-    /// Each source's first sighting, ns.
+    /// Each source's first sighting, ns, from the sourcelog (a source without sightings
+    /// rows, lost at a crash, counts for coverage but is never timed).
     first: BTreeMap<String, i64>,
+    /// Every source that saw it.
+    sources: BTreeSet<String>,
     included: bool,
 }
 
@@ -77,7 +80,8 @@ pub struct PairStats {
     pub a_first: usize,
     /// Those `b` saw first.
     pub b_first: usize,
-    /// Lead of the first over the second, ms: p50, p90, p99.
+    /// `a`'s lead over `b`, ms (positive: `a` first, negative: `b` first): p50, p90,
+    /// p99 of the signed differences.
     pub lead_ms: [f64; 3],
 }
 
@@ -90,7 +94,8 @@ pub struct Report {
     pub txs: usize,
     /// Per source: transactions seen.
     pub coverage: BTreeMap<String, usize>,
-    /// Per source: transactions only it saw, and how many of those were included.
+    /// Per source: transactions only it saw, and how many of those were included (the
+    /// share printed is of the source's own coverage).
     pub exclusive: BTreeMap<String, (usize, usize)>,
     /// Every pair of sources.
     pub pairs: Vec<PairStats>,
@@ -113,34 +118,34 @@ pub fn percentile<T: Copy + Default>(sorted: &[T], p: f64) -> T {
 pub fn report(dir: &Path) -> Result<Report, FileError> {
     let stems = hours_in(dir)?;
     let mut seen: HashMap<B256, Seen> = HashMap::new();
-    let mut delays = Vec::new();
+    let mut included: HashMap<B256, i64> = HashMap::new();
     for stem in &stems {
         let mut hour = Hour::default();
         HourFiles::new(dir, stem).read_into(&mut hour)?;
+        // A tx whose sources first saw it on either side of an hour's end sits in two
+        // hours' files: its entries merge (every source, each one's earliest time).
         for row in hour.txs.values() {
-            let mut first = BTreeMap::new();
-            // A source without sourcelog rows is timed by the row's own first sighting.
-            for source in &row.sources {
-                first.insert(source.clone(), row.record.first_seen_ns);
+            let entry = seen.entry(row.record.hash).or_insert_with(|| Seen {
+                first: BTreeMap::new(),
+                sources: BTreeSet::new(),
+                included: false,
+            });
+            entry.sources.extend(row.sources.iter().cloned());
+            if let Some(delay) = row.inclusion_delay_ms() {
+                entry.included = true;
+                let d = included.entry(row.record.hash).or_insert(delay);
+                *d = (*d).max(delay);
             }
-            let entry = Seen {
-                first,
-                included: row.included.is_some(),
-            };
-            seen.insert(row.record.hash, entry);
-            delays.extend(row.inclusion_delay_ms());
         }
-        let mut earliest: HashMap<(B256, &str), i64> = HashMap::new();
         for s in &hour.sourcelog {
-            let t = earliest.entry((s.hash, &s.source)).or_insert(s.time_ns);
-            *t = (*t).min(s.time_ns);
-        }
-        for ((hash, source), t) in earliest {
-            if let Some(entry) = seen.get_mut(&hash) {
-                entry.first.insert(source.to_string(), t);
+            if let Some(entry) = seen.get_mut(&s.hash) {
+                let t = entry.first.entry(s.source.clone()).or_insert(s.time_ns);
+                *t = (*t).min(s.time_ns);
             }
         }
     }
+    // One delay per tx: from its earliest sighting anywhere (the largest of its rows').
+    let mut delays: Vec<i64> = included.into_values().collect();
     delays.sort_unstable();
     let mut report = Report {
         hours: stems.len(),
@@ -171,15 +176,17 @@ pub fn report(dir: &Path) -> Result<Report, FileError> {
 
 fn tally(report: &mut Report, s: &Seen) {
     let first = s.first.values().copied().min().unwrap_or(0);
-    for (source, t) in &s.first {
+    for source in &s.sources {
         *report.coverage.entry(source.clone()).or_default() += 1;
+    }
+    for (source, t) in &s.first {
         report
             .latency_ms
             .entry(source.clone())
             .or_default()
             .push(t.saturating_sub(first) as f64 / 1e6);
     }
-    if let (1, Some(only)) = (s.first.len(), s.first.keys().next()) {
+    if let (1, Some(only)) = (s.sources.len(), s.sources.iter().next()) {
         let e = report.exclusive.entry(only.clone()).or_default();
         e.0 += 1;
         e.1 += usize::from(s.included);
@@ -203,7 +210,7 @@ fn pair(seen: &HashMap<B256, Seen>, a: &str, b: &str) -> PairStats {
             std::cmp::Ordering::Greater => stats.b_first += 1,
             std::cmp::Ordering::Equal => {}
         }
-        leads.push(ta.abs_diff(*tb) as f64 / 1e6);
+        leads.push(tb.saturating_sub(*ta) as f64 / 1e6);
     }
     leads.sort_by(f64::total_cmp);
     stats.lead_ms = [0.5, 0.9, 0.99].map(|p| percentile(&leads, p));
@@ -232,14 +239,14 @@ impl Report {
             let (only, included) = self.exclusive.get(source).copied().unwrap_or_default();
             let _ = writeln!(
                 out,
-                "| {source} | {n} | {:.1}% | {only} ({:.1}%) | {included} |",
+                "| {source} | {n} | {:.1}% | {only} ({:.1}% of its) | {included} |",
                 share(*n, self.txs),
-                share(only, self.txs)
+                share(only, *n)
             );
         }
         let _ = writeln!(
             out,
-            "\n| pair (a / b) | both saw | a first | b first | lead p50 ms | p90 ms | p99 ms |"
+            "\n| pair (a / b) | both saw | a first | b first | a's lead p50 ms | p90 ms | p99 ms |"
         );
         let _ = writeln!(out, "|---|---|---|---|---|---|---|");
         for p in &self.pairs {

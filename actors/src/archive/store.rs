@@ -29,10 +29,27 @@ pub const SYNC_INTERVAL: Duration = Duration::from_secs(1);
 /// included within five blocks (60 s), so its inclusion joins its row.
 pub const FINALIZE_DELAY: Duration = Duration::from_secs(60);
 
-/// Events kept per (source, hour) at most: 16x mainnet's hourly ~62,500 (mempool-dumpster
-/// sees about 1.5 M txs a day). Past it an hour takes no more events (counted): the
-/// de-duplication set (about 60 bytes an event) stays under 64 MiB per open hour.
-pub const MAX_HOUR_EVENTS: usize = 1 << 20;
+/// Events kept per hour at most, every source together: a mainnet tx makes two (its
+/// verdict and its sightings) and mainnet has about 62,500 an hour (mempool-dumpster sees
+/// about 1.5 M a day), so this holds a fleet of 33 nodes. Past it an hour takes no more
+/// events (counted); the de-duplication set (8-byte keys, about 16 bytes an event with
+/// the table) stays under 64 MiB per open hour.
+pub const MAX_HOUR_EVENTS: usize = 1 << 22;
+
+/// Hours with an open segment at most. An event for another hour first writes and closes
+/// the oldest open one (its files; a later event for it reopens it and the next write
+/// merges), so a burst of events spread over many hours (a fleet's backlog, a hostile
+/// producer) holds at most this many files and de-duplication sets.
+pub const MAX_OPEN_HOURS: usize = 24;
+
+/// How far before now an event may be: the retention a Kafka topic keeps by default
+/// (`log.retention.hours` 168), so a consumer can catch up on a week's backlog. Older
+/// events are refused (counted).
+pub const MAX_EVENT_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// How far after now an event may be (a clock a little ahead, never a hostile far
+/// future); later events are refused (counted).
+pub const MAX_EVENT_LEAD: Duration = Duration::from_secs(3600);
 
 /// Inclusions of txs not archived yet (a block that came before the tx's `settled`
 /// event) kept at most: four hours of mainnet blocks' txs (about 170 per block).
@@ -65,6 +82,8 @@ pub enum Appended {
     Duplicate,
     /// Its hour holds [`MAX_HOUR_EVENTS`].
     Full,
+    /// Its time is outside [[`MAX_EVENT_AGE`] ago, [`MAX_EVENT_LEAD`] ahead].
+    OutOfRange,
     /// An inclusion of a tx not archived (yet): kept in memory for it.
     Pending,
 }
@@ -80,6 +99,10 @@ pub struct StoreStats {
     pub full: u64,
     /// Torn or unreadable segment lines dropped at replay.
     pub torn: u64,
+    /// Events refused for their time (see [`Appended::OutOfRange`]).
+    pub out_of_range: u64,
+    /// Hours whose files could not be written (their segments are kept; retried).
+    pub failed_hours: u64,
     /// Hours written to Parquet.
     pub hours_written: u64,
     /// Hour files deleted by retention.
@@ -90,8 +113,8 @@ pub struct StoreStats {
 struct OpenHour {
     path: PathBuf,
     wal: BufWriter<File>,
-    /// (hash, source) of every tx or rejected event.
-    seen: HashSet<(B256, String)>,
+    /// The [`dedup_key`] of every tx, rejected and sightings event.
+    seen: HashSet<u64>,
     /// The hashes (for routing inclusions).
     hashes: HashSet<B256>,
     dirty: bool,
@@ -103,11 +126,13 @@ pub struct ArchiveStore {
     retain: Option<Duration>,
     hours: BTreeMap<i64, OpenHour>,
     pending: LruCache<B256, IncludedRecord>,
+    /// The wall clock (a fixed one in tests).
+    clock: fn() -> SystemTime,
     /// The counters.
     pub stats: StoreStats,
 }
 
-/// An hour's name: `2026-12-05T21`.
+/// An hour's name: `2026-12-05T21` (hours before 1970 are refused before they get one).
 pub fn hour_stem(hour: i64) -> String {
     let secs = u64::try_from(hour.saturating_mul(3600)).unwrap_or(0);
     let (date, clock) = civil(secs);
@@ -138,6 +163,7 @@ impl ArchiveStore {
             pending: LruCache::new(
                 NonZeroUsize::new(MAX_PENDING_INCLUSIONS).unwrap_or(NonZeroUsize::MIN),
             ),
+            clock: SystemTime::now,
             stats: StoreStats::default(),
         };
         let mut segments: Vec<PathBuf> = std::fs::read_dir(&wal_dir)
@@ -167,6 +193,12 @@ impl ArchiveStore {
             store.stats.written += events.len() as u64;
         }
         Ok(store)
+    }
+
+    /// Reads the time from `clock` instead of the system's (tests at a fixed time).
+    pub fn with_clock(mut self, clock: fn() -> SystemTime) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// The events of a segment; a torn or unreadable tail is cut off the file.
@@ -233,7 +265,15 @@ impl ArchiveStore {
         let (Some(hash), Some(ms)) = (event.hash(), event.time_ms()) else {
             return Ok(Appended::Duplicate);
         };
+        let now = unix_ns((self.clock)()) / 1_000_000;
+        let age = i64::try_from(MAX_EVENT_AGE.as_millis()).unwrap_or(i64::MAX);
+        let lead = i64::try_from(MAX_EVENT_LEAD.as_millis()).unwrap_or(i64::MAX);
+        if ms < now.saturating_sub(age) || ms > now.saturating_add(lead) {
+            self.stats.out_of_range += 1;
+            return Ok(Appended::OutOfRange);
+        }
         let hour = hour_of(ms);
+        self.make_room(hour);
         let open = self.open_hour(hour)?;
         let key = dedup_key(event);
         if open.seen.contains(&key) {
@@ -256,6 +296,21 @@ impl ArchiveStore {
             self.write(hour, &included)?;
         }
         Ok(Appended::Written)
+    }
+
+    /// Before opening `hour`: if [`MAX_OPEN_HOURS`] are open, writes and closes the
+    /// oldest (a failure keeps it open and is counted: the cap is then passed, not the
+    /// data lost).
+    fn make_room(&mut self, hour: i64) {
+        if self.hours.contains_key(&hour) || self.hours.len() < MAX_OPEN_HOURS {
+            return;
+        }
+        if let Some(oldest) = self.hours.keys().next().copied() {
+            if let Err(error) = self.finalize(oldest, true) {
+                self.stats.failed_hours += 1;
+                log::warn!("archive: closing {}: {error}", hour_stem(oldest));
+            }
+        }
     }
 
     fn write(&mut self, hour: i64, event: &ArchiveEvent) -> Result<(), StoreError> {
@@ -292,21 +347,34 @@ impl ArchiveStore {
             .copied()
             .filter(|h| (h + 1).saturating_mul(HOUR_MS).saturating_add(delay) <= now_ms)
             .collect();
-        for hour in &due {
-            self.finalize(*hour, true)?;
+        let mut written = Vec::new();
+        for hour in due {
+            // One hour failing (a damaged earlier file, a full disk) keeps its segment for
+            // the next tick and stops no other hour.
+            match self.finalize(hour, true) {
+                Ok(()) => written.push(hour),
+                Err(error) => {
+                    self.stats.failed_hours += 1;
+                    log::warn!("archive: writing {}: {error}", hour_stem(hour));
+                }
+            }
         }
         self.expire(now_ms);
-        Ok(due)
+        Ok(written)
     }
 
     /// Writes every open hour's files as they stand (a clean stop); segments stay, so a
     /// restart within the hour goes on from them and rewrites the files at its end.
     pub fn checkpoint(&mut self) -> Result<(), StoreError> {
         let hours: Vec<i64> = self.hours.keys().copied().collect();
+        let mut first_error = None;
         for hour in hours {
-            self.finalize(hour, false)?;
+            if let Err(error) = self.finalize(hour, false) {
+                self.stats.failed_hours += 1;
+                first_error.get_or_insert(error);
+            }
         }
-        Ok(())
+        first_error.map_or(Ok(()), Err)
     }
 
     /// Writes `hour`'s files from its files so far and its segment; `close` also deletes
@@ -375,14 +443,26 @@ impl ArchiveStore {
     }
 }
 
-/// What makes an event a duplicate: its hash and source, and for sightings their kind
-/// (a tx has one verdict event and one sightings event per source).
-fn dedup_key(event: &ArchiveEvent) -> (B256, String) {
-    let hash = event.hash().unwrap_or_default();
-    match event.body {
-        EventBody::Sightings(_) => (hash, format!("{}\u{0}sightings", event.source)),
-        _ => (hash, event.source.clone()),
-    }
+/// What makes an event a duplicate: its hash, source and kind (a source may refuse a tx
+/// and accept it later, and sends one sightings event per tx), as a keyed 64-bit digest:
+/// two different events share one with probability 2^-64 per pair.
+fn dedup_key(event: &ArchiveEvent) -> u64 {
+    use std::hash::{Hash, Hasher};
+    static KEY: std::sync::OnceLock<(u64, u64)> = std::sync::OnceLock::new();
+    let (k0, k1) = *KEY.get_or_init(|| {
+        let mut bytes = [0u8; 16];
+        secp256k1::rand::RngCore::fill_bytes(&mut secp256k1::rand::rng(), &mut bytes);
+        let (a, b) = bytes.split_at(8);
+        (
+            u64::from_le_bytes(a.try_into().unwrap_or_default()),
+            u64::from_le_bytes(b.try_into().unwrap_or_default()),
+        )
+    });
+    let mut hasher = siphasher::sip::SipHasher13::new_with_keys(k0, k1);
+    event.hash().unwrap_or_default().hash(&mut hasher);
+    event.source.hash(&mut hasher);
+    std::mem::discriminant(&event.body).hash(&mut hasher);
+    hasher.finish()
 }
 
 /// A segment's events, the length of its readable prefix and the count of lines dropped.

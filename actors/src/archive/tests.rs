@@ -21,6 +21,17 @@ use crate::testing;
 /// 2026-12-05T21:00:00Z in ms.
 const HOUR_START_MS: i64 = 1_796_504_400_000;
 
+/// The store's clock in these tests: 2026-12-06T00:30Z, so every test hour is recent.
+fn test_now() -> std::time::SystemTime {
+    UNIX_EPOCH + Duration::from_millis(1_796_517_000_000)
+}
+
+fn open_store(dir: &std::path::Path, retain: Option<Duration>) -> ArchiveStore {
+    ArchiveStore::open(dir, retain)
+        .expect("open")
+        .with_clock(test_now)
+}
+
 fn validated(n: u64, at_ms: i64) -> TxArrival {
     let tx = Arc::new(testing::tx(testing::sender(n), 0, 68));
     let at = UNIX_EPOCH + Duration::from_millis(u64::try_from(at_ms).unwrap_or(0));
@@ -129,7 +140,7 @@ fn a_settled_arrival_becomes_a_dumpster_row_with_its_sightings() {
     assert_eq!(hour.txs[&s.hash].record.deliverers, 5);
     // The store takes both, once each.
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut store = ArchiveStore::open(dir.path(), None).expect("open");
+    let mut store = open_store(dir.path(), None);
     assert_eq!(store.append(&bare).expect("tx"), Appended::Written);
     assert_eq!(
         store.append(&sightings).expect("sightings"),
@@ -164,7 +175,7 @@ fn hour_names_round_trip() {
 #[test]
 fn a_crash_loses_only_the_torn_line_and_a_restart_refuses_duplicates() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut store = ArchiveStore::open(dir.path(), None).expect("open");
+    let mut store = open_store(dir.path(), None);
     for n in 0..10 {
         assert_eq!(
             store
@@ -186,7 +197,7 @@ fn a_crash_loses_only_the_torn_line_and_a_restart_refuses_duplicates() {
     bytes.extend_from_slice(br#"{"v":1,"source":"a","event":"tx","hash":"0x12"#);
     std::fs::write(&wal, &bytes).expect("write");
 
-    let mut store = ArchiveStore::open(dir.path(), None).expect("reopen");
+    let mut store = open_store(dir.path(), None);
     assert_eq!(store.stats.torn, 1);
     assert_eq!(std::fs::metadata(&wal).expect("wal").len() as usize, whole);
     for n in 0..12 {
@@ -256,7 +267,7 @@ fn a_crash_loses_only_the_torn_line_and_a_restart_refuses_duplicates() {
 #[test]
 fn a_clean_stop_writes_the_hour_so_far_and_a_restart_rewrites_it_whole() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut store = ArchiveStore::open(dir.path(), None).expect("open");
+    let mut store = open_store(dir.path(), None);
     store.append(&event(1, HOUR_START_MS)).expect("append");
     store.checkpoint().expect("checkpoint");
     let files = HourFiles::new(dir.path(), "2026-12-05T21");
@@ -264,7 +275,7 @@ fn a_clean_stop_writes_the_hour_so_far_and_a_restart_rewrites_it_whole() {
     files.read_into(&mut hour).expect("read");
     assert_eq!(hour.txs.len(), 1);
     drop(store);
-    let mut store = ArchiveStore::open(dir.path(), None).expect("reopen");
+    let mut store = open_store(dir.path(), None);
     assert_eq!(
         store.append(&event(1, HOUR_START_MS)).expect("append"),
         Appended::Duplicate
@@ -403,6 +414,44 @@ fn a_report_over_known_times_prints_exact_leads() {
 }
 
 #[test]
+fn events_outside_the_time_window_are_refused_and_open_hours_are_capped() {
+    use super::store::MAX_OPEN_HOURS;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = open_store(dir.path(), None);
+    let now = 1_796_517_000_000i64;
+    for ms in [now + 2 * 3_600_000, now - 8 * 24 * 3_600_000, -1, i64::MAX] {
+        assert_eq!(
+            store.append(&event(1, ms)).expect("append"),
+            Appended::OutOfRange,
+            "{ms}"
+        );
+    }
+    assert_eq!(store.stats.out_of_range, 4);
+    // A backlog spread over 30 hours keeps at most MAX_OPEN_HOURS segments open.
+    for h in 0..30i64 {
+        let ms = now - 30 * 3_600_000 + h * 3_600_000;
+        assert_eq!(
+            store.append(&event(h as u64, ms)).expect("append"),
+            Appended::Written
+        );
+        assert!(store.open_hours().len() <= MAX_OPEN_HOURS);
+    }
+    // Closed early, the first hours are already files; an event for one of them
+    // reopens it and a clean stop merges it into the same files.
+    let first = now - 30 * 3_600_000;
+    assert_eq!(
+        store.append(&event(100, first)).expect("append"),
+        Appended::Written
+    );
+    store.checkpoint().expect("checkpoint");
+    let mut hour = Hour::default();
+    HourFiles::new(dir.path(), &super::store::hour_stem(hour_of(first)))
+        .read_into(&mut hour)
+        .expect("read");
+    assert_eq!(hour.txs.len(), 2);
+}
+
+#[test]
 fn nearest_rank_percentiles() {
     let v: Vec<i64> = (1..=100).collect();
     assert_eq!(
@@ -416,8 +465,7 @@ fn nearest_rank_percentiles() {
 #[test]
 fn retention_deletes_only_hours_older_than_it() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut store =
-        ArchiveStore::open(dir.path(), Some(Duration::from_secs(2 * 3600))).expect("open");
+    let mut store = open_store(dir.path(), Some(Duration::from_secs(2 * 3600)));
     // Hours 21:00, 22:00 and 23:00 of one day, each written once it is over.
     for h in 0..3i64 {
         store
@@ -436,4 +484,24 @@ fn retention_deletes_only_hours_older_than_it() {
     assert_eq!(kept, [false, true, true]);
     assert_eq!(store.stats.expired, 3, "the 21:00 hour's three files");
     assert!(store.open_hours().is_empty());
+}
+
+#[test]
+fn a_damaged_file_is_an_error_and_a_failing_hour_stops_no_other() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let files = HourFiles::new(dir.path(), "2026-12-05T21");
+    std::fs::create_dir_all(files.txs.parent().expect("day")).expect("day dir");
+    std::fs::write(&files.txs, b"PAR1 not really a parquet file PAR1").expect("write");
+    assert!(files.read_into(&mut Hour::default()).is_err());
+    // The store keeps that hour's segment (counted) and still writes the next hour.
+    let mut store = open_store(dir.path(), None);
+    store.append(&event(1, HOUR_START_MS)).expect("append");
+    store
+        .append(&event(2, HOUR_START_MS + 3_600_000))
+        .expect("append");
+    let later = UNIX_EPOCH + Duration::from_millis(1_796_517_000_000);
+    let written = store.finalize_due(later).expect("finalize");
+    assert_eq!(written, vec![hour_of(HOUR_START_MS + 3_600_000)]);
+    assert_eq!(store.stats.failed_hours, 1);
+    assert!(dir.path().join("wal").join("2026-12-05T21.wal").exists());
 }
