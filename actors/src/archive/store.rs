@@ -166,6 +166,7 @@ impl ArchiveStore {
             clock: SystemTime::now,
             stats: StoreStats::default(),
         };
+        remove_stale_temporaries(dir);
         let mut segments: Vec<PathBuf> = std::fs::read_dir(&wal_dir)
             .map_err(io(&wal_dir))?
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -228,11 +229,19 @@ impl ArchiveStore {
                 .dir
                 .join("wal")
                 .join(format!("{}.wal", hour_stem(hour)));
+            let created = !path.exists();
             let file = OpenOptions::new()
                 .create(true)
                 .append(true)
                 .open(&path)
                 .map_err(io(&path))?;
+            if created {
+                // The new name itself must survive a power loss, not only its bytes.
+                let wal = self.dir.join("wal");
+                File::open(&wal)
+                    .and_then(|d| d.sync_all())
+                    .map_err(io(&wal))?;
+            }
             let open = OpenHour {
                 path,
                 wal: BufWriter::new(file),
@@ -496,6 +505,24 @@ fn read_segment(path: &Path) -> Result<(Vec<ArchiveEvent>, u64, u64), StoreError
         }
     }
     Ok((events, good, torn))
+}
+
+/// Deletes `*.parquet.tmp` files a crash left mid-write (their hour's segment is still
+/// there and writes them again).
+fn remove_stale_temporaries(dir: &Path) {
+    let Ok(days) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for day in days.flatten().map(|e| e.path()).filter(|p| p.is_dir()) {
+        let Ok(entries) = std::fs::read_dir(&day) else {
+            continue;
+        };
+        for path in entries.flatten().map(|e| e.path()) {
+            if path.to_string_lossy().ends_with(".parquet.tmp") {
+                let _ = std::fs::remove_file(&path);
+            }
+        }
+    }
 }
 
 /// The hour index of a stem (`2026-12-05T21`).

@@ -505,3 +505,14 @@ fn a_damaged_file_is_an_error_and_a_failing_hour_stops_no_other() {
     assert_eq!(store.stats.failed_hours, 1);
     assert!(dir.path().join("wal").join("2026-12-05T21.wal").exists());
 }
+
+#[test]
+fn a_half_written_file_left_by_a_crash_is_removed_at_open() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let day = dir.path().join("2026-12-05");
+    std::fs::create_dir_all(&day).expect("day");
+    let tmp = day.join("2026-12-05T21.transactions.parquet.tmp");
+    std::fs::write(&tmp, b"half").expect("tmp");
+    let _store = open_store(dir.path(), None);
+    assert!(!tmp.exists());
+}
