@@ -516,3 +516,33 @@ fn a_half_written_file_left_by_a_crash_is_removed_at_open() {
     let _store = open_store(dir.path(), None);
     assert!(!tmp.exists());
 }
+
+#[test]
+fn a_refused_tx_goes_to_the_trash_with_the_pools_reason() {
+    use crate::txs::pool::PoolError;
+    let mut refused = validated(9, HOUR_START_MS + 7);
+    refused.verdict = Some(Verdict::Rejected(PoolError::Underpriced));
+    refused.tx = None;
+    let e = ArchiveEvent::from_arrival("a", &refused).expect("a refusal");
+    let EventBody::Rejected(r) = &e.body else {
+        panic!("not a refusal: {e:?}");
+    };
+    assert_eq!(r.reason, PoolError::Underpriced.to_string());
+    assert_eq!(
+        (r.timestamp_ms, r.client.as_str()),
+        (HOUR_START_MS + 7, "Geth/v1.17.10")
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut hour = Hour::default();
+    hour.add(&e);
+    hour.add(&e);
+    let files = HourFiles::new(dir.path(), "2026-12-05T21");
+    files.write(&hour).expect("write");
+    let mut back = Hour::default();
+    files.read_into(&mut back).expect("read");
+    assert!(back.txs.is_empty());
+    assert_eq!(back.trash.len(), 1);
+    assert_eq!(back.trash[0].reason, PoolError::Underpriced.to_string());
+    assert_eq!(back.trash[0].source, "a");
+    assert_eq!(back.sourcelog.len(), 2);
+}
