@@ -50,6 +50,24 @@ fn python() -> Option<PathBuf> {
     None
 }
 
+/// What `tests/interop/archive_check.py` (pyarrow) reads of the archive at `dir`.
+async fn pyarrow_read(python: &std::path::Path, dir: &std::path::Path) -> Value {
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/archive_check.py");
+    let output = tokio::process::Command::new(python)
+        .arg(script)
+        .arg(dir)
+        .output()
+        .await
+        .expect("python runs");
+    assert!(
+        output.status.success(),
+        "archive_check.py: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("JSON")
+}
+
 /// Sends dev transfers with nonces `nonces` from each of the 4 dev accounts to `a`.
 async fn send(a: &Binary, nonces: std::ops::Range<u64>) -> Vec<B256> {
     let mut hashes = Vec::new();
@@ -134,20 +152,7 @@ async fn an_archive_keeps_every_tx_once_across_a_kill_and_a_restart() {
     let status = b.exit(Duration::from_secs(30)).await;
     assert!(status.is_some_and(|s| s.success()), "{status:?}");
 
-    let output = tokio::process::Command::new(&python)
-        .arg(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/archive_check.py"),
-        )
-        .arg(&archive_dir)
-        .output()
-        .await
-        .expect("python runs");
-    assert!(
-        output.status.success(),
-        "archive_check.py: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let read: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let read = pyarrow_read(&python, std::path::Path::new(&archive_dir)).await;
     let hashes: Vec<B256> = serde_json::from_value(read["hashes"].clone()).expect("hashes");
     let unique: std::collections::HashSet<B256> = hashes.iter().copied().collect();
     assert_eq!(
@@ -314,20 +319,7 @@ async fn txs_from_geth_and_ethereumjs_peers_survive_a_kill_in_the_archive() {
     let exit = node.exit(Duration::from_secs(30)).await;
     assert!(exit.is_some_and(|s| s.success()), "{exit:?}");
 
-    let output = tokio::process::Command::new(&python)
-        .arg(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/archive_check.py"),
-        )
-        .arg(&archive)
-        .output()
-        .await
-        .expect("python runs");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let read: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let read = pyarrow_read(&python, &archive).await;
     let mut hashes: Vec<B256> = serde_json::from_value(read["hashes"].clone()).expect("hashes");
     hashes.sort();
     let mut want = [first, second].concat();

@@ -96,16 +96,7 @@ impl Hour {
         match &event.body {
             EventBody::Tx(record) => self.add_tx(&event.source, record),
             EventBody::Rejected(record) => {
-                for s in capped(&record.sightings) {
-                    self.add_source(SourceRow {
-                        time_ns: s.time_ns,
-                        hash: record.hash,
-                        source: event.source.clone(),
-                        peer: s.peer.clone(),
-                        client: s.client.clone(),
-                        delivery: s.delivery.clone(),
-                    });
-                }
+                self.add_sightings(record.hash, &event.source, &record.sightings);
                 self.add_trash(TrashRow {
                     timestamp_ms: record.timestamp_ms,
                     hash: record.hash,
@@ -117,16 +108,7 @@ impl Hour {
                 });
             }
             EventBody::Sightings(record) => {
-                for s in capped(&record.sightings) {
-                    self.add_source(SourceRow {
-                        time_ns: s.time_ns,
-                        hash: record.hash,
-                        source: event.source.clone(),
-                        peer: s.peer.clone(),
-                        client: s.client.clone(),
-                        delivery: s.delivery.clone(),
-                    });
-                }
+                self.add_sightings(record.hash, &event.source, &record.sightings);
                 if let Some(row) = self.txs.get_mut(&record.hash) {
                     row.record.announcers = row.record.announcers.max(record.announcers);
                     row.record.deliverers = row.record.deliverers.max(record.deliverers);
@@ -138,16 +120,7 @@ impl Hour {
     }
 
     fn add_tx(&mut self, source: &str, record: &TxRecord) {
-        for s in capped(&record.sightings) {
-            self.add_source(SourceRow {
-                time_ns: s.time_ns,
-                hash: record.hash,
-                source: source.to_string(),
-                peer: s.peer.clone(),
-                client: s.client.clone(),
-                delivery: s.delivery.clone(),
-            });
-        }
+        self.add_sightings(record.hash, source, &record.sightings);
         let mut fields = record.clone();
         fields.sightings = Vec::new();
         let included = self.inclusions.remove(&record.hash);
@@ -171,6 +144,21 @@ impl Hour {
                     old.record = row.record;
                 }
             }
+        }
+    }
+
+    /// Adds `source`'s sightings of `hash` to the sourcelog (at most
+    /// [`MAX_EVENT_SIGHTINGS`]).
+    fn add_sightings(&mut self, hash: B256, source: &str, sightings: &[SightingRecord]) {
+        for s in capped(sightings) {
+            self.add_source(SourceRow {
+                time_ns: s.time_ns,
+                hash,
+                source: source.to_string(),
+                peer: s.peer.clone(),
+                client: s.client.clone(),
+                delivery: s.delivery.clone(),
+            });
         }
     }
 

@@ -376,17 +376,22 @@ impl Handler<crate::feed::events::SubscribePeerEvents> for PeerManager {
         // node was still starting) are told first, so it knows every connected peer.
         for peer in self.peers.values() {
             if let Some(handle) = &peer.handle {
-                msg.0.do_send(NodeEvent::PeerConnected {
-                    id: handle.id,
-                    addr: peer.session.enode.addr,
-                    direction: peer.session.direction,
-                    version: peer.session.version,
-                    client: peer.session.client.clone(),
-                    caps: peer.session.caps.clone(),
-                });
+                msg.0.do_send(connected(handle.id, &peer.session));
             }
         }
         self.subscribers.add_peer_watcher(msg.0);
+    }
+}
+
+/// The event of a registered peer.
+fn connected(id: PeerId, session: &SessionInfo) -> NodeEvent {
+    NodeEvent::PeerConnected {
+        id,
+        addr: session.enode.addr,
+        direction: session.direction,
+        version: session.version,
+        client: session.client.clone(),
+        caps: session.caps.clone(),
     }
 }
 
@@ -416,14 +421,8 @@ impl Handler<PeerEvent> for PeerManager {
                     peer.session.client,
                     peer.session.enode.addr
                 );
-                self.subscribers.publish_reliably(NodeEvent::PeerConnected {
-                    id: handle.id,
-                    addr: peer.session.enode.addr,
-                    direction: peer.session.direction,
-                    version: peer.session.version,
-                    client: peer.session.client.clone(),
-                    caps: peer.session.caps.clone(),
-                });
+                self.subscribers
+                    .publish_reliably(connected(handle.id, &peer.session));
                 peer.handle = Some(handle);
             }
             PeerEvent::Unregistered { id, reason } => {
