@@ -257,6 +257,26 @@ async fn txs_from_geth_and_ethereumjs_peers_survive_a_kill_in_the_archive() {
     ];
     let status = crate::common::ethtest(&testdata).status;
     let genesis = testdata.join("ethtest/genesis.json");
+    // The archiving node on the ethtest chain, peered with geth; the ethereumjs peer
+    // dialing it.
+    let start = |datadir: std::path::PathBuf| {
+        let (testdata, args) = (&testdata, &args);
+        async move {
+            let mut node = crate::geth::ethtest_node(&datadir, testdata, args).await;
+            node.log_line(&["peer connected", "Geth/"]).await;
+            node
+        }
+    };
+    let dial = |node: &Binary| {
+        let (interop, status, genesis, enode) = (&interop, &status, &genesis, node.enode.clone());
+        async move {
+            let mut js =
+                crate::interop::NodePeer::start_with_genesis(interop, Some(enode), status, genesis)
+                    .await;
+            js.event("ready").await;
+            js
+        }
+    };
     let js_send = |nonce| {
         let (hash, raw) = crate::geth_peer::raw_transfer(&testdata, nonce);
         let bytes = alloy_primitives::hex::decode(&raw).expect("hex");
@@ -276,16 +296,8 @@ async fn txs_from_geth_and_ethereumjs_peers_survive_a_kill_in_the_archive() {
         hash
     };
 
-    let mut node = crate::geth::ethtest_node(&dir.path().join("n"), &testdata, &args).await;
-    node.log_line(&["peer connected", "Geth/"]).await;
-    let mut js = crate::interop::NodePeer::start_with_genesis(
-        &interop,
-        Some(node.enode.clone()),
-        &status,
-        &genesis,
-    )
-    .await;
-    js.event("ready").await;
+    let mut node = start(dir.path().join("n")).await;
+    let mut js = dial(&node).await;
     let first = [geth_send(603).await, {
         let (hash, message) = js_send(604);
         js.send(2, &message).await;
@@ -297,18 +309,10 @@ async fn txs_from_geth_and_ethereumjs_peers_survive_a_kill_in_the_archive() {
     node.kill().await;
     drop(js);
 
-    let mut node = crate::geth::ethtest_node(&dir.path().join("n"), &testdata, &args).await;
-    node.log_line(&["peer connected", "Geth/"]).await;
+    let mut node = start(dir.path().join("n")).await;
     // geth offers its pool again (both txs: ethpeer had relayed the second to it).
     eventually("the node pools both again", || holds_all(&node, &first)).await;
-    let mut js = crate::interop::NodePeer::start_with_genesis(
-        &interop,
-        Some(node.enode.clone()),
-        &status,
-        &genesis,
-    )
-    .await;
-    js.event("ready").await;
+    let mut js = dial(&node).await;
     let second = [geth_send(605).await, {
         let (hash, message) = js_send(606);
         js.send(2, &message).await;
