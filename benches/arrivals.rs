@@ -16,12 +16,11 @@
 mod support;
 
 use std::collections::HashMap;
-use std::io::BufRead;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use alloy_consensus::{SignableTransaction, Signed, TxEip1559, TxEnvelope};
-use alloy_primitives::{keccak256, Address, TxKind, B256, U256};
+use alloy_consensus::TxEnvelope;
+use alloy_primitives::{keccak256, Address, B256, U256};
 use ethpeer_actors::chain::MemoryChainStore;
 use ethpeer_actors::eth::{genesis, EthMessage, Transactions};
 use ethpeer_actors::p2p::{self as p2p, P2pMessage};
@@ -69,22 +68,8 @@ fn senders() -> (Vec<SecretKey>, alloy_genesis::Genesis) {
 
 /// `total` signed transfers (two signing threads), tx `k` as described at [`SENDERS`].
 fn sign_all(keys: &[SecretKey], total: usize) -> Vec<TxEnvelope> {
-    let sign = |k: usize| {
-        let tx = TxEip1559 {
-            chain_id: 1337,
-            nonce: (k / SENDERS) as u64,
-            gas_limit: 21_000,
-            max_fee_per_gas: 10_000_000_000,
-            max_priority_fee_per_gas: 1_000_000_000,
-            to: TxKind::Call(Address::repeat_byte(0x42)),
-            value: U256::from(1),
-            ..Default::default()
-        };
-        let key = B256::from(keys[k % SENDERS].secret_bytes());
-        let signature =
-            alloy_consensus::crypto::secp256k1::sign_message(key, tx.signature_hash()).unwrap();
-        TxEnvelope::Eip1559(Signed::new_unhashed(tx, signature))
-    };
+    let sign =
+        |k: usize| TxEnvelope::Eip1559(support::transfer(&keys[k % SENDERS], (k / SENDERS) as u64));
     let half = total / 2;
     std::thread::scope(|scope| {
         let first = scope.spawn(|| (0..half).map(sign).collect::<Vec<_>>());
@@ -116,15 +101,7 @@ fn start_node(
         .stderr(std::process::Stdio::inherit())
         .spawn()
         .unwrap();
-    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let enode = lines.next().unwrap().unwrap();
-    let ws = loop {
-        let line = lines.next().unwrap().unwrap();
-        if let Some(url) = line.strip_prefix("ws ") {
-            break url.to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
+    let (enode, ws) = support::printed(&mut child, "ws ");
     (child, enode, ws)
 }
 

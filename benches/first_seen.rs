@@ -24,9 +24,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use alloy_consensus::{SignableTransaction, TxEip1559};
 use alloy_eips::eip2718::Encodable2718;
-use alloy_primitives::{keccak256, Address, TxKind, B256, U256};
+use alloy_primitives::{keccak256, Address, B256, U256};
 use ethpeer_actors::eth::{genesis, PooledTx};
 use futures::{SinkExt, StreamExt};
 use secp256k1::SecretKey;
@@ -350,20 +349,7 @@ fn main() {
     let genesis_hash = genesis::genesis_header(&spec).unwrap().hash_slow();
     let signed: Vec<(B256, String)> = (0..txs)
         .map(|k| {
-            let tx = TxEip1559 {
-                chain_id: 1337,
-                nonce: (k / SENDERS) as u64,
-                gas_limit: 21_000,
-                max_fee_per_gas: 10_000_000_000,
-                max_priority_fee_per_gas: 1_000_000_000,
-                to: TxKind::Call(Address::repeat_byte(0x42)),
-                value: U256::from(1),
-                ..Default::default()
-            };
-            let key = B256::from(keys[k % SENDERS].secret_bytes());
-            let signature =
-                alloy_consensus::crypto::secp256k1::sign_message(key, tx.signature_hash()).unwrap();
-            let tx = PooledTx::Eip1559(tx.into_signed(signature));
+            let tx = PooledTx::Eip1559(support::transfer(&keys[k % SENDERS], (k / SENDERS) as u64));
             (
                 *tx.hash(),
                 alloy_primitives::hex::encode_prefixed(tx.encoded_2718()),

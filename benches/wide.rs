@@ -14,7 +14,6 @@
 #[path = "support/mod.rs"]
 mod support;
 
-use std::io::BufRead;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -61,15 +60,7 @@ fn start_node(dir: &std::path::Path, peers: usize) -> (std::process::Child, Stri
         .stderr(std::process::Stdio::inherit())
         .spawn()
         .unwrap();
-    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let enode = lines.next().unwrap().unwrap();
-    let metrics = loop {
-        let line = lines.next().unwrap().unwrap();
-        if let Some(url) = line.strip_prefix("metrics ") {
-            break url.to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
+    let (enode, metrics) = support::printed(&mut child, "metrics ");
     (child, enode, metrics)
 }
 

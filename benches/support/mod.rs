@@ -356,3 +356,44 @@ pub async fn line_with(lines: &mut NodeLines, prefix: &str) -> String {
         }
     }
 }
+
+/// A signed EIP-1559 transfer of 1 wei to 0x4242… on chain 1337 (the benches' genesis),
+/// from `key` with `nonce`.
+pub fn transfer(
+    key: &SecretKey,
+    nonce: u64,
+) -> alloy_consensus::Signed<alloy_consensus::TxEip1559> {
+    use alloy_consensus::SignableTransaction;
+    let tx = alloy_consensus::TxEip1559 {
+        chain_id: 1337,
+        nonce,
+        gas_limit: 21_000,
+        max_fee_per_gas: 10_000_000_000,
+        max_priority_fee_per_gas: 1_000_000_000,
+        to: alloy_primitives::TxKind::Call(alloy_primitives::Address::repeat_byte(0x42)),
+        value: alloy_primitives::U256::from(1),
+        ..Default::default()
+    };
+    let secret = alloy_primitives::B256::from(key.secret_bytes());
+    let signature = alloy_consensus::crypto::secp256k1::sign_message(secret, tx.signature_hash())
+        .expect("a valid key signs");
+    tx.into_signed(signature)
+}
+
+/// Reads a child node's stdout facts: its enode URL (the first line), then the first
+/// line starting with `prefix` (`ws `, `metrics `, ...), without it; the rest of stdout
+/// is drained on a thread so the node never blocks on it.
+pub fn printed(child: &mut std::process::Child, prefix: &str) -> (String, String) {
+    use std::io::BufRead;
+    let stdout = child.stdout.take().expect("stdout piped");
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let enode = lines.next().expect("an enode line").expect("readable");
+    let value = loop {
+        let line = lines.next().expect("the node's facts").expect("readable");
+        if let Some(value) = line.strip_prefix(prefix) {
+            break value.to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    (enode, value)
+}
