@@ -141,6 +141,10 @@ async fn pooled(node: &Binary, hashes: &[B256]) -> bool {
 
 #[actix_rt::test]
 async fn a_fleet_of_three_feeds_one_archive_through_kafka() {
+    // Heavy: a JVM broker and five node processes; run alone among the heavy tests
+    // (common::heavy). Beside the light ones its broker's start took both cores long
+    // enough for the timing of the sampling test to fail once in a full run.
+    let _heavy = crate::common::heavy().await;
     if !kafka_available() {
         return;
     }

@@ -1,5 +1,5 @@
 //! One lock for the heavy integration tests (the 20-node mesh, the go-ethereum eth suite
-//! runs, the geth peers): each starts many processes or nodes and needs both cores for its
+//! runs, the geth peers, the Kafka fleet): each starts many processes or nodes and needs both cores for its
 //! timeouts to mean anything, so they run one at a time while the light tests go on
 //! beside them.
 
