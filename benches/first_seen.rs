@@ -8,6 +8,10 @@
 //! `newPendingTransactions`. It prints how often each was first, the lead's percentiles
 //! and each one's coverage.
 //!
+//! The origins are geth only: ethereumjs's devp2p (the `tests/interop` peer) speaks eth/68 at
+//! most, and geth v1.17.10 drops an eth/68-only peer at the handshake as "useless peer"
+//! (tried), so an ethereumjs origin could reach ethpeer but never the geth listener.
+//!
 //! Run: `cargo bench --bench first_seen` (needs `.ci/go-tools`' geth, or `$ETHPEER_GO_BIN`).
 //! `FIRST_SEEN_TXS` (300), `FIRST_SEEN_ORIGINS` (4), `FIRST_SEEN_ARRIVAL_WAIT` (ethpeer's
 //! `--txpool.arrivalwait`, 500) and `FIRST_SEEN_VERBOSITY` (ethpeer's, 2) change the run.
@@ -273,6 +277,16 @@ async fn watch(
     });
 }
 
+/// A child process killed and reaped when dropped.
+struct Reaped(Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Tiers in `heard`: 0 geth, 1 ethpeer `seen`, 2 ethpeer `validated`.
 fn ethpeer_key(result: &Value) -> Option<(B256, u8)> {
     let hash = result["hash"].as_str()?.parse().ok()?;
@@ -389,7 +403,9 @@ fn main() {
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
-    let mut lines = std::io::BufReader::new(ours.stdout.take().unwrap()).lines();
+    // Killed on every way out, a panic included (its stderr holds the bench's pipe open).
+    let mut ours = Reaped(ours);
+    let mut lines = std::io::BufReader::new(ours.0.stdout.take().unwrap()).lines();
     let _enode = lines.next().unwrap().unwrap();
     let (mut our_rpc, mut our_ws) = (String::new(), String::new());
     while our_rpc.is_empty() || our_ws.is_empty() {
@@ -475,8 +491,7 @@ fn main() {
         drop(listener);
         sent
     });
-    let _ = ours.kill();
-    let _ = ours.wait();
+    drop(ours);
     let heard = heard.lock().unwrap();
     println!("{txs} txs sent one by one (20 ms apart) to {origins} geth v1.17.10 origins in turn; each watcher peered with every origin; ethpeer --txpool.arrivalwait {arrival_wait}");
     println!("| ethpeer event vs geth's newPendingTransactions | ethpeer first | lead p50 ms | p10 ms | p1 ms | ethpeer saw | geth saw | only ethpeer / only geth |");
