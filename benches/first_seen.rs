@@ -381,7 +381,7 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(500);
-    let mut ours = Command::new(env!("CARGO_BIN_EXE_ethpeer"))
+    let ours = Command::new(env!("CARGO_BIN_EXE_ethpeer"))
         .arg("node")
         .arg("--datadir")
         .arg(dir.path().join("ethpeer"))
