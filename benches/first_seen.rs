@@ -240,14 +240,19 @@ fn address(key: &SecretKey) -> Address {
     Address::from_slice(&keccak256(&public[1..])[12..])
 }
 
+/// How ethpeer first had each tx (`kind` of its `seen` arrival: broadcast, fetched, pooled).
+type Kinds = Arc<Mutex<HashMap<B256, String>>>;
+
 /// A socket to `url` subscribed with `method` and `params`; each notification's result
-/// goes to `heard` with the instant it arrived, through `key`.
+/// goes to `heard` with the instant it arrived, through `key`, and the `kind` of a `seen`
+/// arrival to `kinds`.
 async fn watch(
     url: &str,
     method: &str,
     params: Value,
     heard: Arc<Mutex<HashMap<(B256, u8), Instant>>>,
     key: fn(&Value) -> Option<(B256, u8)>,
+    kinds: Kinds,
 ) {
     let stream = TcpStream::connect(url.trim_start_matches("ws://").trim_end_matches('/'))
         .await
@@ -270,8 +275,12 @@ async fn watch(
             let Ok(note) = serde_json::from_str::<Value>(&text) else {
                 continue;
             };
-            if let Some(k) = key(&note["params"]["result"]) {
+            let result = &note["params"]["result"];
+            if let Some(k) = key(result) {
                 heard.lock().unwrap().entry(k).or_insert(at);
+                if let (1, Some(kind)) = (k.1, result["kind"].as_str()) {
+                    kinds.lock().unwrap().insert(k.0, kind.to_string());
+                }
             }
         }
     });
@@ -424,6 +433,7 @@ fn main() {
         .build()
         .unwrap();
     let heard: Arc<Mutex<HashMap<(B256, u8), Instant>>> = Arc::default();
+    let kinds: Kinds = Arc::default();
     let sent_hashes = runtime.block_on(async {
         let mut listener = Geth::start(dir.path(), "listener");
         let mut nodes: Vec<Geth> = (0..origins)
@@ -468,6 +478,7 @@ fn main() {
             json!(["newPendingTransactions"]),
             heard.clone(),
             geth_key,
+            kinds.clone(),
         )
         .await;
         watch(
@@ -476,6 +487,7 @@ fn main() {
             json!(["txArrivals", {"tiers": ["seen", "validated"]}]),
             heard.clone(),
             ethpeer_key,
+            kinds.clone(),
         )
         .await;
         let mut sent = Vec::new();
@@ -498,4 +510,23 @@ fn main() {
     println!("|---|---|---|---|---|---|---|---|");
     compare("`seen` (decoded)", &sent_hashes, &heard, 1);
     compare("`validated` (pooled)", &sent_hashes, &heard, 2);
+    // The race by how ethpeer first had the tx: a broadcast to it (geth's origins send
+    // whole txs to ⌈√n⌉ of their peers and announce them to the rest) or an announcement
+    // it then fetched.
+    let kinds = kinds.lock().unwrap();
+    for kind in ["broadcast", "fetched", "pooled"] {
+        let subset: Vec<B256> = sent_hashes
+            .iter()
+            .filter(|h| kinds.get(*h).is_some_and(|k| k == kind))
+            .copied()
+            .collect();
+        if !subset.is_empty() {
+            compare(
+                &format!("`seen`, ethpeer's first copy {kind}"),
+                &subset,
+                &heard,
+                1,
+            );
+        }
+    }
 }
