@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use alloy_consensus::TxEnvelope;
-use alloy_primitives::{keccak256, Address, B256, U256};
+use alloy_primitives::B256;
 use ethpeer_actors::chain::MemoryChainStore;
 use ethpeer_actors::eth::{genesis, EthMessage, Transactions};
 use ethpeer_actors::p2p::{self as p2p, P2pMessage};
@@ -42,28 +42,6 @@ fn env(name: &str, default: usize) -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-fn address(key: &SecretKey) -> Address {
-    let public = key
-        .public_key(secp256k1::SECP256K1)
-        .serialize_uncompressed();
-    Address::from_slice(&keccak256(&public[1..])[12..])
-}
-
-/// The senders' keys and a genesis (the dev network's config) funding them.
-fn senders() -> (Vec<SecretKey>, alloy_genesis::Genesis) {
-    let keys: Vec<SecretKey> = (0..SENDERS)
-        .map(|i| SecretKey::from_byte_array(keccak256(format!("arrivals {i}")).0).unwrap())
-        .collect();
-    let mut spec = genesis::dev_genesis();
-    for key in &keys {
-        spec.alloc.insert(
-            address(key),
-            alloy_genesis::GenesisAccount::default().with_balance(U256::from(10u128.pow(21))),
-        );
-    }
-    (keys, spec)
 }
 
 /// `total` signed transfers (two signing threads), tx `k` as described at [`SENDERS`].
@@ -243,7 +221,7 @@ fn main() {
     let seconds = env("ARRIVALS_SECONDS", 5).max(1);
     let total = rate * seconds;
     let dir = tempfile::tempdir().unwrap();
-    let (keys, spec) = senders();
+    let (keys, spec) = support::funded_senders(SENDERS, "arrivals");
     std::fs::write(
         dir.path().join("genesis.json"),
         serde_json::to_vec(&spec).unwrap(),

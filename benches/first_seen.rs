@@ -29,10 +29,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use alloy_eips::eip2718::Encodable2718;
-use alloy_primitives::{keccak256, Address, B256, U256};
+use alloy_primitives::B256;
 use ethpeer_actors::eth::{genesis, PooledTx};
 use futures::{SinkExt, StreamExt};
-use secp256k1::SecretKey;
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -233,13 +232,6 @@ impl Drop for Geth {
     }
 }
 
-fn address(key: &SecretKey) -> Address {
-    let public = key
-        .public_key(secp256k1::SECP256K1)
-        .serialize_uncompressed();
-    Address::from_slice(&keccak256(&public[1..])[12..])
-}
-
 /// How ethpeer first had each tx (`kind` of its `seen` arrival: broadcast, fetched, pooled).
 type Kinds = Arc<Mutex<HashMap<B256, String>>>;
 
@@ -358,16 +350,7 @@ fn main() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let keys: Vec<SecretKey> = (0..SENDERS)
-        .map(|i| SecretKey::from_byte_array(keccak256(format!("first seen {i}")).0).unwrap())
-        .collect();
-    let mut spec = genesis::dev_genesis();
-    for key in &keys {
-        spec.alloc.insert(
-            address(key),
-            alloy_genesis::GenesisAccount::default().with_balance(U256::from(10u128.pow(21))),
-        );
-    }
+    let (keys, spec) = support::funded_senders(SENDERS, "first seen");
     std::fs::write(
         dir.path().join("genesis.json"),
         serde_json::to_vec(&spec).unwrap(),

@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use alloy_primitives::keccak256;
 use ethpeer_actors::chain::{self, ChainStore, MemoryChainStore};
 use ethpeer_actors::eth::{genesis, EthMessage, EthVersion, GetBlockHeaders, RequestPair};
 use ethpeer_actors::p2p::{self as p2p, P2pMessage};
@@ -355,6 +356,27 @@ pub async fn line_with(lines: &mut NodeLines, prefix: &str) -> String {
             return rest.to_string();
         }
     }
+}
+
+/// `count` sender keys derived from `label` and the dev network's genesis funding each
+/// with 1,000 ether: the benches' genesis (chain 1337, every fork at 0).
+pub fn funded_senders(count: usize, label: &str) -> (Vec<SecretKey>, alloy_genesis::Genesis) {
+    let keys: Vec<SecretKey> = (0..count)
+        .map(|i| SecretKey::from_byte_array(keccak256(format!("{label} {i}")).0).unwrap())
+        .collect();
+    let mut spec = genesis::dev_genesis();
+    for key in &keys {
+        let public = key
+            .public_key(secp256k1::SECP256K1)
+            .serialize_uncompressed();
+        let address = alloy_primitives::Address::from_slice(&keccak256(&public[1..])[12..]);
+        spec.alloc.insert(
+            address,
+            alloy_genesis::GenesisAccount::default()
+                .with_balance(alloy_primitives::U256::from(10u128.pow(21))),
+        );
+    }
+    (keys, spec)
 }
 
 /// A signed EIP-1559 transfer of 1 wei to 0x4242… on chain 1337 (the benches' genesis),
