@@ -76,6 +76,8 @@ async fn a_sampler_pools_only_its_custody_cells_and_serves_them_at_eth72_only() 
     b.dial(c.local_addr(), c.node_id())
         .await
         .expect("B dials C");
+    crate::node::registered(&a, 1, "A").await;
+    crate::node::registered(&c, 1, "C").await;
     assert!(c.internals().pool.add(vec![tx.clone()], None)[0].is_ok());
     assert!(a.internals().pool.add(vec![tx.clone()], None)[0].is_ok());
 
