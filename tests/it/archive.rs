@@ -69,7 +69,7 @@ async fn pyarrow_read(python: &std::path::Path, dir: &std::path::Path) -> Value 
 }
 
 /// Sends dev transfers with nonces `nonces` from each of the 4 dev accounts to `a`.
-async fn send(a: &Binary, nonces: std::ops::Range<u64>) -> Vec<B256> {
+pub(crate) async fn send(a: &Binary, nonces: std::ops::Range<u64>) -> Vec<B256> {
     let mut hashes = Vec::new();
     for nonce in nonces {
         for account in 0..4 {
@@ -82,7 +82,8 @@ async fn send(a: &Binary, nonces: std::ops::Range<u64>) -> Vec<B256> {
     hashes
 }
 
-async fn holds_all(b: &Binary, hashes: &[B256]) -> bool {
+/// Whether `b`'s pool (or chain) holds every one of `hashes`.
+pub(crate) async fn holds_all(b: &Binary, hashes: &[B256]) -> bool {
     for hash in hashes {
         let tx = b.call("eth_getTransactionByHash", json!([hash])).await;
         if tx["result"].is_null() {

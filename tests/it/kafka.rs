@@ -9,16 +9,15 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use alloy_primitives::B256;
 use ethpeer_actors::archive::files::HourFiles;
 use ethpeer_actors::archive::hour::Hour;
 use ethpeer_actors::archive::report;
 use serde_json::json;
 use tokio::process::{Child, Command};
 
+use crate::archive::{holds_all, send};
 use crate::common::binary::{counter, interrupt, Binary, LogFollower};
 use crate::common::poll::eventually;
-use crate::node_dev::dev_transfer;
 
 fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -117,28 +116,6 @@ async fn holding(log: &mut LogFollower, want: u64) {
     }
 }
 
-async fn send(origin: &Binary, nonces: std::ops::Range<u64>) -> Vec<B256> {
-    let mut hashes = Vec::new();
-    for nonce in nonces {
-        for account in 0..4 {
-            let (hash, raw) = dev_transfer(account, nonce);
-            let answer = origin.call("eth_sendRawTransaction", json!([raw])).await;
-            assert_eq!(answer["result"], json!(hash), "{answer}");
-            hashes.push(hash);
-        }
-    }
-    hashes
-}
-
-async fn pooled(node: &Binary, hashes: &[B256]) -> bool {
-    for hash in hashes {
-        if node.call("eth_getTransactionByHash", json!([hash])).await["result"].is_null() {
-            return false;
-        }
-    }
-    true
-}
-
 #[actix_rt::test]
 async fn a_fleet_of_three_feeds_one_archive_through_kafka() {
     // Heavy: a JVM broker and five node processes; run alone among the heavy tests
@@ -186,7 +163,10 @@ async fn a_fleet_of_three_feeds_one_archive_through_kafka() {
 
     let mut sent = send(&origin, 0..5).await;
     for node in &fleet {
-        eventually("each node pools the first 20 txs", || pooled(node, &sent)).await;
+        eventually("each node pools the first 20 txs", || {
+            holds_all(node, &sent)
+        })
+        .await;
     }
     // Each node publishes two events per tx (its verdict, then its sightings).
     holding(&mut log, 20 * 3).await;
@@ -202,7 +182,7 @@ async fn a_fleet_of_three_feeds_one_archive_through_kafka() {
     let down = tokio::time::Instant::now();
     sent.extend(send(&origin, 5..10).await);
     for node in &fleet {
-        eventually("each node pools the next 20 txs", || pooled(node, &sent)).await;
+        eventually("each node pools the next 20 txs", || holds_all(node, &sent)).await;
         assert_eq!(
             node.call("net_peerCount", json!([])).await["result"],
             json!("0x1")
