@@ -31,7 +31,7 @@ use secp256k1::SecretKey;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 
-use support::{percentile, shares, thread_ticks};
+use support::{day_nanos, now_day_nanos, percentile, shares, thread_ticks};
 
 /// Funded senders; tx `k` is sender `k % SENDERS`'s, sent by peer `k % peers`, so each
 /// sender's nonces reach the node in order through one peer.
@@ -86,23 +86,6 @@ fn start_node(
 /// When each (hash, seen?) notification reached the client, and the node's decode time
 /// (`firstDelivered`) as nanoseconds into the UTC day.
 type Heard = Arc<Mutex<HashMap<(B256, bool), (Instant, Option<u64>)>>>;
-
-/// Nanoseconds into the UTC day of an RFC 3339 time (`...THH:MM:SS.nnnnnnnnnZ`).
-fn day_nanos(time: &str) -> Option<u64> {
-    let clock = time.split_once('T')?.1.trim_end_matches('Z');
-    let (hms, frac) = clock.split_once('.')?;
-    let mut parts = hms.split(':').map(|p| p.parse::<u64>().ok());
-    let (h, m, s) = (parts.next()??, parts.next()??, parts.next()??);
-    Some(((h * 60 + m) * 60 + s) * 1_000_000_000 + frac.parse::<u64>().ok()?)
-}
-
-/// Now as nanoseconds into the UTC day.
-fn now_day_nanos() -> u64 {
-    let since = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    (since.as_nanos() % 86_400_000_000_000) as u64
-}
 
 /// Subscribes to `seen` and `validated` arrivals and records each one's arrival.
 async fn listen(ws: &str, heard: Heard) -> impl std::future::Future<Output = ()> {

@@ -36,7 +36,7 @@ use serde_json::{json, Value};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 
-use support::rpc;
+use support::{day_nanos, now_day_nanos, rpc};
 
 const SENDERS: usize = 200;
 const JWT: [u8; 32] = [0x42; 32];
@@ -233,7 +233,9 @@ impl Drop for Geth {
 }
 
 /// How ethpeer first had each tx (`kind` of its `seen` arrival: broadcast, fetched, pooled).
-type Kinds = Arc<Mutex<HashMap<B256, String>>>;
+/// Per tx, the `kind` of ethpeer's `seen` arrival and its decode time (`firstDelivered`) in
+/// nanoseconds into the UTC day.
+type Kinds = Arc<Mutex<HashMap<B256, (String, Option<u64>)>>>;
 
 /// A socket to `url` subscribed with `method` and `params`; each notification's result
 /// goes to `heard` with the instant it arrived, through `key`, and the `kind` of a `seen`
@@ -271,7 +273,11 @@ async fn watch(
             if let Some(k) = key(result) {
                 heard.lock().unwrap().entry(k).or_insert(at);
                 if let (1, Some(kind)) = (k.1, result["kind"].as_str()) {
-                    kinds.lock().unwrap().insert(k.0, kind.to_string());
+                    let decoded = result["firstDelivered"].as_str().and_then(day_nanos);
+                    kinds
+                        .lock()
+                        .unwrap()
+                        .insert(k.0, (kind.to_string(), decoded));
                 }
             }
         }
@@ -417,6 +423,9 @@ fn main() {
         .unwrap();
     let heard: Arc<Mutex<HashMap<(B256, u8), Instant>>> = Arc::default();
     let kinds: Kinds = Arc::default();
+    // One instant and the UTC day's nanoseconds at it, to put ethpeer's decode stamps on
+    // the bench's clock.
+    let base = (Instant::now(), now_day_nanos());
     let sent_hashes = runtime.block_on(async {
         let mut listener = Geth::start(dir.path(), "listener");
         let mut nodes: Vec<Geth> = (0..origins)
@@ -500,7 +509,7 @@ fn main() {
     for kind in ["broadcast", "fetched", "pooled"] {
         let subset: Vec<B256> = sent_hashes
             .iter()
-            .filter(|h| kinds.get(*h).is_some_and(|k| k == kind))
+            .filter(|h| kinds.get(*h).is_some_and(|(k, _)| k == kind))
             .copied()
             .collect();
         if !subset.is_empty() {
@@ -509,6 +518,45 @@ fn main() {
                 &subset,
                 &heard,
                 1,
+            );
+        }
+    }
+    from_decode(&sent_hashes, &heard, &kinds, base);
+}
+
+/// From ethpeer's decode of each tx (its `firstDelivered` stamp) to when each watcher's
+/// client heard of it: ethpeer's own decode-to-subscriber path, and how long geth's
+/// notification came after ethpeer had the tx decoded.
+fn from_decode(
+    sent: &[B256],
+    heard: &HashMap<(B256, u8), Instant>,
+    kinds: &HashMap<B256, (String, Option<u64>)>,
+    base: (Instant, u64),
+) {
+    let wall = |at: &Instant| base.1 as i128 + at.duration_since(base.0).as_nanos() as i128;
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for hash in sent {
+        let Some((_, Some(decoded))) = kinds.get(hash) else {
+            continue;
+        };
+        let decoded = *decoded as i128;
+        if let Some(at) = heard.get(&(*hash, 1)) {
+            ours.push((wall(at) - decoded) as f64 / 1e6);
+        }
+        if let Some(at) = heard.get(&(*hash, 0)) {
+            theirs.push((wall(at) - decoded) as f64 / 1e6);
+        }
+    }
+    for (name, values) in [("ethpeer `seen`", &mut ours), ("geth", &mut theirs)] {
+        values.sort_by(|a, b| a.total_cmp(b));
+        let at = |p: f64| values[((values.len() as f64 - 1.0) * p).round() as usize];
+        if !values.is_empty() {
+            println!(
+                "after ethpeer's decode, {name} heard: p10 {:.3} / p50 {:.3} / p90 {:.3} ms ({} txs)",
+                at(0.1),
+                at(0.5),
+                at(0.9),
+                values.len()
             );
         }
     }

@@ -419,3 +419,20 @@ pub fn printed(child: &mut std::process::Child, prefix: &str) -> (String, String
     std::thread::spawn(move || for _ in lines {});
     (enode, value)
 }
+
+/// Nanoseconds into the UTC day of an RFC 3339 time (`...THH:MM:SS.nnnnnnnnnZ`).
+pub fn day_nanos(time: &str) -> Option<u64> {
+    let clock = time.split_once('T')?.1.trim_end_matches('Z');
+    let (hms, frac) = clock.split_once('.')?;
+    let mut parts = hms.split(':').map(|p| p.parse::<u64>().ok());
+    let (h, m, s) = (parts.next()??, parts.next()??, parts.next()??);
+    Some(((h * 60 + m) * 60 + s) * 1_000_000_000 + frac.parse::<u64>().ok()?)
+}
+
+/// Now as nanoseconds into the UTC day.
+pub fn now_day_nanos() -> u64 {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    (since.as_nanos() % 86_400_000_000_000) as u64
+}

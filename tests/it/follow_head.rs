@@ -100,6 +100,7 @@ async fn a_node_at_550_follows_two_peers_to_600_and_drops_included_txs() {
             delivery: Delivery::Announced,
             reply: false,
             items: vec![SeenItem::Tx(watched)],
+            note: None,
         })
         .await
         .expect("observer alive");

@@ -336,6 +336,8 @@ pub struct ArrivalDemand {
     pub subscriptions: Arc<AtomicUsize>,
     /// The peers' report switch ([`crate::peer::SeenRoute::active`]).
     pub reports: Arc<AtomicBool>,
+    /// Whether an embedder listens to the observer's events (kept by the observer).
+    pub embedders: Arc<AtomicBool>,
 }
 
 impl ArrivalDemand {
@@ -350,6 +352,11 @@ impl ArrivalDemand {
     /// Whether any subscription wants arrivals.
     pub fn wanted(&self) -> bool {
         self.subscriptions.load(Ordering::Relaxed) > 0
+    }
+
+    /// Whether anyone wants arrivals: a subscription or an embedder.
+    pub fn any(&self) -> bool {
+        self.wanted() || self.embedders.load(Ordering::Relaxed)
     }
 }
 

@@ -18,6 +18,7 @@ use alloy_consensus::Sealed;
 use tokio::sync::mpsc;
 
 use super::arrivals::{ArrivalDemand, ArrivalFilter, ArrivalTier, TxArrivals};
+use super::lane::{wants_seen, ArrivalOutlet, OutletEntry, SubscriberCounters, SubscriberGone};
 use super::shapes::pending_tx;
 use crate::blocks::follow::NewHeads;
 use crate::txs::pool::NewTxs;
@@ -46,7 +47,7 @@ pub const MAX_SUBSCRIPTIONS: usize = 2048;
 pub const MAX_MISSED_IN_A_ROW: u64 = SUBSCRIBER_BUFFER as u64;
 
 /// Log one line per this many notifications a subscriber missed (and at the first).
-const DROP_LOG_EVERY: u64 = 1000;
+pub(crate) const DROP_LOG_EVERY: u64 = 1000;
 
 /// What a subscription streams.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -137,7 +138,7 @@ impl NotificationQueue {
 
 /// Why a notification was not queued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Offer {
+pub(crate) enum Offer {
     Full,
     Closed,
 }
@@ -145,7 +146,7 @@ enum Offer {
 impl NotificationSink {
     /// Queues `note` unless the buffer is full in count or bytes (checked first: nothing
     /// is copied for a subscriber without room).
-    fn offer(&self, note: Notification) -> Result<(), Offer> {
+    pub(crate) fn offer(&self, note: Notification) -> Result<(), Offer> {
         let len = note.result.len();
         if self
             .queued_bytes
@@ -227,10 +228,8 @@ struct Subscriber {
     filter: Option<crate::feed::logs::LogFilter>,
     /// A `txArrivals` subscription's filter.
     arrivals: Option<ArrivalFilter>,
-    /// Notifications this subscriber missed.
-    dropped: u64,
-    /// Notifications it missed since the last one it took.
-    missed_in_a_row: u64,
+    /// Notifications missed, shared with the peers' lane (see [`ArrivalOutlet`]).
+    counters: Arc<SubscriberCounters>,
 }
 
 /// Counters of the hub, shared with metrics.
@@ -252,6 +251,8 @@ pub struct SubscriptionHub {
     metrics: Arc<SubscriptionMetrics>,
     /// Told how many `txArrivals` subscriptions exist (the observer's switch).
     demand: Option<ArrivalDemand>,
+    /// The `seen`-tier subscribers, for the peers' lane.
+    outlet: Arc<ArrivalOutlet>,
 }
 
 impl Default for SubscriptionHub {
@@ -268,7 +269,17 @@ impl SubscriptionHub {
             max_total,
             metrics: Arc::default(),
             demand: None,
+            outlet: Arc::default(),
         }
+    }
+
+    /// Keeps `outlet` told of the `seen`-tier subscribers (the peers' lane offers to
+    /// them), sharing its counters.
+    #[must_use]
+    pub fn with_outlet(mut self, outlet: Arc<ArrivalOutlet>) -> Self {
+        self.metrics = outlet.metrics.clone();
+        self.outlet = outlet;
+        self
     }
 
     /// Keeps `demand` told of the `txArrivals` subscriptions held.
@@ -278,8 +289,20 @@ impl SubscriptionHub {
         self
     }
 
-    /// Tells the observer how many `txArrivals` subscriptions exist (after any change).
+    /// Tells the observer how many `txArrivals` subscriptions exist, and the outlet which
+    /// want `seen` (after any change).
     fn update_demand(&self) {
+        self.outlet.set(
+            self.subscribers
+                .values()
+                .filter(|s| s.arrivals.as_ref().is_some_and(wants_seen))
+                .map(|s| OutletEntry {
+                    id: s.id.clone(),
+                    sink: s.sink.clone(),
+                    counters: s.counters.clone(),
+                })
+                .collect(),
+        );
         if let Some(demand) = &self.demand {
             demand.set(
                 self.subscribers
@@ -390,28 +413,10 @@ fn offer_all(
             subscription: subscriber.id.clone(),
             result: item.clone(),
         };
-        match subscriber.sink.offer(note) {
-            Ok(()) => {
-                metrics.delivered.fetch_add(1, Ordering::Relaxed);
-                subscriber.missed_in_a_row = 0;
-            }
-            Err(Offer::Full) => {
-                metrics.dropped.fetch_add(1, Ordering::Relaxed);
-                subscriber.dropped += 1;
-                subscriber.missed_in_a_row += 1;
-                if subscriber.dropped % DROP_LOG_EVERY == 1 {
-                    log::warn!(
-                        "subscription {}: client not reading, {} notifications dropped",
-                        subscriber.id,
-                        subscriber.dropped
-                    );
-                }
-                if subscriber.missed_in_a_row >= MAX_MISSED_IN_A_ROW {
-                    return Err(Offer::Full);
-                }
-            }
-            Err(Offer::Closed) => return Err(Offer::Closed),
-        }
+        let offered = subscriber.sink.offer(note);
+        subscriber
+            .counters
+            .count(&subscriber.id, offered, metrics)?;
     }
     Ok(())
 }
@@ -450,8 +455,7 @@ impl Handler<Subscribe> for SubscriptionHub {
                 sink: msg.sink,
                 filter: msg.filter,
                 arrivals: msg.arrivals,
-                dropped: 0,
-                missed_in_a_row: 0,
+                counters: Arc::default(),
             },
         );
         self.update_demand();
@@ -479,6 +483,18 @@ impl Handler<ConnectionClosed> for SubscriptionHub {
     fn handle(&mut self, msg: ConnectionClosed, _ctx: &mut Context<Self>) {
         self.subscribers.retain(|_, s| s.connection != msg.0);
         self.update_demand();
+    }
+}
+
+/// A subscriber the lane found gone: ended here, as [`SubscriptionHub::publish`] would.
+impl Handler<SubscriberGone> for SubscriptionHub {
+    type Result = ();
+
+    fn handle(&mut self, msg: SubscriberGone, _ctx: &mut Context<Self>) {
+        if self.subscribers.contains_key(&msg.id) {
+            let reason = if msg.full { Offer::Full } else { Offer::Closed };
+            self.remove_gone(vec![(msg.id, reason)]);
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 //! The propagation observer's tests: reports, first sightings, arrivals and inclusions.
 use super::*;
+use crate::feed::arrivals::ArrivalKind;
 use std::time::{Duration, SystemTime};
 
 struct Collect(std::rc::Rc<std::cell::RefCell<Vec<NodeEvent>>>);
@@ -49,6 +50,7 @@ async fn records_each_peers_first_delivery_and_reports_new_hashes_once() {
         delivery,
         reply: false,
         items,
+        note: None,
     };
     observer
         .send(report(a, Delivery::Announced, vec![SeenItem::Tx(tx)]))

@@ -37,6 +37,8 @@ struct Core {
     observer: Addr<PropagationObserver>,
     /// Shared by the observer and the hub: the `txArrivals` subscriptions held.
     arrival_demand: crate::feed::arrivals::ArrivalDemand,
+    /// The `seen`-tier subscribers the peers' lane offers to (kept by the hub).
+    outlet: Arc<crate::feed::lane::ArrivalOutlet>,
     /// The thread of the observer and the subscription hub.
     feed_arbiter: ArbiterHandle,
     wire: Arc<WireMetrics>,
@@ -77,13 +79,7 @@ impl Node {
                 None => (None, None),
             };
         let dns = start_dns(&config, &core, &manager);
-        // The hub renders notifications (full txs as JSON) for every subscriber: on the
-        // feeds' arbiter, never on the thread that coordinates peers.
-        let hub_arbiter = core.feed_arbiter.clone();
-        let hub = SubscriptionHub::new(config.max_subscriptions)
-            .with_arrival_demand(core.arrival_demand.clone());
-        let subscription_metrics = hub.metrics();
-        let subscriptions = SubscriptionHub::start_in_arbiter(&hub_arbiter, move |_| hub);
+        let (subscriptions, subscription_metrics) = core.start_hub(&config);
         let tx_locations = Arc::new(TxLocations::default());
         let engine = start_engine(
             &config,
@@ -111,7 +107,7 @@ impl Node {
             subscription_metrics,
             extra_metrics: Arc::default(),
             subscriptions,
-            hub_arbiter,
+            hub_arbiter: core.feed_arbiter.clone(),
             session: core.session,
             links: core.links,
             chain: core.status,
@@ -223,6 +219,25 @@ impl Node {
 }
 
 impl Core {
+    /// The subscription hub, with its counters. It renders notifications (full txs as
+    /// JSON) for every subscriber: on the feeds' arbiter, never on the thread that
+    /// coordinates peers.
+    fn start_hub(
+        &self,
+        config: &NodeConfig,
+    ) -> (
+        Addr<SubscriptionHub>,
+        Arc<crate::feed::hub::SubscriptionMetrics>,
+    ) {
+        let hub = SubscriptionHub::new(config.max_subscriptions)
+            .with_arrival_demand(self.arrival_demand.clone())
+            .with_outlet(self.outlet.clone());
+        let metrics = hub.metrics();
+        let hub = SubscriptionHub::start_in_arbiter(&self.feed_arbiter, move |_| hub);
+        self.outlet.connect(hub.clone().recipient());
+        (hub, metrics)
+    }
+
     /// Stage: the pool, the peer set, the tx broadcaster and block propagator, the
     /// observer, the inbound handlers, our Status, and the arbiters peers run on.
     fn start(
@@ -252,6 +267,9 @@ impl Core {
         let observer = PropagationObserver::new(trace);
         let active = observer.activity();
         let arrival_demand = observer.arrival_demand();
+        // `seen` arrivals are decided and offered on the decoding peer's thread.
+        let outlet = Arc::new(crate::feed::lane::ArrivalOutlet::default());
+        let hook: Arc<dyn crate::peer::SeenHook> = Arc::new(observer.lane(outlet.clone()));
         // The feeds (the observer here, the subscription hub later) share a thread of
         // their own: arrivals and notifications never wait behind the coordinating thread.
         let feed_arbiter = Arbiter::new().handle();
@@ -259,6 +277,7 @@ impl Core {
         let seen = SeenRoute {
             active,
             to: observer.clone().recipient(),
+            hook: Some(hook),
         };
         let routes = wiring::start_inbound_handlers(
             config,
@@ -291,6 +310,7 @@ impl Core {
             propagator,
             observer,
             arrival_demand,
+            outlet,
             feed_arbiter,
             wire,
             status,

@@ -78,13 +78,17 @@ impl PeerActor {
             .filter(|route| route.active.load(std::sync::atomic::Ordering::Relaxed));
         if let (Ok(message), Some(route)) = (&decoded, observer) {
             if let Some((delivery, items)) = Seen::items_of(message) {
-                let report = Seen {
+                let mut report = Seen {
                     peer: self.id(),
                     at: std::time::SystemTime::now(),
                     delivery,
                     reply: matches!(message, EthMessage::PooledTransactions(_)),
                     items,
+                    note: None,
                 };
+                if let Some(hook) = &route.hook {
+                    report.note = hook.record(&report);
+                }
                 // Bounded: an observer that falls behind loses reports, counted per peer.
                 if route.to.try_send(report).is_err() {
                     PeerMetrics::add(&self.metrics.dropped_seen, 1);

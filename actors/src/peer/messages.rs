@@ -113,7 +113,23 @@ pub struct SeenRoute {
     pub to: actix::Recipient<Seen>,
     /// Set by the observer while it has a use for reports.
     pub active: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Run on the peer's own thread with each report before it is sent (the feed's fast
+    /// lane: first sightings decided, and `seen` arrivals written, where the message was
+    /// decoded); `None` leaves everything to the observer.
+    pub hook: Option<std::sync::Arc<dyn SeenHook>>,
 }
+
+/// Work done with a [`Seen`] report on the decoding peer's thread (see
+/// [`SeenRoute::hook`]); what it returns travels to the observer in [`Seen::note`].
+pub trait SeenHook: Send + Sync + std::fmt::Debug {
+    /// Handles `report` before it is sent.
+    fn record(&self, report: &Seen) -> Option<SeenNote>;
+}
+
+/// What a [`SeenHook`] made of a report, for the observer that installed it (opaque here:
+/// the hook's type belongs to the layer above).
+#[derive(Clone, Debug)]
+pub struct SeenNote(pub std::sync::Arc<dyn std::any::Any + Send + Sync>);
 
 impl InboundRoutes {
     /// Every kind to one recipient.
@@ -196,6 +212,8 @@ pub struct Seen {
     pub reply: bool,
     /// What it carried.
     pub items: Vec<SeenItem>,
+    /// What the route's [`SeenHook`] made of it on the peer's thread, if there is one.
+    pub note: Option<SeenNote>,
 }
 
 impl Seen {

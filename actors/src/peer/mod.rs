@@ -27,7 +27,7 @@ pub use gate::{GateReason, Gated, InboundTicket, ReadGate, MAX_INBOUND_IN_FLIGHT
 pub use inbound::MAX_TRANSACTIONS_PER_MESSAGE;
 pub use messages::{
     Delivery, Disconnect, InboundEth, InboundRoutes, PeerStopped, QueueAnn, QueueProp, QueueTxAnns,
-    QueueTxs, Seen, SeenItem, SeenRoute, SendEth, StopReason,
+    QueueTxs, Seen, SeenHook, SeenItem, SeenNote, SeenRoute, SendEth, StopReason,
 };
 pub use metrics::{PeerMetrics, WireMetrics, P2P_SLOT, WIRE_SLOTS};
 pub use queues::{

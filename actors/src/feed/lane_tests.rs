@@ -1,0 +1,268 @@
+//! The fast lane's tests: `seen` arrivals decided on the reporting thread, once per tx
+//! however many threads race, offered to the outlet's subscribers, and gone subscribers
+//! reported to the hub once; the observer then leaves those arrivals to the lane.
+use super::*;
+use crate::feed::arrivals::{ArrivalKind, PeerCard, TxArrivals};
+use crate::feed::events::Direction;
+use crate::feed::hub::{notification_buffer, NotificationQueue};
+use crate::peer::{Delivery, PeerId, SeenItem};
+use alloy_primitives::B256;
+use serde_json::Value;
+use std::time::{Duration, SystemTime};
+
+fn report(peer: PeerId, delivery: Delivery, hashes: &[B256]) -> Seen {
+    Seen {
+        peer,
+        at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_489_893),
+        delivery,
+        reply: false,
+        items: hashes.iter().copied().map(SeenItem::Tx).collect(),
+        note: None,
+    }
+}
+
+/// A lane with one `seen` subscriber, its queue, and its table.
+fn lane_with_subscriber() -> (ArrivalLane, NotificationQueue, Arc<SightingTable>) {
+    let table = Arc::new(SightingTable::default());
+    let demand = ArrivalDemand::default();
+    demand.set(1);
+    let outlet = Arc::new(ArrivalOutlet::default());
+    let (sink, queue) = notification_buffer(64);
+    outlet.set(vec![OutletEntry {
+        id: "0x01".into(),
+        sink,
+        counters: Arc::default(),
+    }]);
+    (
+        ArrivalLane::new(table.clone(), demand, outlet),
+        queue,
+        table,
+    )
+}
+
+async fn next(queue: &mut NotificationQueue) -> Value {
+    let note = tokio::time::timeout(Duration::from_secs(5), queue.recv())
+        .await
+        .expect("a notification")
+        .expect("open");
+    assert_eq!(note.method, "ethpeer_subscription");
+    assert_eq!(&*note.subscription, "0x01");
+    serde_json::from_str(&note.result).expect("JSON")
+}
+
+fn no_more(queue: &mut NotificationQueue) {
+    let more = futures::FutureExt::now_or_never(queue.recv());
+    assert!(more.is_none(), "nothing else is offered");
+}
+
+#[actix_rt::test]
+async fn the_first_delivery_is_offered_on_the_reporting_thread_once_with_its_provenance() {
+    let (lane, mut queue, table) = lane_with_subscriber();
+    let (a, b, c, d) = (
+        PeerId::repeat_byte(0xaa),
+        PeerId::repeat_byte(0xbb),
+        PeerId::repeat_byte(0xcc),
+        PeerId::repeat_byte(0xdd),
+    );
+    table.cards.put(
+        a,
+        Arc::new(PeerCard {
+            client: "Geth/v1.17.10".into(),
+            addr: "127.0.1.1:30303".parse().expect("addr"),
+            direction: Direction::Outbound,
+        }),
+    );
+    let (broadcast, announced) = (B256::repeat_byte(1), B256::repeat_byte(2));
+    // a broadcasts the first tx; b delivers it again: one arrival, a's.
+    let note = lane.record(&report(a, Delivery::Full, &[broadcast]));
+    let note = note.expect("a note for the observer");
+    let record = note
+        .0
+        .downcast_ref::<LaneRecord>()
+        .expect("the lane's record");
+    assert!(record.offered && record.recorded[0].new && record.recorded[0].added);
+    let seen = next(&mut queue).await;
+    assert_eq!(seen["tier"], "seen");
+    assert_eq!(seen["hash"], format!("{broadcast:#x}"));
+    assert_eq!(seen["kind"], "broadcast");
+    assert_eq!(seen["peer"]["id"], format!("{a:#x}"));
+    assert_eq!(seen["peer"]["client"], "Geth/v1.17.10");
+    assert_eq!(seen["peer"]["direction"], "outbound");
+    assert_eq!(
+        (seen["deliverers"].clone(), seen["announcers"].clone()),
+        (1.into(), 0.into())
+    );
+    lane.record(&report(b, Delivery::Full, &[broadcast]));
+    no_more(&mut queue);
+    // c announces the second tx, d delivers it: the arrival names c, fetched.
+    lane.record(&report(c, Delivery::Announced, &[announced]));
+    no_more(&mut queue);
+    lane.record(&report(d, Delivery::Full, &[announced]));
+    let seen = next(&mut queue).await;
+    assert_eq!(seen["kind"], "fetched");
+    assert_eq!(seen["peer"]["id"], format!("{c:#x}"));
+    assert!(seen["peer"].get("client").is_none(), "c never registered");
+    assert!(seen["firstAnnounced"].is_string() && seen["firstDelivered"].is_string());
+    assert_eq!(seen["announcers"], 1);
+    let shard = table.shard(&announced);
+    let sighting = shard.peek(&announced).expect("remembered");
+    assert_eq!(sighting.kind(), ArrivalKind::Fetched);
+}
+
+#[actix_rt::test]
+async fn peers_racing_on_two_threads_offer_each_tx_once() {
+    let (lane, mut queue, _table) = lane_with_subscriber();
+    let lane = Arc::new(lane);
+    // Fewer than the subscriber's 64 slots, so none is dropped.
+    let hashes: Vec<B256> = (0u8..60).map(B256::repeat_byte).collect();
+    let threads: Vec<_> = [0x11u8, 0x22]
+        .into_iter()
+        .map(|peer| {
+            let (lane, hashes) = (lane.clone(), hashes.clone());
+            std::thread::spawn(move || {
+                for hash in hashes {
+                    lane.record(&report(PeerId::repeat_byte(peer), Delivery::Full, &[hash]));
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().expect("no panic");
+    }
+    let mut heard = std::collections::HashSet::new();
+    for _ in 0..hashes.len() {
+        let seen = next(&mut queue).await;
+        assert!(heard.insert(seen["hash"].as_str().expect("hash").to_string()));
+    }
+    no_more(&mut queue);
+}
+
+/// The (subscription id, dropped for not reading) reports a hub would get.
+type GoneReports = Arc<std::sync::Mutex<Vec<(Arc<str>, bool)>>>;
+
+struct Gone(GoneReports);
+impl Actor for Gone {
+    type Context = Context<Self>;
+}
+impl Handler<SubscriberGone> for Gone {
+    type Result = ();
+    fn handle(&mut self, msg: SubscriberGone, _ctx: &mut Self::Context) {
+        self.0.lock().expect("lock").push((msg.id, msg.full));
+    }
+}
+
+#[actix_rt::test]
+async fn a_subscriber_whose_connection_closed_is_reported_gone_once() {
+    let (lane, queue, _table) = lane_with_subscriber();
+    let gone = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let hub = Gone(gone.clone()).start();
+    lane.outlet.connect(hub.clone().recipient());
+    drop(queue);
+    for byte in 1u8..=3 {
+        lane.record(&report(
+            PeerId::repeat_byte(1),
+            Delivery::Full,
+            &[B256::repeat_byte(byte)],
+        ));
+    }
+    // Anything sent before this query has been handled when it is answered.
+    hub.send(Ping).await.expect("alive");
+    assert_eq!(
+        *gone.lock().expect("lock"),
+        vec![(Arc::from("0x01"), false)]
+    );
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Ping;
+impl Handler<Ping> for Gone {
+    type Result = ();
+    fn handle(&mut self, _msg: Ping, _ctx: &mut Self::Context) {}
+}
+
+struct Hub(Arc<std::sync::Mutex<usize>>);
+impl Actor for Hub {
+    type Context = Context<Self>;
+}
+impl Handler<TxArrivals> for Hub {
+    type Result = ();
+    fn handle(&mut self, msg: TxArrivals, _ctx: &mut Self::Context) {
+        *self.0.lock().expect("lock") += msg.0.len();
+    }
+}
+
+#[actix_rt::test]
+async fn the_observer_leaves_arrivals_the_lane_offered_to_it_and_tells_embedders() {
+    use crate::feed::events::{NodeEvent, SubscribeEvents};
+    use crate::feed::observe::{ConnectArrivals, PropagationObserver};
+    let observer = PropagationObserver::new(None);
+    observer.arrival_demand().set(1);
+    let outlet = Arc::new(ArrivalOutlet::default());
+    let lane = observer.lane(outlet);
+    let observer = observer.start();
+    let to_hub = Arc::new(std::sync::Mutex::new(0));
+    let hub = Hub(to_hub.clone()).start();
+    observer
+        .send(ConnectArrivals(hub.clone().recipient()))
+        .await
+        .expect("alive");
+    let events = Arc::new(std::sync::Mutex::new(Vec::new()));
+    struct Embedder(Arc<std::sync::Mutex<Vec<NodeEvent>>>);
+    impl Actor for Embedder {
+        type Context = Context<Self>;
+    }
+    impl Handler<NodeEvent> for Embedder {
+        type Result = ();
+        fn handle(&mut self, msg: NodeEvent, _ctx: &mut Self::Context) {
+            self.0.lock().expect("lock").push(msg);
+        }
+    }
+    impl Handler<Flush> for Embedder {
+        type Result = ();
+        fn handle(&mut self, _msg: Flush, _ctx: &mut Self::Context) {}
+    }
+    let embedder = Embedder(events.clone()).start();
+    observer
+        .send(SubscribeEvents(embedder.clone().recipient()))
+        .await
+        .expect("alive");
+    // Through the lane: recorded and offered there; the observer must not send it again.
+    let mut laned = report(
+        PeerId::repeat_byte(1),
+        Delivery::Full,
+        &[B256::repeat_byte(7)],
+    );
+    laned.note = lane.record(&laned);
+    observer.send(laned).await.expect("alive");
+    // Without the lane (a report from elsewhere): the observer records and sends it.
+    let plain = report(
+        PeerId::repeat_byte(2),
+        Delivery::Full,
+        &[B256::repeat_byte(8)],
+    );
+    observer.send(plain).await.expect("alive");
+    // Both were handled, so what they sent is queued ahead of these queries.
+    hub.send(Flush).await.expect("alive");
+    assert_eq!(
+        *to_hub.lock().expect("lock"),
+        1,
+        "only the report without a lane"
+    );
+    embedder.send(Flush).await.expect("alive");
+    let seen = events
+        .lock()
+        .expect("lock")
+        .iter()
+        .filter(|e| matches!(e, NodeEvent::TxArrival(a) if a.tier == ArrivalTier::Seen))
+        .count();
+    assert_eq!(seen, 2, "embedders hear both");
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Flush;
+impl Handler<Flush> for Hub {
+    type Result = ();
+    fn handle(&mut self, _msg: Flush, _ctx: &mut Self::Context) {}
+}
