@@ -73,11 +73,14 @@ fn first_addr(addrs: Vec<SocketAddr>) -> std::io::Result<SocketAddr> {
 struct Place(Option<ConnectionPermit>);
 
 /// An RPC server ([`http_server`]) whose connections take places from `gate`, shared with
-/// the node's other RPC server: HTTP and WebSocket connections count together.
+/// the node's other RPC server: HTTP and WebSocket connections count together. With
+/// `keep_socket` each connection also keeps a duplicate of its socket
+/// ([`crate::api::rpc::ws::RawSocket`]) for the WebSocket server's direct writes.
 pub(crate) fn rpc_server(
     listen: Listen,
     gate: Arc<ConnectionGate>,
     write_timeout: std::time::Duration,
+    keep_socket: bool,
     configure: impl Fn(&mut actix_web::web::ServiceConfig) + Clone + Send + 'static,
 ) -> std::io::Result<(actix_web::dev::Server, SocketAddr)> {
     let limit = gate.limit().saturating_add(ACCEPT_SLACK);
@@ -103,6 +106,16 @@ pub(crate) fn rpc_server(
                     // TCP_NODELAY too (Go's default; hyper's option).
                     if let Err(error) = stream.set_nodelay(true) {
                         log::debug!("TCP_NODELAY not set: {error}");
+                    }
+                }
+                if let (true, Some(stream)) = (keep_socket, stream) {
+                    use std::os::fd::AsFd;
+                    match stream.as_fd().try_clone_to_owned() {
+                        Ok(fd) => {
+                            let socket = Arc::new(std::net::TcpStream::from(fd));
+                            extensions.insert(crate::api::rpc::ws::RawSocket(socket));
+                        }
+                        Err(error) => log::debug!("socket not kept: {error}"),
                     }
                 }
                 let ip = stream

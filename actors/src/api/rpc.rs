@@ -505,7 +505,7 @@ pub fn server_with(
         access.limits.connections.clone(),
         access.limits.ws_write_timeout,
     );
-    super::http::rpc_server(addr.into(), gate, timeout, move |config| {
+    super::http::rpc_server(addr.into(), gate, timeout, false, move |config| {
         configure_with(node.clone(), access.clone())(config)
     })
 }

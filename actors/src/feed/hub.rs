@@ -99,11 +99,39 @@ impl Notification {
 }
 
 /// Where one connection's notifications go: a buffer bounded in count
-/// ([`SUBSCRIBER_BUFFER`]) and bytes ([`SUBSCRIBER_BYTES`]) that the connection drains.
+/// ([`SUBSCRIBER_BUFFER`]) and bytes ([`SUBSCRIBER_BYTES`]) that the connection drains, or
+/// a connection that writes them itself ([`NotificationWriter`]).
 #[derive(Clone, Debug)]
 pub struct NotificationSink {
-    tx: mpsc::Sender<Notification>,
-    queued_bytes: Arc<AtomicUsize>,
+    route: SinkRoute,
+}
+
+#[derive(Clone, Debug)]
+enum SinkRoute {
+    Queue {
+        tx: mpsc::Sender<Notification>,
+        queued_bytes: Arc<AtomicUsize>,
+    },
+    Writer(Arc<dyn NotificationWriter>),
+}
+
+/// A connection that takes notifications by writing them to its socket itself, on the
+/// offering thread (the WebSocket server's connections): no queue between, and no thread
+/// to wake before the write.
+pub trait NotificationWriter: Send + Sync + std::fmt::Debug {
+    /// Writes `note`, or holds what the socket does not take for the connection to flush;
+    /// [`Offer::Full`] when [`SUBSCRIBER_BYTES`] wait already, [`Offer::Closed`] once the
+    /// connection is gone.
+    fn write_note(&self, note: &Notification) -> Result<(), Offer>;
+}
+
+impl NotificationSink {
+    /// A sink into a connection that writes notifications itself.
+    pub fn writer(writer: Arc<dyn NotificationWriter>) -> Self {
+        Self {
+            route: SinkRoute::Writer(writer),
+        }
+    }
 }
 
 /// The connection's end of a [`NotificationSink`].
@@ -119,8 +147,10 @@ pub fn notification_buffer(capacity: usize) -> (NotificationSink, NotificationQu
     let queued_bytes = Arc::new(AtomicUsize::new(0));
     (
         NotificationSink {
-            tx,
-            queued_bytes: queued_bytes.clone(),
+            route: SinkRoute::Queue {
+                tx,
+                queued_bytes: queued_bytes.clone(),
+            },
         },
         NotificationQueue { rx, queued_bytes },
     )
@@ -136,10 +166,12 @@ impl NotificationQueue {
     }
 }
 
-/// Why a notification was not queued.
+/// Why a notification was not taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Offer {
+pub enum Offer {
+    /// The connection's buffer is full (its client reads too slowly).
     Full,
+    /// The connection is gone.
     Closed,
 }
 
@@ -147,18 +179,17 @@ impl NotificationSink {
     /// Queues `note` unless the buffer is full in count or bytes (checked first: nothing
     /// is copied for a subscriber without room).
     pub(crate) fn offer(&self, note: Notification) -> Result<(), Offer> {
+        let (tx, queued_bytes) = match &self.route {
+            SinkRoute::Queue { tx, queued_bytes } => (tx, queued_bytes),
+            SinkRoute::Writer(writer) => return writer.write_note(&note),
+        };
         let len = note.result.len();
-        if self
-            .queued_bytes
-            .load(Ordering::Relaxed)
-            .saturating_add(len)
-            > SUBSCRIBER_BYTES
-        {
+        if queued_bytes.load(Ordering::Relaxed).saturating_add(len) > SUBSCRIBER_BYTES {
             return Err(Offer::Full);
         }
-        self.queued_bytes.fetch_add(len, Ordering::Relaxed);
-        self.tx.try_send(note).map_err(|error| {
-            self.queued_bytes.fetch_sub(len, Ordering::Relaxed);
+        queued_bytes.fetch_add(len, Ordering::Relaxed);
+        tx.try_send(note).map_err(|error| {
+            queued_bytes.fetch_sub(len, Ordering::Relaxed);
             match error {
                 mpsc::error::TrySendError::Full(_) => Offer::Full,
                 mpsc::error::TrySendError::Closed(_) => Offer::Closed,

@@ -238,6 +238,9 @@ impl Seen {
             M::NewPooledTransactionHashes68(ann) => {
                 (Delivery::Announced, txs(&mut ann.hashes.iter().copied()))
             }
+            M::NewPooledTransactionHashes72(ann) => {
+                (Delivery::Announced, txs(&mut ann.hashes.iter().copied()))
+            }
             M::NewBlock(new) => (
                 Delivery::Full,
                 vec![SeenItem::Block {
@@ -257,5 +260,39 @@ impl Seen {
             ),
             _ => return None,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eth::cells::{CustodyBitmap, NewPooledTransactionHashes72};
+    use crate::eth::{EthMessage, NewPooledTransactionHashes66, NewPooledTransactionHashes68};
+    use alloy_primitives::{Bytes, B256};
+
+    #[test]
+    fn every_version_of_the_announcement_is_reported_as_one() {
+        let hashes = vec![B256::repeat_byte(1), B256::repeat_byte(2)];
+        let announced: Vec<SeenItem> = hashes.iter().copied().map(SeenItem::Tx).collect();
+        let (types, sizes) = (Bytes::from(vec![2u8, 3]), vec![120, 131_200]);
+        for message in [
+            EthMessage::NewPooledTransactionHashes66(NewPooledTransactionHashes66(hashes.clone())),
+            EthMessage::NewPooledTransactionHashes68(NewPooledTransactionHashes68 {
+                types: types.clone(),
+                sizes: sizes.clone(),
+                hashes: hashes.clone(),
+            }),
+            // eth/72's (EIP-8070): the one geth v1.17 peers send; it was missed once.
+            EthMessage::NewPooledTransactionHashes72(NewPooledTransactionHashes72 {
+                types: types.clone(),
+                sizes: sizes.clone(),
+                hashes: hashes.clone(),
+                mask: CustodyBitmap::ALL,
+            }),
+        ] {
+            let (delivery, items) = Seen::items_of(&message).expect("an announcement");
+            assert_eq!(delivery, Delivery::Announced, "{message:?}");
+            assert_eq!(items, announced, "{message:?}");
+        }
     }
 }

@@ -82,6 +82,7 @@ pub fn server(
         addr.into(),
         gate,
         super::rpc::limits::WS_WRITE_TIMEOUT,
+        false,
         move |config| {
             config
                 .app_data(web::Data::from(endpoint.clone()))

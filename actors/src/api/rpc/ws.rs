@@ -5,7 +5,10 @@
 //! drains its own bounded buffer of notifications (see [`crate::feed::hub`]), writes big
 //! messages as 64 KiB continuation frames, and is closed when a write misses
 //! [`WS_WRITE_TIMEOUT`] or a Pong misses [`WS_PONG_TIMEOUT`]; a request above
-//! [`MAX_WS_MESSAGE`] or a subscription past the limits gets a JSON-RPC error.
+//! [`MAX_WS_MESSAGE`] or a subscription past the limits gets a JSON-RPC error. On our own
+//! server ([`server`]) a connection writes its frames itself, straight into the socket
+//! from the thread that has them (`direct`); mounted in an embedder's app
+//! ([`configure`]) it writes through actix-ws.
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -27,6 +30,10 @@ pub const MAX_WS_MESSAGE: usize = MAX_REQUEST_SIZE;
 
 pub use super::stream::LIMIT_EXCEEDED;
 
+#[path = "ws_direct.rs"]
+mod direct;
+pub(crate) use direct::RawSocket;
+
 /// Serves JSON-RPC over WebSocket at `GET /` on `addr` (one worker) as `access` allows.
 pub fn server(
     node: Node,
@@ -37,7 +44,8 @@ pub fn server(
         access.limits.connections.clone(),
         access.limits.ws_write_timeout,
     );
-    crate::api::http::rpc_server(addr.into(), gate, timeout, move |config| {
+    // The server keeps each connection's socket: its frames are written directly.
+    crate::api::http::rpc_server(addr.into(), gate, timeout, true, move |config| {
         configure(node.clone(), access.clone())(config)
     })
 }
@@ -86,7 +94,13 @@ async fn upgrade(
     let connection = Connection {
         rpc: StreamConnection::new(node.get_ref().clone(), access.get_ref().clone()),
     };
-    actix_web::rt::spawn(connection.run(session, stream));
+    // Our own server kept the socket (see `direct`); an embedder's app did not.
+    match request.conn_data::<RawSocket>() {
+        Some(RawSocket(socket)) => {
+            actix_web::rt::spawn(connection.run_direct(session, stream, socket.clone()))
+        }
+        None => actix_web::rt::spawn(connection.run(session, stream)),
+    };
     Ok(response)
 }
 
