@@ -62,13 +62,14 @@ impl ArrivalTier {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ArrivalKind {
-    /// The first sighting was a full broadcast (`Transactions`).
+    /// The first whole copy was a broadcast (`Transactions`), whether or not another peer
+    /// had announced it before (`firstAnnounced` says).
     Broadcast,
-    /// The first sighting was an announcement (`NewPooledTransactionHashes`); the
-    /// transaction came later in a `PooledTransactions` reply to our request.
+    /// An announcement (`NewPooledTransactionHashes`) came first and the first whole copy
+    /// was a `PooledTransactions` reply to our request.
     Fetched,
-    /// The first sighting was a `PooledTransactions` reply with no announcement recorded
-    /// before it (one whose report the observer lost, or a request of our own).
+    /// The first whole copy was a `PooledTransactions` reply with no announcement recorded
+    /// before it (one whose report was lost, or a request of our own).
     Pooled,
     /// Only announced so far: nobody delivered it yet.
     Announced,

@@ -94,10 +94,14 @@ async fn the_first_delivery_is_offered_on_the_reporting_thread_once_with_its_pro
     );
     lane.record(&report(b, Delivery::Full, &[broadcast]));
     no_more(&mut queue);
-    // c announces the second tx, d delivers it: the arrival names c, fetched.
+    // c announces the second tx, d delivers it in a reply: the arrival names c, fetched.
     lane.record(&report(c, Delivery::Announced, &[announced]));
     no_more(&mut queue);
-    lane.record(&report(d, Delivery::Full, &[announced]));
+    let reply = Seen {
+        reply: true,
+        ..report(d, Delivery::Full, &[announced])
+    };
+    lane.record(&reply);
     let seen = next(&mut queue).await;
     assert_eq!(seen["kind"], "fetched");
     assert_eq!(seen["peer"]["id"], format!("{c:#x}"));
@@ -107,6 +111,17 @@ async fn the_first_delivery_is_offered_on_the_reporting_thread_once_with_its_pro
     let shard = table.shard(&announced);
     let sighting = shard.peek(&announced).expect("remembered");
     assert_eq!(sighting.kind(), ArrivalKind::Fetched);
+    drop(shard);
+    // Announced by c, then broadcast whole by d: a broadcast, with c's announcement.
+    let third = B256::repeat_byte(3);
+    lane.record(&report(c, Delivery::Announced, &[third]));
+    lane.record(&report(d, Delivery::Full, &[third]));
+    let seen = next(&mut queue).await;
+    assert_eq!(
+        (seen["kind"].clone(), seen["peer"]["id"].clone()),
+        ("broadcast".into(), format!("{c:#x}").into())
+    );
+    assert!(seen["firstAnnounced"].is_string());
 }
 
 #[actix_rt::test]

@@ -62,7 +62,11 @@ async fn records_each_peers_first_delivery_and_reports_new_hashes_once() {
         .await
         .unwrap();
     observer
-        .send(report(b, Delivery::Full, vec![SeenItem::Tx(tx)]))
+        .send(Seen {
+            // b's copy answers our request: the tx was fetched.
+            reply: true,
+            ..report(b, Delivery::Full, vec![SeenItem::Tx(tx)])
+        })
         .await
         .unwrap();
     // c only 2 s later: outside the spread window.

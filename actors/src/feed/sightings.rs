@@ -64,8 +64,9 @@ pub(crate) struct Sighting {
     pub peers_within_window: u32,
     /// Whether [`super::events::NodeEvent::TxSeen`] went out.
     pub reported: bool,
-    /// Whether the first sighting was a reply to our request (`PooledTransactions`).
-    pub first_reply: bool,
+    /// Whether the first whole delivery was a reply to our request (`PooledTransactions`)
+    /// rather than a broadcast (`Transactions`).
+    pub delivered_by_reply: bool,
     /// The first announcement by anyone.
     pub first_announced: Option<SystemTime>,
     /// The first delivery of the whole tx by anyone.
@@ -94,7 +95,7 @@ impl Sighting {
             peers: Vec::new(),
             peers_within_window: 0,
             reported: false,
-            first_reply: report.reply,
+            delivered_by_reply: false,
             first_announced: None,
             first_delivered: None,
             announcers: 0,
@@ -106,13 +107,19 @@ impl Sighting {
         }
     }
 
-    /// How the tx first came, as far as known now.
+    /// How the tx was first delivered, as far as known now: a broadcast (announced before
+    /// or not), a reply to our request after an announcement, or a reply with no
+    /// announcement recorded.
     pub fn kind(&self) -> ArrivalKind {
-        match (self.first_delivery, self.first_reply, self.first_delivered) {
-            (Delivery::Announced, _, Some(_)) => ArrivalKind::Fetched,
-            (Delivery::Announced, _, None) => ArrivalKind::Announced,
-            (Delivery::Full, true, _) => ArrivalKind::Pooled,
-            (Delivery::Full, false, _) => ArrivalKind::Broadcast,
+        match (
+            self.first_delivered,
+            self.delivered_by_reply,
+            self.first_announced,
+        ) {
+            (None, _, _) => ArrivalKind::Announced,
+            (Some(_), false, _) => ArrivalKind::Broadcast,
+            (Some(_), true, Some(_)) => ArrivalKind::Fetched,
+            (Some(_), true, None) => ArrivalKind::Pooled,
         }
     }
 
@@ -150,7 +157,11 @@ impl Sighting {
         if first_time {
             *first = Some(report.at);
         }
-        Some(first_time && report.delivery == Delivery::Full)
+        let first_delivery = first_time && report.delivery == Delivery::Full;
+        if first_delivery {
+            self.delivered_by_reply = report.reply;
+        }
+        Some(first_delivery)
     }
 
     /// The arrival of `hash` at `tier` as this sighting tells it, marking the tier sent;
