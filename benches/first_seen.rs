@@ -233,9 +233,10 @@ impl Drop for Geth {
 }
 
 /// How ethpeer first had each tx (`kind` of its `seen` arrival: broadcast, fetched, pooled).
-/// Per tx, the `kind` of ethpeer's `seen` arrival and its decode time (`firstDelivered`) in
-/// nanoseconds into the UTC day.
-type Kinds = Arc<Mutex<HashMap<B256, (String, Option<u64>)>>>;
+/// Per tx, the `kind` of ethpeer's `seen` arrival, its decode time (`firstDelivered`) in
+/// nanoseconds into the UTC day, and its first peer's node id (hex, no `0x`; `~` first when
+/// that peer only announced it).
+type Kinds = Arc<Mutex<HashMap<B256, (String, Option<u64>, String)>>>;
 
 /// A socket to `url` subscribed with `method` and `params`; each notification's result
 /// goes to `heard` with the instant it arrived, through `key`, and the `kind` of a `seen`
@@ -274,10 +275,16 @@ async fn watch(
                 heard.lock().unwrap().entry(k).or_insert(at);
                 if let (1, Some(kind)) = (k.1, result["kind"].as_str()) {
                     let decoded = result["firstDelivered"].as_str().and_then(day_nanos);
+                    let peer = result["peer"]["id"].as_str().unwrap_or_default();
+                    let mut peer = peer.trim_start_matches("0x").to_lowercase();
+                    if !result["firstAnnounced"].is_null() {
+                        // Announced before its first whole copy: not whole from anyone first.
+                        peer.insert(0, '~');
+                    }
                     kinds
                         .lock()
                         .unwrap()
-                        .insert(k.0, (kind.to_string(), decoded));
+                        .insert(k.0, (kind.to_string(), decoded, peer));
                 }
             }
         }
@@ -426,6 +433,9 @@ fn main() {
     // One instant and the UTC day's nanoseconds at it, to put ethpeer's decode stamps on
     // the bench's clock.
     let base = (Instant::now(), now_day_nanos());
+    // Each tx's origin's node id (hex): which peer had it first.
+    let origin_of: Arc<Mutex<HashMap<B256, String>>> = Arc::default();
+    let origin_ids = origin_of.clone();
     let sent_hashes = runtime.block_on(async {
         let mut listener = Geth::start(dir.path(), "listener");
         let mut nodes: Vec<Geth> = (0..origins)
@@ -488,6 +498,9 @@ fn main() {
             let answer = rpc(&origin.http, "eth_sendRawTransaction", json!([raw])).await;
             assert!(answer["result"].is_string(), "{answer}");
             sent.push(*hash);
+            let id = origin.enode.trim_start_matches("enode://");
+            let id = id.split('@').next().unwrap_or_default().to_lowercase();
+            origin_ids.lock().unwrap().insert(*hash, id);
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         tokio::time::sleep(Duration::from_secs(3)).await;
@@ -509,12 +522,39 @@ fn main() {
     for kind in ["broadcast", "fetched", "pooled"] {
         let subset: Vec<B256> = sent_hashes
             .iter()
-            .filter(|h| kinds.get(*h).is_some_and(|(k, _)| k == kind))
+            .filter(|h| kinds.get(*h).is_some_and(|(k, _, _)| k == kind))
             .copied()
             .collect();
         if !subset.is_empty() {
             compare(
                 &format!("`seen`, ethpeer's first copy {kind}"),
+                &subset,
+                &heard,
+                1,
+            );
+        }
+    }
+    // The race by how ethpeer first heard of the tx: whole from its origin (which chose
+    // ethpeer among the ⌊√n⌋ peers it sends a sender's txs to whole), or otherwise (an
+    // announcement first, or a copy relayed by another origin one hop and one geth pool
+    // admission later).
+    let origin_of = origin_of.lock().unwrap();
+    for (name, straight) in [
+        ("whole from the tx's origin", true),
+        ("announced first or relayed", false),
+    ] {
+        let subset: Vec<B256> = sent_hashes
+            .iter()
+            .filter(|h| {
+                let first = kinds.get(*h).map(|(_, _, peer)| peer.as_str());
+                let origin = origin_of.get(*h).map(String::as_str);
+                first.is_some() && (first == origin) == straight
+            })
+            .copied()
+            .collect();
+        if !subset.is_empty() {
+            compare(
+                &format!("`seen`, ethpeer's first copy {name}"),
                 &subset,
                 &heard,
                 1,
@@ -530,13 +570,13 @@ fn main() {
 fn from_decode(
     sent: &[B256],
     heard: &HashMap<(B256, u8), Instant>,
-    kinds: &HashMap<B256, (String, Option<u64>)>,
+    kinds: &HashMap<B256, (String, Option<u64>, String)>,
     base: (Instant, u64),
 ) {
     let wall = |at: &Instant| base.1 as i128 + at.duration_since(base.0).as_nanos() as i128;
     let (mut ours, mut theirs) = (Vec::new(), Vec::new());
     for hash in sent {
-        let Some((_, Some(decoded))) = kinds.get(hash) else {
+        let Some((_, Some(decoded), _)) = kinds.get(hash) else {
             continue;
         };
         let decoded = *decoded as i128;

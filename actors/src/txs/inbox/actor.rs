@@ -282,6 +282,15 @@ impl Handler<InboundEth> for TxInbox {
         if fresh.is_empty() {
             return;
         }
+        if self.arrival_wait.is_zero() {
+            // No wait: fetch now. A zero-length timer would still wait for the timer
+            // wheel's next millisecond tick.
+            for hash in fresh {
+                self.mark_ready(hash);
+            }
+            self.schedule(ctx);
+            return;
+        }
         ctx.run_later(self.arrival_wait, move |act, ctx| {
             for hash in fresh {
                 act.mark_ready(hash);

@@ -109,6 +109,11 @@ struct Rig {
 }
 
 fn rig() -> Rig {
+    rig_waiting(DEFAULT_ARRIVAL_WAIT)
+}
+
+/// A rig whose inbox waits `arrival_wait` after announcements.
+fn rig_waiting(arrival_wait: Duration) -> Rig {
     let (mem, shared): (Arc<InMemoryTxPool>, Arc<dyn TxPool>) = pool();
     let (tx, ingested) = mpsc::unbounded();
     let links = TxInboxLinks {
@@ -116,7 +121,7 @@ fn rig() -> Rig {
         ingest: Ingest(tx).start().recipient(),
     };
     Rig {
-        fetcher: TxInbox::new(shared, links, DEFAULT_ARRIVAL_WAIT).start(),
+        fetcher: TxInbox::new(shared, links, arrival_wait).start(),
         pool: mem,
         ingested,
     }
@@ -200,6 +205,19 @@ async fn an_announcement_is_fetched_after_the_arrival_wait_and_handed_to_ingest(
     assert_eq!(asked, txs.iter().map(|t| t.hash).collect::<Vec<_>>());
     let (from, handed) = rig.ingested.next().await.expect("handed on");
     assert_eq!((from, handed), (a.id, asked));
+}
+
+#[actix_rt::test]
+async fn without_an_arrival_wait_an_announcement_is_fetched_at_once() {
+    tokio::time::pause();
+    let rig = rig_waiting(Duration::ZERO);
+    let txs = txs(1);
+    let mut a = peer(1, &txs, false);
+    let start = tokio::time::Instant::now();
+    rig.fetcher.do_send(a.says(announce(&txs)));
+    assert_eq!(a.asked.next().await.expect("a request"), vec![txs[0].hash]);
+    // Not even the timer wheel's next millisecond (paused time moves only for timers).
+    assert_eq!(start.elapsed(), Duration::ZERO);
 }
 
 #[actix_rt::test]
