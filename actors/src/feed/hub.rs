@@ -123,9 +123,21 @@ pub trait NotificationWriter: Send + Sync + std::fmt::Debug {
     /// [`Offer::Full`] when [`SUBSCRIBER_BYTES`] wait already, [`Offer::Closed`] once the
     /// connection is gone.
     fn write_note(&self, note: &Notification) -> Result<(), Offer>;
+
+    /// Bytes written but not yet taken by the socket.
+    fn backlog(&self) -> usize;
 }
 
 impl NotificationSink {
+    /// Bytes a connection that writes notifications itself has not got into its socket
+    /// yet (a write there adds to them); 0 for a queue, whose offers only enqueue.
+    pub fn write_backlog(&self) -> usize {
+        match &self.route {
+            SinkRoute::Queue { .. } => 0,
+            SinkRoute::Writer(writer) => writer.backlog(),
+        }
+    }
+
     /// A sink into a connection that writes notifications itself.
     pub fn writer(writer: Arc<dyn NotificationWriter>) -> Self {
         Self {

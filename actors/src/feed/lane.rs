@@ -58,15 +58,24 @@ impl ArrivalLane {
 impl SeenHook for ArrivalLane {
     fn record(&self, report: &Seen) -> Option<SeenNote> {
         let recorded = self.table.record(report, self.demand.any());
-        let offered = self.demand.wanted();
-        if offered {
-            for arrival in recorded.iter().filter_map(|r| r.seen.as_ref()) {
-                self.outlet.offer(arrival);
+        let mut offered = false;
+        if self.demand.wanted() && recorded.iter().any(|r| r.seen.is_some()) {
+            if let Some(entries) = self.outlet.takers() {
+                for arrival in recorded.iter().filter_map(|r| r.seen.as_ref()) {
+                    self.outlet.offer_to(&entries, arrival);
+                }
+                offered = true;
             }
         }
         Some(SeenNote(Arc::new(LaneRecord { recorded, offered })))
     }
 }
+
+/// `seen` subscribers the lane writes to itself at most; past it the hub does (as it does
+/// for the other tiers), so a peer thread pays for a handful of feed consumers per tx, not
+/// for up to the hub's 2,048 subscriptions (ours: the consumers of one node's feed are a
+/// few processes; each costs the peer thread a write of its own).
+pub const MAX_LANE_SUBSCRIBERS: usize = 8;
 
 /// Per-subscriber counters the hub and the lane share.
 #[derive(Debug, Default)]
@@ -172,12 +181,25 @@ impl ArrivalOutlet {
             .clone()
     }
 
+    /// The subscribers, if the lane should write to them itself: at most
+    /// [`MAX_LANE_SUBSCRIBERS`], none with a backlog (a client that is behind gets the
+    /// rest through the hub, so the peer threads never add to a backlog or wait on it).
+    pub(crate) fn takers(&self) -> Option<Arc<[OutletEntry]>> {
+        let entries = self.snapshot();
+        let idle = entries.iter().all(|e| e.sink.write_backlog() == 0);
+        (!entries.is_empty() && entries.len() <= MAX_LANE_SUBSCRIBERS && idle).then_some(entries)
+    }
+
     /// Renders `arrival` once and offers it to every subscriber (see
     /// [`ArrivalFilter`]: only `seen`-tier subscribers are here; a `seen` arrival carries
     /// no tx, so `fullTx` subscribers get the same text).
     pub fn offer(&self, arrival: &TxArrival) {
+        self.offer_to(&self.snapshot(), arrival);
+    }
+
+    /// [`Self::offer`] to `entries` (from [`Self::takers`]).
+    pub(crate) fn offer_to(&self, entries: &[OutletEntry], arrival: &TxArrival) {
         debug_assert_eq!(arrival.tier, ArrivalTier::Seen);
-        let entries = self.snapshot();
         if entries.is_empty() {
             return;
         }

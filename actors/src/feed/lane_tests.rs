@@ -212,6 +212,12 @@ async fn the_observer_leaves_arrivals_the_lane_offered_to_it_and_tells_embedders
     let observer = PropagationObserver::new(None);
     observer.arrival_demand().set(1);
     let outlet = Arc::new(ArrivalOutlet::default());
+    let (sink, mut queue) = notification_buffer(8);
+    outlet.set(vec![OutletEntry {
+        id: "0x01".into(),
+        sink,
+        counters: Arc::default(),
+    }]);
     let lane = observer.lane(outlet);
     let observer = observer.start();
     let to_hub = Arc::new(std::sync::Mutex::new(0));
@@ -262,6 +268,10 @@ async fn the_observer_leaves_arrivals_the_lane_offered_to_it_and_tells_embedders
         1,
         "only the report without a lane"
     );
+    assert_eq!(
+        next(&mut queue).await["hash"],
+        format!("{:#x}", B256::repeat_byte(7))
+    );
     embedder.send(Flush).await.expect("alive");
     let seen = events
         .lock()
@@ -278,4 +288,70 @@ struct Flush;
 impl Handler<Flush> for Hub {
     type Result = ();
     fn handle(&mut self, _msg: Flush, _ctx: &mut Self::Context) {}
+}
+
+/// A connection writing its own notifications, with a settable backlog.
+#[derive(Debug, Default)]
+struct Writer {
+    backlog: std::sync::atomic::AtomicUsize,
+    written: std::sync::Mutex<Vec<String>>,
+}
+
+impl crate::feed::hub::NotificationWriter for Writer {
+    fn write_note(&self, note: &crate::feed::hub::Notification) -> Result<(), Offer> {
+        self.written.lock().expect("lock").push(note.to_json());
+        Ok(())
+    }
+    fn backlog(&self) -> usize {
+        self.backlog.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+#[test]
+fn the_lane_leaves_a_client_that_is_behind_and_too_many_subscribers_to_the_hub() {
+    let demand = ArrivalDemand::default();
+    demand.set(1);
+    let outlet = Arc::new(ArrivalOutlet::default());
+    let lane = ArrivalLane::new(Arc::default(), demand, outlet.clone());
+    let writers: Vec<Arc<Writer>> = (0..=MAX_LANE_SUBSCRIBERS).map(|_| Arc::default()).collect();
+    let entry = |i: usize| OutletEntry {
+        id: format!("0x{i:02x}").into(),
+        sink: NotificationSink::writer(writers[i].clone()),
+        counters: Arc::default(),
+    };
+    let offered = |hash: u8| {
+        let note = lane
+            .record(&report(
+                PeerId::repeat_byte(1),
+                Delivery::Full,
+                &[B256::repeat_byte(hash)],
+            ))
+            .expect("a note");
+        note.0.downcast_ref::<LaneRecord>().expect("record").offered
+    };
+    // One writer, nothing waiting: written here, on the reporting thread.
+    outlet.set(vec![entry(0)]);
+    assert!(offered(1));
+    assert_eq!(writers[0].written.lock().expect("lock").len(), 1);
+    // Its socket is behind: the hub takes this one.
+    writers[0]
+        .backlog
+        .store(1, std::sync::atomic::Ordering::Relaxed);
+    assert!(!offered(2));
+    writers[0]
+        .backlog
+        .store(0, std::sync::atomic::Ordering::Relaxed);
+    // As many as the bound: all written here; one more: all left to the hub.
+    outlet.set((0..MAX_LANE_SUBSCRIBERS).map(entry).collect());
+    assert!(offered(3));
+    outlet.set((0..=MAX_LANE_SUBSCRIBERS).map(entry).collect());
+    assert!(!offered(4));
+    let written: Vec<usize> = writers
+        .iter()
+        .map(|w| w.written.lock().expect("lock").len())
+        .collect();
+    let mut expected = vec![1; MAX_LANE_SUBSCRIBERS + 1];
+    expected[0] = 2;
+    expected[MAX_LANE_SUBSCRIBERS] = 0;
+    assert_eq!(written, expected);
 }

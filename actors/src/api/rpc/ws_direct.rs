@@ -32,6 +32,11 @@ use crate::feed::hub::{
 #[derive(Clone, Debug)]
 pub(crate) struct RawSocket(pub Arc<std::net::TcpStream>);
 
+/// Bytes the connection's task writes per syscall when flushing, under the writer's lock:
+/// one [`WS_FRAME_SIZE`], so a peer thread that writes a notification meanwhile waits for
+/// at most one 64 KiB copy into the socket, not for megabytes of a slow client's backlog.
+const FLUSH_CHUNK: usize = WS_FRAME_SIZE;
+
 /// Opcodes (RFC 6455 section 5.2).
 const TEXT: u8 = 0x1;
 const CONTINUATION: u8 = 0x0;
@@ -193,7 +198,8 @@ impl DirectWriter {
                 return Ok(());
             }
             let start = unsent.sent;
-            match self.socket.try_write(&unsent.bytes[start..]) {
+            let end = unsent.bytes.len().min(start.saturating_add(FLUSH_CHUNK));
+            match self.socket.try_write(&unsent.bytes[start..end]) {
                 Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
                     unsent.sent += n;
@@ -202,6 +208,13 @@ impl DirectWriter {
                         unsent.sent = 0;
                         unsent.since = None;
                         return Ok(());
+                    }
+                    if unsent.sent >= unsent.bytes.len() / 2 {
+                        // What went out is dropped once it is half the buffer: the buffer
+                        // stays within twice what waits, at one copy per byte.
+                        let sent = unsent.sent;
+                        unsent.bytes.drain(..sent);
+                        unsent.sent = 0;
                     }
                 }
                 // Would block: readiness was cleared; wait for the socket again.
@@ -227,6 +240,10 @@ impl DirectWriter {
 impl NotificationWriter for DirectWriter {
     fn write_note(&self, note: &Notification) -> Result<(), Offer> {
         self.write(&frames(TEXT, note.to_json().as_bytes()), false)
+    }
+
+    fn backlog(&self) -> usize {
+        self.state().len()
     }
 }
 
