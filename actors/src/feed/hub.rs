@@ -124,6 +124,11 @@ pub trait NotificationWriter: Send + Sync + std::fmt::Debug {
     /// connection is gone.
     fn write_note(&self, note: &Notification) -> Result<(), Offer>;
 
+    /// Writes `notes` in order, all or none (one write, where the connection can).
+    fn write_notes(&self, notes: &[Notification]) -> Result<(), Offer> {
+        notes.iter().try_for_each(|note| self.write_note(note))
+    }
+
     /// Bytes written but not yet taken by the socket.
     fn backlog(&self) -> usize;
 }
@@ -135,6 +140,15 @@ impl NotificationSink {
         match &self.route {
             SinkRoute::Queue { .. } => 0,
             SinkRoute::Writer(writer) => writer.backlog(),
+        }
+    }
+
+    /// Offers `notes` in order: to a connection that writes them itself in one write, all
+    /// or none; to a queue one by one, the first refusal ending it.
+    pub(crate) fn offer_many(&self, notes: Vec<Notification>) -> Result<(), Offer> {
+        match &self.route {
+            SinkRoute::Writer(writer) => writer.write_notes(&notes),
+            SinkRoute::Queue { .. } => notes.into_iter().try_for_each(|note| self.offer(note)),
         }
     }
 
@@ -464,8 +478,17 @@ fn offer_all(
     Ok(())
 }
 
+/// Messages waiting in the hub's mailbox at most for what is sent with `try_send` (the
+/// peers' lane hands it the `seen` arrivals it does not write itself): the observer's
+/// bound, 4,096.
+pub const HUB_MAILBOX_CAPACITY: usize = super::observe::OBSERVER_MAILBOX_CAPACITY;
+
 impl Actor for SubscriptionHub {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(HUB_MAILBOX_CAPACITY);
+    }
 }
 
 impl Handler<Subscribe> for SubscriptionHub {

@@ -13,7 +13,7 @@ use std::sync::{Arc, OnceLock, RwLock};
 
 use actix::prelude::*;
 
-use super::arrivals::{ArrivalDemand, ArrivalFilter, ArrivalTier, TxArrival};
+use super::arrivals::{ArrivalDemand, ArrivalFilter, ArrivalTier, TxArrival, TxArrivals};
 use super::hub::{
     Notification, NotificationSink, Offer, SubscriptionKind, SubscriptionMetrics, DROP_LOG_EVERY,
     MAX_MISSED_IN_A_ROW,
@@ -24,10 +24,11 @@ use crate::peer::{Seen, SeenHook, SeenNote};
 /// What a peer's lane recorded of one report, handed to the observer with it.
 #[derive(Debug)]
 pub(crate) struct LaneRecord {
-    /// Per item of the report, in order.
-    pub recorded: Vec<Recorded>,
-    /// Whether the `seen` arrivals were offered to subscribers already (the observer then
-    /// gives them to embedders only).
+    /// Per item of the report, in order; `None` for what the lane leaves to the observer
+    /// (blocks).
+    pub recorded: Vec<Option<Recorded>>,
+    /// Whether the `seen` arrivals went to subscribers already, written here or handed to
+    /// the hub (the observer then gives them to embedders only).
     pub offered: bool,
 }
 
@@ -57,16 +58,12 @@ impl ArrivalLane {
 
 impl SeenHook for ArrivalLane {
     fn record(&self, report: &Seen) -> Option<SeenNote> {
-        let recorded = self.table.record(report, self.demand.any());
-        let mut offered = false;
-        if self.demand.wanted() && recorded.iter().any(|r| r.seen.is_some()) {
-            if let Some(entries) = self.outlet.takers() {
-                for arrival in recorded.iter().filter_map(|r| r.seen.as_ref()) {
-                    self.outlet.offer_to(&entries, arrival);
-                }
-                offered = true;
-            }
-        }
+        let recorded = self.table.record(report, self.demand.any(), true);
+        let arrivals: Vec<Arc<TxArrival>> = recorded
+            .iter()
+            .filter_map(|r| r.as_ref()?.seen.clone())
+            .collect();
+        let offered = self.demand.wanted() && self.outlet.deliver(arrivals);
         Some(SeenNote(Arc::new(LaneRecord { recorded, offered })))
     }
 }
@@ -152,12 +149,37 @@ pub struct ArrivalOutlet {
     pub(crate) metrics: Arc<SubscriptionMetrics>,
     /// Where gone subscribers are reported (the hub, once started).
     gone: OnceLock<Recipient<SubscriberGone>>,
+    /// Where arrivals go that the lane does not write itself (the hub, once started).
+    hub: OnceLock<Recipient<TxArrivals>>,
 }
 
 impl ArrivalOutlet {
-    /// Reports gone subscribers to `hub`.
-    pub fn connect(&self, hub: Recipient<SubscriberGone>) {
-        let _ = self.gone.set(hub);
+    /// Reports gone subscribers to the hub, and hands it the arrivals the lane does not
+    /// write itself.
+    pub fn connect(&self, gone: Recipient<SubscriberGone>, hub: Recipient<TxArrivals>) {
+        let _ = self.gone.set(gone);
+        let _ = self.hub.set(hub);
+    }
+
+    /// Gets `arrivals` (`seen`, of one report) to the subscribers: written here when the
+    /// lane may ([`Self::takers`]), else handed to the hub (dropped and counted if its
+    /// mailbox is full). `false` if neither could be done (no hub connected).
+    pub(crate) fn deliver(&self, arrivals: Vec<Arc<TxArrival>>) -> bool {
+        if arrivals.is_empty() {
+            return true;
+        }
+        if let Some(entries) = self.takers() {
+            self.offer_to(&entries, &arrivals);
+            return true;
+        }
+        let Some(hub) = self.hub.get() else {
+            return false;
+        };
+        let count = arrivals.len() as u64;
+        if hub.try_send(TxArrivals(arrivals)).is_err() {
+            self.metrics.dropped.fetch_add(count, Ordering::Relaxed);
+        }
+        true
     }
 
     /// Replaces the subscribers (the hub, after any change).
@@ -190,28 +212,35 @@ impl ArrivalOutlet {
         (!entries.is_empty() && entries.len() <= MAX_LANE_SUBSCRIBERS && idle).then_some(entries)
     }
 
-    /// Renders `arrival` once and offers it to every subscriber (see
-    /// [`ArrivalFilter`]: only `seen`-tier subscribers are here; a `seen` arrival carries
-    /// no tx, so `fullTx` subscribers get the same text).
-    pub fn offer(&self, arrival: &TxArrival) {
-        self.offer_to(&self.snapshot(), arrival);
-    }
-
-    /// [`Self::offer`] to `entries` (from [`Self::takers`]).
-    pub(crate) fn offer_to(&self, entries: &[OutletEntry], arrival: &TxArrival) {
-        debug_assert_eq!(arrival.tier, ArrivalTier::Seen);
-        if entries.is_empty() {
+    /// Renders each of `arrivals` once and offers them to every subscriber in `entries`,
+    /// all of them in one write to each (see [`ArrivalFilter`]: only `seen`-tier
+    /// subscribers are here; a `seen` arrival carries no tx, so `fullTx` subscribers get
+    /// the same text).
+    pub(crate) fn offer_to(&self, entries: &[OutletEntry], arrivals: &[Arc<TxArrival>]) {
+        if entries.is_empty() || arrivals.is_empty() {
             return;
         }
-        let result: Arc<str> = arrival.to_json(false).into();
+        let results: Vec<Arc<str>> = arrivals
+            .iter()
+            .map(|arrival| {
+                debug_assert_eq!(arrival.tier, ArrivalTier::Seen);
+                Arc::from(arrival.to_json(false))
+            })
+            .collect();
         for entry in entries.iter() {
-            let note = Notification {
-                method: SubscriptionKind::TxArrivals.method(),
-                subscription: entry.id.clone(),
-                result: result.clone(),
-            };
-            let offered = entry.sink.offer(note);
-            if let Err(reason) = entry.counters.count(&entry.id, offered, &self.metrics) {
+            let notes: Vec<Notification> = results
+                .iter()
+                .map(|result| Notification {
+                    method: SubscriptionKind::TxArrivals.method(),
+                    subscription: entry.id.clone(),
+                    result: result.clone(),
+                })
+                .collect();
+            let offered = entry.sink.offer_many(notes);
+            let counted = (0..results.len())
+                .map(|_| entry.counters.count(&entry.id, offered, &self.metrics))
+                .find_map(Result::err);
+            if let Some(reason) = counted {
                 let first = !entry.counters.gone.swap(true, Ordering::Relaxed);
                 if let (true, Some(hub)) = (first, self.gone.get()) {
                     hub.do_send(SubscriberGone {

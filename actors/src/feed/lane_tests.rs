@@ -80,7 +80,10 @@ async fn the_first_delivery_is_offered_on_the_reporting_thread_once_with_its_pro
         .0
         .downcast_ref::<LaneRecord>()
         .expect("the lane's record");
-    assert!(record.offered && record.recorded[0].new && record.recorded[0].added);
+    let recorded = record.recorded[0]
+        .as_ref()
+        .expect("a tx is recorded by the lane");
+    assert!(record.offered && recorded.added && recorded.first);
     let seen = next(&mut queue).await;
     assert_eq!(seen["tier"], "seen");
     assert_eq!(seen["hash"], format!("{broadcast:#x}"));
@@ -169,7 +172,10 @@ async fn a_subscriber_whose_connection_closed_is_reported_gone_once() {
     let (lane, queue, _table) = lane_with_subscriber();
     let gone = Arc::new(std::sync::Mutex::new(Vec::new()));
     let hub = Gone(gone.clone()).start();
-    lane.outlet.connect(hub.clone().recipient());
+    lane.outlet.connect(
+        hub.clone().recipient(),
+        Hub(Arc::default()).start().recipient(),
+    );
     drop(queue);
     for byte in 1u8..=3 {
         lane.record(&report(
@@ -307,11 +313,15 @@ impl crate::feed::hub::NotificationWriter for Writer {
     }
 }
 
-#[test]
-fn the_lane_leaves_a_client_that_is_behind_and_too_many_subscribers_to_the_hub() {
+#[actix_rt::test]
+async fn the_lane_leaves_a_client_that_is_behind_and_too_many_subscribers_to_the_hub() {
     let demand = ArrivalDemand::default();
     demand.set(1);
     let outlet = Arc::new(ArrivalOutlet::default());
+    let to_hub = Arc::new(std::sync::Mutex::new(0));
+    let hub = Hub(to_hub.clone()).start();
+    let gone = Gone(Arc::default()).start();
+    outlet.connect(gone.recipient(), hub.clone().recipient());
     let lane = ArrivalLane::new(Arc::default(), demand, outlet.clone());
     let writers: Vec<Arc<Writer>> = (0..=MAX_LANE_SUBSCRIBERS).map(|_| Arc::default()).collect();
     let entry = |i: usize| OutletEntry {
@@ -337,7 +347,7 @@ fn the_lane_leaves_a_client_that_is_behind_and_too_many_subscribers_to_the_hub()
     writers[0]
         .backlog
         .store(1, std::sync::atomic::Ordering::Relaxed);
-    assert!(!offered(2));
+    assert!(offered(2), "handed to the hub");
     writers[0]
         .backlog
         .store(0, std::sync::atomic::Ordering::Relaxed);
@@ -345,7 +355,13 @@ fn the_lane_leaves_a_client_that_is_behind_and_too_many_subscribers_to_the_hub()
     outlet.set((0..MAX_LANE_SUBSCRIBERS).map(entry).collect());
     assert!(offered(3));
     outlet.set((0..=MAX_LANE_SUBSCRIBERS).map(entry).collect());
-    assert!(!offered(4));
+    assert!(offered(4), "handed to the hub");
+    hub.send(Flush).await.expect("alive");
+    assert_eq!(
+        *to_hub.lock().expect("lock"),
+        2,
+        "the two the lane did not write"
+    );
     let written: Vec<usize> = writers
         .iter()
         .map(|w| w.written.lock().expect("lock").len())
@@ -354,4 +370,34 @@ fn the_lane_leaves_a_client_that_is_behind_and_too_many_subscribers_to_the_hub()
     expected[0] = 2;
     expected[MAX_LANE_SUBSCRIBERS] = 0;
     assert_eq!(written, expected);
+}
+
+#[test]
+fn a_tx_is_settled_from_the_table_though_its_report_never_reached_the_observer() {
+    let table = SightingTable::default();
+    let first = report(
+        PeerId::repeat_byte(1),
+        Delivery::Full,
+        &[B256::repeat_byte(9)],
+    );
+    // Recorded by a lane; the report is then dropped (the observer's mailbox was full).
+    table.record(&first, true, true);
+    let at = first.at;
+    assert!(table
+        .due(at + crate::feed::sightings::SPREAD_WINDOW - Duration::from_millis(1))
+        .is_empty());
+    let due = table.due(at + crate::feed::sightings::SPREAD_WINDOW);
+    assert_eq!(due, vec![B256::repeat_byte(9)]);
+    assert!(
+        table.due(at + Duration::from_secs(5)).is_empty(),
+        "taken once"
+    );
+    // Nobody listening: nothing queued.
+    let quiet = report(
+        PeerId::repeat_byte(1),
+        Delivery::Full,
+        &[B256::repeat_byte(10)],
+    );
+    table.record(&quiet, false, true);
+    assert!(table.due(quiet.at + Duration::from_secs(5)).is_empty());
 }

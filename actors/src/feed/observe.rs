@@ -70,9 +70,6 @@ pub struct PropagationObserver {
     /// The ids behind the tags of the peers that registered (as many as the table's
     /// cards), which name each source of a `settled` arrival.
     tags: LruCache<u64, PeerId>,
-    /// Tx hashes in order of first sighting, to settle a [`SPREAD_WINDOW`] later (at most
-    /// [`SEEN_WINDOW`]).
-    to_settle: std::collections::VecDeque<(SystemTime, B256)>,
 }
 
 impl PropagationObserver {
@@ -86,7 +83,6 @@ impl PropagationObserver {
             },
             arrivals_to: None,
             tags: LruCache::new(NonZeroUsize::new(MAX_PEER_CARDS).unwrap_or(NonZeroUsize::MIN)),
-            to_settle: std::collections::VecDeque::new(),
             active,
             table: Arc::default(),
             trace: trace.map(std::io::BufWriter::new),
@@ -158,15 +154,26 @@ impl Handler<Seen> for PropagationObserver {
             .note
             .as_ref()
             .and_then(|note| note.0.downcast_ref::<LaneRecord>());
-        let (recorded, offered) = match lane {
+        let (mut recorded, offered) = match lane {
             Some(lane) if lane.recorded.len() == msg.items.len() => {
                 (lane.recorded.clone(), lane.offered)
             }
-            _ => (self.table.record(&msg, wants_arrivals), false),
+            _ => (self.table.record(&msg, wants_arrivals, false), false),
         };
+        // What the lane left (blocks) is recorded here.
+        if recorded.iter().any(Option::is_none) {
+            let rest = self.table.record(&msg, wants_arrivals, false);
+            for (mine, theirs) in recorded.iter_mut().zip(rest) {
+                if mine.is_none() {
+                    *mine = theirs;
+                }
+            }
+        }
         let mut arrivals = Vec::new();
         for (item, recorded) in msg.items.iter().zip(recorded) {
-            self.observe(&msg, item, recorded, wants_arrivals, &mut arrivals);
+            if let Some(recorded) = recorded {
+                self.observe(&msg, item, recorded, &mut arrivals);
+            }
         }
         self.emit(arrivals, offered);
         // One flush per report: lines reach the file promptly for tools tailing it,
@@ -178,26 +185,19 @@ impl Handler<Seen> for PropagationObserver {
 }
 
 impl PropagationObserver {
-    /// What follows from one recorded item of `report`: its settling, its `seen`
-    /// arrival, its trace line and a block's first sighting.
+    /// What follows from one recorded item of `report`: its `seen` arrival, its trace
+    /// line and a block's first sighting.
     fn observe(
         &mut self,
         report: &Seen,
         item: &SeenItem,
         recorded: Recorded,
-        wants_arrivals: bool,
         arrivals: &mut Vec<Arc<TxArrival>>,
     ) {
         let (hash, number) = match item {
             SeenItem::Tx(hash) => (*hash, None),
             SeenItem::Block { hash, number } => (*hash, Some(*number)),
         };
-        if recorded.new && number.is_none() && wants_arrivals {
-            if self.to_settle.len() >= SEEN_WINDOW {
-                self.to_settle.pop_front();
-            }
-            self.to_settle.push_back((report.at, hash));
-        }
         if !recorded.added {
             return;
         }
@@ -275,14 +275,7 @@ impl PropagationObserver {
     fn settle(&mut self, now: SystemTime) {
         let mut arrivals = Vec::new();
         let wanted = self.wants_arrivals();
-        while let Some(&(first_seen, hash)) = self.to_settle.front() {
-            let due = now
-                .duration_since(first_seen)
-                .is_ok_and(|age| age >= SPREAD_WINDOW);
-            if !due {
-                break;
-            }
-            self.to_settle.pop_front();
+        for hash in self.table.due(now) {
             let delivered = self
                 .table
                 .shard(&hash)

@@ -6,6 +6,7 @@
 //! same entries for the later tiers. The table is split into [`SHARDS`] locked LRU maps by
 //! hash, so two peer threads rarely wait on each other.
 
+use std::collections::VecDeque;
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
@@ -226,8 +227,6 @@ impl Sighting {
 /// What recording one item of a report found.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Recorded {
-    /// The hash was not in the table before this report.
-    pub new: bool,
     /// This peer and delivery were recorded (not a repeat, not past the per-hash cap).
     pub added: bool,
     /// This report is the hash's first sighting by anyone.
@@ -266,6 +265,10 @@ pub struct SightingTable {
     shards: Vec<Mutex<LruCache<B256, Sighting>>>,
     /// Who the peers are, for arrivals' `peer` fields.
     pub cards: PeerCards,
+    /// Tx hashes in order of first sighting while arrivals are wanted, for the observer to
+    /// settle a [`SPREAD_WINDOW`] later (at most [`SEEN_WINDOW`]). Kept here, not in the
+    /// observer, so a report its full mailbox dropped is settled all the same.
+    settle: Mutex<VecDeque<(SystemTime, B256)>>,
 }
 
 impl Default for SightingTable {
@@ -283,6 +286,7 @@ impl SightingTable {
                 .map(|_| Mutex::new(LruCache::new(per_shard)))
                 .collect(),
             cards: PeerCards::default(),
+            settle: Mutex::default(),
         }
     }
 
@@ -291,39 +295,67 @@ impl SightingTable {
         lock(&self.shards[usize::from(hash[0]) % SHARDS])
     }
 
-    /// Records every item of `report`; `seen_wanted` builds the `seen` arrival of each tx
-    /// this report delivers first.
-    pub(crate) fn record(&self, report: &Seen, seen_wanted: bool) -> Vec<Recorded> {
+    /// Records the items of `report` (only its txs with `txs_only`; `None` for the
+    /// others); `seen_wanted` builds the `seen` arrival of each tx this report delivers
+    /// first and queues each new tx to be settled.
+    pub(crate) fn record(
+        &self,
+        report: &Seen,
+        seen_wanted: bool,
+        txs_only: bool,
+    ) -> Vec<Option<Recorded>> {
         report
             .items
             .iter()
-            .map(|item| {
-                let (hash, tx) = match item {
-                    SeenItem::Tx(hash) => (*hash, true),
-                    SeenItem::Block { hash, .. } => (*hash, false),
-                };
-                let mut shard = self.shard(&hash);
-                let new = !shard.contains(&hash);
-                let sighting = shard.get_or_insert_mut(hash, || Sighting::new(report));
-                let Some(first_delivery) = sighting.add(report) else {
-                    return Recorded {
-                        new,
-                        ..Recorded::default()
-                    };
-                };
-                let seen = (tx && first_delivery && seen_wanted)
-                    .then(|| {
-                        sighting.arrival(hash, ArrivalTier::Seen, None, &self.cards, &|_| None)
-                    })
-                    .flatten();
-                Recorded {
-                    new,
-                    added: true,
-                    first: sighting.peers.len() == 1,
-                    seen,
+            .map(|item| match item {
+                SeenItem::Tx(hash) => Some(self.record_one(*hash, true, report, seen_wanted)),
+                SeenItem::Block { hash, .. } => {
+                    (!txs_only).then(|| self.record_one(*hash, false, report, false))
                 }
             })
             .collect()
+    }
+
+    fn record_one(&self, hash: B256, tx: bool, report: &Seen, seen_wanted: bool) -> Recorded {
+        let mut shard = self.shard(&hash);
+        let new = !shard.contains(&hash);
+        let sighting = shard.get_or_insert_mut(hash, || Sighting::new(report));
+        let added = sighting.add(report);
+        let first = sighting.peers.len() == 1;
+        let seen = (tx && added == Some(true) && seen_wanted)
+            .then(|| sighting.arrival(hash, ArrivalTier::Seen, None, &self.cards, &|_| None))
+            .flatten();
+        drop(shard);
+        if new && tx && seen_wanted {
+            let mut settle = lock(&self.settle);
+            if settle.len() >= SEEN_WINDOW {
+                settle.pop_front();
+            }
+            settle.push_back((report.at, hash));
+        }
+        Recorded {
+            added: added.is_some(),
+            first: added.is_some() && first,
+            seen,
+        }
+    }
+
+    /// The txs first sighted a [`SPREAD_WINDOW`] or more before `now`, in order, taken off
+    /// the settling queue.
+    pub(crate) fn due(&self, now: SystemTime) -> Vec<B256> {
+        let mut settle = lock(&self.settle);
+        let mut due = Vec::new();
+        while let Some(&(first_seen, hash)) = settle.front() {
+            if !now
+                .duration_since(first_seen)
+                .is_ok_and(|age| age >= SPREAD_WINDOW)
+            {
+                break;
+            }
+            settle.pop_front();
+            due.push(hash);
+        }
+        due
     }
 
     /// Hashes remembered now.

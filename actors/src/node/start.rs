@@ -234,7 +234,8 @@ impl Core {
             .with_outlet(self.outlet.clone());
         let metrics = hub.metrics();
         let hub = SubscriptionHub::start_in_arbiter(&self.feed_arbiter, move |_| hub);
-        self.outlet.connect(hub.clone().recipient());
+        self.outlet
+            .connect(hub.clone().recipient(), hub.clone().recipient());
         (hub, metrics)
     }
 

@@ -96,10 +96,16 @@ struct Unsent {
     bytes: Vec<u8>,
     /// How many of `bytes` went out already.
     sent: usize,
-    /// Since when something has waited.
+    /// Since when the socket has taken nothing of what waits (the write deadline runs from
+    /// here: a client that reads slowly but reads is not cut off).
     since: Option<Instant>,
     /// The socket failed or the connection ended: nothing more is written.
     closed: bool,
+    /// Our Close frame is queued: nothing may follow it (RFC 6455 section 5.5.1).
+    closing: bool,
+    /// Notifications held while a request is answered, so none goes before its answer
+    /// (a subscription's first notification before the answer that carries its id).
+    held: Option<Vec<u8>>,
 }
 
 impl Unsent {
@@ -107,6 +113,9 @@ impl Unsent {
         self.bytes.len() - self.sent
     }
 }
+
+/// Capacity a drained buffer keeps at most: a spike's megabytes are given back.
+const KEPT_CAPACITY: usize = 4 * FLUSH_CHUNK;
 
 /// One connection's writer (see the module doc). Its socket is another descriptor of the
 /// connection's socket, registered with the connection's runtime; `try_write` works from
@@ -136,22 +145,34 @@ impl DirectWriter {
 
     /// Writes `bytes` (whole frames) now, or queues what the socket does not take.
     /// Unless `always` (answers, control frames), more than [`SUBSCRIBER_BYTES`] waiting
-    /// refuses them.
+    /// refuses them, and while a request is answered they are held until its answer.
     pub(crate) fn write(&self, bytes: &[u8], always: bool) -> Result<(), Offer> {
         let mut unsent = self.state();
-        if unsent.closed {
+        if unsent.closed || unsent.closing {
             return Err(Offer::Closed);
         }
+        let queued = unsent.len() + unsent.held.as_ref().map_or(0, Vec::len);
+        if !always && queued.saturating_add(bytes.len()) > SUBSCRIBER_BYTES {
+            return Err(Offer::Full);
+        }
+        if let (false, Some(held)) = (always, unsent.held.as_mut()) {
+            held.extend_from_slice(bytes);
+            return Ok(());
+        }
+        self.push(&mut unsent, bytes)
+    }
+
+    /// Sends `bytes` after what waits: straight into the socket when nothing does (one
+    /// [`FLUSH_CHUNK`] at most under the lock), the rest queued for the task's flush.
+    fn push(&self, unsent: &mut Unsent, bytes: &[u8]) -> Result<(), Offer> {
         if unsent.len() > 0 {
-            if !always && unsent.len().saturating_add(bytes.len()) > SUBSCRIBER_BYTES {
-                return Err(Offer::Full);
-            }
             unsent.bytes.extend_from_slice(bytes);
             return Ok(());
         }
         let mut written = 0;
-        while written < bytes.len() {
-            match self.socket.try_write(&bytes[written..]) {
+        let direct = bytes.len().min(FLUSH_CHUNK);
+        while written < direct {
+            match self.socket.try_write(&bytes[written..direct]) {
                 Ok(0) => break,
                 Ok(n) => written += n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
@@ -173,7 +194,41 @@ impl DirectWriter {
         Ok(())
     }
 
-    /// When the oldest unsent byte was queued, if any wait.
+    /// Holds notifications from now until [`Self::answer`].
+    fn hold(&self) {
+        let mut unsent = self.state();
+        if unsent.held.is_none() {
+            unsent.held = Some(Vec::new());
+        }
+    }
+
+    /// Sends a request's answer (if it has one), then what was held while it was answered.
+    fn answer(&self, answer: Option<&[u8]>) -> Result<(), Offer> {
+        let mut unsent = self.state();
+        let held = unsent.held.take().unwrap_or_default();
+        if unsent.closed || unsent.closing {
+            return Err(Offer::Closed);
+        }
+        let mut out = answer.map(|text| frames(TEXT, text)).unwrap_or_default();
+        out.extend_from_slice(&held);
+        if out.is_empty() {
+            return Ok(());
+        }
+        self.push(&mut unsent, &out)
+    }
+
+    /// Queues our Close frame (and any answer before it); nothing is written after it.
+    fn close_with(&self, last: &[u8]) {
+        let mut unsent = self.state();
+        if unsent.closed || unsent.closing {
+            return;
+        }
+        unsent.held = None;
+        let _ = self.push(&mut unsent, last);
+        unsent.closing = true;
+    }
+
+    /// When the socket last took something while bytes wait, if any wait.
     fn waiting_since(&self) -> Option<Instant> {
         let unsent = self.state();
         (unsent.len() > 0).then_some(unsent.since).flatten()
@@ -203,8 +258,10 @@ impl DirectWriter {
                 Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
                     unsent.sent += n;
+                    unsent.since = Some(Instant::now());
                     if unsent.len() == 0 {
                         unsent.bytes.clear();
+                        unsent.bytes.shrink_to(KEPT_CAPACITY);
                         unsent.sent = 0;
                         unsent.since = None;
                         return Ok(());
@@ -242,6 +299,14 @@ impl NotificationWriter for DirectWriter {
         self.write(&frames(TEXT, note.to_json().as_bytes()), false)
     }
 
+    fn write_notes(&self, notes: &[Notification]) -> Result<(), Offer> {
+        let mut out = Vec::new();
+        for note in notes {
+            out.extend_from_slice(&frames(TEXT, note.to_json().as_bytes()));
+        }
+        self.write(&out, false)
+    }
+
     fn backlog(&self) -> usize {
         self.state().len()
     }
@@ -277,7 +342,16 @@ impl Connection {
                 return self.run(session, stream).await;
             }
         };
+        // Until the runtime has seen the new registration writable, `try_write` from other
+        // threads would say WouldBlock and leave their first notifications to this task.
+        let _ = tokio::time::timeout(self.deadline(), writer.flush()).await;
         let sink = NotificationSink::writer(writer.clone());
+        // Also ends the connection if this task is dropped before `finish` (a server stop).
+        let mut ending = Ending {
+            rpc: &self.rpc,
+            writer: &writer,
+            done: false,
+        };
         let mut ping = tokio::time::interval(self.ping_interval());
         ping.reset();
         let mut ping_sent: Option<Instant> = None;
@@ -287,8 +361,13 @@ impl Connection {
             }
             let waiting = writer.waiting_since();
             let overdue = waiting.map(|since| since + self.deadline());
+            // A client that sends but does not read is not read either past this backlog:
+            // answers and pongs cannot pile up, and its own TCP window stalls it.
+            let reading = writer.backlog() < SUBSCRIBER_BYTES;
             let step = tokio::select! {
-                message = stream.recv() => self.take(message, &writer, &sink, &mut ping_sent).await,
+                message = stream.recv(), if reading => {
+                    self.take(message, &writer, &sink, &mut ping_sent).await
+                }
                 flushed = writer.flush(), if waiting.is_some() => {
                     flushed.map_err(|_| End::Closed)
                 }
@@ -308,6 +387,7 @@ impl Connection {
             }
         };
         self.finish(end, &writer).await;
+        ending.done = true;
         drop(session);
     }
 
@@ -334,17 +414,18 @@ impl Connection {
             Some(Ok(AggregatedMessage::Close(_))) | None => return Err(End::Closed),
             Some(Err(error)) => return Err(refusal(&error)),
         };
-        match self.rpc.answer(&body, sink).await {
-            Some(answer) => writer
-                .write(&frames(TEXT, answer.as_bytes()), true)
-                .map_err(|_| End::Closed),
-            None => Ok(()),
-        }
+        // Notifications wait while the request is answered: a subscription's first ones
+        // must not reach the client before the answer that tells it the id.
+        writer.hold();
+        let answer = self.rpc.answer(&body, sink).await;
+        writer
+            .answer(answer.as_deref().map(str::as_bytes))
+            .map_err(|_| End::Closed)
     }
 
     /// Closes as `end` says: a refusal's JSON-RPC error and Close, a deadline counted.
     async fn finish(&self, end: End, writer: &DirectWriter) {
-        let close = match end {
+        let last = match end {
             End::Closed => close_frame(CloseCode::Normal, ""),
             End::Deadline => {
                 self.node_gate_timeout();
@@ -361,15 +442,35 @@ impl Connection {
                 log::debug!("ws connection {}: {message}", self.rpc.id);
                 let answer =
                     error_json(Value::Null, &RpcError::new(LIMIT_EXCEEDED, message.clone()));
-                let _ = writer.write(&frames(TEXT, answer.to_string().as_bytes()), true);
-                close_frame(code, &message)
+                let mut last = frames(TEXT, answer.to_string().as_bytes());
+                last.extend_from_slice(&close_frame(code, &message));
+                last
             }
         };
         self.rpc.closed();
-        let _ = writer.write(&close, true);
+        writer.close_with(&last);
         let _ = tokio::time::timeout(self.deadline(), writer.flush()).await;
         writer.close();
         writer.shut_down();
+    }
+}
+
+/// Ends a direct connection whose task stops before its `finish` (dropped with a stopping
+/// server): the hub forgets its subscriptions, and the socket is shut down though peers
+/// and the hub may still hold its writer.
+struct Ending<'a> {
+    rpc: &'a super::StreamConnection,
+    writer: &'a DirectWriter,
+    done: bool,
+}
+
+impl Drop for Ending<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.writer.close();
+            self.writer.shut_down();
+            self.rpc.closed();
+        }
     }
 }
 
@@ -506,5 +607,57 @@ mod tests {
         }
         assert_eq!(heard.last(), Some(&answer));
         assert!(writer.waiting_since().is_none());
+    }
+
+    /// A writer on one end of a loopback connection, and the other end. Its socket's
+    /// readiness is known once the runtime has polled it (as a connection's task has by
+    /// its first write); `try_write` says WouldBlock before that.
+    async fn pair() -> (DirectWriter, std::net::TcpStream) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let client =
+            std::net::TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
+        let (server, _) = listener.accept().expect("accept");
+        server.set_nonblocking(true).expect("nonblocking");
+        let writer = DirectWriter::new(TcpStream::from_std(server).expect("tokio"));
+        writer.flush().await.expect("writable");
+        (writer, client)
+    }
+
+    #[actix_rt::test]
+    async fn notifications_written_while_a_request_is_answered_follow_its_answer() {
+        let (writer, mut client) = pair().await;
+        writer.hold();
+        // A subscription's first notification, written by another thread before the
+        // subscribe call's answer (which carries the id) is out.
+        writer
+            .write(&frames(TEXT, b"first notification"), false)
+            .expect("held");
+        writer.answer(Some(b"the answer")).expect("written");
+        let heard = read_frames(&mut client, 2);
+        assert_eq!(
+            heard,
+            vec![b"the answer".to_vec(), b"first notification".to_vec()]
+        );
+        // Not held any more.
+        writer
+            .write(&frames(TEXT, b"next"), false)
+            .expect("written");
+        assert_eq!(read_frames(&mut client, 1), vec![b"next".to_vec()]);
+    }
+
+    #[actix_rt::test]
+    async fn nothing_is_written_after_our_close_frame() {
+        let (writer, mut client) = pair().await;
+        writer.close_with(&close_frame(CloseCode::Normal, ""));
+        assert_eq!(
+            writer.write(&frames(TEXT, b"late"), false),
+            Err(Offer::Closed)
+        );
+        assert_eq!(writer.answer(Some(b"late answer")), Err(Offer::Closed));
+        writer.close();
+        writer.shut_down();
+        let mut rest = Vec::new();
+        client.read_to_end(&mut rest).expect("read to the end");
+        assert_eq!(rest, [0x88, 0x02, 0x03, 0xE8]);
     }
 }
