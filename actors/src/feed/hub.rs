@@ -124,9 +124,10 @@ pub trait NotificationWriter: Send + Sync + std::fmt::Debug {
     /// connection is gone.
     fn write_note(&self, note: &Notification) -> Result<(), Offer>;
 
-    /// Writes `notes` in order, all or none (one write, where the connection can).
-    fn write_notes(&self, notes: &[Notification]) -> Result<(), Offer> {
-        notes.iter().try_for_each(|note| self.write_note(note))
+    /// Writes `notes` in order (in one write, where the connection can); how many it took
+    /// before a refusal, and the refusal.
+    fn write_notes(&self, notes: &[Notification]) -> (usize, Result<(), Offer>) {
+        take_in_order(notes.iter(), |note| self.write_note(note))
     }
 
     /// Bytes written but not yet taken by the socket.
@@ -143,12 +144,12 @@ impl NotificationSink {
         }
     }
 
-    /// Offers `notes` in order: to a connection that writes them itself in one write, all
-    /// or none; to a queue one by one, the first refusal ending it.
-    pub(crate) fn offer_many(&self, notes: Vec<Notification>) -> Result<(), Offer> {
+    /// Offers `notes` in order (to a connection that writes them itself, in one write);
+    /// how many were taken before a refusal, and the refusal.
+    pub(crate) fn offer_many(&self, notes: Vec<Notification>) -> (usize, Result<(), Offer>) {
         match &self.route {
             SinkRoute::Writer(writer) => writer.write_notes(&notes),
-            SinkRoute::Queue { .. } => notes.into_iter().try_for_each(|note| self.offer(note)),
+            SinkRoute::Queue { .. } => take_in_order(notes, |note| self.offer(note)),
         }
     }
 
@@ -222,6 +223,22 @@ impl NotificationSink {
             }
         })
     }
+}
+
+/// Offers each of `items` with `offer` until one is refused: how many were taken, and the
+/// refusal.
+fn take_in_order<T>(
+    items: impl IntoIterator<Item = T>,
+    mut offer: impl FnMut(T) -> Result<(), Offer>,
+) -> (usize, Result<(), Offer>) {
+    let mut taken = 0;
+    for item in items {
+        if let Err(refused) = offer(item) {
+            return (taken, Err(refused));
+        }
+        taken += 1;
+    }
+    (taken, Ok(()))
 }
 
 /// Command: start a subscription for a connection; answers its id (`0x` + 32 hex digits,

@@ -236,9 +236,10 @@ impl ArrivalOutlet {
                     result: result.clone(),
                 })
                 .collect();
-            let offered = entry.sink.offer_many(notes);
-            let counted = (0..results.len())
-                .map(|_| entry.counters.count(&entry.id, offered, &self.metrics))
+            let (taken, refused) = entry.sink.offer_many(notes);
+            let outcomes = (0..results.len()).map(|k| if k < taken { Ok(()) } else { refused });
+            let counted = outcomes
+                .map(|outcome| entry.counters.count(&entry.id, outcome, &self.metrics))
                 .find_map(Result::err);
             if let Some(reason) = counted {
                 let first = !entry.counters.gone.swap(true, Ordering::Relaxed);

@@ -23,11 +23,18 @@ fn report(peer: PeerId, delivery: Delivery, hashes: &[B256]) -> Seen {
 
 /// A lane with one `seen` subscriber, its queue, and its table.
 fn lane_with_subscriber() -> (ArrivalLane, NotificationQueue, Arc<SightingTable>) {
+    lane_with_subscriber_buffer(64)
+}
+
+/// [`lane_with_subscriber`] whose subscriber buffers `capacity` notifications.
+fn lane_with_subscriber_buffer(
+    capacity: usize,
+) -> (ArrivalLane, NotificationQueue, Arc<SightingTable>) {
     let table = Arc::new(SightingTable::default());
     let demand = ArrivalDemand::default();
     demand.set(1);
     let outlet = Arc::new(ArrivalOutlet::default());
-    let (sink, queue) = notification_buffer(64);
+    let (sink, queue) = notification_buffer(capacity);
     outlet.set(vec![OutletEntry {
         id: "0x01".into(),
         sink,
@@ -400,4 +407,17 @@ fn a_tx_is_settled_from_the_table_though_its_report_never_reached_the_observer()
     );
     table.record(&quiet, false, true);
     assert!(table.due(quiet.at + Duration::from_secs(5)).is_empty());
+}
+
+#[test]
+fn a_queue_that_takes_part_of_a_report_is_counted_for_what_it_took() {
+    let (lane, _queue, _table) = lane_with_subscriber_buffer(2);
+    let hashes: Vec<B256> = (1u8..=3).map(B256::repeat_byte).collect();
+    lane.record(&report(PeerId::repeat_byte(1), Delivery::Full, &hashes));
+    let metrics = &lane.outlet.metrics;
+    let (delivered, dropped) = (
+        metrics.delivered.load(std::sync::atomic::Ordering::Relaxed),
+        metrics.dropped.load(std::sync::atomic::Ordering::Relaxed),
+    );
+    assert_eq!((delivered, dropped), (2, 1));
 }

@@ -161,12 +161,9 @@ impl Handler<Seen> for PropagationObserver {
             _ => (self.table.record(&msg, wants_arrivals, false), false),
         };
         // What the lane left (blocks) is recorded here.
-        if recorded.iter().any(Option::is_none) {
-            let rest = self.table.record(&msg, wants_arrivals, false);
-            for (mine, theirs) in recorded.iter_mut().zip(rest) {
-                if mine.is_none() {
-                    *mine = theirs;
-                }
+        for (slot, item) in recorded.iter_mut().zip(&msg.items) {
+            if slot.is_none() {
+                *slot = Some(self.table.record_item(&msg, item, wants_arrivals));
             }
         }
         let mut arrivals = Vec::new();

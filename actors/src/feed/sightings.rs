@@ -307,13 +307,24 @@ impl SightingTable {
         report
             .items
             .iter()
-            .map(|item| match item {
-                SeenItem::Tx(hash) => Some(self.record_one(*hash, true, report, seen_wanted)),
-                SeenItem::Block { hash, .. } => {
-                    (!txs_only).then(|| self.record_one(*hash, false, report, false))
-                }
+            .map(|item| {
+                let block = matches!(item, SeenItem::Block { .. });
+                (!(txs_only && block)).then(|| self.record_item(report, item, seen_wanted))
             })
             .collect()
+    }
+
+    /// Records one item of `report` (see [`Self::record`]).
+    pub(crate) fn record_item(
+        &self,
+        report: &Seen,
+        item: &SeenItem,
+        seen_wanted: bool,
+    ) -> Recorded {
+        match item {
+            SeenItem::Tx(hash) => self.record_one(*hash, true, report, seen_wanted),
+            SeenItem::Block { hash, .. } => self.record_one(*hash, false, report, false),
+        }
     }
 
     fn record_one(&self, hash: B256, tx: bool, report: &Seen, seen_wanted: bool) -> Recorded {

@@ -299,12 +299,16 @@ impl NotificationWriter for DirectWriter {
         self.write(&frames(TEXT, note.to_json().as_bytes()), false)
     }
 
-    fn write_notes(&self, notes: &[Notification]) -> Result<(), Offer> {
+    fn write_notes(&self, notes: &[Notification]) -> (usize, Result<(), Offer>) {
         let mut out = Vec::new();
         for note in notes {
             out.extend_from_slice(&frames(TEXT, note.to_json().as_bytes()));
         }
-        self.write(&out, false)
+        // One write: all of them or none.
+        match self.write(&out, false) {
+            Ok(()) => (notes.len(), Ok(())),
+            Err(refused) => (0, Err(refused)),
+        }
     }
 
     fn backlog(&self) -> usize {
