@@ -191,11 +191,6 @@ impl ArrivalOutlet {
             .unwrap_or_else(std::sync::PoisonError::into_inner) = entries;
     }
 
-    /// Whether any subscriber wants `seen` arrivals.
-    pub fn is_empty(&self) -> bool {
-        self.snapshot().is_empty()
-    }
-
     fn snapshot(&self) -> Arc<[OutletEntry]> {
         self.entries
             .read()

@@ -192,19 +192,16 @@ async fn a_subscriber_whose_connection_closed_is_reported_gone_once() {
         ));
     }
     // Anything sent before this query has been handled when it is answered.
-    hub.send(Ping).await.expect("alive");
+    hub.send(Flush).await.expect("alive");
     assert_eq!(
         *gone.lock().expect("lock"),
         vec![(Arc::from("0x01"), false)]
     );
 }
 
-#[derive(Message)]
-#[rtype(result = "()")]
-struct Ping;
-impl Handler<Ping> for Gone {
+impl Handler<Flush> for Gone {
     type Result = ();
-    fn handle(&mut self, _msg: Ping, _ctx: &mut Self::Context) {}
+    fn handle(&mut self, _msg: Flush, _ctx: &mut Self::Context) {}
 }
 
 struct Hub(Arc<std::sync::Mutex<usize>>);

@@ -368,16 +368,6 @@ impl SightingTable {
         }
         due
     }
-
-    /// Hashes remembered now.
-    pub fn len(&self) -> usize {
-        self.shards.iter().map(|s| lock(s).len()).sum()
-    }
-
-    /// Whether nothing is remembered.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 /// A peer's tag: the first 8 bytes of its id.
