@@ -8,7 +8,9 @@
 //! cores are shared by the node and its load.
 //!
 //! Run: `cargo bench --bench arrivals` (no test data needed). `ARRIVALS_PEERS` (500),
-//! `ARRIVALS_RATE` (txs per second, 20,000) and `ARRIVALS_SECONDS` (5) change the load.
+//! `ARRIVALS_RATE` (txs per second, 20,000) and `ARRIVALS_SECONDS` (5) change the load;
+//! `ARRIVALS_TIMELINE=1` also prints the decode delay per quarter second of the run, and
+//! `ARRIVALS_DECRYPT=1` makes the peers decrypt the node's broadcasts (see [`decrypting`]).
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
@@ -134,8 +136,19 @@ async fn listen(ws: &str, heard: Heard) -> impl std::future::Future<Output = ()>
     }
 }
 
-/// One peer: answers Pings, discards the rest, and sends its txs on the global schedule
-/// (tx `k` at `start + k / rate`), recording when each write returned.
+/// Whether the bench's peers decrypt what the node sends them (`ARRIVALS_DECRYPT=1`), or
+/// only drain their sockets (the default). The node encrypts and writes its fan-out either
+/// way; decrypting 500 peers' copies of it here took about one of the two cores at 2,000
+/// tx/s, which a real node's peers spend on their own machines. Draining peers cannot see
+/// the node's Pings, so a run must end before its first Pong is missed (15 s ping interval
+/// plus a 20 s timeout after the connections are made).
+fn decrypting() -> bool {
+    std::env::var_os("ARRIVALS_DECRYPT").is_some()
+}
+
+/// One peer: drains (or decrypts, answering Pings) what the node sends, and sends its txs
+/// on the global schedule (tx `k` at `start + k / rate`), recording when each write
+/// returned.
 async fn peer(
     conn: Established<TcpStream>,
     txs: Vec<(usize, TxEnvelope)>,
@@ -150,13 +163,23 @@ async fn peer(
         eth_offset,
         ..
     } = conn;
-    tokio::spawn(async move {
-        while let Some(Ok(frame)) = reader.next().await {
-            if frame.id == p2p::ids::PING {
-                let _ = pongs.send(());
+    if decrypting() {
+        tokio::spawn(async move {
+            while let Some(Ok(frame)) = reader.next().await {
+                if frame.id == p2p::ids::PING {
+                    let _ = pongs.send(());
+                }
             }
-        }
-    });
+        });
+    } else {
+        tokio::spawn(async move {
+            use tokio::io::AsyncReadExt;
+            let mut raw = reader.into_inner();
+            let mut buffer = vec![0u8; 64 * 1024];
+            while matches!(raw.read(&mut buffer).await, Ok(n) if n > 0) {}
+            drop(pongs);
+        });
+    }
     for (k, tx) in txs {
         let due = start + Duration::from_secs_f64(k as f64 / rate as f64);
         tokio::time::sleep_until(due).await;
@@ -302,7 +325,12 @@ fn main() {
         }
     }
     println!(
-        "{peers} peers, {} txs sent in {:.2} s ({:.0} tx/s; target {rate}); node CPU: {cpu}",
+        "{peers} peers ({}), {} txs sent in {:.2} s ({:.0} tx/s; target {rate}); node CPU: {cpu}",
+        if decrypting() {
+            "decrypting"
+        } else {
+            "draining"
+        },
         sent.len(),
         elapsed.as_secs_f64(),
         sent.len() as f64 / elapsed.as_secs_f64()
@@ -313,4 +341,40 @@ fn main() {
     println!("{}", row("`seen` on the WebSocket", seen));
     println!("{}", row("`validated` on the WebSocket", validated));
     println!("{}", row("(gap `seen` to `validated`)", gap));
+    if std::env::var_os("ARRIVALS_TIMELINE").is_some() {
+        timeline(&sent, &heard);
+    }
+}
+
+/// The node's decode delay by when the tx was sent, per quarter second: whether the delay
+/// is steady (a saturated node) or comes in stalls.
+fn timeline(
+    sent: &HashMap<B256, (Instant, u64)>,
+    heard: &HashMap<(B256, bool), (Instant, Option<u64>)>,
+) {
+    let Some(first) = sent.values().map(|(at, _)| *at).min() else {
+        return;
+    };
+    let mut buckets: std::collections::BTreeMap<u64, Vec<Duration>> = Default::default();
+    for (hash, (at, wall)) in sent {
+        if let Some((_, Some(decoded))) = heard.get(&(*hash, true)) {
+            let bucket = at.duration_since(first).as_millis() as u64 / 250;
+            let delay = Duration::from_nanos(decoded.saturating_sub(*wall));
+            buckets.entry(bucket).or_default().push(delay);
+        }
+    }
+    println!("| sent at s | txs | decode p50 ms | p99 ms | max ms |");
+    println!("|---|---|---|---|---|");
+    for (bucket, mut delays) in buckets {
+        delays.sort();
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        println!(
+            "| {:.2} | {} | {:.3} | {:.3} | {:.3} |",
+            bucket as f64 / 4.0,
+            delays.len(),
+            ms(percentile(&delays, 0.5)),
+            ms(percentile(&delays, 0.99)),
+            ms(*delays.last().unwrap())
+        );
+    }
 }

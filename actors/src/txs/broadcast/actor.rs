@@ -1,7 +1,9 @@
-//! [`TxBroadcaster`]: subscribed to the pool's new-tx events, routes each batch to the
-//! peers that lack it (go-ethereum's `txBroadcastLoop` / `BroadcastTransactions`).
+//! [`TxBroadcaster`]: subscribed to the pool's new-tx events, routes them to the peers that
+//! lack them (go-ethereum's `txBroadcastLoop` / `BroadcastTransactions`), in rounds: every
+//! event that came while a round was being routed goes out in the next one (as reth's
+//! transactions manager drains its pool listener before it propagates).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -22,6 +24,11 @@ pub const TX_MAX_BROADCAST_SIZE: usize = 4096;
 /// Pending hashes announced to a newly registered peer (geth `syncTransactions`, capped by
 /// the 4096-hash announcement queue).
 pub const MAX_SYNC_ANNOUNCEMENTS: usize = 4096;
+
+/// Pool txs waiting for the next routing round, at most (geth's per-peer announcement
+/// queue, `maxQueuedTxAnns`, 4096: a round of more would push the oldest out of every
+/// peer's queue anyway); beyond it the oldest are dropped and counted.
+pub const MAX_PENDING_ROUTE: usize = 4096;
 
 /// What the broadcaster needs from the peer set.
 #[derive(Clone)]
@@ -51,8 +58,8 @@ impl PeerSetLink {
     }
 }
 
-/// Query: the broadcaster's counters. Answered after every batch received before it has
-/// been routed (batches are routed in order), so it also serves as a barrier.
+/// Query: the broadcaster's counters. Answered after every pool event received before it
+/// has been routed (rounds are routed in order), so it also serves as a barrier.
 #[derive(Debug, Message)]
 #[rtype(result = "BroadcastStats")]
 pub struct GetBroadcastStats;
@@ -60,7 +67,7 @@ pub struct GetBroadcastStats;
 /// Answer to [`GetBroadcastStats`]: a snapshot of [`BroadcastMetrics`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct BroadcastStats {
-    /// Pool batches routed.
+    /// Routing rounds (each takes every pool event that came before it began).
     pub batches: u64,
     /// (transaction, peer) pairs routed.
     pub pairs: u64,
@@ -70,12 +77,14 @@ pub struct BroadcastStats {
     pub announced: u64,
     /// Queue commands refused by a full peer mailbox.
     pub mailbox_full: u64,
+    /// Pool txs dropped unrouted beyond [`MAX_PENDING_ROUTE`].
+    pub dropped_pending: u64,
 }
 
 /// Counters of the broadcaster's work.
 #[derive(Debug, Default)]
 pub struct BroadcastMetrics {
-    /// Pool batches routed.
+    /// Routing rounds (each takes every pool event that came before it began).
     pub batches: AtomicU64,
     /// (transaction, peer) pairs routed.
     pub pairs: AtomicU64,
@@ -85,11 +94,16 @@ pub struct BroadcastMetrics {
     pub announced: AtomicU64,
     /// Queue commands refused by a full peer mailbox (the peer's loss, counted).
     pub mailbox_full: AtomicU64,
+    /// Pool txs dropped unrouted beyond [`MAX_PENDING_ROUTE`].
+    pub dropped_pending: AtomicU64,
 }
 
 /// Routes new pool transactions to peers: each transaction to every peer lacking it, in
 /// full to the ⌈√n⌉ direct peers of its sender (unless it is a blob or over 4096 bytes) and
-/// as an announcement to the others; one queue command per peer per batch.
+/// as an announcement to the others; one queue command per peer per round. A round takes
+/// every tx that arrived since the last one began: when the coordinating thread is idle a
+/// pool event is routed at once, and under load rounds grow instead of multiplying (at 500
+/// peers a round costs 500 queue commands and frames whatever its size).
 pub struct TxBroadcaster {
     /// The pool whose events we route and whose pending set new peers get.
     pool: Arc<dyn TxPool>,
@@ -99,7 +113,17 @@ pub struct TxBroadcaster {
     choice: DirectPeerChoice,
     /// Shared counters.
     metrics: Arc<BroadcastMetrics>,
+    /// Pool txs not yet routed, oldest first (at most [`MAX_PENDING_ROUTE`]).
+    pending: VecDeque<Arc<PoolTx>>,
+    /// Whether a [`RoutePending`] is on its way to this actor.
+    round_scheduled: bool,
 }
+
+/// Self-command: route what is pending. Sent with `notify`, which actix runs after the
+/// messages already in the mailbox, so one round takes all of them.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct RoutePending;
 
 impl TxBroadcaster {
     /// A broadcaster for node `self_id`; `key` is the secret SipHash key of the per-sender
@@ -115,6 +139,8 @@ impl TxBroadcaster {
             peer_set,
             choice: DirectPeerChoice::new(self_id, key),
             metrics: Arc::default(),
+            pending: VecDeque::new(),
+            round_scheduled: false,
         }
     }
 
@@ -145,21 +171,30 @@ impl Handler<NewTxs> for TxBroadcaster {
     type Result = ();
 
     fn handle(&mut self, msg: NewTxs, ctx: &mut Self::Context) {
-        let hashes = msg.txs.iter().map(|tx| tx.hash).collect();
-        let query = self
-            .peer_set
-            .peers_without_tx
-            .send(PeersWithoutTx { hashes, mark: true });
-        // `wait`: batches are routed one at a time, in pool order. We wait on the peer set
-        // (local, quick), never on a peer.
-        ctx.wait(
-            query
-                .into_actor(self)
-                .map(move |result, act, _| match result {
-                    Ok(recipients) => act.route(&msg.txs, recipients),
-                    Err(err) => log::warn!("tx broadcast: peer set unavailable: {err}"),
-                }),
-        );
+        self.pending.extend(msg.txs.iter().cloned());
+        let excess = self.pending.len().saturating_sub(MAX_PENDING_ROUTE);
+        if excess > 0 {
+            self.pending.drain(..excess);
+            let dropped = &self.metrics.dropped_pending;
+            dropped.fetch_add(excess as u64, Ordering::Relaxed);
+            log::debug!("tx broadcast: {excess} pool txs dropped unrouted");
+        }
+        if !self.round_scheduled {
+            self.round_scheduled = true;
+            ctx.notify(RoutePending);
+        }
+    }
+}
+
+impl Handler<RoutePending> for TxBroadcaster {
+    type Result = ();
+
+    fn handle(&mut self, _msg: RoutePending, ctx: &mut Self::Context) {
+        self.round_scheduled = false;
+        // `wait`: rounds are routed one at a time, in pool order; what comes meanwhile
+        // waits in the mailbox for the next round. We wait on the peer set (local,
+        // quick), never on a peer.
+        ctx.wait(self.round());
     }
 }
 
@@ -189,23 +224,52 @@ impl Handler<PeerEvent> for TxBroadcaster {
 }
 
 impl Handler<GetBroadcastStats> for TxBroadcaster {
-    type Result = MessageResult<GetBroadcastStats>;
+    type Result = AtomicResponse<Self, BroadcastStats>;
 
     fn handle(&mut self, _msg: GetBroadcastStats, _ctx: &mut Self::Context) -> Self::Result {
+        // Route what came before the query first: the answer is a barrier.
+        AtomicResponse::new(Box::pin(self.round().map(|(), act, _| act.stats())))
+    }
+}
+
+impl TxBroadcaster {
+    /// A snapshot of the counters.
+    fn stats(&self) -> BroadcastStats {
         let m = &self.metrics;
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        MessageResult(BroadcastStats {
+        BroadcastStats {
             batches: get(&m.batches),
             pairs: get(&m.pairs),
             full: get(&m.full),
             announced: get(&m.announced),
             mailbox_full: get(&m.mailbox_full),
-        })
+            dropped_pending: get(&m.dropped_pending),
+        }
     }
-}
 
-impl TxBroadcaster {
-    /// Groups one batch per peer and queues it: full or announced per the rules above.
+    /// One round: asks the peer set which peers lack each pending tx (marking them as
+    /// known there), then routes. Ready at once when nothing is pending.
+    fn round(&mut self) -> ResponseActFuture<Self, ()> {
+        if self.pending.is_empty() {
+            return Box::pin(fut::ready(()));
+        }
+        let txs: Vec<Arc<PoolTx>> = self.pending.drain(..).collect();
+        let hashes = txs.iter().map(|tx| tx.hash).collect();
+        let query = self
+            .peer_set
+            .peers_without_tx
+            .send(PeersWithoutTx { hashes, mark: true });
+        Box::pin(
+            query
+                .into_actor(self)
+                .map(move |result, act, _| match result {
+                    Ok(recipients) => act.route(&txs, recipients),
+                    Err(err) => log::warn!("tx broadcast: peer set unavailable: {err}"),
+                }),
+        )
+    }
+
+    /// Groups one round per peer and queues it: full or announced per the rules above.
     fn route(&mut self, txs: &[Arc<PoolTx>], recipients: TxRecipients) {
         let TxRecipients { peers, lacking } = recipients;
         let mut full: Vec<Vec<B256>> = vec![Vec::new(); peers.len()];

@@ -6,7 +6,7 @@ mod selection;
 
 pub use actor::{
     BroadcastMetrics, BroadcastStats, GetBroadcastStats, PeerSetLink, TxBroadcaster,
-    MAX_SYNC_ANNOUNCEMENTS, TX_MAX_BROADCAST_SIZE,
+    MAX_PENDING_ROUTE, MAX_SYNC_ANNOUNCEMENTS, TX_MAX_BROADCAST_SIZE,
 };
 pub use selection::{direct_count, DirectPeerChoice};
 

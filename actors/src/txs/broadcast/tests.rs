@@ -29,10 +29,12 @@ struct Received {
     full: HashMap<B256, u32>,
     announced: HashMap<B256, u32>,
     distinct: HashSet<B256>,
+    messages: u32,
 }
 
 impl Received {
     fn record(&mut self, message: EthMessage) {
+        self.messages += 1;
         let (hashes, counts): (Vec<B256>, _) = match message {
             EthMessage::Transactions(txs) => {
                 (txs.0.iter().map(|t| *t.tx_hash()).collect(), &mut self.full)
@@ -425,4 +427,56 @@ async fn a_stuck_peer_loses_only_its_own_items_while_100_000_txs_flow() {
     );
     assert_eq!(queued + dropped + packed, TOTAL);
     assert!(dropped > 90_000, "dropped {dropped}");
+}
+
+#[actix_rt::test]
+async fn pool_events_that_come_during_a_round_go_out_together_in_the_next() {
+    tokio::time::pause();
+    let mut rig = Rig::new(4).await;
+    // Three pool events reach the broadcaster's mailbox before it runs: one round, one
+    // queue command of each kind per peer, so one message of each kind on each wire.
+    let batches: Vec<Vec<PoolTx>> = (0..3)
+        .map(|b| (0..10).map(|i| tx(sender(i), b, 20)).collect())
+        .collect();
+    for batch in batches {
+        rig.mem.insert(batch);
+    }
+    let stats = rig.stats().await;
+    assert_eq!(stats.batches, 1, "{stats:?}");
+    assert_eq!(stats.pairs, 30 * 4);
+    assert_eq!(stats.dropped_pending, 0);
+    rig.settle().await;
+    for peer in &rig.peers {
+        assert_eq!(peer.received.distinct(), 30);
+        assert_eq!(peer.received.total(), 30, "nothing twice");
+        assert!(
+            peer.received.messages <= 2,
+            "one Transactions and one announcement at most: {}",
+            peer.received.messages
+        );
+    }
+}
+
+#[actix_rt::test]
+async fn a_round_beyond_its_bound_drops_the_oldest_txs_and_counts_them() {
+    let rig = Rig::new(2).await;
+    let over = 10;
+    let total = MAX_PENDING_ROUTE as u64 + over;
+    let txs: Vec<PoolTx> = (0..total).map(|n| tx(sender(n % 1000), n, 1)).collect();
+    let newest: Vec<B256> = txs[over as usize..].iter().map(|t| t.hash).collect();
+    let stats = rig.insert(txs).await;
+    assert_eq!(stats.dropped_pending, over);
+    assert_eq!(stats.pairs, 2 * MAX_PENDING_ROUTE as u64);
+    // The newest were routed, so both peers know them now.
+    for peer in &rig.peers {
+        let unknown = rig
+            .set
+            .send(crate::peer_set::FilterUnknownTxs {
+                peer: peer.handle.id,
+                hashes: newest.clone(),
+            })
+            .await
+            .expect("alive");
+        assert!(unknown.is_empty(), "{} newest not routed", unknown.len());
+    }
 }
