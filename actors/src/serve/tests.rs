@@ -182,8 +182,10 @@ async fn pooled_transactions_come_in_request_order_with_unknown_ones_skipped() {
     );
 }
 
-#[test]
-fn extension_cells_are_computed_for_at_most_32_blobs_a_request_and_data_cells_freely() {
+// On a paused clock: the budget is a token bucket refilled by the clock, and computing 30
+// extensions takes over a second in a debug build, which refilled it (a flaky failure).
+#[tokio::test(start_paused = true)]
+async fn extension_cells_are_computed_for_at_most_32_blobs_a_request_and_data_cells_freely() {
     use crate::eth::cells::{cell_sidecar, CustodyBitmap};
     use crate::eth::PooledTx;
     use crate::testing::cell_blob_tx;
