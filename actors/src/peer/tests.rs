@@ -191,3 +191,40 @@ async fn a_write_that_never_completes_times_out_and_stops_the_peer() {
         StopReason::WriteFailed("write timed out after 50ms".into())
     );
 }
+
+#[actix_rt::test]
+async fn announcements_are_paced_while_full_transactions_go_at_once() {
+    tokio::time::pause();
+    let (mem, pool) = pool();
+    let txs: Vec<_> = (0..4).map(|n| tx(sender(5), n, 10)).collect();
+    let hashes: Vec<_> = txs.iter().map(|t| t.hash).collect();
+    mem.insert(txs);
+    let (peer, mut rx) = spawn_peer(5, EthVersion::Eth68, pool, 16);
+    let announced = |m: Option<EthMessage>| match m {
+        Some(EthMessage::NewPooledTransactionHashes68(ann)) => ann.hashes,
+        other => panic!("expected an announcement, got {other:?}"),
+    };
+    let started = tokio::time::Instant::now();
+    peer.tx_anns
+        .send(QueueTxAnns(vec![hashes[0]]))
+        .await
+        .expect("alive");
+    assert_eq!(announced(next_eth(&mut rx).await), vec![hashes[0]]);
+    // Two more within the interval wait for it, and go out together.
+    for hash in &hashes[1..3] {
+        peer.tx_anns
+            .send(QueueTxAnns(vec![*hash]))
+            .await
+            .expect("alive");
+    }
+    // A full broadcast is not held behind them.
+    peer.txs.send(QueueTxs(vec![hashes[3]])).await.expect("alive");
+    match next_eth(&mut rx).await {
+        Some(EthMessage::Transactions(sent)) => assert_eq!(sent.0.len(), 1),
+        other => panic!("expected the full tx first, got {other:?}"),
+    }
+    assert!(started.elapsed() < ANNOUNCE_INTERVAL);
+    assert_eq!(announced(next_eth(&mut rx).await), hashes[1..3].to_vec());
+    assert!(started.elapsed() >= ANNOUNCE_INTERVAL);
+    assert_eq!(PeerMetrics::get(&peer.metrics.sent_tx_anns), 3);
+}
