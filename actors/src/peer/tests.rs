@@ -218,7 +218,10 @@ async fn announcements_are_paced_while_full_transactions_go_at_once() {
             .expect("alive");
     }
     // A full broadcast is not held behind them.
-    peer.txs.send(QueueTxs(vec![hashes[3]])).await.expect("alive");
+    peer.txs
+        .send(QueueTxs(vec![hashes[3]]))
+        .await
+        .expect("alive");
     match next_eth(&mut rx).await {
         Some(EthMessage::Transactions(sent)) => assert_eq!(sent.0.len(), 1),
         other => panic!("expected the full tx first, got {other:?}"),

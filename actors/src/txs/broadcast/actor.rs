@@ -11,7 +11,9 @@ use actix::prelude::*;
 use alloy_primitives::{Address, B256};
 
 use super::DirectPeerChoice;
-use crate::peer::{PeerHandle, PeerId, QueueTxAnns, QueueTxs};
+use crate::peer::{
+    PeerHandle, PeerId, QueueTxAnns, QueueTxs, ANNOUNCE_INTERVAL, MAX_QUEUED_TX_ANNS,
+};
 use crate::peer_set::{
     FilterUnknownTxs, PeerEvent, PeersWithoutTx, SubscribePeerEvents, TxRecipients,
 };
@@ -100,10 +102,12 @@ pub struct BroadcastMetrics {
 
 /// Routes new pool transactions to peers: each transaction to every peer lacking it, in
 /// full to the ⌈√n⌉ direct peers of its sender (unless it is a blob or over 4096 bytes) and
-/// as an announcement to the others; one queue command per peer per round. A round takes
-/// every tx that arrived since the last one began: when the coordinating thread is idle a
-/// pool event is routed at once, and under load rounds grow instead of multiplying (at 500
-/// peers a round costs 500 queue commands and frames whatever its size).
+/// as an announcement to the others. A round takes every tx that arrived since the last one
+/// began: when the coordinating thread is idle a pool event is routed at once, and under
+/// load rounds grow instead of multiplying. Full sends are queued at once, one command per
+/// direct peer per round; announcements are held here and handed to each peer once per
+/// [`ANNOUNCE_INTERVAL`], so at 500 peers a busy node sends 100 announcement commands a
+/// second to each instead of one per round (each a cross-thread message and a frame).
 pub struct TxBroadcaster {
     /// The pool whose events we route and whose pending set new peers get.
     pool: Arc<dyn TxPool>,
@@ -117,6 +121,17 @@ pub struct TxBroadcaster {
     pending: VecDeque<Arc<PoolTx>>,
     /// Whether a [`RoutePending`] is on its way to this actor.
     round_scheduled: bool,
+    /// Announcements routed but not yet handed to their peer, by peer (each at most
+    /// [`MAX_QUEUED_TX_ANNS`], the peer's own queue bound; oldest dropped beyond it).
+    held: HashMap<PeerId, HeldAnns>,
+    /// Whether a timer will hand the held announcements over.
+    flush_scheduled: bool,
+}
+
+/// One peer's held announcements.
+struct HeldAnns {
+    peer: PeerHandle,
+    hashes: Vec<B256>,
 }
 
 /// Self-command: route what is pending. Sent with `notify`, which actix runs after the
@@ -141,6 +156,8 @@ impl TxBroadcaster {
             metrics: Arc::default(),
             pending: VecDeque::new(),
             round_scheduled: false,
+            held: HashMap::new(),
+            flush_scheduled: false,
         }
     }
 
@@ -227,8 +244,12 @@ impl Handler<GetBroadcastStats> for TxBroadcaster {
     type Result = AtomicResponse<Self, BroadcastStats>;
 
     fn handle(&mut self, _msg: GetBroadcastStats, _ctx: &mut Self::Context) -> Self::Result {
-        // Route what came before the query first: the answer is a barrier.
-        AtomicResponse::new(Box::pin(self.round().map(|(), act, _| act.stats())))
+        // Route what came before the query first, and hand over what is held: the answer
+        // is a barrier.
+        AtomicResponse::new(Box::pin(self.round().map(|(), act, _| {
+            act.flush_held();
+            act.stats()
+        })))
     }
 }
 
@@ -262,15 +283,15 @@ impl TxBroadcaster {
         Box::pin(
             query
                 .into_actor(self)
-                .map(move |result, act, _| match result {
-                    Ok(recipients) => act.route(&txs, recipients),
+                .map(move |result, act, ctx| match result {
+                    Ok(recipients) => act.route(&txs, recipients, ctx),
                     Err(err) => log::warn!("tx broadcast: peer set unavailable: {err}"),
                 }),
         )
     }
 
     /// Groups one round per peer and queues it: full or announced per the rules above.
-    fn route(&mut self, txs: &[Arc<PoolTx>], recipients: TxRecipients) {
+    fn route(&mut self, txs: &[Arc<PoolTx>], recipients: TxRecipients, ctx: &mut Context<Self>) {
         let TxRecipients { peers, lacking } = recipients;
         let mut full: Vec<Vec<B256>> = vec![Vec::new(); peers.len()];
         let mut anns: Vec<Vec<B256>> = vec![Vec::new(); peers.len()];
@@ -306,8 +327,36 @@ impl TxBroadcaster {
                 }
             }
             if !anns.is_empty() {
-                self.send_anns(peer, anns);
+                self.hold_anns(peer, anns);
             }
+        }
+        if !self.held.is_empty() && !self.flush_scheduled {
+            self.flush_scheduled = true;
+            ctx.run_later(ANNOUNCE_INTERVAL, |act, _| {
+                act.flush_scheduled = false;
+                act.flush_held();
+            });
+        }
+    }
+
+    /// Adds a round's announcements for `peer` to what is held for it.
+    fn hold_anns(&mut self, peer: &PeerHandle, hashes: Vec<B256>) {
+        let held = self.held.entry(peer.id).or_insert_with(|| HeldAnns {
+            peer: peer.clone(),
+            hashes: Vec::new(),
+        });
+        held.hashes.extend(hashes);
+        let excess = held.hashes.len().saturating_sub(MAX_QUEUED_TX_ANNS);
+        if excess > 0 {
+            held.hashes.drain(..excess);
+            crate::peer::PeerMetrics::add(&peer.metrics.dropped_tx_anns, excess as u64);
+        }
+    }
+
+    /// Hands every held announcement to its peer.
+    fn flush_held(&mut self) {
+        for (_, held) in std::mem::take(&mut self.held) {
+            self.send_anns(&held.peer, held.hashes);
         }
     }
 

@@ -16,7 +16,7 @@ use crate::eth::{EthMessage, EthVersion};
 use crate::peer::{
     Outbound, PeerHandle, PeerId, PeerMetrics, QueueTxAnns, MAX_QUEUED_TXS, MAX_QUEUED_TX_ANNS,
 };
-use crate::peer_set::{MarkTxs, PeerHead, PeerSetActor, Register};
+use crate::peer_set::{MarkTxs, PeerEvent, PeerHead, PeerSetActor, Register};
 use crate::testing::{blob_tx, peer_id, pool, sender, spawn_peer, tx};
 use crate::txs::pool::{InMemoryTxPool, NewTxs, PoolTx, TxPool};
 
@@ -30,6 +30,7 @@ struct Received {
     announced: HashMap<B256, u32>,
     distinct: HashSet<B256>,
     messages: u32,
+    announcements: u32,
 }
 
 impl Received {
@@ -39,8 +40,14 @@ impl Received {
             EthMessage::Transactions(txs) => {
                 (txs.0.iter().map(|t| *t.tx_hash()).collect(), &mut self.full)
             }
-            EthMessage::NewPooledTransactionHashes68(ann) => (ann.hashes, &mut self.announced),
-            EthMessage::NewPooledTransactionHashes66(ann) => (ann.0, &mut self.announced),
+            EthMessage::NewPooledTransactionHashes68(ann) => {
+                self.announcements += 1;
+                (ann.hashes, &mut self.announced)
+            }
+            EthMessage::NewPooledTransactionHashes66(ann) => {
+                self.announcements += 1;
+                (ann.0, &mut self.announced)
+            }
             other => panic!("unexpected message {other:?}"),
         };
         for hash in hashes {
@@ -75,10 +82,17 @@ struct Rig {
     set: Addr<PeerSetActor>,
     broadcaster: Addr<TxBroadcaster>,
     peers: Vec<TestPeer>,
+    /// Messages each peer's in-memory connection holds before a write waits for the test
+    /// to read (0: every write waits).
+    capacity: usize,
 }
 
 impl Rig {
     async fn new(peers: u8) -> Self {
+        Self::with_capacity(peers, 0).await
+    }
+
+    async fn with_capacity(peers: u8, capacity: usize) -> Self {
         let (mem, pool) = pool();
         let set = PeerSetActor::new().start();
         let broadcaster =
@@ -88,6 +102,7 @@ impl Rig {
             set,
             broadcaster,
             peers: Vec::new(),
+            capacity,
         };
         for n in 1..=peers {
             rig.add_peer(n, EthVersion::Eth68).await;
@@ -96,7 +111,7 @@ impl Rig {
     }
 
     async fn add_peer(&mut self, n: u8, version: EthVersion) {
-        let (handle, rx) = spawn_peer(n, version, self.pool(), 0);
+        let (handle, rx) = spawn_peer(n, version, self.pool(), self.capacity);
         let head = PeerHead::TotalDifficulty {
             td: U256::from(1),
             best_hash: B256::ZERO,
@@ -432,7 +447,7 @@ async fn a_stuck_peer_loses_only_its_own_items_while_100_000_txs_flow() {
 #[actix_rt::test]
 async fn pool_events_that_come_during_a_round_go_out_together_in_the_next() {
     tokio::time::pause();
-    let mut rig = Rig::new(4).await;
+    let mut rig = Rig::with_capacity(4, 64).await;
     // Three pool events reach the broadcaster's mailbox before it runs: one round, one
     // queue command of each kind per peer, so one message of each kind on each wire.
     let batches: Vec<Vec<PoolTx>> = (0..3)
@@ -478,5 +493,36 @@ async fn a_round_beyond_its_bound_drops_the_oldest_txs_and_counts_them() {
             .await
             .expect("alive");
         assert!(unknown.is_empty(), "{} newest not routed", unknown.len());
+    }
+}
+
+#[actix_rt::test]
+async fn announcements_of_rounds_within_the_interval_reach_each_peer_together() {
+    tokio::time::pause();
+    // Connections that take every write at once: nothing coalesces behind a slow write.
+    let mut rig = Rig::with_capacity(9, 64).await;
+    // A message the broadcaster answers without flushing: it is handled after the round
+    // before it (rounds block the mailbox), so it marks that round as routed.
+    let routed = || {
+        rig.broadcaster.send(PeerEvent::Unregistered {
+            id: peer_id(0xfe),
+            reason: None,
+        })
+    };
+    // Two rounds, each of txs from nine senders (⌈√9⌉ = 3 direct peers each).
+    rig.mem
+        .insert((0..9).map(|i| tx(sender(i), 0, 20)).collect::<Vec<_>>());
+    routed().await.expect("alive");
+    rig.mem
+        .insert((0..9).map(|i| tx(sender(i), 1, 20)).collect::<Vec<_>>());
+    routed().await.expect("alive");
+    assert_eq!(rig.stats().await.batches, 2);
+    rig.settle().await;
+    for peer in &rig.peers {
+        assert_eq!(peer.received.total(), 18, "every tx once");
+        assert_eq!(
+            peer.received.announcements, 1,
+            "both rounds' announcements in one message"
+        );
     }
 }
