@@ -5,8 +5,9 @@ mod actor;
 mod selection;
 
 pub use actor::{
-    BroadcastMetrics, BroadcastStats, GetBroadcastStats, PeerSetLink, TxBroadcaster,
-    MAX_PENDING_ROUTE, MAX_SYNC_ANNOUNCEMENTS, TX_MAX_BROADCAST_SIZE,
+    announce_hold, BroadcastMetrics, BroadcastStats, GetBroadcastStats, PeerSetLink, TxBroadcaster,
+    MAX_ANNOUNCE_COMMANDS_PER_SEC, MAX_ANNOUNCE_HOLD, MAX_PENDING_ROUTE, MAX_SYNC_ANNOUNCEMENTS,
+    TX_MAX_BROADCAST_SIZE,
 };
 pub use selection::{direct_count, DirectPeerChoice};
 

@@ -14,7 +14,8 @@ use futures::StreamExt;
 use super::*;
 use crate::eth::{EthMessage, EthVersion};
 use crate::peer::{
-    Outbound, PeerHandle, PeerId, PeerMetrics, QueueTxAnns, MAX_QUEUED_TXS, MAX_QUEUED_TX_ANNS,
+    Outbound, PeerHandle, PeerId, PeerMetrics, QueueTxAnns, ANNOUNCE_INTERVAL, MAX_QUEUED_TXS,
+    MAX_QUEUED_TX_ANNS,
 };
 use crate::peer_set::{MarkTxs, PeerEvent, PeerHead, PeerSetActor, Register};
 use crate::testing::{blob_tx, peer_id, pool, sender, spawn_peer, tx};
@@ -524,5 +525,21 @@ async fn announcements_of_rounds_within_the_interval_reach_each_peer_together() 
             peer.received.announcements, 1,
             "both rounds' announcements in one message"
         );
+    }
+}
+
+#[test]
+fn announcements_are_held_longer_with_more_peers_within_bounds() {
+    use std::time::Duration;
+    let ms = Duration::from_millis;
+    assert_eq!(announce_hold(0), ANNOUNCE_INTERVAL);
+    assert_eq!(announce_hold(100), ms(10));
+    assert_eq!(announce_hold(500), ms(50));
+    assert_eq!(announce_hold(1_000), MAX_ANNOUNCE_HOLD);
+    assert_eq!(announce_hold(usize::MAX), MAX_ANNOUNCE_HOLD);
+    // The rate bound holds between the two ends: peers / hold <= the command budget.
+    for peers in [150usize, 333, 700, 999] {
+        let per_sec = peers as f64 / announce_hold(peers).as_secs_f64();
+        assert!(per_sec <= f64::from(MAX_ANNOUNCE_COMMANDS_PER_SEC) + 1e-6);
     }
 }
