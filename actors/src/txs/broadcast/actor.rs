@@ -11,10 +11,9 @@ use std::time::Duration;
 use actix::prelude::*;
 use alloy_primitives::{Address, B256};
 
+use super::held::{HeldAnnouncements, ANNOUNCE_TICK};
 use super::DirectPeerChoice;
-use crate::peer::{
-    PeerHandle, PeerId, QueueTxAnns, QueueTxs, ANNOUNCE_INTERVAL, MAX_QUEUED_TX_ANNS,
-};
+use crate::peer::{PeerHandle, PeerId, QueueTxAnns, QueueTxs, ANNOUNCE_INTERVAL};
 use crate::peer_set::{
     FilterUnknownTxs, PeerEvent, PeersWithoutTx, SubscribePeerEvents, TxRecipients,
 };
@@ -128,8 +127,9 @@ pub struct BroadcastMetrics {
 /// began: when the coordinating thread is idle a pool event is routed at once, and under
 /// load rounds grow instead of multiplying. Full sends are queued at once, one command per
 /// direct peer per round; announcements are held here and handed to each peer once per
-/// [`announce_hold`] (10 ms up to 100 peers, 50 ms at 500), so a busy node sends each
-/// peer at most that many announcement frames instead of one per round.
+/// [`announce_hold`] (10 ms up to 100 peers, 50 ms at 500), each at its own turn within
+/// that period, so a busy node sends each peer one announcement frame per period instead
+/// of one per round, and the frames are spread over the period.
 pub struct TxBroadcaster {
     /// The pool whose events we route and whose pending set new peers get.
     pool: Arc<dyn TxPool>,
@@ -143,17 +143,10 @@ pub struct TxBroadcaster {
     pending: VecDeque<Arc<PoolTx>>,
     /// Whether a [`RoutePending`] is on its way to this actor.
     round_scheduled: bool,
-    /// Announcements routed but not yet handed to their peer, by peer (each at most
-    /// [`MAX_QUEUED_TX_ANNS`], the peer's own queue bound; oldest dropped beyond it).
-    held: HashMap<PeerId, HeldAnns>,
-    /// Whether a timer will hand the held announcements over.
-    flush_scheduled: bool,
-}
-
-/// One peer's held announcements.
-struct HeldAnns {
-    peer: PeerHandle,
-    hashes: Vec<B256>,
+    /// Announcements routed but not yet handed to their peer.
+    held: HeldAnnouncements,
+    /// Whether a timer will hand over the held announcements whose turn has come.
+    tick_scheduled: bool,
 }
 
 /// Self-command: route what is pending. Sent with `notify`, which actix runs after the
@@ -178,8 +171,8 @@ impl TxBroadcaster {
             metrics: Arc::default(),
             pending: VecDeque::new(),
             round_scheduled: false,
-            held: HashMap::new(),
-            flush_scheduled: false,
+            held: HeldAnnouncements::new(tokio::time::Instant::now()),
+            tick_scheduled: false,
         }
     }
 
@@ -338,6 +331,7 @@ impl TxBroadcaster {
         }
         self.metrics.batches.fetch_add(1, Ordering::Relaxed);
         self.metrics.pairs.fetch_add(pairs, Ordering::Relaxed);
+        let (now, hold) = (tokio::time::Instant::now(), announce_hold(peers.len()));
         for ((peer, full), anns) in peers.iter().zip(full).zip(anns) {
             if !full.is_empty() {
                 let n = full.len() as u64;
@@ -349,36 +343,31 @@ impl TxBroadcaster {
                 }
             }
             if !anns.is_empty() {
-                self.hold_anns(peer, anns);
+                self.held.hold(peer, anns, now, hold);
             }
         }
-        if !self.held.is_empty() && !self.flush_scheduled {
-            self.flush_scheduled = true;
-            ctx.run_later(announce_hold(peers.len()), |act, _| {
-                act.flush_scheduled = false;
-                act.flush_held();
-            });
-        }
+        self.schedule_tick(ctx);
     }
 
-    /// Adds a round's announcements for `peer` to what is held for it.
-    fn hold_anns(&mut self, peer: &PeerHandle, hashes: Vec<B256>) {
-        let held = self.held.entry(peer.id).or_insert_with(|| HeldAnns {
-            peer: peer.clone(),
-            hashes: Vec::new(),
+    /// Makes sure a timer will hand over what is held, each peer at its turn.
+    fn schedule_tick(&mut self, ctx: &mut Context<Self>) {
+        if self.held.is_empty() || self.tick_scheduled {
+            return;
+        }
+        self.tick_scheduled = true;
+        ctx.run_later(ANNOUNCE_TICK, |act, ctx| {
+            act.tick_scheduled = false;
+            for (peer, hashes) in act.held.take_due(tokio::time::Instant::now()) {
+                act.send_anns(&peer, hashes);
+            }
+            act.schedule_tick(ctx);
         });
-        held.hashes.extend(hashes);
-        let excess = held.hashes.len().saturating_sub(MAX_QUEUED_TX_ANNS);
-        if excess > 0 {
-            held.hashes.drain(..excess);
-            crate::peer::PeerMetrics::add(&peer.metrics.dropped_tx_anns, excess as u64);
-        }
     }
 
-    /// Hands every held announcement to its peer.
+    /// Hands every held announcement to its peer now.
     fn flush_held(&mut self) {
-        for (_, held) in std::mem::take(&mut self.held) {
-            self.send_anns(&held.peer, held.hashes);
+        for (peer, hashes) in self.held.take_all() {
+            self.send_anns(&peer, hashes);
         }
     }
 

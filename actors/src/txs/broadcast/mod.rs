@@ -2,6 +2,7 @@
 //! choice of which peers get transactions in full.
 
 mod actor;
+mod held;
 mod selection;
 
 pub use actor::{
@@ -9,6 +10,7 @@ pub use actor::{
     MAX_ANNOUNCE_COMMANDS_PER_SEC, MAX_ANNOUNCE_HOLD, MAX_PENDING_ROUTE, MAX_SYNC_ANNOUNCEMENTS,
     TX_MAX_BROADCAST_SIZE,
 };
+pub use held::{next_turn, HeldAnnouncements, ANNOUNCE_TICK};
 pub use selection::{direct_count, DirectPeerChoice};
 
 #[cfg(test)]
