@@ -147,10 +147,12 @@ fn actor_routing(c: &mut Criterion) {
             next_batch += iters;
             system.block_on(async {
                 let start = Instant::now();
+                // One round per batch: the broadcaster would merge batches sent together
+                // into rounds of at most MAX_PENDING_ROUTE txs, dropping the rest.
                 for txs in batches {
                     broadcaster.do_send(NewTxs { txs });
+                    broadcaster.send(GetBroadcastStats).await.unwrap();
                 }
-                broadcaster.send(GetBroadcastStats).await.unwrap();
                 // Every peer has handled its queue commands.
                 for (addr, _) in &counters {
                     addr.send(QueueTxs(Vec::new())).await.unwrap();
