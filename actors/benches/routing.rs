@@ -189,13 +189,14 @@ fn actor_routing(c: &mut Criterion) {
                 let mut full: Vec<Vec<B256>> = vec![Vec::new(); peers()];
                 let mut anns: Vec<Vec<B256>> = vec![Vec::new(); peers()];
                 let mut direct: HashMap<Address, Vec<bool>> = HashMap::new();
+                let scores = choice.peer_scores(&handles);
                 for tx in txs.iter() {
                     let digest = ethpeer_actors::peer_set::KnownDigest::of(&tx.hash);
                     let announce_only = tx.is_blob() || tx.size > TX_MAX_BROADCAST_SIZE;
                     let mask = (!announce_only).then(|| {
                         &*direct
                             .entry(tx.sender)
-                            .or_insert_with(|| choice.direct_mask(&tx.sender, &handles))
+                            .or_insert_with(|| scores.direct_mask(&tx.sender))
                     });
                     for (i, set) in known.iter_mut().enumerate() {
                         if set.insert_digest(digest) {

@@ -311,14 +311,18 @@ impl TxBroadcaster {
         let mut full: Vec<Vec<B256>> = vec![Vec::new(); peers.len()];
         let mut anns: Vec<Vec<B256>> = vec![Vec::new(); peers.len()];
         let mut direct_by_sender: HashMap<Address, Vec<bool>> = HashMap::new();
+        // Each peer's half of the score, once per round rather than once per sender.
+        let mut scores = None;
         let mut pairs = 0u64;
         for (tx, lacking) in txs.iter().zip(&lacking) {
             pairs += lacking.len() as u64;
             let announce_only = tx.is_blob() || tx.size > TX_MAX_BROADCAST_SIZE;
             let direct = (!announce_only).then(|| {
-                &*direct_by_sender
-                    .entry(tx.sender)
-                    .or_insert_with(|| self.choice.direct_mask(&tx.sender, &peers))
+                &*direct_by_sender.entry(tx.sender).or_insert_with(|| {
+                    scores
+                        .get_or_insert_with(|| self.choice.peer_scores(&peers))
+                        .direct_mask(&tx.sender)
+                })
             });
             for &i in lacking {
                 let i = i as usize;

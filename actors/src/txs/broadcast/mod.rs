@@ -11,7 +11,7 @@ pub use actor::{
     TX_MAX_BROADCAST_SIZE,
 };
 pub use held::{next_turn, HeldAnnouncements, ANNOUNCE_TICK};
-pub use selection::{direct_count, DirectPeerChoice};
+pub use selection::{direct_count, DirectPeerChoice, PeerScores};
 
 #[cfg(test)]
 mod tests;

@@ -46,25 +46,22 @@ impl DirectPeerChoice {
 
     /// For each of `peers`, whether it is one of the ⌈√n⌉ direct peers for `sender`.
     pub fn direct_mask(&self, sender: &Address, peers: &[PeerHandle]) -> Vec<bool> {
-        let mut ranked: Vec<(u64, usize)> = peers
-            .iter()
-            .enumerate()
-            .map(|(i, p)| (self.rank(&p.id, sender), i))
-            .collect();
-        let k = direct_count(peers.len());
-        if k < ranked.len() {
-            ranked.select_nth_unstable(k);
+        self.peer_scores(peers).direct_mask(sender)
+    }
+
+    /// The scoring of `peers`, prepared once for any number of senders (what a routing
+    /// round needs: one sender after another against the same peers).
+    pub fn peer_scores(&self, peers: &[PeerHandle]) -> PeerScores {
+        PeerScores {
+            prefixes: peers.iter().map(|p| self.prefix(&p.id)).collect(),
         }
-        let mut mask = vec![false; peers.len()];
-        for (_, i) in ranked.into_iter().take(k) {
-            mask[i] = true;
-        }
-        mask
     }
 
     /// geth's score: SipHash-2-4 (`github.com/dchest/siphash`) over both 32-byte node ids
     /// (`enode.ID`, keccak256 of the public key) and the sender; the lowest scores win.
-    fn rank(&self, peer: &PeerId, sender: &Address) -> u64 {
+    /// This is the hasher with both ids written (64 bytes: whole blocks, nothing
+    /// buffered), so a score only adds the sender.
+    fn prefix(&self, peer: &PeerId) -> SipHasher24 {
         let node = {
             let mut ids = self.node_ids.borrow_mut();
             if ids.len() >= NODE_ID_CACHE && !ids.contains_key(peer) {
@@ -75,8 +72,38 @@ impl DirectPeerChoice {
         let mut hasher = SipHasher24::new_with_keys(self.key.0, self.key.1);
         hasher.write(self.self_node.as_slice());
         hasher.write(node.as_slice());
-        hasher.write(sender.as_slice());
-        hasher.finish()
+        hasher
+    }
+}
+
+/// Peers' scoring states for [`DirectPeerChoice`], in the order of the peers they came
+/// from.
+pub struct PeerScores {
+    prefixes: Vec<SipHasher24>,
+}
+
+impl PeerScores {
+    /// For each peer, whether it is one of the ⌈√n⌉ direct peers for `sender`.
+    pub fn direct_mask(&self, sender: &Address) -> Vec<bool> {
+        let mut ranked: Vec<(u64, usize)> = self
+            .prefixes
+            .iter()
+            .enumerate()
+            .map(|(i, prefix)| {
+                let mut hasher = *prefix;
+                hasher.write(sender.as_slice());
+                (hasher.finish(), i)
+            })
+            .collect();
+        let k = direct_count(self.prefixes.len());
+        if k < ranked.len() {
+            ranked.select_nth_unstable(k);
+        }
+        let mut mask = vec![false; self.prefixes.len()];
+        for (_, i) in ranked.into_iter().take(k) {
+            mask[i] = true;
+        }
+        mask
     }
 }
 
