@@ -148,7 +148,7 @@ fn actor_routing(c: &mut Criterion) {
             system.block_on(async {
                 let start = Instant::now();
                 // One round per batch: the broadcaster would merge batches sent together
-                // into rounds of at most MAX_PENDING_ROUTE txs, dropping the rest.
+                // into rounds of up to 4096 txs, and drop a backlog past 65,536.
                 for txs in batches {
                     broadcaster.do_send(NewTxs { txs });
                     broadcaster.send(GetBroadcastStats).await.unwrap();

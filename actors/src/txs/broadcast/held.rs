@@ -25,7 +25,9 @@ struct Held {
 }
 
 /// Held announcements by peer, each list at most [`MAX_QUEUED_TX_ANNS`] (the peer's own
-/// queue bound; the oldest are dropped beyond it and counted in the peer's metrics).
+/// queue bound; the oldest are dropped beyond it and counted in the peer's metrics). This
+/// doubles a peer's worst-case announcement backlog (its queue and this list: 256 KiB
+/// of hashes), for at most one hold period.
 pub struct HeldAnnouncements {
     /// Where every peer's phase is counted from.
     epoch: Instant,
@@ -61,6 +63,11 @@ impl HeldAnnouncements {
             hashes: Vec::new(),
             due: next_turn(epoch, &peer.id, now, hold),
         });
+        if !std::sync::Arc::ptr_eq(&held.peer.metrics, &peer.metrics) {
+            // The peer reconnected since: hand everything to the live connection (its
+            // known set is new, so the older hashes are not known there either).
+            held.peer = peer.clone();
+        }
         held.hashes.extend(hashes);
         let excess = held.hashes.len().saturating_sub(MAX_QUEUED_TX_ANNS);
         if excess > 0 {
@@ -95,9 +102,10 @@ pub fn next_turn(epoch: Instant, id: &PeerId, now: Instant, hold: Duration) -> I
     head.copy_from_slice(&id.as_slice()[..8]);
     let phase = u64::from_le_bytes(head) % period;
     let since = u64::try_from(now.saturating_duration_since(epoch).as_nanos()).unwrap_or(0);
-    // Both terms are below `period`, so the sum does not overflow.
-    let wait = (phase + (period - since % period)) % period;
-    now + Duration::from_nanos(wait)
+    // In u128: `phase` is below `period` and `period - since % period` at most `period`.
+    let (phase, period_wide) = (u128::from(phase), u128::from(period));
+    let wait = (phase + period_wide - u128::from(since % period)) % period_wide;
+    now + Duration::from_nanos(u64::try_from(wait).unwrap_or(0))
 }
 
 #[cfg(test)]
@@ -119,6 +127,27 @@ mod tests {
         ms.sort();
         ms.dedup();
         assert!(ms.len() >= 40, "{} distinct milliseconds", ms.len());
+    }
+
+    #[actix_rt::test]
+    async fn a_peer_that_reconnected_gets_what_was_held_on_its_new_connection() {
+        use crate::eth::EthVersion;
+        use crate::testing::{pool, spawn_peer};
+        let (_, shared) = pool();
+        let (old, _old_rx) = spawn_peer(3, EthVersion::Eth68, shared.clone(), 0);
+        let (new, _new_rx) = spawn_peer(3, EthVersion::Eth68, shared, 0);
+        assert_eq!(old.id, new.id);
+        let mut held = HeldAnnouncements::new(Instant::now());
+        let (now, hold) = (Instant::now(), Duration::from_millis(10));
+        let (a, b) = (B256::repeat_byte(1), B256::repeat_byte(2));
+        held.hold(&old, vec![a], now, hold);
+        held.hold(&new, vec![b], now, hold);
+        let taken = held.take_all();
+        assert_eq!(taken.len(), 1);
+        let (peer, hashes) = &taken[0];
+        assert!(std::sync::Arc::ptr_eq(&peer.metrics, &new.metrics));
+        assert_eq!(hashes, &vec![a, b]);
+        assert!(held.is_empty());
     }
 
     #[test]

@@ -474,15 +474,28 @@ async fn pool_events_that_come_during_a_round_go_out_together_in_the_next() {
 }
 
 #[actix_rt::test]
-async fn a_round_beyond_its_bound_drops_the_oldest_txs_and_counts_them() {
+async fn a_backlog_beyond_one_round_is_routed_in_several() {
+    let rig = Rig::new(2).await;
+    let total = MAX_ROUND_TXS as u64 + 10;
+    let txs: Vec<PoolTx> = (0..total).map(|n| tx(sender(n % 1000), n, 1)).collect();
+    let stats = rig.insert(txs).await;
+    assert_eq!(stats.batches, 2, "{stats:?}");
+    assert_eq!(stats.pairs, 2 * total);
+    assert_eq!(stats.dropped_pending, 0);
+}
+
+#[actix_rt::test]
+async fn a_backlog_beyond_its_bound_drops_the_oldest_txs_and_counts_them() {
     let rig = Rig::new(2).await;
     let over = 10;
     let total = MAX_PENDING_ROUTE as u64 + over;
     let txs: Vec<PoolTx> = (0..total).map(|n| tx(sender(n % 1000), n, 1)).collect();
-    let newest: Vec<B256> = txs[over as usize..].iter().map(|t| t.hash).collect();
+    // The newest 1,000 (a peer's known set keeps the last 32,768 of the 65,536 routed).
+    let newest: Vec<B256> = txs[txs.len() - 1000..].iter().map(|t| t.hash).collect();
     let stats = rig.insert(txs).await;
     assert_eq!(stats.dropped_pending, over);
     assert_eq!(stats.pairs, 2 * MAX_PENDING_ROUTE as u64);
+    assert_eq!(stats.batches, (MAX_PENDING_ROUTE / MAX_ROUND_TXS) as u64);
     // The newest were routed, so both peers know them now.
     for peer in &rig.peers {
         let unknown = rig
@@ -502,8 +515,10 @@ async fn announcements_of_rounds_within_the_interval_reach_each_peer_together() 
     tokio::time::pause();
     // Connections that take every write at once: nothing coalesces behind a slow write.
     let mut rig = Rig::with_capacity(9, 64).await;
-    // A message the broadcaster answers without flushing: it is handled after the round
-    // before it (rounds block the mailbox), so it marks that round as routed.
+    // A message the broadcaster answers without flushing. Its answer goes out before the
+    // round begins (the round is notified, so it runs once the mailbox is empty), but the
+    // round takes the pending txs in that same poll, before this task runs again: the next
+    // insert makes a round of its own.
     let routed = || {
         rig.broadcaster.send(PeerEvent::Unregistered {
             id: peer_id(0xfe),
