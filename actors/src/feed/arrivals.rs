@@ -14,7 +14,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use actix::prelude::*;
 use alloy_primitives::B256;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::events::Direction;
 use crate::eth::cells::CustodyBitmap;
@@ -172,59 +172,7 @@ impl TxArrival {
     /// The JSON clients get (`ethpeer_subscription`'s `result`); `full` adds the accepted
     /// transaction in geth's shape as `tx`. Times are RFC 3339 UTC with nanoseconds.
     pub fn to_json(&self, full: bool) -> String {
-        let peer = match &self.peer_card {
-            Some(card) => json!({
-                "id": self.peer,
-                "client": card.client,
-                "address": card.addr.to_string(),
-                "direction": card.direction,
-            }),
-            None => json!({"id": self.peer}),
-        };
-        let verdict = match &self.verdict {
-            None => Value::Null,
-            Some(Verdict::Accepted) => json!({"accepted": true}),
-            Some(Verdict::Rejected(error)) => {
-                json!({"accepted": false, "reason": error.to_string()})
-            }
-        };
-        let mut out = json!({
-            "tier": self.tier,
-            "hash": self.hash,
-            "peer": peer,
-            "kind": self.kind,
-            "firstAnnounced": self.first_announced.map(rfc3339_nanos),
-            "firstDelivered": self.first_delivered.map(rfc3339_nanos),
-            "announcers": self.announcers,
-            "deliverers": self.deliverers,
-            "verdict": verdict,
-        });
-        if let Some(ty) = self.tx_type {
-            out["type"] = json!(format!("{ty:#x}"));
-        }
-        if let Some(blob) = &self.blob {
-            out["blobs"] = json!(blob.blobs);
-            out["columns"] = json!(blob.columns.0);
-        }
-        if !self.sources.is_empty() {
-            let sources: Vec<Value> = self
-                .sources
-                .iter()
-                .map(|s| {
-                    json!({
-                        "peer": s.peer_hex(),
-                        "client": s.card.as_ref().map(|c| c.client.as_str()),
-                        "delivery": s.delivery,
-                        "time": rfc3339_nanos(s.at),
-                    })
-                })
-                .collect();
-            out["sources"] = Value::Array(sources);
-        }
-        if let (true, Some(tx)) = (full, &self.tx) {
-            out["tx"] = serde_json::to_value(super::shapes::pending_tx(tx)).unwrap_or(Value::Null);
-        }
-        out.to_string()
+        super::arrival_json::render(self, full)
     }
 }
 
@@ -364,6 +312,7 @@ impl ArrivalDemand {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn times_are_rfc3339_utc_with_nanoseconds() {

@@ -13,6 +13,7 @@
 //! - [`arrivals`]: [`arrivals::TxArrival`], a transaction's arrival with provenance
 //!   (`ethpeer_subscribe txArrivals`, `NodeEvent::TxArrival`).
 
+mod arrival_json;
 pub mod arrivals;
 pub mod events;
 pub mod hub;
