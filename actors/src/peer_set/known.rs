@@ -9,6 +9,7 @@
 //! tenth of that (see the `known_sets` bench).
 
 use std::hash::Hasher;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 use alloy_primitives::B256;
@@ -70,6 +71,20 @@ pub const MAX_KNOWN_CAPACITY: usize = u16::MAX as usize;
 /// An empty slot of the index table.
 const EMPTY: u16 = u16::MAX;
 
+/// The least load, in 64ths of the table, at which a filling set doubles its table (3/8).
+/// Each set draws its own load between this and [`GROW_LOAD_MAX`], so sets filled by the
+/// same hashes (every peer of a busy node sees every tx) do not all rebuild in one routing
+/// round: at 500 peers, one set size for all made a 20-80 ms stall on the coordinating
+/// thread at each doubling (the arrivals bench's timeline), now spread over a quarter of
+/// the time between doublings.
+const GROW_LOAD_MIN: usize = 24;
+
+/// The greatest such load (1/2: linear probing's usual bound, and the load of a full set).
+const GROW_LOAD_MAX: usize = 32;
+
+/// Which load the next set draws (sets take the loads in turn).
+static NEXT_GROW_LOAD: AtomicUsize = AtomicUsize::new(0);
+
 /// A bounded set of hashes (see the module doc).
 pub struct KnownSet {
     /// Digests in insertion order; once full, `next` is the oldest.
@@ -80,6 +95,10 @@ pub struct KnownSet {
     /// Open addressing (linear probing) from a digest's high bits to its position in
     /// `ring`; a power of two at least twice the ring's length, grown with it.
     slots: Vec<u16>,
+    /// The load (in 64ths) at which this set's table doubles while it fills.
+    grow_load: usize,
+    /// The table's final size: the power of two at least twice the capacity.
+    max_slots: usize,
 }
 
 impl std::fmt::Debug for KnownSet {
@@ -92,11 +111,21 @@ impl KnownSet {
     /// An empty set holding at most `capacity` hashes (at least one, at most
     /// [`MAX_KNOWN_CAPACITY`]).
     pub fn new(capacity: usize) -> Self {
+        let spread = GROW_LOAD_MAX - GROW_LOAD_MIN + 1;
+        let turn = NEXT_GROW_LOAD.fetch_add(1, Ordering::Relaxed) % spread;
+        Self::with_grow_load(capacity, GROW_LOAD_MIN + turn)
+    }
+
+    /// [`Self::new`] with a given growth load (in 64ths, within the two bounds).
+    fn with_grow_load(capacity: usize, grow_load: usize) -> Self {
+        let capacity = capacity.clamp(1, MAX_KNOWN_CAPACITY);
         Self {
             ring: Vec::new(),
             next: 0,
-            capacity: capacity.clamp(1, MAX_KNOWN_CAPACITY),
+            capacity,
             slots: Vec::new(),
+            grow_load: grow_load.clamp(GROW_LOAD_MIN, GROW_LOAD_MAX),
+            max_slots: (capacity * 2).next_power_of_two().max(16),
         }
     }
 
@@ -124,7 +153,9 @@ impl KnownSet {
         if self.ring.len() < self.capacity {
             // Filling up: grow with what is used, so idle peers cost little.
             self.ring.push(d);
-            if self.slots.len() < self.ring.len() * 2 {
+            if self.slots.len() < self.max_slots
+                && self.ring.len() * 64 > self.slots.len() * self.grow_load
+            {
                 self.rehash();
             } else {
                 self.place(self.ring.len() - 1);
@@ -211,9 +242,16 @@ impl KnownSet {
         self.slots[hole] = EMPTY;
     }
 
-    /// Sizes the table to twice the ring's length (a power of two) and indexes it again.
+    /// Doubles the table (at least 16 slots, at most the final size), makes the ring
+    /// room for what the table can index before it doubles again (so filling the ring
+    /// copies it only here), and indexes it again.
     fn rehash(&mut self) {
-        let size = (self.ring.len() * 2).next_power_of_two().max(16);
+        let size = (self.slots.len() * 2)
+            .max((self.ring.len() * 2).next_power_of_two())
+            .clamp(16, self.max_slots);
+        let room = (size / 2).min(self.capacity);
+        self.ring
+            .reserve_exact(room.saturating_sub(self.ring.len()));
         self.slots = vec![EMPTY; size];
         for at in 0..self.ring.len() {
             self.place(at);
@@ -292,6 +330,42 @@ mod tests {
             for n in &model {
                 assert!(set.contains(&hash(*n)), "capacity {capacity}: {n} lost");
             }
+        }
+    }
+
+    #[test]
+    fn sets_filled_by_the_same_hashes_rebuild_at_different_sizes() {
+        let mut sets: Vec<KnownSet> = (GROW_LOAD_MIN..=GROW_LOAD_MAX)
+            .map(|load| KnownSet::with_grow_load(32_768, load))
+            .collect();
+        // What `new` draws is one of those loads.
+        assert!((GROW_LOAD_MIN..=GROW_LOAD_MAX).contains(&KnownSet::new(1).grow_load));
+        let mut grew_at: Vec<Vec<usize>> = vec![Vec::new(); sets.len()];
+        for n in 0..32_768u64 {
+            for (set, grew) in sets.iter_mut().zip(&mut grew_at) {
+                let before = set.slots.len();
+                set.insert(&hash(n));
+                if set.slots.len() != before {
+                    grew.push(set.len());
+                }
+                // Never past half full, so probes stay short.
+                assert!(set.len() * 2 <= set.slots.len());
+            }
+        }
+        // Nine loads: the doublings to 16,384 slots come at nine different lengths,
+        // between 3/8 and 1/2 of the old table (8,192 slots).
+        let to_16k: std::collections::HashSet<usize> =
+            grew_at.iter().map(|g| g[g.len() - 3]).collect();
+        assert_eq!(to_16k.len(), 9, "{to_16k:?}");
+        assert!(to_16k.iter().all(|len| (3_072..=4_097).contains(len)));
+        for set in &sets {
+            assert_eq!(set.slots.len(), 65_536, "the final table");
+            assert_eq!(
+                set.ring.capacity(),
+                32_768,
+                "the ring grew only at rehashes"
+            );
+            assert!(set.contains(&hash(0)) && set.contains(&hash(32_767)));
         }
     }
 
