@@ -320,11 +320,6 @@ impl EthMessage {
         })
     }
 
-    /// Whether this is a transaction announcement (NewPooledTransactionHashes, any form).
-    pub fn is_tx_announcement(&self) -> bool {
-        self.message_id() == EthMessageId::NewPooledTransactionHashes
-    }
-
     /// The message's id.
     pub fn message_id(&self) -> EthMessageId {
         match self {

@@ -123,11 +123,6 @@ pub struct PeerActor {
     pub(super) serving: VecDeque<Instant>,
     /// This actor's own handle, made once, which inbound messages carry as their sender.
     link: Option<super::PeerHandle>,
-    /// When the last transaction announcement was packed (paced by
-    /// [`super::ANNOUNCE_INTERVAL`]).
-    announced_at: Option<Instant>,
-    /// Whether a timer will pump again once announcements are due.
-    announce_timer: bool,
 }
 
 impl PeerActor {
@@ -158,8 +153,6 @@ impl PeerActor {
             gate: super::ReadGate::default(),
             serving: VecDeque::new(),
             link: None,
-            announced_at: None,
-            announce_timer: false,
         }
     }
 
@@ -368,7 +361,7 @@ impl PeerActor {
         if self.sink.is_none() {
             return; // a write is in flight; its completion pumps again
         }
-        let Some(item) = self.next_item(ctx) else {
+        let Some(item) = self.next_item() else {
             return;
         };
         let Some(mut sink) = self.sink.take() else {
@@ -413,9 +406,8 @@ impl PeerActor {
 
 impl PeerActor {
     /// What to write next, by priority: the Disconnect, control, responses, then the
-    /// queues (announcements only once [`super::ANNOUNCE_INTERVAL`] has passed since the
-    /// last; a timer pumps again when it has).
-    fn next_item(&mut self, ctx: &mut Context<Self>) -> Option<Outbound> {
+    /// queues.
+    fn next_item(&mut self) -> Option<Outbound> {
         if self.disconnect_pending {
             self.disconnect_pending = false;
             return self.disconnecting.map(Outbound::Disconnect);
@@ -429,26 +421,9 @@ impl PeerActor {
         if let Some(response) = self.responses.pop_front() {
             return Some(Outbound::Eth(response));
         }
-        let now = Instant::now();
-        let due = self
-            .announced_at
-            .map_or(now, |at| at + super::ANNOUNCE_INTERVAL);
-        let announce = due <= now;
-        let message =
-            self.queues
-                .next_message_if(self.pool.as_ref(), self.version, &self.metrics, announce);
-        match &message {
-            Some(m) if m.is_tx_announcement() => self.announced_at = Some(now),
-            None if !announce && !self.announce_timer && self.queues.has_tx_anns() => {
-                self.announce_timer = true;
-                ctx.run_later(due - now, |act, ctx| {
-                    act.announce_timer = false;
-                    act.pump(ctx);
-                });
-            }
-            _ => {}
-        }
-        message.map(Outbound::Eth)
+        self.queues
+            .next_message(self.pool.as_ref(), self.version, &self.metrics)
+            .map(Outbound::Eth)
     }
 }
 

@@ -31,8 +31,8 @@ pub use messages::{
 };
 pub use metrics::{PeerMetrics, WireMetrics, P2P_SLOT, WIRE_SLOTS};
 pub use queues::{
-    PeerQueues, QueuedProp, ANNOUNCE_INTERVAL, MAX_QUEUED_BLOCK_ANNS, MAX_QUEUED_PROPS,
-    MAX_QUEUED_TXS, MAX_QUEUED_TX_ANNS, MAX_TX_PACKET_SIZE,
+    PeerQueues, QueuedProp, MAX_QUEUED_BLOCK_ANNS, MAX_QUEUED_PROPS, MAX_QUEUED_TXS,
+    MAX_QUEUED_TX_ANNS, MAX_TX_PACKET_SIZE,
 };
 pub use requests::{
     RequestError, ResponseViolation, SendRequest, MAX_PENDING_REQUESTS, REMEMBERED_EXPIRED,

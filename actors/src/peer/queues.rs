@@ -29,13 +29,6 @@ pub const MAX_QUEUED_BLOCK_ANNS: usize = 4;
 /// Soft size of one Transactions or NewPooledTransactionHashes message (geth
 /// `maxTxPacketSize`, 100 KiB): items are added while the packet is below it.
 pub const MAX_TX_PACKET_SIZE: usize = 100 * 1024;
-/// Least time between two transaction announcements to one peer (ours: geth sends the
-/// next one whenever the last write finished). An announced tx waits at a geth receiver
-/// up to 500 ms for a broadcast before it is fetched (`txArriveTimeout`), so 10 ms more
-/// is 2% of that wait; at 500 peers and 2,000 tx/s it turns one announcement per peer per
-/// routing round (up to a million frames a second, each encrypted, MACed and written) into
-/// at most 100 per peer a second. Full broadcasts and blocks are not paced.
-pub const ANNOUNCE_INTERVAL: std::time::Duration = std::time::Duration::from_millis(10);
 /// Size an announced hash counts towards [`MAX_TX_PACKET_SIZE`] (geth counts 32 bytes
 /// per hash; the type byte and size are small beside it).
 const ANNOUNCED_HASH_COST: usize = 32;
@@ -122,28 +115,11 @@ impl PeerQueues {
         version: EthVersion,
         metrics: &PeerMetrics,
     ) -> Option<EthMessage> {
-        self.next_message_if(pool, version, metrics, true)
-    }
-
-    /// [`Self::next_message`], leaving transaction announcements queued unless `announce`
-    /// (see [`ANNOUNCE_INTERVAL`]).
-    pub fn next_message_if(
-        &mut self,
-        pool: &dyn TxPool,
-        version: EthVersion,
-        metrics: &PeerMetrics,
-        announce: bool,
-    ) -> Option<EthMessage> {
         let message = self
             .next_block_message(metrics)
-            .or_else(|| self.next_tx_message(pool, version, metrics, announce));
+            .or_else(|| self.next_tx_message(pool, version, metrics));
         self.publish_depths(metrics);
         message
-    }
-
-    /// Whether transaction announcements are queued.
-    pub fn has_tx_anns(&self) -> bool {
-        !self.tx_anns.is_empty()
     }
 
     /// Updates the queue-depth gauges.
@@ -178,7 +154,6 @@ impl PeerQueues {
         pool: &dyn TxPool,
         version: EthVersion,
         metrics: &PeerMetrics,
-        announce: bool,
     ) -> Option<EthMessage> {
         let mut txs = Vec::new();
         let mut size = 0;
@@ -201,9 +176,7 @@ impl PeerQueues {
             PeerMetrics::add(&metrics.sent_txs, txs.len() as u64);
             return Some(EthMessage::Transactions(Transactions(txs)));
         }
-        announce
-            .then(|| self.next_announcement(pool, version, metrics))
-            .flatten()
+        self.next_announcement(pool, version, metrics)
     }
 
     /// The next announcement of queued hashes, in the form `version` speaks.

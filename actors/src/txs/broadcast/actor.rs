@@ -13,7 +13,7 @@ use alloy_primitives::{Address, B256};
 
 use super::held::{HeldAnnouncements, ANNOUNCE_TICK};
 use super::DirectPeerChoice;
-use crate::peer::{PeerHandle, PeerId, QueueTxAnns, QueueTxs, ANNOUNCE_INTERVAL};
+use crate::peer::{PeerHandle, PeerId, QueueTxAnns, QueueTxs};
 use crate::peer_set::{
     FilterUnknownTxs, PeerEvent, PeersWithoutTx, SubscribePeerEvents, TxRecipients,
 };
@@ -44,10 +44,15 @@ pub const MAX_PENDING_ROUTE: usize = 16 * MAX_ROUND_TXS;
 /// (measured with the arrivals bench, 500 peers at 200 tx/s: node CPU 3.43 s with
 /// announcements every 10 ms, 1.82 s every 50 ms), so 10,000 a second keep announcing
 /// near 6% of a core from 100 to 1,000 peers. With more than 100 peers the interval grows
-/// past [`ANNOUNCE_INTERVAL`] (50 ms at 500 peers); past 1,000 it stays at
+/// past [`MIN_ANNOUNCE_HOLD`] (50 ms at 500 peers); past 1,000 it stays at
 /// [`MAX_ANNOUNCE_HOLD`] and the commands grow with the peers (20,000 a second at 2,000).
 /// A newly registered peer's one-time announcement of the pending txs is not counted.
 pub const MAX_ANNOUNCE_COMMANDS_PER_SEC: u32 = 10_000;
+
+/// Shortest time announcements are held (ours): below 100 peers a busy node still sends
+/// each peer one announcement per 10 ms rather than one per routing round (at 2,000 tx/s
+/// a round per pool event, so up to 2,000 frames a second to every peer).
+pub const MIN_ANNOUNCE_HOLD: Duration = Duration::from_millis(10);
 
 /// Longest time an announcement is held (ours): a fifth of the 500 ms a geth receiver
 /// waits for a broadcast before it fetches an announced tx (`txArriveTimeout`). Reached
@@ -59,7 +64,7 @@ pub const MAX_ANNOUNCE_HOLD: Duration = Duration::from_millis(100);
 pub fn announce_hold(peers: usize) -> Duration {
     let peers = u32::try_from(peers).unwrap_or(u32::MAX);
     (Duration::from_secs(1) * peers / MAX_ANNOUNCE_COMMANDS_PER_SEC)
-        .clamp(ANNOUNCE_INTERVAL, MAX_ANNOUNCE_HOLD)
+        .clamp(MIN_ANNOUNCE_HOLD, MAX_ANNOUNCE_HOLD)
 }
 
 /// What the broadcaster needs from the peer set.

@@ -13,7 +13,7 @@ use tokio::time::Instant;
 use crate::peer::{PeerHandle, PeerId, PeerMetrics, MAX_QUEUED_TX_ANNS};
 
 /// How often held announcements are checked for peers whose turn has come (ours: a fifth
-/// of the shortest hold, [`crate::peer::ANNOUNCE_INTERVAL`], so one hold's peers go out
+/// of the shortest hold, [`super::MIN_ANNOUNCE_HOLD`], so one hold's peers go out
 /// over at least five ticks).
 pub const ANNOUNCE_TICK: Duration = Duration::from_millis(2);
 

@@ -14,8 +14,7 @@ use futures::StreamExt;
 use super::*;
 use crate::eth::{EthMessage, EthVersion};
 use crate::peer::{
-    Outbound, PeerHandle, PeerId, PeerMetrics, QueueTxAnns, ANNOUNCE_INTERVAL, MAX_QUEUED_TXS,
-    MAX_QUEUED_TX_ANNS,
+    Outbound, PeerHandle, PeerId, PeerMetrics, QueueTxAnns, MAX_QUEUED_TXS, MAX_QUEUED_TX_ANNS,
 };
 use crate::peer_set::{MarkTxs, PeerEvent, PeerHead, PeerSetActor, Register};
 use crate::testing::{blob_tx, peer_id, pool, sender, spawn_peer, tx};
@@ -547,7 +546,7 @@ async fn announcements_of_rounds_within_the_interval_reach_each_peer_together() 
 fn announcements_are_held_longer_with_more_peers_within_bounds() {
     use std::time::Duration;
     let ms = Duration::from_millis;
-    assert_eq!(announce_hold(0), ANNOUNCE_INTERVAL);
+    assert_eq!(announce_hold(0), MIN_ANNOUNCE_HOLD);
     assert_eq!(announce_hold(100), ms(10));
     assert_eq!(announce_hold(500), ms(50));
     assert_eq!(announce_hold(1_000), MAX_ANNOUNCE_HOLD);
