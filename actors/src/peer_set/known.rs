@@ -97,8 +97,6 @@ pub struct KnownSet {
     slots: Vec<u16>,
     /// The load (in 64ths) at which this set's table doubles while it fills.
     grow_load: usize,
-    /// The table's final size: the power of two at least twice the capacity.
-    max_slots: usize,
 }
 
 impl std::fmt::Debug for KnownSet {
@@ -125,7 +123,6 @@ impl KnownSet {
             capacity,
             slots: Vec::new(),
             grow_load: grow_load.clamp(GROW_LOAD_MIN, GROW_LOAD_MAX),
-            max_slots: (capacity * 2).next_power_of_two().max(16),
         }
     }
 
@@ -153,7 +150,7 @@ impl KnownSet {
         if self.ring.len() < self.capacity {
             // Filling up: grow with what is used, so idle peers cost little.
             self.ring.push(d);
-            if self.slots.len() < self.max_slots
+            if self.slots.len() < self.max_slots()
                 && self.ring.len() * 64 > self.slots.len() * self.grow_load
             {
                 self.rehash();
@@ -180,6 +177,11 @@ impl KnownSet {
     /// Whether it holds none.
     pub fn is_empty(&self) -> bool {
         self.ring.is_empty()
+    }
+
+    /// The table's final size: the power of two at least twice the capacity.
+    fn max_slots(&self) -> usize {
+        (self.capacity * 2).next_power_of_two().max(16)
     }
 
     fn mask(&self) -> usize {
@@ -246,9 +248,8 @@ impl KnownSet {
     /// room for what the table can index before it doubles again (so filling the ring
     /// copies it only here), and indexes it again.
     fn rehash(&mut self) {
-        let size = (self.slots.len() * 2)
-            .max((self.ring.len() * 2).next_power_of_two())
-            .clamp(16, self.max_slots);
+        // Growth is checked at every insert, so one doubling always makes room.
+        let size = (self.slots.len() * 2).clamp(16, self.max_slots());
         let room = (size / 2).min(self.capacity);
         self.ring
             .reserve_exact(room.saturating_sub(self.ring.len()));

@@ -49,14 +49,8 @@ impl HeldAnnouncements {
     }
 
     /// Adds `hashes` for `peer`. A peer with nothing held yet is due at its next turn
-    /// after `now` for a period of `hold`. Returns how many old hashes were dropped.
-    pub fn hold(
-        &mut self,
-        peer: &PeerHandle,
-        hashes: Vec<B256>,
-        now: Instant,
-        hold: Duration,
-    ) -> usize {
+    /// after `now` for a period of `hold`.
+    pub fn hold(&mut self, peer: &PeerHandle, hashes: Vec<B256>, now: Instant, hold: Duration) {
         let epoch = self.epoch;
         let held = self.by_peer.entry(peer.id).or_insert_with(|| Held {
             peer: peer.clone(),
@@ -74,7 +68,6 @@ impl HeldAnnouncements {
             held.hashes.drain(..excess);
             PeerMetrics::add(&peer.metrics.dropped_tx_anns, excess as u64);
         }
-        excess
     }
 
     /// Takes the lists of peers due by `now`.
