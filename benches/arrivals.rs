@@ -10,7 +10,9 @@
 //! Run: `cargo bench --bench arrivals` (no test data needed). `ARRIVALS_PEERS` (500),
 //! `ARRIVALS_RATE` (txs per second, 20,000) and `ARRIVALS_SECONDS` (5) change the load;
 //! `ARRIVALS_TIMELINE=1` also prints the decode delay per quarter second of the run, and
-//! `ARRIVALS_DECRYPT=1` makes the peers decrypt the node's broadcasts (see [`decrypting`]).
+//! `ARRIVALS_DECRYPT=1` makes the peers decrypt the node's broadcasts (see [`decrypting`]);
+//! `ARRIVALS_GOSSIP=0` runs the node with `--disable-tx-gossip` (a watcher that relays
+//! nothing).
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
@@ -66,8 +68,12 @@ fn start_node(
     peers: usize,
     total: usize,
 ) -> (std::process::Child, String, String) {
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ethpeer"))
-        .arg("node")
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_ethpeer"));
+    command.arg("node");
+    if std::env::var("ARRIVALS_GOSSIP").is_ok_and(|v| v == "0") {
+        command.arg("--disable-tx-gossip");
+    }
+    let mut child = command
         .arg("--datadir")
         .arg(dir.join("data"))
         .arg("--genesis")

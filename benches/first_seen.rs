@@ -233,10 +233,20 @@ impl Drop for Geth {
 }
 
 /// How ethpeer first had each tx (`kind` of its `seen` arrival: broadcast, fetched, pooled).
-/// Per tx, the `kind` of ethpeer's `seen` arrival, its decode time (`firstDelivered`) in
-/// nanoseconds into the UTC day, and its first peer's node id (hex, no `0x`; `~` first when
-/// that peer only announced it).
-type Kinds = Arc<Mutex<HashMap<B256, (String, Option<u64>, String)>>>;
+/// What ethpeer's `seen` arrival said of one tx.
+struct Seen {
+    /// How its first copy came (`broadcast`, `fetched`, `pooled`).
+    kind: String,
+    /// Its decode time (`firstDelivered`), nanoseconds into the UTC day.
+    decoded: Option<u64>,
+    /// Its first announcement's time (`firstAnnounced`), when it was announced first.
+    announced: Option<u64>,
+    /// The first peer's node id (hex, no `0x`; `~` first when that peer only announced it).
+    peer: String,
+}
+
+/// Per tx, what ethpeer's `seen` arrival said.
+type Kinds = Arc<Mutex<HashMap<B256, Seen>>>;
 
 /// A socket to `url` subscribed with `method` and `params`; each notification's result
 /// goes to `heard` with the instant it arrived, through `key`, and the `kind` of a `seen`
@@ -277,14 +287,18 @@ async fn watch(
                     let decoded = result["firstDelivered"].as_str().and_then(day_nanos);
                     let peer = result["peer"]["id"].as_str().unwrap_or_default();
                     let mut peer = peer.trim_start_matches("0x").to_lowercase();
+                    let announced = result["firstAnnounced"].as_str().and_then(day_nanos);
                     if !result["firstAnnounced"].is_null() {
                         // Announced before its first whole copy: not whole from anyone first.
                         peer.insert(0, '~');
                     }
-                    kinds
-                        .lock()
-                        .unwrap()
-                        .insert(k.0, (kind.to_string(), decoded, peer));
+                    let seen = Seen {
+                        kind: kind.to_string(),
+                        decoded,
+                        announced,
+                        peer,
+                    };
+                    kinds.lock().unwrap().insert(k.0, seen);
                 }
             }
         }
@@ -522,7 +536,7 @@ fn main() {
     for kind in ["broadcast", "fetched", "pooled"] {
         let subset: Vec<B256> = sent_hashes
             .iter()
-            .filter(|h| kinds.get(*h).is_some_and(|(k, _, _)| k == kind))
+            .filter(|h| kinds.get(*h).is_some_and(|seen| seen.kind == kind))
             .copied()
             .collect();
         if !subset.is_empty() {
@@ -535,7 +549,7 @@ fn main() {
         }
     }
     // The race by how ethpeer first heard of the tx: whole from its origin (which chose
-    // ethpeer among the ⌊√n⌋ peers it sends a sender's txs to whole), or otherwise (an
+    // ethpeer among the ⌈√n⌉ peers it sends a sender's txs to whole), or otherwise (an
     // announcement first, or a copy relayed by another origin one hop and one geth pool
     // admission later).
     let origin_of = origin_of.lock().unwrap();
@@ -546,7 +560,7 @@ fn main() {
         let subset: Vec<B256> = sent_hashes
             .iter()
             .filter(|h| {
-                let first = kinds.get(*h).map(|(_, _, peer)| peer.as_str());
+                let first = kinds.get(*h).map(|seen| seen.peer.as_str());
                 let origin = origin_of.get(*h).map(String::as_str);
                 first.is_some() && (first == origin) == straight
             })
@@ -570,16 +584,22 @@ fn main() {
 fn from_decode(
     sent: &[B256],
     heard: &HashMap<(B256, u8), Instant>,
-    kinds: &HashMap<B256, (String, Option<u64>, String)>,
+    kinds: &HashMap<B256, Seen>,
     base: (Instant, u64),
 ) {
     let wall = |at: &Instant| base.1 as i128 + at.duration_since(base.0).as_nanos() as i128;
-    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    let (mut ours, mut theirs, mut fetches) = (Vec::new(), Vec::new(), Vec::new());
     for hash in sent {
-        let Some((_, Some(decoded), _)) = kinds.get(hash) else {
+        let Some(seen) = kinds.get(hash) else {
             continue;
         };
-        let decoded = *decoded as i128;
+        let Some(decoded) = seen.decoded else {
+            continue;
+        };
+        if let Some(announced) = seen.announced {
+            fetches.push((decoded as i128 - announced as i128) as f64 / 1e6);
+        }
+        let decoded = decoded as i128;
         if let Some(at) = heard.get(&(*hash, 1)) {
             ours.push((wall(at) - decoded) as f64 / 1e6);
         }
@@ -587,12 +607,19 @@ fn from_decode(
             theirs.push((wall(at) - decoded) as f64 / 1e6);
         }
     }
-    for (name, values) in [("ethpeer `seen`", &mut ours), ("geth", &mut theirs)] {
+    for (name, values) in [
+        ("after ethpeer's decode, ethpeer `seen` heard", &mut ours),
+        ("after ethpeer's decode, geth heard", &mut theirs),
+        (
+            "announced to ethpeer first: from the announcement to the decoded reply",
+            &mut fetches,
+        ),
+    ] {
         values.sort_by(|a, b| a.total_cmp(b));
         let at = |p: f64| values[((values.len() as f64 - 1.0) * p).round() as usize];
         if !values.is_empty() {
             println!(
-                "after ethpeer's decode, {name} heard: p10 {:.3} / p50 {:.3} / p90 {:.3} ms ({} txs)",
+                "{name}: p10 {:.3} / p50 {:.3} / p90 {:.3} ms ({} txs)",
                 at(0.1),
                 at(0.5),
                 at(0.9),

@@ -491,6 +491,10 @@ pub struct NodeArgs {
         default_value_t = 500
     )]
     pub tx_arrival_wait: u64,
+    /// Send and announce no pool txs to peers (reth's flag): a watching node takes txs and
+    /// answers requests for them, but relays nothing.
+    #[arg(help_heading = "Transaction pool", long = "disable-tx-gossip")]
+    pub disable_tx_gossip: bool,
     /// Executable transactions kept (geth's flag and default; the pool holds this plus
     /// --txpool.globalqueue in one capacity, cheapest evicted first).
     #[arg(

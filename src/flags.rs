@@ -446,4 +446,15 @@ mod tests {
         let argv = ["ethpeer", "node", "--dev.period", "soon"];
         assert!(Cli::try_parse_from(argv).is_err());
     }
+
+    #[test]
+    fn tx_gossip_is_on_unless_disabled_like_reths_flag() {
+        assert!(!args(&[]).disable_tx_gossip);
+        assert!(args(&["--disable-tx-gossip"]).disable_tx_gossip);
+        let argv = ["ethpeer", "node", "--disable-tx-gossip", "yes"];
+        assert!(
+            Cli::try_parse_from(argv).is_err(),
+            "a switch takes no value"
+        );
+    }
 }

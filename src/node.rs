@@ -304,6 +304,7 @@ fn with_flags(
         .eth_versions(eth_versions)
         .max_peers(args.maxpeers)
         .arrival_wait(Duration::from_millis(args.tx_arrival_wait))
+        .tx_gossip(!args.disable_tx_gossip)
         .blob_fetch(BlobFetchPolicy::new(
             BlobFetchPolicy::parse_custody(&args.blobpool_custody)
                 .map_err(|e| anyhow::anyhow!("--blobpool.custody: {e}"))?,

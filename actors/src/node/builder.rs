@@ -207,6 +207,13 @@ impl NodeBuilder {
         self
     }
 
+    /// Whether pool txs are gossiped to peers (default yes). Off, the node still takes
+    /// txs from peers and answers their requests, but sends and announces none.
+    pub fn tx_gossip(mut self, gossip: bool) -> Self {
+        self.config.tx_gossip = gossip;
+        self
+    }
+
     /// How eth/72 blob txs' cells are fetched (default: every blob tx whole).
     pub fn blob_fetch(mut self, policy: crate::txs::inbox::BlobFetchPolicy) -> Self {
         self.config.blob_fetch = policy;

@@ -88,6 +88,9 @@ pub struct NodeConfig {
     pub max_peers: usize,
     /// Wait between an announcement and its fetch.
     pub arrival_wait: Duration,
+    /// Whether pool txs are sent and announced to peers (reth's `--disable-tx-gossip`
+    /// turns it off: a watching node then only takes txs, and answers requests for them).
+    pub tx_gossip: bool,
     /// Pool validation rules.
     pub rules: ValidationRules,
     /// Peers dialed at start and redialed with backoff.
@@ -179,6 +182,7 @@ impl NodeConfig {
             forks,
             max_peers: DEFAULT_MAX_PEERS,
             arrival_wait: DEFAULT_ARRIVAL_WAIT,
+            tx_gossip: true,
             rules,
             static_peers: Vec::new(),
             trusted_peers: Vec::new(),

@@ -263,6 +263,7 @@ impl Core {
             pool.clone(),
             PeerSetLink::new(&peer_set),
         )
+        .gossip(config.tx_gossip)
         .start();
         let propagator = BlockPropagator::new(peer_set.clone().recipient(), key).start();
         let observer = PropagationObserver::new(trace);

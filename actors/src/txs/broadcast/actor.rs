@@ -161,6 +161,9 @@ pub struct TxBroadcaster {
     held: HeldAnnouncements,
     /// Whether a timer will hand over the held announcements whose turn has come.
     tick_scheduled: bool,
+    /// Whether to subscribe at all: without gossip the broadcaster hears no pool or peer
+    /// events, so nothing is sent or announced.
+    gossip: bool,
 }
 
 /// Self-command: route what is pending. Sent with `notify`, which actix runs after the
@@ -187,7 +190,15 @@ impl TxBroadcaster {
             round_scheduled: false,
             held: HeldAnnouncements::new(tokio::time::Instant::now()),
             tick_scheduled: false,
+            gossip: true,
         }
+    }
+
+    /// Turns gossip off (`false`) or on: off, the broadcaster subscribes to nothing and
+    /// peers get no txs from us (reth's `--disable-tx-gossip`).
+    pub fn gossip(mut self, gossip: bool) -> Self {
+        self.gossip = gossip;
+        self
     }
 
     /// The broadcaster's counters.
@@ -206,6 +217,10 @@ impl Actor for TxBroadcaster {
         // 50 peers' worth of the fastest ingest is 2.1 M pairs/s, a third of that. So the
         // mailbox holds only a burst, and dropping pool events would lose broadcasts.
         ctx.set_mailbox_capacity(0);
+        if !self.gossip {
+            log::info!("tx gossip disabled: pool txs are neither sent nor announced");
+            return;
+        }
         self.pool.subscribe(ctx.address().recipient());
         self.peer_set
             .subscribe

@@ -93,10 +93,15 @@ impl Rig {
     }
 
     async fn with_capacity(peers: u8, capacity: usize) -> Self {
+        Self::build(peers, capacity, true).await
+    }
+
+    async fn build(peers: u8, capacity: usize, gossip: bool) -> Self {
         let (mem, pool) = pool();
         let set = PeerSetActor::new().start();
-        let broadcaster =
-            TxBroadcaster::new(peer_id(SELF_ID), KEY, pool, PeerSetLink::new(&set)).start();
+        let broadcaster = TxBroadcaster::new(peer_id(SELF_ID), KEY, pool, PeerSetLink::new(&set))
+            .gossip(gossip)
+            .start();
         let mut rig = Self {
             mem,
             set,
@@ -215,6 +220,31 @@ fn the_geth_rule_oracle_uses_siphash_2_4() {
     let mut hash = siphasher::sip::SipHasher24::new_with_keys(k0, k1);
     hash.write(&(0..15).collect::<Vec<u8>>());
     assert_eq!(hash.finish(), 0xa129_ca61_49be_45e5);
+}
+
+#[actix_rt::test]
+async fn without_gossip_no_peer_hears_of_pool_txs_old_or_new() {
+    tokio::time::pause();
+    for gossip in [true, false] {
+        let mut rig = Rig::build(4, 0, gossip).await;
+        let txs: Vec<PoolTx> = (0..6).map(|n| tx(sender(1), n, 50)).collect();
+        rig.insert(txs).await;
+        // A peer joining later would be told of the pending set.
+        rig.add_peer(5, EthVersion::Eth68).await;
+        rig.stats().await;
+        rig.settle().await;
+        let heard: usize = rig.peers.iter().map(|p| p.received.distinct()).sum();
+        if gossip {
+            assert_eq!(heard, 5 * 6, "with gossip every peer hears of every tx");
+        } else {
+            assert_eq!(heard, 0, "without gossip no peer hears of any tx");
+            assert_eq!(
+                rig.mem.pending_hashes(100).len(),
+                6,
+                "the pool still holds them"
+            );
+        }
+    }
 }
 
 #[actix_rt::test]
