@@ -64,6 +64,7 @@ async fn server(dir: &std::path::Path) -> Server {
         ),
         transactions: None,
         seen: None,
+        prefetch: None,
     };
     let config = SessionConfig::new(
         SecretKey::from_byte_array([0x51; 32]).expect("key"),

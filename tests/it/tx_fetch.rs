@@ -28,7 +28,8 @@ use tokio::io::DuplexStream;
 use crate::common::testdata_or_skip;
 use crate::tx_validation::{rules, sender, signed, transfer};
 
-/// Our node B (validating pool with the ethtest state, tx fetcher with no arrival wait;
+/// Our node B (validating pool with the ethtest state, tx fetcher with no arrival wait and
+/// so peers that prefetch announced hashes;
 /// with `serve`, also the tx broadcaster and the request handler) and the remote ends of
 /// `remotes` eth/68 sessions to it.
 pub(crate) async fn node_with_remotes(
@@ -62,6 +63,8 @@ pub(crate) async fn node_with_remotes(
         blocks: None,
         transactions: Some(fetcher.recipient()),
         seen: None,
+        // As the node wires it with no arrival wait: peers ask for new hashes themselves.
+        prefetch: Some(Arc::new(ethpeer_actors::peer::PrefetchClaims::default())),
     };
     if serve {
         use ethpeer_actors::serve::RequestHandler;

@@ -227,6 +227,7 @@ impl TxPath {
             message,
             ticket: p.gate.ticket(),
             gate: p.gate.clone(),
+            prefetched: Vec::new(),
         }
     }
 

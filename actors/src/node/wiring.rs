@@ -74,6 +74,12 @@ pub(super) fn start_inbound_handlers(
             .recipient(),
         ),
         seen: Some(seen),
+        // Fetching at once: the announcing peer's thread asks for never-seen hashes
+        // itself, without the two hand-offs through the inbox (see `peer::prefetch`).
+        prefetch: config
+            .arrival_wait
+            .is_zero()
+            .then(|| Arc::new(crate::peer::PrefetchClaims::default())),
     }
 }
 

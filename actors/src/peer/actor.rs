@@ -77,7 +77,7 @@ pub struct PeerActor {
     /// The negotiated eth version (decides announcement shape and which messages exist).
     version: EthVersion,
     /// Where transaction bodies and announcement metadata are read at send time.
-    pool: Arc<dyn TxPool>,
+    pub(super) pool: Arc<dyn TxPool>,
     /// The four outbound queues.
     queues: PeerQueues,
     /// The connection's write half; `None` while a write is in flight (it travels with
@@ -123,6 +123,9 @@ pub struct PeerActor {
     pub(super) serving: VecDeque<Instant>,
     /// This actor's own handle, made once, which inbound messages carry as their sender.
     link: Option<super::PeerHandle>,
+    /// Whether a prefetch of announced txs (see [`super::prefetch`]) is in flight: one at
+    /// a time, cleared by the task that forwards its answer.
+    pub(super) prefetching: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl PeerActor {
@@ -153,6 +156,7 @@ impl PeerActor {
             gate: super::ReadGate::default(),
             serving: VecDeque::new(),
             link: None,
+            prefetching: Arc::default(),
         }
     }
 
@@ -456,29 +460,39 @@ impl Handler<super::SendRequest> for PeerActor {
     type Result = ResponseFuture<Result<EthMessage, super::RequestError>>;
 
     fn handle(&mut self, msg: super::SendRequest, ctx: &mut Self::Context) -> Self::Result {
+        match self.start_request(msg.0, ctx) {
+            Ok(answer) => Box::pin(answer),
+            Err(error) => Box::pin(async move { Err(error) }),
+        }
+    }
+}
+
+impl PeerActor {
+    /// Queues `request` (its id assigned here) with a deadline; resolves to its response.
+    pub(super) fn start_request(
+        &mut self,
+        mut request: EthMessage,
+        ctx: &mut Context<Self>,
+    ) -> Result<
+        impl std::future::Future<Output = Result<EthMessage, super::RequestError>> + 'static,
+        super::RequestError,
+    > {
         use super::RequestError;
         let (tx, rx) = futures::channel::oneshot::channel();
-        let mut request = msg.0;
         if self.disconnecting.is_some() {
-            return Box::pin(async { Err(RequestError::PeerGone) });
+            return Err(RequestError::PeerGone);
         }
         if self.responses.len() >= MAX_QUEUED_RESPONSES {
-            return Box::pin(async {
-                Err(RequestError::TooManyPending {
-                    limit: MAX_QUEUED_RESPONSES,
-                })
+            return Err(RequestError::TooManyPending {
+                limit: MAX_QUEUED_RESPONSES,
             });
         }
-        match self.requests.start(&mut request, tx) {
-            Ok(id) => {
-                self.responses.push_back(request);
-                let timeout = self.request_timeout;
-                ctx.run_later(timeout, move |act, _| act.requests.expire(id, timeout));
-                self.pump(ctx);
-                Box::pin(async move { rx.await.unwrap_or(Err(RequestError::PeerGone)) })
-            }
-            Err((error, _)) => Box::pin(async move { Err(error) }),
-        }
+        let id = self.requests.start(&mut request, tx).map_err(|(e, _)| e)?;
+        self.responses.push_back(request);
+        let timeout = self.request_timeout;
+        ctx.run_later(timeout, move |act, _| act.requests.expire(id, timeout));
+        self.pump(ctx);
+        Ok(async move { rx.await.unwrap_or(Err(RequestError::PeerGone)) })
     }
 }
 

@@ -128,11 +128,13 @@ impl PeerActor {
                     if message.message_id().is_request() {
                         self.serving_started(ctx);
                     }
+                    let prefetched = self.prefetch(&message, &route, ctx);
                     route.do_send(InboundEth {
                         ticket: self.gate.ticket(),
                         gate: self.gate.clone(),
                         peer: self.link(ctx),
                         message,
+                        prefetched,
                     });
                 }
             }

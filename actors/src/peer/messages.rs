@@ -86,6 +86,10 @@ pub struct InboundEth {
     /// Counts this message against the peer's [`super::MAX_INBOUND_IN_FLIGHT`] until it
     /// (and what is derived from it) has been handled.
     pub ticket: super::InboundTicket,
+    /// For an announcement: the hashes the peer actor already asked its peer for (see
+    /// [`super::prefetch`]); their answer follows as a PooledTransactions message. Empty
+    /// otherwise.
+    pub prefetched: Vec<alloy_primitives::B256>,
 }
 
 /// Where a peer's inbound eth messages go, by kind.
@@ -103,6 +107,9 @@ pub struct InboundRoutes {
     /// Observer of every tx and block the peer delivers or announces (propagation traces,
     /// embedders' "seen" events); `None` skips computing them.
     pub seen: Option<SeenRoute>,
+    /// Set when announced txs are fetched at once: the node's shared claims, with which
+    /// the peer actor that reads an announcement asks for its never-seen hashes itself.
+    pub prefetch: Option<std::sync::Arc<super::PrefetchClaims>>,
 }
 
 /// Where [`Seen`] reports go, and whether anyone wants them right now: while `active` is
@@ -140,6 +147,7 @@ impl InboundRoutes {
             blocks: Some(recipient.clone()),
             transactions: Some(recipient),
             seen: None,
+            prefetch: None,
         }
     }
 

@@ -8,6 +8,7 @@ mod gate;
 mod inbound;
 mod messages;
 mod metrics;
+pub mod prefetch;
 mod queues;
 mod requests;
 
@@ -30,6 +31,7 @@ pub use messages::{
     QueueTxs, Seen, SeenHook, SeenItem, SeenNote, SeenRoute, SendEth, StopReason,
 };
 pub use metrics::{PeerMetrics, WireMetrics, P2P_SLOT, WIRE_SLOTS};
+pub use prefetch::PrefetchClaims;
 pub use queues::{
     PeerQueues, QueuedProp, MAX_QUEUED_BLOCK_ANNS, MAX_QUEUED_PROPS, MAX_QUEUED_TXS,
     MAX_QUEUED_TX_ANNS, MAX_TX_PACKET_SIZE,

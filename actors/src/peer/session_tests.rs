@@ -554,3 +554,79 @@ async fn a_peer_whose_messages_wait_in_a_stuck_handler_is_not_read_further() {
     let more = tokio::time::timeout(Duration::from_secs(1), inbox.next()).await;
     assert!(more.is_err(), "only one slot was freed");
 }
+
+/// Writes `message` as the remote on `raw`.
+async fn remote_says(raw: &mut Established<DuplexStream>, message: EthMessage) {
+    raw.writer
+        .send(RlpxMessage {
+            id: raw.eth_offset + message.message_id() as u64,
+            payload: message.encoded().into(),
+        })
+        .await
+        .expect("send");
+}
+
+#[actix_rt::test]
+async fn with_prefetch_claims_the_peer_asks_for_never_seen_hashes_itself() {
+    use crate::eth::{NewPooledTransactionHashes68, PooledTransactions, RequestPair};
+    use alloy_eips::eip2718::{Encodable2718, Typed2718};
+    let (sa, mut raw) = sessions(EthVersion::Eth68).await;
+    let (_, pool) = pool();
+    let set = PeerSetActor::new().start();
+    let (mut links, mut inbox) = links(&set);
+    let claims = std::sync::Arc::new(PrefetchClaims::default());
+    links.on_message.prefetch = Some(claims.clone());
+    start_session_peer(sa, pool, links)
+        .await
+        .expect("registered");
+    let txs: Vec<_> = (0..3).map(|n| tx(sender(1), n, 100)).collect();
+    // Another peer claimed the third already; the fourth is a blob tx (never prefetched).
+    assert!(claims.claim(txs[2].hash));
+    let blob = B256::repeat_byte(0xb1);
+    let mut types: Vec<u8> = txs.iter().map(|t| t.tx.ty()).collect();
+    types.push(3);
+    let mut sizes: Vec<u64> = txs.iter().map(|t| t.tx.encode_2718_len() as u64).collect();
+    sizes.push(131_300);
+    let mut hashes: Vec<B256> = txs.iter().map(|t| t.hash).collect();
+    hashes.push(blob);
+    let ann = EthMessage::NewPooledTransactionHashes68(NewPooledTransactionHashes68 {
+        types: types.into(),
+        sizes,
+        hashes,
+    });
+    remote_says(&mut raw, ann.clone()).await;
+
+    let wanted = vec![txs[0].hash, txs[1].hash];
+    let frame = raw.reader.next().await.expect("frame").expect("valid");
+    let id = u8::try_from(frame.id - raw.eth_offset).expect("eth id");
+    let Ok(EthMessage::GetPooledTransactions(request)) =
+        EthMessage::decode(EthVersion::Eth68, id, &frame.payload)
+    else {
+        panic!("expected GetPooledTransactions, got id {id}")
+    };
+    assert_eq!(request.message.0, wanted);
+    let told = inbox.next().await.expect("the announcement");
+    assert!(matches!(
+        told.message,
+        EthMessage::NewPooledTransactionHashes68(_)
+    ));
+    assert_eq!(told.prefetched, wanted, "the inbox is told what was asked");
+
+    let answer = PooledTransactions(txs[..2].iter().map(|t| t.tx.clone()).collect());
+    remote_says(
+        &mut raw,
+        EthMessage::PooledTransactions(RequestPair::new(request.request_id, answer)),
+    )
+    .await;
+    let answered = inbox.next().await.expect("the answer forwarded");
+    let EthMessage::PooledTransactions(reply) = answered.message else {
+        panic!("expected the answer, got {:?}", answered.message)
+    };
+    let got: Vec<B256> = reply.message.0.iter().map(|t| *t.hash()).collect();
+    assert_eq!(got, wanted);
+
+    // Announced again: claimed already, so left to the inbox.
+    remote_says(&mut raw, ann).await;
+    let again = inbox.next().await.expect("the second announcement");
+    assert!(again.prefetched.is_empty());
+}

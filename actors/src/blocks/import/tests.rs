@@ -103,6 +103,7 @@ fn node_at(n: u8, version: EthVersion) -> (Node, Addr<BlockHandler>) {
         blocks: Some(blocks.recipient()),
         transactions: None,
         seen: None,
+        prefetch: None,
     };
     let mut config = SessionConfig::new(
         SecretKey::from_byte_array([n; 32]).expect("key"),

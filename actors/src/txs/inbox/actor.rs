@@ -92,6 +92,9 @@ pub struct TxInbox {
     ready_peers: Vec<PeerId>,
     /// Peers with a request in flight.
     busy: HashSet<PeerId>,
+    /// What each peer's actor asked its peer for by itself (`peer::prefetch`), until the
+    /// answer comes: at most one per peer, the actor's own limit.
+    prefetches: HashMap<PeerId, Vec<B256>>,
     /// Outstanding announced hashes per peer.
     outstanding: HashMap<PeerId, usize>,
     /// Announcements ignored because a peer had too many outstanding.
@@ -116,6 +119,7 @@ impl TxInbox {
             ready_by_peer: HashMap::new(),
             ready_peers: Vec::new(),
             busy: HashSet::new(),
+            prefetches: HashMap::new(),
             outstanding: HashMap::new(),
             ignored: 0,
             cells_pending: HashMap::new(),
@@ -226,6 +230,10 @@ impl Handler<InboundEth> for TxInbox {
     type Result = ();
 
     fn handle(&mut self, msg: InboundEth, ctx: &mut Self::Context) {
+        if matches!(msg.message, EthMessage::PooledTransactions(_)) {
+            self.prefetch_answered(msg, ctx);
+            return;
+        }
         let announced = match &msg.message {
             EthMessage::Transactions(txs) => {
                 let pooled: Vec<PooledTx> = txs
@@ -278,6 +286,13 @@ impl Handler<InboundEth> for TxInbox {
             ctx.run_later(ANNOUNCE_FLOOD_PAUSE, move |_, _| {
                 gate.open(GateReason::AnnounceFlood)
             });
+        }
+        if !msg.prefetched.is_empty() {
+            // Asked for already by the peer's own actor: not ready here until its answer
+            // (or its failure) comes.
+            let asked: HashSet<B256> = msg.prefetched.iter().copied().collect();
+            fresh.retain(|hash| !asked.contains(hash));
+            self.prefetches.insert(msg.peer.id, msg.prefetched);
         }
         if fresh.is_empty() {
             return;
@@ -478,8 +493,33 @@ impl TxInbox {
             hashes,
             delivered,
         } = msg;
+        self.busy.remove(&who.peer);
+        self.settle(who, hashes, delivered, ctx);
+    }
+
+    /// The answer to a prefetch (`peer::prefetch`): an empty one when it failed.
+    fn prefetch_answered(&mut self, msg: InboundEth, ctx: &mut Context<Self>) {
+        let who = announcer_of(&msg, &links_of(&msg), None, None);
+        let EthMessage::PooledTransactions(reply) = msg.message else {
+            return;
+        };
+        // Only a peer actor sends these, one per prefetch it announced first.
+        let Some(hashes) = self.prefetches.remove(&who.peer) else {
+            return;
+        };
+        self.settle(who, hashes, reply.message.0, ctx);
+    }
+
+    /// What one request to `who` for `hashes` brought: deliver it, ask the other
+    /// announcers for the rest.
+    fn settle(
+        &mut self,
+        who: Announcer,
+        hashes: Vec<B256>,
+        delivered: Vec<PooledTx>,
+        ctx: &mut Context<Self>,
+    ) {
         let peer = who.peer;
-        self.busy.remove(&peer);
         // Timeout or gone: try the others.
         let got: HashSet<B256> = delivered.iter().map(|tx| *tx.hash()).collect();
         self.check_and_deliver(&who, delivered, ctx);

@@ -188,6 +188,7 @@ impl Peer {
             }),
             ticket: gate.ticket(),
             gate,
+            prefetched: Vec::new(),
         }
     }
 }

@@ -163,7 +163,26 @@ impl Peer {
             message,
             ticket: gate.ticket(),
             gate,
+            prefetched: Vec::new(),
         }
+    }
+}
+
+impl Peer {
+    /// `message` as if this peer's actor had asked for `prefetched` of it already.
+    fn says_prefetched(&self, message: EthMessage, prefetched: &[PoolTx]) -> InboundEth {
+        let mut msg = self.says(message);
+        msg.prefetched = prefetched.iter().map(|t| t.hash).collect();
+        msg
+    }
+
+    /// The answer to this peer's prefetch as its actor forwards it (empty: it failed).
+    fn answers(&self, txs: &[PoolTx]) -> InboundEth {
+        let txs = txs.iter().map(|t| t.tx.clone()).collect();
+        self.says(EthMessage::PooledTransactions(RequestPair::new(
+            7,
+            PooledTransactions(txs),
+        )))
     }
 }
 
@@ -401,4 +420,59 @@ async fn a_departed_peers_announcements_are_released() {
         (0, 0, 0),
         "{stats:?}"
     );
+}
+
+#[actix_rt::test]
+async fn prefetched_hashes_are_not_asked_again_and_their_answer_is_ingested() {
+    tokio::time::pause();
+    let mut rig = rig_waiting(Duration::ZERO);
+    let txs = txs(3);
+    let mut a = peer(1, &txs, false);
+    let mut b = peer(2, &txs, false);
+    // a's actor asked for the first two itself; the inbox asks only for the third.
+    rig.fetcher
+        .do_send(a.says_prefetched(announce(&txs), &txs[..2]));
+    assert_eq!(a.asked.next().await.expect("asked"), vec![txs[2].hash]);
+    // A later announcer of the prefetched ones is not asked while the answer is awaited.
+    rig.fetcher.do_send(b.says(announce(&txs[..2])));
+    assert!(nothing_within(&mut b.asked, Duration::from_secs(1)).await);
+    let (_, third) = rig
+        .ingested
+        .next()
+        .await
+        .expect("the inbox's fetch handed on");
+    assert_eq!(third, vec![txs[2].hash]);
+    rig.fetcher.do_send(a.answers(&txs[..2]));
+    let (from, handed) = rig.ingested.next().await.expect("the prefetch handed on");
+    assert_eq!((from, handed), (a.id, vec![txs[0].hash, txs[1].hash]));
+    assert!(nothing_within(&mut b.asked, Duration::from_secs(1)).await);
+    let stats = rig.fetcher.send(GetInboxStats).await.expect("alive");
+    assert_eq!(stats.wanted, 0, "nothing left wanted: {stats:?}");
+}
+
+#[actix_rt::test]
+async fn a_failed_prefetch_is_fetched_from_the_next_announcer() {
+    tokio::time::pause();
+    let mut rig = rig_waiting(Duration::ZERO);
+    let txs = txs(1);
+    let a = peer(1, &txs, false);
+    let mut b = peer(2, &txs, false);
+    rig.fetcher.do_send(a.says_prefetched(announce(&txs), &txs));
+    rig.fetcher.do_send(b.says(announce(&txs)));
+    assert!(nothing_within(&mut b.asked, Duration::from_secs(1)).await);
+    // The request failed (timed out, or a left): its actor forwards an empty answer.
+    rig.fetcher.do_send(a.answers(&[]));
+    assert_eq!(b.asked.next().await.expect("b asked"), vec![txs[0].hash]);
+    let (from, handed) = rig.ingested.next().await.expect("handed on");
+    assert_eq!((from, handed), (b.id, vec![txs[0].hash]));
+}
+
+#[actix_rt::test]
+async fn a_pooled_transactions_message_nobody_prefetched_is_ignored() {
+    tokio::time::pause();
+    let mut rig = rig_waiting(Duration::ZERO);
+    let txs = txs(1);
+    let a = peer(1, &txs, false);
+    rig.fetcher.do_send(a.answers(&txs));
+    assert!(nothing_within(&mut rig.ingested, Duration::from_secs(1)).await);
 }
