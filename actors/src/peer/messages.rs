@@ -87,8 +87,8 @@ pub struct InboundEth {
     /// (and what is derived from it) has been handled.
     pub ticket: super::InboundTicket,
     /// For an announcement: the hashes the peer actor already asked its peer for (see
-    /// [`super::prefetch`]); their answer follows as a PooledTransactions message. Empty
-    /// otherwise.
+    /// [`super::prefetch`]); their answer follows as a PooledTransactions message, which
+    /// names them again here. Empty otherwise.
     pub prefetched: Vec<alloy_primitives::B256>,
 }
 

@@ -79,8 +79,8 @@ impl PrefetchClaims {
 }
 
 /// The hashes of `message` (an eth/68 or eth/72 announcement) to ask its sender for now:
-/// not blob txs, not in `pool`, claimed here first, within one request's count and bytes
-/// (the announced sizes are wire values: added without overflow). eth/66 announcements
+/// not blob txs, not in `pool`, claimed here first, a leading run within one request's
+/// count and bytes (the announced sizes are wire values: added without overflow). eth/66 announcements
 /// carry no types, so they are left to the inbox.
 pub fn prefetchable(message: &EthMessage, pool: &dyn TxPool, claims: &PrefetchClaims) -> Vec<B256> {
     let announced: Vec<(u8, u64, B256)> = match message {
@@ -102,8 +102,13 @@ pub fn prefetchable(message: &EthMessage, pool: &dyn TxPool, claims: &PrefetchCl
         if hashes.len() >= MAX_PREFETCH_HASHES {
             break;
         }
-        if ty == BLOB_TX_TYPE || bytes.saturating_add(size) > MAX_PREFETCH_BYTES {
+        if ty == BLOB_TX_TYPE {
             continue;
+        }
+        if bytes.saturating_add(size) > MAX_PREFETCH_BYTES {
+            // Stop rather than skip: the rest of a sender's nonces are asked for together,
+            // by the inbox, after this request.
+            break;
         }
         if pool.get(&hash).is_some() || !claims.claim(hash) {
             continue;
@@ -146,11 +151,12 @@ impl PeerActor {
             }
         };
         self.prefetching.store(true, Ordering::Relaxed);
-        let (flag, route, peer, gate) = (
+        let (flag, route, peer, gate, asked) = (
             self.prefetching.clone(),
             route.clone(),
             self.link(ctx),
             self.gate.clone(),
+            hashes.clone(),
         );
         // A task of the arbiter, not of this actor's context: if the peer stops, the
         // request's sender is dropped, the answer resolves to an error, and the inbox
@@ -169,7 +175,7 @@ impl PeerActor {
                 gate,
                 peer,
                 message,
-                prefetched: Vec::new(),
+                prefetched: asked,
             });
         });
         hashes
@@ -214,21 +220,27 @@ mod tests {
         let pooled = tx(sender(1), 0, 10);
         mem.insert(vec![pooled.clone()]);
         let claims = PrefetchClaims::default();
+        assert!(claims.claim(hash(3)));
         let message = announce(&[
             (2, 120, pooled.hash),
-            (3, 1_000, hash(1)),
+            (3, 1_000_000, hash(1)),
             (2, 120, hash(2)),
-            (2, u64::MAX, hash(3)),
+            (2, 120, hash(3)),
             (2, MAX_PREFETCH_BYTES - 120, hash(4)),
             (2, 1, hash(5)),
+            (2, 1, hash(6)),
         ]);
-        // The pooled one, the blob tx and the one past the byte budget (a wire size of
-        // 2^64-1 included, without overflow) are left out.
+        // The pooled one, the blob tx (whatever its size) and the one claimed elsewhere are
+        // skipped; the first past the byte budget ends the run, so what follows it (a
+        // sender's later nonces) is left to the inbox together.
         assert_eq!(
             prefetchable(&message, pool.as_ref(), &claims),
             vec![hash(2), hash(4)]
         );
-        assert!(!claims.claim(hash(2)) && claims.claim(hash(5)));
+        assert!(!claims.claim(hash(2)) && claims.claim(hash(5)) && claims.claim(hash(6)));
+        // A wire size of 2^64-1 is past the budget, without overflow.
+        let huge = announce(&[(2, u64::MAX, hash(7)), (2, 1, hash(8))]);
+        assert!(prefetchable(&huge, pool.as_ref(), &claims).is_empty());
         let many: Vec<_> = (100..100 + 2 * MAX_PREFETCH_HASHES)
             .map(|n| (2, 1, hash(n)))
             .collect();

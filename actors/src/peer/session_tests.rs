@@ -625,8 +625,60 @@ async fn with_prefetch_claims_the_peer_asks_for_never_seen_hashes_itself() {
     let got: Vec<B256> = reply.message.0.iter().map(|t| *t.hash()).collect();
     assert_eq!(got, wanted);
 
+    assert_eq!(
+        answered.prefetched, wanted,
+        "the answer names what it answers"
+    );
+
     // Announced again: claimed already, so left to the inbox.
     remote_says(&mut raw, ann).await;
     let again = inbox.next().await.expect("the second announcement");
     assert!(again.prefetched.is_empty());
+    // A new hash after the answer: the one prefetch in flight is over, so it is asked for.
+    let next = tx(sender(1), 3, 100);
+    let ann = EthMessage::NewPooledTransactionHashes68(NewPooledTransactionHashes68 {
+        types: vec![next.tx.ty()].into(),
+        sizes: vec![next.tx.encode_2718_len() as u64],
+        hashes: vec![next.hash],
+    });
+    remote_says(&mut raw, ann).await;
+    let later = inbox.next().await.expect("the third announcement");
+    assert_eq!(later.prefetched, vec![next.hash]);
+}
+
+#[actix_rt::test]
+async fn an_unanswered_prefetch_reaches_the_inbox_as_an_empty_answer() {
+    use crate::eth::NewPooledTransactionHashes68;
+    use alloy_eips::eip2718::{Encodable2718, Typed2718};
+    tokio::time::pause();
+    let (sa, mut raw) = sessions(EthVersion::Eth68).await;
+    let (_, pool) = pool();
+    let set = PeerSetActor::new().start();
+    let (mut links, mut inbox) = links(&set);
+    links.on_message.prefetch = Some(std::sync::Arc::new(PrefetchClaims::default()));
+    links.request_timeout = Some(Duration::from_millis(50));
+    start_session_peer(sa, pool, links)
+        .await
+        .expect("registered");
+    let t = tx(sender(1), 0, 100);
+    let ann = EthMessage::NewPooledTransactionHashes68(NewPooledTransactionHashes68 {
+        types: vec![t.tx.ty()].into(),
+        sizes: vec![t.tx.encode_2718_len() as u64],
+        hashes: vec![t.hash],
+    });
+    remote_says(&mut raw, ann).await;
+    let request = raw.reader.next().await.expect("frame").expect("valid");
+    assert_eq!(
+        request.id - raw.eth_offset,
+        EthMessageId::GetPooledTransactions as u64
+    );
+    let told = inbox.next().await.expect("the announcement");
+    assert_eq!(told.prefetched, vec![t.hash]);
+    // Never answered: after the request timeout the inbox hears that nothing came.
+    let failed = inbox.next().await.expect("the empty answer");
+    let EthMessage::PooledTransactions(reply) = failed.message else {
+        panic!("expected an empty answer, got {:?}", failed.message)
+    };
+    assert!(reply.message.0.is_empty());
+    assert_eq!(failed.prefetched, vec![t.hash]);
 }

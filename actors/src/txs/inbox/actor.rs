@@ -292,7 +292,11 @@ impl Handler<InboundEth> for TxInbox {
             // (or its failure) comes.
             let asked: HashSet<B256> = msg.prefetched.iter().copied().collect();
             fresh.retain(|hash| !asked.contains(hash));
-            self.prefetches.insert(msg.peer.id, msg.prefetched);
+            if let Some(earlier) = self.prefetches.insert(msg.peer.id, msg.prefetched) {
+                // Only a peer id reused by a new session gets here (an actor has one
+                // prefetch in flight): the earlier hashes are asked of anyone again.
+                earlier.into_iter().for_each(|hash| self.mark_ready(hash));
+            }
         }
         if fresh.is_empty() {
             return;
@@ -415,10 +419,12 @@ fn announcements(msg: &InboundEth, message: &EthMessage) -> Option<Vec<(B256, An
 impl TxInbox {
     /// Starts one request per idle announcer for the ready hashes it announced.
     pub(super) fn schedule(&mut self, ctx: &mut Context<Self>) {
+        // A peer whose actor is prefetching counts as busy too: one request at a time per
+        // peer keeps a sender's txs reaching the pool in nonce order.
         let idle: Vec<PeerId> = self
             .ready_peers
             .iter()
-            .filter(|peer| !self.busy.contains(*peer))
+            .filter(|peer| !self.busy.contains(*peer) && !self.prefetches.contains_key(*peer))
             .copied()
             .collect();
         let mut batches: Vec<(PeerId, Batch)> = Vec::new();
@@ -497,17 +503,23 @@ impl TxInbox {
         self.settle(who, hashes, delivered, ctx);
     }
 
-    /// The answer to a prefetch (`peer::prefetch`): an empty one when it failed.
+    /// The answer to a prefetch (`peer::prefetch`), naming the hashes it answers: empty
+    /// when the request failed. Only a peer actor sends these, after the announcement that
+    /// named the same hashes.
     fn prefetch_answered(&mut self, msg: InboundEth, ctx: &mut Context<Self>) {
         let who = announcer_of(&msg, &links_of(&msg), None, None);
         let EthMessage::PooledTransactions(reply) = msg.message else {
             return;
         };
-        // Only a peer actor sends these, one per prefetch it announced first.
-        let Some(hashes) = self.prefetches.remove(&who.peer) else {
+        if msg.prefetched.is_empty() {
             return;
-        };
-        self.settle(who, hashes, reply.message.0, ctx);
+        }
+        // Matched by the hashes as well as the peer: a late answer to an earlier session
+        // of the same peer id settles its own hashes and leaves the current prefetch be.
+        if self.prefetches.get(&who.peer) == Some(&msg.prefetched) {
+            self.prefetches.remove(&who.peer);
+        }
+        self.settle(who, msg.prefetched, reply.message.0, ctx);
     }
 
     /// What one request to `who` for `hashes` brought: deliver it, ask the other
@@ -521,8 +533,11 @@ impl TxInbox {
     ) {
         let peer = who.peer;
         // Timeout or gone: try the others.
-        let got: HashSet<B256> = delivered.iter().map(|tx| *tx.hash()).collect();
-        self.check_and_deliver(&who, delivered, ctx);
+        let mut got: HashSet<B256> = delivered.iter().map(|tx| *tx.hash()).collect();
+        if !self.check_and_deliver(&who, delivered, ctx) {
+            // Refused whole (its sender is dropped): the others are asked for all of it.
+            got.clear();
+        }
         // Hashes this peer did not deliver: drop it as their announcer, retry elsewhere.
         for hash in hashes {
             self.forget_announcer(&hash, &peer);
@@ -534,8 +549,14 @@ impl TxInbox {
     }
 
     /// Checks deliveries against what `who` announced (eth/68: type equal, size within 8
-    /// bytes; geth drops the peer otherwise), then adds them to the pool.
-    fn check_and_deliver(&mut self, who: &Announcer, txs: Vec<PooledTx>, ctx: &mut Context<Self>) {
+    /// bytes; geth drops the peer otherwise), then adds them to the pool. False when they
+    /// were refused (none delivered, the peer disconnected).
+    fn check_and_deliver(
+        &mut self,
+        who: &Announcer,
+        txs: Vec<PooledTx>,
+        ctx: &mut Context<Self>,
+    ) -> bool {
         for tx in &txs {
             let Some(announcers) = self.wanted.get(tx.hash()) else {
                 continue;
@@ -557,7 +578,7 @@ impl TxInbox {
                 who.links.disconnect.do_send(Disconnect {
                     reason: DisconnectReason::SubprotocolSpecific,
                 });
-                return;
+                return false;
             }
         }
         let (blobless, txs): (Vec<PooledTx>, Vec<PooledTx>) =
@@ -566,6 +587,7 @@ impl TxInbox {
             self.await_cells(who, tx, ctx);
         }
         self.deliver(who, txs, None, HashMap::new(), ctx);
+        true
     }
 
     /// Hands txs from `who` to the ingest path (verification on worker threads, then the

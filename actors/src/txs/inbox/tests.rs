@@ -176,13 +176,15 @@ impl Peer {
         msg
     }
 
-    /// The answer to this peer's prefetch as its actor forwards it (empty: it failed).
-    fn answers(&self, txs: &[PoolTx]) -> InboundEth {
-        let txs = txs.iter().map(|t| t.tx.clone()).collect();
-        self.says(EthMessage::PooledTransactions(RequestPair::new(
+    /// The answer to this peer's prefetch of `asked` as its actor forwards it: `txs`
+    /// (none when the request failed).
+    fn answers(&self, asked: &[PoolTx], txs: &[PooledTx]) -> InboundEth {
+        let mut msg = self.says(EthMessage::PooledTransactions(RequestPair::new(
             7,
-            PooledTransactions(txs),
-        )))
+            PooledTransactions(txs.to_vec()),
+        )));
+        msg.prefetched = asked.iter().map(|t| t.hash).collect();
+        msg
     }
 }
 
@@ -422,29 +424,35 @@ async fn a_departed_peers_announcements_are_released() {
     );
 }
 
+fn bodies(txs: &[PoolTx]) -> Vec<PooledTx> {
+    txs.iter().map(|t| t.tx.clone()).collect()
+}
+
 #[actix_rt::test]
-async fn prefetched_hashes_are_not_asked_again_and_their_answer_is_ingested() {
+async fn prefetched_hashes_are_not_asked_again_and_the_rest_follow_their_answer() {
     tokio::time::pause();
     let mut rig = rig_waiting(Duration::ZERO);
     let txs = txs(3);
     let mut a = peer(1, &txs, false);
     let mut b = peer(2, &txs, false);
-    // a's actor asked for the first two itself; the inbox asks only for the third.
+    // a's actor asked for the first two itself: a is busy until they come, so the third
+    // (the same sender's next nonce) is not asked for meanwhile.
     rig.fetcher
         .do_send(a.says_prefetched(announce(&txs), &txs[..2]));
-    assert_eq!(a.asked.next().await.expect("asked"), vec![txs[2].hash]);
     // A later announcer of the prefetched ones is not asked while the answer is awaited.
     rig.fetcher.do_send(b.says(announce(&txs[..2])));
-    assert!(nothing_within(&mut b.asked, Duration::from_secs(1)).await);
-    let (_, third) = rig
-        .ingested
-        .next()
-        .await
-        .expect("the inbox's fetch handed on");
-    assert_eq!(third, vec![txs[2].hash]);
-    rig.fetcher.do_send(a.answers(&txs[..2]));
+    assert!(nothing_within(&mut a.asked, Duration::from_secs(1)).await);
+    assert!(nothing_within(&mut b.asked, Duration::from_millis(1)).await);
+    rig.fetcher
+        .do_send(a.answers(&txs[..2], &bodies(&txs[..2])));
     let (from, handed) = rig.ingested.next().await.expect("the prefetch handed on");
     assert_eq!((from, handed), (a.id, vec![txs[0].hash, txs[1].hash]));
+    assert_eq!(
+        a.asked.next().await.expect("then the rest"),
+        vec![txs[2].hash]
+    );
+    let (_, third) = rig.ingested.next().await.expect("the rest handed on");
+    assert_eq!(third, vec![txs[2].hash]);
     assert!(nothing_within(&mut b.asked, Duration::from_secs(1)).await);
     let stats = rig.fetcher.send(GetInboxStats).await.expect("alive");
     assert_eq!(stats.wanted, 0, "nothing left wanted: {stats:?}");
@@ -461,18 +469,45 @@ async fn a_failed_prefetch_is_fetched_from_the_next_announcer() {
     rig.fetcher.do_send(b.says(announce(&txs)));
     assert!(nothing_within(&mut b.asked, Duration::from_secs(1)).await);
     // The request failed (timed out, or a left): its actor forwards an empty answer.
-    rig.fetcher.do_send(a.answers(&[]));
+    rig.fetcher.do_send(a.answers(&txs, &[]));
     assert_eq!(b.asked.next().await.expect("b asked"), vec![txs[0].hash]);
     let (from, handed) = rig.ingested.next().await.expect("handed on");
     assert_eq!((from, handed), (b.id, vec![txs[0].hash]));
 }
 
 #[actix_rt::test]
-async fn a_pooled_transactions_message_nobody_prefetched_is_ignored() {
+async fn a_prefetch_answer_unlike_its_announcement_drops_the_peer_and_the_next_is_asked() {
+    tokio::time::pause();
+    let mut rig = rig_waiting(Duration::ZERO);
+    let txs = txs(1);
+    let mut a = peer(1, &txs, false);
+    let mut b = peer(2, &txs, false);
+    // a announced a size 9 bytes off the tx it then delivers.
+    let EthMessage::NewPooledTransactionHashes68(mut lie) = announce(&txs) else {
+        unreachable!()
+    };
+    lie.sizes[0] += MAX_SIZE_DEVIATION + 1;
+    let lie = EthMessage::NewPooledTransactionHashes68(lie);
+    rig.fetcher.do_send(a.says_prefetched(lie, &txs));
+    rig.fetcher.do_send(b.says(announce(&txs)));
+    rig.fetcher.do_send(a.answers(&txs, &bodies(&txs)));
+    assert_eq!(
+        a.hangups.next().await.expect("a dropped"),
+        DisconnectReason::SubprotocolSpecific
+    );
+    // Within a bound of paused time, which jumps ahead when nothing else is pending.
+    let asked = tokio::time::timeout(Duration::from_secs(10), b.asked.next()).await;
+    assert_eq!(asked.ok().flatten(), Some(vec![txs[0].hash]), "b asked");
+    let (from, handed) = rig.ingested.next().await.expect("handed on");
+    assert_eq!((from, handed), (b.id, vec![txs[0].hash]));
+}
+
+#[actix_rt::test]
+async fn a_pooled_transactions_message_naming_no_prefetch_is_ignored() {
     tokio::time::pause();
     let mut rig = rig_waiting(Duration::ZERO);
     let txs = txs(1);
     let a = peer(1, &txs, false);
-    rig.fetcher.do_send(a.answers(&txs));
+    rig.fetcher.do_send(a.answers(&[], &bodies(&txs)));
     assert!(nothing_within(&mut rig.ingested, Duration::from_secs(1)).await);
 }
