@@ -11,12 +11,13 @@ use alloy_primitives::B256;
 use futures::channel::oneshot;
 use lru::LruCache;
 
+use super::verifier::VerifiedTxs;
 use super::VerifyTxs;
 use crate::eth::{PooledTx, SampledCells};
 use crate::p2p::DisconnectReason;
 use crate::peer::{short, Disconnect, GateReason, InboundTicket, PeerId, ReadGate};
 use crate::txs::pool::validate::TxValidationError;
-use crate::txs::pool::{PoolError, PoolTx, TxPool, ValidatingTxPool};
+use crate::txs::pool::{PoolError, TxPool, ValidatingTxPool};
 
 /// Transactions verified per batch: one batch per peer is in flight at a time, so this
 /// bounds how long one peer holds a worker (64 recoveries, about 2 ms here; geth adds
@@ -298,18 +299,31 @@ impl TxIngest {
             let take = submission.txs.len().min(INGEST_BATCH);
             let (indices, txs): (Vec<usize>, Vec<PooledTx>) = submission.txs.drain(..take).unzip();
             let hashes: Vec<B256> = txs.iter().map(|tx| *tx.hash()).collect();
+            // The batch's cells travel with it (the verifier pools them with their txs).
+            let cells: HashMap<B256, SampledCells> = hashes
+                .iter()
+                .filter_map(|hash| self.cells.remove(hash).map(|cells| (*hash, cells)))
+                .collect();
             peer.busy = true;
             peer.queued -= take;
             self.batches += 1;
             IngestMetrics::add(&self.metrics.verified, take);
-            let verify = self.verifier.send(VerifyTxs(txs));
+            let verify = self.verifier.send(VerifyTxs {
+                txs,
+                cells,
+                origin: Some(id),
+            });
             ctx.spawn(verify.into_actor(self).map(move |outcome, act, ctx| {
                 act.batches -= 1;
-                let outcomes = outcome.unwrap_or_else(|_| {
+                let verified = outcome.unwrap_or_else(|_| {
                     // The verifier threads are gone (the system is stopping).
-                    vec![Err(TxValidationError::InvalidSignature); hashes.len()]
+                    let refused = PoolError::from(TxValidationError::InvalidSignature);
+                    VerifiedTxs {
+                        results: vec![Err(refused); hashes.len()],
+                        bad: hashes.len(),
+                    }
                 });
-                act.verified(id, indices, hashes, outcomes, ctx);
+                act.verified(id, indices, hashes, verified, ctx);
                 act.dispatch(ctx);
             }));
         }
@@ -336,22 +350,18 @@ impl TxIngest {
         }
     }
 
-    /// Pools a verified batch of peer `id` and decides what the peer earned.
+    /// Takes the pool's verdicts on a batch of peer `id` (pooled by the verifier) and
+    /// decides what the peer earned.
     fn verified(
         &mut self,
         id: PeerId,
         indices: Vec<usize>,
         hashes: Vec<B256>,
-        outcomes: Vec<Result<PoolTx, TxValidationError>>,
+        verified: VerifiedTxs,
         ctx: &mut Context<Self>,
     ) {
-        let size = outcomes.len();
-        let bad = outcomes
-            .iter()
-            .filter(|o| o.as_ref().is_err_and(never_relayed))
-            .count();
-        let outcomes = self.with_cells(outcomes, &hashes);
-        let results = self.pool.add_verified(outcomes, Some(id));
+        let VerifiedTxs { results, bad } = verified;
+        let size = results.len();
         self.tell_rejections(id, &hashes, &results);
         let mut refused = 0;
         for (hash, result) in hashes.iter().zip(&results) {
@@ -423,28 +433,6 @@ impl TxIngest {
         }
     }
 
-    /// The verified txs of a batch with the cells of the sampled ones, which leave the
-    /// cells map (as do those of txs that failed verification).
-    fn with_cells(
-        &mut self,
-        outcomes: Vec<Result<PoolTx, TxValidationError>>,
-        hashes: &[B256],
-    ) -> Vec<Result<PoolTx, TxValidationError>> {
-        let outcomes = outcomes
-            .into_iter()
-            .map(|outcome| {
-                outcome.map(|tx| match self.cells.remove(&tx.hash) {
-                    Some(cells) => tx.with_cells(cells),
-                    None => tx,
-                })
-            })
-            .collect();
-        for hash in hashes {
-            self.cells.remove(hash);
-        }
-        outcomes
-    }
-
     /// Drops a peer's queue: its waiting transactions are answered as [`PoolError::Busy`].
     fn forget(&mut self, id: PeerId) {
         let Some(peer) = self.peers.remove(&id) else {
@@ -472,18 +460,6 @@ impl Handler<HeldCells> for TxIngest {
     fn handle(&mut self, _: HeldCells, _: &mut Context<Self>) -> usize {
         self.cells.len()
     }
-}
-
-/// Errors no honest node would relay a transaction with: it checked them itself.
-fn never_relayed(error: &TxValidationError) -> bool {
-    matches!(
-        error,
-        TxValidationError::InvalidSignature
-            | TxValidationError::WrongChainId { .. }
-            | TxValidationError::IntrinsicGas { .. }
-            | TxValidationError::TipAboveFeeCap { .. }
-            | TxValidationError::InitCodeTooLarge { .. }
-    )
 }
 
 /// Whether a refusal holds for the hash for good, so a copy need not be verified again.
