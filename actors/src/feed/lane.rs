@@ -13,13 +13,15 @@ use std::sync::{Arc, OnceLock, RwLock};
 
 use actix::prelude::*;
 
+use super::arrivals::PeerCard;
 use super::arrivals::{ArrivalDemand, ArrivalFilter, ArrivalTier, TxArrival, TxArrivals};
+use super::events::Direction;
 use super::hub::{
     Notification, NotificationSink, Offer, SubscriptionKind, SubscriptionMetrics, DROP_LOG_EVERY,
     MAX_MISSED_IN_A_ROW,
 };
 use super::sightings::{Recorded, SightingTable};
-use crate::peer::{Seen, SeenHook, SeenNote};
+use crate::peer::{PeerId, Seen, SeenHook, SeenNote};
 
 /// What a peer's lane recorded of one report, handed to the observer with it.
 #[derive(Debug)]
@@ -65,6 +67,19 @@ impl SeenHook for ArrivalLane {
             .collect();
         let offered = self.demand.wanted() && self.outlet.deliver(arrivals);
         Some(SeenNote(Arc::new(LaneRecord { recorded, offered })))
+    }
+
+    fn introduce(&self, peer: PeerId, client: &str, addr: std::net::SocketAddr, dialed: bool) {
+        let direction = match dialed {
+            true => Direction::Outbound,
+            false => Direction::Inbound,
+        };
+        let card = PeerCard {
+            client: client.to_string(),
+            addr,
+            direction,
+        };
+        self.table.cards.put(peer, Arc::new(card));
     }
 }
 

@@ -418,3 +418,23 @@ fn a_queue_that_takes_part_of_a_report_is_counted_for_what_it_took() {
     );
     assert_eq!((delivered, dropped), (2, 1));
 }
+
+#[actix_rt::test]
+async fn a_peer_introduced_before_its_first_message_is_named_in_its_first_arrival() {
+    let (lane, mut queue, _table) = lane_with_subscriber();
+    let (dialed, inbound) = (PeerId::repeat_byte(0x1d), PeerId::repeat_byte(0x1b));
+    let addr: std::net::SocketAddr = "127.0.3.1:30303".parse().expect("addr");
+    lane.introduce(dialed, "Geth/v1.17.10-stable", addr, true);
+    lane.introduce(inbound, "reth/v1.9.0", addr, false);
+    lane.record(&report(dialed, Delivery::Full, &[B256::repeat_byte(7)]));
+    lane.record(&report(inbound, Delivery::Full, &[B256::repeat_byte(8)]));
+    for (client, direction) in [
+        ("Geth/v1.17.10-stable", "outbound"),
+        ("reth/v1.9.0", "inbound"),
+    ] {
+        let seen = next(&mut queue).await;
+        assert_eq!(seen["peer"]["client"], client, "{seen}");
+        assert_eq!(seen["peer"]["address"], "127.0.3.1:30303");
+        assert_eq!(seen["peer"]["direction"], direction);
+    }
+}

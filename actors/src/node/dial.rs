@@ -108,6 +108,11 @@ pub(super) async fn admit_and_start(
         id,
         failed: Some(admission.failed),
     };
+    // The feed learns who the peer is before its first message can be read.
+    if let Some(hook) = links.on_message.seen.as_ref().and_then(|s| s.hook.as_ref()) {
+        let client = &established.remote_hello.client_id;
+        hook.introduce(id, client, addr, direction == Direction::Outbound);
+    }
     let links = SessionPeerLinks {
         remote: Some(addr),
         ..links

@@ -131,6 +131,13 @@ pub struct SeenRoute {
 pub trait SeenHook: Send + Sync + std::fmt::Debug {
     /// Handles `report` before it is sent.
     fn record(&self, report: &Seen) -> Option<SeenNote>;
+
+    /// Learns who `peer` is (its Hello's client id, its address, whether we dialed it)
+    /// before its first message is read, so that even its first report can name it; the
+    /// registration event that also says so reaches the observer's thread later.
+    fn introduce(&self, peer: PeerId, client: &str, addr: std::net::SocketAddr, dialed: bool) {
+        let _ = (peer, client, addr, dialed);
+    }
 }
 
 /// What a [`SeenHook`] made of a report, for the observer that installed it (opaque here:
