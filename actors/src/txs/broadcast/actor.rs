@@ -252,7 +252,8 @@ impl Handler<RoutePending> for TxBroadcaster {
 
     fn handle(&mut self, _msg: RoutePending, ctx: &mut Self::Context) {
         self.round_scheduled = false;
-        // `wait`: rounds are routed one at a time, in pool order; what comes meanwhile
+        // `wait`: rounds are routed one at a time, in the order the pool's events came
+        // (a peer looks bodies up when it writes, so order is not needed); what comes meanwhile
         // waits in the mailbox for the next round. We wait on the peer set (local,
         // quick), never on a peer.
         ctx.wait(self.round());

@@ -150,6 +150,9 @@ impl ValidatingTxPool {
             let entry = next.entry(*sender).or_insert(after);
             *entry = (*entry).max(after);
         }
+        // The index lock first and throughout (the order `insert` takes them in): no add
+        // checks a sender against its old included nonce and inserts after the sweep.
+        let mut index = self.shared.write();
         {
             let mut included = self.included.lock().unwrap_or_else(PoisonError::into_inner);
             for (sender, nonce) in &next {
@@ -158,7 +161,6 @@ impl ValidatingTxPool {
             }
         }
         let mut outcome = Included::default();
-        let mut index = self.shared.write();
         for (hash, _, _) in txs {
             if index.remove(hash).is_some() {
                 outcome.included.push(*hash);

@@ -102,7 +102,9 @@ impl PoolTx {
     }
 }
 
-/// Event: transactions were accepted into the pool (only accepted ones), in insertion order.
+/// Event: transactions were accepted into the pool (only accepted ones), in insertion order
+/// within the event. Adds run on several threads (the verifiers, RPC workers), so two
+/// events may reach a subscriber in another order than their txs were inserted.
 #[derive(Clone, Debug, Message)]
 #[rtype(result = "()")]
 pub struct NewTxs {

@@ -219,8 +219,8 @@ impl ValidatingTxPool {
                             .map_err(PoolError::from)
                     })
                     .and_then(|tx| {
+                        // The included-nonce check is `insert`'s, under the index lock.
                         validate_state(&tx, self.state_provider.as_ref())
-                            .and_then(|()| self.check_included_nonce(&tx))
                             .map(|()| tx)
                             .map_err(PoolError::from)
                     })
@@ -285,11 +285,16 @@ impl ValidatingTxPool {
                 min: self.limits.min_tip,
             });
         }
-        let account_nonce = self.account_nonce(&tx.sender);
+        // Under the index lock, which `apply_included` also holds while it raises a
+        // sender's included nonce and sweeps what it used up: a tx checked against the
+        // old nonce cannot slip in after the sweep (adds come from several threads: the
+        // verifiers, RPC workers).
         let mut index = self.shared.write();
         if index.contains(&tx.hash) {
             return Err(PoolError::AlreadyKnown);
         }
+        self.check_included_nonce(&tx)?;
+        let account_nonce = self.account_nonce(&tx.sender);
         let nonce = tx.tx.nonce();
         // Replacement: same sender and nonce.
         let replaced = index
