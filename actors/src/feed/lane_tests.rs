@@ -438,3 +438,24 @@ async fn a_peer_introduced_before_its_first_message_is_named_in_its_first_arriva
         assert_eq!(seen["peer"]["direction"], direction);
     }
 }
+
+#[test]
+fn an_introduced_peer_is_known_behind_its_tag_for_later_tiers() {
+    let (lane, _queue, table) = lane_with_subscriber();
+    let peer = PeerId::repeat_byte(0x5e);
+    let tag = crate::feed::sightings::peer_tag(&peer);
+    assert_eq!(table.cards.id_of(tag), None);
+    lane.introduce(
+        peer,
+        "Nethermind/v1.30.0",
+        "127.0.4.1:30303".parse().expect("addr"),
+        true,
+    );
+    // `validated` and `settled` arrivals name their sources by tag: the id is there
+    // before the registration event reaches the observer.
+    assert_eq!(table.cards.id_of(tag), Some(peer));
+    assert_eq!(
+        table.cards.get(&peer).map(|card| card.client.clone()),
+        Some("Nethermind/v1.30.0".to_string())
+    );
+}

@@ -8,21 +8,19 @@
 //! a second later) for embedders and the `txArrivals` subscriptions.
 
 use std::io::Write;
-use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix::prelude::*;
 use alloy_primitives::B256;
-use lru::LruCache;
 
 use super::arrivals::{
     blob_arrival, ArrivalDemand, ArrivalTier, PeerCard, TxArrival, TxArrivals, Verdict,
 };
 use super::events::{NodeEvent, SubscribeEvents, Subscribers};
 use super::lane::{ArrivalLane, ArrivalOutlet, LaneRecord};
-use super::sightings::{peer_tag, Recorded, SightingTable};
+use super::sightings::{Recorded, SightingTable};
 pub use super::sightings::{MAX_PEER_CARDS, MAX_SIGHTINGS_PER_HASH, SEEN_WINDOW, SPREAD_WINDOW};
 use crate::blocks::follow::BlockIncluded;
 #[cfg(doc)]
@@ -67,9 +65,6 @@ pub struct PropagationObserver {
     demand: ArrivalDemand,
     /// Where arrivals go for `txArrivals` subscriptions (the hub).
     arrivals_to: Option<Recipient<TxArrivals>>,
-    /// The ids behind the tags of the peers that registered (as many as the table's
-    /// cards), which name each source of a `settled` arrival.
-    tags: LruCache<u64, PeerId>,
 }
 
 impl PropagationObserver {
@@ -82,7 +77,6 @@ impl PropagationObserver {
                 ..ArrivalDemand::default()
             },
             arrivals_to: None,
-            tags: LruCache::new(NonZeroUsize::new(MAX_PEER_CARDS).unwrap_or(NonZeroUsize::MIN)),
             active,
             table: Arc::default(),
             trace: trace.map(std::io::BufWriter::new),
@@ -242,12 +236,10 @@ impl PropagationObserver {
         tx: Option<Arc<crate::txs::pool::PoolTx>>,
     ) -> Option<Arc<TxArrival>> {
         let mut shard = self.table.shard(&hash);
-        let tags = &self.tags;
+        let cards = &self.table.cards;
         shard
             .peek_mut(&hash)?
-            .arrival(hash, tier, tx, &self.table.cards, &|tag| {
-                tags.peek(&tag).copied()
-            })
+            .arrival(hash, tier, tx, cards, &|tag| cards.id_of(tag))
     }
 
     /// Hands `arrivals` to embedders and, for `txArrivals` subscriptions, to the hub
@@ -296,7 +288,7 @@ impl Handler<NewTxs> for PropagationObserver {
             return;
         }
         let mut arrivals = Vec::new();
-        let tags = &self.tags;
+        let cards = &self.table.cards;
         for tx in msg.txs.iter() {
             let mut shard = self.table.shard(&tx.hash);
             let Some(seen) = shard.peek_mut(&tx.hash) else {
@@ -314,8 +306,8 @@ impl Handler<NewTxs> for PropagationObserver {
                 tx.hash,
                 ArrivalTier::Validated,
                 Some(tx.clone()),
-                &self.table.cards,
-                &|tag| tags.peek(&tag).copied(),
+                cards,
+                &|tag| cards.id_of(tag),
             ));
             if reported || self.subscribers.is_empty() {
                 continue;
@@ -379,7 +371,6 @@ impl Handler<NodeEvent> for PropagationObserver {
                 addr,
                 direction,
             };
-            self.tags.put(peer_tag(&id), id);
             self.table.cards.put(id, Arc::new(card));
         }
     }

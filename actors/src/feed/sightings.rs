@@ -236,26 +236,39 @@ pub(crate) struct Recorded {
     pub seen: Option<Arc<TxArrival>>,
 }
 
-/// The registered peers' Hello and address (LRU, [`MAX_PEER_CARDS`]).
+/// The registered peers' Hello and address, and the ids behind their tags (LRUs of
+/// [`MAX_PEER_CARDS`] each).
 #[derive(Debug)]
-pub struct PeerCards(Mutex<LruCache<PeerId, Arc<PeerCard>>>);
+pub struct PeerCards {
+    cards: Mutex<LruCache<PeerId, Arc<PeerCard>>>,
+    tags: Mutex<LruCache<u64, PeerId>>,
+}
 
 impl Default for PeerCards {
     fn default() -> Self {
         let cap = NonZeroUsize::new(MAX_PEER_CARDS).unwrap_or(NonZeroUsize::MIN);
-        Self(Mutex::new(LruCache::new(cap)))
+        Self {
+            cards: Mutex::new(LruCache::new(cap)),
+            tags: Mutex::new(LruCache::new(cap)),
+        }
     }
 }
 
 impl PeerCards {
-    /// Remembers `peer`'s card.
+    /// Remembers `peer`'s card, and `peer` as the id behind its tag.
     pub fn put(&self, peer: PeerId, card: Arc<PeerCard>) {
-        lock(&self.0).put(peer, card);
+        lock(&self.cards).put(peer, card);
+        lock(&self.tags).put(peer_tag(&peer), peer);
     }
 
     /// `peer`'s card, if it registered recently enough.
     pub fn get(&self, peer: &PeerId) -> Option<Arc<PeerCard>> {
-        lock(&self.0).peek(peer).cloned()
+        lock(&self.cards).peek(peer).cloned()
+    }
+
+    /// The id of the peer behind `tag`, if it registered recently enough.
+    pub fn id_of(&self, tag: u64) -> Option<PeerId> {
+        lock(&self.tags).peek(&tag).copied()
     }
 }
 
