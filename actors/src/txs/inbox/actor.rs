@@ -298,6 +298,13 @@ impl Handler<InboundEth> for TxInbox {
                 earlier.into_iter().for_each(|hash| self.mark_ready(hash));
             }
         }
+        self.fetch_after_wait(fresh, ctx);
+    }
+}
+
+impl TxInbox {
+    /// Makes newly wanted `fresh` hashes ready once the arrival wait is over.
+    fn fetch_after_wait(&mut self, fresh: Vec<B256>, ctx: &mut Context<Self>) {
         if fresh.is_empty() {
             return;
         }
