@@ -33,6 +33,6 @@ pub use sampled::SampledCells;
 pub use status::{PeerHead, Status, Status69};
 pub use transactions::{
     GetNodeData, GetPooledTransactions, NewPooledTransactionHashes66, NewPooledTransactionHashes68,
-    NodeData, PooledTransactions, PooledTx, Transactions,
+    NodeData, PooledTransactions, PooledTx, Transactions, MAX_TX_RETRIEVALS, MAX_TX_RETRIEVAL_SIZE,
 };
 pub use version::{EthVersion, UnsupportedEthVersion};

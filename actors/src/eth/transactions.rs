@@ -69,6 +69,13 @@ impl NewPooledTransactionHashes68 {
     }
 }
 
+/// Most hashes we ask for in one GetPooledTransactions (geth's tx fetcher
+/// `maxTxRetrievals`, 256).
+pub const MAX_TX_RETRIEVALS: usize = 256;
+/// Most announced bytes we ask for in one GetPooledTransactions (geth's tx fetcher
+/// `maxTxRetrievalSize`, 128 KiB).
+pub const MAX_TX_RETRIEVAL_SIZE: u64 = 128 * 1024;
+
 /// GetPooledTransactions (0x09) body: the hashes wanted.
 #[derive(Clone, Debug, Default, PartialEq, Eq, RlpEncodableWrapper, RlpDecodableWrapper)]
 pub struct GetPooledTransactions(pub Vec<B256>);

@@ -20,12 +20,10 @@ use super::{short, InboundEth, PeerActor};
 use crate::eth::{EthMessage, GetPooledTransactions, PooledTransactions, RequestPair};
 use crate::txs::pool::TxPool;
 
-/// Most hashes one prefetch asks for: one GetPooledTransactions' worth (geth's fetcher
-/// `maxTxRetrievals`, 256).
-pub const MAX_PREFETCH_HASHES: usize = 256;
-/// Most announced bytes one prefetch asks for (geth's fetcher `maxTxRetrievalSize`,
-/// 128 KiB).
-pub const MAX_PREFETCH_BYTES: u64 = 128 * 1024;
+/// Most hashes one prefetch asks for: one request's worth, as the inbox asks.
+pub const MAX_PREFETCH_HASHES: usize = crate::eth::MAX_TX_RETRIEVALS;
+/// Most announced bytes one prefetch asks for: one request's worth, as the inbox asks.
+pub const MAX_PREFETCH_BYTES: u64 = crate::eth::MAX_TX_RETRIEVAL_SIZE;
 /// Hashes the claim window remembers (geth's fetcher `maxTxAnnounces`, 4,096: as many as
 /// one peer may have outstanding). A hash that left the window is at worst fetched twice,
 /// and by then it is normally pooled, which stops a second fetch first.

@@ -25,10 +25,7 @@ use super::cells::{BlobFetchPolicy, PendingCells};
 
 /// How long an announced hash waits before it is fetched (geth `txArriveTimeout`, 500 ms).
 pub const DEFAULT_ARRIVAL_WAIT: Duration = Duration::from_millis(500);
-/// Most hashes per GetPooledTransactions (geth `maxTxRetrievals`, 256).
-pub const MAX_TX_RETRIEVALS: usize = 256;
-/// Most announced bytes per GetPooledTransactions (geth `maxTxRetrievalSize`, 128 KiB).
-pub const MAX_TX_RETRIEVAL_SIZE: u64 = 128 * 1024;
+pub use crate::eth::{MAX_TX_RETRIEVALS, MAX_TX_RETRIEVAL_SIZE};
 /// Announced hashes a peer may have outstanding (geth `maxTxAnnounces`, 4096); more are
 /// ignored and counted.
 pub const MAX_TX_ANNOUNCES: usize = 4096;
