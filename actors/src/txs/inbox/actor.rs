@@ -687,6 +687,9 @@ impl TxInbox {
             .retain(|peer, count| *count > 0 && !gone.contains(peer));
         self.ready_by_peer.retain(|peer, _| !gone.contains(peer));
         self.ready_peers.retain(|peer| !gone.contains(peer));
+        // A gone peer's actor forwards its prefetch's (empty) answer as it stops; this
+        // only bounds the map should that answer be lost.
+        self.prefetches.retain(|peer, _| !gone.contains(peer));
         // A burst of announcements (4,096 per peer at most) grows these tables; hashbrown
         // never gives the room back by itself, so a calm inbox returns what it no longer
         // uses (measured: 0.5 MiB per peer kept after one burst from every peer).
