@@ -18,10 +18,11 @@ use serde_json::Value;
 
 use crate::eth::{
     CustodyBitmap, EthMessage, EthMessageId, EthVersion, NewPooledTransactionHashes68,
-    NewPooledTransactionHashes72, Transactions,
+    NewPooledTransactionHashes72, PooledTransactions, RequestPair, Transactions,
 };
 use crate::node::{Node, NodeBuilder};
 use crate::p2p::DisconnectReason;
+use crate::peer::prefetch::{prefetchable, PrefetchClaims};
 use crate::peer::{Disconnect, InboundEth, ReadGate, RequestError, SendEth, SendRequest};
 use crate::peer_set::PeerSetActor;
 use crate::txs::inbox::{BlobFetchPolicy, TxInbox, TxInboxLinks, MIN_FULL_FETCH_PERCENT};
@@ -120,12 +121,19 @@ struct TxPath {
     next_id: u8,
     /// Hashes of txs seen in earlier inputs, so announcements can name real txs.
     recent: VecDeque<B256>,
+    /// The claims the peers' prefetches share, as in a node fetching at once.
+    claims: PrefetchClaims,
+    /// The pool, which a prefetch consults.
+    pool: Arc<dyn TxPool>,
 }
 
 struct FuzzPeer {
     id: crate::peer::PeerId,
     addr: Addr<Remote>,
     gate: ReadGate,
+    /// The hashes this peer's actor asked for itself, until the script answers (or the
+    /// peer leaves, which answers empty, as a stopping actor does).
+    prefetch: Option<Vec<B256>>,
 }
 
 /// A remote peer whose replies to the fetcher's requests come from the fuzz input.
@@ -190,12 +198,13 @@ impl TxPath {
             ingest: ingest.recipient(),
         };
         let shared: Arc<dyn TxPool> = pool;
+        let claims = PrefetchClaims::default();
         // A sampler (columns 1-4), so that eth/72 blob txs take both the whole and the
         // sampled path (the fixed salt picks per hash).
         let custody = CustodyBitmap::from_indices([1, 2, 3, 4]).unwrap_or_default();
         let policy =
             BlobFetchPolicy::new(custody, MIN_FULL_FETCH_PERCENT).salted(B256::repeat_byte(0x5a));
-        let fetcher = TxInbox::new(shared, links, Duration::ZERO)
+        let fetcher = TxInbox::new(shared.clone(), links, Duration::ZERO)
             .with_blob_policy(policy)
             .start();
         let mut path = Self {
@@ -203,6 +212,8 @@ impl TxPath {
             peers: Vec::new(),
             next_id: 0,
             recent: VecDeque::new(),
+            claims,
+            pool: shared,
         };
         for _ in 0..FUZZ_PEERS {
             let peer = path.new_peer();
@@ -217,6 +228,7 @@ impl TxPath {
             id: crate::peer::PeerId::repeat_byte(self.next_id),
             addr: Remote::default().start(),
             gate: ReadGate::default(),
+            prefetch: None,
         }
     }
 
@@ -247,11 +259,14 @@ impl TxPath {
         let (op, who) = (*op, *who);
         *data = rest;
         let peer = usize::from(who) % FUZZ_PEERS;
+        // The top bit: the peer's actor prefetches (an announcement), or the script
+        // answers its prefetch (a reply), as with `--txpool.arrivalwait 0`.
+        let prefetching = op & 0x80 != 0;
         match op % 6 {
             0 => {
                 let announcement = self.announcement(data)?;
                 let message = EthMessage::NewPooledTransactionHashes68(announcement);
-                self.fetcher.do_send(self.says(peer, message));
+                self.announce(peer, message, prefetching);
             }
             4 => {
                 // eth/72: a 16-byte column mask, then the eth/68 part.
@@ -266,7 +281,7 @@ impl TxPath {
                         hashes: ann.hashes,
                         mask,
                     });
-                self.fetcher.do_send(self.says(peer, message));
+                self.announce(peer, message, prefetching);
             }
             5 => {
                 // A reply to a GetCells: any Cells message, or none.
@@ -291,22 +306,12 @@ impl TxPath {
             }
             2 => {
                 let chunk = take_chunk(data)?;
-                let id = EthMessageId::PooledTransactions as u8;
-                let answer = EthMessage::decode(EthVersion::Eth68, id, chunk).map_err(|_| {
-                    RequestError::Timeout {
-                        after: Duration::from_secs(5),
-                    }
-                });
-                if let Ok(EthMessage::PooledTransactions(txs)) = &answer {
-                    txs.message
-                        .0
-                        .iter()
-                        .for_each(|tx| self.remember(*tx.hash()));
-                }
-                self.peers[peer].addr.do_send(Answer(answer));
+                self.reply(peer, chunk, prefetching);
             }
             _ => {
-                // The peer leaves: its requests fail, and a new one takes its place.
+                // The peer leaves: its requests fail (a prefetch's answer comes empty),
+                // and a new one takes its place.
+                self.answer_prefetch(peer, Vec::new());
                 self.peers[peer].addr.do_send(Disconnect {
                     reason: DisconnectReason::DisconnectRequested,
                 });
@@ -314,6 +319,57 @@ impl TxPath {
             }
         }
         Some(())
+    }
+
+    /// `chunk` as `peer`'s PooledTransactions (none when it does not decode): the answer to
+    /// its prefetch when `prefetching` and one is in flight, else to the fetcher's oldest
+    /// request.
+    fn reply(&mut self, peer: usize, chunk: &[u8], prefetching: bool) {
+        let id = EthMessageId::PooledTransactions as u8;
+        let answer =
+            EthMessage::decode(EthVersion::Eth68, id, chunk).map_err(|_| RequestError::Timeout {
+                after: Duration::from_secs(5),
+            });
+        if let Ok(EthMessage::PooledTransactions(txs)) = &answer {
+            txs.message
+                .0
+                .iter()
+                .for_each(|tx| self.remember(*tx.hash()));
+        }
+        if prefetching && self.peers[peer].prefetch.is_some() {
+            let txs = match answer {
+                Ok(EthMessage::PooledTransactions(reply)) => reply.message.0,
+                _ => Vec::new(),
+            };
+            self.answer_prefetch(peer, txs);
+        } else {
+            self.peers[peer].addr.do_send(Answer(answer));
+        }
+    }
+
+    /// Hands `message` (an announcement) to the fetcher from `peer`, whose actor first
+    /// prefetches what it may when `prefetching` and no prefetch of its is in flight.
+    fn announce(&mut self, peer: usize, message: EthMessage, prefetching: bool) {
+        let mut says = self.says(peer, message);
+        if prefetching && self.peers[peer].prefetch.is_none() {
+            says.prefetched = prefetchable(&says.message, self.pool.as_ref(), &self.claims);
+            if !says.prefetched.is_empty() {
+                self.peers[peer].prefetch = Some(says.prefetched.clone());
+            }
+        }
+        self.fetcher.do_send(says);
+    }
+
+    /// Forwards `txs` as the answer to `peer`'s prefetch, if one is in flight, as its actor
+    /// does.
+    fn answer_prefetch(&mut self, peer: usize, txs: Vec<crate::eth::PooledTx>) {
+        let Some(asked) = self.peers[peer].prefetch.take() else {
+            return;
+        };
+        let reply = RequestPair::new(0, PooledTransactions(txs));
+        let mut says = self.says(peer, EthMessage::PooledTransactions(reply));
+        says.prefetched = asked;
+        self.fetcher.do_send(says);
     }
 
     /// An eth/68 announcement: a count, then per entry a type, a 4-byte size (0xffffffff
@@ -365,9 +421,9 @@ fn take_chunk<'a>(data: &mut &'a [u8]) -> Option<&'a [u8]> {
 /// Arbitrary bytes as a script of remote behaviour against the node's inbound tx path:
 /// eth/68 and eth/72 announcements (real or made-up hashes, any types and sizes up to
 /// u64::MAX, any column mask), Transactions broadcasts, replies to the fetcher's requests
-/// (any PooledTransactions or Cells, or none) and peers leaving, from four peers, against a
-/// fetcher that samples some blob txs and fetches others whole. Nothing may panic on any
-/// thread.
+/// (any PooledTransactions or Cells, or none), prefetches by the announcing peer and their
+/// answers, and peers leaving, from four peers, against a fetcher that samples some blob
+/// txs and fetches others whole. Nothing may panic on any thread.
 pub fn tx_fetcher(data: &[u8]) {
     let script = data.to_vec();
     on_system(Box::new(move |done| {
