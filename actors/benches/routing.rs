@@ -150,7 +150,7 @@ fn actor_routing(c: &mut Criterion) {
                 // One round per batch: the broadcaster would merge batches sent together
                 // into rounds of up to 4096 txs, and drop a backlog past 65,536.
                 for txs in batches {
-                    broadcaster.do_send(NewTxs { txs });
+                    broadcaster.do_send(NewTxs::new(txs));
                     broadcaster.send(GetBroadcastStats).await.unwrap();
                 }
                 // Every peer has handled its queue commands.

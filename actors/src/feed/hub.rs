@@ -18,7 +18,7 @@ use alloy_consensus::Sealed;
 use tokio::sync::mpsc;
 
 use super::arrivals::{ArrivalDemand, ArrivalFilter, ArrivalTier, TxArrivals};
-use super::lane::{wants_seen, ArrivalOutlet, OutletEntry, SubscriberCounters, SubscriberGone};
+use super::lane::{ArrivalOutlet, LaneArrivals, OutletEntry, SubscriberCounters, SubscriberGone};
 use super::shapes::pending_tx;
 use crate::blocks::follow::NewHeads;
 use crate::txs::pool::NewTxs;
@@ -369,11 +369,13 @@ impl SubscriptionHub {
         self.outlet.set(
             self.subscribers
                 .values()
-                .filter(|s| s.arrivals.as_ref().is_some_and(wants_seen))
-                .map(|s| OutletEntry {
-                    id: s.id.clone(),
-                    sink: s.sink.clone(),
-                    counters: s.counters.clone(),
+                .filter_map(|s| {
+                    Some(OutletEntry {
+                        id: s.id.clone(),
+                        sink: s.sink.clone(),
+                        counters: s.counters.clone(),
+                        filter: s.arrivals?,
+                    })
                 })
                 .collect(),
         );
@@ -652,13 +654,30 @@ impl Handler<TxArrivals> for SubscriptionHub {
     type Result = ();
 
     fn handle(&mut self, msg: TxArrivals, _ctx: &mut Context<Self>) {
+        self.offer_arrivals(&msg.0);
+    }
+}
+
+/// What a lane could not write itself: offered as any other arrivals.
+impl Handler<LaneArrivals> for SubscriptionHub {
+    type Result = ();
+
+    fn handle(&mut self, msg: LaneArrivals, _ctx: &mut Context<Self>) {
+        self.offer_arrivals(&msg.0);
+        self.outlet.handed_over();
+    }
+}
+
+impl SubscriptionHub {
+    /// Offers each of `arrivals` to every `txArrivals` subscriber whose filter takes its
+    /// tier (see [`TxArrivals`]'s handler).
+    fn offer_arrivals(&mut self, arrivals: &[Arc<super::arrivals::TxArrival>]) {
         let filters: Vec<ArrivalFilter> = self
             .subscribers
             .values()
             .filter_map(|s| s.arrivals)
             .collect();
-        let rendered: Vec<RenderedArrival> = msg
-            .0
+        let rendered: Vec<RenderedArrival> = arrivals
             .iter()
             .filter(|a| filters.iter().any(|f| f.passes(a.tier)))
             .map(|arrival| {

@@ -25,11 +25,7 @@ async fn a_subscriber_that_stops_reading_loses_notifications_and_others_do_not()
         assert!(id.is_ok_and(|id| id.len() == 34));
     }
     let txs: Vec<_> = (0..5).map(|n| Arc::new(legacy_tx(sender(1), n))).collect();
-    hub.send(NewTxs {
-        txs: txs.clone().into(),
-    })
-    .await
-    .unwrap();
+    hub.send(NewTxs::new(txs.clone().into())).await.unwrap();
     // The fast reader got all five, in order; the slow one's buffer held two.
     for tx in &txs {
         let note = fast.recv().await.unwrap().to_json();
@@ -127,6 +123,7 @@ async fn a_subscriber_that_stays_full_is_dropped() {
         .unwrap();
     }
     let batch = |from: u64| NewTxs {
+        note: None,
         txs: (from..from + 512)
             .map(|n| Arc::new(legacy_tx(sender(1), n)))
             .collect::<Vec<_>>()

@@ -7,14 +7,18 @@
 //! socket, 0.4 ms at the median on a loaded 2-core machine (`benches/first_seen.rs`). The
 //! observer still gets the report (with what was recorded) for the trace file, embedders'
 //! events and the later tiers.
+//!
+//! The pool's lane, [`AdmissionLane`], does the same for `validated` arrivals on the thread
+//! that pooled the txs (a verifier, an RPC worker), as the pool's
+//! [`AdmissionHook`]: before, they crossed to the feeds' arbiter first.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 
 use actix::prelude::*;
 
 use super::arrivals::PeerCard;
-use super::arrivals::{ArrivalDemand, ArrivalFilter, ArrivalTier, TxArrival, TxArrivals};
+use super::arrivals::{ArrivalDemand, ArrivalFilter, ArrivalTier, TxArrival};
 use super::events::Direction;
 use super::hub::{
     Notification, NotificationSink, Offer, SubscriptionKind, SubscriptionMetrics, DROP_LOG_EVERY,
@@ -22,6 +26,7 @@ use super::hub::{
 };
 use super::sightings::{Recorded, SightingTable};
 use crate::peer::{PeerId, Seen, SeenHook, SeenNote};
+use crate::txs::pool::{AdmissionHook, AdmissionNote, PoolTx};
 
 /// What a peer's lane recorded of one report, handed to the observer with it.
 #[derive(Debug)]
@@ -65,7 +70,7 @@ impl SeenHook for ArrivalLane {
             .iter()
             .filter_map(|r| r.as_ref()?.seen.clone())
             .collect();
-        let offered = self.demand.wanted() && self.outlet.deliver(arrivals);
+        let offered = self.demand.wanted() && self.outlet.deliver(ArrivalTier::Seen, arrivals);
         Some(SeenNote(Arc::new(LaneRecord { recorded, offered })))
     }
 
@@ -80,6 +85,56 @@ impl SeenHook for ArrivalLane {
             direction,
         };
         self.table.cards.put(peer, Arc::new(card));
+    }
+}
+
+/// What the pool's lane made of one admission, handed to the observer with the pool's event.
+#[derive(Debug)]
+pub(crate) struct AdmissionRecord {
+    /// The `validated` arrivals built, in order (the observer gives them to embedders).
+    pub arrivals: Vec<Arc<TxArrival>>,
+    /// Whether they went to subscribers already, written here or handed to the hub.
+    pub offered: bool,
+}
+
+/// The pool's hook (see the module doc).
+#[derive(Debug)]
+pub struct AdmissionLane {
+    table: Arc<SightingTable>,
+    demand: ArrivalDemand,
+    outlet: Arc<ArrivalOutlet>,
+}
+
+impl AdmissionLane {
+    /// A lane deciding `validated` arrivals in `table` while `demand` says anyone wants
+    /// them, and offering them through `outlet`.
+    pub fn new(
+        table: Arc<SightingTable>,
+        demand: ArrivalDemand,
+        outlet: Arc<ArrivalOutlet>,
+    ) -> Self {
+        Self {
+            table,
+            demand,
+            outlet,
+        }
+    }
+}
+
+impl AdmissionHook for AdmissionLane {
+    fn admitted(&self, txs: &[Arc<PoolTx>]) -> Option<AdmissionNote> {
+        if !self.demand.any() {
+            return None;
+        }
+        let arrivals = self.table.admit(txs);
+        let offered = self.demand.wanted()
+            && self
+                .outlet
+                .deliver(ArrivalTier::Validated, arrivals.clone());
+        Some(AdmissionNote(Arc::new(AdmissionRecord {
+            arrivals,
+            offered,
+        })))
     }
 }
 
@@ -134,7 +189,7 @@ impl SubscriberCounters {
     }
 }
 
-/// One `txArrivals` subscription that wants the `seen` tier, as the lane sees it.
+/// One `txArrivals` subscription, as the lanes see it.
 #[derive(Clone, Debug)]
 pub(crate) struct OutletEntry {
     /// Its id.
@@ -143,6 +198,8 @@ pub(crate) struct OutletEntry {
     pub sink: NotificationSink,
     /// Shared with the hub's record of it.
     pub counters: Arc<SubscriberCounters>,
+    /// Its tiers, and whether it wants the tx.
+    pub filter: ArrivalFilter,
 }
 
 /// Event: the lane found a subscriber gone (its client left, or missed too many in a row);
@@ -156,34 +213,52 @@ pub struct SubscriberGone {
     pub full: bool,
 }
 
-/// The `seen`-tier subscribers, kept by the hub, offered to by the peers' lanes.
+/// Command: offer arrivals a lane did not write itself (to the hub; see
+/// [`ArrivalOutlet::deliver`]).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct LaneArrivals(pub Vec<Arc<TxArrival>>);
+
+/// The `txArrivals` subscribers by tier, kept by the hub, offered to by the lanes.
 #[derive(Debug, Default)]
 pub struct ArrivalOutlet {
-    entries: RwLock<Arc<[OutletEntry]>>,
+    /// Those that want `seen`.
+    seen: RwLock<Arc<[OutletEntry]>>,
+    /// Those that want `validated`.
+    validated: RwLock<Arc<[OutletEntry]>>,
+    /// [`LaneArrivals`] handed to the hub and not yet offered by it. While there are any, the
+    /// `validated` lane hands its arrivals to the hub too (behind them in its mailbox): a
+    /// tx's `seen` arrival that waits there is never overtaken by its `validated` one.
+    in_hub: AtomicUsize,
     /// The hub's counters (delivered, dropped).
     pub(crate) metrics: Arc<SubscriptionMetrics>,
     /// Where gone subscribers are reported (the hub, once started).
     gone: OnceLock<Recipient<SubscriberGone>>,
-    /// Where arrivals go that the lane does not write itself (the hub, once started).
-    hub: OnceLock<Recipient<TxArrivals>>,
+    /// Where arrivals go that the lanes do not write themselves (the hub, once started).
+    hub: OnceLock<Recipient<LaneArrivals>>,
 }
 
 impl ArrivalOutlet {
-    /// Reports gone subscribers to the hub, and hands it the arrivals the lane does not
-    /// write itself.
-    pub fn connect(&self, gone: Recipient<SubscriberGone>, hub: Recipient<TxArrivals>) {
+    /// Reports gone subscribers to the hub, and hands it the arrivals the lanes do not
+    /// write themselves.
+    pub fn connect(&self, gone: Recipient<SubscriberGone>, hub: Recipient<LaneArrivals>) {
         let _ = self.gone.set(gone);
         let _ = self.hub.set(hub);
     }
 
-    /// Gets `arrivals` (`seen`, of one report) to the subscribers: written here when the
-    /// lane may ([`Self::takers`]), else handed to the hub (dropped and counted if its
-    /// mailbox is full). `false` if neither could be done (no hub connected).
-    pub(crate) fn deliver(&self, arrivals: Vec<Arc<TxArrival>>) -> bool {
-        if arrivals.is_empty() {
+    /// Gets `arrivals` (of one `tier`, of one report or admission) to the subscribers:
+    /// written here when the lane may ([`Self::takers`]), else handed to the hub (dropped and
+    /// counted if its mailbox is full). `false` if neither could be done (no hub connected).
+    pub(crate) fn deliver(&self, tier: ArrivalTier, arrivals: Vec<Arc<TxArrival>>) -> bool {
+        let entries = match tier {
+            ArrivalTier::Seen => read(&self.seen),
+            _ => read(&self.validated),
+        };
+        if arrivals.is_empty() || entries.is_empty() {
+            // Nobody takes this tier: the hub would offer them to no one.
             return true;
         }
-        if let Some(entries) = self.takers() {
+        if self.may_write(tier, &entries) {
             self.offer_to(&entries, &arrivals);
             return true;
         }
@@ -191,63 +266,67 @@ impl ArrivalOutlet {
             return false;
         };
         let count = arrivals.len() as u64;
-        if hub.try_send(TxArrivals(arrivals)).is_err() {
+        self.in_hub.fetch_add(1, Ordering::SeqCst);
+        if hub.try_send(LaneArrivals(arrivals)).is_err() {
+            self.in_hub.fetch_sub(1, Ordering::SeqCst);
             self.metrics.dropped.fetch_add(count, Ordering::Relaxed);
         }
         true
     }
 
-    /// Replaces the subscribers (the hub, after any change).
+    /// The hub offered one [`LaneArrivals`].
+    pub(crate) fn handed_over(&self) {
+        let _ = self
+            .in_hub
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+    }
+
+    /// Replaces the subscribers (the hub, after any change): every `txArrivals`
+    /// subscription, with its filter.
     pub(crate) fn set(&self, entries: Vec<OutletEntry>) {
-        let entries: Arc<[OutletEntry]> = entries.into();
-        *self
-            .entries
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = entries;
+        let of = |tier: ArrivalTier| -> Arc<[OutletEntry]> {
+            entries
+                .iter()
+                .filter(|e| e.filter.passes(tier))
+                .cloned()
+                .collect()
+        };
+        let (seen, validated) = (of(ArrivalTier::Seen), of(ArrivalTier::Validated));
+        *write(&self.seen) = seen;
+        *write(&self.validated) = validated;
     }
 
-    fn snapshot(&self) -> Arc<[OutletEntry]> {
-        self.entries
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
-    }
-
-    /// The subscribers, if the lane should write to them itself: at most
+    /// Whether a lane should write to `entries` (the subscribers of `tier`) itself: at most
     /// [`MAX_LANE_SUBSCRIBERS`], none with a backlog (a client that is behind gets the
-    /// rest through the hub, so the peer threads never add to a backlog or wait on it).
-    pub(crate) fn takers(&self) -> Option<Arc<[OutletEntry]>> {
-        let entries = self.snapshot();
+    /// rest through the hub, so the lanes never add to a backlog or wait on it), and for
+    /// `validated` nothing of the lanes' still in the hub's mailbox.
+    fn may_write(&self, tier: ArrivalTier, entries: &[OutletEntry]) -> bool {
         let idle = entries.iter().all(|e| e.sink.write_backlog() == 0);
-        (!entries.is_empty() && entries.len() <= MAX_LANE_SUBSCRIBERS && idle).then_some(entries)
+        let behind_nothing = tier == ArrivalTier::Seen || self.in_hub.load(Ordering::SeqCst) == 0;
+        entries.len() <= MAX_LANE_SUBSCRIBERS && idle && behind_nothing
     }
 
-    /// Renders each of `arrivals` once and offers them to every subscriber in `entries`,
-    /// all of them in one write to each (see [`ArrivalFilter`]: only `seen`-tier
-    /// subscribers are here; a `seen` arrival carries no tx, so `fullTx` subscribers get
-    /// the same text).
+    /// Renders each of `arrivals` once (and once more with its tx if a subscriber wants
+    /// it) and offers them to every subscriber in `entries`, all of them in one write to
+    /// each (only subscribers of the arrivals' tier are here).
     pub(crate) fn offer_to(&self, entries: &[OutletEntry], arrivals: &[Arc<TxArrival>]) {
         if entries.is_empty() || arrivals.is_empty() {
             return;
         }
-        let results: Vec<Arc<str>> = arrivals
-            .iter()
-            .map(|arrival| {
-                debug_assert_eq!(arrival.tier, ArrivalTier::Seen);
-                Arc::from(arrival.to_json(false))
-            })
-            .collect();
+        let rendered = render(entries, arrivals);
         for entry in entries.iter() {
-            let notes: Vec<Notification> = results
+            let notes: Vec<Notification> = rendered
                 .iter()
+                .filter_map(|(bare, whole)| if entry.filter.full { whole } else { bare }.clone())
                 .map(|result| Notification {
                     method: SubscriptionKind::TxArrivals.method(),
                     subscription: entry.id.clone(),
-                    result: result.clone(),
+                    result,
                 })
                 .collect();
+            let offered = notes.len();
             let (taken, refused) = entry.sink.offer_many(notes);
-            let outcomes = (0..results.len()).map(|k| if k < taken { Ok(()) } else { refused });
+            let outcomes = (0..offered).map(|k| if k < taken { Ok(()) } else { refused });
             let counted = outcomes
                 .map(|outcome| entry.counters.count(&entry.id, outcome, &self.metrics))
                 .find_map(Result::err);
@@ -264,9 +343,38 @@ impl ArrivalOutlet {
     }
 }
 
-/// Whether `filter` belongs in the outlet.
-pub(crate) fn wants_seen(filter: &ArrivalFilter) -> bool {
-    filter.passes(ArrivalTier::Seen)
+/// An arrival's JSON without its tx and with it (each only if wanted).
+type Texts = (Option<Arc<str>>, Option<Arc<str>>);
+
+/// Each arrival's JSON without its tx and with it, each rendered once and only if one of
+/// `entries` wants it (an arrival without a tx, as every `seen` one, has one text).
+fn render(entries: &[OutletEntry], arrivals: &[Arc<TxArrival>]) -> Vec<Texts> {
+    let wants_bare = entries.iter().any(|e| !e.filter.full);
+    let wants_whole = entries.iter().any(|e| e.filter.full);
+    arrivals
+        .iter()
+        .map(|arrival| {
+            let text = |full: bool| Arc::<str>::from(arrival.to_json(full));
+            let bare = wants_bare.then(|| text(false));
+            let whole = match (wants_whole, &arrival.tx) {
+                (false, _) => None,
+                (true, Some(_)) => Some(text(true)),
+                (true, None) => bare.clone().or_else(|| Some(text(false))),
+            };
+            (bare, whole)
+        })
+        .collect()
+}
+
+fn read(list: &RwLock<Arc<[OutletEntry]>>) -> Arc<[OutletEntry]> {
+    list.read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone()
+}
+
+fn write(list: &RwLock<Arc<[OutletEntry]>>) -> std::sync::RwLockWriteGuard<'_, Arc<[OutletEntry]>> {
+    list.write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 #[cfg(test)]

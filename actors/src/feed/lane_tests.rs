@@ -39,6 +39,7 @@ fn lane_with_subscriber_buffer(
         id: "0x01".into(),
         sink,
         counters: Arc::default(),
+        filter: ArrivalFilter::ALL,
     }]);
     (
         ArrivalLane::new(table.clone(), demand, outlet),
@@ -214,6 +215,12 @@ impl Handler<TxArrivals> for Hub {
         *self.0.lock().expect("lock") += msg.0.len();
     }
 }
+impl Handler<LaneArrivals> for Hub {
+    type Result = ();
+    fn handle(&mut self, msg: LaneArrivals, _ctx: &mut Self::Context) {
+        *self.0.lock().expect("lock") += msg.0.len();
+    }
+}
 
 #[actix_rt::test]
 async fn the_observer_leaves_arrivals_the_lane_offered_to_it_and_tells_embedders() {
@@ -227,6 +234,7 @@ async fn the_observer_leaves_arrivals_the_lane_offered_to_it_and_tells_embedders
         id: "0x01".into(),
         sink,
         counters: Arc::default(),
+        filter: ArrivalFilter::ALL,
     }]);
     let lane = observer.lane(outlet);
     let observer = observer.start();
@@ -332,6 +340,7 @@ async fn the_lane_leaves_a_client_that_is_behind_and_too_many_subscribers_to_the
         id: format!("0x{i:02x}").into(),
         sink: NotificationSink::writer(writers[i].clone()),
         counters: Arc::default(),
+        filter: ArrivalFilter::ALL,
     };
     let offered = |hash: u8| {
         let note = lane
@@ -458,4 +467,204 @@ fn an_introduced_peer_is_known_behind_its_tag_for_later_tiers() {
         table.cards.get(&peer).map(|card| card.client.clone()),
         Some("Nethermind/v1.30.0".to_string())
     );
+}
+
+/// A validated-only subscriber that wants txs, an observer with an embedder, and both lanes.
+struct AdmissionRig {
+    observer: Addr<crate::feed::observe::PropagationObserver>,
+    seen: ArrivalLane,
+    admission: AdmissionLane,
+    queue: NotificationQueue,
+    to_hub: Arc<std::sync::Mutex<usize>>,
+    hub: Addr<Hub>,
+    events: Arc<std::sync::Mutex<Vec<crate::feed::events::NodeEvent>>>,
+    embedder: Addr<Embedder>,
+}
+
+struct Embedder(Arc<std::sync::Mutex<Vec<crate::feed::events::NodeEvent>>>);
+impl Actor for Embedder {
+    type Context = Context<Self>;
+}
+impl Handler<crate::feed::events::NodeEvent> for Embedder {
+    type Result = ();
+    fn handle(&mut self, msg: crate::feed::events::NodeEvent, _ctx: &mut Self::Context) {
+        self.0.lock().expect("lock").push(msg);
+    }
+}
+impl Handler<Flush> for Embedder {
+    type Result = ();
+    fn handle(&mut self, _msg: Flush, _ctx: &mut Self::Context) {}
+}
+
+async fn admission_rig() -> AdmissionRig {
+    use crate::feed::events::SubscribeEvents;
+    use crate::feed::observe::{ConnectArrivals, PropagationObserver};
+    let observer = PropagationObserver::new(None);
+    observer.arrival_demand().set(1);
+    let outlet = Arc::new(ArrivalOutlet::default());
+    let (sink, queue) = notification_buffer(8);
+    let validated = ArrivalFilter {
+        tiers: ArrivalTier::Validated.bit(),
+        full: true,
+    };
+    outlet.set(vec![OutletEntry {
+        id: "0x01".into(),
+        sink,
+        counters: Arc::default(),
+        filter: validated,
+    }]);
+    let (seen, admission) = (
+        observer.lane(outlet.clone()),
+        observer.admission_lane(outlet),
+    );
+    let observer = observer.start();
+    let to_hub = Arc::new(std::sync::Mutex::new(0));
+    let hub = Hub(to_hub.clone()).start();
+    observer
+        .send(ConnectArrivals(hub.clone().recipient()))
+        .await
+        .expect("alive");
+    let events = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let embedder = Embedder(events.clone()).start();
+    observer
+        .send(SubscribeEvents(embedder.clone().recipient()))
+        .await
+        .expect("alive");
+    AdmissionRig {
+        observer,
+        seen,
+        admission,
+        queue,
+        to_hub,
+        hub,
+        events,
+        embedder,
+    }
+}
+
+#[actix_rt::test]
+async fn a_pooled_tx_is_offered_validated_with_its_tx_on_the_admitting_thread_once() {
+    use crate::feed::events::NodeEvent;
+    use crate::txs::pool::{AdmissionHook, NewTxs};
+    let mut rig = admission_rig().await;
+    let (laned, plain) = (
+        Arc::new(crate::testing::tx(crate::testing::sender(1), 0, 0)),
+        Arc::new(crate::testing::tx(crate::testing::sender(2), 0, 0)),
+    );
+    for (n, tx) in [(1u8, &laned), (2, &plain)] {
+        let mut delivered = report(PeerId::repeat_byte(n), Delivery::Full, &[tx.hash]);
+        delivered.note = rig.seen.record(&delivered);
+        rig.observer.send(delivered).await.expect("alive");
+    }
+    // The subscriber takes no `seen`: nothing was offered for the deliveries.
+    no_more(&mut rig.queue);
+    // Pooled with the lane: decided, rendered with the tx and written here.
+    let note = rig.admission.admitted(std::slice::from_ref(&laned));
+    let record = note.clone().expect("a note");
+    let record = record.0.downcast_ref::<AdmissionRecord>().expect("record");
+    assert!(record.offered);
+    assert_eq!(record.arrivals.len(), 1);
+    let arrival = next(&mut rig.queue).await;
+    assert_eq!(arrival["tier"], "validated");
+    assert_eq!(arrival["hash"], format!("{:#x}", laned.hash));
+    assert_eq!(arrival["verdict"], serde_json::json!({"accepted": true}));
+    assert!(arrival["tx"].is_object(), "fullTx: the tx rides along");
+    // The event with the note: the observer hands nothing more to the hub.
+    let mut event = NewTxs::new(vec![laned.clone()].into());
+    event.note = note;
+    rig.observer.send(event).await.expect("alive");
+    // Pooled without a hook (an event without a note): the observer decides and hands it on.
+    rig.observer
+        .send(NewTxs::new(vec![plain.clone()].into()))
+        .await
+        .expect("alive");
+    // Admitted again (a second event for the same tx): nothing is offered twice.
+    assert!(rig
+        .admission
+        .admitted(std::slice::from_ref(&laned))
+        .is_some_and(|note| note
+            .0
+            .downcast_ref::<AdmissionRecord>()
+            .is_some_and(|r| r.arrivals.is_empty())));
+    rig.hub.send(Flush).await.expect("alive");
+    assert_eq!(*rig.to_hub.lock().expect("lock"), 1, "only the plain one");
+    no_more(&mut rig.queue);
+    // Embedders hear both: each `validated` arrival and each TxSeen, once.
+    rig.embedder.send(Flush).await.expect("alive");
+    let events = rig.events.lock().expect("lock");
+    let validated = events
+        .iter()
+        .filter(|e| matches!(e, NodeEvent::TxArrival(a) if a.tier == ArrivalTier::Validated))
+        .count();
+    let pooled = events
+        .iter()
+        .filter(|e| matches!(e, NodeEvent::TxSeen { .. }))
+        .count();
+    assert_eq!((validated, pooled), (2, 2));
+}
+
+#[actix_rt::test]
+async fn a_validated_arrival_never_overtakes_a_seen_one_waiting_at_the_hub() {
+    let demand = ArrivalDemand::default();
+    demand.set(1);
+    let table: Arc<SightingTable> = Arc::default();
+    let outlet = Arc::new(ArrivalOutlet::default());
+    let to_hub = Arc::new(std::sync::Mutex::new(0));
+    let hub = Hub(to_hub.clone()).start();
+    outlet.connect(
+        Gone(Arc::default()).start().recipient(),
+        hub.clone().recipient(),
+    );
+    let writer: Arc<Writer> = Arc::default();
+    outlet.set(vec![OutletEntry {
+        id: "0x01".into(),
+        sink: NotificationSink::writer(writer.clone()),
+        counters: Arc::default(),
+        filter: ArrivalFilter::ALL,
+    }]);
+    let seen = ArrivalLane::new(table.clone(), demand.clone(), outlet.clone());
+    let admission = AdmissionLane::new(table, demand, outlet.clone());
+    let (first, second) = (
+        Arc::new(crate::testing::tx(crate::testing::sender(1), 0, 0)),
+        Arc::new(crate::testing::tx(crate::testing::sender(2), 0, 0)),
+    );
+    // The client is behind when `first` is decoded: its `seen` goes to the hub.
+    writer
+        .backlog
+        .store(1, std::sync::atomic::Ordering::Relaxed);
+    seen.record(&report(
+        PeerId::repeat_byte(1),
+        Delivery::Full,
+        &[first.hash],
+    ));
+    writer
+        .backlog
+        .store(0, std::sync::atomic::Ordering::Relaxed);
+    seen.record(&report(
+        PeerId::repeat_byte(1),
+        Delivery::Full,
+        &[second.hash],
+    ));
+    assert_eq!(
+        writer.written.lock().expect("lock").len(),
+        1,
+        "second's seen"
+    );
+    // Caught up, but `first`'s `seen` may still wait in the hub's mailbox: its
+    // `validated` follows it there.
+    admission.admitted(std::slice::from_ref(&first));
+    assert_eq!(writer.written.lock().expect("lock").len(), 1);
+    hub.send(Flush).await.expect("alive");
+    assert_eq!(
+        *to_hub.lock().expect("lock"),
+        2,
+        "first's seen, then validated"
+    );
+    // The hub offered both (as the real hub reports): written here again.
+    outlet.handed_over();
+    outlet.handed_over();
+    admission.admitted(std::slice::from_ref(&second));
+    let written = writer.written.lock().expect("lock").clone();
+    assert_eq!(written.len(), 2);
+    assert!(written[1].contains("\"validated\""), "{}", written[1]);
 }

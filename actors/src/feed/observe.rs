@@ -15,11 +15,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use actix::prelude::*;
 use alloy_primitives::B256;
 
-use super::arrivals::{
-    blob_arrival, ArrivalDemand, ArrivalTier, PeerCard, TxArrival, TxArrivals, Verdict,
-};
+use super::arrivals::{ArrivalDemand, ArrivalTier, PeerCard, TxArrival, TxArrivals, Verdict};
 use super::events::{NodeEvent, SubscribeEvents, Subscribers};
-use super::lane::{ArrivalLane, ArrivalOutlet, LaneRecord};
+use super::lane::{AdmissionLane, AdmissionRecord, ArrivalLane, ArrivalOutlet, LaneRecord};
 use super::sightings::{Recorded, SightingTable};
 pub use super::sightings::{MAX_PEER_CARDS, MAX_SIGHTINGS_PER_HASH, SEEN_WINDOW, SPREAD_WINDOW};
 use crate::blocks::follow::BlockIncluded;
@@ -99,6 +97,13 @@ impl PropagationObserver {
     /// offers `seen` arrivals through `outlet` (the hub's).
     pub fn lane(&self, outlet: Arc<ArrivalOutlet>) -> ArrivalLane {
         ArrivalLane::new(self.table.clone(), self.demand.clone(), outlet)
+    }
+
+    /// The pool's hook ([`crate::txs::pool::ValidatingTxPool::set_admission_hook`]):
+    /// decides `validated` arrivals on the admitting thread and offers them through
+    /// `outlet` (the hub's).
+    pub fn admission_lane(&self, outlet: Arc<ArrivalOutlet>) -> AdmissionLane {
+        AdmissionLane::new(self.table.clone(), self.demand.clone(), outlet)
     }
 
     /// Whether anything needs [`Seen`] reports (a trace or a subscriber).
@@ -278,8 +283,10 @@ impl PropagationObserver {
     }
 }
 
-/// Pool admissions: the first time a tx a peer sent or announced is pooled, it goes out
-/// as [`NodeEvent::TxSeen`] with the pooled tx and the first sighting.
+/// Pool admissions: each sighted tx's `validated` arrival (decided by the admitting
+/// thread's lane when the pool has one, else here), and the first time a tx a peer sent or
+/// announced is pooled it goes out as [`NodeEvent::TxSeen`] with the pooled tx and the
+/// first sighting.
 impl Handler<NewTxs> for PropagationObserver {
     type Result = ();
 
@@ -287,28 +294,20 @@ impl Handler<NewTxs> for PropagationObserver {
         if !self.wants_arrivals() {
             return;
         }
-        let mut arrivals = Vec::new();
-        let cards = &self.table.cards;
+        let lane = msg
+            .note
+            .as_ref()
+            .and_then(|note| note.0.downcast_ref::<AdmissionRecord>());
+        let (arrivals, offered) = match lane {
+            Some(lane) => (lane.arrivals.clone(), lane.offered),
+            None => (self.table.admit(&msg.txs), false),
+        };
         for tx in msg.txs.iter() {
             let mut shard = self.table.shard(&tx.hash);
             let Some(seen) = shard.peek_mut(&tx.hash) else {
                 continue;
             };
-            if seen.verdict.is_none() {
-                seen.verdict = Some(Verdict::Accepted);
-                seen.pooled = Some((tx.tx_type, blob_arrival(tx)));
-                if seen.tiers_sent & ArrivalTier::Settled.bit() == 0 {
-                    seen.tx = Some(tx.clone());
-                }
-            }
             let reported = std::mem::replace(&mut seen.reported, true);
-            arrivals.extend(seen.arrival(
-                tx.hash,
-                ArrivalTier::Validated,
-                Some(tx.clone()),
-                cards,
-                &|tag| cards.id_of(tag),
-            ));
             if reported || self.subscribers.is_empty() {
                 continue;
             }
@@ -322,7 +321,7 @@ impl Handler<NewTxs> for PropagationObserver {
             drop(shard);
             self.subscribers.publish(event);
         }
-        self.emit(arrivals, false);
+        self.emit(arrivals, offered);
     }
 }
 

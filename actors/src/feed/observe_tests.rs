@@ -78,9 +78,7 @@ async fn records_each_peers_first_delivery_and_reports_new_hashes_once() {
         .await
         .unwrap();
     // The pool accepts it: TxSeen, with the first sighting (a's announcement).
-    let pool_event = NewTxs {
-        txs: vec![pooled.clone()].into(),
-    };
+    let pool_event = NewTxs::new(vec![pooled.clone()].into());
     observer.send(pool_event.clone()).await.unwrap();
     // Accepted again (e.g. after a reorg): not reported twice.
     observer.send(pool_event).await.unwrap();

@@ -15,9 +15,11 @@ use alloy_primitives::B256;
 use lru::LruCache;
 
 use super::arrivals::{
-    ArrivalKind, ArrivalSource, ArrivalTier, BlobArrival, PeerCard, TxArrival, Verdict,
+    blob_arrival, ArrivalKind, ArrivalSource, ArrivalTier, BlobArrival, PeerCard, TxArrival,
+    Verdict,
 };
 use crate::peer::{Delivery, PeerId, Seen, SeenItem};
+use crate::txs::pool::PoolTx;
 
 /// Hashes whose sightings (first-seen time, first peer, who else) are remembered (LRU),
 /// which bounds what [`super::events::NodeEvent::TxIncluded`] can report. A hash forgotten
@@ -306,6 +308,35 @@ impl SightingTable {
     /// The shard holding `hash`, locked.
     pub(crate) fn shard(&self, hash: &B256) -> MutexGuard<'_, LruCache<B256, Sighting>> {
         lock(&self.shards[usize::from(hash[0]) % SHARDS])
+    }
+
+    /// The `validated` arrivals of pooled `txs`, in order: each sighted tx's first verdict
+    /// becomes accepted and its arrival is built once, by whichever thread comes first (the
+    /// admitting thread's lane, or the observer when the pool has no hook).
+    pub(crate) fn admit(&self, txs: &[Arc<PoolTx>]) -> Vec<Arc<TxArrival>> {
+        let mut arrivals = Vec::new();
+        let cards = &self.cards;
+        for tx in txs {
+            let mut shard = self.shard(&tx.hash);
+            let Some(seen) = shard.peek_mut(&tx.hash) else {
+                continue;
+            };
+            if seen.verdict.is_none() {
+                seen.verdict = Some(Verdict::Accepted);
+                seen.pooled = Some((tx.tx_type, blob_arrival(tx)));
+                if seen.tiers_sent & ArrivalTier::Settled.bit() == 0 {
+                    seen.tx = Some(tx.clone());
+                }
+            }
+            arrivals.extend(seen.arrival(
+                tx.hash,
+                ArrivalTier::Validated,
+                Some(tx.clone()),
+                cards,
+                &|tag| cards.id_of(tag),
+            ));
+        }
+        arrivals
     }
 
     /// Records the items of `report` (only its txs with `txs_only`; `None` for the

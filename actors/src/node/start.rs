@@ -37,7 +37,7 @@ struct Core {
     observer: Addr<PropagationObserver>,
     /// Shared by the observer and the hub: the `txArrivals` subscriptions held.
     arrival_demand: crate::feed::arrivals::ArrivalDemand,
-    /// The `seen`-tier subscribers the peers' lane offers to (kept by the hub).
+    /// The `txArrivals` subscribers the lanes (peers', pool's) offer to (kept by the hub).
     outlet: Arc<crate::feed::lane::ArrivalOutlet>,
     /// The thread of the observer and the subscription hub.
     feed_arbiter: ArbiterHandle,
@@ -272,6 +272,8 @@ impl Core {
         // `seen` arrivals are decided and offered on the decoding peer's thread.
         let outlet = Arc::new(crate::feed::lane::ArrivalOutlet::default());
         let hook: Arc<dyn crate::peer::SeenHook> = Arc::new(observer.lane(outlet.clone()));
+        // `validated` arrivals, on the thread that pooled the txs (a verifier, mostly).
+        pool.set_admission_hook(Arc::new(observer.admission_lane(outlet.clone())));
         // The feeds (the observer here, the subscription hub later) share a thread of
         // their own: arrivals and notifications never wait behind the coordinating thread.
         let feed_arbiter = Arbiter::new().handle();

@@ -351,9 +351,7 @@ async fn no_tx_is_sent_twice_to_a_peer_or_back_to_its_origin() {
         .expect("alive");
     rig.insert(txs.clone()).await;
     // The same transactions reach the broadcaster again (as a re-announcing pool would).
-    let event = NewTxs {
-        txs: txs.iter().cloned().map(Arc::new).collect::<Vec<_>>().into(),
-    };
+    let event = NewTxs::new(txs.iter().cloned().map(Arc::new).collect::<Vec<_>>().into());
     rig.broadcaster.send(event).await.expect("alive");
     let stats = rig.stats().await;
     assert_eq!(stats.batches, 2);

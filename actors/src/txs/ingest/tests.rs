@@ -261,3 +261,68 @@ async fn a_dropped_peers_queued_sampled_txs_leave_no_cells_behind() {
     assert_eq!(hangup, Ok(Some(DisconnectReason::UselessPeer)));
     assert_eq!(ingest.send(HeldCells).await.expect("alive"), 0);
 }
+
+/// Records where the pool's admission hook ran and which txs it was given.
+#[derive(Debug, Default)]
+struct HookProbe(std::sync::Mutex<Vec<(std::thread::ThreadId, Vec<B256>)>>);
+
+impl crate::txs::pool::AdmissionHook for HookProbe {
+    fn admitted(
+        &self,
+        txs: &[Arc<crate::txs::pool::PoolTx>],
+    ) -> Option<crate::txs::pool::AdmissionNote> {
+        let hashes: Vec<B256> = txs.iter().map(|tx| tx.hash).collect();
+        self.0
+            .lock()
+            .expect("lock")
+            .push((std::thread::current().id(), hashes.clone()));
+        Some(crate::txs::pool::AdmissionNote(Arc::new(hashes)))
+    }
+}
+
+/// Collects the pool's events.
+struct Events(mpsc::UnboundedSender<crate::txs::pool::NewTxs>);
+impl Actor for Events {
+    type Context = Context<Self>;
+}
+impl Handler<crate::txs::pool::NewTxs> for Events {
+    type Result = ();
+    fn handle(&mut self, msg: crate::txs::pool::NewTxs, _: &mut Context<Self>) {
+        let _ = self.0.unbounded_send(msg);
+    }
+}
+
+#[actix_rt::test]
+async fn the_verifier_thread_runs_the_pools_admission_hook_and_its_note_rides_the_event() {
+    let pool = pool();
+    let probe = Arc::new(HookProbe::default());
+    assert!(pool.set_admission_hook(probe.clone()));
+    assert!(
+        !pool.set_admission_hook(Arc::new(HookProbe::default())),
+        "the first hook stays"
+    );
+    let (events, mut heard) = mpsc::unbounded();
+    pool.subscribe(Events(events).start().recipient());
+    let (ingest, _) = ingest(&pool, 1);
+    let peer = fake_peer(1);
+    let (good, stale) = (signed(1, 5), signed(1, 4));
+    let outcomes = ingest
+        .send(peer.send(vec![stale, good.clone()]))
+        .await
+        .expect("alive");
+    assert_eq!(outcomes[1], Ok(*good.hash()));
+    // Only the accepted tx, on the verifier's thread, not this one.
+    let calls = probe.0.lock().expect("lock").clone();
+    assert_eq!(calls.len(), 1);
+    assert_ne!(calls[0].0, std::thread::current().id());
+    assert_eq!(calls[0].1, vec![*good.hash()]);
+    let event = tokio::time::timeout(Duration::from_secs(5), heard.next())
+        .await
+        .expect("an event")
+        .expect("open");
+    let note = event.note.expect("the hook's note");
+    assert_eq!(
+        note.0.downcast_ref::<Vec<B256>>(),
+        Some(&vec![*good.hash()])
+    );
+}

@@ -3,13 +3,13 @@
 //! read side of the [`TxPool`] trait on top of them.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use actix::Recipient;
 use alloy_consensus::Transaction;
 use alloy_primitives::{Address, B256};
 
-use super::{NewTxs, PoolTx};
+use super::{AdmissionHook, NewTxs, PoolTx};
 
 /// Transactions by hash, remembering insertion order for `pending_hashes`.
 #[derive(Default)]
@@ -100,6 +100,8 @@ impl TxIndex {
 pub(super) struct SharedIndex {
     index: RwLock<TxIndex>,
     subscribers: Mutex<Vec<Recipient<NewTxs>>>,
+    /// Runs on the admitting thread before each event is sent (set once).
+    hook: OnceLock<Arc<dyn AdmissionHook>>,
 }
 
 impl SharedIndex {
@@ -118,12 +120,19 @@ impl SharedIndex {
             .push(subscriber);
     }
 
+    /// Installs `hook`; `false` if one was installed already (it stays).
+    pub(super) fn set_hook(&self, hook: Arc<dyn AdmissionHook>) -> bool {
+        self.hook.set(hook).is_ok()
+    }
+
     /// Sends one [`NewTxs`] with `txs` to every subscriber (nothing if empty).
     pub(super) fn publish(&self, txs: Vec<Arc<PoolTx>>) {
         if txs.is_empty() {
             return;
         }
-        let event = NewTxs { txs: txs.into() };
+        let txs: Arc<[Arc<PoolTx>]> = txs.into();
+        let note = self.hook.get().and_then(|hook| hook.admitted(&txs));
+        let event = NewTxs { txs, note };
         for subscriber in self
             .subscribers
             .lock()

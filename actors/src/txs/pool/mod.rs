@@ -110,7 +110,31 @@ impl PoolTx {
 pub struct NewTxs {
     /// The new transactions.
     pub txs: Arc<[Arc<PoolTx>]>,
+    /// What the pool's [`AdmissionHook`] made of them on the admitting thread, if the pool
+    /// has one.
+    pub note: Option<AdmissionNote>,
 }
+
+impl NewTxs {
+    /// The event for `txs`, without a hook's note.
+    pub fn new(txs: Arc<[Arc<PoolTx>]>) -> Self {
+        Self { txs, note: None }
+    }
+}
+
+/// Called on the thread that admitted txs (a verifier, an RPC worker), before [`NewTxs`]
+/// leaves for the subscribers: the feed decides and writes its `validated` arrivals there
+/// instead of one thread hand-off later (`crate::feed::lane`).
+pub trait AdmissionHook: Send + Sync + std::fmt::Debug {
+    /// Handles the admission of `txs` (in insertion order); the note goes out with the
+    /// event.
+    fn admitted(&self, txs: &[Arc<PoolTx>]) -> Option<AdmissionNote>;
+}
+
+/// What an [`AdmissionHook`] made of an admission, for the subscriber that installed it
+/// (opaque here: the hook's type belongs to the layer above).
+#[derive(Clone, Debug)]
+pub struct AdmissionNote(pub Arc<dyn std::any::Any + Send + Sync>);
 
 /// The pool as the networking actors see it. Lookups are synchronous (a shared read view),
 /// so a peer actor can resolve hashes to bodies at send time without waiting on another

@@ -171,6 +171,12 @@ impl ValidatingTxPool {
         self.limits
     }
 
+    /// Runs `hook` on the admitting thread before each [`super::NewTxs`] is sent; `false` if
+    /// a hook was installed already (the first stays).
+    pub fn set_admission_hook(&self, hook: Arc<dyn super::AdmissionHook>) -> bool {
+        self.shared.set_hook(hook)
+    }
+
     /// Validates and adds `txs` (from `origin`, if a peer sent them); emits one [`super::NewTxs`]
     /// with the accepted ones. Returns each tx's outcome in order. Rejections from a peer
     /// are counted per reason ([`Self::rejections`]); the peer is not disconnected (the
