@@ -8,9 +8,9 @@
 //! observer still gets the report (with what was recorded) for the trace file, embedders'
 //! events and the later tiers.
 //!
-//! The pool's lane, [`AdmissionLane`], does the same for `validated` arrivals on the thread
-//! that pooled the txs (a verifier, an RPC worker), as the pool's
-//! [`AdmissionHook`]: before, they crossed to the feeds' arbiter first.
+//! As the pool's [`AdmissionHook`], the lane does the same for `validated` arrivals on the
+//! thread that pooled the txs (a verifier, an RPC worker): before, they crossed to the
+//! feeds' arbiter first.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
@@ -39,7 +39,7 @@ pub(crate) struct LaneRecord {
     pub offered: bool,
 }
 
-/// The peers' hook (see the module doc).
+/// The peers' hook and the pool's (see the module doc).
 #[derive(Debug)]
 pub struct ArrivalLane {
     table: Arc<SightingTable>,
@@ -97,31 +97,8 @@ pub(crate) struct AdmissionRecord {
     pub offered: bool,
 }
 
-/// The pool's hook (see the module doc).
-#[derive(Debug)]
-pub struct AdmissionLane {
-    table: Arc<SightingTable>,
-    demand: ArrivalDemand,
-    outlet: Arc<ArrivalOutlet>,
-}
-
-impl AdmissionLane {
-    /// A lane deciding `validated` arrivals in `table` while `demand` says anyone wants
-    /// them, and offering them through `outlet`.
-    pub fn new(
-        table: Arc<SightingTable>,
-        demand: ArrivalDemand,
-        outlet: Arc<ArrivalOutlet>,
-    ) -> Self {
-        Self {
-            table,
-            demand,
-            outlet,
-        }
-    }
-}
-
-impl AdmissionHook for AdmissionLane {
+/// The pool's hook: the same lane, on the admitting thread.
+impl AdmissionHook for ArrivalLane {
     fn admitted(&self, txs: &[Arc<PoolTx>]) -> Option<AdmissionNote> {
         if !self.demand.any() {
             return None;

@@ -245,20 +245,6 @@ async fn the_observer_leaves_arrivals_the_lane_offered_to_it_and_tells_embedders
         .await
         .expect("alive");
     let events = Arc::new(std::sync::Mutex::new(Vec::new()));
-    struct Embedder(Arc<std::sync::Mutex<Vec<NodeEvent>>>);
-    impl Actor for Embedder {
-        type Context = Context<Self>;
-    }
-    impl Handler<NodeEvent> for Embedder {
-        type Result = ();
-        fn handle(&mut self, msg: NodeEvent, _ctx: &mut Self::Context) {
-            self.0.lock().expect("lock").push(msg);
-        }
-    }
-    impl Handler<Flush> for Embedder {
-        type Result = ();
-        fn handle(&mut self, _msg: Flush, _ctx: &mut Self::Context) {}
-    }
     let embedder = Embedder(events.clone()).start();
     observer
         .send(SubscribeEvents(embedder.clone().recipient()))
@@ -473,7 +459,7 @@ fn an_introduced_peer_is_known_behind_its_tag_for_later_tiers() {
 struct AdmissionRig {
     observer: Addr<crate::feed::observe::PropagationObserver>,
     seen: ArrivalLane,
-    admission: AdmissionLane,
+    admission: ArrivalLane,
     queue: NotificationQueue,
     to_hub: Arc<std::sync::Mutex<usize>>,
     hub: Addr<Hub>,
@@ -513,10 +499,7 @@ async fn admission_rig() -> AdmissionRig {
         counters: Arc::default(),
         filter: validated,
     }]);
-    let (seen, admission) = (
-        observer.lane(outlet.clone()),
-        observer.admission_lane(outlet),
-    );
+    let (seen, admission) = (observer.lane(outlet.clone()), observer.lane(outlet));
     let observer = observer.start();
     let to_hub = Arc::new(std::sync::Mutex::new(0));
     let hub = Hub(to_hub.clone()).start();
@@ -623,7 +606,7 @@ async fn a_validated_arrival_never_overtakes_a_seen_one_waiting_at_the_hub() {
         filter: ArrivalFilter::ALL,
     }]);
     let seen = ArrivalLane::new(table.clone(), demand.clone(), outlet.clone());
-    let admission = AdmissionLane::new(table, demand, outlet.clone());
+    let admission = ArrivalLane::new(table, demand, outlet.clone());
     let (first, second) = (
         Arc::new(crate::testing::tx(crate::testing::sender(1), 0, 0)),
         Arc::new(crate::testing::tx(crate::testing::sender(2), 0, 0)),

@@ -17,7 +17,7 @@ use alloy_primitives::B256;
 
 use super::arrivals::{ArrivalDemand, ArrivalTier, PeerCard, TxArrival, TxArrivals, Verdict};
 use super::events::{NodeEvent, SubscribeEvents, Subscribers};
-use super::lane::{AdmissionLane, AdmissionRecord, ArrivalLane, ArrivalOutlet, LaneRecord};
+use super::lane::{AdmissionRecord, ArrivalLane, ArrivalOutlet, LaneRecord};
 use super::sightings::{Recorded, SightingTable};
 pub use super::sightings::{MAX_PEER_CARDS, MAX_SIGHTINGS_PER_HASH, SEEN_WINDOW, SPREAD_WINDOW};
 use crate::blocks::follow::BlockIncluded;
@@ -93,17 +93,12 @@ impl PropagationObserver {
         self.demand.clone()
     }
 
-    /// The peers' hook ([`SeenRoute::hook`]): records into this observer's table and
-    /// offers `seen` arrivals through `outlet` (the hub's).
+    /// The peers' hook ([`SeenRoute::hook`]) and the pool's
+    /// ([`crate::txs::pool::ValidatingTxPool::set_admission_hook`]): records into this
+    /// observer's table and offers `seen` and accepted `validated` arrivals through
+    /// `outlet` (the hub's).
     pub fn lane(&self, outlet: Arc<ArrivalOutlet>) -> ArrivalLane {
         ArrivalLane::new(self.table.clone(), self.demand.clone(), outlet)
-    }
-
-    /// The pool's hook ([`crate::txs::pool::ValidatingTxPool::set_admission_hook`]):
-    /// decides `validated` arrivals on the admitting thread and offers them through
-    /// `outlet` (the hub's).
-    pub fn admission_lane(&self, outlet: Arc<ArrivalOutlet>) -> AdmissionLane {
-        AdmissionLane::new(self.table.clone(), self.demand.clone(), outlet)
     }
 
     /// Whether anything needs [`Seen`] reports (a trace or a subscriber).

@@ -271,9 +271,10 @@ impl Core {
         let arrival_demand = observer.arrival_demand();
         // `seen` arrivals are decided and offered on the decoding peer's thread.
         let outlet = Arc::new(crate::feed::lane::ArrivalOutlet::default());
-        let hook: Arc<dyn crate::peer::SeenHook> = Arc::new(observer.lane(outlet.clone()));
-        // `validated` arrivals, on the thread that pooled the txs (a verifier, mostly).
-        pool.set_admission_hook(Arc::new(observer.admission_lane(outlet.clone())));
+        let lane = Arc::new(observer.lane(outlet.clone()));
+        let hook: Arc<dyn crate::peer::SeenHook> = lane.clone();
+        // Accepted txs' `validated` arrivals, on the thread that pooled them (a verifier).
+        pool.set_admission_hook(lane);
         // The feeds (the observer here, the subscription hub later) share a thread of
         // their own: arrivals and notifications never wait behind the coordinating thread.
         let feed_arbiter = Arbiter::new().handle();
