@@ -224,32 +224,11 @@ impl Handler<LaneArrivals> for Hub {
 
 #[actix_rt::test]
 async fn the_observer_leaves_arrivals_the_lane_offered_to_it_and_tells_embedders() {
-    use crate::feed::events::{NodeEvent, SubscribeEvents};
-    use crate::feed::observe::{ConnectArrivals, PropagationObserver};
-    let observer = PropagationObserver::new(None);
-    observer.arrival_demand().set(1);
-    let outlet = Arc::new(ArrivalOutlet::default());
-    let (sink, mut queue) = notification_buffer(8);
-    outlet.set(vec![OutletEntry {
-        id: "0x01".into(),
-        sink,
-        counters: Arc::default(),
-        filter: ArrivalFilter::ALL,
-    }]);
-    let lane = observer.lane(outlet);
-    let observer = observer.start();
-    let to_hub = Arc::new(std::sync::Mutex::new(0));
-    let hub = Hub(to_hub.clone()).start();
-    observer
-        .send(ConnectArrivals(hub.clone().recipient()))
-        .await
-        .expect("alive");
-    let events = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let embedder = Embedder(events.clone()).start();
-    observer
-        .send(SubscribeEvents(embedder.clone().recipient()))
-        .await
-        .expect("alive");
+    use crate::feed::events::NodeEvent;
+    let rig = observer_rig(ArrivalFilter::ALL).await;
+    let (lane, observer, mut queue, hub, to_hub) =
+        (rig.seen, rig.observer, rig.queue, rig.hub, rig.to_hub);
+    let (events, embedder) = (rig.events, rig.embedder);
     // Through the lane: recorded and offered there; the observer must not send it again.
     let mut laned = report(
         PeerId::repeat_byte(1),
@@ -455,8 +434,9 @@ fn an_introduced_peer_is_known_behind_its_tag_for_later_tiers() {
     );
 }
 
-/// A validated-only subscriber that wants txs, an observer with an embedder, and both lanes.
-struct AdmissionRig {
+/// One subscriber, an observer with an embedder and a hub, and the lane as the peers' and
+/// as the pool's hook.
+struct ObserverRig {
     observer: Addr<crate::feed::observe::PropagationObserver>,
     seen: ArrivalLane,
     admission: ArrivalLane,
@@ -482,22 +462,18 @@ impl Handler<Flush> for Embedder {
     fn handle(&mut self, _msg: Flush, _ctx: &mut Self::Context) {}
 }
 
-async fn admission_rig() -> AdmissionRig {
+async fn observer_rig(filter: ArrivalFilter) -> ObserverRig {
     use crate::feed::events::SubscribeEvents;
     use crate::feed::observe::{ConnectArrivals, PropagationObserver};
     let observer = PropagationObserver::new(None);
     observer.arrival_demand().set(1);
     let outlet = Arc::new(ArrivalOutlet::default());
     let (sink, queue) = notification_buffer(8);
-    let validated = ArrivalFilter {
-        tiers: ArrivalTier::Validated.bit(),
-        full: true,
-    };
     outlet.set(vec![OutletEntry {
         id: "0x01".into(),
         sink,
         counters: Arc::default(),
-        filter: validated,
+        filter,
     }]);
     let (seen, admission) = (observer.lane(outlet.clone()), observer.lane(outlet));
     let observer = observer.start();
@@ -513,7 +489,7 @@ async fn admission_rig() -> AdmissionRig {
         .send(SubscribeEvents(embedder.clone().recipient()))
         .await
         .expect("alive");
-    AdmissionRig {
+    ObserverRig {
         observer,
         seen,
         admission,
@@ -529,7 +505,12 @@ async fn admission_rig() -> AdmissionRig {
 async fn a_pooled_tx_is_offered_validated_with_its_tx_on_the_admitting_thread_once() {
     use crate::feed::events::NodeEvent;
     use crate::txs::pool::{AdmissionHook, NewTxs};
-    let mut rig = admission_rig().await;
+    // A subscriber of `validated` alone, with txs.
+    let validated = ArrivalFilter {
+        tiers: ArrivalTier::Validated.bit(),
+        full: true,
+    };
+    let mut rig = observer_rig(validated).await;
     let (laned, plain) = (
         Arc::new(crate::testing::tx(crate::testing::sender(1), 0, 0)),
         Arc::new(crate::testing::tx(crate::testing::sender(2), 0, 0)),
