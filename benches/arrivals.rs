@@ -212,6 +212,18 @@ async fn peer(
     }
 }
 
+/// CPU seconds used between two [`thread_ticks`] readings of one process, all threads.
+fn ticks_between(
+    before: &std::collections::HashMap<String, u64>,
+    after: &std::collections::HashMap<String, u64>,
+) -> f64 {
+    let used: u64 = after
+        .iter()
+        .map(|(k, v)| v.saturating_sub(*before.get(k).unwrap_or(&0)))
+        .sum();
+    used as f64 / 100.0
+}
+
 fn row(name: &str, mut values: Vec<Duration>) -> String {
     values.sort();
     if values.is_empty() {
@@ -293,6 +305,7 @@ fn main() {
         }
         let sent: Arc<Mutex<HashMap<B256, (Instant, u64)>>> = Arc::default();
         let before = thread_ticks(pid);
+        let load_before = thread_ticks(std::process::id());
         let start = tokio::time::Instant::now() + Duration::from_millis(200);
         let tasks: Vec<_> = conns
             .into_iter()
@@ -306,8 +319,10 @@ fn main() {
         // Let the last notifications arrive.
         tokio::time::sleep(Duration::from_secs(2)).await;
         let cpu = shares(&before, &thread_ticks(pid));
-        (sent, elapsed, cpu)
+        let load = ticks_between(&load_before, &thread_ticks(std::process::id()));
+        (sent, elapsed, (cpu, load))
     });
+    let (cpu, load) = cpu;
     let _ = child.kill();
     let _ = child.wait();
     let heard = heard.lock().unwrap();
@@ -331,7 +346,8 @@ fn main() {
         }
     }
     println!(
-        "{peers} peers ({}), {} txs sent in {:.2} s ({:.0} tx/s; target {rate}); node CPU: {cpu}",
+        "{peers} peers ({}), {} txs sent in {:.2} s ({:.0} tx/s; target {rate}); node CPU: {cpu}; \
+         this process (the peers and the client): {load:.2} s CPU",
         if decrypting() {
             "decrypting"
         } else {
