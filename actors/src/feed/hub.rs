@@ -18,7 +18,7 @@ use alloy_consensus::Sealed;
 use tokio::sync::mpsc;
 
 use super::arrivals::{ArrivalDemand, ArrivalFilter, ArrivalTier, TxArrivals};
-use super::lane::{ArrivalOutlet, LaneArrivals, OutletEntry, SubscriberCounters, SubscriberGone};
+use super::lane::{ArrivalOutlet, OutletEntry, SubscriberCounters, SubscriberGone};
 use super::shapes::pending_tx;
 use crate::blocks::follow::NewHeads;
 use crate::txs::pool::NewTxs;
@@ -325,7 +325,7 @@ pub struct SubscriptionHub {
     metrics: Arc<SubscriptionMetrics>,
     /// Told how many `txArrivals` subscriptions exist (the observer's switch).
     demand: Option<ArrivalDemand>,
-    /// The `seen`-tier subscribers, for the peers' lane.
+    /// The `txArrivals` subscribers, for the lanes (peers', pool's).
     outlet: Arc<ArrivalOutlet>,
 }
 
@@ -347,7 +347,7 @@ impl SubscriptionHub {
         }
     }
 
-    /// Keeps `outlet` told of the `seen`-tier subscribers (the peers' lane offers to
+    /// Keeps `outlet` told of the `txArrivals` subscribers (the lanes offer to
     /// them), sharing its counters.
     #[must_use]
     pub fn with_outlet(mut self, outlet: Arc<ArrivalOutlet>) -> Self {
@@ -363,8 +363,8 @@ impl SubscriptionHub {
         self
     }
 
-    /// Tells the observer how many `txArrivals` subscriptions exist, and the outlet which
-    /// want `seen` (after any change).
+    /// Tells the observer how many `txArrivals` subscriptions exist, and the outlet each
+    /// one with its filter (after any change).
     fn update_demand(&self) {
         self.outlet.set(
             self.subscribers
@@ -654,30 +654,13 @@ impl Handler<TxArrivals> for SubscriptionHub {
     type Result = ();
 
     fn handle(&mut self, msg: TxArrivals, _ctx: &mut Context<Self>) {
-        self.offer_arrivals(&msg.0);
-    }
-}
-
-/// What a lane could not write itself: offered as any other arrivals.
-impl Handler<LaneArrivals> for SubscriptionHub {
-    type Result = ();
-
-    fn handle(&mut self, msg: LaneArrivals, _ctx: &mut Context<Self>) {
-        self.offer_arrivals(&msg.0);
-        self.outlet.handed_over();
-    }
-}
-
-impl SubscriptionHub {
-    /// Offers each of `arrivals` to every `txArrivals` subscriber whose filter takes its
-    /// tier (see [`TxArrivals`]'s handler).
-    fn offer_arrivals(&mut self, arrivals: &[Arc<super::arrivals::TxArrival>]) {
         let filters: Vec<ArrivalFilter> = self
             .subscribers
             .values()
             .filter_map(|s| s.arrivals)
             .collect();
-        let rendered: Vec<RenderedArrival> = arrivals
+        let rendered: Vec<RenderedArrival> = msg
+            .0
             .iter()
             .filter(|a| filters.iter().any(|f| f.passes(a.tier)))
             .map(|arrival| {

@@ -12,13 +12,14 @@
 //! thread that pooled the txs (a verifier, an RPC worker): before, they crossed to the
 //! feeds' arbiter first.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 
 use actix::prelude::*;
+use alloy_primitives::B256;
 
 use super::arrivals::PeerCard;
-use super::arrivals::{ArrivalDemand, ArrivalFilter, ArrivalTier, TxArrival};
+use super::arrivals::{ArrivalDemand, ArrivalFilter, ArrivalTier, TxArrival, TxArrivals};
 use super::events::Direction;
 use super::hub::{
     Notification, NotificationSink, Offer, SubscriptionKind, SubscriptionMetrics, DROP_LOG_EVERY,
@@ -70,7 +71,19 @@ impl SeenHook for ArrivalLane {
             .iter()
             .filter_map(|r| r.as_ref()?.seen.clone())
             .collect();
-        let offered = self.demand.wanted() && self.outlet.deliver(ArrivalTier::Seen, arrivals);
+        let hashes: Vec<B256> = arrivals.iter().map(|a| a.hash).collect();
+        let outcome = match self.demand.wanted() {
+            true => self.outlet.deliver(arrivals),
+            false => Offered::Not,
+        };
+        // Written (not waiting at the hub): the pool's lane may now write their
+        // `validated` arrivals itself.
+        self.table.lane_done(
+            hashes.iter(),
+            ArrivalTier::Seen,
+            outcome == Offered::Written,
+        );
+        let offered = outcome != Offered::Not;
         Some(SeenNote(Arc::new(LaneRecord { recorded, offered })))
     }
 
@@ -91,34 +104,49 @@ impl SeenHook for ArrivalLane {
 /// What the pool's lane made of one admission, handed to the observer with the pool's event.
 #[derive(Debug)]
 pub(crate) struct AdmissionRecord {
-    /// The `validated` arrivals built, in order (the observer gives them to embedders).
+    /// The `validated` arrivals built and written here, in order (the observer gives them
+    /// to embedders and builds the others).
     pub arrivals: Vec<Arc<TxArrival>>,
-    /// Whether they went to subscribers already, written here or handed to the hub.
-    pub offered: bool,
 }
 
-/// The pool's hook: the same lane, on the admitting thread.
+/// Raw bytes of an admitted batch's txs above which the pool's lane leaves its arrivals to
+/// the hub: a lane writes a batch into a subscriber's buffer whole or not at all, and
+/// `fullTx` JSON is about twice the raw bytes, so 512 KiB keeps a batch well inside the 8 MiB
+/// a subscriber may have waiting ([`super::hub::SUBSCRIBER_BYTES`]), where the hub would
+/// offer its arrivals one by one. Ours; a batch is at most 64 txs (`INGEST_BATCH`).
+pub const MAX_LANE_BATCH_BYTES: usize = 512 * 1024;
+
+/// The pool's hook: the same lane, on the admitting thread. It writes an accepted tx's
+/// `validated` arrival itself only where nothing can overtake or be overtaken: the tx's
+/// `seen` was written by a lane (not waiting at the hub), the subscribers take it now, and
+/// the batch is small; else the observer sends it through the hub as before.
 impl AdmissionHook for ArrivalLane {
     fn admitted(&self, txs: &[Arc<PoolTx>]) -> Option<AdmissionNote> {
-        if !self.demand.any() {
+        if !self.demand.wanted() {
             return None;
         }
-        let arrivals = self.table.admit(txs);
-        let offered = self.demand.wanted()
-            && self
-                .outlet
-                .deliver(ArrivalTier::Validated, arrivals.clone());
-        Some(AdmissionNote(Arc::new(AdmissionRecord {
-            arrivals,
-            offered,
-        })))
+        let bytes = txs
+            .iter()
+            .fold(0usize, |sum, tx| sum.saturating_add(tx.size));
+        if bytes > MAX_LANE_BATCH_BYTES {
+            return None;
+        }
+        let entries = self.outlet.writable(ArrivalTier::Validated)?;
+        let arrivals = self.table.admit(txs, true);
+        self.outlet.offer_to(&entries, &arrivals);
+        self.table.lane_done(
+            arrivals.iter().map(|a| &a.hash),
+            ArrivalTier::Validated,
+            true,
+        );
+        Some(AdmissionNote(Arc::new(AdmissionRecord { arrivals })))
     }
 }
 
-/// `seen` subscribers the lane writes to itself at most; past it the hub does (as it does
-/// for the other tiers), so a peer thread pays for a handful of feed consumers per tx, not
-/// for up to the hub's 2,048 subscriptions (ours: the consumers of one node's feed are a
-/// few processes; each costs the peer thread a write of its own).
+/// Subscribers of a tier a lane writes to itself at most; past it the hub does, so a peer
+/// or verifier thread pays for a handful of feed consumers per tx, not for up to the hub's
+/// 2,048 subscriptions (ours: the consumers of one node's feed are a few processes; each
+/// costs the lane's thread a write of its own).
 pub const MAX_LANE_SUBSCRIBERS: usize = 8;
 
 /// Per-subscriber counters the hub and the lane share.
@@ -190,11 +218,16 @@ pub struct SubscriberGone {
     pub full: bool,
 }
 
-/// Command: offer arrivals a lane did not write itself (to the hub; see
-/// [`ArrivalOutlet::deliver`]).
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub struct LaneArrivals(pub Vec<Arc<TxArrival>>);
+/// What became of arrivals the peers' lane offered ([`ArrivalOutlet::deliver`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Offered {
+    /// Written into every subscriber's buffer here (or no subscriber takes the tier).
+    Written,
+    /// Handed to the hub (or dropped and counted at its full mailbox).
+    Handed,
+    /// Neither: no hub connected.
+    Not,
+}
 
 /// The `txArrivals` subscribers by tier, kept by the hub, offered to by the lanes.
 #[derive(Debug, Default)]
@@ -203,59 +236,43 @@ pub struct ArrivalOutlet {
     seen: RwLock<Arc<[OutletEntry]>>,
     /// Those that want `validated`.
     validated: RwLock<Arc<[OutletEntry]>>,
-    /// [`LaneArrivals`] handed to the hub and not yet offered by it. While there are any, the
-    /// `validated` lane hands its arrivals to the hub too (behind them in its mailbox): a
-    /// tx's `seen` arrival that waits there is never overtaken by its `validated` one.
-    in_hub: AtomicUsize,
     /// The hub's counters (delivered, dropped).
     pub(crate) metrics: Arc<SubscriptionMetrics>,
     /// Where gone subscribers are reported (the hub, once started).
     gone: OnceLock<Recipient<SubscriberGone>>,
-    /// Where arrivals go that the lanes do not write themselves (the hub, once started).
-    hub: OnceLock<Recipient<LaneArrivals>>,
+    /// Where `seen` arrivals go that the lane does not write itself (the hub, once started).
+    hub: OnceLock<Recipient<TxArrivals>>,
 }
 
 impl ArrivalOutlet {
-    /// Reports gone subscribers to the hub, and hands it the arrivals the lanes do not
-    /// write themselves.
-    pub fn connect(&self, gone: Recipient<SubscriberGone>, hub: Recipient<LaneArrivals>) {
+    /// Reports gone subscribers to the hub, and hands it the `seen` arrivals the lane does
+    /// not write itself.
+    pub fn connect(&self, gone: Recipient<SubscriberGone>, hub: Recipient<TxArrivals>) {
         let _ = self.gone.set(gone);
         let _ = self.hub.set(hub);
     }
 
-    /// Gets `arrivals` (of one `tier`, of one report or admission) to the subscribers:
-    /// written here when the lane may ([`Self::takers`]), else handed to the hub (dropped and
-    /// counted if its mailbox is full). `false` if neither could be done (no hub connected).
-    pub(crate) fn deliver(&self, tier: ArrivalTier, arrivals: Vec<Arc<TxArrival>>) -> bool {
-        let entries = match tier {
-            ArrivalTier::Seen => read(&self.seen),
-            _ => read(&self.validated),
-        };
+    /// Gets `seen` `arrivals` (of one report) to the subscribers: written here when the
+    /// lane may ([`Self::writable`]), else handed to the hub (dropped and counted if its
+    /// mailbox is full).
+    pub(crate) fn deliver(&self, arrivals: Vec<Arc<TxArrival>>) -> Offered {
+        let entries = read(&self.seen);
         if arrivals.is_empty() || entries.is_empty() {
-            // Nobody takes this tier: the hub would offer them to no one.
-            return true;
+            // Nobody takes `seen`: the hub would offer them to no one.
+            return Offered::Written;
         }
-        if self.may_write(tier, &entries) {
+        if may_write(&entries) {
             self.offer_to(&entries, &arrivals);
-            return true;
+            return Offered::Written;
         }
         let Some(hub) = self.hub.get() else {
-            return false;
+            return Offered::Not;
         };
         let count = arrivals.len() as u64;
-        self.in_hub.fetch_add(1, Ordering::SeqCst);
-        if hub.try_send(LaneArrivals(arrivals)).is_err() {
-            self.in_hub.fetch_sub(1, Ordering::SeqCst);
+        if hub.try_send(TxArrivals(arrivals)).is_err() {
             self.metrics.dropped.fetch_add(count, Ordering::Relaxed);
         }
-        true
-    }
-
-    /// The hub offered one [`LaneArrivals`].
-    pub(crate) fn handed_over(&self) {
-        let _ = self
-            .in_hub
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+        Offered::Handed
     }
 
     /// Replaces the subscribers (the hub, after any change): every `txArrivals`
@@ -273,14 +290,14 @@ impl ArrivalOutlet {
         *write(&self.validated) = validated;
     }
 
-    /// Whether a lane should write to `entries` (the subscribers of `tier`) itself: at most
-    /// [`MAX_LANE_SUBSCRIBERS`], none with a backlog (a client that is behind gets the
-    /// rest through the hub, so the lanes never add to a backlog or wait on it), and for
-    /// `validated` nothing of the lanes' still in the hub's mailbox.
-    fn may_write(&self, tier: ArrivalTier, entries: &[OutletEntry]) -> bool {
-        let idle = entries.iter().all(|e| e.sink.write_backlog() == 0);
-        let behind_nothing = tier == ArrivalTier::Seen || self.in_hub.load(Ordering::SeqCst) == 0;
-        entries.len() <= MAX_LANE_SUBSCRIBERS && idle && behind_nothing
+    /// The subscribers of `tier` (`seen` or `validated`), if a lane should write to them
+    /// itself now (see [`may_write`]); `None` also if there are none.
+    pub(crate) fn writable(&self, tier: ArrivalTier) -> Option<Arc<[OutletEntry]>> {
+        let entries = match tier {
+            ArrivalTier::Seen => read(&self.seen),
+            _ => read(&self.validated),
+        };
+        (!entries.is_empty() && may_write(&entries)).then_some(entries)
     }
 
     /// Renders each of `arrivals` once (and once more with its tx if a subscriber wants
@@ -318,6 +335,13 @@ impl ArrivalOutlet {
             }
         }
     }
+}
+
+/// Whether a lane should write to `entries` itself: at most [`MAX_LANE_SUBSCRIBERS`], none
+/// with a backlog (a client that is behind gets the rest through the hub, so the lanes never
+/// add to a backlog or wait on it).
+fn may_write(entries: &[OutletEntry]) -> bool {
+    entries.len() <= MAX_LANE_SUBSCRIBERS && entries.iter().all(|e| e.sink.write_backlog() == 0)
 }
 
 /// An arrival's JSON without its tx and with it (each only if wanted).

@@ -215,12 +215,6 @@ impl Handler<TxArrivals> for Hub {
         *self.0.lock().expect("lock") += msg.0.len();
     }
 }
-impl Handler<LaneArrivals> for Hub {
-    type Result = ();
-    fn handle(&mut self, msg: LaneArrivals, _ctx: &mut Self::Context) {
-        *self.0.lock().expect("lock") += msg.0.len();
-    }
-}
 
 #[actix_rt::test]
 async fn the_observer_leaves_arrivals_the_lane_offered_to_it_and_tells_embedders() {
@@ -526,7 +520,6 @@ async fn a_pooled_tx_is_offered_validated_with_its_tx_on_the_admitting_thread_on
     let note = rig.admission.admitted(std::slice::from_ref(&laned));
     let record = note.clone().expect("a note");
     let record = record.0.downcast_ref::<AdmissionRecord>().expect("record");
-    assert!(record.offered);
     assert_eq!(record.arrivals.len(), 1);
     let arrival = next(&mut rig.queue).await;
     assert_eq!(arrival["tier"], "validated");
@@ -568,7 +561,7 @@ async fn a_pooled_tx_is_offered_validated_with_its_tx_on_the_admitting_thread_on
 }
 
 #[actix_rt::test]
-async fn a_validated_arrival_never_overtakes_a_seen_one_waiting_at_the_hub() {
+async fn a_validated_arrival_is_written_by_the_pools_lane_only_after_its_seen_was() {
     let demand = ArrivalDemand::default();
     demand.set(1);
     let table: Arc<SightingTable> = Arc::default();
@@ -586,8 +579,7 @@ async fn a_validated_arrival_never_overtakes_a_seen_one_waiting_at_the_hub() {
         counters: Arc::default(),
         filter: ArrivalFilter::ALL,
     }]);
-    let seen = ArrivalLane::new(table.clone(), demand.clone(), outlet.clone());
-    let admission = ArrivalLane::new(table, demand, outlet.clone());
+    let lane = ArrivalLane::new(table.clone(), demand, outlet.clone());
     let (first, second) = (
         Arc::new(crate::testing::tx(crate::testing::sender(1), 0, 0)),
         Arc::new(crate::testing::tx(crate::testing::sender(2), 0, 0)),
@@ -596,7 +588,7 @@ async fn a_validated_arrival_never_overtakes_a_seen_one_waiting_at_the_hub() {
     writer
         .backlog
         .store(1, std::sync::atomic::Ordering::Relaxed);
-    seen.record(&report(
+    lane.record(&report(
         PeerId::repeat_byte(1),
         Delivery::Full,
         &[first.hash],
@@ -604,7 +596,7 @@ async fn a_validated_arrival_never_overtakes_a_seen_one_waiting_at_the_hub() {
     writer
         .backlog
         .store(0, std::sync::atomic::Ordering::Relaxed);
-    seen.record(&report(
+    lane.record(&report(
         PeerId::repeat_byte(1),
         Delivery::Full,
         &[second.hash],
@@ -614,21 +606,55 @@ async fn a_validated_arrival_never_overtakes_a_seen_one_waiting_at_the_hub() {
         1,
         "second's seen"
     );
-    // Caught up, but `first`'s `seen` may still wait in the hub's mailbox: its
-    // `validated` follows it there.
-    admission.admitted(std::slice::from_ref(&first));
-    assert_eq!(writer.written.lock().expect("lock").len(), 1);
     hub.send(Flush).await.expect("alive");
-    assert_eq!(
-        *to_hub.lock().expect("lock"),
-        2,
-        "first's seen, then validated"
-    );
-    // The hub offered both (as the real hub reports): written here again.
-    outlet.handed_over();
-    outlet.handed_over();
-    admission.admitted(std::slice::from_ref(&second));
+    assert_eq!(*to_hub.lock().expect("lock"), 1, "first's seen");
+    // Caught up, but `first`'s `seen` went the hub's way: its `validated` is left to the
+    // observer, which sends it the same way, behind it.
+    let laned = |tx: &Arc<crate::txs::pool::PoolTx>| {
+        crate::txs::pool::AdmissionHook::admitted(&lane, std::slice::from_ref(tx))
+            .expect("a note")
+            .0
+            .downcast_ref::<AdmissionRecord>()
+            .expect("record")
+            .arrivals
+            .len()
+    };
+    assert_eq!(laned(&first), 0);
+    assert_eq!(writer.written.lock().expect("lock").len(), 1);
+    assert_eq!(table.admit(std::slice::from_ref(&first), false).len(), 1);
+    // `second`'s `seen` was written here: its `validated` is written here too.
+    assert_eq!(laned(&second), 1);
     let written = writer.written.lock().expect("lock").clone();
     assert_eq!(written.len(), 2);
     assert!(written[1].contains("\"validated\""), "{}", written[1]);
+}
+
+#[actix_rt::test]
+async fn a_batch_too_big_to_write_whole_is_left_to_the_hub() {
+    use crate::txs::pool::{AdmissionHook, NewTxs};
+    let validated = ArrivalFilter {
+        tiers: ArrivalTier::Validated.bit(),
+        full: true,
+    };
+    let mut rig = observer_rig(validated).await;
+    let big = Arc::new(crate::testing::tx(
+        crate::testing::sender(1),
+        0,
+        MAX_LANE_BATCH_BYTES,
+    ));
+    let mut delivered = report(PeerId::repeat_byte(1), Delivery::Full, &[big.hash]);
+    delivered.note = rig.seen.record(&delivered);
+    rig.observer.send(delivered).await.expect("alive");
+    assert!(rig.admission.admitted(std::slice::from_ref(&big)).is_none());
+    no_more(&mut rig.queue);
+    rig.observer
+        .send(NewTxs::new(vec![big].into()))
+        .await
+        .expect("alive");
+    rig.hub.send(Flush).await.expect("alive");
+    assert_eq!(
+        *rig.to_hub.lock().expect("lock"),
+        1,
+        "offered one by one there"
+    );
 }

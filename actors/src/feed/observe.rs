@@ -243,7 +243,7 @@ impl PropagationObserver {
     }
 
     /// Hands `arrivals` to embedders and, for `txArrivals` subscriptions, to the hub
-    /// (unless `offered`: the peer's lane offered these `seen` arrivals already).
+    /// (unless `offered`: a lane offered them already).
     fn emit(&mut self, arrivals: Vec<Arc<TxArrival>>, offered: bool) {
         if arrivals.is_empty() {
             return;
@@ -263,23 +263,31 @@ impl PropagationObserver {
     /// [`SPREAD_WINDOW`] before `now`.
     fn settle(&mut self, now: SystemTime) {
         let mut arrivals = Vec::new();
+        let mut later = Vec::new();
         let wanted = self.wants_arrivals();
         for hash in self.table.due(now) {
-            let delivered = self
-                .table
-                .shard(&hash)
-                .peek(&hash)
-                .is_some_and(|s| s.first_delivered.is_some());
-            if delivered && wanted {
+            let (delivered, writing) =
+                self.table
+                    .shard(&hash)
+                    .peek(&hash)
+                    .map_or((false, None), |s| {
+                        let writing = (s.lane_writing != 0).then_some(s.first_seen);
+                        (s.first_delivered.is_some(), writing)
+                    });
+            if let Some(first_seen) = writing {
+                // A lane is writing an earlier tier of it: `settled` must not overtake.
+                later.push((first_seen, hash));
+            } else if delivered && wanted {
                 arrivals.extend(self.arrival(hash, ArrivalTier::Settled, None));
             }
         }
+        self.table.settle_later(later);
         self.emit(arrivals, false);
     }
 }
 
-/// Pool admissions: each sighted tx's `validated` arrival (decided by the admitting
-/// thread's lane when the pool has one, else here), and the first time a tx a peer sent or
+/// Pool admissions: each sighted tx's `validated` arrival (decided here unless the pool's
+/// lane wrote it on the admitting thread), and the first time a tx a peer sent or
 /// announced is pooled it goes out as [`NodeEvent::TxSeen`] with the pooled tx and the
 /// first sighting.
 impl Handler<NewTxs> for PropagationObserver {
@@ -289,14 +297,14 @@ impl Handler<NewTxs> for PropagationObserver {
         if !self.wants_arrivals() {
             return;
         }
-        let lane = msg
+        // Written by the pool's lane already; the rest are decided here.
+        let laned = msg
             .note
             .as_ref()
-            .and_then(|note| note.0.downcast_ref::<AdmissionRecord>());
-        let (arrivals, offered) = match lane {
-            Some(lane) => (lane.arrivals.clone(), lane.offered),
-            None => (self.table.admit(&msg.txs), false),
-        };
+            .and_then(|note| note.0.downcast_ref::<AdmissionRecord>())
+            .map(|lane| lane.arrivals.clone())
+            .unwrap_or_default();
+        let arrivals = self.table.admit(&msg.txs, false);
         for tx in msg.txs.iter() {
             let mut shard = self.table.shard(&tx.hash);
             let Some(seen) = shard.peek_mut(&tx.hash) else {
@@ -316,7 +324,8 @@ impl Handler<NewTxs> for PropagationObserver {
             drop(shard);
             self.subscribers.publish(event);
         }
-        self.emit(arrivals, offered);
+        self.emit(laned, true);
+        self.emit(arrivals, false);
     }
 }
 

@@ -200,3 +200,33 @@ async fn records_each_peers_first_delivery_and_reports_new_hashes_once() {
         other => panic!("not TxIncluded: {other:?}"),
     }
 }
+
+#[test]
+fn settled_waits_while_a_lane_is_writing_an_earlier_tier() {
+    let mut observer = PropagationObserver::new(None);
+    observer.arrival_demand().set(1);
+    let tx = Arc::new(crate::testing::tx(crate::testing::sender(1), 0, 0));
+    let delivered = Seen {
+        peer: PeerId::repeat_byte(1),
+        at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_489_893),
+        delivery: Delivery::Full,
+        reply: false,
+        items: vec![SeenItem::Tx(tx.hash)],
+        note: None,
+    };
+    let table = observer.table.clone();
+    table.record(&delivered, true, true);
+    table.lane_done([tx.hash].iter(), ArrivalTier::Seen, true);
+    // The pool's lane decided `validated` and has not written it yet.
+    assert_eq!(table.admit(std::slice::from_ref(&tx), true).len(), 1);
+    let settled = |table: &SightingTable| {
+        let shard = table.shard(&tx.hash);
+        shard.peek(&tx.hash).expect("sighted").tiers_sent & ArrivalTier::Settled.bit() != 0
+    };
+    let due = delivered.at + SPREAD_WINDOW;
+    observer.settle(due);
+    assert!(!settled(&table), "put back, not settled");
+    table.lane_done([tx.hash].iter(), ArrivalTier::Validated, true);
+    observer.settle(due + SETTLE_TICK);
+    assert!(settled(&table), "settled at the next tick");
+}

@@ -2,8 +2,9 @@
 //! first announcement and delivery, who else sent it, the pool's verdict), shared by the
 //! peers' threads and the [`super::observe::PropagationObserver`]. Peers record their own
 //! reports here as they decode them (see [`super::lane`]), so a tx's `seen` arrival is
-//! decided and written on the thread that decoded it; the observer reads and completes the
-//! same entries for the later tiers. The table is split into [`SHARDS`] locked LRU maps by
+//! decided and written on the thread that decoded it, and an accepted tx's `validated`
+//! arrival on the thread that pooled it; the observer reads and completes the same entries
+//! for the rest. The table is split into [`SHARDS`] locked LRU maps by
 //! hash, so two peer threads rarely wait on each other.
 
 use std::collections::VecDeque;
@@ -80,6 +81,12 @@ pub(crate) struct Sighting {
     pub deliverers: u32,
     /// The [`ArrivalTier::bit`]s of the arrivals already sent.
     pub tiers_sent: u8,
+    /// The tiers a lane wrote into the subscribers' sockets itself, done: a lane writes
+    /// `validated` only after a lane wrote `seen` (else it could overtake a `seen` still
+    /// on its way through the hub).
+    pub lane_written: u8,
+    /// The tiers a lane decided and is writing now: `settled` waits for them.
+    pub lane_writing: u8,
     /// The pool's verdict, once known.
     pub verdict: Option<Verdict>,
     /// Its EIP-2718 type and blob fields, once pooled.
@@ -104,6 +111,8 @@ impl Sighting {
             announcers: 0,
             deliverers: 0,
             tiers_sent: 0,
+            lane_written: 0,
+            lane_writing: 0,
             verdict: None,
             pooled: None,
             tx: None,
@@ -311,11 +320,13 @@ impl SightingTable {
     }
 
     /// The `validated` arrivals of pooled `txs`, in order: each sighted tx's first verdict
-    /// becomes accepted and its arrival is built once, by whichever thread comes first (the
-    /// admitting thread's lane, or the observer when the pool has no hook).
-    pub(crate) fn admit(&self, txs: &[Arc<PoolTx>]) -> Vec<Arc<TxArrival>> {
+    /// becomes accepted and its arrival is built once, by whichever thread comes first. For
+    /// a `lane` (the admitting thread), only of txs whose `seen` a lane wrote, marked as
+    /// being written ([`Self::lane_done`] ends that); the observer builds the rest.
+    pub(crate) fn admit(&self, txs: &[Arc<PoolTx>], lane: bool) -> Vec<Arc<TxArrival>> {
         let mut arrivals = Vec::new();
         let cards = &self.cards;
+        let seen_bit = ArrivalTier::Seen.bit();
         for tx in txs {
             let mut shard = self.shard(&tx.hash);
             let Some(seen) = shard.peek_mut(&tx.hash) else {
@@ -328,15 +339,49 @@ impl SightingTable {
                     seen.tx = Some(tx.clone());
                 }
             }
-            arrivals.extend(seen.arrival(
+            if lane && seen.lane_written & seen_bit == 0 {
+                continue;
+            }
+            let arrival = seen.arrival(
                 tx.hash,
                 ArrivalTier::Validated,
                 Some(tx.clone()),
                 cards,
                 &|tag| cards.id_of(tag),
-            ));
+            );
+            if lane && arrival.is_some() {
+                seen.lane_writing |= ArrivalTier::Validated.bit();
+            }
+            arrivals.extend(arrival);
         }
         arrivals
+    }
+
+    /// A lane is done with its `tier` arrivals of `hashes`; `written`: into the subscribers'
+    /// sockets (or nobody took the tier), not handed to the hub.
+    pub(crate) fn lane_done<'a>(
+        &self,
+        hashes: impl Iterator<Item = &'a B256>,
+        tier: ArrivalTier,
+        written: bool,
+    ) {
+        for hash in hashes {
+            if let Some(seen) = self.shard(hash).peek_mut(hash) {
+                seen.lane_writing &= !tier.bit();
+                if written {
+                    seen.lane_written |= tier.bit();
+                }
+            }
+        }
+    }
+
+    /// Puts `later` (first sighting, hash; in order) back at the front of the settle queue:
+    /// they were due, but a lane was still writing one of their arrivals.
+    pub(crate) fn settle_later(&self, later: Vec<(SystemTime, B256)>) {
+        let mut settle = lock(&self.settle);
+        for entry in later.into_iter().rev() {
+            settle.push_front(entry);
+        }
     }
 
     /// Records the items of `report` (only its txs with `txs_only`; `None` for the

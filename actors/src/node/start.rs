@@ -138,9 +138,8 @@ impl Node {
     /// the head follower.
     fn start_feeds(&self, config: &NodeConfig) {
         self.pool.subscribe(self.subscriptions.clone().recipient());
-        // The observer turns peers' first sightings into TxSeen once a tx is pooled, and
-        // into arrivals for the hub; peers' Hellos name them in those arrivals.
-        self.pool.subscribe(self.observer.clone().recipient());
+        // The observer (the pool's hook's recipient since the first stage) hands arrivals
+        // to the hub; peers' Hellos name them in those arrivals.
         self.observer.do_send(crate::feed::observe::ConnectArrivals(
             self.subscriptions.clone().recipient(),
         ));
@@ -273,12 +272,14 @@ impl Core {
         let outlet = Arc::new(crate::feed::lane::ArrivalOutlet::default());
         let lane = Arc::new(observer.lane(outlet.clone()));
         let hook: Arc<dyn crate::peer::SeenHook> = lane.clone();
-        // Accepted txs' `validated` arrivals, on the thread that pooled them (a verifier).
-        pool.set_admission_hook(lane);
         // The feeds (the observer here, the subscription hub later) share a thread of
         // their own: arrivals and notifications never wait behind the coordinating thread.
         let feed_arbiter = Arbiter::new().handle();
         let observer = PropagationObserver::start_in_arbiter(&feed_arbiter, move |_| observer);
+        // Accepted txs' `validated` arrivals, on the thread that pooled them (a verifier);
+        // the observer gets the pool's events with the lane's notes (TxSeen once a tx is
+        // pooled, the arrivals the lane left for the hub).
+        pool.set_admission_hook(lane, observer.clone().recipient());
         let seen = SeenRoute {
             active,
             to: observer.clone().recipient(),

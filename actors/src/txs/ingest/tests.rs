@@ -293,15 +293,20 @@ impl Handler<crate::txs::pool::NewTxs> for Events {
 }
 
 #[actix_rt::test]
-async fn the_verifier_thread_runs_the_pools_admission_hook_and_its_note_rides_the_event() {
+async fn the_verifier_thread_runs_the_pools_admission_hook_after_the_subscribers_have_the_event() {
     let pool = pool();
     let probe = Arc::new(HookProbe::default());
-    assert!(pool.set_admission_hook(probe.clone()));
+    let (events, mut heard) = mpsc::unbounded();
+    let (noted, mut heard_noted) = mpsc::unbounded();
+    assert!(pool.set_admission_hook(probe.clone(), Events(noted).start().recipient()));
+    let (other, _) = mpsc::unbounded();
     assert!(
-        !pool.set_admission_hook(Arc::new(HookProbe::default())),
+        !pool.set_admission_hook(
+            Arc::new(HookProbe::default()),
+            Events(other).start().recipient()
+        ),
         "the first hook stays"
     );
-    let (events, mut heard) = mpsc::unbounded();
     pool.subscribe(Events(events).start().recipient());
     let (ingest, _) = ingest(&pool, 1);
     let peer = fake_peer(1);
@@ -316,7 +321,13 @@ async fn the_verifier_thread_runs_the_pools_admission_hook_and_its_note_rides_th
     assert_eq!(calls.len(), 1);
     assert_ne!(calls[0].0, std::thread::current().id());
     assert_eq!(calls[0].1, vec![*good.hash()]);
+    // A subscriber gets the event without a note; the hook's recipient with it.
     let event = tokio::time::timeout(Duration::from_secs(5), heard.next())
+        .await
+        .expect("an event")
+        .expect("open");
+    assert!(event.note.is_none());
+    let event = tokio::time::timeout(Duration::from_secs(5), heard_noted.next())
         .await
         .expect("an event")
         .expect("open");

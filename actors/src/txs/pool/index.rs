@@ -100,8 +100,9 @@ impl TxIndex {
 pub(super) struct SharedIndex {
     index: RwLock<TxIndex>,
     subscribers: Mutex<Vec<Recipient<NewTxs>>>,
-    /// Runs on the admitting thread before each event is sent (set once).
-    hook: OnceLock<Arc<dyn AdmissionHook>>,
+    /// Runs on the admitting thread once the subscribers have each event, then sends the
+    /// event with its note to its own recipient (set once).
+    hook: OnceLock<(Arc<dyn AdmissionHook>, Recipient<NewTxs>)>,
 }
 
 impl SharedIndex {
@@ -120,19 +121,20 @@ impl SharedIndex {
             .push(subscriber);
     }
 
-    /// Installs `hook`; `false` if one was installed already (it stays).
-    pub(super) fn set_hook(&self, hook: Arc<dyn AdmissionHook>) -> bool {
-        self.hook.set(hook).is_ok()
+    /// Installs `hook`, whose notes go to `to` with each event; `false` if one was
+    /// installed already (it stays).
+    pub(super) fn set_hook(&self, hook: Arc<dyn AdmissionHook>, to: Recipient<NewTxs>) -> bool {
+        self.hook.set((hook, to)).is_ok()
     }
 
-    /// Sends one [`NewTxs`] with `txs` to every subscriber (nothing if empty).
+    /// Sends one [`NewTxs`] with `txs` to every subscriber (nothing if empty), then runs the
+    /// hook and sends its note with the event to the hook's recipient: the subscribers (the
+    /// broadcaster relaying to peers first) never wait for the hook's work.
     pub(super) fn publish(&self, txs: Vec<Arc<PoolTx>>) {
         if txs.is_empty() {
             return;
         }
-        let txs: Arc<[Arc<PoolTx>]> = txs.into();
-        let note = self.hook.get().and_then(|hook| hook.admitted(&txs));
-        let event = NewTxs { txs, note };
+        let event = NewTxs::new(txs.into());
         for subscriber in self
             .subscribers
             .lock()
@@ -140,6 +142,10 @@ impl SharedIndex {
             .iter()
         {
             subscriber.do_send(event.clone());
+        }
+        if let Some((hook, to)) = self.hook.get() {
+            let note = hook.admitted(&event.txs);
+            to.do_send(NewTxs { note, ..event });
         }
     }
 }

@@ -110,8 +110,8 @@ impl PoolTx {
 pub struct NewTxs {
     /// The new transactions.
     pub txs: Arc<[Arc<PoolTx>]>,
-    /// What the pool's [`AdmissionHook`] made of them on the admitting thread, if the pool
-    /// has one.
+    /// What the pool's [`AdmissionHook`] made of them on the admitting thread (only in the
+    /// event sent to the hook's own recipient).
     pub note: Option<AdmissionNote>,
 }
 
@@ -122,12 +122,12 @@ impl NewTxs {
     }
 }
 
-/// Called on the thread that admitted txs (a verifier, an RPC worker), before [`NewTxs`]
-/// leaves for the subscribers: the feed decides and writes its `validated` arrivals there
+/// Called on the thread that admitted txs (a verifier, an RPC worker), once [`NewTxs`]
+/// has left for the subscribers: the feed decides and writes its `validated` arrivals there
 /// instead of one thread hand-off later (`crate::feed::lane`).
 pub trait AdmissionHook: Send + Sync + std::fmt::Debug {
     /// Handles the admission of `txs` (in insertion order); the note goes out with the
-    /// event.
+    /// event to the hook's recipient.
     fn admitted(&self, txs: &[Arc<PoolTx>]) -> Option<AdmissionNote>;
 }
 

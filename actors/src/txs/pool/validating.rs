@@ -171,10 +171,16 @@ impl ValidatingTxPool {
         self.limits
     }
 
-    /// Runs `hook` on the admitting thread before each [`super::NewTxs`] is sent; `false` if
+    /// Runs `hook` on the admitting thread once the subscribers have each
+    /// [`super::NewTxs`], and sends `to` the event with the hook's note (`to` is the hook's
+    /// own subscriber: subscribe it here, not with [`super::TxPool::subscribe`]); `false` if
     /// a hook was installed already (the first stays).
-    pub fn set_admission_hook(&self, hook: Arc<dyn super::AdmissionHook>) -> bool {
-        self.shared.set_hook(hook)
+    pub fn set_admission_hook(
+        &self,
+        hook: Arc<dyn super::AdmissionHook>,
+        to: actix::Recipient<super::NewTxs>,
+    ) -> bool {
+        self.shared.set_hook(hook, to)
     }
 
     /// Validates and adds `txs` (from `origin`, if a peer sent them); emits one [`super::NewTxs`]
