@@ -293,7 +293,7 @@ impl Handler<crate::txs::pool::NewTxs> for Events {
 }
 
 #[actix_rt::test]
-async fn the_verifier_thread_runs_the_pools_admission_hook_after_the_subscribers_have_the_event() {
+async fn the_verifier_thread_runs_the_pools_admission_hook_and_only_its_recipient_gets_the_note() {
     let pool = pool();
     let probe = Arc::new(HookProbe::default());
     let (events, mut heard) = mpsc::unbounded();

@@ -100,8 +100,8 @@ impl TxIndex {
 pub(super) struct SharedIndex {
     index: RwLock<TxIndex>,
     subscribers: Mutex<Vec<Recipient<NewTxs>>>,
-    /// Runs on the admitting thread once the subscribers have each event, then sends the
-    /// event with its note to its own recipient (set once).
+    /// Runs on the admitting thread before each event is sent, whose note then goes with
+    /// the event to the hook's own recipient (set once).
     hook: OnceLock<(Arc<dyn AdmissionHook>, Recipient<NewTxs>)>,
 }
 
@@ -127,14 +127,20 @@ impl SharedIndex {
         self.hook.set((hook, to)).is_ok()
     }
 
-    /// Sends one [`NewTxs`] with `txs` to every subscriber (nothing if empty), then runs the
-    /// hook and sends its note with the event to the hook's recipient: the subscribers (the
-    /// broadcaster relaying to peers first) never wait for the hook's work.
+    /// Runs the hook on `txs`, sends one [`NewTxs`] with them to every subscriber, then the
+    /// same event with the hook's note to the hook's recipient (nothing if empty). The hook
+    /// goes first: it is the feed's `validated` arrival, and the subscribers' wake-ups (the
+    /// broadcaster routing to every peer) would otherwise come before it on a busy machine;
+    /// it is bounded (one batch, a few subscribers' writes; see `feed::lane`).
     pub(super) fn publish(&self, txs: Vec<Arc<PoolTx>>) {
         if txs.is_empty() {
             return;
         }
         let event = NewTxs::new(txs.into());
+        let noted = self
+            .hook
+            .get()
+            .map(|(hook, to)| (hook.admitted(&event.txs), to));
         for subscriber in self
             .subscribers
             .lock()
@@ -143,8 +149,7 @@ impl SharedIndex {
         {
             subscriber.do_send(event.clone());
         }
-        if let Some((hook, to)) = self.hook.get() {
-            let note = hook.admitted(&event.txs);
+        if let Some((note, to)) = noted {
             to.do_send(NewTxs { note, ..event });
         }
     }

@@ -122,8 +122,8 @@ impl NewTxs {
     }
 }
 
-/// Called on the thread that admitted txs (a verifier, an RPC worker), once [`NewTxs`]
-/// has left for the subscribers: the feed decides and writes its `validated` arrivals there
+/// Called on the thread that admitted txs (a verifier, an RPC worker), before [`NewTxs`]
+/// leaves for the subscribers: the feed decides and writes its `validated` arrivals there
 /// instead of one thread hand-off later (`crate::feed::lane`).
 pub trait AdmissionHook: Send + Sync + std::fmt::Debug {
     /// Handles the admission of `txs` (in insertion order); the note goes out with the

@@ -171,8 +171,8 @@ impl ValidatingTxPool {
         self.limits
     }
 
-    /// Runs `hook` on the admitting thread once the subscribers have each
-    /// [`super::NewTxs`], and sends `to` the event with the hook's note (`to` is the hook's
+    /// Runs `hook` on the admitting thread before each [`super::NewTxs`] is sent, and sends
+    /// `to` the event with the hook's note (`to` is the hook's
     /// own subscriber: subscribe it here, not with [`super::TxPool::subscribe`]); `false` if
     /// a hook was installed already (the first stays).
     pub fn set_admission_hook(
