@@ -113,7 +113,8 @@ pub(crate) struct AdmissionRecord {
 /// the hub: a lane writes a batch into a subscriber's buffer whole or not at all, and
 /// `fullTx` JSON is about twice the raw bytes, so 512 KiB keeps a batch well inside the 8 MiB
 /// a subscriber may have waiting ([`super::hub::SUBSCRIBER_BYTES`]), where the hub would
-/// offer its arrivals one by one. Ours; a batch is at most 64 txs (`INGEST_BATCH`).
+/// offer its arrivals one by one. Ours; a verifier's batch is at most 64 txs
+/// (`INGEST_BATCH`), an RPC or re-added batch may be larger.
 pub const MAX_LANE_BATCH_BYTES: usize = 512 * 1024;
 
 /// The pool's hook: the same lane, on the admitting thread. It writes an accepted tx's
@@ -125,14 +126,18 @@ impl AdmissionHook for ArrivalLane {
         if !self.demand.wanted() {
             return None;
         }
+        // Sidecars are not rendered (a pooled blob tx's JSON has no blobs).
         let bytes = txs
             .iter()
-            .fold(0usize, |sum, tx| sum.saturating_add(tx.size));
+            .fold(0usize, |sum, tx| sum.saturating_add(tx.size_without_blobs));
         if bytes > MAX_LANE_BATCH_BYTES {
             return None;
         }
         let entries = self.outlet.writable(ArrivalTier::Validated)?;
         let arrivals = self.table.admit(txs, true);
+        if arrivals.is_empty() {
+            return None;
+        }
         self.outlet.offer_to(&entries, &arrivals);
         self.table.lane_done(
             arrivals.iter().map(|a| &a.hash),

@@ -18,7 +18,7 @@ use alloy_primitives::B256;
 use super::arrivals::{ArrivalDemand, ArrivalTier, PeerCard, TxArrival, TxArrivals, Verdict};
 use super::events::{NodeEvent, SubscribeEvents, Subscribers};
 use super::lane::{AdmissionRecord, ArrivalLane, ArrivalOutlet, LaneRecord};
-use super::sightings::{Recorded, SightingTable};
+use super::sightings::{Recorded, SettleStep, SightingTable};
 pub use super::sightings::{MAX_PEER_CARDS, MAX_SIGHTINGS_PER_HASH, SEEN_WINDOW, SPREAD_WINDOW};
 use crate::blocks::follow::BlockIncluded;
 #[cfg(doc)]
@@ -28,7 +28,8 @@ use crate::txs::ingest::TxsRejected;
 use crate::txs::pool::NewTxs;
 
 /// How often arrivals whose [`SPREAD_WINDOW`] has passed are settled: a tenth of the
-/// window, so a `settled` event comes at most 100 ms after its second.
+/// window, so a `settled` event comes at most 100 ms after its second (one tick more while a
+/// lane is still writing an earlier tier of it).
 pub const SETTLE_TICK: Duration = Duration::from_millis(100);
 
 /// Reports waiting in the observer's mailbox at most (ours: a second of a busy mainnet
@@ -51,7 +52,7 @@ struct TraceLine<'a> {
 
 /// The observer of a node.
 pub struct PropagationObserver {
-    /// What is known of each recent hash, shared with the peers' lane.
+    /// What is known of each recent hash, shared with the lanes (peers', pool's).
     table: Arc<SightingTable>,
     trace: Option<std::io::BufWriter<std::fs::File>>,
     subscribers: Subscribers,
@@ -266,19 +267,11 @@ impl PropagationObserver {
         let mut later = Vec::new();
         let wanted = self.wants_arrivals();
         for hash in self.table.due(now) {
-            let (delivered, writing) =
-                self.table
-                    .shard(&hash)
-                    .peek(&hash)
-                    .map_or((false, None), |s| {
-                        let writing = (s.lane_writing != 0).then_some(s.first_seen);
-                        (s.first_delivered.is_some(), writing)
-                    });
-            if let Some(first_seen) = writing {
+            match self.table.settle_one(hash, wanted) {
+                SettleStep::Built(arrival) => arrivals.push(arrival),
                 // A lane is writing an earlier tier of it: `settled` must not overtake.
-                later.push((first_seen, hash));
-            } else if delivered && wanted {
-                arrivals.extend(self.arrival(hash, ArrivalTier::Settled, None));
+                SettleStep::Later(first_seen) => later.push((first_seen, hash)),
+                SettleStep::Gone => {}
             }
         }
         self.table.settle_later(later);

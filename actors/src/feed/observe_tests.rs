@@ -215,18 +215,44 @@ fn settled_waits_while_a_lane_is_writing_an_earlier_tier() {
         note: None,
     };
     let table = observer.table.clone();
-    table.record(&delivered, true, true);
-    table.lane_done([tx.hash].iter(), ArrivalTier::Seen, true);
-    // The pool's lane decided `validated` and has not written it yet.
-    assert_eq!(table.admit(std::slice::from_ref(&tx), true).len(), 1);
     let settled = |table: &SightingTable| {
         let shard = table.shard(&tx.hash);
         shard.peek(&tx.hash).expect("sighted").tiers_sent & ArrivalTier::Settled.bit() != 0
     };
     let due = delivered.at + SPREAD_WINDOW;
+    // A peer's lane built `seen` and has not written it yet.
+    table.record(&delivered, true, true);
     observer.settle(due);
-    assert!(!settled(&table), "put back, not settled");
-    table.lane_done([tx.hash].iter(), ArrivalTier::Validated, true);
+    assert!(!settled(&table), "put back behind the seen");
+    table.lane_done([tx.hash].iter(), ArrivalTier::Seen, true);
+    // The pool's lane decided `validated` and has not written it yet.
+    assert_eq!(table.admit(std::slice::from_ref(&tx), true).len(), 1);
     observer.settle(due + SETTLE_TICK);
+    assert!(!settled(&table), "put back behind the validated");
+    table.lane_done([tx.hash].iter(), ArrivalTier::Validated, true);
+    observer.settle(due + 2 * SETTLE_TICK);
     assert!(settled(&table), "settled at the next tick");
+}
+
+#[test]
+fn a_validated_decided_after_settled_is_left_to_the_observer() {
+    let mut observer = PropagationObserver::new(None);
+    observer.arrival_demand().set(1);
+    let tx = Arc::new(crate::testing::tx(crate::testing::sender(2), 0, 0));
+    let delivered = Seen {
+        peer: PeerId::repeat_byte(1),
+        at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_489_893),
+        delivery: Delivery::Full,
+        reply: false,
+        items: vec![SeenItem::Tx(tx.hash)],
+        note: None,
+    };
+    let table = observer.table.clone();
+    table.record(&delivered, true, true);
+    table.lane_done([tx.hash].iter(), ArrivalTier::Seen, true);
+    observer.settle(delivered.at + SPREAD_WINDOW);
+    // Pooled after its second: the lane leaves it, the observer sends it (behind settled,
+    // as it always did).
+    assert!(table.admit(std::slice::from_ref(&tx), true).is_empty());
+    assert_eq!(table.admit(std::slice::from_ref(&tx), false).len(), 1);
 }

@@ -235,6 +235,17 @@ impl Sighting {
     }
 }
 
+/// What [`SightingTable::settle_one`] did with a due hash.
+#[derive(Debug)]
+pub(crate) enum SettleStep {
+    /// Its `settled` arrival.
+    Built(Arc<TxArrival>),
+    /// A lane is writing an earlier tier of it: try again at the next tick.
+    Later(SystemTime),
+    /// Nothing to send (forgotten, never delivered, sent already, or nobody listens).
+    Gone,
+}
+
 /// What recording one item of a report found.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Recorded {
@@ -290,7 +301,7 @@ pub struct SightingTable {
     /// Who the peers are, for arrivals' `peer` fields.
     pub cards: PeerCards,
     /// Tx hashes in order of first sighting while arrivals are wanted, for the observer to
-    /// settle a [`SPREAD_WINDOW`] later (at most [`SEEN_WINDOW`]). Kept here, not in the
+    /// settle a [`SPREAD_WINDOW`] later (at most [`SEEN_WINDOW`], the oldest dropped first). Kept here, not in the
     /// observer, so a report its full mailbox dropped is settled all the same.
     settle: Mutex<VecDeque<(SystemTime, B256)>>,
 }
@@ -339,7 +350,10 @@ impl SightingTable {
                     seen.tx = Some(tx.clone());
                 }
             }
-            if lane && seen.lane_written & seen_bit == 0 {
+            // A lane writes `validated` only after a lane wrote `seen`, and never after
+            // `settled` went (the observer then sends it behind, as it always did).
+            let settled = seen.tiers_sent & ArrivalTier::Settled.bit() != 0;
+            if lane && (seen.lane_written & seen_bit == 0 || settled) {
                 continue;
             }
             let arrival = seen.arrival(
@@ -382,28 +396,58 @@ impl SightingTable {
         for entry in later.into_iter().rev() {
             settle.push_front(entry);
         }
+        // New hashes came meanwhile: the oldest go first, as in `record`.
+        while settle.len() > SEEN_WINDOW {
+            settle.pop_front();
+        }
     }
 
-    /// Records the items of `report` (only its txs with `txs_only`; `None` for the
-    /// others); `seen_wanted` builds the `seen` arrival of each tx this report delivers
-    /// first and queues each new tx to be settled.
+    /// One due hash's `settled` step, decided and built under its shard's lock, so no lane
+    /// can start writing an earlier tier in between: put back while a lane is writing one
+    /// (`Later` with its first sighting), else its arrival if it was delivered and arrivals
+    /// are `wanted`.
+    pub(crate) fn settle_one(&self, hash: B256, wanted: bool) -> SettleStep {
+        let mut shard = self.shard(&hash);
+        let Some(sighting) = shard.peek_mut(&hash) else {
+            return SettleStep::Gone;
+        };
+        if sighting.lane_writing != 0 {
+            return SettleStep::Later(sighting.first_seen);
+        }
+        if !(wanted && sighting.first_delivered.is_some()) {
+            return SettleStep::Gone;
+        }
+        let cards = &self.cards;
+        match sighting.arrival(hash, ArrivalTier::Settled, None, cards, &|tag| {
+            cards.id_of(tag)
+        }) {
+            Some(arrival) => SettleStep::Built(arrival),
+            None => SettleStep::Gone,
+        }
+    }
+
+    /// Records the items of `report` (`None` for what is left out); `seen_wanted` builds
+    /// the `seen` arrival of each tx this report delivers first and queues each new tx to
+    /// be settled. A `lane` (a peer's thread) records txs only and marks each `seen` it
+    /// builds as being written until its [`Self::lane_done`].
     pub(crate) fn record(
         &self,
         report: &Seen,
         seen_wanted: bool,
-        txs_only: bool,
+        lane: bool,
     ) -> Vec<Option<Recorded>> {
         report
             .items
             .iter()
-            .map(|item| {
-                let block = matches!(item, SeenItem::Block { .. });
-                (!(txs_only && block)).then(|| self.record_item(report, item, seen_wanted))
+            .map(|item| match item {
+                SeenItem::Tx(hash) => Some(self.record_one(*hash, true, report, seen_wanted, lane)),
+                SeenItem::Block { .. } if lane => None,
+                SeenItem::Block { .. } => Some(self.record_item(report, item, false)),
             })
             .collect()
     }
 
-    /// Records one item of `report` (see [`Self::record`]).
+    /// Records one item of `report` for the observer (see [`Self::record`]).
     pub(crate) fn record_item(
         &self,
         report: &Seen,
@@ -411,12 +455,19 @@ impl SightingTable {
         seen_wanted: bool,
     ) -> Recorded {
         match item {
-            SeenItem::Tx(hash) => self.record_one(*hash, true, report, seen_wanted),
-            SeenItem::Block { hash, .. } => self.record_one(*hash, false, report, false),
+            SeenItem::Tx(hash) => self.record_one(*hash, true, report, seen_wanted, false),
+            SeenItem::Block { hash, .. } => self.record_one(*hash, false, report, false, false),
         }
     }
 
-    fn record_one(&self, hash: B256, tx: bool, report: &Seen, seen_wanted: bool) -> Recorded {
+    fn record_one(
+        &self,
+        hash: B256,
+        tx: bool,
+        report: &Seen,
+        seen_wanted: bool,
+        lane: bool,
+    ) -> Recorded {
         let mut shard = self.shard(&hash);
         let new = !shard.contains(&hash);
         let sighting = shard.get_or_insert_mut(hash, || Sighting::new(report));
@@ -425,10 +476,13 @@ impl SightingTable {
         let seen = (tx && added == Some(true) && seen_wanted)
             .then(|| sighting.arrival(hash, ArrivalTier::Seen, None, &self.cards, &|_| None))
             .flatten();
+        if lane && seen.is_some() {
+            sighting.lane_writing |= ArrivalTier::Seen.bit();
+        }
         drop(shard);
         if new && tx && seen_wanted {
             let mut settle = lock(&self.settle);
-            if settle.len() >= SEEN_WINDOW {
+            while settle.len() >= SEEN_WINDOW {
                 settle.pop_front();
             }
             settle.push_back((report.at, hash));

@@ -134,8 +134,8 @@ impl Node {
         Ok(node)
     }
 
-    /// Stage: the pool's and the follower's subscribers (the RPC hub, the observer) and
-    /// the head follower.
+    /// Stage: the pool's and the follower's subscribers (the RPC hub; the observer hears the
+    /// pool as its hook's recipient) and the head follower.
     fn start_feeds(&self, config: &NodeConfig) {
         self.pool.subscribe(self.subscriptions.clone().recipient());
         // The observer (the pool's hook's recipient since the first stage) hands arrivals
@@ -279,7 +279,9 @@ impl Core {
         // Accepted txs' `validated` arrivals, on the thread that pooled them (a verifier);
         // the observer gets the pool's events with the lane's notes (TxSeen once a tx is
         // pooled, the arrivals the lane left for the hub).
-        pool.set_admission_hook(lane, observer.clone().recipient());
+        if !pool.set_admission_hook(lane, observer.clone().recipient()) {
+            log::warn!("the pool had an admission hook already: the observer hears no pool events");
+        }
         let seen = SeenRoute {
             active,
             to: observer.clone().recipient(),

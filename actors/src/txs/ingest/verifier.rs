@@ -71,8 +71,8 @@ impl Handler<VerifyTxs> for Verifier {
             .collect();
         // Pooled here rather than back on the coordinating thread: the pool takes adds
         // from any thread (RPC submissions come from the HTTP workers), and the verdict
-        // reaches the pool's subscribers (the feeds' `validated` arrivals) one thread
-        // hand-off sooner.
+        // reaches the pool's hook (which writes the feeds' `validated` arrivals on this
+        // thread) and subscribers one thread hand-off sooner.
         let results = self.pool.add_verified(outcomes, origin);
         MessageResult(VerifiedTxs { results, bad })
     }

@@ -107,6 +107,7 @@ impl PoolTx {
 /// events may reach a subscriber in another order than their txs were inserted.
 #[derive(Clone, Debug, Message)]
 #[rtype(result = "()")]
+#[non_exhaustive]
 pub struct NewTxs {
     /// The new transactions.
     pub txs: Arc<[Arc<PoolTx>]>,

@@ -174,7 +174,7 @@ impl ValidatingTxPool {
     /// Runs `hook` on the admitting thread before each [`super::NewTxs`] is sent, and sends
     /// `to` the event with the hook's note (`to` is the hook's
     /// own subscriber: subscribe it here, not with [`super::TxPool::subscribe`]); `false` if
-    /// a hook was installed already (the first stays).
+    /// a hook was installed already (the first stays; a started node's pool has the feed's).
     pub fn set_admission_hook(
         &self,
         hook: Arc<dyn super::AdmissionHook>,
