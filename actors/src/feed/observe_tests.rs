@@ -201,9 +201,10 @@ async fn records_each_peers_first_delivery_and_reports_new_hashes_once() {
     }
 }
 
-#[test]
-fn settled_waits_while_a_lane_is_writing_an_earlier_tier() {
-    let mut observer = PropagationObserver::new(None);
+/// An observer whose arrivals are wanted, a tx, and a report delivering it (recorded by a
+/// peer's lane, so its `seen` is being written).
+fn laned_delivery() -> (PropagationObserver, Arc<crate::txs::pool::PoolTx>, Seen) {
+    let observer = PropagationObserver::new(None);
     observer.arrival_demand().set(1);
     let tx = Arc::new(crate::testing::tx(crate::testing::sender(1), 0, 0));
     let delivered = Seen {
@@ -214,6 +215,13 @@ fn settled_waits_while_a_lane_is_writing_an_earlier_tier() {
         items: vec![SeenItem::Tx(tx.hash)],
         note: None,
     };
+    observer.table.record(&delivered, true, true);
+    (observer, tx, delivered)
+}
+
+#[test]
+fn settled_waits_while_a_lane_is_writing_an_earlier_tier() {
+    let (mut observer, tx, delivered) = laned_delivery();
     let table = observer.table.clone();
     let settled = |table: &SightingTable| {
         let shard = table.shard(&tx.hash);
@@ -221,7 +229,6 @@ fn settled_waits_while_a_lane_is_writing_an_earlier_tier() {
     };
     let due = delivered.at + SPREAD_WINDOW;
     // A peer's lane built `seen` and has not written it yet.
-    table.record(&delivered, true, true);
     observer.settle(due);
     assert!(!settled(&table), "put back behind the seen");
     table.lane_done([tx.hash].iter(), ArrivalTier::Seen, true);
@@ -236,19 +243,8 @@ fn settled_waits_while_a_lane_is_writing_an_earlier_tier() {
 
 #[test]
 fn a_validated_decided_after_settled_is_left_to_the_observer() {
-    let mut observer = PropagationObserver::new(None);
-    observer.arrival_demand().set(1);
-    let tx = Arc::new(crate::testing::tx(crate::testing::sender(2), 0, 0));
-    let delivered = Seen {
-        peer: PeerId::repeat_byte(1),
-        at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_489_893),
-        delivery: Delivery::Full,
-        reply: false,
-        items: vec![SeenItem::Tx(tx.hash)],
-        note: None,
-    };
+    let (mut observer, tx, delivered) = laned_delivery();
     let table = observer.table.clone();
-    table.record(&delivered, true, true);
     table.lane_done([tx.hash].iter(), ArrivalTier::Seen, true);
     observer.settle(delivered.at + SPREAD_WINDOW);
     // Pooled after its second: the lane leaves it, the observer sends it (behind settled,
