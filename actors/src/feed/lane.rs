@@ -16,7 +16,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 
 use actix::prelude::*;
-use alloy_primitives::B256;
 
 use super::arrivals::PeerCard;
 use super::arrivals::{ArrivalDemand, ArrivalFilter, ArrivalTier, TxArrival, TxArrivals};
@@ -71,15 +70,14 @@ impl SeenHook for ArrivalLane {
             .iter()
             .filter_map(|r| r.as_ref()?.seen.clone())
             .collect();
-        let hashes: Vec<B256> = arrivals.iter().map(|a| a.hash).collect();
         let outcome = match self.demand.wanted() {
-            true => self.outlet.deliver(arrivals),
+            true => self.outlet.deliver(&arrivals),
             false => Offered::Not,
         };
         // Written (not waiting at the hub): the pool's lane may now write their
         // `validated` arrivals itself.
         self.table.lane_done(
-            hashes.iter(),
+            arrivals.iter().map(|a| &a.hash),
             ArrivalTier::Seen,
             outcome == Offered::Written,
         );
@@ -260,21 +258,21 @@ impl ArrivalOutlet {
     /// Gets `seen` `arrivals` (of one report) to the subscribers: written here when the
     /// lane may ([`Self::writable`]), else handed to the hub (dropped and counted if its
     /// mailbox is full).
-    pub(crate) fn deliver(&self, arrivals: Vec<Arc<TxArrival>>) -> Offered {
+    pub(crate) fn deliver(&self, arrivals: &[Arc<TxArrival>]) -> Offered {
         let entries = read(&self.seen);
         if arrivals.is_empty() || entries.is_empty() {
             // Nobody takes `seen`: the hub would offer them to no one.
             return Offered::Written;
         }
         if may_write(&entries) {
-            self.offer_to(&entries, &arrivals);
+            self.offer_to(&entries, arrivals);
             return Offered::Written;
         }
         let Some(hub) = self.hub.get() else {
             return Offered::Not;
         };
         let count = arrivals.len() as u64;
-        if hub.try_send(TxArrivals(arrivals)).is_err() {
+        if hub.try_send(TxArrivals(arrivals.to_vec())).is_err() {
             self.metrics.dropped.fetch_add(count, Ordering::Relaxed);
         }
         Offered::Handed
